@@ -1,0 +1,129 @@
+"""JSON in and out: one encoder, one decoder per target type, error bodies normalised."""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+import msgspec
+
+from .errors import DecodeError
+
+T = TypeVar("T")
+
+_encoder = msgspec.json.Encoder()
+
+
+def encode(body: object) -> bytes:
+    """Encode a request body (a Struct or plain data) to JSON bytes."""
+    return _encoder.encode(body)
+
+
+@functools.cache
+def _decoder(into: Any) -> msgspec.json.Decoder[Any]:
+    return msgspec.json.Decoder(into)
+
+
+def decode(data: bytes, into: type[T], *, method: str, path: str, status: int) -> T:
+    """Decode ``data`` straight into ``into``; any failure becomes a :class:`DecodeError`."""
+    try:
+        return _decoder(into).decode(data)  # type: ignore[no-any-return]
+    except msgspec.DecodeError as exc:
+        # msgspec.ValidationError subclasses DecodeError: both mean "not the shape we know".
+        raise DecodeError(_short(str(exc)), method=method, path=path, status=status) from None
+
+
+def _short(text: str, limit: int = 300) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class ErrorBody(msgspec.Struct, frozen=True):
+    """What an error answer says, whatever shape the server used."""
+
+    message: str = ""
+    error_code: str | None = None
+    errors: dict[str, str] = msgspec.field(default_factory=dict)
+
+
+def parse_error_body(data: bytes) -> ErrorBody:
+    """Normalise the error shapes both APIs use (see api-notes.md) into one :class:`ErrorBody`.
+
+    Never raises: a body that is not JSON (an HTML error page, say) yields its first
+    line of text as the message.
+    """
+    try:
+        doc = msgspec.json.decode(data)
+    except msgspec.DecodeError:
+        text = data[:2000].decode("utf-8", "replace")
+        return ErrorBody(message=_short(_strip_html(text), 200))
+    if isinstance(doc, str):
+        return ErrorBody(message=_short(doc))
+    if not isinstance(doc, dict):
+        return ErrorBody()
+
+    errors: dict[str, str] = {}
+    for key in ("errors", "validation_errors", "error_messages"):
+        _merge_field_errors(errors, doc.get(key))
+
+    code = doc.get("error_code")
+    message = ""
+    for key in ("error_message", "detail", "message", "error"):
+        value = doc.get(key)
+        if isinstance(value, str) and value:
+            message = value
+            break
+        if isinstance(value, dict) and key == "error":
+            inner = value.get("message")
+            if isinstance(inner, str):
+                message = inner
+                break
+    if not message and errors:
+        message = "; ".join(f"{k}: {v}" for k, v in errors.items())
+    return ErrorBody(
+        message=_short(message),
+        error_code=code if isinstance(code, str) and code else None,
+        errors=errors,
+    )
+
+
+def _merge_field_errors(into: dict[str, str], value: object) -> None:
+    if isinstance(value, Mapping):
+        for field, msg in value.items():
+            into[str(field)] = _as_text(msg)
+    elif isinstance(value, list):
+        for item in value:
+            if isinstance(item, Mapping):
+                _merge_field_errors(into, item)
+            elif item is not None:
+                into.setdefault("__all__", _as_text(item))
+    elif isinstance(value, str) and value:
+        into.setdefault("__all__", value)
+
+
+def _as_text(value: object) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return "; ".join(_as_text(v) for v in value)
+    if isinstance(value, Mapping):
+        return "; ".join(f"{k}: {_as_text(v)}" for k, v in value.items())
+    return str(value)
+
+
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(r"<[^>]+>")
+
+
+def _strip_html(text: str) -> str:
+    # An HTML error page says what went wrong in its title; fall back to the first text line.
+    title = _TITLE.search(text)
+    if title and title.group(1).strip():
+        return title.group(1).strip()
+    without_tags = _TAG.sub(" ", text)
+    for line in without_tags.splitlines():
+        if line.strip():
+            return line.strip()
+    return ""

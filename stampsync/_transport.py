@@ -1,0 +1,390 @@
+"""The one request path every call of both clients goes through.
+
+    Request -> connection slot -> throttle -> aiohttp -> retry policy -> errors -> msgspec
+
+The throttle token is taken *after* the connection slot, right before the request
+leaves, because the server counts arrivals: a token taken earlier and spent after a
+wait for a connection would arrive in a bunch with others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from email.utils import parsedate_to_datetime
+from enum import Enum
+from ipaddress import ip_address
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import aiohttp
+from yarl import URL
+
+from ._auth import Auth
+from ._codec import decode, encode, parse_error_body
+from ._retry import RetryPolicy
+from ._version import __version__
+from .errors import (
+    AmbiguousWriteError,
+    APIError,
+    AuthenticationError,
+    ClientStateError,
+    ConfigurationError,
+    NotFoundError,
+    RateLimitError,
+    ServerError,
+    StampsyncError,
+    TransportError,
+    ValidationError,
+)
+from .throttle import Throttle
+
+T = TypeVar("T")
+
+log = logging.getLogger("stampsync")
+
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One API call, described before it is sent.
+
+    Attributes:
+        method: HTTP method.
+        path: a template such as ``/api/v2/{store_hash}/dashboard/customers/{id}``;
+            each ``{name}`` is filled from ``params`` as exactly one path segment.
+        params: values for the template's placeholders.
+        query: query-string values; ``None`` values are left out, booleans sent as
+            ``true``/``false``.
+        body: JSON body (a msgspec Struct or plain data), or ``None``.
+        idempotent: whether repeating the request is harmless; defaults from the method
+            (POST is not, unless the endpoint says otherwise).
+    """
+
+    method: str
+    path: str
+    params: Mapping[str, object] = field(default_factory=dict)
+    query: Mapping[str, object] | None = None
+    body: object = None
+    idempotent: bool | None = None
+
+    @property
+    def is_idempotent(self) -> bool:
+        """The request's idempotency, explicit or from its method."""
+        if self.idempotent is not None:
+            return self.idempotent
+        return self.method in IDEMPOTENT_METHODS
+
+    def render_path(self) -> str:
+        """The path with every placeholder filled and percent-encoded as one segment."""
+        try:
+            return self.path.format_map({k: path_segment(v, k) for k, v in self.params.items()})
+        except KeyError as exc:
+            raise ConfigurationError(f"missing path parameter {exc.args[0]!r}") from None
+
+
+def path_segment(value: object, name: str = "value") -> str:
+    """Percent-encode ``value`` so it stays one path segment (``/``, ``?``, ``..`` included)."""
+    if value is None or isinstance(value, bool):
+        raise ConfigurationError(f"{name} must be a string or an integer, got {value!r}")
+    text = str(value)
+    if not text.strip():
+        raise ConfigurationError(f"{name} must not be empty")
+    encoded = quote(text, safe="")
+    # "." and ".." would be collapsed by URL normalisation, climbing out of the path.
+    if encoded in (".", ".."):
+        encoded = encoded.replace(".", "%2E")
+    return encoded
+
+
+def query_value(value: object) -> str:
+    """How a query value is written: booleans lower-case, dates ISO, enums by value."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Enum):
+        return query_value(value.value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value)
+
+
+LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1)."""
+    if host.lower() in LOOPBACK_NAMES:
+        return True
+    try:
+        return ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_base_url(api_url: str) -> URL:
+    """Parse ``api_url``; refuse plain http except on loopback, and anything not a base URL."""
+    if not isinstance(api_url, str) or not api_url.strip():
+        raise ConfigurationError("api_url must be a non-empty URL such as https://stamped.io")
+    url = URL(api_url.strip())
+    if url.scheme not in ("https", "http") or not url.host:
+        raise ConfigurationError(f"api_url must be an http(s) URL with a host, got {api_url!r}")
+    if url.user or url.password:
+        raise ConfigurationError("api_url must not carry credentials; pass them as arguments")
+    if url.query_string or url.fragment:
+        raise ConfigurationError("api_url must not have a query string or fragment")
+    if url.scheme == "http" and not is_loopback(url.host):
+        raise ConfigurationError(
+            f"api_url {url.scheme}://{url.host} uses plain http; https is required "
+            "(plain http is allowed only for loopback hosts such as the sandbox)"
+        )
+    return url.with_path(url.path.rstrip("/"))
+
+
+@dataclass(slots=True)
+class TransportStats:
+    """Counters for what the transport did; handy for summaries and tests."""
+
+    attempts: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+    throttle_wait: float = 0.0
+
+
+class Transport:
+    """Sends :class:`Request` objects: one session, one semaphore, one throttle, retries."""
+
+    def __init__(
+        self,
+        *,
+        api_url: str,
+        auth: Auth,
+        throttle: Throttle,
+        concurrent_connections: int,
+        timeout: float,
+        retry: RetryPolicy,
+        name: str,
+    ) -> None:
+        if isinstance(concurrent_connections, bool) or not isinstance(
+            concurrent_connections, int
+        ) or concurrent_connections < 1:
+            raise ConfigurationError(
+                f"concurrent_connections must be a positive integer, got {concurrent_connections!r}"
+            )
+        if not isinstance(timeout, int | float) or not timeout > 0:
+            raise ConfigurationError(f"timeout must be a positive number, got {timeout!r}")
+        self.base_url = check_base_url(api_url)
+        self._base = str(self.base_url)
+        self._auth = auth
+        self.throttle = throttle
+        self.concurrent_connections = concurrent_connections
+        self._timeout = float(timeout)
+        self.retry = retry
+        self._name = name
+        self._semaphore = asyncio.Semaphore(concurrent_connections)
+        self._session: aiohttp.ClientSession | None = None
+        self._closed = False
+        self.stats = TransportStats()
+
+    # -- lifetime -----------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Create the HTTP session; called by the client's ``async with``."""
+        if self._closed:
+            raise ClientStateError(f"{self._name} is closed; create a new client")
+        if self._session is None:
+            connector = aiohttp.TCPConnector(limit=self.concurrent_connections)
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                headers={"User-Agent": f"stampsync/{__version__}", "Accept": "application/json"},
+                skip_auto_headers=("Content-Type",),
+                raise_for_status=False,
+            )
+
+    async def close(self) -> None:
+        """Close the session and its connections. A closed transport cannot reopen."""
+        self._closed = True
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
+
+    @property
+    def is_open(self) -> bool:
+        """True between ``open()`` and ``close()``."""
+        return self._session is not None
+
+    def _require_session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            state = "closed" if self._closed else "not open"
+            raise ClientStateError(
+                f"{self._name} is {state}: use it inside 'async with {self._name}(...) as client:'"
+            )
+        return self._session
+
+    # -- sending ------------------------------------------------------------------
+
+    def url_for(self, request: Request) -> URL:
+        """The full URL a request goes to (percent-encoded path, query)."""
+        url = URL(self._base + request.render_path(), encoded=True)
+        if request.query:
+            pairs = [(k, query_value(v)) for k, v in request.query.items() if v is not None]
+            if pairs:
+                url = url.with_query(pairs)
+        return url
+
+    async def send(self, request: Request, into: type[T]) -> T:
+        """Send ``request`` (with retries) and decode the answer into ``into``."""
+        session = self._require_session()
+        url = self.url_for(request)
+        body = None if request.body is None else encode(request.body)
+        path = url.path
+        policy = self.retry
+        deadline = time.monotonic() + policy.budget
+        refreshed = False
+        retry = 0
+        while True:
+            remaining = deadline - time.monotonic()
+            try:
+                status, data = await self._attempt(
+                    session, request, url, body, min(self._timeout, max(remaining, 0.001)), retry
+                )
+                if status == 401 and not refreshed and await self._auth.refresh():
+                    refreshed = True
+                    continue
+                if status >= 400:
+                    raise self._api_error(request.method, path, status, data, request.is_idempotent)
+                return decode(data or b"null", into, method=request.method, path=path,
+                              status=status)
+            except StampsyncError as exc:
+                if isinstance(exc, RateLimitError):
+                    self.stats.rate_limited += 1
+                    await self.throttle.rate_limited(exc.retry_after)
+                if retry >= policy.max_retries or not policy.retryable(
+                    exc, idempotent=request.is_idempotent
+                ):
+                    raise
+                retry += 1
+                wait = policy.wait_before(retry, exc)
+                if time.monotonic() + wait >= deadline:
+                    raise
+                self.stats.retries += 1
+                log.debug("%s %s: %s; retry %d in %.3fs", request.method, path,
+                          type(exc).__name__, retry, wait)
+                if wait > 0:
+                    await asyncio.sleep(wait)
+
+    async def _attempt(
+        self,
+        session: aiohttp.ClientSession,
+        request: Request,
+        url: URL,
+        body: bytes | None,
+        timeout: float,
+        retry: int,
+    ) -> tuple[int, bytes]:
+        method = request.method
+        headers = {"Authorization": await self._auth.header()}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        async with self._semaphore:
+            waited = time.monotonic()
+            await self.throttle.acquire()
+            waited = time.monotonic() - waited
+            self.stats.attempts += 1
+            self.stats.throttle_wait += waited
+            try:
+                async with session.request(
+                    method,
+                    url,
+                    data=body,
+                    headers=headers,
+                    timeout=aiohttp.ClientTimeout(total=timeout, sock_connect=timeout),
+                    allow_redirects=False,
+                ) as response:
+                    data = await response.read()
+                    status = response.status
+                    retry_after = response.headers.get("Retry-After")
+            except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
+                # The connection was never made: the server cannot have seen the request.
+                log.debug("%s %s -> not connected (attempt %d, throttle wait %.3fs)",
+                          method, url.path, retry + 1, waited)
+                raise TransportError(self._describe(exc), method=method, path=url.path,
+                                     sent=False) from None
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                log.debug("%s %s -> %s after send (attempt %d, throttle wait %.3fs)",
+                          method, url.path, type(exc).__name__, retry + 1, waited)
+                if request.is_idempotent:
+                    raise TransportError(self._describe(exc), method=method, path=url.path,
+                                         sent=True) from None
+                raise AmbiguousWriteError(self._describe(exc), method=method,
+                                          path=url.path) from None
+        log.debug("%s %s -> %d (attempt %d, throttle wait %.3fs)",
+                  method, url.path, status, retry + 1, waited)
+        if status == 429:
+            exc429 = RateLimitError(
+                "rate limited", status=429, method=method, path=url.path
+            )
+            exc429.retry_after = _parse_retry_after(retry_after)
+            raise exc429
+        return status, data
+
+    def _describe(self, exc: BaseException) -> str:
+        text = str(exc) or "no details"
+        if isinstance(exc, TimeoutError):
+            text = f"timed out after {self._timeout:g}s"
+        return self.scrub(f"{type(exc).__name__}: {text}")
+
+    def scrub(self, text: str) -> str:
+        """Replace every secret the auth sends with ``***``."""
+        for secret in self._auth.secrets():
+            if secret:
+                text = text.replace(secret, "***")
+        return text
+
+    def _api_error(
+        self, method: str, path: str, status: int, data: bytes, idempotent: bool
+    ) -> StampsyncError:
+        parsed = parse_error_body(data)
+        message = self.scrub(parsed.message)
+        errors = {k: self.scrub(v) for k, v in parsed.errors.items()}
+        if status >= 500 and status != 503 and not idempotent:
+            return AmbiguousWriteError(
+                f"server answered {status}" + (f": {message}" if message else ""),
+                method=method, path=path, status=status,
+            )
+        cls: type[APIError]
+        if status == 400 or status == 422:
+            cls = ValidationError
+        elif status in (401, 403):
+            cls = AuthenticationError
+        elif status == 404:
+            cls = NotFoundError
+        elif status >= 500:
+            cls = ServerError
+        else:
+            cls = APIError
+        return cls(message, status=status, method=method, path=path,
+                   error_code=parsed.error_code, errors=errors)
+
+
+def _parse_retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        seconds = when.timestamp() - time.time()
+    return max(0.0, min(seconds, 3600.0))
+
+
+def compact(**kwargs: Any) -> dict[str, Any]:
+    """Keyword arguments without the ``None`` ones: optional fields left out are not sent."""
+    return {k: v for k, v in kwargs.items() if v is not None}

@@ -1,0 +1,163 @@
+"""The exceptions stampsync raises.
+
+Every exception derives from :class:`StampsyncError`::
+
+    StampsyncError
+    ├── ConfigurationError      bad client settings or arguments (also a ValueError)
+    ├── ClientStateError        client used before ``async with`` or after it closed
+    ├── APIError                the server answered with an error status
+    │   ├── ValidationError     400: the server's field errors in ``.errors``
+    │   ├── AuthenticationError 401, 403
+    │   ├── NotFoundError       404
+    │   ├── RateLimitError      429
+    │   └── ServerError         5xx
+    ├── TransportError          no usable answer: connection failed, reset, timed out
+    ├── AmbiguousWriteError     a non-idempotent write was sent, its outcome is unknown
+    └── DecodeError             an answer that is not the JSON shape the API documents
+
+Messages name the request (method and path) and what went wrong; they never contain
+a private key, token or Authorization header.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+__all__ = [
+    "APIError",
+    "AmbiguousWriteError",
+    "AuthenticationError",
+    "ClientStateError",
+    "ConfigurationError",
+    "DecodeError",
+    "NotFoundError",
+    "RateLimitError",
+    "ServerError",
+    "StampsyncError",
+    "TransportError",
+    "ValidationError",
+]
+
+
+class StampsyncError(Exception):
+    """Base class of every error stampsync raises."""
+
+
+class ConfigurationError(StampsyncError, ValueError):
+    """A client setting or a method argument is invalid; nothing was sent."""
+
+
+class ClientStateError(StampsyncError, RuntimeError):
+    """The client was used before ``async with`` opened it, or after it closed."""
+
+
+class APIError(StampsyncError):
+    """The server answered with an error status.
+
+    Attributes:
+        status: the HTTP status code.
+        method: the request's HTTP method.
+        path: the request's path (no query string, no credentials).
+        message: the server's own explanation, when it gave one.
+        error_code: Stamps' ``error_code`` (e.g. ``"user_has_no_membership"``), if any.
+        errors: field errors as ``{field: message}``; non-field errors under ``"__all__"``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        method: str,
+        path: str,
+        error_code: str | None = None,
+        errors: Mapping[str, str] | None = None,
+    ) -> None:
+        self.status = status
+        self.method = method
+        self.path = path
+        self.message = message
+        self.error_code = error_code
+        self.errors: dict[str, str] = dict(errors or {})
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        text = f"{self.method} {self.path} -> {self.status}"
+        if self.error_code:
+            text += f" [{self.error_code}]"
+        if self.message:
+            text += f": {self.message}"
+        if self.errors:
+            fields = "; ".join(f"{k}: {v}" for k, v in self.errors.items())
+            if fields not in text:
+                text += f" ({fields})"
+        return text
+
+
+class ValidationError(APIError):
+    """400: the server rejected the request's data. See ``errors`` and ``error_code``."""
+
+
+class AuthenticationError(APIError):
+    """401 or 403: credentials missing, wrong, or not allowed to do this."""
+
+
+class NotFoundError(APIError):
+    """404: the resource does not exist."""
+
+
+class RateLimitError(APIError):
+    """429: the server's quota is spent. ``retry_after`` is its hint in seconds, if any."""
+
+    retry_after: float | None = None
+
+
+class ServerError(APIError):
+    """5xx: the server failed."""
+
+
+class TransportError(StampsyncError):
+    """No usable answer arrived: the connection failed, was reset, or timed out.
+
+    Attributes:
+        method, path: the request.
+        sent: ``False`` when the request provably never reached the server.
+    """
+
+    def __init__(self, message: str, *, method: str, path: str, sent: bool) -> None:
+        self.method = method
+        self.path = path
+        self.sent = sent
+        super().__init__(f"{method} {path}: {message}")
+
+
+class AmbiguousWriteError(StampsyncError):
+    """A non-idempotent write was sent, and whether the server applied it is unknown.
+
+    stampsync never retries such a write on its own: a retry could apply it twice.
+    Check the server's state (or the batch journal) before trying again.
+
+    Attributes:
+        method, path: the request.
+        status: the HTTP status if one arrived (e.g. 502, 504), else ``None``.
+    """
+
+    def __init__(self, message: str, *, method: str, path: str, status: int | None = None) -> None:
+        self.method = method
+        self.path = path
+        self.status = status
+        super().__init__(f"{method} {path}: outcome unknown, not retried: {message}")
+
+
+class DecodeError(StampsyncError):
+    """The server's answer is not valid JSON of the documented shape.
+
+    Attributes:
+        method, path, status: the request and the status that came with the body.
+    """
+
+    def __init__(self, message: str, *, method: str, path: str, status: int) -> None:
+        self.method = method
+        self.path = path
+        self.status = status
+        super().__init__(f"{method} {path} -> {status}: {message}")

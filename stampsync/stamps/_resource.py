@@ -1,0 +1,49 @@
+"""The base of every Stamps API section."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, TypeVar
+
+from .._transport import Request
+from ..errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from .client import StampsClient
+
+T = TypeVar("T")
+
+
+class StampsResource:
+    """One API section of a :class:`~stampsync.StampsClient`."""
+
+    def __init__(self, client: StampsClient) -> None:
+        self._client = client
+
+    def _merchant(self, merchant: int | None) -> int:
+        value = merchant if merchant is not None else self._client.merchant
+        if value is None:
+            raise ConfigurationError(
+                "merchant is required: pass merchant=... or set it on StampsClient(merchant=...)"
+            )
+        return value
+
+    def _store(self, store: int | None, *, required: bool) -> int | None:
+        value = store if store is not None else self._client.store
+        if value is None and required:
+            raise ConfigurationError(
+                "store is required: pass store=... or set it on StampsClient(store=...)"
+            )
+        return value
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        into: type[T],
+        *,
+        query: dict[str, object] | None = None,
+        body: object = None,
+        idempotent: bool | None = None,
+    ) -> T:
+        request = Request(method, path, query=query, body=body, idempotent=idempotent)
+        return await self._client._send(request, into)

@@ -1,0 +1,181 @@
+"""Throttles: how stampsync keeps a store's request quota.
+
+The contract, for a limit ``L`` and a window ``S`` seconds: **no S-second window ever
+contains more than L request starts**, counted as a strict server counts arrivals, while
+sustained throughput stays at 98 % of L/S or better.
+
+:class:`LocalThrottle` keeps that contract inside one process and is what a client
+builds when it is given no ``throttle=``. Pass one throttle object to several clients
+to make them share one quota.
+
+Why a sliding log and not a leaky bucket: ``aiolimiter.AsyncLimiter(L, S)`` starts
+empty, lets L through at once and keeps draining, so a strict window can see close to
+2L. The log remembers the last L start times and admits a start only once the oldest
+of them is more than ``S + margin`` seconds old, which is exact by construction. The
+margin covers the trip between "token granted" and "request arrived at the server".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import time
+from collections.abc import Awaitable, Callable
+from typing import Protocol, runtime_checkable
+
+from aiolimiter import AsyncLimiter
+
+from .errors import ConfigurationError
+
+__all__ = ["LocalThrottle", "Throttle"]
+
+
+@runtime_checkable
+class Throttle(Protocol):
+    """What the transport needs from a throttle (in-process or shared)."""
+
+    @property
+    def limit(self) -> int:
+        """Most request starts in any window."""
+        ...
+
+    @property
+    def seconds(self) -> float:
+        """The window's length in seconds."""
+        ...
+
+    async def acquire(self) -> None:
+        """Wait until one more request may start now, and count it as started."""
+        ...
+
+    async def rate_limited(self, retry_after: float | None) -> float:
+        """Tell the throttle the server answered 429; every caller pauses together.
+
+        Returns the pause in seconds that now applies.
+        """
+        ...
+
+
+def default_margin(seconds: float) -> float:
+    """The trip margin used when none is given: 1 % of the window, within [15 ms, 0.5 s].
+
+    It must cover the spread of grant-to-arrival delays: the client's own event loop
+    (up to ~11 ms measured with 32 connections on a 2-core machine), network jitter,
+    a reconnect. 1 % keeps sustained throughput near 99 % of L/S for windows of 1.5 s
+    and longer; shorter windows pay the 15 ms floor.
+    """
+    return min(0.5, max(0.015, seconds * 0.01))
+
+
+def check_limits(limit: int, seconds: float) -> None:
+    """Raise :class:`ConfigurationError` unless ``limit`` and ``seconds`` make a quota."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise ConfigurationError(f"throttle limit must be a positive integer, got {limit!r}")
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds > 0:
+        raise ConfigurationError(f"throttle seconds must be a positive number, got {seconds!r}")
+
+
+class LocalThrottle:
+    """In-process throttle: at most ``limit`` starts in any ``seconds`` window.
+
+    Args:
+        limit: most request starts in any window (``throttle_limit``).
+        seconds: the window's length (``throttle_seconds``).
+        margin: extra seconds each start stays in the log, to cover the trip to the
+            server; defaults to 1 % of the window, within [15 ms, 0.5 s].
+        burst: if given, an ``aiolimiter.AsyncLimiter`` paces starts in front of the
+            window so that at most ``burst`` go out back to back; the window still
+            guarantees the limit. Useful to spread load for servers that dislike bursts.
+        clock, sleep: injectable for tests (a fake clock that never really sleeps).
+
+    Waiters are served first come, first served: only the head waiter sleeps.
+    """
+
+    def __init__(
+        self,
+        limit: int,
+        seconds: float,
+        *,
+        margin: float | None = None,
+        burst: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        check_limits(limit, seconds)
+        if margin is not None and margin < 0:
+            raise ConfigurationError(f"throttle margin must be >= 0, got {margin!r}")
+        if burst is not None and burst < 1:
+            raise ConfigurationError(f"throttle burst must be >= 1, got {burst!r}")
+        self._limit = limit
+        self._seconds = float(seconds)
+        self._span = self._seconds + (default_margin(seconds) if margin is None else margin)
+        self._starts: collections.deque[float] = collections.deque()
+        self._lock = asyncio.Lock()
+        self._clock = clock
+        self._sleep = sleep
+        self._paused_until = 0.0
+        self._strikes = 0
+        self._last_429 = -float("inf")
+        self._pacer = (
+            AsyncLimiter(burst, burst * self._seconds / limit) if burst is not None else None
+        )
+        self.rate_limited_count = 0
+        """How many 429 answers this throttle was told about."""
+
+    @property
+    def limit(self) -> int:
+        """Most request starts in any window."""
+        return self._limit
+
+    @property
+    def seconds(self) -> float:
+        """The window's length in seconds."""
+        return self._seconds
+
+    def __repr__(self) -> str:
+        return f"LocalThrottle(limit={self._limit}, seconds={self._seconds:g})"
+
+    def _wait_needed(self, now: float) -> float:
+        starts = self._starts
+        horizon = now - self._span
+        while starts and starts[0] <= horizon:
+            starts.popleft()
+        wait = self._paused_until - now
+        if len(starts) >= self._limit:
+            wait = max(wait, starts[0] - horizon)
+        return wait
+
+    async def acquire(self) -> None:
+        """Wait until a start fits in the window, then record it."""
+        if self._pacer is not None:
+            await self._pacer.acquire()
+        async with self._lock:
+            while True:
+                now = self._clock()
+                wait = self._wait_needed(now)
+                if wait <= 0:
+                    self._starts.append(now)
+                    return
+                await self._sleep(wait)
+
+    async def rate_limited(self, retry_after: float | None) -> float:
+        """Pause every caller after a 429.
+
+        With ``retry_after`` the server's word is taken. Without it (Stamped.io sends
+        none), the pause starts at ``max(S/L, 0.5 s)`` and doubles for each further 429
+        within one window, capped at the window; concurrent 429s from one burst count once.
+        """
+        now = self._clock()
+        self.rate_limited_count += 1
+        if retry_after is not None and retry_after >= 0:
+            pause = float(retry_after)
+        else:
+            if now - self._last_429 > self._seconds:
+                self._strikes = 0
+            if now >= self._paused_until:
+                self._strikes += 1
+            base = max(self._seconds / self._limit, 0.5)
+            pause = min(self._seconds, base * 2 ** (self._strikes - 1))
+        self._last_429 = now
+        self._paused_until = max(self._paused_until, now + pause)
+        return self._paused_until - now

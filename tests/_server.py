@@ -1,0 +1,123 @@
+"""A tiny scriptable HTTP server on 127.0.0.1 that records every arrival.
+
+Used where a test needs the real transport (sockets, timeouts, resets) rather than
+aioresponses, which patches aiohttp above the connector.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+Responder = Callable[[web.Request, int], Awaitable[web.StreamResponse]]
+
+
+@dataclass
+class Arrival:
+    """One request as the server saw it."""
+
+    at: float
+    method: str
+    path: str
+    raw_path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+async def ok_json(request: web.Request, n: int) -> web.StreamResponse:
+    return web.json_response({"ok": True, "n": n})
+
+
+@dataclass
+class RecordingServer:
+    """Answers every request with ``responder(request, n)``; ``n`` counts from 0.
+
+    It runs its own event loop in a thread, as a real server would run apart from its
+    clients: arrival times are taken when the request reaches it, not when the client's
+    loop happens to let it run.
+    """
+
+    responder: Responder = ok_json
+    arrivals: list[Arrival] = field(default_factory=list)
+    url: str = ""
+    _runner: web.AppRunner | None = None
+    _loop: asyncio.AbstractEventLoop | None = None
+    _thread: threading.Thread | None = None
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        n = len(self.arrivals)
+        self.arrivals.append(
+            Arrival(time.monotonic(), request.method, request.path, request.raw_path,
+                    dict(request.headers), body)
+        )
+        return await self.responder(request, n)
+
+    async def start(self) -> None:
+        """Start serving in a thread of its own; returns once the port is bound."""
+        started: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        caller = asyncio.get_running_loop()
+        self._loop = asyncio.new_event_loop()
+
+        def run() -> None:
+            assert self._loop is not None
+            asyncio.set_event_loop(self._loop)
+            try:
+                self._loop.run_until_complete(self._serve())
+                caller.call_soon_threadsafe(started.set_result, None)
+            except BaseException as exc:  # report a failed start to the test
+                caller.call_soon_threadsafe(started.set_exception, exc)
+                return
+            self._loop.run_forever()
+            self._loop.run_until_complete(self._cleanup())
+            self._loop.close()
+
+        self._thread = threading.Thread(target=run, name="recording-server", daemon=True)
+        self._thread.start()
+        await started
+
+    async def _serve(self) -> None:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.url = f"http://127.0.0.1:{port}"
+
+    async def _cleanup(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def stop(self) -> None:
+        """Stop the server and join its thread."""
+        if self._loop is not None and self._thread is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            await asyncio.to_thread(self._thread.join, 10)
+
+
+async def drop_connection(request: web.Request, n: int) -> web.StreamResponse:
+    """Read the request, then cut the connection without answering."""
+    assert request.transport is not None
+    request.transport.abort()
+    await asyncio.sleep(0.05)
+    return web.Response()
+
+
+def times_in_windows(times: list[float], seconds: float) -> int:
+    """The most arrivals any half-open window of ``seconds`` contains."""
+    ordered = sorted(times)
+    best = 0
+    j = 0
+    for i, start in enumerate(ordered):
+        j = max(j, i)
+        while j < len(ordered) and ordered[j] < start + seconds:
+            j += 1
+        best = max(best, j - i)
+    return best

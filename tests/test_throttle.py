@@ -1,0 +1,162 @@
+"""The in-process throttle: the window contract, fairness, and the 429 pause."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from stampsync import StampedClient
+from stampsync.errors import ConfigurationError
+from stampsync.throttle import LocalThrottle, Throttle
+from tests._arrival_server import arrival_server, arrivals
+from tests._server import times_in_windows
+
+
+class FakeClock:
+    """A clock that only moves when someone sleeps on it."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += max(seconds, 0.0)
+        await asyncio.sleep(0)
+
+
+def make(limit: int, seconds: float, clock: FakeClock, **kw: object) -> LocalThrottle:
+    return LocalThrottle(limit, seconds, clock=clock, sleep=clock.sleep, **kw)  # type: ignore[arg-type]
+
+
+async def test_burst_of_many_tasks_never_exceeds_limit_in_any_window() -> None:
+    clock = FakeClock()
+    throttle = make(50, 1.0, clock)
+    starts: list[float] = []
+
+    async def one() -> None:
+        await throttle.acquire()
+        starts.append(clock())
+
+    await asyncio.gather(*(one() for _ in range(500)))
+    assert len(starts) == 500
+    assert times_in_windows(starts, 1.0) == 50
+    # 500 starts at 50 per 1.015 s: the last batch starts after 9 windows, not sooner.
+    assert starts[-1] - starts[0] == pytest.approx(9 * 1.015, rel=1e-6)
+
+
+async def test_sustained_rate_is_at_least_98_percent_of_limit() -> None:
+    clock = FakeClock()
+    throttle = make(500, 60.0, clock)
+    t0 = clock()
+    for _ in range(5000):
+        await throttle.acquire()
+    elapsed = clock() - t0
+    # 5000 starts need 9 full windows after the first; the margin is 0.5 s a window.
+    rate = 5000 / (elapsed + 60.5)
+    assert rate / (500 / 60) >= 0.98
+
+
+async def test_steady_trickle_is_never_delayed_below_the_limit() -> None:
+    clock = FakeClock()
+    throttle = make(10, 1.0, clock)
+    for _ in range(100):
+        before = clock()
+        await throttle.acquire()
+        assert clock() == before  # 10 per second allowed, we ask 5 per second
+        await clock.sleep(0.2)
+
+
+async def test_waiters_are_served_in_arrival_order() -> None:
+    clock = FakeClock()
+    throttle = make(2, 1.0, clock)
+    order: list[int] = []
+
+    async def one(i: int) -> None:
+        await throttle.acquire()
+        order.append(i)
+
+    tasks = []
+    for i in range(10):
+        tasks.append(asyncio.create_task(one(i)))
+        await asyncio.sleep(0)
+    await asyncio.gather(*tasks)
+    assert order == list(range(10))
+
+
+async def test_429_pauses_every_caller_and_doubles_for_repeats() -> None:
+    clock = FakeClock()
+    throttle = make(100, 10.0, clock)
+    await throttle.acquire()
+    first = await throttle.rate_limited(None)
+    assert first == pytest.approx(0.5)
+    # A second 429 from the same burst (pause still running) does not double it.
+    assert await throttle.rate_limited(None) == pytest.approx(0.5)
+    t = clock()
+    await throttle.acquire()
+    assert clock() - t == pytest.approx(0.5)
+    # The next 429 after the pause ended is a repeat: the pause doubles.
+    assert await throttle.rate_limited(None) == pytest.approx(1.0)
+    # The server's Retry-After wins when given.
+    assert await throttle.rate_limited(7.0) == pytest.approx(7.0)
+    assert throttle.rate_limited_count == 4
+
+
+async def test_429_strikes_reset_after_a_quiet_window() -> None:
+    clock = FakeClock()
+    throttle = make(100, 10.0, clock)
+    assert await throttle.rate_limited(None) == pytest.approx(0.5)
+    await clock.sleep(1)
+    assert await throttle.rate_limited(None) == pytest.approx(1.0)
+    await clock.sleep(30)
+    assert await throttle.rate_limited(None) == pytest.approx(0.5)
+
+
+async def test_burst_option_spreads_starts_but_keeps_the_window() -> None:
+    throttle = LocalThrottle(20, 0.5, burst=2)
+    loop = asyncio.get_running_loop()
+    starts: list[float] = []
+
+    async def one() -> None:
+        await throttle.acquire()
+        starts.append(loop.time())
+
+    await asyncio.gather(*(one() for _ in range(30)))
+    assert times_in_windows(starts, 0.5) <= 20
+    # Paced at 40/s after a burst of 2: the first 10 cannot all start at once.
+    assert max(starts[:10]) - min(starts[:10]) > 0.15
+
+
+@pytest.mark.parametrize(
+    ("limit", "seconds"), [(0, 1), (-1, 1), (1.5, 1), (True, 1), (1, 0), (1, -2), (1, "1")]
+)
+def test_bad_limits_are_refused_with_a_named_error(limit: object, seconds: object) -> None:
+    with pytest.raises(ConfigurationError, match="throttle"):
+        LocalThrottle(limit, seconds)  # type: ignore[arg-type]
+
+
+def test_local_throttle_satisfies_the_protocol() -> None:
+    assert isinstance(LocalThrottle(1, 1), Throttle)
+
+
+async def test_server_never_sees_more_than_limit_in_a_window() -> None:
+    """Bursty, steady and bursty again through the real transport, counted at arrival
+    by a server in another process."""
+    limit, seconds = 20, 0.5
+    async with arrival_server() as (url, session):
+        async with StampedClient(
+            "pub", "secret", "store", api_url=url, throttle_limit=limit,
+            throttle_seconds=seconds, concurrent_connections=8,
+        ) as client:
+            await asyncio.gather(*(client.customers.get(i) for i in range(100)))
+            for i in range(10):
+                await client.customers.get(i)
+            await asyncio.gather(*(client.customers.get(i) for i in range(30)))
+        times = await arrivals(session, url)
+    assert len(times) == 140
+    assert times_in_windows(times, seconds) <= limit
+    # 140 starts at 20 per 0.515 s: six full windows after the first, and not much more.
+    span = max(times) - min(times)
+    assert 6 * seconds <= span <= 8 * seconds
