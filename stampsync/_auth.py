@@ -33,7 +33,7 @@ class Secret:
     def __format__(self, spec: str) -> str:
         return repr(self)
 
-    def __reduce__(self) -> object:
+    def __reduce__(self) -> str | tuple[object, ...]:
         raise TypeError("a Secret cannot be pickled")
 
 
@@ -82,7 +82,7 @@ class BasicAuth:
 class TokenAuth:
     """``Authorization: <token_type> <token>`` (Stamps: ``Token`` or ``Bearer``)."""
 
-    def __init__(self, token: Secret, token_type: str = "Token") -> None:
+    def __init__(self, token: Secret, token_type: str = "Token") -> None:  # noqa: S107
         if token_type not in ("Token", "Bearer"):
             raise ConfigurationError(f"token_type must be 'Token' or 'Bearer', got {token_type!r}")
         self._token = token

@@ -43,7 +43,9 @@ class BaseClient:
         if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
             raise ConfigurationError(f"max_retries must be an integer >= 0, got {max_retries!r}")
         if not isinstance(retry_budget, int | float) or not retry_budget > 0:
-            raise ConfigurationError(f"retry_budget must be a positive number, got {retry_budget!r}")
+            raise ConfigurationError(
+                f"retry_budget must be a positive number, got {retry_budget!r}"
+            )
         self.concurrent_batch_executions = positive_int(
             concurrent_batch_executions, "concurrent_batch_executions"
         )

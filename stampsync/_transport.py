@@ -169,9 +169,11 @@ class Transport:
         retry: RetryPolicy,
         name: str,
     ) -> None:
-        if isinstance(concurrent_connections, bool) or not isinstance(
-            concurrent_connections, int
-        ) or concurrent_connections < 1:
+        if (
+            isinstance(concurrent_connections, bool)
+            or not isinstance(concurrent_connections, int)
+            or concurrent_connections < 1
+        ):
             raise ConfigurationError(
                 f"concurrent_connections must be a positive integer, got {concurrent_connections!r}"
             )
@@ -257,8 +259,9 @@ class Transport:
                     continue
                 if status >= 400:
                     raise self._api_error(request.method, path, status, data, request.is_idempotent)
-                return decode(data or b"null", into, method=request.method, path=path,
-                              status=status)
+                return decode(
+                    data or b"null", into, method=request.method, path=path, status=status
+                )
             except StampsyncError as exc:
                 if isinstance(exc, RateLimitError):
                     self.stats.rate_limited += 1
@@ -272,8 +275,14 @@ class Transport:
                 if time.monotonic() + wait >= deadline:
                     raise
                 self.stats.retries += 1
-                log.debug("%s %s: %s; retry %d in %.3fs", request.method, path,
-                          type(exc).__name__, retry, wait)
+                log.debug(
+                    "%s %s: %s; retry %d in %.3fs",
+                    request.method,
+                    path,
+                    type(exc).__name__,
+                    retry,
+                    wait,
+                )
                 if wait > 0:
                     await asyncio.sleep(wait)
 
@@ -283,7 +292,7 @@ class Transport:
         request: Request,
         url: URL,
         body: bytes | None,
-        timeout: float,
+        attempt_timeout: float,
         retry: int,
     ) -> tuple[int, bytes]:
         method = request.method
@@ -302,7 +311,9 @@ class Transport:
                     url,
                     data=body,
                     headers=headers,
-                    timeout=aiohttp.ClientTimeout(total=timeout, sock_connect=timeout),
+                    timeout=aiohttp.ClientTimeout(
+                        total=attempt_timeout, sock_connect=attempt_timeout
+                    ),
                     allow_redirects=False,
                 ) as response:
                     data = await response.read()
@@ -310,24 +321,42 @@ class Transport:
                     retry_after = response.headers.get("Retry-After")
             except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
                 # The connection was never made: the server cannot have seen the request.
-                log.debug("%s %s -> not connected (attempt %d, throttle wait %.3fs)",
-                          method, url.path, retry + 1, waited)
-                raise TransportError(self._describe(exc), method=method, path=url.path,
-                                     sent=False) from None
+                log.debug(
+                    "%s %s -> not connected (attempt %d, throttle wait %.3fs)",
+                    method,
+                    url.path,
+                    retry + 1,
+                    waited,
+                )
+                raise TransportError(
+                    self._describe(exc), method=method, path=url.path, sent=False
+                ) from None
             except (aiohttp.ClientError, TimeoutError) as exc:
-                log.debug("%s %s -> %s after send (attempt %d, throttle wait %.3fs)",
-                          method, url.path, type(exc).__name__, retry + 1, waited)
+                log.debug(
+                    "%s %s -> %s after send (attempt %d, throttle wait %.3fs)",
+                    method,
+                    url.path,
+                    type(exc).__name__,
+                    retry + 1,
+                    waited,
+                )
                 if request.is_idempotent:
-                    raise TransportError(self._describe(exc), method=method, path=url.path,
-                                         sent=True) from None
-                raise AmbiguousWriteError(self._describe(exc), method=method,
-                                          path=url.path) from None
-        log.debug("%s %s -> %d (attempt %d, throttle wait %.3fs)",
-                  method, url.path, status, retry + 1, waited)
+                    raise TransportError(
+                        self._describe(exc), method=method, path=url.path, sent=True
+                    ) from None
+                raise AmbiguousWriteError(
+                    self._describe(exc), method=method, path=url.path
+                ) from None
+        log.debug(
+            "%s %s -> %d (attempt %d, throttle wait %.3fs)",
+            method,
+            url.path,
+            status,
+            retry + 1,
+            waited,
+        )
         if status == 429:
-            exc429 = RateLimitError(
-                "rate limited", status=429, method=method, path=url.path
-            )
+            exc429 = RateLimitError("rate limited", status=429, method=method, path=url.path)
             exc429.retry_after = _parse_retry_after(retry_after)
             raise exc429
         return status, data
@@ -339,9 +368,13 @@ class Transport:
         return self.scrub(f"{type(exc).__name__}: {text}")
 
     def scrub(self, text: str) -> str:
-        """Replace every secret the auth sends with ``***``."""
+        """Replace every secret the auth sends with ``***``.
+
+        Strings shorter than 6 characters are left alone: no real key is that short,
+        and replacing them would mangle ordinary words ("tok" in "token").
+        """
         for secret in self._auth.secrets():
-            if secret:
+            if len(secret) >= 6:
                 text = text.replace(secret, "***")
         return text
 
@@ -354,7 +387,9 @@ class Transport:
         if status >= 500 and status != 503 and not idempotent:
             return AmbiguousWriteError(
                 f"server answered {status}" + (f": {message}" if message else ""),
-                method=method, path=path, status=status,
+                method=method,
+                path=path,
+                status=status,
             )
         cls: type[APIError]
         if status == 400 or status == 422:
@@ -367,8 +402,14 @@ class Transport:
             cls = ServerError
         else:
             cls = APIError
-        return cls(message, status=status, method=method, path=path,
-                   error_code=parsed.error_code, errors=errors)
+        return cls(
+            message,
+            status=status,
+            method=method,
+            path=path,
+            error_code=parsed.error_code,
+            errors=errors,
+        )
 
 
 def _parse_retry_after(value: str | None) -> float | None:

@@ -8,11 +8,20 @@ sustained throughput stays at 98 % of L/S or better.
 builds when it is given no ``throttle=``. Pass one throttle object to several clients
 to make them share one quota.
 
-Why a sliding log and not a leaky bucket: ``aiolimiter.AsyncLimiter(L, S)`` starts
-empty, lets L through at once and keeps draining, so a strict window can see close to
-2L. The log remembers the last L start times and admits a start only once the oldest
-of them is more than ``S + margin`` seconds old, which is exact by construction. The
-margin covers the trip between "token granted" and "request arrived at the server".
+Two layers, each doing what it is good at:
+
+- an exact **sliding log** of the last L start times admits a start only once the
+  oldest is more than ``S + margin`` seconds old. This is the guarantee. A leaky bucket
+  alone cannot give it: ``aiolimiter.AsyncLimiter(L, S)`` starts empty, lets L through
+  at once and keeps draining, so a strict window sees close to 2L.
+- an ``aiolimiter.AsyncLimiter`` in front **paces** starts at L/S with bursts of at most
+  ``burst`` (a tenth of L by default). Releasing a whole window's allowance at once
+  makes the server queue it, and a request it processes late can then share a window
+  with the next burst: measured, 51 arrivals in a window of 50 with 20 connections.
+  Paced, the server never builds that queue. A bucket that drains continuously also
+  loses nothing to timers that wake a millisecond late, unlike capacity-one pacing.
+
+The margin covers the trip between "token granted" and "request counted".
 """
 
 from __future__ import annotations
@@ -83,9 +92,8 @@ class LocalThrottle:
         seconds: the window's length (``throttle_seconds``).
         margin: extra seconds each start stays in the log, to cover the trip to the
             server; defaults to 1 % of the window, within [15 ms, 0.5 s].
-        burst: if given, an ``aiolimiter.AsyncLimiter`` paces starts in front of the
-            window so that at most ``burst`` go out back to back; the window still
-            guarantees the limit. Useful to spread load for servers that dislike bursts.
+        burst: most starts paced back to back before the rest follow at L/S; defaults
+            to a tenth of the limit. ``burst=limit`` turns pacing off (the window alone).
         clock, sleep: injectable for tests (a fake clock that never really sleeps).
 
     Waiters are served first come, first served: only the head waiter sleeps.
@@ -104,8 +112,12 @@ class LocalThrottle:
         check_limits(limit, seconds)
         if margin is not None and margin < 0:
             raise ConfigurationError(f"throttle margin must be >= 0, got {margin!r}")
-        if burst is not None and burst < 1:
-            raise ConfigurationError(f"throttle burst must be >= 1, got {burst!r}")
+        if burst is None:
+            burst = max(1, limit // 10)
+        if isinstance(burst, bool) or not isinstance(burst, int) or not 1 <= burst <= limit:
+            raise ConfigurationError(
+                f"throttle burst must be an integer in [1, limit], got {burst!r}"
+            )
         self._limit = limit
         self._seconds = float(seconds)
         self._span = self._seconds + (default_margin(seconds) if margin is None else margin)
@@ -116,9 +128,8 @@ class LocalThrottle:
         self._paused_until = 0.0
         self._strikes = 0
         self._last_429 = -float("inf")
-        self._pacer = (
-            AsyncLimiter(burst, burst * self._seconds / limit) if burst is not None else None
-        )
+        # burst == limit: the log alone already allows that; skip the pacer's cost.
+        self._pacer = AsyncLimiter(burst, burst * self._seconds / limit) if burst < limit else None
         self.rate_limited_count = 0
         """How many 429 answers this throttle was told about."""
 

@@ -53,8 +53,14 @@ class RecordingServer:
         body = await request.read()
         n = len(self.arrivals)
         self.arrivals.append(
-            Arrival(time.monotonic(), request.method, request.path, request.raw_path,
-                    dict(request.headers), body)
+            Arrival(
+                time.monotonic(),
+                request.method,
+                request.path,
+                request.raw_path,
+                dict(request.headers),
+                body,
+            )
         )
         return await self.responder(request, n)
 

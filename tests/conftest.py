@@ -4,7 +4,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from tests import _aioresponses_compat
 from tests._server import RecordingServer
+
+_aioresponses_compat.install()
 
 
 @pytest.fixture

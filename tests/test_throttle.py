@@ -27,8 +27,9 @@ class FakeClock:
         await asyncio.sleep(0)
 
 
-def make(limit: int, seconds: float, clock: FakeClock, **kw: object) -> LocalThrottle:
-    return LocalThrottle(limit, seconds, clock=clock, sleep=clock.sleep, **kw)  # type: ignore[arg-type]
+def make(limit: int, seconds: float, clock: FakeClock) -> LocalThrottle:
+    """The sliding log alone (burst=limit: no pacer), on a fake clock."""
+    return LocalThrottle(limit, seconds, burst=limit, clock=clock, sleep=clock.sleep)
 
 
 async def test_burst_of_many_tasks_never_exceeds_limit_in_any_window() -> None:
@@ -114,8 +115,8 @@ async def test_429_strikes_reset_after_a_quiet_window() -> None:
     assert await throttle.rate_limited(None) == pytest.approx(0.5)
 
 
-async def test_burst_option_spreads_starts_but_keeps_the_window() -> None:
-    throttle = LocalThrottle(20, 0.5, burst=2)
+async def test_default_pacing_spreads_starts_and_keeps_the_window() -> None:
+    throttle = LocalThrottle(20, 0.5)  # burst defaults to 2
     loop = asyncio.get_running_loop()
     starts: list[float] = []
 
@@ -137,6 +138,12 @@ def test_bad_limits_are_refused_with_a_named_error(limit: object, seconds: objec
         LocalThrottle(limit, seconds)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("burst", [0, 11, 2.5, True])
+def test_bad_burst_is_refused(burst: object) -> None:
+    with pytest.raises(ConfigurationError, match="burst"):
+        LocalThrottle(10, 1, burst=burst)  # type: ignore[arg-type]
+
+
 def test_local_throttle_satisfies_the_protocol() -> None:
     assert isinstance(LocalThrottle(1, 1), Throttle)
 
@@ -147,8 +154,13 @@ async def test_server_never_sees_more_than_limit_in_a_window() -> None:
     limit, seconds = 20, 0.5
     async with arrival_server() as (url, session):
         async with StampedClient(
-            "pub", "secret", "store", api_url=url, throttle_limit=limit,
-            throttle_seconds=seconds, concurrent_connections=8,
+            "pub",
+            "secret",
+            "store",
+            api_url=url,
+            throttle_limit=limit,
+            throttle_seconds=seconds,
+            concurrent_connections=8,
         ) as client:
             await asyncio.gather(*(client.customers.get(i) for i in range(100)))
             for i in range(10):

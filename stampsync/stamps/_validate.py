@@ -31,13 +31,9 @@ def iso_date(value: object, name: str) -> str | None:
         raise ConfigurationError(f"{name} must be a date (YYYY-MM-DD), not a datetime")
     if isinstance(value, dt.date):
         return value.isoformat()
-    if isinstance(value, str):
+    if isinstance(value, str) and len(value) == 10:
         try:
-            return dt.date.fromisoformat(value).isoformat() if len(value) == 10 else _bad(name, value)
+            return dt.date.fromisoformat(value).isoformat()
         except ValueError:
-            _bad(name, value)
-    _bad(name, value)
-
-
-def _bad(name: str, value: object) -> str:
+            pass
     raise ConfigurationError(f"{name} must be a date as YYYY-MM-DD, got {value!r}")

@@ -31,7 +31,7 @@ class StampsClient(BaseClient):
         token: str,
         *,
         api_url: str = "https://stamps.co.id",
-        token_type: str = "Token",
+        token_type: str = "Token",  # noqa: S107 (a scheme name, not a secret)
         merchant: int | None = None,
         store: int | None = None,
         throttle_limit: int = 500,

@@ -1,0 +1,335 @@
+"""The one request path against a real socket: retries by idempotency, 429, budget."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+from aiohttp import web
+
+from stampsync import StampedClient, StampsClient
+from stampsync.errors import (
+    AmbiguousWriteError,
+    AuthenticationError,
+    ClientStateError,
+    ConfigurationError,
+    NotFoundError,
+    RateLimitError,
+    ServerError,
+    TransportError,
+)
+from stampsync.testing import no_backoff
+from tests._arrival_server import free_port
+from tests._server import RecordingServer, Responder, drop_connection, ok_json
+
+ADD_OK = {
+    "customer": {"id": 1, "stamps": 10, "status": "Blue"},
+    "award": {"id": 77, "number_of_stamps": 10},
+}
+
+
+def sequence(*steps: object) -> Responder:
+    """A responder answering the n-th request with steps[n] (the last one repeats).
+
+    A step is a status code, ``"drop"`` (cut the connection after reading), or
+    ``("sleep", seconds)`` before answering 200.
+    """
+
+    async def respond(request: web.Request, n: int) -> web.StreamResponse:
+        step = steps[min(n, len(steps) - 1)]
+        if step == "drop":
+            return await drop_connection(request, n)
+        if isinstance(step, tuple) and step[0] == "sleep":
+            await asyncio.sleep(step[1])
+            return web.json_response(ADD_OK)
+        if isinstance(step, tuple) and step[0] == 429:
+            return web.json_response({}, status=429, headers={"Retry-After": str(step[1])})
+        assert isinstance(step, int)
+        if step == 200:
+            return web.json_response(ADD_OK)
+        return web.json_response({"detail": f"status {step}"}, status=step)
+
+    return respond
+
+
+@pytest.fixture
+async def stamps(server: RecordingServer) -> AsyncIterator[StampsClient]:
+    async with StampsClient(
+        "tok-SECRET",
+        api_url=server.url,
+        store=2,
+        timeout=0.3,
+        throttle_limit=1000,
+        throttle_seconds=1,
+    ) as client:
+        yield client
+
+
+async def add(client: StampsClient) -> object:
+    return await client.stamps.add(user="a@b.co", number_of_stamps=10)
+
+
+async def test_write_reset_after_send_is_ambiguous_and_sent_once(
+    server: RecordingServer, stamps: StampsClient
+) -> None:
+    server.responder = sequence("drop", 200)
+    with no_backoff(), pytest.raises(AmbiguousWriteError) as info:
+        await add(stamps)
+    assert len(server.arrivals) == 1
+    assert "POST /api/stamps/add" in str(info.value)
+
+
+async def test_write_timeout_after_send_is_ambiguous_and_sent_once(
+    server: RecordingServer, stamps: StampsClient
+) -> None:
+    server.responder = sequence(("sleep", 1.0), 200)
+    with no_backoff(), pytest.raises(AmbiguousWriteError):
+        await add(stamps)
+    assert len(server.arrivals) == 1
+
+
+async def test_write_503_is_retried_because_not_applied(
+    server: RecordingServer, stamps: StampsClient
+) -> None:
+    server.responder = sequence(503, 503, 200)
+    with no_backoff():
+        result = await add(stamps)
+    assert result.award.id == 77  # type: ignore[attr-defined]
+    assert len(server.arrivals) == 3
+
+
+@pytest.mark.parametrize("status", [500, 502, 504])
+async def test_write_5xx_other_than_503_is_ambiguous(
+    server: RecordingServer, stamps: StampsClient, status: int
+) -> None:
+    server.responder = sequence(status, 200)
+    with no_backoff(), pytest.raises(AmbiguousWriteError) as info:
+        await add(stamps)
+    assert info.value.status == status
+    assert len(server.arrivals) == 1
+
+
+async def test_write_is_retried_when_connection_is_refused() -> None:
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    async with StampsClient("tok", api_url=url, store=2, max_retries=2) as client:
+        with no_backoff(), pytest.raises(TransportError) as info:
+            await add(client)
+    assert info.value.sent is False
+    assert client.stats.attempts == 3
+
+
+async def test_read_timeout_is_retried_and_succeeds(server: RecordingServer) -> None:
+    server.responder = sequence(("sleep", 1.0), 200)
+    async with StampedClient("pub", "key-SECRET", "1", api_url=server.url, timeout=0.3) as c:
+        with no_backoff():
+            await c.customers.get(5)
+    assert len(server.arrivals) == 2
+
+
+@pytest.mark.parametrize("status", [502, 503, 504])
+async def test_read_retries_gateway_errors(server: RecordingServer, status: int) -> None:
+    server.responder = sequence(status, 200)
+    async with StampedClient("pub", "key", "1", api_url=server.url) as c:
+        with no_backoff():
+            await c.customers.get(5)
+    assert len(server.arrivals) == 2
+
+
+async def test_read_gives_up_after_max_retries_with_server_error(server: RecordingServer) -> None:
+    server.responder = sequence(503)
+    async with StampedClient("pub", "key", "1", api_url=server.url, max_retries=2) as c:
+        with no_backoff(), pytest.raises(ServerError) as info:
+            await c.customers.get(5)
+    assert info.value.status == 503
+    assert len(server.arrivals) == 3
+
+
+@pytest.mark.parametrize(
+    ("status", "exc"),
+    [
+        (401, AuthenticationError),
+        (403, AuthenticationError),
+        (404, NotFoundError),
+        (500, ServerError),
+    ],
+)
+async def test_errors_that_are_not_retried(
+    server: RecordingServer, status: int, exc: type[Exception]
+) -> None:
+    server.responder = sequence(status, 200)
+    async with StampedClient("pub", "key", "1", api_url=server.url) as c:
+        with no_backoff(), pytest.raises(exc):
+            await c.customers.get(5)
+    assert len(server.arrivals) == 1
+
+
+async def test_failing_request_gives_up_within_its_budget(server: RecordingServer) -> None:
+    server.responder = sequence(503)
+    async with StampedClient(
+        "pub", "key", "1", api_url=server.url, max_retries=50, retry_budget=1.0, timeout=0.5
+    ) as c:
+        started = time.monotonic()
+        with pytest.raises(ServerError):
+            await c.customers.get(5)
+        elapsed = time.monotonic() - started
+    assert elapsed < 1.0
+    assert 2 <= len(server.arrivals) < 51
+
+
+async def test_one_429_pauses_every_caller_together(server: RecordingServer) -> None:
+    server.responder = sequence(200, 200, 429, 200)
+    async with StampedClient(
+        "pub",
+        "key",
+        "1",
+        api_url=server.url,
+        throttle_limit=10_000,
+        throttle_seconds=1,
+        concurrent_connections=1,
+    ) as c:
+        await asyncio.gather(*(c.customers.get(i) for i in range(20)))
+        assert c.throttle.rate_limited_count == 1  # type: ignore[attr-defined]
+    times = [a.at for a in server.arrivals]
+    assert len(times) == 21  # 20 requests and one retry, no storm
+    t429 = times[2]
+    # The default pause without Retry-After is 0.5 s: nobody arrives during it.
+    assert times[3] - t429 >= 0.45
+    assert all(t - t429 >= 0.45 for t in times[3:])
+
+
+async def test_429_retry_after_is_honoured(server: RecordingServer) -> None:
+    server.responder = sequence((429, 1), 200)
+    async with StampedClient("pub", "key", "1", api_url=server.url) as c:
+        await c.customers.get(1)
+    times = [a.at for a in server.arrivals]
+    assert len(times) == 2
+    assert times[1] - times[0] >= 0.95
+
+
+async def test_429_for_a_write_is_retried_because_not_applied(
+    server: RecordingServer, stamps: StampsClient
+) -> None:
+    server.responder = sequence((429, 0), 200)
+    result = await add(stamps)
+    assert result.award.id == 77  # type: ignore[attr-defined]
+    assert len(server.arrivals) == 2
+
+
+async def test_429_raises_rate_limit_error_when_retries_run_out(server: RecordingServer) -> None:
+    server.responder = sequence((429, 0))
+    async with StampedClient("pub", "key", "1", api_url=server.url, max_retries=1) as c:
+        with pytest.raises(RateLimitError) as info:
+            await c.customers.get(1)
+    assert info.value.retry_after == 0
+    assert len(server.arrivals) == 2
+
+
+async def test_path_parameters_stay_one_segment(server: RecordingServer) -> None:
+    server.responder = ok_json
+    nasty = ["../x", "a/b?c", "..", ".", "x#y", "a%2Fb", "sp ace", "\u00e9"]
+    async with StampedClient("pub", "key", "st/ore", api_url=server.url) as c:
+        for value in nasty:
+            await c.customers.get(value)
+    for arrival, value in zip(server.arrivals, nasty, strict=True):
+        prefix = "/api/v2/st%2Fore/dashboard/customers/"
+        assert arrival.raw_path.startswith(prefix), arrival.raw_path
+        segment = arrival.raw_path[len(prefix) :]
+        for char in "/?#":
+            assert char not in segment
+        assert segment not in (".", "..")
+        assert arrival.path == "/api/v2/st/ore/dashboard/customers/" + value
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://stamped.io",
+        "http://10.0.0.5",
+        "ftp://127.0.0.1",
+        "stamped.io",
+        "https://user:pw@stamped.io",
+        "",
+        "https://stamped.io?x=1",
+    ],
+)
+def test_unsafe_or_malformed_base_urls_are_refused(url: str) -> None:
+    with pytest.raises(ConfigurationError, match="api_url"):
+        StampedClient("pub", "key", "1", api_url=url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:9",
+        "http://localhost:9",
+        "http://[::1]:9",
+        "https://stamped.io",
+        "https://stamped.io/",
+    ],
+)
+def test_loopback_http_and_https_are_allowed(url: str) -> None:
+    assert StampedClient("pub", "key", "1", api_url=url).api_url.startswith(url.split(":")[0])
+
+
+async def test_use_before_open_and_after_close_is_a_clear_error() -> None:
+    client = StampedClient("pub", "key", "1", api_url="http://127.0.0.1:9")
+    with pytest.raises(ClientStateError, match="async with"):
+        await client.customers.get(1)
+    async with client:
+        pass
+    with pytest.raises(ClientStateError, match="closed"):
+        await client.customers.get(1)
+    with pytest.raises(ClientStateError):
+        await client.__aenter__()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        ({"concurrent_connections": 0}, "concurrent_connections"),
+        ({"concurrent_batch_executions": -1}, "concurrent_batch_executions"),
+        ({"max_retries": -1}, "max_retries"),
+        ({"timeout": 0}, "timeout"),
+        ({"throttle_limit": 0}, "throttle"),
+        ({"retry_budget": 0}, "retry_budget"),
+        ({"throttle": object()}, "throttle"),
+    ],
+)
+def test_bad_settings_name_the_setting(kwargs: dict[str, object], name: str) -> None:
+    with pytest.raises(ConfigurationError, match=name):
+        StampedClient("pub", "key", "1", **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("args", "name"),
+    [
+        (("", "k", "1"), "public_key"),
+        (("p", "", "1"), "private_key"),
+        (("p", "k", ""), "store_hash"),
+        (("p", "k\n", "1"), "private_key"),
+    ],
+)
+def test_bad_credentials_name_the_argument(args: tuple[str, str, str], name: str) -> None:
+    with pytest.raises(ConfigurationError, match=name):
+        StampedClient(*args)
+
+
+def test_stamps_token_type_is_checked() -> None:
+    with pytest.raises(ConfigurationError, match="token_type"):
+        StampsClient("tok", token_type="Basic")
+
+
+async def test_auth_headers_are_sent(server: RecordingServer) -> None:
+    server.responder = sequence(200)
+    async with StampsClient("tok-1", api_url=server.url, store=2) as s1:
+        await add(s1)
+    async with StampsClient("jwt-2", api_url=server.url, store=2, token_type="Bearer") as s2:
+        await add(s2)
+    async with StampedClient("pub", "key", "1", api_url=server.url) as s3:
+        await s3.customers.get(1)
+    auth = [a.headers["Authorization"] for a in server.arrivals]
+    assert auth[0] == "Token tok-1"
+    assert auth[1] == "Bearer jwt-2"
+    assert auth[2] == "Basic cHViOmtleQ=="  # base64("pub:key")
