@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import binascii
+import time
+from collections.abc import Awaitable, Callable
 from typing import Protocol, final
+
+import msgspec
 
 from .errors import ConfigurationError
 
@@ -44,8 +50,11 @@ class Auth(Protocol):
         """The value of the Authorization header for the next request."""
         ...
 
-    async def refresh(self) -> bool:
-        """Try to renew the credential after a 401; True if a retry is worth it."""
+    async def refresh(self, used: str) -> bool:
+        """Renew the credential after a 401 answered the header ``used``.
+
+        True if a retry with a different header is worth it.
+        """
         ...
 
     def secrets(self) -> tuple[str, ...]:
@@ -68,7 +77,7 @@ class BasicAuth:
     async def header(self) -> str:
         return self._header.reveal()
 
-    async def refresh(self) -> bool:
+    async def refresh(self, used: str) -> bool:
         return False
 
     def secrets(self) -> tuple[str, ...]:
@@ -91,7 +100,7 @@ class TokenAuth:
     async def header(self) -> str:
         return f"{self._token_type} {self._token.reveal()}"
 
-    async def refresh(self) -> bool:
+    async def refresh(self, used: str) -> bool:
         return False
 
     def secrets(self) -> tuple[str, ...]:
@@ -99,3 +108,81 @@ class TokenAuth:
 
     def __repr__(self) -> str:
         return f"TokenAuth({self._token_type} ***)"
+
+
+JWT_LIFETIME = 24 * 3600.0
+
+
+def jwt_expiry(token: str) -> float | None:
+    """The ``exp`` claim of a JWT (not verified: we only need to know when to renew)."""
+    try:
+        payload = token.split(".")[1]
+        claims = msgspec.json.decode(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError, binascii.Error, msgspec.DecodeError):
+        return None
+    exp = claims.get("exp") if isinstance(claims, dict) else None
+    return float(exp) if isinstance(exp, int | float) and not isinstance(exp, bool) else None
+
+
+class JwtAuth:
+    """Stamps JWT: exchange the static token for a 24-hour access token, renew it early.
+
+    ``fetch(static_token)`` performs ``POST /api/auth/get-access-token/`` and returns the
+    access token. It is renewed ``renew_before`` seconds before it expires (its ``exp``
+    claim, else 24 hours after issue) and once after a 401; concurrent callers share
+    one renewal.
+    """
+
+    def __init__(
+        self,
+        static_token: Secret,
+        fetch: Callable[[str], Awaitable[str]],
+        *,
+        renew_before: float = 300.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._static = static_token
+        self._fetch = fetch
+        self._renew_before = renew_before
+        self._clock = clock
+        self._jwt: Secret | None = None
+        self._expires_at = 0.0
+        self._lock = asyncio.Lock()
+        self.renewals = 0
+        """How many access tokens were fetched."""
+
+    def _current(self) -> str | None:
+        if self._jwt is None or self._clock() >= self._expires_at - self._renew_before:
+            return None
+        return "Bearer " + self._jwt.reveal()
+
+    async def header(self) -> str:
+        current = self._current()
+        if current is not None:
+            return current
+        async with self._lock:
+            current = self._current()
+            if current is None:
+                await self._renew()
+                current = "Bearer " + self._jwt.reveal()  # type: ignore[union-attr]
+            return current
+
+    async def refresh(self, used: str) -> bool:
+        async with self._lock:
+            if self._jwt is not None and used != "Bearer " + self._jwt.reveal():
+                return True  # another caller already renewed it
+            await self._renew()
+            return True
+
+    async def _renew(self) -> None:
+        token = await self._fetch(self._static.reveal())
+        self._jwt = Secret(token, name="access_token")
+        self._expires_at = jwt_expiry(token) or self._clock() + JWT_LIFETIME
+        self.renewals += 1
+
+    def secrets(self) -> tuple[str, ...]:
+        jwt = () if self._jwt is None else (self._jwt.reveal(),)
+        return (self._static.reveal(), *jwt)
+
+    def __repr__(self) -> str:
+        return "JwtAuth(***)"

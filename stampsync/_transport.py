@@ -64,6 +64,7 @@ class Request:
         body: JSON body (a msgspec Struct or plain data), or ``None``.
         idempotent: whether repeating the request is harmless; defaults from the method
             (POST is not, unless the endpoint says otherwise).
+        authenticate: send the Authorization header (off for the token exchange).
     """
 
     method: str
@@ -72,6 +73,7 @@ class Request:
     query: Mapping[str, object] | None = None
     body: object = None
     idempotent: bool | None = None
+    authenticate: bool = True
 
     @property
     def is_idempotent(self) -> bool:
@@ -251,10 +253,22 @@ class Transport:
         while True:
             remaining = deadline - time.monotonic()
             try:
+                authorization = await self._auth.header() if request.authenticate else None
                 status, data = await self._attempt(
-                    session, request, url, body, min(self._timeout, max(remaining, 0.001)), retry
+                    session,
+                    request,
+                    url,
+                    body,
+                    authorization,
+                    min(self._timeout, max(remaining, 0.001)),
+                    retry,
                 )
-                if status == 401 and not refreshed and await self._auth.refresh():
+                if (
+                    status == 401
+                    and authorization is not None
+                    and not refreshed
+                    and await self._auth.refresh(authorization)
+                ):
                     refreshed = True
                     continue
                 if status >= 400:
@@ -292,11 +306,12 @@ class Transport:
         request: Request,
         url: URL,
         body: bytes | None,
+        authorization: str | None,
         attempt_timeout: float,
         retry: int,
     ) -> tuple[int, bytes]:
         method = request.method
-        headers = {"Authorization": await self._auth.header()}
+        headers = {} if authorization is None else {"Authorization": authorization}
         if body is not None:
             headers["Content-Type"] = "application/json"
         async with self._semaphore:

@@ -1,6 +1,41 @@
 """Stamps (stamps.co.id, loyalty and CRM): the client, its API sections and models."""
 
 from .client import StampsClient
-from .models import AddStampsResult, Award, StampsCustomer
+from .models import (
+    AddStampsResult,
+    Award,
+    DeductStampsResult,
+    FullProfileResult,
+    Gender,
+    MemberDetails,
+    Membership,
+    Otp,
+    OtpChannel,
+    PartialRegistration,
+    RegistrationMethod,
+    StampsCustomer,
+    Status,
+    Suggestions,
+    UpgradeRequirement,
+    User,
+)
 
-__all__ = ["AddStampsResult", "Award", "StampsClient", "StampsCustomer"]
+__all__ = [
+    "AddStampsResult",
+    "Award",
+    "DeductStampsResult",
+    "FullProfileResult",
+    "Gender",
+    "MemberDetails",
+    "Membership",
+    "Otp",
+    "OtpChannel",
+    "PartialRegistration",
+    "RegistrationMethod",
+    "StampsClient",
+    "StampsCustomer",
+    "Status",
+    "Suggestions",
+    "UpgradeRequirement",
+    "User",
+]

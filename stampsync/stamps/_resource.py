@@ -44,6 +44,9 @@ class StampsResource:
         query: dict[str, object] | None = None,
         body: object = None,
         idempotent: bool | None = None,
+        authenticate: bool = True,
     ) -> T:
-        request = Request(method, path, query=query, body=body, idempotent=idempotent)
+        request = Request(
+            method, path, query=query, body=body, idempotent=idempotent, authenticate=authenticate
+        )
         return await self._client._send(request, into)

@@ -1,19 +1,52 @@
-"""Checks on arguments, before anything is sent: a clear error naming the field."""
+"""Argument checks run before anything is sent: a clear error that names the field."""
 
 from __future__ import annotations
 
 import datetime as dt
+import enum
+import re
+from typing import TypeVar
 
 from ..errors import ConfigurationError
 
+E = TypeVar("E", bound=enum.Enum)
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
 
 def user_ref(value: object, name: str = "user") -> str | int:
-    """A customer reference: email, member id, phone, or primary key."""
+    """A customer reference: email, member id, phone number or primary key."""
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise ConfigurationError(f"{name} must be a string or an integer, got {value!r}")
-    if isinstance(value, str) and not value.strip():
-        raise ConfigurationError(f"{name} must not be empty")
-    return value.strip() if isinstance(value, str) else value
+    if isinstance(value, str):
+        value = value.strip()
+        if not value:
+            raise ConfigurationError(f"{name} must not be empty")
+        if any(ch in value for ch in "\r\n\x00"):
+            raise ConfigurationError(f"{name} must not contain line breaks or NUL")
+    return value
+
+
+def text(value: object, name: str) -> str:
+    """A required, non-empty string."""
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigurationError(f"{name} is required and must be a non-empty string")
+    return value
+
+
+def optional_text(value: object, name: str) -> str | None:
+    """``None`` or a string."""
+    if value is not None and not isinstance(value, str):
+        raise ConfigurationError(f"{name} must be a string, got {value!r}")
+    return value
+
+
+def email(value: object, name: str = "email") -> str:
+    """A required email address (a light shape check; the server has the last word)."""
+    address = text(value, name).strip()
+    if not _EMAIL.match(address):
+        raise ConfigurationError(f"{name} is not a valid email address: {address!r}")
+    return address
 
 
 def positive(value: object, name: str) -> int:
@@ -23,8 +56,20 @@ def positive(value: object, name: str) -> int:
     return value
 
 
+def non_negative(value: object, name: str) -> int:
+    """An integer >= 0."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigurationError(f"{name} must be an integer >= 0, got {value!r}")
+    return value
+
+
+def optional_id(value: object, name: str) -> int | None:
+    """``None`` or a positive integer id."""
+    return None if value is None else positive(value, name)
+
+
 def iso_date(value: object, name: str) -> str | None:
-    """``None``, a ``date``, or a ``YYYY-MM-DD`` string, as ``YYYY-MM-DD``."""
+    """``None``, a ``date``, or a ``YYYY-MM-DD`` string; returned as ``YYYY-MM-DD``."""
     if value is None:
         return None
     if isinstance(value, dt.datetime):
@@ -37,3 +82,27 @@ def iso_date(value: object, name: str) -> str | None:
         except ValueError:
             pass
     raise ConfigurationError(f"{name} must be a date as YYYY-MM-DD, got {value!r}")
+
+
+def choice(value: object, enum_type: type[E], name: str) -> E | None:
+    """``None`` or one of ``enum_type``'s values (the member or its raw value)."""
+    if value is None:
+        return None
+    try:
+        return enum_type(value)
+    except ValueError:
+        allowed = ", ".join(repr(m.value) for m in enum_type)
+        raise ConfigurationError(f"{name} must be one of {allowed}; got {value!r}") from None
+
+
+def pin_pair(pin: object, confirm_pin: object) -> tuple[str | None, str | None]:
+    """``pin`` and ``confirm_pin``: both or neither, and equal."""
+    if pin is None and confirm_pin is None:
+        return None, None
+    if pin is None or confirm_pin is None:
+        raise ConfigurationError("pin and confirm_pin must be given together")
+    if not isinstance(pin, str) or not pin.isdigit():
+        raise ConfigurationError("pin must be a string of digits")
+    if pin != confirm_pin:
+        raise ConfigurationError("confirm_pin does not match pin")
+    return pin, confirm_pin

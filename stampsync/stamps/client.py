@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from .._auth import Secret, TokenAuth
+from .._auth import Auth as AuthStrategy
+from .._auth import JwtAuth, Secret, TokenAuth
 from .._client import BaseClient
 from ..errors import ConfigurationError
 from ..throttle import Throttle
+from .accounts import Accounts
+from .auth import Auth
+from .memberships import Memberships
 from .stamps import Stamps
 
 __all__ = ["StampsClient"]
@@ -17,7 +21,10 @@ class StampsClient(BaseClient):
     Args:
         token: the merchant's API token (never shown in reprs, logs or errors).
         api_url: base URL; https, or http on loopback only (the sandbox).
-        token_type: ``"Token"`` for a static token (default) or ``"Bearer"`` for a JWT.
+        token_type: ``"Token"`` for a static token (default) or ``"Bearer"`` when
+            ``token`` is already a JWT.
+        jwt: exchange the static ``token`` for a 24-hour JWT (needs ``merchant``),
+            renewed before it expires and once after a 401.
         merchant, store: defaults for endpoints that take a merchant or store id.
         throttle_limit, throttle_seconds, concurrent_connections,
         concurrent_batch_executions, timeout, max_retries, retry_budget, throttle:
@@ -32,6 +39,7 @@ class StampsClient(BaseClient):
         *,
         api_url: str = "https://stamps.co.id",
         token_type: str = "Token",  # noqa: S107 (a scheme name, not a secret)
+        jwt: bool = False,
         merchant: int | None = None,
         store: int | None = None,
         throttle_limit: int = 500,
@@ -46,9 +54,19 @@ class StampsClient(BaseClient):
         for name, value in (("merchant", merchant), ("store", store)):
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
                 raise ConfigurationError(f"{name} must be an integer id, got {value!r}")
+        self._static_token = Secret(token, name="token")
+        auth: AuthStrategy
+        if jwt:
+            if merchant is None:
+                raise ConfigurationError("jwt=True needs merchant=... (the CRM merchant id)")
+            auth = JwtAuth(self._static_token, self._fetch_jwt)
+        else:
+            auth = TokenAuth(self._static_token, token_type)
+        self.merchant = merchant
+        self.store = store
         super().__init__(
             api_url=api_url,
-            auth=TokenAuth(Secret(token, name="token"), token_type),
+            auth=auth,
             throttle_limit=throttle_limit,
             throttle_seconds=throttle_seconds,
             concurrent_connections=concurrent_connections,
@@ -58,7 +76,14 @@ class StampsClient(BaseClient):
             retry_budget=retry_budget,
             throttle=throttle,
         )
-        self.merchant = merchant
-        self.store = store
         self.stamps = Stamps(self)
         """Stamps: add, cancel, deduct."""
+        self.memberships = Memberships(self)
+        """Memberships: details, suggestions, register, profiles, tags, levels."""
+        self.accounts = Accounts(self)
+        """Accounts: OTP-confirmed changes of mobile number and email."""
+        self.auth = Auth(self)
+        """Credentials: JWT exchange, ping."""
+
+    async def _fetch_jwt(self, static_token: str) -> str:
+        return (await self.auth.get_access_token()).access_token
