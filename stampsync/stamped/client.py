@@ -7,6 +7,9 @@ from .._client import BaseClient
 from .._transport import path_segment
 from ..throttle import Throttle
 from .customers import Customers
+from .loyalty import Loyalty
+from .reviews import Reviews
+from .subscriptions import Subscriptions
 
 __all__ = ["StampedClient"]
 
@@ -69,3 +72,9 @@ class StampedClient(BaseClient):
         self.store_hash = store_hash
         self.customers = Customers(self, store_hash)
         """Customers: create, get, list, update, upsert, delete, points, export."""
+        self.subscriptions = Subscriptions(self, store_hash)
+        """Review-request subscriptions: subscribe, unsubscribe."""
+        self.loyalty = Loyalty(self, store_hash)
+        """Loyalty: transactions, tiers."""
+        self.reviews = Reviews(self, store_hash)
+        """Reviews: list, export."""

@@ -2,19 +2,216 @@
 
 from __future__ import annotations
 
-from .._transport import path_segment
-from ._resource import StampedResource
-from .models import Customer
+from collections.abc import Hashable
+from typing import Any
 
-__all__ = ["Customers"]
+import msgspec
+
+from .._transport import compact, path_segment
+from .._validate import choice, optional_text, positive
+from .._validate import email as check_email
+from ..batch.export import Export
+from ..errors import ConfigurationError
+from ._resource import StampedResource
+from .models import Customer, CustomerPage, DeleteResult, PointsAction
+
+__all__ = ["CustomerData", "Customers"]
+
+MAX_PAGE_SIZE = 100
+
+
+def check_paging(page: object, limit: object) -> tuple[int, int]:
+    """``page`` >= 1 and ``limit`` in 1..100, or a ConfigurationError naming which."""
+    page = positive(page, "page")
+    limit = positive(limit, "limit")
+    if limit > MAX_PAGE_SIZE:
+        raise ConfigurationError(f"limit must be at most {MAX_PAGE_SIZE}, got {limit}")
+    return page, limit
+
+
+class CustomerData(msgspec.Struct, rename="camel", omit_defaults=True, kw_only=True):
+    """The writable fields of a customer, as sent in create, update and upsert bodies."""
+
+    email: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    customer_id: str | None = None
+    points: float | None = None
+    points_expiry: str | None = None
+    tier: str | None = None
+    total_spend: float | None = None
+    total_orders: int | None = None
+    tags: list[str] | None = None
+
+
+def _customer_key(customer: Customer) -> Hashable | None:
+    if customer.id is not None:
+        return ("id", customer.id)
+    return ("email", customer.email.lower()) if customer.email else None
 
 
 class Customers(StampedResource):
-    """``stamped.customers``: create, read, update and export customers."""
+    """``stamped.customers``: create, read, update, delete and export customers."""
+
+    def _body(self, *, require_email: bool, **fields: Any) -> CustomerData:
+        address = fields.pop("email", None)
+        if require_email or address is not None:
+            address = check_email(address, "email")
+        for name in ("first_name", "last_name", "customer_id", "tier", "points_expiry"):
+            optional_text(fields.get(name), name)
+        tags = fields.get("tags")
+        if tags is not None and (
+            not isinstance(tags, list) or not all(isinstance(t, str) for t in tags)
+        ):
+            raise ConfigurationError("tags must be a list of strings")
+        return CustomerData(email=address, **compact(**fields))
+
+    async def create(
+        self,
+        *,
+        email: str,
+        first_name: str | None = None,
+        last_name: str | None = None,
+        customer_id: str | None = None,
+        tags: list[str] | None = None,
+        **more: Any,
+    ) -> Customer:
+        """POST /api/v2/{store_hash}/dashboard/customers/add: create a customer.
+
+        **Not idempotent** (a repeat may create a second record): never retried once
+        sent. Use :meth:`upsert` where a repeat must be harmless. ``more`` takes the
+        other writable fields of :class:`CustomerData` (``points``, ``tier``, ...).
+        """
+        body = self._body(
+            require_email=True,
+            email=email,
+            first_name=first_name,
+            last_name=last_name,
+            customer_id=customer_id,
+            tags=tags,
+            **more,
+        )
+        return await self._call(
+            "POST", "/dashboard/customers/add", Customer, body=body, idempotent=False
+        )
+
+    async def list(self, *, page: int = 1, limit: int = MAX_PAGE_SIZE) -> CustomerPage:
+        """GET /api/v2/{store_hash}/dashboard/customers: one page of customers.
+
+        ``page`` starts at 1; ``limit`` is at most 100. The answer carries ``total``.
+        """
+        page, limit = check_paging(page, limit)
+        return await self._call(
+            "GET", "/dashboard/customers", CustomerPage, query={"page": page, "limit": limit}
+        )
 
     async def get(self, customer_id: int | str) -> Customer:
         """GET /api/v2/{store_hash}/dashboard/customers/{id}: one customer by Stamped id."""
         path_segment(customer_id, "customer_id")
         return await self._call(
             "GET", "/dashboard/customers/{id}", Customer, params={"id": customer_id}
+        )
+
+    async def update(self, customer_id: int | str, **fields: Any) -> Customer:
+        """POST /api/v2/{store_hash}/dashboard/customers/{id}: change a customer's fields.
+
+        Idempotent (the fields given replace the stored ones). ``fields`` are those of
+        :class:`CustomerData`, e.g. ``first_name="Ann"``.
+        """
+        path_segment(customer_id, "customer_id")
+        unknown = set(fields) - set(CustomerData.__struct_fields__)
+        if unknown:
+            raise ConfigurationError(f"unknown customer fields: {', '.join(sorted(unknown))}")
+        if not fields:
+            raise ConfigurationError("update needs at least one field to change")
+        body = self._body(require_email=False, **fields)
+        return await self._call(
+            "POST",
+            "/dashboard/customers/{id}",
+            Customer,
+            params={"id": customer_id},
+            body=body,
+            idempotent=True,
+        )
+
+    async def upsert(self, *, email: str, **fields: Any) -> Customer:
+        """POST /api/v2/{store_hash}/customers: create or update the customer with this email.
+
+        Idempotent (keyed by email), so failures are retried.
+        """
+        unknown = set(fields) - set(CustomerData.__struct_fields__)
+        if unknown:
+            raise ConfigurationError(f"unknown customer fields: {', '.join(sorted(unknown))}")
+        body = self._body(require_email=True, email=email, **fields)
+        return await self._call("POST", "/customers", Customer, body=body, idempotent=True)
+
+    async def get_by_email(self, address: str) -> Customer:
+        """GET /api/v2/{store_hash}/customers/{email}: one customer by email."""
+        return await self._call(
+            "GET", "/customers/{email}", Customer, params={"email": check_email(address, "email")}
+        )
+
+    async def delete(self, address: str) -> DeleteResult:
+        """DELETE /api/v2/{store_hash}/customers/{email}: delete a customer and their
+        loyalty data, permanently. Idempotent."""
+        return await self._call(
+            "DELETE",
+            "/customers/{email}",
+            DeleteResult,
+            params={"email": check_email(address, "email")},
+        )
+
+    async def adjust_points(
+        self, *, email: str, points: int | float, action: PointsAction | str
+    ) -> Customer:
+        """POST /api/v2/{store_hash}/customers/points: add, subtract or set a balance.
+
+        ``add`` and ``subtract`` are **not idempotent** (never retried once sent);
+        ``set`` is, and is retried.
+        """
+        verb = choice(action, PointsAction, "action")
+        assert verb is not None
+        if isinstance(points, bool) or not isinstance(points, int | float) or points < 0:
+            raise ConfigurationError(f"points must be a number >= 0, got {points!r}")
+        body = {"email": check_email(email, "email"), "points": points, "action": verb.value}
+        return await self._call(
+            "POST", "/customers/points", Customer, body=body, idempotent=verb is PointsAction.SET
+        )
+
+    def export(
+        self,
+        *,
+        page_size: int = MAX_PAGE_SIZE,
+        start_page: int = 1,
+        prefetch: int | None = None,
+    ) -> Export[Customer]:
+        """Every customer: GET /api/v2/{store_hash}/dashboard/customers, page after page.
+
+        Pages after the first are fetched concurrently, at most ``prefetch`` ahead
+        (default: the client's ``concurrent_batch_executions``), all through the
+        throttle, and yielded in page order, de-duplicated by id. ``start_page``
+        resumes an interrupted export (see ``Export.stats.next_page``)::
+
+            async with stamped.customers.export() as customers:
+                async for customer in customers:
+                    ...
+        """
+        page_size = check_paging(1, page_size)[1]
+        start_page = positive(start_page, "start_page")
+        ahead = (
+            positive(prefetch, "prefetch")
+            if prefetch is not None
+            else (self._client.concurrent_batch_executions)
+        )
+
+        async def fetch(number: int) -> CustomerPage:
+            return await self.list(page=number, limit=page_size)
+
+        return Export(
+            fetch,
+            page_size=page_size,
+            start_page=start_page,
+            prefetch=ahead,
+            key=_customer_key,
+            what="customers",
         )

@@ -7,20 +7,45 @@ therefore optional and unknown fields are ignored.
 
 from __future__ import annotations
 
+import enum
+from typing import Generic, TypeVar
+
 import msgspec
 
-__all__ = ["Customer"]
+__all__ = [
+    "Customer",
+    "CustomerPage",
+    "DeleteResult",
+    "LoyaltyTransaction",
+    "Page",
+    "PointsAction",
+    "Review",
+    "ReviewPage",
+    "Tier",
+    "Tiers",
+]
+
+Id = int | str
+T = TypeVar("T")
+
+
+class PointsAction(enum.StrEnum):
+    """How ``customers.adjust_points`` changes a balance."""
+
+    ADD = "add"
+    SUBTRACT = "subtract"
+    SET = "set"
 
 
 class Customer(msgspec.Struct, rename="camel", frozen=True, kw_only=True):
     """A Stamped.io customer (reviews and loyalty record), keyed by email."""
 
-    id: int | str | None = None
+    id: Id | None = None
     """Stamped.io's own id for the customer (the ``{id}`` of dashboard paths)."""
     email: str | None = None
     first_name: str | None = None
     last_name: str | None = None
-    customer_id: int | str | None = None
+    customer_id: Id | None = None
     """The shop platform's id for the customer (e.g. a Shopify customer id)."""
     points: float | None = None
     points_expiry: str | None = None
@@ -30,3 +55,76 @@ class Customer(msgspec.Struct, rename="camel", frozen=True, kw_only=True):
     tags: list[str] | None = None
     created_at: str | None = None
     updated_at: str | None = None
+
+
+class Page(msgspec.Struct, Generic[T], rename="camel", frozen=True, kw_only=True):
+    """One page of a listing. Items arrive under ``data`` (or ``results``/``customers``)."""
+
+    data: list[T] | None = None
+    results: list[T] | None = None
+    customers: list[T] | None = None
+    total: int | None = None
+    page: int | None = None
+    total_pages: int | None = None
+
+    @property
+    def items(self) -> list[T]:
+        """The page's items, whichever key the server used."""
+        for items in (self.data, self.results, self.customers):
+            if items is not None:
+                return items
+        return []
+
+
+CustomerPage = Page[Customer]
+
+
+class DeleteResult(msgspec.Struct, frozen=True, kw_only=True):
+    """Answer of ``DELETE /customers/{email}``."""
+
+    success: bool | None = None
+    message: str | None = None
+
+
+class LoyaltyTransaction(msgspec.Struct, rename="camel", frozen=True, kw_only=True):
+    """A loyalty transaction (a reward event) as recorded."""
+
+    transaction_id: Id | None = None
+    email: str | None = None
+    points: float | None = None
+    type: str | None = None
+    note: str | None = None
+
+
+class Tier(msgspec.Struct, rename="camel", frozen=True, kw_only=True):
+    """A loyalty tier and the points it starts at."""
+
+    name: str | None = None
+    min_points: float | None = None
+
+
+class Tiers(msgspec.Struct, frozen=True, kw_only=True):
+    tiers: list[Tier] = msgspec.field(default_factory=list)
+
+
+class Review(msgspec.Struct, rename="camel", frozen=True, kw_only=True):
+    """A product review."""
+
+    review_id: Id | None = None
+    id: Id | None = None
+    rating: float | None = None
+    title: str | None = None
+    body: str | None = None
+    author: str | None = None
+    email: str | None = None
+    product_id: Id | None = None
+    product_name: str | None = None
+    date_created: str | None = None
+
+    @property
+    def key(self) -> Id | None:
+        """The review's id, whichever field carried it."""
+        return self.review_id if self.review_id is not None else self.id
+
+
+ReviewPage = Page[Review]

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from .._transport import compact
+from .._validate import choice, email, optional_text, text, user_ref
 from ._resource import StampsResource
-from ._validate import choice, email, optional_text, text, user_ref
 from .models import Otp, OtpChannel, Status
 
 __all__ = ["Accounts"]

@@ -6,9 +6,7 @@ import datetime as dt
 from typing import Any
 
 from .._transport import compact
-from ..errors import ConfigurationError
-from ._resource import StampsResource
-from ._validate import (
+from .._validate import (
     choice,
     iso_date,
     non_negative,
@@ -18,7 +16,9 @@ from ._validate import (
     text,
     user_ref,
 )
-from ._validate import email as check_email
+from .._validate import email as check_email
+from ..errors import ConfigurationError
+from ._resource import StampsResource
 from .models import (
     FullProfileResult,
     Gender,

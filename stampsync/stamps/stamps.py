@@ -6,8 +6,8 @@ import datetime as dt
 
 import msgspec
 
+from .._validate import iso_date, optional_text, positive, text, user_ref
 from ._resource import StampsResource
-from ._validate import iso_date, optional_text, positive, text, user_ref
 from .models import AddStampsResult, DeductStampsResult
 
 __all__ = ["AddStampsBody", "Stamps"]

@@ -7,7 +7,7 @@ import enum
 import re
 from typing import TypeVar
 
-from ..errors import ConfigurationError
+from .errors import ConfigurationError
 
 E = TypeVar("E", bound=enum.Enum)
 

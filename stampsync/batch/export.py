@@ -1,0 +1,199 @@
+"""Export every item of an offset-paged listing, fast and in order, without losing any.
+
+Page 1 tells the total; the other pages are then fetched concurrently (at most
+``prefetch`` ahead of the page being read, all through the client's throttle) and
+yielded strictly in page order. Memory stays at ``prefetch`` pages whatever the total.
+
+Offset pages shift when records change during an export: an insert pushes an item onto
+the next page (seen twice: de-duplicated by key), a delete pulls one back (never seen:
+detectable only as a changed total or a short page). Both are counted in
+:class:`ExportStats` and logged as warnings, never silently ignored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import math
+from collections.abc import AsyncGenerator, Awaitable, Callable, Hashable, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Generic, Protocol, Self, TypeVar
+
+T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+
+log = logging.getLogger("stampsync")
+
+
+class PageLike(Protocol[T_co]):
+    """What an export needs of a page: its items and the listing's total."""
+
+    @property
+    def items(self) -> Sequence[T_co]: ...  # pragma: no cover
+
+    @property
+    def total(self) -> int | None: ...  # pragma: no cover
+
+
+@dataclass
+class ExportStats:
+    """What an export saw. ``complete`` is False if anything suggests a lost item."""
+
+    total_first: int | None = None
+    """The total the first page announced."""
+    total_last: int | None = None
+    """The total the latest page announced."""
+    pages: int = 0
+    items: int = 0
+    duplicates: int = 0
+    """Items seen twice (a page shifted by an insert) and yielded once."""
+    short_pages: list[int] = field(default_factory=list)
+    """Pages, other than the last, that held fewer items than ``page_size``."""
+    next_page: int = 1
+    """The first page not yet fully yielded: pass it as ``start_page`` to resume."""
+
+    @property
+    def total_changed(self) -> bool:
+        """True if the total moved during the export (records were added or removed)."""
+        return self.total_first is not None and self.total_last != self.total_first
+
+    @property
+    def complete(self) -> bool:
+        """True when nothing suggests an item was missed."""
+        return not self.total_changed and not self.short_pages
+
+
+class Export(Generic[T]):
+    """An async iterator over every item of a paged listing.
+
+    Use it as ``async for item in export:``; wrap it in ``async with`` (or
+    ``contextlib.aclosing``) to stop in-flight page fetches the moment you leave the
+    loop early. ``stats`` says what was seen, and where to resume.
+    """
+
+    def __init__(
+        self,
+        fetch: Callable[[int], Awaitable[PageLike[T]]],
+        *,
+        page_size: int,
+        start_page: int,
+        prefetch: int,
+        key: Callable[[T], Hashable | None],
+        what: str,
+    ) -> None:
+        self._fetch = fetch
+        self._page_size = page_size
+        self._start_page = start_page
+        self._prefetch = prefetch
+        self._key = key
+        self._what = what
+        self.stats = ExportStats(next_page=start_page)
+        self._iterator = self._run()
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> T:
+        return await self._iterator.__anext__()
+
+    async def aclose(self) -> None:
+        """Stop the export: cancel in-flight fetches and wait for them to end."""
+        await self._iterator.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def _check_page(self, number: int, page: PageLike[T], last_page: int | None) -> None:
+        stats = self.stats
+        stats.pages += 1
+        if page.total is not None:
+            if stats.total_last is not None and page.total != stats.total_last:
+                log.warning(
+                    "%s export: total changed from %s to %s at page %d; records "
+                    "changed during the export",
+                    self._what,
+                    stats.total_last,
+                    page.total,
+                    number,
+                )
+            stats.total_last = page.total
+        if last_page is not None and number < last_page and len(page.items) < self._page_size:
+            stats.short_pages.append(number)
+            log.warning(
+                "%s export: page %d held %d items, expected %d; items may have shifted",
+                self._what,
+                number,
+                len(page.items),
+                self._page_size,
+            )
+
+    def _fresh(self, items: Sequence[T], seen: set[Hashable]) -> list[T]:
+        out = []
+        for item in items:
+            key = self._key(item)
+            if key is not None:
+                if key in seen:
+                    self.stats.duplicates += 1
+                    continue
+                seen.add(key)
+            out.append(item)
+        return out
+
+    async def _run(self) -> AsyncGenerator[T, None]:
+        stats = self.stats
+        seen: set[Hashable] = set()
+        first = await self._fetch(self._start_page)
+        stats.total_first = stats.total_last = first.total
+        # Without a total, read on until a page comes back short.
+        last_page = (
+            None
+            if first.total is None
+            else max(self._start_page, math.ceil(first.total / self._page_size))
+        )
+        self._check_page(self._start_page, first, last_page)
+        for item in self._fresh(first.items, seen):
+            stats.items += 1
+            yield item
+        stats.next_page = self._start_page + 1
+        if last_page is None and len(first.items) < self._page_size:
+            return
+
+        pending: collections.deque[tuple[int, asyncio.Task[PageLike[T]]]] = collections.deque()
+        next_to_fetch = self._start_page + 1
+        try:
+            while True:
+                while len(pending) < self._prefetch and (
+                    last_page is None or next_to_fetch <= last_page
+                ):
+                    task = asyncio.ensure_future(self._fetch(next_to_fetch))
+                    pending.append((next_to_fetch, task))
+                    next_to_fetch += 1
+                if not pending:
+                    return
+                number, task = pending.popleft()
+                page = await task
+                self._check_page(number, page, last_page)
+                if last_page is not None and page.total is not None:
+                    # Records added mid-export push items past the planned last page.
+                    last_page = max(last_page, math.ceil(page.total / self._page_size))
+                for item in self._fresh(page.items, seen):
+                    stats.items += 1
+                    yield item
+                stats.next_page = number + 1
+                if last_page is None and len(page.items) < self._page_size:
+                    return
+        finally:
+            for _, task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.gather(*(t for _, t in pending), return_exceptions=True)

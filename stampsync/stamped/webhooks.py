@@ -1,0 +1,222 @@
+"""Receiving Stamped.io webhooks: verify, parse, de-duplicate.
+
+Stamped.io signs nothing: each push carries the shared secret in a header
+(``X-Stamped-Webhook-Secret``, older pushes ``X-Secret-Key``) and names its topic in
+``X-Stamped-Topic``. A receiver compares the secret in constant time, parses the body,
+and skips events it has already handled (delivery may repeat; retries are not
+documented)::
+
+    seen = SeenEvents()
+
+    async def receive(request: web.Request) -> web.Response:
+        try:
+            event = parse_event(request.headers, await request.read(), secret=SECRET)
+        except WebhookError:
+            return web.Response(status=401)
+        if seen.add(event.key):
+            handle(event)          # isinstance(event.data, ReviewPayload), ...
+        return web.Response(status=204)
+"""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import hmac
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from ..errors import StampsyncError
+
+__all__ = [
+    "LoyaltyPayload",
+    "ReviewPayload",
+    "SeenEvents",
+    "TierChangedPayload",
+    "WebhookError",
+    "WebhookEvent",
+    "parse_event",
+    "verify_secret",
+]
+
+SECRET_HEADERS = ("x-stamped-webhook-secret", "x-secret-key")
+TOPIC_HEADER = "x-stamped-topic"
+
+
+class WebhookError(StampsyncError):
+    """A webhook request that must be refused: wrong secret, or a body that is not JSON."""
+
+
+class ReviewPayload(msgspec.Struct, rename="camel", frozen=True, kw_only=True):
+    """A review event (created, published, updated, replied)."""
+
+    id: int | str | None = None
+    customer_email: str | None = None
+    author: str | None = None
+    review_title: str | None = None
+    review_message: str | None = None
+    review_rating: float | None = None
+    review_date: str | None = None
+    review_verified_type: int | str | None = None
+    review_reply: str | None = None
+    review_type: str | None = None
+    product_id: int | str | None = None
+    product_name: str | None = None
+    product_sku: str | None = msgspec.field(default=None, name="productSKU")
+    product_url: str | None = None
+    date_created: str | None = None
+
+
+class LoyaltyPayload(msgspec.Struct, rename="camel", frozen=True, kw_only=True):
+    """A loyalty event: points earned, spent or adjusted, a reward, a referral."""
+
+    id: int | str | None = None
+    customer_email: str | None = None
+    email: str | None = None
+    points: float | None = None
+    points_balance: float | None = None
+    reward_id: int | str | None = None
+    reward_title: str | None = None
+    coupon_code: str | None = None
+    reason: str | None = None
+    date_created: str | None = None
+
+
+class TierChangedPayload(msgspec.Struct, rename="camel", frozen=True, kw_only=True):
+    """A VIP tier change."""
+
+    id: int | str | None = None
+    customer_email: str | None = None
+    email: str | None = None
+    old_tier: str | None = None
+    new_tier: str | None = None
+    date_created: str | None = None
+
+
+Payload = ReviewPayload | LoyaltyPayload | TierChangedPayload
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookEvent:
+    """One webhook push.
+
+    Attributes:
+        topic: the ``X-Stamped-Topic`` header (lower-cased), ``""`` if absent.
+        key: a stable id for de-duplication: the payload's ``id`` with the topic, or
+            a hash of the body when there is none.
+        data: the typed payload for known topics, ``None`` for others.
+        raw: the body as decoded JSON, whatever the topic.
+        store_url, shop_id: from the ``X-Stamped-Store-Url`` and ``X-Shopify-Shop-ID``
+            headers.
+    """
+
+    topic: str
+    key: str
+    data: Payload | None
+    raw: Any
+    store_url: str | None = None
+    shop_id: str | None = None
+
+
+def _lower(headers: Mapping[str, str]) -> dict[str, str]:
+    return {k.lower(): v for k, v in headers.items()}
+
+
+def verify_secret(headers: Mapping[str, str], secret: str) -> bool:
+    """True if a secret header equals ``secret`` (compared in constant time)."""
+    if not secret:
+        raise ValueError("secret must be a non-empty string")
+    lowered = _lower(headers)
+    expected = secret.encode()
+    return any(
+        hmac.compare_digest(lowered[name].encode(), expected)
+        for name in SECRET_HEADERS
+        if name in lowered
+    )
+
+
+def _payload_type(topic: str) -> type[Payload] | None:
+    if "review" in topic:
+        return ReviewPayload
+    if "tier" in topic or "vip" in topic:
+        return TierChangedPayload
+    if any(word in topic for word in ("point", "reward", "referral", "loyalty", "spent", "earned")):
+        return LoyaltyPayload
+    return None
+
+
+def parse_event(headers: Mapping[str, str], body: bytes, *, secret: str | None) -> WebhookEvent:
+    """Verify and parse one webhook request.
+
+    Args:
+        headers: the request's headers (any case).
+        body: the raw request body.
+        secret: the shared secret configured in the Stamped dashboard. ``None`` skips
+            the check; only do that behind another authentication.
+
+    Raises:
+        WebhookError: the secret does not match, or the body is not a JSON object.
+    """
+    if secret is not None and not verify_secret(headers, secret):
+        raise WebhookError("webhook secret does not match")
+    lowered = _lower(headers)
+    topic = lowered.get(TOPIC_HEADER, "").strip().lower()
+    try:
+        raw = msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        raise WebhookError(f"webhook body for topic {topic!r} is not valid JSON") from None
+    if not isinstance(raw, dict):
+        raise WebhookError(f"webhook body for topic {topic!r} is not a JSON object")
+    kind = _payload_type(topic)
+    data: Payload | None = None
+    if kind is not None:
+        try:
+            data = msgspec.convert(raw, kind, strict=False)
+        except msgspec.ValidationError:
+            data = None  # an unexpected shape: keep the raw body rather than fail
+    ident = raw.get("id")
+    if isinstance(ident, int | str) and not isinstance(ident, bool) and str(ident):
+        key = f"{topic}:{ident}"
+    else:
+        key = f"{topic}:sha256:{hashlib.sha256(body).hexdigest()}"
+    return WebhookEvent(
+        topic=topic,
+        key=key,
+        data=data,
+        raw=raw,
+        store_url=lowered.get("x-stamped-store-url"),
+        shop_id=lowered.get("x-shopify-shop-id"),
+    )
+
+
+class SeenEvents:
+    """Remembers the last ``capacity`` event keys, for receivers that must act once.
+
+    ``add(key)`` returns True the first time a key is seen and False afterwards. Keep
+    one per process; for several processes, record keys in your database instead.
+    """
+
+    def __init__(self, capacity: int = 10_000) -> None:
+        if capacity < 1:
+            raise ValueError("capacity must be >= 1")
+        self._capacity = capacity
+        self._keys: collections.OrderedDict[str, None] = collections.OrderedDict()
+
+    def add(self, key: str) -> bool:
+        """Record ``key``; True if it was new."""
+        if key in self._keys:
+            self._keys.move_to_end(key)
+            return False
+        self._keys[key] = None
+        if len(self._keys) > self._capacity:
+            self._keys.popitem(last=False)
+        return True
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._keys
+
+    def __len__(self) -> int:
+        return len(self._keys)
