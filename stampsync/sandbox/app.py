@@ -1,0 +1,119 @@
+"""The sandbox application: both APIs, the gate in front, and the inspection API.
+
+The inspection API lives under ``/__sandbox/`` and is for tests only: no real client
+ever calls it. It reports what the server saw (arrival times, requests, counters), what
+it applied (awards, members, customers), and sets faults at run time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+import msgspec
+from aiohttp import web
+
+from ._data import StampedStore, StampsStore
+from ._middleware import Fault, Gate, SandboxConfig, json_response
+from ._stamped import StampedRoutes
+from ._stamps import StampsRoutes
+
+GATE_KEY = web.AppKey("gate", Gate)
+STAMPED_KEY = web.AppKey("stamped", StampedStore)
+STAMPS_KEY = web.AppKey("stamps", StampsStore)
+
+
+def build_app(config: SandboxConfig | None = None) -> web.Application:
+    """An ``aiohttp.web.Application`` serving both APIs as ``config`` says."""
+    config = config or SandboxConfig()
+    gate = Gate(config)
+    stamped = StampedStore(config.seed, config.customers, config.reviews_per_customer)
+    stamps = StampsStore(config.seed, config.members, config.stores)
+    app = web.Application(middlewares=[gate.middleware])
+    app[GATE_KEY] = gate
+    app[STAMPED_KEY] = stamped
+    app[STAMPS_KEY] = stamps
+    app.add_routes(StampedRoutes(stamped).routes(config.store_hash))
+    app.add_routes(StampsRoutes(stamps, gate).routes())
+    app.add_routes(_inspection_routes())
+    return app
+
+
+def _inspection_routes() -> list[web.RouteDef]:
+    async def info(request: web.Request) -> web.Response:
+        c = request.app[GATE_KEY].config
+        return json_response(
+            {
+                "store_hash": c.store_hash,
+                "merchant": c.merchant,
+                "stores": c.stores,
+                "limit": c.limit,
+                "seconds": c.seconds,
+                "customers": c.customers,
+                "members": c.members,
+            }
+        )
+
+    async def arrivals(request: web.Request) -> web.Response:
+        return json_response(list(request.app[GATE_KEY].arrivals))
+
+    async def requests(request: web.Request) -> web.Response:
+        return json_response(list(request.app[GATE_KEY].requests))
+
+    async def counters(request: web.Request) -> web.Response:
+        return json_response(dict(request.app[GATE_KEY].counters))
+
+    async def awards(request: web.Request) -> web.Response:
+        store = request.app[STAMPS_KEY]
+        out = []
+        for award in store.awards.values():
+            member = store.get(award.pk)
+            out.append({**asdict(award), "email": member.email if member else None})
+        return json_response(out)
+
+    async def member(request: web.Request) -> web.Response:
+        found = request.app[STAMPS_KEY].find(request.match_info["ref"])
+        if found is None:
+            return json_response({"detail": "no such member"}, 404)
+        return json_response({**asdict(found), "level_text": found.level_text()})
+
+    async def deductions(request: web.Request) -> web.Response:
+        return json_response(request.app[STAMPS_KEY].deductions)
+
+    async def customer(request: web.Request) -> web.Response:
+        store = request.app[STAMPED_KEY]
+        i = store.id_for_email(request.match_info["email"])
+        record = None if i is None else store.get(i)
+        if record is None:
+            return json_response({"detail": "no such customer"}, 404)
+        subscribed = store.subscribed.get(record["email"].lower())
+        return json_response({**record, "subscribed": subscribed})
+
+    async def set_faults(request: web.Request) -> web.Response:
+        specs = msgspec.json.decode(await request.read(), type=list[str])
+        gate = request.app[GATE_KEY]
+        gate.config.faults = [Fault.parse(s) for s in specs]
+        return json_response({"faults": len(gate.config.faults)})
+
+    async def clear_log(request: web.Request) -> web.Response:
+        gate = request.app[GATE_KEY]
+        del gate.arrivals[:]
+        gate.requests.clear()
+        gate.counters.clear()
+        gate.windows.clear()
+        return json_response({"cleared": True})
+
+    p = "/__sandbox"
+    routes: list[Any] = [
+        web.get(f"{p}/info", info),
+        web.get(f"{p}/arrivals", arrivals),
+        web.get(f"{p}/requests", requests),
+        web.get(f"{p}/counters", counters),
+        web.get(f"{p}/awards", awards),
+        web.get(f"{p}/deductions", deductions),
+        web.get(p + "/members/{ref}", member),
+        web.get(p + "/customers/{email}", customer),
+        web.put(f"{p}/faults", set_faults),
+        web.post(f"{p}/clear", clear_log),
+    ]
+    return routes

@@ -1,0 +1,291 @@
+"""Running the sandbox: in a thread of its own, or as a separate process.
+
+``Sandbox`` serves on 127.0.0.1 only, on a free port unless told otherwise:
+
+    async with Sandbox(customers=1000) as sb:
+        async with sb.stamped_client() as stamped:
+            page = await stamped.customers.list()
+        print(await sb.awards())
+
+By default it runs its own event loop in a thread, so what it measures (arrival times)
+is not skewed by the client's loop, and it can be started from synchronous code too
+(``start()``/``stop()``). ``process=True`` runs ``python -m stampsync.sandbox`` instead,
+stopped by its process id: use it for benchmarks and multi-process tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import fields, replace
+from types import TracebackType
+from typing import Any, Self
+from urllib.parse import quote
+
+import aiohttp
+import msgspec
+from aiohttp import web
+
+from ..errors import ConfigurationError
+from ..stamped.client import StampedClient
+from ..stamps.client import StampsClient
+from ._middleware import Fault, SandboxConfig
+from .app import build_app
+
+HOST = "127.0.0.1"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def config_args(config: SandboxConfig) -> list[str]:
+    """Command-line arguments for ``python -m stampsync.sandbox`` reproducing ``config``."""
+    args = [
+        "--seed",
+        str(config.seed),
+        "--customers",
+        str(config.customers),
+        "--members",
+        str(config.members),
+        "--seconds",
+        str(config.seconds),
+        "--fault-seed",
+        str(config.fault_seed),
+    ]
+    if config.limit is not None:
+        args += ["--limit", str(config.limit)]
+    if not config.arrival_log:
+        args.append("--no-arrival-log")
+    for fault in config.faults:
+        args += ["--fault", fault.spec()]
+    return args
+
+
+class Sandbox:
+    """A local server of both APIs, with demo credentials and an inspection API.
+
+    Args:
+        config: a full :class:`SandboxConfig`; keyword ``overrides`` change fields of it
+            (``customers=1000``, ``limit=50``, ``faults=[Fault("503", ...)]``...).
+        port: 0 (default) picks a free port.
+        process: run as a separate process instead of a thread.
+    """
+
+    def __init__(
+        self,
+        config: SandboxConfig | None = None,
+        *,
+        port: int = 0,
+        process: bool = False,
+        **overrides: Any,
+    ) -> None:
+        known = {f.name for f in fields(SandboxConfig)}
+        unknown = set(overrides) - known
+        if unknown:
+            raise ConfigurationError(f"unknown sandbox settings: {', '.join(sorted(unknown))}")
+        self.config = replace(config or SandboxConfig(), **overrides)
+        self.port = port or free_port()
+        self.url = f"http://{HOST}:{self.port}"
+        self._process_mode = process
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+
+    # -- lifetime -----------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start serving; returns once the server answers. Also usable from sync code."""
+        if self._process_mode:
+            self._start_process()
+        else:
+            self._start_thread()
+
+    def stop(self) -> None:
+        """Stop serving and release the port."""
+        if self._proc is not None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait(10)
+            self._proc = None
+        if self._thread is not None and self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+            self._thread.join(10)
+            self._thread = None
+
+    async def __aenter__(self) -> Self:
+        await asyncio.to_thread(self.start)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await asyncio.to_thread(self.stop)
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _start_thread(self) -> None:
+        ready = threading.Event()
+        failure: list[BaseException] = []
+
+        async def serve() -> None:
+            self._stop = asyncio.Event()
+            runner = web.AppRunner(
+                build_app(self.config), access_log=None, handler_cancellation=True
+            )
+            await runner.setup()
+            try:
+                await web.TCPSite(runner, HOST, self.port).start()
+            except BaseException as exc:
+                failure.append(exc)
+                ready.set()
+                await runner.cleanup()
+                return
+            ready.set()
+            try:
+                await self._stop.wait()
+            finally:
+                await runner.cleanup()
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            try:
+                loop.run_until_complete(serve())
+            finally:
+                loop.close()
+
+        self._thread = threading.Thread(
+            target=run, name=f"stampsync-sandbox-{self.port}", daemon=True
+        )
+        self._thread.start()
+        ready.wait(30)
+        if failure:
+            self._thread.join(5)
+            self._thread = None
+            raise ConfigurationError(f"sandbox could not listen on {self.url}: {failure[0]}")
+
+    def _start_process(self) -> None:
+        cmd = [
+            sys.executable,
+            "-m",
+            "stampsync.sandbox",
+            "--port",
+            str(self.port),
+            "--quiet",
+            *config_args(self.config),
+        ]
+        self._proc = subprocess.Popen(cmd)  # noqa: S603 (our own interpreter and module)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                raise ConfigurationError(f"sandbox process exited with {self._proc.returncode}")
+            probe = self.url + "/__sandbox/info"  # http on 127.0.0.1, built here
+            with (
+                contextlib.suppress(OSError, urllib.error.URLError),
+                urllib.request.urlopen(probe, timeout=1),  # noqa: S310
+            ):
+                return
+            time.sleep(0.05)
+        self.stop()
+        raise ConfigurationError("sandbox process did not start within 30 s")
+
+    # -- clients ------------------------------------------------------------------
+
+    def stamped_client(self, **kwargs: Any) -> StampedClient:
+        """A :class:`StampedClient` for this sandbox's demo store (keyword overrides)."""
+        c = self.config
+        return StampedClient(c.public_key, c.private_key, c.store_hash, api_url=self.url, **kwargs)
+
+    def stamps_client(self, **kwargs: Any) -> StampsClient:
+        """A :class:`StampsClient` for this sandbox's demo merchant (store 1 by default)."""
+        c = self.config
+        kwargs.setdefault("merchant", c.merchant)
+        kwargs.setdefault("store", c.stores[0])
+        return StampsClient(c.stamps_token, api_url=self.url, **kwargs)
+
+    # -- inspection ---------------------------------------------------------------
+
+    async def _call(self, method: str, path: str, body: Any = None) -> Any:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.request(method, self.url + "/__sandbox" + path, json=body) as response,
+        ):
+            if response.status == 404:
+                return None
+            response.raise_for_status()
+            return msgspec.json.decode(await response.read())
+
+    async def arrivals(self) -> list[float]:
+        """Arrival times (``time.monotonic()``) of every API request, in order."""
+        times: list[float] = await self._call("GET", "/arrivals")
+        return times
+
+    async def counters(self) -> dict[str, int]:
+        """Counts: arrivals, ok, rate_limited, unauthorized, fault:KIND, status:CODE."""
+        counts: dict[str, int] = await self._call("GET", "/counters")
+        return counts
+
+    async def requests(self) -> list[dict[str, Any]]:
+        """The last 10 000 requests: method, path, status, injected fault."""
+        log: list[dict[str, Any]] = await self._call("GET", "/requests")
+        return log
+
+    async def awards(self) -> list[dict[str, Any]]:
+        """Every stamps award the server applied: id, pk, email, store, stamps, status."""
+        awards: list[dict[str, Any]] = await self._call("GET", "/awards")
+        return awards
+
+    async def deductions(self) -> list[dict[str, Any]]:
+        """Every stamps deduction the server applied."""
+        items: list[dict[str, Any]] = await self._call("GET", "/deductions")
+        return items
+
+    async def member(self, ref: str | int) -> dict[str, Any] | None:
+        """A Stamps member's state (stamps, level, tags, ...) by any reference."""
+        found: dict[str, Any] | None = await self._call(
+            "GET", f"/members/{quote(str(ref), safe='')}"
+        )
+        return found
+
+    async def customer(self, email: str) -> dict[str, Any] | None:
+        """A Stamped.io customer's stored record (plus ``subscribed``), by email."""
+        found: dict[str, Any] | None = await self._call(
+            "GET", f"/customers/{quote(email, safe='')}"
+        )
+        return found
+
+    async def set_faults(self, *faults: Fault | str) -> None:
+        """Replace the fault rules, e.g. ``await sb.set_faults("503:0.5@POST /api/stamps/add")``."""
+        await self._call("PUT", "/faults", [f if isinstance(f, str) else f.spec() for f in faults])
+
+    async def clear(self) -> None:
+        """Forget arrivals, requests, counters and quota windows (state is kept)."""
+        await self._call("POST", "/clear")
+
+    def __repr__(self) -> str:
+        mode = "process" if self._process_mode else "thread"
+        return f"Sandbox(url={self.url!r}, mode={mode!r})"
