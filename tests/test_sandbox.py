@@ -1,0 +1,203 @@
+"""The sandbox's own behaviour: strict quota, faults, auth, inspection, process mode."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import aiohttp
+import pytest
+
+from stampsync import StampedClient
+from stampsync.errors import (
+    AmbiguousWriteError,
+    AuthenticationError,
+    ConfigurationError,
+    DecodeError,
+    RateLimitError,
+    ServerError,
+    TransportError,
+)
+from stampsync.sandbox import Fault, Sandbox
+from stampsync.testing import no_backoff
+from tests._server import times_in_windows
+
+
+@pytest.mark.stampsync_sandbox(limit=5, seconds=0.5)
+async def test_strict_quota_answers_429_past_the_limit(stampsync_sandbox: Sandbox) -> None:
+    async with stampsync_sandbox.stamped_client(
+        throttle_limit=1000, throttle_seconds=1, max_retries=0, concurrent_connections=8
+    ) as st:
+        results = await asyncio.gather(
+            *(st.customers.get(i) for i in range(1, 9)), return_exceptions=True
+        )
+    limited = [r for r in results if isinstance(r, RateLimitError)]
+    assert len(limited) == 3
+    counters = await stampsync_sandbox.counters()
+    assert counters["rate_limited"] == 3
+    assert counters["arrivals"] == 8
+
+
+@pytest.mark.stampsync_sandbox(limit=10, seconds=0.5)
+async def test_client_throttle_meets_the_strict_quota(stampsync_sandbox: Sandbox) -> None:
+    async with stampsync_sandbox.stamped_client(
+        throttle_limit=10, throttle_seconds=0.5, concurrent_connections=4
+    ) as st:
+        await asyncio.gather(*(st.customers.get(i) for i in range(1, 41)))
+    assert (await stampsync_sandbox.counters()).get("rate_limited", 0) == 0
+    assert times_in_windows(await stampsync_sandbox.arrivals(), 0.5) <= 10
+
+
+async def test_auth_errors_use_the_documented_bodies(stampsync_sandbox: Sandbox) -> None:
+    url = stampsync_sandbox.url
+    async with aiohttp.ClientSession() as s:
+        async with s.post(url + "/api/stamps/add", json={}) as r:
+            assert r.status == 403
+            assert await r.json() == {"detail": "Authentication credentials were not provided."}
+        async with s.post(
+            url + "/api/stamps/add", json={}, headers={"Authorization": "Token wrong"}
+        ) as r:
+            assert r.status == 401
+            assert await r.json() == {"detail": "Invalid token"}
+    bad = StampedClient("pubkey-sandbox", "wrong-key", "270392", api_url=url)
+    async with bad:
+        with pytest.raises(AuthenticationError):
+            await bad.customers.get(1)
+
+
+@pytest.mark.stampsync_sandbox(faults=[Fault("503", route="POST /api/stamps/add", times=2)])
+async def test_503_is_not_applied_and_the_client_retries(stampsync_sandbox: Sandbox) -> None:
+    async with stampsync_sandbox.stamps_client() as sp:
+        with no_backoff():
+            added = await sp.stamps.add(user=1, number_of_stamps=4)
+    awards = await stampsync_sandbox.awards()
+    assert [a["id"] for a in awards] == [added.award.id]
+    assert (await stampsync_sandbox.counters())["fault:503"] == 2
+
+
+@pytest.mark.stampsync_sandbox(faults=[Fault("drop_after", route="POST /api/stamps/add")])
+async def test_drop_after_apply_is_ambiguous_and_applied(stampsync_sandbox: Sandbox) -> None:
+    async with stampsync_sandbox.stamps_client() as sp:
+        with no_backoff(), pytest.raises(AmbiguousWriteError):
+            await sp.stamps.add(user=1, number_of_stamps=4)
+    awards = await stampsync_sandbox.awards()
+    assert len(awards) == 1  # applied exactly once, never retried
+
+
+@pytest.mark.stampsync_sandbox(faults=[Fault("drop_before", route="GET *", times=1)])
+async def test_drop_before_a_read_is_retried(stampsync_sandbox: Sandbox) -> None:
+    async with stampsync_sandbox.stamped_client() as st:
+        with no_backoff():
+            assert (await st.customers.get(1)).id == 1
+    assert (await stampsync_sandbox.counters())["arrivals"] == 2
+
+
+@pytest.mark.parametrize(
+    ("kind", "error"),
+    [
+        ("malformed", DecodeError),
+        ("truncated", DecodeError),
+        ("wrong_content_type", DecodeError),
+        ("html", ServerError),
+        ("empty", ServerError),
+        ("500", ServerError),
+    ],
+)
+async def test_spoiled_answers_map_to_typed_errors(kind: str, error: type[Exception]) -> None:
+    sb = Sandbox(customers=10, members=10, faults=[Fault(kind, route="GET *")])
+    async with sb, sb.stamped_client(max_retries=1) as st:
+        with no_backoff(), pytest.raises(error):
+            await st.customers.get(1)
+
+
+async def test_latency_and_timeout_faults() -> None:
+    async with (
+        Sandbox(
+            customers=10,
+            members=10,
+            faults=[
+                Fault("timeout", route="GET *", seconds=2, times=1),
+                Fault("latency", route="GET *", seconds=0.2),
+            ],
+        ) as sb,
+        sb.stamped_client(timeout=0.5, max_retries=1) as st,
+    ):
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        with no_backoff():
+            assert (await st.customers.get(1)).id == 1  # timed out once, then slow
+        assert loop.time() - started >= 0.5 + 0.2
+        with no_backoff(), pytest.raises(TransportError):
+            async with sb.stamped_client(timeout=0.1, max_retries=0) as quick:
+                await quick.customers.get(1)
+
+
+async def test_faults_can_be_changed_at_run_time(stampsync_sandbox: Sandbox) -> None:
+    await stampsync_sandbox.set_faults("429:1@GET *")
+    async with stampsync_sandbox.stamped_client(max_retries=0) as st:
+        with pytest.raises(RateLimitError):
+            await st.customers.get(1)
+        await stampsync_sandbox.set_faults()
+        assert (await st.customers.get(1)).id == 1
+
+
+def test_fault_specs_parse_and_round_trip() -> None:
+    fault = Fault.parse("latency:0.5:2@GET /api/*")
+    assert (fault.kind, fault.probability, fault.seconds, fault.route) == (
+        "latency",
+        0.5,
+        2.0,
+        "GET /api/*",
+    )
+    assert Fault.parse(fault.spec()) == fault
+    with pytest.raises(ConfigurationError, match="unknown fault kind"):
+        Fault.parse("explode")
+    with pytest.raises(ConfigurationError, match="probability"):
+        Fault.parse("503:2")
+
+
+async def test_faults_are_reproducible_with_a_seed() -> None:
+    async def run() -> list[object]:
+        async with (
+            Sandbox(
+                customers=10,
+                members=10,
+                fault_seed=7,
+                faults=[Fault("500", probability=0.5, route="GET *")],
+            ) as sb,
+            sb.stamped_client(max_retries=0) as st,
+        ):
+            return [
+                type(r).__name__
+                for r in await asyncio.gather(
+                    *(st.customers.get(1) for _ in range(20)), return_exceptions=True
+                )
+            ]
+
+    first, second = await run(), await run()
+    assert first == second
+    assert "ServerError" in first
+    assert "Customer" in first
+
+
+async def test_process_mode_serves_and_stops_by_pid() -> None:
+    sb = Sandbox(customers=100, members=10, process=True)
+    await asyncio.to_thread(sb.start)
+    try:
+        assert sb._proc is not None
+        pid = sb._proc.pid
+        async with sb.stamped_client() as st:
+            assert (await st.customers.list(limit=5)).total == 100
+    finally:
+        await asyncio.to_thread(sb.stop)
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+
+
+def test_unknown_settings_are_refused() -> None:
+    with pytest.raises(ConfigurationError, match="colour"):
+        Sandbox(colour="blue")
+
+
+def test_sandbox_listens_on_loopback_only(stampsync_sandbox: Sandbox) -> None:
+    assert stampsync_sandbox.url.startswith("http://127.0.0.1:")
