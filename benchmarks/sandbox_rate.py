@@ -30,8 +30,10 @@ async def hammer(url: str, auth: str, n: int, concurrency: int, limit: int, page
         async def worker() -> None:
             while todo:
                 page = todo.pop()
-                async with s.get(f"{url}/api/v2/270392/dashboard/customers",
-                                 params={"page": page, "limit": limit}) as r:
+                async with s.get(
+                    f"{url}/api/v2/270392/dashboard/customers",
+                    params={"page": page, "limit": limit},
+                ) as r:
                     await r.read()
                     assert r.status == 200
 
@@ -47,8 +49,13 @@ async def main(quick: bool, rounds: int) -> dict[str, object]:
         auth = "Basic " + base64.b64encode(f"{c.public_key}:{c.private_key}".encode()).decode()
         await hammer(sb.url, auth, 200, 16, 100, 1000)  # warm up
         rates = [await hammer(sb.url, auth, n, 16, 100, 1000) for _ in range(rounds)]
-    return {"requests_per_round": n, "concurrency": 16, "page_size": 100,
-            "rates": [round(r, 1) for r in rates], "median_rps": round(statistics.median(rates), 1)}
+    return {
+        "requests_per_round": n,
+        "concurrency": 16,
+        "page_size": 100,
+        "rates": [round(r, 1) for r in rates],
+        "median_rps": round(statistics.median(rates), 1),
+    }
 
 
 if __name__ == "__main__":
@@ -57,8 +64,10 @@ if __name__ == "__main__":
     parser.add_argument("--json")
     args = parser.parse_args()
     result = asyncio.run(main(args.quick, 1 if args.quick else 3))
-    print(f"sandbox, customers page of 100, concurrency 16: median {result['median_rps']} req/s "
-          f"(rounds: {result['rates']})")
+    print(
+        f"sandbox, customers page of 100, concurrency 16: median {result['median_rps']} req/s "
+        f"(rounds: {result['rates']})"
+    )
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(result, fh, indent=2)

@@ -19,6 +19,7 @@ from .models import (
     UpgradeRequirement,
     User,
 )
+from .stamps import StampAward, StampDeduction
 
 __all__ = [
     "AddStampsResult",
@@ -32,6 +33,8 @@ __all__ = [
     "OtpChannel",
     "PartialRegistration",
     "RegistrationMethod",
+    "StampAward",
+    "StampDeduction",
     "StampsClient",
     "StampsCustomer",
     "Status",

@@ -3,14 +3,47 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
+from pathlib import Path
 
+import anyio
 import msgspec
 
 from .._validate import iso_date, optional_text, positive, text, user_ref
+from ..batch.journal import Journal
+from ..batch.writes import BatchReport, Outcome, Prepared, run_writes
 from ._resource import StampsResource
 from .models import AddStampsResult, DeductStampsResult
 
-__all__ = ["AddStampsBody", "Stamps"]
+__all__ = ["AddStampsBody", "StampAward", "StampDeduction", "Stamps"]
+
+
+class StampAward(msgspec.Struct, kw_only=True, frozen=True):
+    """One award of a mass award (:meth:`Stamps.add_many`).
+
+    ``key`` is yours and unique per award (an order id, say): with a journal, a key is
+    applied at most once across runs. Values are checked when the batch reaches the
+    row, so a bad row fails alone and the batch goes on.
+    """
+
+    key: str
+    user: str | int
+    number_of_stamps: int
+    store: int | None = None
+    notes: str | None = None
+    expiration_date: str | None = None
+
+
+class StampDeduction(msgspec.Struct, kw_only=True, frozen=True):
+    """One deduction of a mass deduction (:meth:`Stamps.deduct_many`)."""
+
+    key: str
+    user: str | int
+    stamps: int
+    notes: str
+
+
+OnOutcome = Callable[[Outcome], Awaitable[None] | None]
 
 
 class AddStampsBody(msgspec.Struct, omit_defaults=True, kw_only=True):
@@ -103,20 +136,117 @@ class Stamps(StampsResource):
             "POST", "/api/stamps/cancel", AddStampsResult, body=body, idempotent=True
         )
 
+    def _deduct_body(self, *, user: object, stamps: object, notes: object) -> dict[str, object]:
+        return {
+            "user": user_ref(user),
+            "stamps": positive(stamps, "stamps"),
+            "notes": text(notes, "notes"),
+        }
+
     async def deduct(self, *, user: str | int, stamps: int, notes: str) -> DeductStampsResult:
         """POST /api/memberships/deduct-stamps: take stamps away. **Not idempotent.**
 
         ``notes`` is required by the API. Never retried once sent.
         """
-        body = {
-            "user": user_ref(user),
-            "stamps": positive(stamps, "stamps"),
-            "notes": text(notes, "notes"),
-        }
+        body = self._deduct_body(user=user, stamps=stamps, notes=notes)
         return await self._call(
             "POST",
             "/api/memberships/deduct-stamps",
             DeductStampsResult,
             body=body,
             idempotent=False,
+        )
+
+    async def add_many(
+        self,
+        awards: Iterable[StampAward] | AsyncIterable[StampAward],
+        *,
+        journal: str | Path | Journal | None = None,
+        on_outcome: OnOutcome | None = None,
+        keep_outcomes: bool = True,
+        stop: anyio.Event | None = None,
+    ) -> BatchReport:
+        """Award stamps to many customers, each award at most once.
+
+        Runs ``concurrent_batch_executions`` awards at a time through the throttle.
+        With ``journal`` (a SQLite file), every key's intent is recorded before its
+        request is sent and its outcome after, so a rerun after a crash skips what was
+        applied, retries what provably failed, and reports what is ambiguous for review
+        (``stampsync stamps journal list``). Each input item yields one
+        :class:`~stampsync.batch.Outcome` (``key``, ``status``, ``award_id``, ``error``);
+        a bad row fails alone and the batch goes on.
+
+        Args:
+            awards: :class:`StampAward` items, any iterable or async iterable (streamed).
+            journal: path of the journal file, or an open :class:`Journal`.
+            on_outcome: called with each outcome as it happens (sync or async).
+            keep_outcomes: keep every outcome in the report (turn off for huge batches
+                and stream them through ``on_outcome``).
+            stop: set it to stop taking new awards; those in flight finish.
+        """
+
+        def prepare(award: StampAward) -> Prepared:
+            body = self.add_body(
+                user=award.user,
+                number_of_stamps=award.number_of_stamps,
+                store=award.store,
+                notes=award.notes,
+                expiration_date=award.expiration_date,
+            )
+
+            async def send() -> int | None:
+                return (await self.send_add(body)).award.id
+
+            return Prepared(award.key, msgspec.to_builtins(body), send)
+
+        return await run_writes(
+            awards,
+            prepare,
+            operation="stamps.add",
+            concurrency=self._client.concurrent_batch_executions,
+            journal=journal,
+            on_outcome=on_outcome,
+            keep_outcomes=keep_outcomes,
+            stop=stop,
+        )
+
+    async def deduct_many(
+        self,
+        deductions: Iterable[StampDeduction] | AsyncIterable[StampDeduction],
+        *,
+        journal: str | Path | Journal | None = None,
+        on_outcome: OnOutcome | None = None,
+        keep_outcomes: bool = True,
+        stop: anyio.Event | None = None,
+    ) -> BatchReport:
+        """Deduct stamps from many customers, each deduction at most once.
+
+        The same journal protocol as :meth:`add_many`; ``award_id`` in each outcome is
+        the deduction's id.
+        """
+
+        def prepare(item: StampDeduction) -> Prepared:
+            body = self._deduct_body(user=item.user, stamps=item.stamps, notes=item.notes)
+
+            async def send() -> int | None:
+                result = await self._call(
+                    "POST",
+                    "/api/memberships/deduct-stamps",
+                    DeductStampsResult,
+                    body=body,
+                    idempotent=False,
+                )
+                return result.stamps_deduction.id if result.stamps_deduction else None
+
+            return Prepared(item.key, dict(body), send)
+
+        return await run_writes(
+            deductions,
+            prepare,
+            operation="stamps.deduct",
+            concurrency=self._client.concurrent_batch_executions,
+            journal=journal,
+            on_outcome=on_outcome,
+            keep_outcomes=keep_outcomes,
+            stop=stop,
         )

@@ -1,0 +1,243 @@
+"""The write journal: a key is applied at most once, across runs and crashes.
+
+For each item of a mass write the journal records the *intent* (``pending``) before the
+request is sent, and the *outcome* after:
+
+- ``applied``: the server confirmed it (with its id, e.g. the award id);
+- ``failed``: the server provably did not apply it (a 4xx, a 429 or 503 after retries,
+  no connection made); a rerun tries it again;
+- ``ambiguous``: it was sent and its outcome is unknown (a reset, a timeout, a 502, a
+  crash between intent and outcome). A rerun leaves it alone until a person resolves it
+  (:meth:`Journal.resolve`), because retrying could apply it twice.
+
+SQLite in WAL mode with ``synchronous=FULL``: an intent must survive a power cut, or a
+rerun could send it again. All access goes through one thread, so fsyncs never block
+the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import json
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from ..errors import ConfigurationError
+
+T = TypeVar("T")
+
+Status = Literal["pending", "applied", "failed", "ambiguous"]
+STATUSES: tuple[Status, ...] = ("pending", "applied", "failed", "ambiguous")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS writes (
+    key TEXT PRIMARY KEY,
+    operation TEXT NOT NULL,
+    request TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'applied', 'failed', 'ambiguous')),
+    result_id INTEGER,
+    error TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    run TEXT,
+    updated_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS writes_status ON writes (status);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One journal row."""
+
+    key: str
+    operation: str
+    request: dict[str, Any]
+    status: Status
+    result_id: int | None
+    error: str | None
+    attempts: int
+    run: str | None
+    updated_at: float
+
+
+class Journal:
+    """A SQLite journal of keyed writes. Open it with ``async with Journal(path) as j:``.
+
+    The synchronous methods (``entries``, ``resolve``, ...) are for tools and the CLI;
+    batch operations use the ``a``-prefixed coroutines, which run on the journal's own
+    thread.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        if self.path.is_dir():
+            raise ConfigurationError(f"journal path {self.path} is a directory")
+        self._executor = concurrent.futures.ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="stampsync-journal"
+        )
+        self._db: sqlite3.Connection | None = None
+
+    # -- lifetime -----------------------------------------------------------------
+
+    def _open(self) -> sqlite3.Connection:
+        if self._db is None:
+            try:
+                db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=FULL")
+                db.execute("PRAGMA busy_timeout=5000")
+                db.executescript(SCHEMA)
+            except sqlite3.DatabaseError as exc:
+                raise ConfigurationError(f"cannot use {self.path} as a journal: {exc}") from None
+            self._db = db
+        return self._db
+
+    def open(self) -> Journal:
+        """Open (and create if needed) the journal file."""
+        self._run(self._open)
+        return self
+
+    def close(self) -> None:
+        """Close the file and the journal's thread."""
+        if self._db is not None:
+            self._run(self._db.close)
+            self._db = None
+        self._executor.shutdown(wait=True)
+
+    def __enter__(self) -> Journal:
+        return self.open()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Journal:
+        await self._arun(self._open)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._db is not None:
+            await self._arun(self._db.close)
+            self._db = None
+        self._executor.shutdown(wait=True)
+
+    def _run(self, fn: Callable[[], T]) -> T:
+        return self._executor.submit(fn).result()
+
+    async def _arun(self, fn: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
+
+    # -- the write protocol (coroutines, for batches) -----------------------------
+
+    async def aget(self, key: str) -> Entry | None:
+        """The entry for ``key``, if any."""
+        return await self._arun(lambda: self._get(key))
+
+    async def abegin(self, key: str, operation: str, request: dict[str, Any], run: str) -> None:
+        """Record the intent to send ``request`` under ``key`` (committed before sending)."""
+        payload = json.dumps(request, sort_keys=True, separators=(",", ":"))
+
+        def write() -> None:
+            db = self._open()
+            db.execute(
+                "INSERT INTO writes (key, operation, request, status, attempts, run, updated_at)"
+                " VALUES (?, ?, ?, 'pending', 1, ?, ?)"
+                " ON CONFLICT(key) DO UPDATE SET status='pending', error=NULL,"
+                " attempts=attempts+1, run=excluded.run, updated_at=excluded.updated_at",
+                (key, operation, payload, run, time.time()),
+            )
+
+        await self._arun(write)
+
+    async def afinish(
+        self, key: str, status: Status, *, result_id: int | None = None, error: str | None = None
+    ) -> None:
+        """Record the outcome of the write under ``key``."""
+        await self._arun(lambda: self._set(key, status, result_id, error))
+
+    # -- reading and resolving (synchronous, for tools) ---------------------------
+
+    def _get(self, key: str) -> Entry | None:
+        row = (
+            self._open()
+            .execute(
+                "SELECT key, operation, request, status, result_id, error, attempts, run,"
+                " updated_at FROM writes WHERE key = ?",
+                (key,),
+            )
+            .fetchone()
+        )
+        return None if row is None else _entry(row)
+
+    def _set(self, key: str, status: Status, result_id: int | None, error: str | None) -> None:
+        if status not in STATUSES:
+            raise ConfigurationError(f"unknown journal status {status!r}")
+        cur = self._open().execute(
+            "UPDATE writes SET status = ?, result_id = COALESCE(?, result_id), error = ?,"
+            " updated_at = ? WHERE key = ?",
+            (status, result_id, error, time.time(), key),
+        )
+        if cur.rowcount == 0:
+            raise ConfigurationError(f"no journal entry for key {key!r}")
+
+    def get(self, key: str) -> Entry | None:
+        """The entry for ``key``, if any."""
+        return self._run(lambda: self._get(key))
+
+    def entries(self, status: Status | None = None) -> Iterator[Entry]:
+        """Entries in key order, optionally only those with ``status``."""
+
+        def read() -> list[Entry]:
+            sql = (
+                "SELECT key, operation, request, status, result_id, error, attempts, run,"
+                " updated_at FROM writes"
+            )
+            args: tuple[object, ...] = ()
+            if status is not None:
+                sql += " WHERE status = ?"
+                args = (status,)
+            return [_entry(r) for r in self._open().execute(sql + " ORDER BY key", args)]
+
+        yield from self._run(read)
+
+    def counts(self) -> dict[str, int]:
+        """How many entries have each status."""
+        rows = self._run(
+            lambda: (
+                self._open()
+                .execute("SELECT status, COUNT(*) FROM writes GROUP BY status")
+                .fetchall()
+            )
+        )
+        return {status: 0 for status in STATUSES} | {s: n for s, n in rows}
+
+    def resolve(
+        self, key: str, *, applied: bool, result_id: int | None = None, note: str | None = None
+    ) -> None:
+        """Settle an ambiguous (or pending) entry after checking the server.
+
+        ``applied=True`` marks it applied (a rerun will skip it); ``applied=False`` marks it
+        failed (a rerun will send it again). Only do the latter when you know the server
+        did not apply it.
+        """
+        entry = self.get(key)
+        if entry is None:
+            raise ConfigurationError(f"no journal entry for key {key!r}")
+        if entry.status not in ("ambiguous", "pending"):
+            raise ConfigurationError(
+                f"key {key!r} is {entry.status}, not ambiguous; nothing to resolve"
+            )
+        status: Status = "applied" if applied else "failed"
+        reason = note or ("resolved: applied" if applied else "resolved: not applied")
+        self._run(lambda: self._set(key, status, result_id, None if applied else reason))
+
+
+def _entry(row: tuple[Any, ...]) -> Entry:
+    key, operation, request, status, result_id, error, attempts, run, updated_at = row
+    return Entry(
+        key, operation, json.loads(request), status, result_id, error, attempts, run, updated_at
+    )

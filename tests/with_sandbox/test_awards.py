@@ -1,0 +1,253 @@
+"""Mass awards against the sandbox: at most once, journaled, honest about ambiguity."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+from pathlib import Path
+
+import anyio
+import pytest
+
+from stampsync.batch import Journal, Outcome
+from stampsync.sandbox import Fault, Sandbox
+from stampsync.stamps import StampAward, StampDeduction
+from stampsync.testing import no_backoff
+
+ROUTE = "POST /api/stamps/add"
+
+
+FAST = {"throttle_limit": 100_000, "throttle_seconds": 1}
+
+
+def awards(n: int, *, start: int = 0) -> list[StampAward]:
+    return [
+        StampAward(
+            key=f"order-{i}",
+            user=f"member{1 + i % 50}@example.com",
+            number_of_stamps=1 + i % 3,
+            notes=f"order-{i}",
+        )
+        for i in range(start, start + n)
+    ]
+
+
+async def server_keys(sb: Sandbox) -> collections.Counter[str]:
+    return collections.Counter(a["notes"] for a in await sb.awards())
+
+
+@pytest.mark.stampsync_sandbox(
+    members=100,
+    fault_seed=3,
+    faults=[
+        Fault("503", route=ROUTE, probability=0.15),
+        Fault("drop_after", route=ROUTE, probability=0.1),
+        Fault("drop_before", route=ROUTE, probability=0.05),
+    ],
+)
+async def test_faults_never_duplicate_and_every_outcome_matches_the_server(
+    stampsync_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    sb = stampsync_sandbox
+    journal = tmp_path / "awards.sqlite"
+    async with sb.stamps_client(concurrent_batch_executions=8, max_retries=2, **FAST) as sp:
+        with no_backoff():
+            report = await sp.stamps.add_many(awards(300), journal=journal)
+    outcomes = {o.key: o for o in report}
+    assert len(outcomes) == 300
+    on_server = await server_keys(sb)
+    assert max(on_server.values()) == 1  # zero duplicates
+    by_status = collections.defaultdict(set)
+    for o in report:
+        by_status[o.status].add(o.key)
+    assert by_status["applied"] <= set(on_server)  # every applied one is there
+    assert not by_status["failed"] & set(on_server)  # no failed one is there
+    # Ambiguous are exactly the dropped connections: after applying (on the server) or
+    # before (absent); the client cannot tell which, so it never retries either.
+    counters = await sb.counters()
+    ambiguous_applied = by_status["ambiguous"] & set(on_server)
+    assert len(ambiguous_applied) == counters["fault:drop_after"] > 0
+    assert len(by_status["ambiguous"] - ambiguous_applied) == counters["fault:drop_before"] > 0
+    ids = {a["notes"]: a["id"] for a in await sb.awards()}
+    assert all(outcomes[k].award_id == ids[k] for k in by_status["applied"])
+
+    # A rerun with the same journal sends nothing for applied or ambiguous keys.
+    await sb.set_faults()
+    before = (await sb.counters())["arrivals"]
+    async with sb.stamps_client(concurrent_batch_executions=8, **FAST) as sp:
+        again = await sp.stamps.add_many(awards(300), journal=journal)
+    sent = (await sb.counters())["arrivals"] - before
+    assert sent == again.sent == len(by_status["failed"])
+    assert {o.key for o in again if o.skipped} == by_status["applied"] | by_status["ambiguous"]
+    assert max((await server_keys(sb)).values()) == 1
+    assert again.counts["ambiguous"] == len(by_status["ambiguous"])
+    assert again.counts["applied"] == 300 - len(by_status["ambiguous"])
+    assert set(await server_keys(sb)) == by_status["applied"] | by_status["failed"] | (
+        ambiguous_applied
+    )
+
+
+async def test_resolving_ambiguous_keys(stampsync_sandbox: Sandbox, tmp_path: Path) -> None:
+    sb = stampsync_sandbox
+    await sb.set_faults(f"drop_after:1@{ROUTE}")
+    journal = tmp_path / "j.sqlite"
+    async with sb.stamps_client() as sp:
+        report = await sp.stamps.add_many(awards(2), journal=journal)
+    assert [o.status for o in report] == ["ambiguous", "ambiguous"]
+    await sb.set_faults()
+    with Journal(journal) as j:
+        assert [e.key for e in j.entries("ambiguous")] == ["order-0", "order-1"]
+        on_server = {a["notes"]: a["id"] for a in await sb.awards()}
+        j.resolve("order-0", applied=True, result_id=on_server["order-0"])
+        # Pretend the operator cancelled order-1's award and wants it sent again.
+        j.resolve("order-1", applied=False)
+    async with sb.stamps_client() as sp:
+        await sp.stamps.cancel(user="member2@example.com", award_id=on_server["order-1"])
+        again = await sp.stamps.add_many(awards(2), journal=journal)
+    assert {o.key: (o.status, o.skipped) for o in again} == {
+        "order-0": ("applied", True),
+        "order-1": ("applied", False),
+    }
+    with Journal(journal) as j:
+        assert j.counts()["applied"] == 2
+
+
+async def test_bad_rows_fail_alone_and_the_batch_goes_on(stampsync_sandbox: Sandbox) -> None:
+    rows = [
+        StampAward(key="ok-1", user="member1@example.com", number_of_stamps=2),
+        StampAward(key="zero", user="member1@example.com", number_of_stamps=0),
+        StampAward(key="", user="member1@example.com", number_of_stamps=1),
+        StampAward(key="ok-1", user="member2@example.com", number_of_stamps=1),
+        StampAward(key="text", user="member1@example.com", number_of_stamps="x"),  # type: ignore[arg-type]
+        StampAward(
+            key="date", user="member1@example.com", number_of_stamps=1, expiration_date="31/12/2030"
+        ),
+        StampAward(key="nobody", user="nobody@example.com", number_of_stamps=1),
+        StampAward(key="ok-2", user="member3@example.com", number_of_stamps=1),
+    ]
+    async with stampsync_sandbox.stamps_client(concurrent_batch_executions=1) as sp:
+        report = await sp.stamps.add_many(rows)
+    got = [(o.key, o.status, o.error) for o in report]
+    assert [(k, s) for k, s, _ in got] == [
+        ("ok-1", "applied"),
+        ("zero", "failed"),
+        ("", "failed"),
+        ("ok-1", "failed"),
+        ("text", "failed"),
+        ("date", "failed"),
+        ("nobody", "failed"),
+        ("ok-2", "applied"),
+    ]
+    errors = {k or "<blank>": e for k, _, e in got}
+    assert "number_of_stamps" in (errors["zero"] or "")
+    assert "key is missing" in (errors["<blank>"] or "")
+    assert "duplicate key" in (errors["ok-1"] or "")
+    assert "number_of_stamps" in (errors["text"] or "")
+    assert "expiration_date" in (errors["date"] or "")
+    assert "User not found" in (errors["nobody"] or "")
+    assert report.exit_code == 1
+    assert len(await stampsync_sandbox.awards()) == 2
+
+
+async def test_a_key_reused_for_a_different_award_is_refused(
+    stampsync_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    journal = tmp_path / "j.sqlite"
+    async with stampsync_sandbox.stamps_client() as sp:
+        await sp.stamps.add_many(awards(1), journal=journal)
+        changed = [StampAward(key="order-0", user="member9@example.com", number_of_stamps=5)]
+        report = await sp.stamps.add_many(changed, journal=journal)
+    [outcome] = list(report)
+    assert outcome.status == "failed"
+    assert "different" in (outcome.error or "")
+    assert len(await stampsync_sandbox.awards()) == 1
+
+
+async def test_streaming_input_and_outcome_callback(stampsync_sandbox: Sandbox) -> None:
+    taken = 0
+
+    async def stream() -> object:
+        nonlocal taken
+        for a in awards(40):
+            taken += 1
+            yield a
+
+    seen: list[Outcome] = []
+    async with stampsync_sandbox.stamps_client(concurrent_batch_executions=4, **FAST) as sp:
+        report = await sp.stamps.add_many(
+            stream(),
+            on_outcome=seen.append,  # type: ignore[arg-type]
+            keep_outcomes=False,
+        )
+    assert taken == 40
+    assert len(seen) == 40
+    assert report.outcomes == []
+    assert report.counts["applied"] == 40
+
+
+async def test_stop_event_finishes_in_flight_and_takes_nothing_new(
+    stampsync_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    await stampsync_sandbox.set_faults(f"latency:1:0.05@{ROUTE}")
+    stop = anyio.Event()
+    done: list[Outcome] = []
+
+    def record(o: Outcome) -> None:
+        done.append(o)
+        if len(done) == 10:
+            stop.set()
+
+    journal = tmp_path / "j.sqlite"
+    async with stampsync_sandbox.stamps_client(concurrent_batch_executions=4, **FAST) as sp:
+        report = await sp.stamps.add_many(
+            awards(100), journal=journal, on_outcome=record, stop=stop
+        )
+    assert report.interrupted
+    assert 10 <= len(done) <= 14  # what was in hand when stop was set, and nothing more
+    assert all(o.status == "applied" for o in done)
+    with Journal(journal) as j:
+        assert j.counts()["pending"] == 0  # consistent: every sent key has its outcome
+        assert j.counts()["applied"] == len(done)
+    assert len(await stampsync_sandbox.awards()) == len(done)
+
+
+async def test_cancelling_a_batch_leaves_no_task_and_a_consistent_journal(
+    stampsync_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    await stampsync_sandbox.set_faults(f"latency:1:0.05@{ROUTE}")
+    journal = tmp_path / "j.sqlite"
+    async with stampsync_sandbox.stamps_client(concurrent_batch_executions=4, **FAST) as sp:
+        task = asyncio.create_task(sp.stamps.add_many(awards(100), journal=journal))
+        await asyncio.sleep(0.3)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert [t for t in asyncio.all_tasks() if t is not asyncio.current_task()] == []
+    with Journal(journal) as j:
+        counts = j.counts()
+    on_server = len(await stampsync_sandbox.awards())
+    # Cancelled mid-flight keys stay pending (ambiguous on rerun), never lost.
+    assert counts["applied"] <= on_server <= counts["applied"] + counts["pending"]
+    async with stampsync_sandbox.stamps_client(**FAST) as sp:
+        await stampsync_sandbox.set_faults()
+        rerun = await sp.stamps.add_many(awards(100), journal=journal)
+    assert rerun.counts["ambiguous"] == counts["pending"]
+    keys = await server_keys(stampsync_sandbox)
+    assert max(keys.values()) == 1
+
+
+async def test_deduct_many(stampsync_sandbox: Sandbox, tmp_path: Path) -> None:
+    async with stampsync_sandbox.stamps_client() as sp:
+        await sp.stamps.add(user=1, number_of_stamps=10)
+        report = await sp.stamps.deduct_many(
+            [
+                StampDeduction(key="d1", user=1, stamps=3, notes="x"),
+                StampDeduction(key="d2", user=1, stamps=10_000, notes="too many"),
+            ],
+            journal=tmp_path / "d.sqlite",
+        )
+    outcomes = {o.key: o for o in report}
+    assert outcomes["d1"].status == "applied"
+    assert outcomes["d1"].award_id == 1
+    assert outcomes["d2"].status == "failed"
+    assert len(await stampsync_sandbox.deductions()) == 1
