@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import anyio
@@ -166,7 +167,7 @@ async def test_a_key_reused_for_a_different_award_is_refused(
 async def test_streaming_input_and_outcome_callback(stampsync_sandbox: Sandbox) -> None:
     taken = 0
 
-    async def stream() -> object:
+    async def stream() -> AsyncIterator[StampAward]:
         nonlocal taken
         for a in awards(40):
             taken += 1
