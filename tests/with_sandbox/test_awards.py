@@ -177,7 +177,7 @@ async def test_streaming_input_and_outcome_callback(stampsync_sandbox: Sandbox) 
     async with stampsync_sandbox.stamps_client(concurrent_batch_executions=4, **FAST) as sp:
         report = await sp.stamps.add_many(
             stream(),
-            on_outcome=seen.append,  # type: ignore[arg-type]
+            on_outcome=seen.append,
             keep_outcomes=False,
         )
     assert taken == 40
