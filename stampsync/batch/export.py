@@ -7,7 +7,9 @@ yielded strictly in page order. Memory stays at ``prefetch`` pages whatever the 
 Offset pages shift when records change during an export: an insert pushes an item onto
 the next page (seen twice: de-duplicated by key), a delete pulls one back (never seen:
 detectable only as a changed total or a short page). Both are counted in
-:class:`ExportStats` and logged as warnings, never silently ignored.
+:class:`ExportStats` and logged as warnings, never silently ignored. A shift moves items
+across a page boundary, so the keys of the last few pages are all that de-duplication
+needs to remember: memory stays flat however many items are exported.
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
 
 log = logging.getLogger("stampsync")
+
+#: Pages whose keys are remembered for de-duplication (shifts cross one boundary).
+RECENT_PAGES = 3
 
 
 class PageLike(Protocol[T_co]):
@@ -137,21 +142,23 @@ class Export(Generic[T]):
                 self._page_size,
             )
 
-    def _fresh(self, items: Sequence[T], seen: set[Hashable]) -> list[T]:
+    def _fresh(self, items: Sequence[T], recent: collections.deque[set[Hashable]]) -> list[T]:
         out = []
+        page_keys: set[Hashable] = set()
         for item in items:
             key = self._key(item)
             if key is not None:
-                if key in seen:
+                if key in page_keys or any(key in keys for keys in recent):
                     self.stats.duplicates += 1
                     continue
-                seen.add(key)
+                page_keys.add(key)
             out.append(item)
+        recent.append(page_keys)
         return out
 
     async def _run(self) -> AsyncGenerator[T, None]:
         stats = self.stats
-        seen: set[Hashable] = set()
+        recent: collections.deque[set[Hashable]] = collections.deque(maxlen=RECENT_PAGES)
         first = await self._fetch(self._start_page)
         stats.total_first = stats.total_last = first.total
         # Without a total, read on until a page comes back short.
@@ -161,7 +168,7 @@ class Export(Generic[T]):
             else max(self._start_page, math.ceil(first.total / self._page_size))
         )
         self._check_page(self._start_page, first, last_page)
-        for item in self._fresh(first.items, seen):
+        for item in self._fresh(first.items, recent):
             stats.items += 1
             yield item
         stats.next_page = self._start_page + 1
@@ -186,7 +193,7 @@ class Export(Generic[T]):
                 if last_page is not None and page.total is not None:
                     # Records added mid-export push items past the planned last page.
                     last_page = max(last_page, math.ceil(page.total / self._page_size))
-                for item in self._fresh(page.items, seen):
+                for item in self._fresh(page.items, recent):
                     stats.items += 1
                     yield item
                 stats.next_page = number + 1

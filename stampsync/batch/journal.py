@@ -10,15 +10,12 @@ request is sent, and the *outcome* after:
   crash between intent and outcome). A rerun leaves it alone until a person resolves it
   (:meth:`Journal.resolve`), because retrying could apply it twice.
 
-SQLite in WAL mode with ``synchronous=FULL``: an intent must survive a power cut, or a
-rerun could send it again. All access goes through one thread, so fsyncs never block
-the event loop.
+The file is SQLite (see :class:`~stampsync.batch._sqlite.SqliteFile`): WAL,
+``synchronous=FULL``, one thread, so fsyncs never block the event loop.
 """
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import json
 import sqlite3
 import time
@@ -28,6 +25,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from ..errors import ConfigurationError
+from ._sqlite import SqliteFile
 
 T = TypeVar("T")
 
@@ -74,28 +72,17 @@ class Journal:
     """
 
     def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        if self.path.is_dir():
-            raise ConfigurationError(f"journal path {self.path} is a directory")
-        self._executor = concurrent.futures.ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix="stampsync-journal"
-        )
-        self._db: sqlite3.Connection | None = None
-
-    # -- lifetime -----------------------------------------------------------------
+        self._file = SqliteFile(path, SCHEMA, "journal")
+        self.path = self._file.path
 
     def _open(self) -> sqlite3.Connection:
-        if self._db is None:
-            try:
-                db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-                db.execute("PRAGMA journal_mode=WAL")
-                db.execute("PRAGMA synchronous=FULL")
-                db.execute("PRAGMA busy_timeout=5000")
-                db.executescript(SCHEMA)
-            except sqlite3.DatabaseError as exc:
-                raise ConfigurationError(f"cannot use {self.path} as a journal: {exc}") from None
-            self._db = db
-        return self._db
+        return self._file.db()
+
+    def _run(self, fn: Callable[[], T]) -> T:
+        return self._file.run(fn)
+
+    async def _arun(self, fn: Callable[[], T]) -> T:
+        return await self._file.arun(fn)
 
     def open(self) -> Journal:
         """Open (and create if needed) the journal file."""
@@ -104,10 +91,7 @@ class Journal:
 
     def close(self) -> None:
         """Close the file and the journal's thread."""
-        if self._db is not None:
-            self._run(self._db.close)
-            self._db = None
-        self._executor.shutdown(wait=True)
+        self._file.close()
 
     def __enter__(self) -> Journal:
         return self.open()
@@ -120,16 +104,7 @@ class Journal:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._db is not None:
-            await self._arun(self._db.close)
-            self._db = None
-        self._executor.shutdown(wait=True)
-
-    def _run(self, fn: Callable[[], T]) -> T:
-        return self._executor.submit(fn).result()
-
-    async def _arun(self, fn: Callable[[], T]) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
+        await self._file.aclose()
 
     # -- the write protocol (coroutines, for batches) -----------------------------
 

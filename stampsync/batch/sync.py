@@ -1,0 +1,205 @@
+"""Customer sync to Stamped.io: send only what changed since the last run.
+
+Each input row (email, names, external id, tags, and an optional ``subscribed`` column)
+is normalised and hashed. A state file remembers the hash last sent per email, so a
+rerun upserts only rows whose hash changed: API calls grow with the changes, not with
+the file. A row's hash is stored only after the server accepted it, so a failed row is
+sent again next time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import time
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from .._validate import email as check_email
+from ..errors import ConfigurationError, StampsyncError
+from ._sqlite import SqliteFile
+from .fanout import fan_out
+
+if TYPE_CHECKING:
+    from ..stamped.client import StampedClient
+
+SyncStatus = Literal["sent", "unchanged", "would_send", "failed"]
+
+STATE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS synced (
+    email TEXT PRIMARY KEY,
+    hash TEXT NOT NULL,
+    updated_at REAL NOT NULL
+);
+"""
+
+_ALIASES = {
+    "email": "email",
+    "first_name": "first_name",
+    "firstname": "first_name",
+    "last_name": "last_name",
+    "lastname": "last_name",
+    "customer_id": "customer_id",
+    "customerid": "customer_id",
+    "tags": "tags",
+    "subscribed": "subscribed",
+}
+_TRUE = {"1", "true", "yes", "y", "subscribed"}
+_FALSE = {"0", "false", "no", "n", "unsubscribed"}
+
+
+@dataclass(frozen=True, slots=True)
+class SyncOutcome:
+    """What happened to one input row."""
+
+    email: str
+    status: SyncStatus
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"email": self.email, "status": self.status, "error": self.error}
+
+
+@dataclass
+class SyncReport:
+    """Counts of a sync, and its outcomes when kept."""
+
+    counts: dict[str, int] = field(
+        default_factory=lambda: {"sent": 0, "unchanged": 0, "would_send": 0, "failed": 0}
+    )
+    outcomes: list[SyncOutcome] = field(default_factory=list)
+    requests: int = 0
+
+    def __iter__(self) -> Iterator[SyncOutcome]:
+        return iter(self.outcomes)
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerRow:
+    """A normalised input row."""
+
+    email: str
+    fields: dict[str, Any]
+    subscribed: bool | None
+
+    def digest(self) -> str:
+        payload = json.dumps([self.fields, self.subscribed], sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def normalise(raw: dict[str, Any]) -> CustomerRow:
+    """Check and normalise one row; a ConfigurationError names what is wrong."""
+    if "__error__" in raw:
+        raise ConfigurationError(str(raw["__error__"]))
+    row = {_ALIASES.get(k.strip().lower().replace(" ", "_"), k): v for k, v in raw.items()}
+    unknown = sorted(k for k in row if k not in _ALIASES.values())
+    if unknown:
+        raise ConfigurationError(f"unknown column(s): {', '.join(unknown)}")
+    email = check_email(str(row.get("email") or "").strip(), "email").lower()
+    fields: dict[str, Any] = {}
+    for name in ("first_name", "last_name", "customer_id"):
+        value = row.get(name)
+        if value not in (None, ""):
+            fields[name] = str(value).strip()
+    tags = row.get("tags")
+    if isinstance(tags, str) and tags.strip():
+        fields["tags"] = sorted({t.strip() for t in tags.replace(",", ";").split(";") if t.strip()})
+    elif isinstance(tags, list):
+        fields["tags"] = sorted({str(t) for t in tags})
+    sub = row.get("subscribed")
+    subscribed: bool | None
+    if sub is None or (isinstance(sub, str) and not sub.strip()):
+        subscribed = None
+    elif isinstance(sub, bool):
+        subscribed = sub
+    elif str(sub).strip().lower() in _TRUE:
+        subscribed = True
+    elif str(sub).strip().lower() in _FALSE:
+        subscribed = False
+    else:
+        raise ConfigurationError(f"subscribed must be yes/no/true/false/1/0, got {sub!r}")
+    return CustomerRow(email, fields, subscribed)
+
+
+async def sync_customers(
+    client: StampedClient,
+    rows: Iterable[dict[str, Any]] | AsyncIterable[dict[str, Any]],
+    *,
+    state: str | Path,
+    dry_run: bool = False,
+    on_outcome: Callable[[SyncOutcome], Awaitable[None] | None] | None = None,
+    keep_outcomes: bool = True,
+) -> SyncReport:
+    """Upsert changed customers and apply their subscription choice.
+
+    ``rows`` are dicts with ``email`` and any of ``first_name``, ``last_name``,
+    ``customer_id``, ``tags`` (``a;b``), ``subscribed`` (yes/no; blank leaves it).
+    With ``dry_run`` nothing is sent and the state is not changed: outcomes say
+    ``would_send`` or ``unchanged``.
+    """
+    report = SyncReport()
+    store = SqliteFile(state, STATE_SCHEMA, "sync state")
+    seen: set[str] = set()
+
+    async def emit(outcome: SyncOutcome) -> None:
+        report.counts[outcome.status] += 1
+        if keep_outcomes:
+            report.outcomes.append(outcome)
+        if on_outcome is not None:
+            result = on_outcome(outcome)
+            if inspect.isawaitable(result):
+                await result
+
+    def stored_hash(email: str) -> str | None:
+        row = store.db().execute("SELECT hash FROM synced WHERE email = ?", (email,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def save_hash(email: str, digest: str) -> None:
+        store.db().execute(
+            "INSERT INTO synced (email, hash, updated_at) VALUES (?, ?, ?) ON CONFLICT(email)"
+            " DO UPDATE SET hash = excluded.hash, updated_at = excluded.updated_at",
+            (email, digest, time.time()),
+        )
+
+    async def one(raw: dict[str, Any]) -> None:
+        label = str(raw.get("email") or "").strip() or "<no email>"
+        try:
+            row = normalise(raw)
+        except ConfigurationError as exc:
+            await emit(SyncOutcome(label, "failed", str(exc)))
+            return
+        if row.email in seen:
+            await emit(SyncOutcome(row.email, "failed", "duplicate email in this input"))
+            return
+        seen.add(row.email)
+        digest = row.digest()
+        if await store.arun(lambda: stored_hash(row.email)) == digest:
+            await emit(SyncOutcome(row.email, "unchanged"))
+            return
+        if dry_run:
+            await emit(SyncOutcome(row.email, "would_send"))
+            return
+        try:
+            await client.customers.upsert(email=row.email, **row.fields)
+            report.requests += 1
+            if row.subscribed is True:
+                await client.subscriptions.subscribe(email=row.email)
+                report.requests += 1
+            elif row.subscribed is False:
+                await client.subscriptions.unsubscribe(email=row.email)
+                report.requests += 1
+        except StampsyncError as exc:
+            await emit(SyncOutcome(row.email, "failed", str(exc)))
+            return
+        await store.arun(lambda: save_hash(row.email, digest))
+        await emit(SyncOutcome(row.email, "sent"))
+
+    try:
+        await store.arun(store.db)
+        await fan_out(rows, one, concurrency=client.concurrent_batch_executions)
+    finally:
+        await store.aclose()
+    return report

@@ -1,0 +1,132 @@
+"""What every command shares: settings from flags or environment, errors, progress."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from ..errors import StampsyncError
+from ..stamped.client import StampedClient
+from ..stamps.client import StampsClient
+
+USAGE_ERROR = 2
+err = Console(stderr=True)
+
+
+def fail(message: str, code: int = USAGE_ERROR) -> NoReturn:
+    """Print ``message`` to stderr and exit (2: usage error, nothing was sent)."""
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """Throttle and concurrency settings shared by every API command."""
+
+    throttle_limit: int
+    throttle_seconds: float
+    connections: int
+    batch: int
+
+    def stamps(self, api_url: str, token: str) -> StampsClient:
+        """A Stamps client with these settings."""
+        return StampsClient(
+            token,
+            api_url=api_url,
+            throttle_limit=self.throttle_limit,
+            throttle_seconds=self.throttle_seconds,
+            concurrent_connections=self.connections,
+            concurrent_batch_executions=self.batch,
+        )
+
+    def stamped(
+        self, api_url: str, public_key: str, private_key: str, store_hash: str
+    ) -> StampedClient:
+        """A Stamped.io client with these settings."""
+        return StampedClient(
+            public_key,
+            private_key,
+            store_hash,
+            api_url=api_url,
+            throttle_limit=self.throttle_limit,
+            throttle_seconds=self.throttle_seconds,
+            concurrent_connections=self.connections,
+            concurrent_batch_executions=self.batch,
+        )
+
+
+ThrottleLimit = Annotated[
+    int,
+    typer.Option(
+        "--throttle-limit",
+        envvar="STAMPSYNC_THROTTLE_LIMIT",
+        min=1,
+        help="Most requests in any window.",
+    ),
+]
+ThrottleSeconds = Annotated[
+    float,
+    typer.Option(
+        "--throttle-seconds",
+        envvar="STAMPSYNC_THROTTLE_SECONDS",
+        min=0.001,
+        help="The window, in seconds.",
+    ),
+]
+Connections = Annotated[
+    int,
+    typer.Option(
+        "--connections", envvar="STAMPSYNC_CONNECTIONS", min=1, help="Requests in flight at once."
+    ),
+]
+Batch = Annotated[
+    int, typer.Option("--batch", envvar="STAMPSYNC_BATCH", min=1, help="Batch tasks at once.")
+]
+
+
+def require(value: str | None, flag: str, env: str) -> str:
+    """A credential from its flag or environment variable, or a usage error naming both."""
+    if value is None or not value.strip():
+        fail(f"missing {flag} (or the {env} environment variable)")
+    return value
+
+
+@contextmanager
+def api_errors() -> Iterator[None]:
+    """Turn configuration and API errors into a clear message and exit code 2."""
+    try:
+        yield
+    except StampsyncError as exc:
+        fail(str(exc))
+
+
+def progress() -> Progress:
+    """A progress display on stderr with count, rate-limited ETA and elapsed time."""
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=False,
+        disable=not sys.stderr.isatty() and os.environ.get("STAMPSYNC_PROGRESS") != "1",
+    )

@@ -1,0 +1,192 @@
+"""``stampsync stamps ...``: mass awards and their journal."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import time
+from pathlib import Path
+from typing import Annotated
+
+import anyio
+import typer
+
+from ..batch.journal import STATUSES, Journal
+from ..batch.writes import BatchReport, Outcome
+from ..errors import ConfigurationError
+from ..stamps.client import StampsClient
+from ._common import (
+    Batch,
+    Connections,
+    ThrottleLimit,
+    ThrottleSeconds,
+    Tuning,
+    api_errors,
+    err,
+    fail,
+    progress,
+    require,
+)
+from ._inputs import AWARD_COLUMNS, AWARD_OPTIONAL, check_csv_header, read_awards
+
+app = typer.Typer(
+    help="Stamps (stamps.co.id): mass awards and their journal.", no_args_is_help=True
+)
+journal_app = typer.Typer(help="Inspect and resolve a mass-award journal.", no_args_is_help=True)
+app.add_typer(journal_app, name="journal")
+
+ApiUrl = Annotated[str, typer.Option("--api-url", envvar="STAMPS_API_URL", help="Base URL.")]
+Token = Annotated[
+    str | None,
+    typer.Option(
+        "--token", envvar="STAMPS_TOKEN", show_default=False, help="API token (never printed)."
+    ),
+]
+
+
+async def award_file(
+    client: StampsClient, rows_path: Path, journal: Path, report_path: Path, total: int
+) -> BatchReport:
+    """Award every row of ``rows_path``; stream the report; Ctrl-C stops gracefully."""
+    stop = anyio.Event()
+    loop = asyncio.get_running_loop()
+    interrupts = 0
+
+    def on_interrupt() -> None:
+        nonlocal interrupts
+        interrupts += 1
+        if interrupts == 1:
+            err.print("[yellow]stopping: finishing awards in flight (Ctrl-C again to abort)")
+            stop.set()
+        else:
+            for task in asyncio.all_tasks(loop):
+                task.cancel()
+
+    loop.add_signal_handler(signal.SIGINT, on_interrupt)
+    loop.add_signal_handler(signal.SIGTERM, on_interrupt)
+    started = time.monotonic()
+    try:
+        with report_path.open("w", encoding="utf-8") as report, progress() as bar:
+            task = bar.add_task("awarding", total=total, rate="")
+
+            def record(outcome: Outcome) -> None:
+                report.write(json.dumps(outcome.as_dict()) + "\n")
+                report.flush()
+                done = bar.tasks[0].completed + 1
+                rate = done / max(time.monotonic() - started, 1e-6)
+                bar.update(task, advance=1, rate=f"{rate:.1f}/s")
+
+            async with client:
+                return await client.stamps.add_many(
+                    read_awards(rows_path),
+                    journal=journal,
+                    on_outcome=record,
+                    keep_outcomes=False,
+                    stop=stop,
+                )
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
+        loop.remove_signal_handler(signal.SIGTERM)
+
+
+def summary(report: BatchReport, journal: Path) -> None:
+    """Print the outcome counts and what to do about ambiguous rows."""
+    c = report.counts
+    err.print(
+        f"applied {c['applied']} (of which {c['skipped']} already in the journal), "
+        f"failed {c['failed']}, ambiguous {c['ambiguous']}; sent {report.sent} requests"
+    )
+    if report.interrupted:
+        err.print("[yellow]interrupted: rerun the same command to finish the rest")
+    if c["ambiguous"]:
+        err.print(
+            f"[yellow]{c['ambiguous']} award(s) are ambiguous: sent, outcome unknown.[/] "
+            f"Check them on Stamps, then: stampsync stamps journal resolve --journal "
+            f"{journal} KEY --applied | --not-applied"
+        )
+
+
+@app.command()
+def award(
+    input: Annotated[
+        Path, typer.Option("--input", help="CSV: key,user,store,number_of_stamps[,notes]")
+    ],
+    journal: Annotated[
+        Path, typer.Option("--journal", help="SQLite journal: at most once per key, across runs")
+    ],
+    report: Annotated[Path, typer.Option("--report", help="JSONL: one outcome per row")],
+    api_url: ApiUrl = "https://stamps.co.id",
+    token: Token = None,
+    throttle_limit: ThrottleLimit = 500,
+    throttle_seconds: ThrottleSeconds = 60.0,
+    connections: Connections = 2,
+    batch: Batch = 10,
+) -> None:
+    """Award stamps to every row of a CSV, each key at most once.
+
+    Exit codes: 0 all applied, 1 some failed, 3 some ambiguous, 2 usage error.
+    """
+    total = check_csv_header(input, AWARD_COLUMNS, AWARD_OPTIONAL)
+    tuning = Tuning(throttle_limit, throttle_seconds, connections, batch)
+    with api_errors():
+        client = tuning.stamps(api_url, require(token, "--token", "STAMPS_TOKEN"))
+        result = asyncio.run(award_file(client, input, journal, report, total))
+    summary(result, journal)
+    raise typer.Exit(result.exit_code)
+
+
+@journal_app.command("list")
+def journal_list(
+    journal: Annotated[Path, typer.Option("--journal", help="the journal file")],
+    status: Annotated[
+        str | None, typer.Option(help="only this status: " + ", ".join(STATUSES))
+    ] = None,
+) -> None:
+    """List journal entries as JSON lines (key, status, award id, error, request)."""
+    if not journal.exists():
+        fail(f"journal {journal} does not exist")
+    if status is not None and status not in STATUSES:
+        fail(f"--status must be one of {', '.join(STATUSES)}")
+    with api_errors(), Journal(journal) as j:
+        for e in j.entries(status):
+            typer.echo(
+                json.dumps(
+                    {
+                        "key": e.key,
+                        "status": e.status,
+                        "award_id": e.result_id,
+                        "error": e.error,
+                        "attempts": e.attempts,
+                        "request": e.request,
+                    }
+                )
+            )
+        counts = j.counts()
+    err.print(", ".join(f"{k} {v}" for k, v in counts.items()))
+
+
+@journal_app.command("resolve")
+def journal_resolve(
+    key: Annotated[str, typer.Argument(help="the key of an ambiguous entry")],
+    journal: Annotated[Path, typer.Option("--journal", help="the journal file")],
+    applied: Annotated[
+        bool | None,
+        typer.Option(
+            "--applied/--not-applied",
+            help="applied: a rerun skips it; not applied: a rerun sends it again",
+        ),
+    ] = None,
+    award_id: Annotated[int | None, typer.Option(help="the award id, if applied")] = None,
+) -> None:
+    """Settle an ambiguous entry after checking Stamps."""
+    if applied is None:
+        fail("say --applied or --not-applied")
+    if not journal.exists():
+        fail(f"journal {journal} does not exist")
+    try:
+        with Journal(journal) as j:
+            j.resolve(key, applied=applied, result_id=award_id)
+    except ConfigurationError as exc:
+        fail(str(exc))
+    err.print(f"{key}: {'applied' if applied else 'not applied'}")
