@@ -26,7 +26,8 @@ from ..stamped.client import StampedClient
 from ..stamps.client import StampsClient
 
 USAGE_ERROR = 2
-err = Console(stderr=True)
+# soft_wrap: never break a message across lines (logs and scripts grep them).
+err = Console(stderr=True, soft_wrap=True)
 
 
 def fail(message: str, code: int = USAGE_ERROR) -> NoReturn:

@@ -137,7 +137,8 @@ def summarise(
     # The first window's allowance may go at once; measure the rate after it.
     steady = [t for t in award_times if t >= award_times[0] + plan.seconds] if award_times else []
     rate = (len(steady) - 1) / (steady[-1] - steady[0]) if len(steady) > 1 else 0.0
-    exported = sum(1 for _ in (workdir / "customers.jsonl").open())
+    with (workdir / "customers.jsonl").open() as fh:
+        exported = sum(1 for _ in fh)
     outcomes = report.counts
 
     table = Table(title="stampsync demo: what the server saw", show_header=True)

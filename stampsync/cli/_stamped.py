@@ -122,10 +122,11 @@ async def export(client: StampedClient, writer: ExportWriter, page_size: int) ->
             ) as customers:
                 page = writer.start_page
                 async for customer in customers:
-                    writer.write(customer)
                     if customers.stats.next_page != page:
+                        # This customer opens a new page: everything before it is whole.
                         page = customers.stats.next_page
                         writer.checkpoint(page)
+                    writer.write(customer)
                     rate = (writer.count) / max(time.monotonic() - started, 1e-6)
                     bar.update(task, completed=writer.count, rate=f"{rate:.0f}/s")
             writer.checkpoint(customers.stats.next_page)

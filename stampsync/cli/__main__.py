@@ -1,0 +1,5 @@
+"""``python -m stampsync.cli``: the same as the ``stampsync`` command."""
+
+from . import main
+
+main()

@@ -1,0 +1,435 @@
+"""The stampsync command line, as a batch script would use it."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import anyio
+import pytest
+from typer.testing import CliRunner
+
+from stampsync.batch import Journal
+from stampsync.cli._app import app
+from stampsync.sandbox import Fault, Sandbox
+
+runner = CliRunner()
+ROUTE = "POST /api/stamps/add"
+FAST = ["--throttle-limit", "100000", "--throttle-seconds", "1"]
+
+
+def env_for(sb: Sandbox) -> dict[str, str]:
+    c = sb.config
+    return {
+        "STAMPS_API_URL": sb.url,
+        "STAMPS_TOKEN": c.stamps_token,
+        "STAMPED_API_URL": sb.url,
+        "STAMPED_PUBLIC_KEY": c.public_key,
+        "STAMPED_PRIVATE_KEY": c.private_key,
+        "STAMPED_STORE_HASH": c.store_hash,
+    }
+
+
+def write_awards(
+    path: Path,
+    rows: list[list[object]],
+    header: tuple[str, ...] = ("key", "user", "store", "number_of_stamps", "notes"),
+) -> Path:
+    with path.open("w", newline="") as fh:
+        out = csv.writer(fh)
+        out.writerow(header)
+        out.writerows(rows)
+    return path
+
+
+def good_rows(n: int) -> list[list[object]]:
+    return [[f"k{i}", f"member{1 + i % 20}@example.com", 1, 1 + i % 3, f"k{i}"] for i in range(n)]
+
+
+def run_cli(args: list[str], sb: Sandbox) -> tuple[int, str, str]:
+    result = runner.invoke(app, args, env=env_for(sb))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def arrivals(sb: Sandbox) -> int:
+    return anyio.run(sb.counters).get("arrivals", 0)
+
+
+def server_awards(sb: Sandbox) -> Counter[str]:
+    return Counter(str(a["notes"]) for a in anyio.run(sb.awards))
+
+
+def report_rows(path: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+@pytest.mark.stampsync_sandbox(members=50)
+def test_award_reports_every_row_and_fails_bad_rows(
+    stampsync_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    rows = [
+        *good_rows(5),
+        ["bad-n", "member1@example.com", 1, "many", ""],
+        ["", "member1@example.com", 1, 1, ""],
+        ["k0", "member2@example.com", 1, 1, ""],
+        ["bad-store", "member1@example.com", "x", 1, ""],
+    ]
+    src = write_awards(tmp_path / "awards.csv", rows)
+    code, _, err = run_cli(
+        [
+            "stamps",
+            "award",
+            "--input",
+            str(src),
+            "--journal",
+            str(tmp_path / "j.sqlite"),
+            "--report",
+            str(tmp_path / "r.jsonl"),
+            *FAST,
+        ],
+        stampsync_sandbox,
+    )
+    assert code == 1, err
+    report = report_rows(tmp_path / "r.jsonl")
+    assert len(report) == len(rows)
+    assert all(set(r) == {"key", "status", "award_id", "error"} for r in report)
+    by_key = {r["key"]: r for r in report if r["key"] not in ("", "k0")}
+    assert [by_key[f"k{i}"]["status"] for i in range(1, 5)] == ["applied"] * 4
+    assert by_key["bad-n"]["status"] == "failed"
+    assert "number_of_stamps" in str(by_key["bad-n"]["error"])
+    assert "store" in str(by_key["bad-store"]["error"])
+    assert sorted(str(r["error"]) for r in report if r["key"] == "k0")[0].startswith("None") or any(
+        "duplicate key" in str(r["error"]) for r in report if r["key"] == "k0"
+    )
+    assert any(r["key"] == "" and "key is missing" in str(r["error"]) for r in report)
+    assert server_awards(stampsync_sandbox) == Counter({f"k{i}": 1 for i in range(5)})
+    assert "applied 5" in err
+
+
+@pytest.mark.stampsync_sandbox(members=50)
+def test_award_exit_0_and_rerun_sends_nothing(stampsync_sandbox: Sandbox, tmp_path: Path) -> None:
+    src = write_awards(tmp_path / "a.csv", good_rows(30))
+    args = [
+        "stamps",
+        "award",
+        "--input",
+        str(src),
+        "--journal",
+        str(tmp_path / "j.sqlite"),
+        "--report",
+        str(tmp_path / "r.jsonl"),
+        *FAST,
+    ]
+    assert run_cli(args, stampsync_sandbox)[0] == 0
+    before = arrivals(stampsync_sandbox)
+    code, _, err = run_cli(args, stampsync_sandbox)
+    assert code == 0
+    assert arrivals(stampsync_sandbox) == before
+    assert "already in the journal" in err
+    assert len(report_rows(tmp_path / "r.jsonl")) == 30
+
+
+@pytest.mark.stampsync_sandbox(members=50, faults=[Fault("drop_after", route=ROUTE, times=2)])
+def test_award_exit_3_when_ambiguous_then_resolve(
+    stampsync_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    src = write_awards(tmp_path / "a.csv", good_rows(10))
+    journal = tmp_path / "j.sqlite"
+    args = [
+        "stamps",
+        "award",
+        "--input",
+        str(src),
+        "--journal",
+        str(journal),
+        "--report",
+        str(tmp_path / "r.jsonl"),
+        *FAST,
+    ]
+    code, _, err = run_cli(args, stampsync_sandbox)
+    assert code == 3
+    assert "journal resolve" in err
+    code, out, _ = run_cli(
+        ["stamps", "journal", "list", "--journal", str(journal), "--status", "ambiguous"],
+        stampsync_sandbox,
+    )
+    assert code == 0
+    ambiguous = [json.loads(line)["key"] for line in out.splitlines()]
+    assert len(ambiguous) == 2
+    for key in ambiguous:
+        assert (
+            run_cli(
+                ["stamps", "journal", "resolve", key, "--journal", str(journal), "--applied"],
+                stampsync_sandbox,
+            )[0]
+            == 0
+        )
+    assert run_cli(args, stampsync_sandbox)[0] == 0
+    assert max(server_awards(stampsync_sandbox).values()) == 1
+    code, _, err = run_cli(
+        ["stamps", "journal", "resolve", ambiguous[0], "--journal", str(journal), "--applied"],
+        stampsync_sandbox,
+    )
+    assert code == 2
+    assert "not ambiguous" in err
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "does not exist"),
+        (b"", "is empty"),
+        (b"key,user,store,number_of_stamps\n\xff\xfe,bad\n", "not UTF-8"),
+        (b"key,user,stamps\nk,u,1\n", "missing column"),
+        (b"key,user,store,number_of_stamps,colour\nk,u,1,1,red\n", "unknown column"),
+        (b"key,user,store,number_of_stamps\n", "no rows"),
+    ],
+    ids=["missing", "empty", "not-utf8", "wrong-columns", "extra-column", "header-only"],
+)
+def test_bad_input_files_exit_2_and_send_nothing(
+    stampsync_sandbox: Sandbox, tmp_path: Path, content: bytes | None, message: str
+) -> None:
+    src = tmp_path / "awards.csv"
+    if content is not None:
+        src.write_bytes(content)
+    code, _, err = run_cli(
+        [
+            "stamps",
+            "award",
+            "--input",
+            str(src),
+            "--journal",
+            str(tmp_path / "j.sqlite"),
+            "--report",
+            str(tmp_path / "r.jsonl"),
+        ],
+        stampsync_sandbox,
+    )
+    assert code == 2
+    assert message in err
+    assert arrivals(stampsync_sandbox) == 0
+
+
+def test_missing_credentials_are_named_and_secrets_never_echoed(
+    stampsync_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    src = write_awards(tmp_path / "a.csv", good_rows(2))
+    base = [
+        "stamps",
+        "award",
+        "--input",
+        str(src),
+        "--journal",
+        str(tmp_path / "j.sqlite"),
+        "--report",
+        str(tmp_path / "r.jsonl"),
+    ]
+    result = runner.invoke(
+        app, base, env={"STAMPS_API_URL": stampsync_sandbox.url, "STAMPS_TOKEN": ""}
+    )
+    assert result.exit_code == 2
+    assert "STAMPS_TOKEN" in result.stderr
+    wrong = runner.invoke(
+        app, [*base, "--token", "tok-WRONG-SECRET-1"], env={"STAMPS_API_URL": stampsync_sandbox.url}
+    )
+    assert wrong.exit_code == 1  # every row failed: 401
+    report = (tmp_path / "r.jsonl").read_text()
+    helptext = runner.invoke(
+        app, ["stamps", "award", "--help"], env={"STAMPS_TOKEN": "tok-ENV-SECRET-2"}
+    ).stdout
+    for text in (wrong.stdout, wrong.stderr, report, helptext):
+        assert "tok-WRONG-SECRET-1" not in text
+        assert "tok-ENV-SECRET-2" not in text
+    assert "Invalid token" in report
+
+
+def test_plain_http_to_a_remote_host_is_refused(tmp_path: Path) -> None:
+    src = write_awards(tmp_path / "a.csv", good_rows(1))
+    result = runner.invoke(
+        app,
+        [
+            "stamps",
+            "award",
+            "--input",
+            str(src),
+            "--journal",
+            str(tmp_path / "j"),
+            "--report",
+            str(tmp_path / "r"),
+            "--api-url",
+            "http://stamps.example",
+            "--token",
+            "t",
+        ],
+    )
+    assert result.exit_code == 2
+    assert "https is required" in result.stderr
+
+
+@pytest.mark.stampsync_sandbox(customers=2345)
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv"])
+def test_export_customers(stampsync_sandbox: Sandbox, tmp_path: Path, suffix: str) -> None:
+    out = tmp_path / f"customers{suffix}"
+    code, _, err = run_cli(
+        ["stamped", "export-customers", "--out", str(out), *FAST], stampsync_sandbox
+    )
+    assert code == 0, err
+    if suffix == ".jsonl":
+        rows = [json.loads(line) for line in out.read_text().splitlines()]
+        assert [r["id"] for r in rows] == list(range(1, 2346))
+        assert rows[0]["email"] == "customer1@example.com"
+        assert "firstName" in rows[0]
+    else:
+        with out.open() as fh:
+            rows = list(csv.DictReader(fh))
+        assert len(rows) == 2345
+        assert rows[-1]["email"] == "customer2345@example.com"
+    assert not out.with_name(out.name + ".state").exists()
+    assert "exported 2345 customers" in err
+
+
+def cli_process(args: list[str], sb: Sandbox) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "stampsync.cli", *args],
+        env={**os.environ, **env_for(sb)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+def wait_for_lines(path: Path, n: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and len(path.read_text().splitlines()) >= n:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"{path} did not reach {n} lines")
+
+
+@pytest.mark.stampsync_sandbox(
+    customers=3000, faults=[Fault("latency", route="GET *", seconds=0.03)]
+)
+def test_export_resumes_after_kill_9(stampsync_sandbox: Sandbox, tmp_path: Path) -> None:
+    out = tmp_path / "c.jsonl"
+    args = ["stamped", "export-customers", "--out", str(out), "--batch", "2", *FAST]
+    proc = cli_process(args, stampsync_sandbox)
+    wait_for_lines(out, 700)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=10)
+    assert out.with_name(out.name + ".state").exists()
+    code, _, err = run_cli([*args, "--resume"], stampsync_sandbox)
+    assert code == 0, err
+    ids = [json.loads(line)["id"] for line in out.read_text().splitlines()]
+    assert ids == list(range(1, 3001))
+
+
+@pytest.mark.stampsync_sandbox(members=100, faults=[Fault("latency", route=ROUTE, seconds=0.02)])
+def test_award_killed_with_sigkill_then_rerun(stampsync_sandbox: Sandbox, tmp_path: Path) -> None:
+    src = write_awards(tmp_path / "a.csv", good_rows(200))
+    journal, report = tmp_path / "j.sqlite", tmp_path / "r.jsonl"
+    args = [
+        "stamps",
+        "award",
+        "--input",
+        str(src),
+        "--journal",
+        str(journal),
+        "--report",
+        str(report),
+        *FAST,
+    ]
+    proc = cli_process(args, stampsync_sandbox)
+    wait_for_lines(report, 40)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=10)
+    code, _, err = run_cli(args, stampsync_sandbox)
+    assert code in (0, 3), err
+    rows = report_rows(report)
+    assert sorted(str(r["key"]) for r in rows) == sorted(f"k{i}" for i in range(200))
+    on_server = server_awards(stampsync_sandbox)
+    assert max(on_server.values()) == 1  # zero duplicates
+    applied = {r["key"] for r in rows if r["status"] == "applied"}
+    ambiguous = {r["key"] for r in rows if r["status"] == "ambiguous"}
+    assert applied <= set(on_server)
+    assert applied | ambiguous == {f"k{i}" for i in range(200)}
+    assert len(ambiguous) <= 16  # at most what was in flight when killed
+
+
+@pytest.mark.stampsync_sandbox(members=100, faults=[Fault("latency", route=ROUTE, seconds=0.05)])
+def test_award_sigint_stops_gracefully(stampsync_sandbox: Sandbox, tmp_path: Path) -> None:
+    src = write_awards(tmp_path / "a.csv", good_rows(300))
+    journal, report = tmp_path / "j.sqlite", tmp_path / "r.jsonl"
+    proc = cli_process(
+        [
+            "stamps",
+            "award",
+            "--input",
+            str(src),
+            "--journal",
+            str(journal),
+            "--report",
+            str(report),
+            *FAST,
+        ],
+        stampsync_sandbox,
+    )
+    wait_for_lines(report, 30)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 0, stderr.decode()
+    assert b"interrupted" in stderr
+    rows = report_rows(report)
+    assert 30 <= len(rows) < 300
+    with Journal(journal) as j:
+        counts = j.counts()
+    assert counts["pending"] == 0  # every sent award has its outcome
+    assert counts["applied"] == len(rows) == sum(server_awards(stampsync_sandbox).values())
+
+
+@pytest.mark.stampsync_sandbox(customers=100)
+def test_sync_customers_sends_only_changes(stampsync_sandbox: Sandbox, tmp_path: Path) -> None:
+    src = tmp_path / "customers.csv"
+    rows = [["email", "first_name", "last_name", "subscribed"]] + [
+        [f"person{i}@x.co", f"P{i}", "Lee", "yes" if i % 2 else "no"] for i in range(20)
+    ]
+    with src.open("w", newline="") as fh:
+        csv.writer(fh).writerows(rows)
+    state = tmp_path / "sync.sqlite"
+    base = ["stamped", "sync-customers", "--input", str(src), "--state", str(state), *FAST]
+    code, _, err = run_cli([*base, "--dry-run"], stampsync_sandbox)
+    assert (code, arrivals(stampsync_sandbox)) == (0, 0)
+    assert "would send 20" in err
+    code, _, err = run_cli(base, stampsync_sandbox)
+    assert code == 0
+    assert "sent 20" in err
+    assert arrivals(stampsync_sandbox) == 40  # an upsert and a subscription choice each
+    person3 = anyio.run(stampsync_sandbox.customer, "person3@x.co")
+    assert person3 is not None
+    assert (person3["firstName"], person3["subscribed"]) == ("P3", True)
+    code, _, err = run_cli(base, stampsync_sandbox)
+    assert "sent 0, unchanged 20" in err
+    assert arrivals(stampsync_sandbox) == 40
+    rows[4][1] = "Changed"
+    rows.append(["not-an-email", "X", "Y", "yes"])
+    with src.open("w", newline="") as fh:
+        csv.writer(fh).writerows(rows)
+    code, _, err = run_cli([*base, "--report", str(tmp_path / "s.jsonl")], stampsync_sandbox)
+    assert code == 1
+    assert "sent 1, unchanged 19, failed 1" in err
+    assert arrivals(stampsync_sandbox) == 42
+    failed = [r for r in report_rows(tmp_path / "s.jsonl") if r["status"] == "failed"]
+    assert "email" in str(failed[0]["error"])
+
+
+def test_demo_quick(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["demo", "--quick", "--dir", str(tmp_path / "demo")])
+    assert result.exit_code == 0, result.stderr
+    assert "FAIL" not in result.stderr
+    assert (tmp_path / "demo" / "report.jsonl").exists()
