@@ -33,15 +33,22 @@ def typecheck(session: nox.Session) -> None:
     session.run("mypy")
 
 
+BENCHMARKS = ["throttle_compliance", "sandbox_rate", "export_scaling", "mass_awards"]
+
+
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
-    """Benchmarks side by side; ``nox -s bench -- --quick`` for a smoke run under a minute."""
+    """Every benchmark, side by side; ``nox -s bench -- --quick`` for a smoke run.
+
+    Each writes its raw numbers to benchmarks/results/NAME.json and prints a table.
+    """
     session.install("-e", ".[test,bench,redis,cli]")
-    session.run(
-        "python",
-        "-m",
-        "benchmarks.throttle_compliance",
-        "--json",
-        "benchmarks/results/throttle_compliance.json",
-        *session.posargs,
-    )
+    for name in BENCHMARKS:
+        session.run(
+            "python",
+            "-m",
+            f"benchmarks.{name}",
+            "--json",
+            f"benchmarks/results/{name}.json",
+            *session.posargs,
+        )
