@@ -20,7 +20,7 @@ from pathlib import Path
 
 from stampsync.sandbox import Fault, Sandbox
 from stampsync.stamps import StampAward
-from tests._server import times_in_windows
+from stampsync.testing import max_in_window
 
 
 def steady_rate(times: list[float], seconds: float) -> float:
@@ -74,7 +74,7 @@ async def run(limit: int, seconds: float, n: int, faults: bool) -> dict[str, obj
         "awards": n,
         "elapsed_s": round(elapsed, 2),
         "requests": counters.get("arrivals", 0),
-        "max_in_window": times_in_windows(arrivals, seconds),
+        "max_in_window": max_in_window(arrivals, seconds),
         "rate_limited_429": counters.get("rate_limited", 0),
         "requests_per_s_vs_limit": round(req_rate / ideal, 4),
         "awards_per_s": round(report.counts["applied"] / elapsed, 1),

@@ -28,9 +28,9 @@ from dataclasses import asdict, dataclass
 from aiolimiter import AsyncLimiter
 
 from stampsync import StampedClient
+from stampsync.testing import max_in_window
 from stampsync.throttle import LocalThrottle, Throttle
 from tests._arrival_server import arrival_server, arrivals, rejected
-from tests._server import times_in_windows
 
 
 class AiolimiterThrottle:
@@ -100,7 +100,7 @@ async def run_variant(name: str, throttle: Throttle, n: int, tasks: int) -> Resu
         limit,
         seconds,
         n,
-        times_in_windows(times, seconds),
+        max_in_window(times, seconds),
         refused,
         round(sustained / (limit / seconds), 4),
     )

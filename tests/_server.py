@@ -114,16 +114,3 @@ async def drop_connection(request: web.Request, n: int) -> web.StreamResponse:
     request.transport.abort()
     await asyncio.sleep(0.05)
     return web.Response()
-
-
-def times_in_windows(times: list[float], seconds: float) -> int:
-    """The most arrivals any half-open window of ``seconds`` contains."""
-    ordered = sorted(times)
-    best = 0
-    j = 0
-    for i, start in enumerate(ordered):
-        j = max(j, i)
-        while j < len(ordered) and ordered[j] < start + seconds:
-            j += 1
-        best = max(best, j - i)
-    return best

@@ -19,8 +19,7 @@ from stampsync.errors import (
     TransportError,
 )
 from stampsync.sandbox import Fault, Sandbox
-from stampsync.testing import no_backoff
-from tests._server import times_in_windows
+from stampsync.testing import max_in_window, no_backoff
 
 
 @pytest.mark.stampsync_sandbox(limit=5, seconds=0.5)
@@ -45,7 +44,7 @@ async def test_client_throttle_meets_the_strict_quota(stampsync_sandbox: Sandbox
     ) as st:
         await asyncio.gather(*(st.customers.get(i) for i in range(1, 41)))
     assert (await stampsync_sandbox.counters()).get("rate_limited", 0) == 0
-    assert times_in_windows(await stampsync_sandbox.arrivals(), 0.5) <= 10
+    assert max_in_window(await stampsync_sandbox.arrivals(), 0.5) <= 10
 
 
 async def test_auth_errors_use_the_documented_bodies(stampsync_sandbox: Sandbox) -> None:

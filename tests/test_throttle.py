@@ -8,9 +8,9 @@ import pytest
 
 from stampsync import StampedClient
 from stampsync.errors import ConfigurationError
+from stampsync.testing import max_in_window
 from stampsync.throttle import LocalThrottle, Throttle
 from tests._arrival_server import arrival_server, arrivals
-from tests._server import times_in_windows
 
 
 class FakeClock:
@@ -43,7 +43,7 @@ async def test_burst_of_many_tasks_never_exceeds_limit_in_any_window() -> None:
 
     await asyncio.gather(*(one() for _ in range(500)))
     assert len(starts) == 500
-    assert times_in_windows(starts, 1.0) == 50
+    assert max_in_window(starts, 1.0) == 50
     # 500 starts at 50 per 1.015 s: the last batch starts after 9 windows, not sooner.
     assert starts[-1] - starts[0] == pytest.approx(9 * 1.015, rel=1e-6)
 
@@ -125,7 +125,7 @@ async def test_default_pacing_spreads_starts_and_keeps_the_window() -> None:
         starts.append(loop.time())
 
     await asyncio.gather(*(one() for _ in range(30)))
-    assert times_in_windows(starts, 0.5) <= 20
+    assert max_in_window(starts, 0.5) <= 20
     # Paced at 40/s after a burst of 2: the first 10 cannot all start at once.
     assert max(starts[:10]) - min(starts[:10]) > 0.15
 
@@ -168,7 +168,33 @@ async def test_server_never_sees_more_than_limit_in_a_window() -> None:
             await asyncio.gather(*(client.customers.get(i) for i in range(30)))
         times = await arrivals(session, url)
     assert len(times) == 140
-    assert times_in_windows(times, seconds) <= limit
+    assert max_in_window(times, seconds) <= limit
     # 140 starts at 20 per 0.515 s: six full windows after the first, and not much more.
     span = max(times) - min(times)
     assert 6 * seconds <= span <= 8 * seconds
+
+
+@pytest.mark.parametrize(
+    ("times", "seconds", "expected"),
+    [
+        ([], 1.0, 0),
+        ([5.0], 1.0, 1),
+        ([0.0, 0.99, 1.0], 1.0, 2),
+        ([0.0, 0.5, 0.999], 1.0, 3),
+        ([3.0, 0.0, 1.5, 0.2, 3.1], 1.0, 2),
+        ([1.0] * 4, 0.1, 4),
+    ],
+)
+def test_max_in_window_counts_half_open_windows(
+    times: list[float], seconds: float, expected: int
+) -> None:
+    assert max_in_window(times, seconds) == expected
+
+
+def test_max_in_window_matches_brute_force() -> None:
+    import random
+
+    rng = random.Random(5)
+    times = [rng.uniform(0, 10) for _ in range(300)]
+    brute = max(sum(1 for u in times if t <= u < t + 0.7) for t in times)
+    assert max_in_window(times, 0.7) == brute

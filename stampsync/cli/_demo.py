@@ -20,6 +20,7 @@ from rich.table import Table
 
 from ..batch.writes import BatchReport
 from ..sandbox import Fault, Sandbox
+from ..testing import max_in_window
 from ._common import Tuning, err
 from ._stamped import ExportWriter, export
 from ._stamps import award_file
@@ -38,18 +39,6 @@ class DemoPlan:
     def quick(cls) -> DemoPlan:
         """A few seconds' worth, for smoke tests."""
         return cls(customers=1_000, awards=200, limit=100, seconds=0.5)
-
-
-def max_in_window(times: list[float], seconds: float) -> int:
-    """The most arrivals any window of ``seconds`` holds."""
-    ordered = sorted(times)
-    best = j = 0
-    for i, start in enumerate(ordered):
-        j = max(j, i)
-        while j < len(ordered) and ordered[j] < start + seconds:
-            j += 1
-        best = max(best, j - i)
-    return best
 
 
 def write_awards_csv(path: Path, n: int, members: int) -> None:

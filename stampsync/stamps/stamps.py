@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
 from pathlib import Path
+from typing import TypeVar
 
 import anyio
 import msgspec
@@ -44,6 +45,7 @@ class StampDeduction(msgspec.Struct, kw_only=True, frozen=True):
 
 
 OnOutcome = Callable[[Outcome], Awaitable[None] | None]
+T = TypeVar("T")
 
 
 class AddStampsBody(msgspec.Struct, omit_defaults=True, kw_only=True):
@@ -199,15 +201,8 @@ class Stamps(StampsResource):
 
             return Prepared(award.key, msgspec.to_builtins(body), send)
 
-        return await run_writes(
-            awards,
-            prepare,
-            operation="stamps.add",
-            concurrency=self._client.concurrent_batch_executions,
-            journal=journal,
-            on_outcome=on_outcome,
-            keep_outcomes=keep_outcomes,
-            stop=stop,
+        return await self._many(
+            awards, prepare, "stamps.add", journal, on_outcome, keep_outcomes, stop
         )
 
     async def deduct_many(
@@ -240,10 +235,24 @@ class Stamps(StampsResource):
 
             return Prepared(item.key, dict(body), send)
 
+        return await self._many(
+            deductions, prepare, "stamps.deduct", journal, on_outcome, keep_outcomes, stop
+        )
+
+    async def _many(
+        self,
+        items: Iterable[T] | AsyncIterable[T],
+        prepare: Callable[[T], Prepared],
+        operation: str,
+        journal: str | Path | Journal | None,
+        on_outcome: OnOutcome | None,
+        keep_outcomes: bool,
+        stop: anyio.Event | None,
+    ) -> BatchReport:
         return await run_writes(
-            deductions,
+            items,
             prepare,
-            operation="stamps.deduct",
+            operation=operation,
             concurrency=self._client.concurrent_batch_executions,
             journal=journal,
             on_outcome=on_outcome,
