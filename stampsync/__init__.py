@@ -12,12 +12,13 @@ from .errors import (
     RateLimitError,
     ServerError,
     StampsyncError,
+    ThrottleUnavailableError,
     TransportError,
     ValidationError,
 )
 from .stamped import StampedClient
 from .stamps import StampsClient
-from .throttle import LocalThrottle, Throttle
+from .throttle import LocalThrottle, RedisThrottle, Throttle
 
 __all__ = [
     "APIError",
@@ -26,11 +27,13 @@ __all__ = [
     "LocalThrottle",
     "NotFoundError",
     "RateLimitError",
+    "RedisThrottle",
     "ServerError",
     "StampedClient",
     "StampsClient",
     "StampsyncError",
     "Throttle",
+    "ThrottleUnavailableError",
     "TransportError",
     "ValidationError",
     "__version__",

@@ -12,6 +12,7 @@ Every exception derives from :class:`StampsyncError`::
     │   ├── RateLimitError      429
     │   └── ServerError         5xx
     ├── TransportError          no usable answer: connection failed, reset, timed out
+    ├── ThrottleUnavailableError  a shared throttle (Redis) cannot be reached; nothing sent
     ├── AmbiguousWriteError     a non-idempotent write was sent, its outcome is unknown
     └── DecodeError             an answer that is not the JSON shape the API documents
 
@@ -34,6 +35,7 @@ __all__ = [
     "RateLimitError",
     "ServerError",
     "StampsyncError",
+    "ThrottleUnavailableError",
     "TransportError",
     "ValidationError",
 ]
@@ -129,6 +131,13 @@ class TransportError(StampsyncError):
         self.path = path
         self.sent = sent
         super().__init__(f"{method} {path}: {message}")
+
+
+class ThrottleUnavailableError(StampsyncError):
+    """A shared throttle (``RedisThrottle``) could not be reached; nothing was sent.
+
+    stampsync fails closed rather than risk exceeding a quota other workers share.
+    """
 
 
 class AmbiguousWriteError(StampsyncError):

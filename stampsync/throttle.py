@@ -36,7 +36,7 @@ from aiolimiter import AsyncLimiter
 
 from .errors import ConfigurationError
 
-__all__ = ["LocalThrottle", "Throttle"]
+__all__ = ["LocalThrottle", "RedisThrottle", "Throttle"]
 
 
 @runtime_checkable
@@ -190,3 +190,8 @@ class LocalThrottle:
         self._last_429 = now
         self._paused_until = max(self._paused_until, now + pause)
         return self._paused_until - now
+
+
+# At the end: _redis_throttle builds on the names above; redis itself is imported only
+# when a RedisThrottle is created, so the core needs no redis install.
+from ._redis_throttle import RedisThrottle  # noqa: E402

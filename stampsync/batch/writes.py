@@ -18,6 +18,7 @@ from ..errors import (
     ConfigurationError,
     DecodeError,
     StampsyncError,
+    ThrottleUnavailableError,
     TransportError,
 )
 from .fanout import fan_out
@@ -101,7 +102,7 @@ def classify(exc: BaseException) -> tuple[OutcomeStatus, str]:
         return "ambiguous", text
     if isinstance(exc, TransportError):
         return ("ambiguous", text) if exc.sent else ("failed", text)
-    if isinstance(exc, (APIError, ConfigurationError)):
+    if isinstance(exc, (APIError, ConfigurationError, ThrottleUnavailableError)):
         return "failed", text
     if not isinstance(exc, StampsyncError):
         text = f"{type(exc).__name__}: {text}"

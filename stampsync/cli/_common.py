@@ -20,10 +20,13 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from yarl import URL
 
+from .._client import BaseClient
 from ..errors import StampsyncError
 from ..stamped.client import StampedClient
 from ..stamps.client import StampsClient
+from ..throttle import RedisThrottle
 
 USAGE_ERROR = 2
 # soft_wrap: never break a message across lines (logs and scripts grep them).
@@ -38,12 +41,29 @@ def fail(message: str, code: int = USAGE_ERROR) -> NoReturn:
 
 @dataclass(frozen=True)
 class Tuning:
-    """Throttle and concurrency settings shared by every API command."""
+    """Throttle and concurrency settings shared by every API command.
+
+    With ``redis_url`` the quota is a :class:`RedisThrottle` shared with every other
+    process using the same ``throttle_key``.
+    """
 
     throttle_limit: int
     throttle_seconds: float
     connections: int
     batch: int
+    redis_url: str | None = None
+    throttle_key: str | None = None
+
+    def throttle(self, default_key: str) -> RedisThrottle | None:
+        """The shared throttle, if a Redis URL was given; close it with :func:`release`."""
+        if not self.redis_url:
+            return None
+        return RedisThrottle(
+            self.redis_url,
+            key=self.throttle_key or default_key,
+            limit=self.throttle_limit,
+            seconds=self.throttle_seconds,
+        )
 
     def stamps(self, api_url: str, token: str) -> StampsClient:
         """A Stamps client with these settings."""
@@ -54,6 +74,7 @@ class Tuning:
             throttle_seconds=self.throttle_seconds,
             concurrent_connections=self.connections,
             concurrent_batch_executions=self.batch,
+            throttle=self.throttle(f"stamps:{URL(api_url).host}"),
         )
 
     def stamped(
@@ -69,6 +90,7 @@ class Tuning:
             throttle_seconds=self.throttle_seconds,
             concurrent_connections=self.connections,
             concurrent_batch_executions=self.batch,
+            throttle=self.throttle(f"stamped:{store_hash}"),
         )
 
 
@@ -99,6 +121,30 @@ Connections = Annotated[
 Batch = Annotated[
     int, typer.Option("--batch", envvar="STAMPSYNC_BATCH", min=1, help="Batch tasks at once.")
 ]
+RedisUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--redis-url",
+        envvar="STAMPSYNC_REDIS_URL",
+        show_default=False,
+        help="Share the quota with other processes through this Redis.",
+    ),
+]
+ThrottleKey = Annotated[
+    str | None,
+    typer.Option(
+        "--throttle-key",
+        envvar="STAMPSYNC_THROTTLE_KEY",
+        show_default=False,
+        help="Name of the shared quota in Redis (default: per API and store).",
+    ),
+]
+
+
+async def release(client: BaseClient) -> None:
+    """Close a client's shared throttle (the CLI created it, so the CLI closes it)."""
+    if isinstance(client.throttle, RedisThrottle):
+        await client.throttle.aclose()
 
 
 def require(value: str | None, flag: str, env: str) -> str:

@@ -12,12 +12,14 @@ from typing import IO, Annotated
 import msgspec
 import typer
 
-from ..batch.sync import sync_customers
+from ..batch.sync import SyncReport, sync_customers
 from ..stamped.client import StampedClient
 from ..stamped.models import Customer
 from ._common import (
     Batch,
     Connections,
+    RedisUrl,
+    ThrottleKey,
     ThrottleLimit,
     ThrottleSeconds,
     Tuning,
@@ -25,6 +27,7 @@ from ._common import (
     err,
     fail,
     progress,
+    release,
     require,
 )
 from ._inputs import check_text_file, read_records
@@ -111,6 +114,14 @@ class ExportWriter:
 
 
 async def export(client: StampedClient, writer: ExportWriter, page_size: int) -> None:
+    """Export every customer through ``writer``, with progress and a closing summary."""
+    try:
+        await _export(client, writer, page_size)
+    finally:
+        await release(client)
+
+
+async def _export(client: StampedClient, writer: ExportWriter, page_size: int) -> None:
     started = time.monotonic()
     async with client:
         first = await client.customers.list(page=1, limit=1)
@@ -156,11 +167,13 @@ def export_customers(
     throttle_seconds: ThrottleSeconds = 60.0,
     connections: Connections = 2,
     batch: Batch = 10,
+    redis_url: RedisUrl = None,
+    throttle_key: ThrottleKey = None,
 ) -> None:
     """Export every customer to JSONL (Stamped's field names) or CSV."""
     if out.suffix.lower() not in (".jsonl", ".csv", ".ndjson"):
         fail("--out must end in .jsonl or .csv")
-    tuning = Tuning(throttle_limit, throttle_seconds, connections, batch)
+    tuning = Tuning(throttle_limit, throttle_seconds, connections, batch, redis_url, throttle_key)
     with api_errors():
         client = make_client(tuning, api_url, public_key, private_key, store_hash)
         writer = ExportWriter(out, resume)
@@ -192,29 +205,37 @@ def sync_customers_command(
     throttle_seconds: ThrottleSeconds = 60.0,
     connections: Connections = 2,
     batch: Batch = 10,
+    redis_url: RedisUrl = None,
+    throttle_key: ThrottleKey = None,
 ) -> None:
     """Upsert the customers whose row changed since the last sync; apply subscriptions.
 
     Exit codes: 0 all sent or unchanged, 1 some rows failed, 2 usage error.
     """
     check_text_file(input)
-    tuning = Tuning(throttle_limit, throttle_seconds, connections, batch)
+    tuning = Tuning(throttle_limit, throttle_seconds, connections, batch, redis_url, throttle_key)
     with api_errors():
         client = make_client(tuning, api_url, public_key, private_key, store_hash)
         fh = report.open("w", encoding="utf-8") if report else None
 
+        async def _sync(client: StampedClient) -> SyncReport:
+            return await sync_customers(
+                client,
+                read_records(input),
+                state=state,
+                dry_run=dry_run,
+                on_outcome=(lambda o: print(json.dumps(o.as_dict()), file=fh, flush=True))
+                if fh
+                else None,
+                keep_outcomes=False,
+            )
+
         async def run() -> None:
-            async with client:
-                result = await sync_customers(
-                    client,
-                    read_records(input),
-                    state=state,
-                    dry_run=dry_run,
-                    on_outcome=(lambda o: print(json.dumps(o.as_dict()), file=fh, flush=True))
-                    if fh
-                    else None,
-                    keep_outcomes=False,
-                )
+            try:
+                async with client:
+                    result = await _sync(client)
+            finally:
+                await release(client)
             c = result.counts
             verb = "would send" if dry_run else "sent"
             err.print(

@@ -19,6 +19,8 @@ from ..stamps.client import StampsClient
 from ._common import (
     Batch,
     Connections,
+    RedisUrl,
+    ThrottleKey,
     ThrottleLimit,
     ThrottleSeconds,
     Tuning,
@@ -26,6 +28,7 @@ from ._common import (
     err,
     fail,
     progress,
+    release,
     require,
 )
 from ._inputs import AWARD_COLUMNS, AWARD_OPTIONAL, check_csv_header, read_awards
@@ -86,6 +89,7 @@ async def award_file(
                     stop=stop,
                 )
     finally:
+        await release(client)
         loop.remove_signal_handler(signal.SIGINT)
         loop.remove_signal_handler(signal.SIGTERM)
 
@@ -122,13 +126,15 @@ def award(
     throttle_seconds: ThrottleSeconds = 60.0,
     connections: Connections = 2,
     batch: Batch = 10,
+    redis_url: RedisUrl = None,
+    throttle_key: ThrottleKey = None,
 ) -> None:
     """Award stamps to every row of a CSV, each key at most once.
 
     Exit codes: 0 all applied, 1 some failed, 3 some ambiguous, 2 usage error.
     """
     total = check_csv_header(input, AWARD_COLUMNS, AWARD_OPTIONAL)
-    tuning = Tuning(throttle_limit, throttle_seconds, connections, batch)
+    tuning = Tuning(throttle_limit, throttle_seconds, connections, batch, redis_url, throttle_key)
     with api_errors():
         client = tuning.stamps(api_url, require(token, "--token", "STAMPS_TOKEN"))
         result = asyncio.run(award_file(client, input, journal, report, total))

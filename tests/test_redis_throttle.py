@@ -1,0 +1,233 @@
+"""RedisThrottle against a real redis-server: one quota across tasks and processes."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import redis.asyncio as aioredis
+
+from stampsync import StampedClient
+from stampsync.errors import ConfigurationError, ThrottleUnavailableError
+from stampsync.sandbox import Sandbox
+from stampsync.testing import max_in_window
+from stampsync.throttle import RedisThrottle, Throttle
+from tests._redis import redis_server
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    with redis_server() as (url, _):
+        yield url
+
+
+@pytest.fixture
+async def sandbox_strict() -> AsyncIterator[Sandbox]:
+    async with Sandbox(customers=100, members=10, limit=20, seconds=0.5) as sb:
+        yield sb
+
+
+async def test_one_process_many_tasks_hold_the_window(
+    redis_url: str, sandbox_strict: Sandbox
+) -> None:
+    async with RedisThrottle(redis_url, key="t1", limit=20, seconds=0.5) as shared:
+        assert isinstance(shared, Throttle)
+        async with sandbox_strict.stamped_client(
+            throttle=shared, concurrent_connections=8, max_retries=0
+        ) as st:
+            await asyncio.gather(*(st.customers.get(1 + i % 50) for i in range(100)))
+    arrivals = await sandbox_strict.arrivals()
+    assert len(arrivals) == 100
+    assert max_in_window(arrivals, 0.5) <= 20
+    assert (await sandbox_strict.counters()).get("rate_limited", 0) == 0
+
+
+async def test_three_processes_share_one_quota() -> None:
+    limit, seconds, per_process = 30, 1.0, 40
+    with redis_server() as (url, _):
+        async with Sandbox(
+            customers=100, members=10, limit=limit, seconds=seconds, process=True
+        ) as sb:
+            start_at = time.time() + 2.0  # every worker begins together
+            workers = [
+                await asyncio.create_subprocess_exec(
+                    sys.executable,
+                    "-m",
+                    "tests._redis_worker",
+                    url,
+                    "shared",
+                    str(limit),
+                    str(seconds),
+                    sb.url,
+                    str(per_process),
+                    str(start_at),
+                    stdout=asyncio.subprocess.PIPE,
+                )
+                for _ in range(3)
+            ]
+            outputs = [await asyncio.wait_for(w.communicate(), 60) for w in workers]
+            failed = [int(out.strip() or b"-1") for out, _ in outputs]
+            arrivals = await sb.arrivals()
+            counters = await sb.counters()
+    assert failed == [0, 0, 0]
+    assert len(arrivals) == 3 * per_process
+    assert counters.get("rate_limited", 0) == 0  # the strict server never refused one
+    assert max_in_window(arrivals, seconds) <= limit
+    # 120 starts at 30 per window: the last batch goes 3 windows after the first.
+    ideal = (3 * per_process // limit - 1) * seconds
+    assert max(arrivals) - min(arrivals) <= ideal * 1.10
+
+
+async def test_a_429_pauses_every_worker_on_the_key(redis_url: str) -> None:
+    async with (
+        RedisThrottle(redis_url, key="cool", limit=1000, seconds=10) as a,
+        RedisThrottle(redis_url, key="cool", limit=1000, seconds=10) as b,
+    ):
+        await a.acquire()
+        assert await a.rate_limited(None) == pytest.approx(0.5, abs=0.01)
+        assert await b.rate_limited(None) == pytest.approx(0.5, abs=0.02)  # same burst: once
+        started = time.monotonic()
+        await b.acquire()  # the other worker waits out the shared pause
+        assert time.monotonic() - started >= 0.45
+        assert await a.rate_limited(None) == pytest.approx(1.0, abs=0.02)  # repeat: doubles
+        assert await b.rate_limited(2.0) == pytest.approx(2.0, abs=0.02)  # Retry-After wins
+
+
+async def test_redis_gone_mid_run_fails_closed_without_a_burst() -> None:
+    with redis_server() as (url, proc):
+        async with Sandbox(customers=100, members=10) as sb:
+            async with (
+                RedisThrottle(url, key="gone", limit=1000, seconds=1) as shared,
+                sb.stamped_client(throttle=shared, max_retries=0) as st,
+            ):
+                await st.customers.get(1)
+                proc.terminate()
+                proc.wait(10)
+                results = await asyncio.gather(
+                    *(st.customers.get(2) for _ in range(50)), return_exceptions=True
+                )
+            assert all(isinstance(r, ThrottleUnavailableError) for r in results)
+            assert "nothing was sent" in str(results[0])
+            assert (await sb.counters())["arrivals"] == 1  # no burst past the dead throttle
+
+
+async def test_opt_in_fallback_uses_a_local_share(redis_url: str) -> None:
+    async with RedisThrottle(
+        "redis://127.0.0.1:1/0", key="fb", limit=40, seconds=1, fallback_processes=4
+    ) as shared:
+        started = time.monotonic()
+        for _ in range(11):
+            await shared.acquire()
+        # 40 / 4 = 10 per window locally: the 11th waits for the next window.
+        assert time.monotonic() - started >= 0.9
+
+
+async def test_keys_expire_and_one_call_per_uncontended_admission(redis_url: str) -> None:
+    async with RedisThrottle(redis_url, key="ttl", limit=100, seconds=2) as shared:
+        for _ in range(10):
+            await shared.acquire()
+        assert shared.redis_calls == 10
+        await shared.rate_limited(None)
+        client = aioredis.from_url(redis_url)
+        try:
+            keys = sorted(
+                k.decode() if isinstance(k, bytes) else k for k in await client.keys("stampsync:*")
+            )
+            assert keys == [
+                "stampsync:{ttl}:log",
+                "stampsync:{ttl}:pause",
+                "stampsync:{ttl}:strikes",
+            ]
+            for k in keys:
+                ttl = await client.pttl(k)
+                assert 0 < ttl <= 6000, (k, ttl)
+        finally:
+            await client.aclose()
+
+
+async def test_head_of_queue_talks_to_redis(redis_url: str) -> None:
+    async with RedisThrottle(redis_url, key="q", limit=10, seconds=0.3) as shared:
+        await asyncio.gather(*(shared.acquire() for _ in range(40)))
+        # 40 admissions in 4 windows; waiting adds about one call per window, not per task.
+        assert shared.redis_calls <= 40 + 4 * 2
+
+
+def test_settings_are_checked() -> None:
+    with pytest.raises(ConfigurationError, match="key"):
+        RedisThrottle("redis://127.0.0.1:1/0", key="", limit=1, seconds=1)
+    with pytest.raises(ConfigurationError, match="throttle limit"):
+        RedisThrottle("redis://127.0.0.1:1/0", key="k", limit=0, seconds=1)
+    with pytest.raises(ConfigurationError, match="fallback_processes"):
+        RedisThrottle("redis://127.0.0.1:1/0", key="k", limit=1, seconds=1, fallback_processes=0)
+
+
+def test_repr_and_errors_hide_the_password() -> None:
+    shared = RedisThrottle("redis://user:s3cret-pass@127.0.0.1:1/0", key="k", limit=1, seconds=1)
+    assert "s3cret-pass" not in repr(shared)
+
+    async def attempt() -> str:
+        try:
+            await shared.acquire()
+        except ThrottleUnavailableError as exc:
+            return str(exc)
+        finally:
+            await shared.aclose()
+        return ""
+
+    message = asyncio.run(attempt())
+    assert "cannot reach Redis" in message
+    assert "s3cret-pass" not in message
+
+
+async def test_clients_accept_a_shared_throttle(redis_url: str) -> None:
+    async with RedisThrottle(redis_url, key="both", limit=5, seconds=1) as shared:
+        client = StampedClient("p", "k", "1", throttle=shared)
+        assert client.throttle is shared
+
+
+def test_cli_shares_its_quota_through_redis(redis_url: str, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from stampsync.cli._app import app
+
+    src = tmp_path / "awards.csv"
+    src.write_text(
+        "key,user,store,number_of_stamps\n"
+        + "".join(f"k{i},member{1 + i}@example.com,1,1\n" for i in range(5))
+    )
+    with Sandbox(customers=10, members=10) as sb:
+        env = {
+            "STAMPS_API_URL": sb.url,
+            "STAMPS_TOKEN": sb.config.stamps_token,
+            "STAMPSYNC_REDIS_URL": redis_url,
+            "STAMPSYNC_THROTTLE_KEY": "cli-quota",
+        }
+        result = CliRunner().invoke(
+            app,
+            [
+                "stamps",
+                "award",
+                "--input",
+                str(src),
+                "--journal",
+                str(tmp_path / "j"),
+                "--report",
+                str(tmp_path / "r"),
+            ],
+            env=env,
+        )
+    assert result.exit_code == 0, result.stderr
+
+    async def members() -> int:
+        client = aioredis.from_url(redis_url)
+        try:
+            count: int = await client.zcard("stampsync:{cli-quota}:log")
+            return count
+        finally:
+            await client.aclose()
+
+    assert asyncio.run(members()) == 5  # every award took its token from Redis
