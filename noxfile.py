@@ -33,7 +33,13 @@ def typecheck(session: nox.Session) -> None:
     session.run("mypy")
 
 
-BENCHMARKS = ["throttle_compliance", "sandbox_rate", "export_scaling", "mass_awards"]
+BENCHMARKS = [
+    "throttle_compliance",
+    "sandbox_rate",
+    "export_scaling",
+    "mass_awards",
+    "redis_throttle",
+]
 
 
 @nox.session(python=PYTHON)
