@@ -1,4 +1,5 @@
-"""Development sessions: ``nox -s tests``, ``nox -s lint typecheck tests``, ``nox -s bench``."""
+"""Development sessions: ``nox -s tests`` (the test suite), ``nox`` (lint, typecheck, tests,
+docs), ``nox -s bench`` (benchmarks and their results page)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import nox
 
 nox.options.default_venv_backend = "venv"
 nox.options.reuse_existing_virtualenvs = True
-nox.options.sessions = ["lint", "typecheck", "tests"]
+nox.options.sessions = ["lint", "typecheck", "tests", "docs"]
 
 PYTHON = ["3.11"]
 
@@ -33,28 +34,21 @@ def typecheck(session: nox.Session) -> None:
     session.run("mypy")
 
 
-BENCHMARKS = [
-    "throttle_compliance",
-    "sandbox_rate",
-    "export_scaling",
-    "mass_awards",
-    "redis_throttle",
-]
+@nox.session(python=PYTHON)
+def docs(session: nox.Session) -> None:
+    """Build the documentation site with mkdocs --strict: a broken link or reference fails.
+
+    The examples on its pages run in the test suite (tests/test_docs_examples.py).
+    """
+    session.install("-e", ".[docs]")
+    session.run("mkdocs", "build", "--strict", "--site-dir", "site")
 
 
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
-    """Every benchmark, side by side; ``nox -s bench -- --quick`` for a smoke run.
+    """Every benchmark side by side, then the results page (docs/benchmarks.md).
 
-    Each writes its raw numbers to benchmarks/results/NAME.json and prints a table.
+    ``nox -s bench -- --quick`` is a smoke run of about a minute into a scratch directory.
     """
     session.install("-e", ".[test,bench,redis,cli]")
-    for name in BENCHMARKS:
-        session.run(
-            "python",
-            "-m",
-            f"benchmarks.{name}",
-            "--json",
-            f"benchmarks/results/{name}.json",
-            *session.posargs,
-        )
+    session.run("python", "-m", "benchmarks.run", *session.posargs)

@@ -39,6 +39,7 @@ class BaseClient:
         max_retries: int,
         retry_budget: float,
         throttle: Throttle | None,
+        max_response_bytes: int = 32 * 2**20,
     ) -> None:
         if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
             raise ConfigurationError(f"max_retries must be an integer >= 0, got {max_retries!r}")
@@ -63,6 +64,7 @@ class BaseClient:
             timeout=timeout,
             retry=RetryPolicy(max_retries=max_retries, budget=float(retry_budget)),
             name=self._name,
+            max_response_bytes=max_response_bytes,
         )
 
     @property

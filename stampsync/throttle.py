@@ -65,6 +65,9 @@ class Throttle(Protocol):
         ...
 
 
+MIN_SLEEP = 1e-6
+
+
 def default_margin(seconds: float) -> float:
     """The trip margin used when none is given: 1 % of the window, within [15 ms, 0.5 s].
 
@@ -123,6 +126,7 @@ class LocalThrottle:
         self._span = self._seconds + (default_margin(seconds) if margin is None else margin)
         self._starts: collections.deque[float] = collections.deque()
         self._lock = asyncio.Lock()
+        self._queued = 0  # callers inside or waiting for the lock
         self._clock = clock
         self._sleep = sleep
         self._paused_until = 0.0
@@ -160,14 +164,26 @@ class LocalThrottle:
         """Wait until a start fits in the window, then record it."""
         if self._pacer is not None:
             await self._pacer.acquire()
-        async with self._lock:
-            while True:
-                now = self._clock()
-                wait = self._wait_needed(now)
-                if wait <= 0:
-                    self._starts.append(now)
-                    return
-                await self._sleep(wait)
+        if not self._queued:
+            # Nobody waits: take the slot without the lock (FIFO is not at stake).
+            now = self._clock()
+            if self._wait_needed(now) <= 0:
+                self._starts.append(now)
+                return
+        self._queued += 1
+        try:
+            async with self._lock:
+                while True:
+                    now = self._clock()
+                    wait = self._wait_needed(now)
+                    if wait <= 0:
+                        self._starts.append(now)
+                        return
+                    # At least a microsecond: a float remainder of 1e-17 s added to a
+                    # large clock value is lost, and the waiter would never get there.
+                    await self._sleep(max(wait, MIN_SLEEP))
+        finally:
+            self._queued -= 1
 
     async def rate_limited(self, retry_after: float | None) -> float:
         """Pause every caller after a 429.

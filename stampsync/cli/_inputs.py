@@ -49,6 +49,13 @@ def check_text_file(path: Path) -> int:
 def check_csv_header(path: Path, required: tuple[str, ...], optional: tuple[str, ...]) -> int:
     """Check the CSV's header names the ``required`` columns; return the number of rows."""
     check_text_file(path)
+    try:
+        return _check_csv(path, required, optional)
+    except csv.Error as exc:
+        fail(f"{path} is not valid CSV: {exc}")
+
+
+def _check_csv(path: Path, required: tuple[str, ...], optional: tuple[str, ...]) -> int:
     with path.open(newline="", encoding="utf-8-sig") as fh:
         reader = csv.reader(fh)
         header = next(reader, None)
@@ -64,7 +71,11 @@ def check_csv_header(path: Path, required: tuple[str, ...], optional: tuple[str,
                 f"{path} has unknown column(s) {', '.join(unknown)}; "
                 f"expected: {','.join(required + optional)}"
             )
-        rows = sum(1 for row in reader if any(cell.strip() for cell in row))
+        rows = 0
+        for row in reader:
+            if "\x00" in "".join(row):
+                fail(f"{path} line {reader.line_num} contains a NUL character")
+            rows += any(cell.strip() for cell in row)
     if rows == 0:
         fail(f"{path} has a header but no rows")
     return rows

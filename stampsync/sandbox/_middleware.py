@@ -22,9 +22,9 @@ from ..errors import ConfigurationError
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 #: Fault kinds that answer without applying the request.
-BEFORE = {"429", "500", "502", "503", "504", "drop_before", "html", "empty"}
+BEFORE = {"429", "429_retry_after", "500", "502", "503", "504", "drop_before", "html", "empty"}
 #: Fault kinds that apply the request, then spoil or lose the answer.
-AFTER = {"drop_after", "malformed", "truncated", "wrong_content_type", "timeout"}
+AFTER = {"drop_after", "malformed", "truncated", "wrong_content_type", "timeout", "huge"}
 DELAY = {"latency"}
 KINDS = BEFORE | AFTER | DELAY
 
@@ -36,7 +36,9 @@ class Fault:
     Attributes:
         kind: ``429``/``500``/``502``/``503``/``504`` (answered before applying),
             ``drop_before`` (connection cut, nothing applied), ``html`` (a 500 HTML page),
-            ``empty`` (a 500 with no body), ``drop_after`` (applied, then the connection
+            ``empty`` (a 500 with no body), ``429_retry_after`` (a 429 with
+            ``Retry-After: seconds``), ``huge`` (applied, then a 4 MiB answer),
+            ``drop_after`` (applied, then the connection
             is cut), ``malformed``/``truncated``/``wrong_content_type`` (applied, answer
             spoiled), ``timeout`` (applied, answer held for ``seconds``), ``latency``
             (``seconds`` of delay, then a normal answer).
@@ -244,6 +246,10 @@ class Gate:
             )
         if kind == "empty":
             return web.Response(status=500)
+        if kind == "429_retry_after":
+            return json_response(
+                {"detail": "Injected 429"}, 429, headers={"Retry-After": f"{fault.seconds:g}"}
+            )
         return json_response({"detail": f"Injected {kind}"}, int(kind))
 
     async def _after(
@@ -259,6 +265,13 @@ class Gate:
         if fault.kind == "malformed":
             return web.Response(
                 body=b"{'not': json,", status=response.status, content_type="application/json"
+            )
+        if fault.kind == "huge":
+            padding = b" " * (4 * 2**20)
+            return web.Response(
+                body=raw[:-1] + padding + raw[-1:] if raw else padding,
+                status=response.status,
+                content_type="application/json",
             )
         if fault.kind == "truncated":
             return web.Response(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TypeVar
 
 from .._client import BaseClient
-from .._transport import Request
+from .._transport import Request, path_segment
 
 T = TypeVar("T")
 
@@ -15,7 +15,8 @@ class StampedResource:
 
     def __init__(self, client: BaseClient, store_hash: str) -> None:
         self._client = client
-        self._store_hash = store_hash
+        # Encoded once: every path of this client starts with it.
+        self._prefix = "/api/v2/" + path_segment(store_hash, "store_hash")
 
     async def _call(
         self,
@@ -30,8 +31,8 @@ class StampedResource:
     ) -> T:
         request = Request(
             method,
-            "/api/v2/{store_hash}" + path,
-            params={"store_hash": self._store_hash, **(params or {})},
+            self._prefix + path,
+            params=params or {},
             query=query,
             body=body,
             idempotent=idempotent,

@@ -35,6 +35,7 @@ class StampedClient(BaseClient):
         retry_budget: seconds after which a failing request stops being retried.
         throttle: a throttle shared with other clients (e.g. ``RedisThrottle``); when
             given, ``throttle_limit``/``throttle_seconds`` are the throttle's business.
+        max_response_bytes: a larger answer is refused with ``DecodeError`` (32 MiB).
     """
 
     _name = "StampedClient"
@@ -54,6 +55,7 @@ class StampedClient(BaseClient):
         max_retries: int = 3,
         retry_budget: float = 120.0,
         throttle: Throttle | None = None,
+        max_response_bytes: int = 32 * 2**20,
     ) -> None:
         store_hash = str(store_hash).strip() if store_hash is not None else ""
         path_segment(store_hash, "store_hash")
@@ -68,6 +70,7 @@ class StampedClient(BaseClient):
             max_retries=max_retries,
             retry_budget=retry_budget,
             throttle=throttle,
+            max_response_bytes=max_response_bytes,
         )
         self.store_hash = store_hash
         self.customers = Customers(self, store_hash)

@@ -27,7 +27,8 @@ class StampsClient(BaseClient):
             renewed before it expires and once after a 401.
         merchant, store: defaults for endpoints that take a merchant or store id.
         throttle_limit, throttle_seconds, concurrent_connections,
-        concurrent_batch_executions, timeout, max_retries, retry_budget, throttle:
+        concurrent_batch_executions, timeout, max_retries, retry_budget, throttle,
+        max_response_bytes:
             as for :class:`~stampsync.StampedClient`.
     """
 
@@ -50,6 +51,7 @@ class StampsClient(BaseClient):
         max_retries: int = 3,
         retry_budget: float = 120.0,
         throttle: Throttle | None = None,
+        max_response_bytes: int = 32 * 2**20,
     ) -> None:
         for name, value in (("merchant", merchant), ("store", store)):
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
@@ -75,6 +77,7 @@ class StampsClient(BaseClient):
             max_retries=max_retries,
             retry_budget=retry_budget,
             throttle=throttle,
+            max_response_bytes=max_response_bytes,
         )
         self.stamps = Stamps(self)
         """Stamps: add, cancel, deduct."""
