@@ -184,17 +184,22 @@ def render(results: Path, page: Path, img: Path) -> None:
             "",
             f"{o['requests']} `GET dashboard/customers/{{id}}` against the sandbox (its "
             f"own process, unthrottled), {o['concurrency']} in flight (requests: a plain "
-            f"sequential loop), {o['rounds']} interleaved rounds. Ratio: median over "
-            "rounds of each round's time over raw aiohttp's. httpx is known upstream to "
-            "be slow under concurrency (encode/httpx#3215).",
+            f"sequential loop), {o['rounds']} rounds with the order of clients reversed "
+            "every other round. Ratios to raw aiohttp: of the median times (and the "
+            "median of each round's ratio); client CPU per request is the steadier "
+            "measure on a 2-core machine shared with the server. httpx is known upstream "
+            "to be slow under concurrency (encode/httpx#3215).",
             "",
-            "| client | median s | min s | max s | requests/s | vs raw aiohttp |",
+            "| client | wall median s (min-max) | requests/s | wall vs raw aiohttp "
+            "(paired) | client CPU per request | CPU vs raw aiohttp |",
             "|---|---|---|---|---|---|",
         ]
         for name, v in o["variants"].items():
             lines.append(
-                f"| {name} | {v['median_s']} | {v['min_s']} | {v['max_s']} | "
-                f"{v['requests_per_s']:,} | {v['ratio_to_raw_aiohttp']:.3f}x |"
+                f"| {name} | {v['median_s']} ({v['min_s']}-{v['max_s']}) | "
+                f"{v['requests_per_s']:,} | {v['ratio_to_raw_aiohttp']:.3f}x "
+                f"({v['paired_ratio_median']:.3f}x) | {v['cpu_us_per_request']} µs | "
+                f"{v['cpu_ratio_to_raw_aiohttp']:.3f}x |"
             )
         if "overhead" in made:
             lines += ["", f"![request overhead]({rel}/request_overhead.png)"]

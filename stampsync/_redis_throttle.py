@@ -104,7 +104,8 @@ class RedisThrottle:
             never appears in messages).
         key: names the shared quota, e.g. ``"stamped:270392"``; every process sharing a
             quota uses the same key, limit and seconds.
-        limit, seconds: the quota.
+        limit: most request starts in any window, across every process on ``key``.
+        seconds: the window's length in seconds.
         margin: extra seconds each start counts for (default: 1 % of the window, at least
             50 ms).
         fallback_processes: if set, when Redis is unreachable use a local throttle at

@@ -97,7 +97,8 @@ class LocalThrottle:
             server; defaults to 1 % of the window, within [15 ms, 0.5 s].
         burst: most starts paced back to back before the rest follow at L/S; defaults
             to a tenth of the limit. ``burst=limit`` turns pacing off (the window alone).
-        clock, sleep: injectable for tests (a fake clock that never really sleeps).
+        clock: injectable for tests (a fake clock).
+        sleep: injectable for tests (a sleep that only advances the fake clock).
 
     Waiters are served first come, first served: only the head waiter sleeps.
     """

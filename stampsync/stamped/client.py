@@ -26,8 +26,8 @@ class StampedClient(BaseClient):
         private_key: the API private key (sent as the Basic password; never shown).
         store_hash: the store identifier that scopes every path.
         api_url: base URL; https, or http on loopback only (the sandbox).
-        throttle_limit, throttle_seconds: the quota: at most this many request starts
-            in any window of this many seconds.
+        throttle_limit: the quota: at most this many request starts in any window.
+        throttle_seconds: the window's length in seconds.
         concurrent_connections: requests in flight at once.
         concurrent_batch_executions: tasks a batch operation (export) runs at once.
         timeout: seconds per attempt.

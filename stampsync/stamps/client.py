@@ -25,11 +25,17 @@ class StampsClient(BaseClient):
             ``token`` is already a JWT.
         jwt: exchange the static ``token`` for a 24-hour JWT (needs ``merchant``),
             renewed before it expires and once after a 401.
-        merchant, store: defaults for endpoints that take a merchant or store id.
-        throttle_limit, throttle_seconds, concurrent_connections,
-        concurrent_batch_executions, timeout, max_retries, retry_budget, throttle,
-        max_response_bytes:
-            as for :class:`~stampsync.StampedClient`.
+        merchant: default merchant id for the endpoints that take one.
+        store: default store id for the endpoints that take one.
+        throttle_limit: as for :class:`~stampsync.StampedClient`.
+        throttle_seconds: as for :class:`~stampsync.StampedClient`.
+        concurrent_connections: as for :class:`~stampsync.StampedClient`.
+        concurrent_batch_executions: as for :class:`~stampsync.StampedClient`.
+        timeout: as for :class:`~stampsync.StampedClient`.
+        max_retries: as for :class:`~stampsync.StampedClient`.
+        retry_budget: as for :class:`~stampsync.StampedClient`.
+        throttle: as for :class:`~stampsync.StampedClient`.
+        max_response_bytes: as for :class:`~stampsync.StampedClient`.
     """
 
     _name = "StampsClient"
