@@ -76,6 +76,16 @@ CASES = [
         lambda r: r.total == 101 and r.items[0].total_spend == 12.5,
     ),
     Case(
+        "customers.list_customers",
+        lambda c: c.customers.list_customers(page=2, limit=10),
+        "GET",
+        "/customers",
+        {"page": "2", "limit": "10"},
+        None,
+        {"data": [CUSTOMER], "total": 11, "page": 2},
+        lambda r: r.total == 11 and r.items[0].id == 42,
+    ),
+    Case(
         "customers.get",
         lambda c: c.customers.get(42),
         "GET",

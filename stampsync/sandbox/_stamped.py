@@ -71,6 +71,7 @@ class StampedRoutes:
             web.post(p + "/dashboard/customers/{id}", self.update),
             web.post(f"{p}/customers/points", self.points),
             web.post(f"{p}/customers", self.upsert),
+            web.get(f"{p}/customers", self.list),
             web.get(p + "/customers/{email}", self.get_by_email),
             web.delete(p + "/customers/{email}", self.delete),
             web.post(f"{p}/survey/subscribe", self.subscribe),

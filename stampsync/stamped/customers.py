@@ -105,6 +105,17 @@ class Customers(StampedResource):
             "GET", "/dashboard/customers", CustomerPage, query={"page": page, "limit": limit}
         )
 
+    async def list_customers(self, *, page: int = 1, limit: int = MAX_PAGE_SIZE) -> CustomerPage:
+        """GET /api/v2/{store_hash}/customers: one page of customers.
+
+        The user-management guide's path for the same listing; :meth:`list` calls the
+        integration endpoint list's path, the default.
+        """
+        page, limit = check_paging(page, limit)
+        return await self._call(
+            "GET", "/customers", CustomerPage, query={"page": page, "limit": limit}
+        )
+
     async def get(self, customer_id: int | str) -> Customer:
         """GET /api/v2/{store_hash}/dashboard/customers/{id}: one customer by Stamped id."""
         path_segment(customer_id, "customer_id")

@@ -15,6 +15,8 @@ async def test_stamped_customers_round_trip(stampsync_sandbox: Sandbox) -> None:
         page = await st.customers.list(page=1, limit=10)
         assert page.total == 1000
         assert [c.id for c in page.items] == list(range(1, 11))
+        guide = await st.customers.list_customers(page=1, limit=10)
+        assert [c.id for c in guide.items] == [c.id for c in page.items]
         one = await st.customers.get(7)
         assert one.email == "customer7@example.com"
 
