@@ -30,7 +30,8 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
     """mypy --strict over the package, the tests and the benchmarks."""
-    session.install("-e", ".[test,lint,redis,cli]")
+    # Everything mypy reads: the package, the tests, the benchmarks (and their deps).
+    session.install("-e", ".[test,lint,redis,cli,bench]", "types-requests")
     session.run("mypy")
 
 
