@@ -314,6 +314,8 @@ BAD = [
     (lambda c: c.customers.create(email="nope"), "email"),
     (lambda c: c.customers.upsert(email=""), "email"),
     (lambda c: c.customers.upsert(email="a@x.co", favourite_colour="red"), "favourite_colour"),
+    (lambda c: c.customers.create(email="a@x.co", favourite_colour="red"), "favourite_colour"),
+    (lambda c: c.customers.update(1, colour="red"), "colour"),
     (lambda c: c.customers.list(page=0), "page"),
     (lambda c: c.customers.list(limit=101), "limit"),
     (lambda c: c.customers.get(""), "customer_id"),

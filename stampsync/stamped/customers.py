@@ -54,6 +54,9 @@ class Customers(StampedResource):
     """``stamped.customers``: create, read, update, delete and export customers."""
 
     def _body(self, *, require_email: bool, **fields: Any) -> CustomerData:
+        unknown = set(fields) - set(CustomerData.__struct_fields__)
+        if unknown:
+            raise ConfigurationError(f"unknown customer fields: {', '.join(sorted(unknown))}")
         address = fields.pop("email", None)
         if require_email or address is not None:
             address = check_email(address, "email")
@@ -130,9 +133,6 @@ class Customers(StampedResource):
         :class:`CustomerData`, e.g. ``first_name="Ann"``.
         """
         path_segment(customer_id, "customer_id")
-        unknown = set(fields) - set(CustomerData.__struct_fields__)
-        if unknown:
-            raise ConfigurationError(f"unknown customer fields: {', '.join(sorted(unknown))}")
         if not fields:
             raise ConfigurationError("update needs at least one field to change")
         body = self._body(require_email=False, **fields)
@@ -150,9 +150,6 @@ class Customers(StampedResource):
 
         Idempotent (keyed by email), so failures are retried.
         """
-        unknown = set(fields) - set(CustomerData.__struct_fields__)
-        if unknown:
-            raise ConfigurationError(f"unknown customer fields: {', '.join(sorted(unknown))}")
         body = self._body(require_email=True, email=email, **fields)
         return await self._call("POST", "/customers", Customer, body=body, idempotent=True)
 
