@@ -50,6 +50,10 @@ class Auth(Protocol):
         """The value of the Authorization header for the next request."""
         ...
 
+    def fixed_header(self) -> str | None:
+        """The header if it never changes (built once, not per request), else ``None``."""
+        ...
+
     async def refresh(self, used: str) -> bool:
         """Renew the credential after a 401 answered the header ``used``.
 
@@ -77,6 +81,9 @@ class BasicAuth:
     async def header(self) -> str:
         return self._header.reveal()
 
+    def fixed_header(self) -> str:
+        return self._header.reveal()
+
     async def refresh(self, used: str) -> bool:
         return False
 
@@ -98,6 +105,9 @@ class TokenAuth:
         self._token_type = token_type
 
     async def header(self) -> str:
+        return f"{self._token_type} {self._token.reveal()}"
+
+    def fixed_header(self) -> str:
         return f"{self._token_type} {self._token.reveal()}"
 
     async def refresh(self, used: str) -> bool:
@@ -166,6 +176,9 @@ class JwtAuth:
                 await self._renew()
                 current = "Bearer " + self._jwt.reveal()  # type: ignore[union-attr]
             return current
+
+    def fixed_header(self) -> None:
+        return None  # renewed every 24 hours
 
     async def refresh(self, used: str) -> bool:
         async with self._lock:

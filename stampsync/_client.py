@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Coroutine
 from types import TracebackType
-from typing import Self, TypeVar
+from typing import Any, Self, TypeVar
 
 from ._auth import Auth
 from ._retry import RetryPolicy
@@ -82,8 +83,8 @@ class BaseClient:
         """Counters: attempts, retries, 429s seen, seconds spent waiting for the throttle."""
         return self._transport.stats
 
-    async def _send(self, request: Request, into: type[T]) -> T:
-        return await self._transport.send(request, into)
+    def _send(self, request: Request, into: type[T]) -> Coroutine[Any, Any, T]:
+        return self._transport.send(request, into)
 
     async def __aenter__(self) -> Self:
         await self._transport.open()

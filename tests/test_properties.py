@@ -176,3 +176,22 @@ def test_error_bodies_never_break_error_mapping(data: bytes) -> None:
     parsed = parse_error_body(data)
     assert isinstance(parsed.message, str)
     assert all(isinstance(k, str) and isinstance(v, str) for k, v in parsed.errors.items())
+
+
+@given(st.one_of(st.text(min_size=1), st.integers()))
+def test_path_segment_fast_paths_match_full_percent_encoding(value: str | int) -> None:
+    from urllib.parse import quote
+
+    from stampsync._transport import path_segment
+    from stampsync.errors import ConfigurationError
+
+    text = str(value)
+    if not text.strip():
+        with contextlib.suppress(ConfigurationError):
+            path_segment(value)
+            raise AssertionError(f"blank {value!r} was accepted")
+        return
+    expected = quote(text, safe="")
+    if expected in (".", ".."):
+        expected = expected.replace(".", "%2E")
+    assert path_segment(value) == expected

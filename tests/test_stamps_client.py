@@ -491,6 +491,24 @@ def _jwt(exp: float) -> str:
     return f"{part({'alg': 'HS256'})}.{part({'exp': exp})}.signature"
 
 
+async def test_token_exchange_carries_no_authorization_even_with_a_fixed_token(
+    server: RecordingServer,
+) -> None:
+    async def respond(request: web.Request, n: int) -> web.StreamResponse:
+        return web.json_response({"access_token": _jwt(4_000_000_000)})
+
+    server.responder = respond
+    async with StampsClient("static-token-1", api_url=server.url, merchant=14) as c:
+        await c.auth.get_access_token()
+        await c.memberships.anonymize(identifier=1)
+    exchange, write = server.arrivals
+    assert "Authorization" not in exchange.headers
+    assert exchange.headers["Content-Type"] == "application/json"
+    assert write.headers["Authorization"] == "Token static-token-1"
+    assert write.headers["Content-Type"] == "application/json"
+    assert write.headers["Accept"] == "application/json"
+
+
 async def test_jwt_is_fetched_once_and_sent_as_bearer(server: RecordingServer) -> None:
     token = _jwt(4_000_000_000)
 
