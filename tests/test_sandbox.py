@@ -181,14 +181,16 @@ async def test_faults_are_reproducible_with_a_seed() -> None:
 
 async def test_process_mode_serves_and_stops_by_pid() -> None:
     sb = Sandbox(customers=100, members=10, process=True)
+    assert sb.pid is None
     await asyncio.to_thread(sb.start)
     try:
-        assert sb._proc is not None
-        pid = sb._proc.pid
+        pid = sb.pid
+        assert pid is not None and pid != os.getpid()
         async with sb.stamped_client() as st:
             assert (await st.customers.list(limit=5)).total == 100
     finally:
         await asyncio.to_thread(sb.stop)
+    assert sb.pid is None
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
 

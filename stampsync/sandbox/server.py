@@ -104,6 +104,14 @@ class Sandbox:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
 
+    @property
+    def pid(self) -> int | None:
+        """The server's process id while it runs with ``process=True``, else ``None``.
+
+        For pinning it to a core of its own in a benchmark, say.
+        """
+        return self._proc.pid if self._proc is not None else None
+
     # -- lifetime -----------------------------------------------------------------
 
     def start(self) -> None:
