@@ -185,7 +185,8 @@ async def test_process_mode_serves_and_stops_by_pid() -> None:
     await asyncio.to_thread(sb.start)
     try:
         pid = sb.pid
-        assert pid is not None and pid != os.getpid()
+        assert pid is not None
+        assert pid != os.getpid()
         async with sb.stamped_client() as st:
             assert (await st.customers.list(limit=5)).total == 100
     finally:

@@ -41,6 +41,20 @@ async def _body(request: web.Request) -> dict[str, Any] | web.Response:
     return data
 
 
+async def _body_with_email(
+    request: web.Request, invalid: str
+) -> tuple[dict[str, Any], str] | web.Response:
+    """The JSON body and its valid ``email``, or the 400 answer (``invalid`` its message)."""
+    data = await _body(request)
+    if isinstance(data, web.Response):
+        return data
+    email = data.get("email")
+    if not _valid_email(email):
+        return _error(invalid, errors={"email": "A valid email is required."})
+    assert isinstance(email, str)
+    return data, email
+
+
 def _paging(request: web.Request) -> tuple[int, int] | web.Response:
     try:
         page = int(request.query.get("page", "1"))
@@ -84,14 +98,18 @@ class StampedRoutes:
     def _fields(self, data: dict[str, Any]) -> dict[str, Any]:
         return {k: data[k] for k in WRITABLE if k in data}
 
+    def _customer(self, email: str) -> tuple[int, dict[str, Any]] | web.Response:
+        i = self.store.id_for_email(email)
+        record = None if i is None else self.store.get(i)
+        if i is None or record is None:
+            return _error("Customer not found", 404)
+        return i, record
+
     async def create(self, request: web.Request) -> web.Response:
-        data = await _body(request)
-        if isinstance(data, web.Response):
-            return data
-        email = data.get("email")
-        if not _valid_email(email):
-            return _error("Invalid customer", errors={"email": "A valid email is required."})
-        assert isinstance(email, str)
+        parsed = await _body_with_email(request, "Invalid customer")
+        if isinstance(parsed, web.Response):
+            return parsed
+        data, email = parsed
         if self.store.id_for_email(email) is not None:
             return _error("Customer exists", errors={"email": "Email is already in use."})
         return json_response(self.store.create(self._fields(data)))
@@ -131,26 +149,18 @@ class StampedRoutes:
         return json_response(self.store.save(i, {**record, **self._fields(data)}))
 
     async def upsert(self, request: web.Request) -> web.Response:
-        data = await _body(request)
-        if isinstance(data, web.Response):
-            return data
-        email = data.get("email")
-        if not _valid_email(email):
-            return _error("Invalid customer", errors={"email": "A valid email is required."})
-        assert isinstance(email, str)
-        i = self.store.id_for_email(email)
-        if i is None:
+        parsed = await _body_with_email(request, "Invalid customer")
+        if isinstance(parsed, web.Response):
+            return parsed
+        data, email = parsed
+        found = self._customer(email)
+        if isinstance(found, web.Response):
             return json_response(self.store.create(self._fields(data)))
-        record = self.store.get(i)
-        assert record is not None
+        i, record = found
         return json_response(self.store.save(i, {**record, **self._fields(data)}))
 
     def _by_email(self, request: web.Request) -> tuple[int, dict[str, Any]] | web.Response:
-        i = self.store.id_for_email(request.match_info["email"])
-        record = None if i is None else self.store.get(i)
-        if i is None or record is None:
-            return _error("Customer not found", 404)
-        return i, record
+        return self._customer(request.match_info["email"])
 
     async def get_by_email(self, request: web.Request) -> web.Response:
         found = self._by_email(request)
@@ -179,10 +189,10 @@ class StampedRoutes:
             return _error("Invalid points adjustment", errors=errors)
         assert isinstance(email, str)
         assert isinstance(points, int | float)
-        i = self.store.id_for_email(email)
-        record = None if i is None else self.store.get(i)
-        if i is None or record is None:
-            return _error("Customer not found", 404)
+        found = self._customer(email)
+        if isinstance(found, web.Response):
+            return found
+        i, record = found
         balance = record.get("points") or 0
         new = {"add": balance + points, "subtract": balance - points, "set": points}[str(action)]
         if new < 0:
@@ -193,13 +203,10 @@ class StampedRoutes:
         )
 
     async def _subscription(self, request: web.Request, subscribed: bool) -> web.Response:
-        data = await _body(request)
-        if isinstance(data, web.Response):
-            return data
-        email = data.get("email")
-        if not _valid_email(email):
-            return _error("Invalid subscription", errors={"email": "A valid email is required."})
-        assert isinstance(email, str)
+        parsed = await _body_with_email(request, "Invalid subscription")
+        if isinstance(parsed, web.Response):
+            return parsed
+        _, email = parsed
         self.store.subscribed[email.lower()] = subscribed
         return json_response({"success": True, "email": email, "subscribed": subscribed})
 
@@ -217,10 +224,10 @@ class StampedRoutes:
         if not _valid_email(email) or not isinstance(kind, str) or not kind:
             return _error("Invalid transaction", errors={"email": "Required.", "type": "Required."})
         assert isinstance(email, str)
-        i = self.store.id_for_email(email)
-        record = None if i is None else self.store.get(i)
-        if i is None or record is None:
-            return _error("Customer not found", 404)
+        found = self._customer(email)
+        if isinstance(found, web.Response):
+            return found
+        i, record = found
         if isinstance(points, int | float) and not isinstance(points, bool):
             self.store.save(i, {**record, "points": (record.get("points") or 0) + points})
         txn = {

@@ -150,7 +150,9 @@ class Stamps(StampsResource):
 
         ``notes`` is required by the API. Never retried once sent.
         """
-        body = self._deduct_body(user=user, stamps=stamps, notes=notes)
+        return await self._send_deduct(self._deduct_body(user=user, stamps=stamps, notes=notes))
+
+    async def _send_deduct(self, body: dict[str, object]) -> DeductStampsResult:
         return await self._call(
             "POST",
             "/api/memberships/deduct-stamps",
@@ -224,13 +226,7 @@ class Stamps(StampsResource):
             body = self._deduct_body(user=item.user, stamps=item.stamps, notes=item.notes)
 
             async def send() -> int | None:
-                result = await self._call(
-                    "POST",
-                    "/api/memberships/deduct-stamps",
-                    DeductStampsResult,
-                    body=body,
-                    idempotent=False,
-                )
+                result = await self._send_deduct(body)
                 return result.stamps_deduction.id if result.stamps_deduction else None
 
             return Prepared(item.key, dict(body), send)
