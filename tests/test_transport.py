@@ -15,6 +15,7 @@ from stampsync.errors import (
     AuthenticationError,
     ClientStateError,
     ConfigurationError,
+    DecodeError,
     NotFoundError,
     RateLimitError,
     ServerError,
@@ -333,3 +334,53 @@ async def test_auth_headers_are_sent(server: RecordingServer) -> None:
     assert auth[0] == "Token tok-1"
     assert auth[1] == "Bearer jwt-2"
     assert auth[2] == "Basic cHViOmtleQ=="  # base64("pub:key")
+
+
+def streamed(payload: bytes) -> Responder:
+    """Answer 200 with ``payload`` in chunks and no Content-Length (chunked encoding)."""
+
+    async def respond(request: web.Request, n: int) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        for i in range(0, len(payload), 1000):
+            await response.write(payload[i : i + 1000])
+        await response.write_eof()
+        return response
+
+    return respond
+
+
+async def test_streamed_answer_within_the_cap_is_read(server: RecordingServer) -> None:
+    customer = b'{"id": 5, "email": "a@example.com", "firstName": "' + b"x" * 3000 + b'"}'
+    server.responder = streamed(customer)
+    async with StampedClient("pub", "key", "1", api_url=server.url) as c:
+        got = await c.customers.get(5)
+    assert got.id == 5
+    assert got.first_name == "x" * 3000
+
+
+async def test_streamed_answer_over_the_cap_is_refused_unread(server: RecordingServer) -> None:
+    server.responder = streamed(b'{"id": 5, "firstName": "' + b"x" * 50_000 + b'"}')
+    async with StampedClient("pub", "key", "1", api_url=server.url, max_response_bytes=10_000) as c:
+        with pytest.raises(DecodeError, match="max_response_bytes") as info:
+            await c.customers.get(5)
+    assert info.value.status == 200
+    assert len(server.arrivals) == 1  # a 2xx that is too big is not retried
+
+
+def test_retry_after_as_an_http_date_is_read_as_seconds_from_now() -> None:
+    from datetime import UTC, datetime, timedelta
+    from email.utils import format_datetime
+
+    from stampsync._transport import _parse_retry_after
+
+    soon = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
+    seconds = _parse_retry_after(soon)
+    assert seconds is not None
+    assert 25 <= seconds <= 30
+    past = format_datetime(datetime.now(UTC) - timedelta(seconds=30), usegmt=True)
+    assert _parse_retry_after(past) == 0.0
+    assert _parse_retry_after("in a while") is None
+    assert _parse_retry_after("") is None
+    assert _parse_retry_after("99999") == 3600.0  # capped at an hour
