@@ -149,6 +149,13 @@ def test_fault_specs_parse_and_round_trip() -> None:
         "GET /api/*",
     )
     assert Fault.parse(fault.spec()) == fault
+    capped = Fault.parse("500:1:1:2@POST /api/stamps/add")
+    assert (capped.kind, capped.times, capped.route) == ("500", 2, "POST /api/stamps/add")
+    assert Fault.parse(capped.spec()) == capped
+    with pytest.raises(ConfigurationError, match="times"):
+        Fault.parse("500:1:1:-1")
+    with pytest.raises(ConfigurationError, match="bad number"):
+        Fault.parse("500:1:1:twice")
     with pytest.raises(ConfigurationError, match="unknown fault kind"):
         Fault.parse("explode")
     with pytest.raises(ConfigurationError, match="probability"):
@@ -203,3 +210,41 @@ def test_unknown_settings_are_refused() -> None:
 
 def test_sandbox_listens_on_loopback_only(stampsync_sandbox: Sandbox) -> None:
     assert stampsync_sandbox.url.startswith("http://127.0.0.1:")
+
+
+async def test_a_capped_fault_keeps_its_cap_through_set_faults_and_process_mode() -> None:
+    capped = Fault("503", route="GET /api/v2/*/dashboard/customers/*", times=2)
+    for process in (False, True):
+        async with Sandbox(customers=10, members=10, process=process) as sb:
+            await sb.set_faults(capped)
+            async with sb.stamped_client(max_retries=0) as st:
+                outcomes = []
+                for _ in range(4):
+                    try:
+                        outcomes.append((await st.customers.get(1)).id)
+                    except ServerError as exc:
+                        outcomes.append(exc.status)
+            assert outcomes == [503, 503, 1, 1], process
+        async with Sandbox(customers=10, members=10, process=process, faults=[capped]) as sb:
+            async with sb.stamped_client(max_retries=0) as st:
+                statuses = []
+                for _ in range(3):
+                    try:
+                        await st.customers.get(1)
+                        statuses.append(200)
+                    except ServerError as exc:
+                        statuses.append(exc.status)
+            assert statuses == [503, 503, 200], process
+
+
+async def test_a_fault_object_can_serve_several_sandboxes() -> None:
+    once = Fault("503", route="GET /api/v2/*/dashboard/customers/*", times=1)
+    for _ in range(2):
+        async with (
+            Sandbox(customers=10, members=10, faults=[once]) as sb,
+            sb.stamped_client(max_retries=0) as st,
+        ):
+            with pytest.raises(ServerError):
+                await st.customers.get(1)
+            assert (await st.customers.get(1)).id == 1
+    assert once.injected == 0  # the caller's object is not the server's counter

@@ -33,7 +33,7 @@ def parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="SPEC",
-        help="inject faults: KIND[:PROBABILITY[:SECONDS]][@METHOD /path-glob]",
+        help="inject faults: KIND[:PROBABILITY[:SECONDS[:TIMES]]][@METHOD /path-glob]",
     )
     p.add_argument("--fault-seed", type=int, default=0)
     p.add_argument("--no-arrival-log", action="store_true", help="do not keep arrival times")

@@ -11,7 +11,7 @@ import hmac
 import random
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import msgspec
@@ -65,23 +65,31 @@ class Fault:
 
     @classmethod
     def parse(cls, spec: str) -> Fault:
-        """``KIND[:PROBABILITY[:SECONDS]][@METHOD /path-glob]``.
+        """``KIND[:PROBABILITY[:SECONDS[:TIMES]]][@METHOD /path-glob]``.
 
-        For example ``drop_after:0.05@POST /api/stamps/add`` or ``latency:1:0.2``.
+        For example ``drop_after:0.05@POST /api/stamps/add``, ``latency:1:0.2``, or
+        ``500:1:1:2@POST /api/stamps/add`` (the first two awards only).
         """
         head, _, route = spec.partition("@")
         kind, _, rest = head.partition(":")
-        probability, _, seconds = rest.partition(":")
+        probability, _, rest = rest.partition(":")
+        seconds, _, times = rest.partition(":")
         try:
             p = float(probability) if probability else 1.0
             secs = float(seconds) if seconds else 1.0
+            cap = int(times) if times else None
         except ValueError:
             raise ConfigurationError(f"bad number in fault {spec!r}") from None
-        return cls(kind=kind.strip(), route=route.strip() or "*", probability=p, seconds=secs)
+        if cap is not None and cap < 0:
+            raise ConfigurationError(f"fault times must be >= 0, got {cap} in {spec!r}")
+        return cls(
+            kind=kind.strip(), route=route.strip() or "*", probability=p, seconds=secs, times=cap
+        )
 
     def spec(self) -> str:
-        """This fault as a string :meth:`parse` reads back."""
-        return f"{self.kind}:{self.probability:g}:{self.seconds:g}@{self.route}"
+        """This fault as a string :meth:`parse` reads back (``times`` included)."""
+        times = "" if self.times is None else f":{self.times}"
+        return f"{self.kind}:{self.probability:g}:{self.seconds:g}{times}@{self.route}"
 
     def matches(self, method: str, path: str) -> bool:
         return fnmatch.fnmatchcase(f"{method} {path}", self.route)
@@ -126,7 +134,9 @@ class Gate:
     """The middleware's state: arrivals, quota windows, faults, counters."""
 
     def __init__(self, config: SandboxConfig) -> None:
-        self.config = config
+        # Fresh copies of the faults: each counts its hits, and the caller's objects
+        # may serve another sandbox after this one.
+        self.config = replace(config, faults=[replace(f, injected=0) for f in config.faults])
         self.arrivals = array.array("d")
         self.windows: dict[str, collections.deque[float]] = {}
         self.rng = random.Random(config.fault_seed)
