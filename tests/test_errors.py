@@ -10,10 +10,15 @@ from aioresponses import aioresponses
 
 from stampsync import StampsClient
 from stampsync.errors import (
+    AmbiguousWriteError,
     APIError,
     AuthenticationError,
+    ConfigurationError,
     DecodeError,
+    NotFoundError,
     StampsyncError,
+    ThrottleUnavailableError,
+    TransportError,
     ValidationError,
 )
 from stampsync.testing import no_backoff
@@ -220,3 +225,29 @@ async def test_validation_errors_are_not_retried(client: StampsClient) -> None:
             await call(client)
         assert len(mock.requests) == 1
         assert sum(len(v) for v in mock.requests.values()) == 1
+
+
+@pytest.mark.parametrize(
+    ("exc", "status"),
+    [
+        (AmbiguousWriteError("cut", method="POST", path="/p"), "ambiguous"),
+        (TransportError("reset", method="POST", path="/p", sent=True), "ambiguous"),
+        (TransportError("refused", method="POST", path="/p", sent=False), "failed"),
+        (ValidationError("bad", status=400, method="POST", path="/p"), "failed"),
+        (NotFoundError("no such member", status=404, method="POST", path="/p"), "failed"),
+        (ConfigurationError("store is required"), "failed"),
+        (ThrottleUnavailableError("redis down"), "failed"),
+        (RuntimeError("something odd"), "ambiguous"),
+        (DecodeError("not JSON", method="POST", path="/p", status=502), "ambiguous"),
+    ],
+)
+def test_a_failed_write_is_only_called_not_applied_when_that_is_certain(
+    exc: BaseException, status: str
+) -> None:
+    from stampsync.batch.writes import classify
+
+    got, text = classify(exc)
+    assert got == status
+    assert text
+    if not isinstance(exc, StampsyncError):
+        assert type(exc).__name__ in text

@@ -252,3 +252,26 @@ async def test_deduct_many(stampsync_sandbox: Sandbox, tmp_path: Path) -> None:
     assert outcomes["d1"].award_id == 1
     assert outcomes["d2"].status == "failed"
     assert len(await stampsync_sandbox.deductions()) == 1
+
+
+@pytest.mark.stampsync_sandbox(members=100, faults=[Fault("truncated", route=ROUTE, times=1)])
+async def test_an_unreadable_2xx_counts_as_applied_and_is_never_sent_again(
+    stampsync_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    journal = tmp_path / "j.sqlite"
+    async with stampsync_sandbox.stamps_client(**FAST) as sp:
+        first = await sp.stamps.add_many(awards(3), journal=journal)
+        again = await sp.stamps.add_many(awards(3), journal=journal)
+    spoiled = [o for o in first if o.award_id is None]
+    assert [o.status for o in first] == ["applied"] * 3
+    assert len(spoiled) == 1  # the server applied it; only its id was lost
+    assert spoiled[0].error is None
+    assert all(o.skipped and o.status == "applied" for o in again)
+    assert await server_keys(stampsync_sandbox) == collections.Counter(
+        f"order-{i}" for i in range(3)
+    )
+    with Journal(journal) as j:
+        entry = j.get(spoiled[0].key)
+    assert entry is not None
+    assert entry.status == "applied"
+    assert "unreadable" in str(entry.error)
