@@ -177,7 +177,7 @@ class JwtAuth:
                 current = "Bearer " + self._jwt.reveal()  # type: ignore[union-attr]
             return current
 
-    def fixed_header(self) -> None:
+    def fixed_header(self) -> str | None:
         return None  # renewed every 24 hours
 
     async def refresh(self, used: str) -> bool:

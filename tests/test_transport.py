@@ -310,6 +310,7 @@ def test_bad_settings_name_the_setting(kwargs: dict[str, object], name: str) -> 
         (("p", "", "1"), "private_key"),
         (("p", "k", ""), "store_hash"),
         (("p", "k\n", "1"), "private_key"),
+        (("p:x", "k", "1"), "public_key"),
     ],
 )
 def test_bad_credentials_name_the_argument(args: tuple[str, str, str], name: str) -> None:
