@@ -79,7 +79,7 @@ class BasicAuth:
         self._header = Secret("Basic " + blob, name="authorization")
 
     async def header(self) -> str:
-        return self._header.reveal()
+        return self.fixed_header()
 
     def fixed_header(self) -> str:
         return self._header.reveal()
@@ -105,7 +105,7 @@ class TokenAuth:
         self._token_type = token_type
 
     async def header(self) -> str:
-        return f"{self._token_type} {self._token.reveal()}"
+        return self.fixed_header()
 
     def fixed_header(self) -> str:
         return f"{self._token_type} {self._token.reveal()}"

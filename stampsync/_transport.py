@@ -91,7 +91,7 @@ class Request(msgspec.Struct, frozen=True):
 
     def render_path(self) -> str:
         """The path with every placeholder filled and percent-encoded as one segment."""
-        if not self.params:
+        if not self.params and "{" not in self.path:
             return self.path
         try:
             return self.path.format_map({k: path_segment(v, k) for k, v in self.params.items()})
@@ -242,7 +242,8 @@ class Transport:
         if self._session is None:
             connector = aiohttp.TCPConnector(limit=self.concurrent_connections)
             # No session-level default headers: aiohttp merges them into every request's
-            # headers at a measured ~14 us a request; one dict per request is cheaper.
+            # headers at a measured ~14 us a request; the prebuilt sets (see _headers)
+            # are passed as they are.
             self._session = aiohttp.ClientSession(connector=connector, raise_for_status=False)
 
     async def close(self) -> None:
@@ -379,7 +380,7 @@ class Transport:
         """The request's headers; prebuilt sets unless the Authorization is a JWT."""
         if authorization is None:
             return JSON_BODY_HEADERS if has_body else BASE_HEADERS
-        if self._fixed_headers is not None and authorization is self._fixed_auth:
+        if self._fixed_headers is not None:  # then authorization is the fixed header
             return self._fixed_headers[has_body]
         return {**(JSON_BODY_HEADERS if has_body else BASE_HEADERS), "Authorization": authorization}
 

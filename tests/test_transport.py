@@ -385,3 +385,11 @@ def test_retry_after_as_an_http_date_is_read_as_seconds_from_now() -> None:
     assert _parse_retry_after("in a while") is None
     assert _parse_retry_after("") is None
     assert _parse_retry_after("99999") == 3600.0  # capped at an hour
+
+
+def test_a_template_placeholder_without_a_value_is_named() -> None:
+    from stampsync._transport import Request
+
+    with pytest.raises(ConfigurationError, match="missing path parameter 'id'"):
+        Request("GET", "/api/v2/1/dashboard/customers/{id}").render_path()
+    assert Request("GET", "/api/stamps/add").render_path() == "/api/stamps/add"
