@@ -15,6 +15,10 @@ T = TypeVar("T")
 
 _encoder = msgspec.json.Encoder()
 
+#: Everything msgspec raises for bytes that are not the JSON expected. Invalid UTF-8
+#: inside a string comes out as UnicodeDecodeError, not DecodeError (msgspec#714, open).
+JSON_ERRORS = (msgspec.DecodeError, UnicodeDecodeError)
+
 
 def encode(body: object) -> bytes:
     """Encode a request body (a Struct or plain data) to JSON bytes."""
@@ -33,7 +37,7 @@ def decode(data: bytes, into: type[T], *, method: str, path: str, status: int) -
         # Types are hashable at run time; typeshed's type[T] just does not say so.
         decoder: msgspec.json.Decoder[T] = _decoder(into)  # type: ignore[arg-type]
         return decoder.decode(data)
-    except msgspec.DecodeError as exc:
+    except JSON_ERRORS as exc:
         # msgspec.ValidationError subclasses DecodeError: both mean "not the shape we know".
         raise DecodeError(_short(str(exc)), method=method, path=path, status=status) from None
 
@@ -59,7 +63,7 @@ def parse_error_body(data: bytes) -> ErrorBody:
     """
     try:
         doc = msgspec.json.decode(data)
-    except msgspec.DecodeError:
+    except JSON_ERRORS:
         text = data[:2000].decode("utf-8", "replace")
         return ErrorBody(message=_short(_strip_html(text), 200))
     if isinstance(doc, str):

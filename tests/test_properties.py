@@ -7,6 +7,7 @@ import contextlib
 import inspect
 
 import msgspec
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -195,3 +196,25 @@ def test_path_segment_fast_paths_match_full_percent_encoding(value: str | int) -
     if expected in (".", ".."):
         expected = expected.replace(".", "%2E")
     assert path_segment(value) == expected
+
+
+# msgspec raises UnicodeDecodeError, not DecodeError, for invalid UTF-8 in a string it
+# reads (msgspec#714); strings of unknown fields it skips without reading.
+@pytest.mark.parametrize(
+    ("body", "readable"),
+    [
+        (b'{"id": 1, "email": "\x80"}', False),
+        (b'{"id": 1, "membership": {"tags": ["\x80"', False),  # found by hypothesis
+        (b'{"id": 1, "unknown": ["\xff"]}', True),
+    ],
+)
+def test_invalid_utf8_inside_strings_is_a_decode_error(body: bytes, readable: bool) -> None:
+    try:
+        user = decode(body, stamps_models.User, method="GET", path="/x", status=200)
+    except DecodeError:
+        assert not readable
+    else:
+        assert readable
+        assert user.id == 1
+    assert isinstance(parse_error_body(body).message, str)
+    assert isinstance(parse_error_body(b'{"message": "\xff"}').message, str)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 
 import aiohttp
@@ -248,3 +249,20 @@ async def test_a_fault_object_can_serve_several_sandboxes() -> None:
                 await st.customers.get(1)
             assert (await st.customers.get(1)).id == 1
     assert once.injected == 0  # the caller's object is not the server's counter
+
+
+async def test_bodies_with_invalid_utf8_get_a_400_not_a_500(stampsync_sandbox: Sandbox) -> None:
+    c = stampsync_sandbox.config
+    stamped = f"{stampsync_sandbox.url}/api/v2/{c.store_hash}/customers"
+    basic = {
+        "Authorization": "Basic "
+        + base64.b64encode(f"{c.public_key}:{c.private_key}".encode()).decode()
+    }
+    token = {"Authorization": f"Token {c.stamps_token}", "Content-Type": "application/json"}
+    async with aiohttp.ClientSession() as s:
+        async with s.post(stamped, data=b'{"email": "\x80"}', headers=basic) as r:
+            assert r.status == 400
+        async with s.post(
+            stampsync_sandbox.url + "/api/stamps/add", data=b'{"user": "\xff"}', headers=token
+        ) as r:
+            assert r.status == 400

@@ -393,3 +393,13 @@ def test_a_template_placeholder_without_a_value_is_named() -> None:
     with pytest.raises(ConfigurationError, match="missing path parameter 'id'"):
         Request("GET", "/api/v2/1/dashboard/customers/{id}").render_path()
     assert Request("GET", "/api/stamps/add").render_path() == "/api/stamps/add"
+
+
+async def test_an_answer_with_invalid_utf8_is_a_decode_error(server: RecordingServer) -> None:
+    async def respond(request: web.Request, n: int) -> web.StreamResponse:
+        return web.Response(body=b'{"id": 5, "firstName": "\xff"}', content_type="application/json")
+
+    server.responder = respond
+    async with StampedClient("pub", "key", "1", api_url=server.url) as c:
+        with pytest.raises(DecodeError):
+            await c.customers.get(5)

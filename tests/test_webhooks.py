@@ -132,3 +132,8 @@ def test_redelivery_has_the_same_key() -> None:
     seen = SeenEvents()
     assert seen.add(first.key)
     assert not seen.add(again.key)
+
+
+def test_a_body_with_invalid_utf8_is_a_webhook_error() -> None:
+    with pytest.raises(WebhookError, match="not valid JSON"):
+        parse_event(headers("review.created"), b'{"id": "\x80"}', secret=SECRET)

@@ -7,6 +7,7 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
+from .._codec import JSON_ERRORS
 from ._data import TIERS, StampedStore, now_iso
 from ._middleware import json_response
 
@@ -34,7 +35,7 @@ def _error(message: str, status: int = 400, errors: dict[str, str] | None = None
 async def _body(request: web.Request) -> dict[str, Any] | web.Response:
     try:
         data = msgspec.json.decode(await request.read())
-    except msgspec.DecodeError:
+    except JSON_ERRORS:
         return _error("Body must be JSON")
     if not isinstance(data, dict):
         return _error("Body must be a JSON object")

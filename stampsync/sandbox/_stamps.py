@@ -10,6 +10,7 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
+from .._codec import JSON_ERRORS
 from ._data import Member, StampsStore
 from ._middleware import Gate, json_response
 
@@ -107,7 +108,7 @@ class StampsRoutes:
             if raw:
                 try:
                     body = msgspec.json.decode(raw)
-                except msgspec.DecodeError:
+                except JSON_ERRORS:
                     return json_response({"detail": "JSON parse error"}, 400)
                 if not isinstance(body, dict):
                     return json_response({"detail": "Expected a JSON object"}, 400)

@@ -29,6 +29,7 @@ from typing import Any
 
 import msgspec
 
+from .._codec import JSON_ERRORS
 from ..errors import StampsyncError
 
 __all__ = [
@@ -166,7 +167,7 @@ def parse_event(headers: Mapping[str, str], body: bytes, *, secret: str | None) 
     topic = lowered.get(TOPIC_HEADER, "").strip().lower()
     try:
         raw = msgspec.json.decode(body)
-    except msgspec.DecodeError:
+    except JSON_ERRORS:
         raise WebhookError(f"webhook body for topic {topic!r} is not valid JSON") from None
     if not isinstance(raw, dict):
         raise WebhookError(f"webhook body for topic {topic!r} is not a JSON object")
