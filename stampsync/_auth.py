@@ -14,6 +14,13 @@ import msgspec
 from .errors import ConfigurationError
 
 
+def _header_safe(ch: str) -> bool:
+    code = ord(ch)
+    return (
+        (code >= 0x20 or ch == "\t") and code != 0x7F and not 0x80 <= code <= 0x9F and code <= 0xFF
+    )
+
+
 @final
 class Secret:
     """A credential that shows as ``'***'`` in every repr, str and format."""
@@ -23,8 +30,14 @@ class Secret:
     def __init__(self, value: str, *, name: str) -> None:
         if not isinstance(value, str) or not value.strip():
             raise ConfigurationError(f"{name} must be a non-empty string")
-        if any(ch in value for ch in "\r\n\x00"):
-            raise ConfigurationError(f"{name} contains a line break or NUL character")
+        bad = next((ch for ch in value if not _header_safe(ch)), None)
+        if bad is not None:
+            # aiohttp would refuse it in a header on every send; say so once, here.
+            raise ConfigurationError(
+                f"{name} contains a character not allowed in an HTTP header "
+                f"(U+{ord(bad):04X}): control characters, DEL and characters beyond "
+                "Latin-1 are refused"
+            )
         self._value = value
 
     def reveal(self) -> str:

@@ -16,8 +16,12 @@ T = TypeVar("T")
 _encoder = msgspec.json.Encoder()
 
 #: Everything msgspec raises for bytes that are not the JSON expected. Invalid UTF-8
-#: inside a string comes out as UnicodeDecodeError, not DecodeError (msgspec#714, open).
-JSON_ERRORS = (msgspec.DecodeError, UnicodeDecodeError)
+#: inside a string comes out as UnicodeDecodeError, not DecodeError (msgspec#714, open);
+#: a document nested deeper than the interpreter's recursion limit, as RecursionError.
+JSON_ERRORS = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)
+
+#: How deep field errors are followed; deeper parts are summarised, never recursed into.
+MAX_ERROR_DEPTH = 8
 
 
 def encode(body: object) -> bytes:
@@ -96,27 +100,31 @@ def parse_error_body(data: bytes) -> ErrorBody:
     )
 
 
-def _merge_field_errors(into: dict[str, str], value: object) -> None:
+def _merge_field_errors(into: dict[str, str], value: object, depth: int = 0) -> None:
+    if depth > MAX_ERROR_DEPTH:
+        return
     if isinstance(value, Mapping):
         for field, msg in value.items():
             into[str(field)] = _as_text(msg)
     elif isinstance(value, list):
         for item in value:
             if isinstance(item, Mapping):
-                _merge_field_errors(into, item)
+                _merge_field_errors(into, item, depth + 1)
             elif item is not None:
                 into.setdefault("__all__", _as_text(item))
     elif isinstance(value, str) and value:
         into.setdefault("__all__", value)
 
 
-def _as_text(value: object) -> str:
+def _as_text(value: object, depth: int = 0) -> str:
     if isinstance(value, str):
         return value
+    if depth >= MAX_ERROR_DEPTH and isinstance(value, list | Mapping):
+        return "..."
     if isinstance(value, list):
-        return "; ".join(_as_text(v) for v in value)
+        return "; ".join(_as_text(v, depth + 1) for v in value)
     if isinstance(value, Mapping):
-        return "; ".join(f"{k}: {_as_text(v)}" for k, v in value.items())
+        return "; ".join(f"{k}: {_as_text(v, depth + 1)}" for k, v in value.items())
     return str(value)
 
 

@@ -286,8 +286,16 @@ class Transport:
         """
         session = self._require_session()
         url = self.url_for(request)
-        body = None if request.body is None else encode(request.body)
         method, path = request.method, url.path
+        try:
+            body = None if request.body is None else encode(request.body)
+        except (UnicodeEncodeError, TypeError) as exc:
+            # A lone surrogate (from JSON's "\ud800") or an unsupported type: refuse before
+            # sending, so a batch fails the row, not the run.
+            raise ConfigurationError(
+                f"{method} {path}: the request body cannot be sent as JSON: "
+                f"{type(exc).__name__}: {self.scrub(str(exc))}"
+            ) from None
         policy = self.retry
         deadline = time.monotonic() + policy.budget
         refreshed = False
@@ -334,6 +342,12 @@ class Transport:
                             )
                     except (aiohttp.ClientError, TimeoutError) as exc:
                         raise self._failed(exc, request, path, retry, waited) from None
+                    except ValueError as exc:
+                        # aiohttp refuses a header or URL it cannot write before sending it.
+                        raise ConfigurationError(
+                            f"{method} {path}: the request could not be written: "
+                            f"{self.scrub(str(exc))}"
+                        ) from None
                 log.debug(
                     "%s %s -> %d (attempt %d, throttle wait %.3fs)",
                     method,

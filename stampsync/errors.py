@@ -5,6 +5,8 @@ Every exception derives from :class:`StampsyncError`::
     StampsyncError
     ├── ConfigurationError      bad client settings or arguments (also a ValueError)
     ├── ClientStateError        client used before ``async with`` or after it closed
+    │   └── ConcurrentRunError  another live run holds the same state or export file
+    ├── StateFileError          a journal or sync-state file cannot be read or written
     ├── APIError                the server answered with an error status
     │   ├── ValidationError     400: the server's field errors in ``.errors``
     │   ├── AuthenticationError 401, 403
@@ -29,12 +31,14 @@ __all__ = [
     "AmbiguousWriteError",
     "AuthenticationError",
     "ClientStateError",
+    "ConcurrentRunError",
     "ConfigurationError",
     "DecodeError",
     "NotFoundError",
     "RateLimitError",
     "ServerError",
     "StampsyncError",
+    "StateFileError",
     "ThrottleUnavailableError",
     "TransportError",
     "ValidationError",
@@ -51,6 +55,20 @@ class ConfigurationError(StampsyncError, ValueError):
 
 class ClientStateError(StampsyncError, RuntimeError):
     """The client was used before ``async with`` opened it, or after it closed."""
+
+
+class ConcurrentRunError(ClientStateError):
+    """Another live run holds the file (sync state, export) this run needs; nothing was sent.
+
+    The message names the other run: its process id, host and start time.
+    """
+
+
+class StateFileError(StampsyncError):
+    """A journal or sync-state file could not be read or written (disk full, locked).
+
+    The write it concerned, if any, was not sent: intents are recorded before sending.
+    """
 
 
 class APIError(StampsyncError):

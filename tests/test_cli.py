@@ -77,9 +77,9 @@ def test_award_reports_every_row_and_fails_bad_rows(
     rows = [
         *good_rows(5),
         ["bad-n", "member1@example.com", 1, "many", ""],
-        ["", "member1@example.com", 1, 1, ""],
-        ["k0", "member2@example.com", 1, 1, ""],
         ["bad-store", "member1@example.com", "x", 1, ""],
+        ["too-many", "member1@example.com", 1, 1, "", "surplus"],
+        ["huge", "member1@example.com", 1, 10**23, ""],
     ]
     src = write_awards(tmp_path / "awards.csv", rows)
     code, _, err = run_cli(
@@ -99,16 +99,21 @@ def test_award_reports_every_row_and_fails_bad_rows(
     assert code == 1, err
     report = report_rows(tmp_path / "r.jsonl")
     assert len(report) == len(rows)
-    assert all(set(r) == {"key", "status", "award_id", "error"} for r in report)
-    by_key = {r["key"]: r for r in report if r["key"] not in ("", "k0")}
-    assert [by_key[f"k{i}"]["status"] for i in range(1, 5)] == ["applied"] * 4
+    assert all(set(r) == {"row", "key", "user", "status", "award_id", "error"} for r in report)
+    by_key = {r["key"]: r for r in report}
+    # Each row names its line in the file (the header is line 1) and its customer.
+    assert {k: by_key[k]["row"] for k in ("k0", "bad-n", "huge")} == {
+        "k0": 2,
+        "bad-n": 7,
+        "huge": 10,
+    }
+    assert by_key["k3"]["user"] == "member4@example.com"
+    assert [by_key[f"k{i}"]["status"] for i in range(5)] == ["applied"] * 5
     assert by_key["bad-n"]["status"] == "failed"
     assert "number_of_stamps" in str(by_key["bad-n"]["error"])
     assert "store" in str(by_key["bad-store"]["error"])
-    assert sorted(str(r["error"]) for r in report if r["key"] == "k0")[0].startswith("None") or any(
-        "duplicate key" in str(r["error"]) for r in report if r["key"] == "k0"
-    )
-    assert any(r["key"] == "" and "key is missing" in str(r["error"]) for r in report)
+    assert "6 cells but the header has 5" in str(by_key["too-many"]["error"])
+    assert "over the limit" in str(by_key["huge"]["error"])
     assert server_awards(stampsync_sandbox) == Counter({f"k{i}": 1 for i in range(5)})
     assert "applied 5" in err
 
@@ -239,8 +244,12 @@ def test_missing_credentials_are_named_and_secrets_never_echoed(
     wrong = runner.invoke(
         app, [*base, "--token", "tok-WRONG-SECRET-1"], env={"STAMPS_API_URL": stampsync_sandbox.url}
     )
-    assert wrong.exit_code == 1  # every row failed: 401
+    # The preflight ping meets the 401: stopped before any award, nothing ambiguous.
+    assert wrong.exit_code == 4, wrong.stderr
+    assert "credentials refused (401)" in wrong.stderr
     report = (tmp_path / "r.jsonl").read_text()
+    assert not server_awards(stampsync_sandbox)
+    assert '"ambiguous"' not in report
     helptext = runner.invoke(
         app, ["stamps", "award", "--help"], env={"STAMPS_TOKEN": "tok-ENV-SECRET-2"}
     ).stdout
@@ -304,6 +313,17 @@ def cli_process(args: list[str], sb: Sandbox) -> subprocess.Popen[bytes]:
     )
 
 
+def partial_report(report: Path, timeout: float = 30) -> Path:
+    """The report a running CLI is writing (renamed over ``report`` when it ends)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = sorted(report.parent.glob(f".{report.name}.*.partial"))
+        if found:
+            return found[0]
+        time.sleep(0.02)
+    raise AssertionError(f"no partial report beside {report}")
+
+
 def wait_for_lines(path: Path, n: int, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -346,9 +366,12 @@ def test_award_killed_with_sigkill_then_rerun(stampsync_sandbox: Sandbox, tmp_pa
         *FAST,
     ]
     proc = cli_process(args, stampsync_sandbox)
-    wait_for_lines(report, 40)
+    wait_for_lines(partial_report(report), 40)
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=10)
+    # A killed run's rows stay in its partial report; the next run writes a whole one.
+    assert len(report_rows(partial_report(report))) >= 40
+    assert not report.exists()
     code, _, err = run_cli(args, stampsync_sandbox)
     assert code in (0, 3), err
     rows = report_rows(report)
@@ -380,10 +403,10 @@ def test_award_sigint_stops_gracefully(stampsync_sandbox: Sandbox, tmp_path: Pat
         ],
         stampsync_sandbox,
     )
-    wait_for_lines(report, 30)
+    wait_for_lines(partial_report(report), 30)
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=30)
-    assert proc.returncode == 0, stderr.decode()
+    assert proc.returncode == 130, stderr.decode()
     assert b"interrupted" in stderr
     rows = report_rows(report)
     assert 30 <= len(rows) < 300

@@ -9,7 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from ..errors import ConfigurationError
+from .._files import create_private
+from ..errors import ConfigurationError, StateFileError
 
 T = TypeVar("T")
 
@@ -18,7 +19,10 @@ class SqliteFile:
     """A WAL-mode SQLite file whose every call runs on one dedicated thread.
 
     ``synchronous=FULL``: a commit survives a power cut, which the journals need (an
-    intent lost after its request was sent could be sent again).
+    intent lost after its request was sent could be sent again). A new file is created
+    0600 (SQLite gives its ``-wal`` and ``-shm`` files the same mode). A SQLite failure
+    while in use (a disk full, a lock held past the busy timeout) is a
+    :class:`~stampsync.errors.StateFileError`.
     """
 
     def __init__(self, path: str | Path, schema: str, what: str) -> None:
@@ -36,25 +40,35 @@ class SqliteFile:
         """The connection, opened on first use. Call only from the file's thread."""
         if self._db is None:
             try:
+                create_private(self.path)
                 db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute("PRAGMA synchronous=FULL")
-                db.execute("PRAGMA busy_timeout=5000")
+                db.execute("PRAGMA busy_timeout=30000")
                 db.executescript(self._schema)
-            except sqlite3.DatabaseError as exc:
+            except (sqlite3.DatabaseError, OSError) as exc:
                 raise ConfigurationError(
                     f"cannot use {self.path} as a {self._what}: {exc}"
                 ) from None
             self._db = db
         return self._db
 
+    def _guarded(self, fn: Callable[[], T]) -> Callable[[], T]:
+        def call() -> T:
+            try:
+                return fn()
+            except sqlite3.Error as exc:
+                raise StateFileError(f"{self._what} {self.path}: {exc}") from None
+
+        return call
+
     def run(self, fn: Callable[[], T]) -> T:
         """Run ``fn`` on the file's thread and wait (for synchronous callers)."""
-        return self._executor.submit(fn).result()
+        return self._executor.submit(self._guarded(fn)).result()
 
     async def arun(self, fn: Callable[[], T]) -> T:
         """Run ``fn`` on the file's thread without blocking the event loop."""
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self._guarded(fn))
 
     def _close_db(self) -> None:
         if self._db is not None:

@@ -10,8 +10,17 @@ request is sent, and the *outcome* after:
   crash between intent and outcome). A rerun leaves it alone until a person resolves it
   (:meth:`Journal.resolve`), because retrying could apply it twice.
 
+Two runs may share one journal (a cron job overlapping a manual rerun): each key is
+*claimed* in one ``BEGIN IMMEDIATE`` transaction that checks it and records the intent
+together, so no two runs ever send the same key. A key another live run holds is not
+sent; the batch reports it as failed, ``held by another run`` (a rerun after that run
+ends finds it applied). A run is alive while it renews its lease (every
+``LEASE_SECONDS / 3``) and, on the same host, while its process exists; the ``pending``
+keys of a run that died become ``ambiguous``, exactly as after ``kill -9``.
+
 The file is SQLite (see :class:`~stampsync.batch._sqlite.SqliteFile`): WAL,
-``synchronous=FULL``, one thread, so fsyncs never block the event loop.
+``synchronous=FULL``, one thread, so fsyncs never block the event loop. It is created
+with mode 0600: it holds customers' emails and award history.
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from ..errors import ConfigurationError
+from ._runs import LEASE_SECONDS, RunInfo
 from ._sqlite import SqliteFile
 
 T = TypeVar("T")
@@ -45,7 +55,32 @@ CREATE TABLE IF NOT EXISTS writes (
     updated_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS writes_status ON writes (status);
+CREATE TABLE IF NOT EXISTS runs (
+    run TEXT PRIMARY KEY,
+    pid INTEGER NOT NULL,
+    host TEXT NOT NULL,
+    started_at REAL NOT NULL,
+    lease_until REAL NOT NULL,
+    ended INTEGER NOT NULL DEFAULT 0
+);
 """
+
+ClaimKind = Literal["claimed", "applied", "ambiguous", "conflict", "held"]
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """What :meth:`Journal.aclaim` found for a key.
+
+    ``claimed``: the intent is recorded under this run; send it. ``applied`` and
+    ``ambiguous``: an earlier run settled (or lost) it; send nothing. ``conflict``: the key
+    was used for a different request. ``held``: another live run is sending it now.
+    """
+
+    kind: ClaimKind
+    entry: Entry | None = None
+    holder: RunInfo | None = None
+    why: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,8 +147,123 @@ class Journal:
         """The entry for ``key``, if any."""
         return await self._arun(lambda: self._get(key))
 
+    async def astart_run(self, run: RunInfo) -> None:
+        """Register ``run`` with a fresh lease (renew it with :meth:`arenew_run`)."""
+
+        def write() -> None:
+            self._open().execute(
+                "INSERT OR REPLACE INTO runs (run, pid, host, started_at, lease_until, ended)"
+                " VALUES (?, ?, ?, ?, ?, 0)",
+                (run.run, run.pid, run.host, run.started_at, time.time() + LEASE_SECONDS),
+            )
+
+        await self._arun(write)
+
+    async def arenew_run(self, run: RunInfo) -> None:
+        """Extend ``run``'s lease by :data:`LEASE_SECONDS` from now."""
+        await self._arun(
+            lambda: self._open().execute(
+                "UPDATE runs SET lease_until = ? WHERE run = ?",
+                (time.time() + LEASE_SECONDS, run.run),
+            )
+        )
+
+    async def aend_run(self, run: RunInfo) -> None:
+        """End ``run``: its keys still ``pending`` (cut off mid-send) become ambiguous."""
+
+        def write() -> None:
+            db = self._open()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.execute(
+                    "UPDATE writes SET status = 'ambiguous', error = ?, updated_at = ?"
+                    " WHERE run = ? AND status = 'pending'",
+                    ("interrupted after the request may have been sent", time.time(), run.run),
+                )
+                db.execute("UPDATE runs SET ended = 1, lease_until = 0 WHERE run = ?", (run.run,))
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+        await self._arun(write)
+
+    async def aclaim(
+        self, key: str, operation: str, request: dict[str, Any], run: RunInfo
+    ) -> Claim:
+        """Check ``key`` and, if it may be sent, record the intent under ``run``: atomically.
+
+        One ``BEGIN IMMEDIATE`` transaction: no other run (thread or process) can claim the
+        key between the check and the intent. A ``pending`` key of a run that is gone
+        becomes ``ambiguous`` here; one of a live run is ``held``.
+        """
+        payload = json.dumps(request, sort_keys=True, separators=(",", ":"))
+        normal = json.loads(payload)
+
+        def claim() -> Claim:
+            db = self._open()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                result = self._claim(db, key, operation, payload, normal, run)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            return result
+
+        return await self._arun(claim)
+
+    def _claim(
+        self,
+        db: sqlite3.Connection,
+        key: str,
+        operation: str,
+        payload: str,
+        normal: Any,
+        run: RunInfo,
+    ) -> Claim:
+        now = time.time()
+        entry = self._get(key)
+        if entry is not None and entry.request != normal:
+            return Claim("conflict", entry)
+        if entry is not None and entry.status == "applied":
+            return Claim("applied", entry)
+        if entry is not None and entry.status == "pending" and entry.run != run.run:
+            holder = self._live_run(db, entry.run, now)
+            if holder is not None:
+                return Claim("held", entry, holder)
+            why = "interrupted after the request may have been sent (its run ended or died)"
+            db.execute(
+                "UPDATE writes SET status = 'ambiguous', error = ?, updated_at = ? WHERE key = ?",
+                (why, now, key),
+            )
+            return Claim("ambiguous", entry, why=why)
+        if entry is not None and entry.status == "ambiguous":
+            return Claim("ambiguous", entry, why=entry.error)
+        db.execute(
+            "INSERT INTO writes (key, operation, request, status, attempts, run, updated_at)"
+            " VALUES (?, ?, ?, 'pending', 1, ?, ?)"
+            " ON CONFLICT(key) DO UPDATE SET status='pending', error=NULL,"
+            " attempts=attempts+1, run=excluded.run, updated_at=excluded.updated_at",
+            (key, operation, payload, run.run, now),
+        )
+        return Claim("claimed", entry)
+
+    def _live_run(self, db: sqlite3.Connection, run: str | None, now: float) -> RunInfo | None:
+        row = db.execute(
+            "SELECT run, pid, host, started_at, lease_until, ended FROM runs WHERE run = ?",
+            (run,),
+        ).fetchone()
+        if row is None or row[5]:
+            return None  # unknown (a journal from before leases) or ended: not alive
+        info = RunInfo(str(row[0]), int(row[1]), str(row[2]), float(row[3]))
+        return info if info.may_be_alive(float(row[4]), now) else None
+
     async def abegin(self, key: str, operation: str, request: dict[str, Any], run: str) -> None:
-        """Record the intent to send ``request`` under ``key`` (committed before sending)."""
+        """Record the intent to send ``request`` under ``key`` (committed before sending).
+
+        Unconditional: batches use :meth:`aclaim`, which checks and records atomically.
+        """
         payload = json.dumps(request, sort_keys=True, separators=(",", ":"))
 
         def write() -> None:

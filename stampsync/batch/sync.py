@@ -90,11 +90,25 @@ class CustomerRow:
         return hashlib.sha256(payload.encode()).hexdigest()
 
 
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def normalise(raw: dict[str, Any]) -> CustomerRow:
     """Check and normalise one row; a ConfigurationError names what is wrong."""
     if "__error__" in raw:
         raise ConfigurationError(str(raw["__error__"]))
     row = {_ALIASES.get(k.strip().lower().replace(" ", "_"), k): v for k, v in raw.items()}
+    for name, value in row.items():
+        if isinstance(value, str) and not _encodable(value):
+            raise ConfigurationError(
+                f"{name} is not valid Unicode text (it holds a lone surrogate, such as a "
+                "JSON \\ud800 escape without its pair)"
+            )
     unknown = sorted(k for k in row if k not in _ALIASES.values())
     if unknown:
         raise ConfigurationError(f"unknown column(s): {', '.join(unknown)}")

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import enum
 import inspect
 import json
-import uuid
-from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Iterator
+import logging
+import signal
+import unicodedata
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -15,18 +18,49 @@ import anyio
 from ..errors import (
     AmbiguousWriteError,
     APIError,
+    AuthenticationError,
     ConfigurationError,
     DecodeError,
     StampsyncError,
+    StateFileError,
     ThrottleUnavailableError,
     TransportError,
 )
-from .fanout import fan_out
+from ._runs import LEASE_SECONDS, RunInfo
+from .fanout import _aiter, fan_out
 from .journal import Journal
+
+log = logging.getLogger("stampsync.batch")
 
 T = TypeVar("T")
 
 OutcomeStatus = Literal["applied", "failed", "ambiguous"]
+
+
+class ExitCode(enum.IntEnum):
+    """What a batch's exit code says; the CLI exits with :attr:`BatchReport.exit_code`.
+
+    In order of precedence: an interrupted run says so first (rows were left untried),
+    then a run the circuit breaker stopped, then ambiguous rows, then failed ones.
+    """
+
+    OK = 0
+    """Every row applied (or already applied in the journal)."""
+    FAILED = 1
+    """Some rows failed and were provably not applied: a rerun sends them again."""
+    REFUSED = 2
+    """The input, a setting or the journal was refused before anything was sent."""
+    AMBIGUOUS = 3
+    """Some rows were sent and their outcome is unknown: resolve them before rerunning."""
+    STOPPED = 4
+    """Stopped early: credentials refused or the server unreachable, so every row would
+    fail. Rows not tried are untouched; fix the cause and rerun."""
+    CRASHED = 70
+    """An internal error (a bug): nothing more was sent; the journal is consistent."""
+    INTERRUPTED = 130
+    """Stopped by SIGINT (Ctrl-C) before every row was tried; rerun to finish."""
+    TERMINATED = 143
+    """Stopped by SIGTERM before every row was tried; rerun to finish."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,13 +68,16 @@ class Outcome:
     """What happened to one item of a mass write.
 
     Attributes:
-        key: the caller's key for the item (an order id, say).
+        key: the caller's key for the item (an order id, say), NFC-normalised.
         status: ``applied`` (with ``award_id``), ``failed`` (provably not applied; a rerun
             tries again) or ``ambiguous`` (sent, outcome unknown; resolve before rerunning).
         award_id: the id the server gave the write (award or deduction id), if known.
         error: why it failed or is ambiguous; ``None`` when applied.
         skipped: True when nothing was sent in this run because the journal already
             knew the outcome.
+        row: the item's row: its ``row`` attribute if it has one (the CLI gives the
+            input file's line number), else its 1-based position in the input.
+        user: the customer the item is for, as given.
     """
 
     key: str
@@ -48,11 +85,15 @@ class Outcome:
     award_id: int | None = None
     error: str | None = None
     skipped: bool = False
+    row: int | None = None
+    user: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        """The report row: key, status, award_id, error."""
+        """The report row: row, key, user, status, award_id, error."""
         return {
+            "row": self.row,
             "key": self.key,
+            "user": self.user,
             "status": self.status,
             "award_id": self.award_id,
             "error": self.error,
@@ -67,10 +108,17 @@ class BatchReport:
     counts: dict[str, int] = field(
         default_factory=lambda: {"applied": 0, "failed": 0, "ambiguous": 0, "skipped": 0}
     )
+    """Outcomes by status; ``skipped`` counts the applied ones the journal already had."""
     sent: int = 0
     """Requests sent in this run."""
     interrupted: bool = False
-    """True if the batch was stopped before every item was taken."""
+    """True if the batch was stopped (``stop`` set) before every item was taken."""
+    interrupted_by: int | None = None
+    """The signal number that stopped it, if the caller says (the CLI does)."""
+    stopped: str | None = None
+    """Why the circuit breaker stopped the run (credentials refused, server unreachable)."""
+    held: int = 0
+    """Rows not sent because another live run on the same journal was sending them."""
 
     def __iter__(self) -> Iterator[Outcome]:
         return iter(self.outcomes)
@@ -79,20 +127,27 @@ class BatchReport:
         return sum(self.counts[s] for s in ("applied", "failed", "ambiguous"))
 
     def add(self, outcome: Outcome, keep: bool) -> None:
+        """Count ``outcome`` (and keep it if ``keep``)."""
         self.counts[outcome.status] += 1
-        if outcome.skipped:
+        if outcome.skipped and outcome.status == "applied":
             self.counts["skipped"] += 1
         if keep:
             self.outcomes.append(outcome)
 
     @property
     def exit_code(self) -> int:
-        """0 all applied, 1 some failed, 3 some ambiguous (the CLI's exit codes)."""
+        """The CLI's exit code for this report (see :class:`ExitCode`)."""
+        if self.interrupted:
+            if self.interrupted_by == signal.SIGTERM:
+                return ExitCode.TERMINATED
+            return ExitCode.INTERRUPTED
+        if self.stopped:
+            return ExitCode.STOPPED
         if self.counts["ambiguous"]:
-            return 3
+            return ExitCode.AMBIGUOUS
         if self.counts["failed"]:
-            return 1
-        return 0
+            return ExitCode.FAILED
+        return ExitCode.OK
 
 
 def classify(exc: BaseException) -> tuple[OutcomeStatus, str]:
@@ -102,11 +157,40 @@ def classify(exc: BaseException) -> tuple[OutcomeStatus, str]:
         return "ambiguous", text
     if isinstance(exc, TransportError):
         return ("ambiguous", text) if exc.sent else ("failed", text)
-    if isinstance(exc, (APIError, ConfigurationError, ThrottleUnavailableError)):
+    if isinstance(exc, (APIError, ConfigurationError, ThrottleUnavailableError, StateFileError)):
         return "failed", text
     if not isinstance(exc, StampsyncError):
         text = f"{type(exc).__name__}: {text}"
     return "ambiguous", text  # anything unexpected after sending: never assume
+
+
+def hopeless(exc: BaseException) -> str | None:
+    """Why every further request would fail like this one, or None.
+
+    Credentials refused (401, 403) and a server that cannot be reached (no connection, or
+    a shared throttle that is down) fail every row alike; anything else may be the row's.
+    """
+    if isinstance(exc, AuthenticationError):
+        return f"credentials refused ({exc.status}): {exc}"
+    if isinstance(exc, TransportError) and not exc.sent:
+        return f"cannot reach the server: {exc}"
+    if isinstance(exc, ThrottleUnavailableError):
+        return f"the shared throttle is unavailable: {exc}"
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """An input row a reader could not turn into an item; the batch reports it failed.
+
+    Readers yield it in place of the item so that one unreadable row (a CSV line with
+    more cells than the header, say) fails alone, with its reason, and the batch goes on.
+    """
+
+    key: str
+    error: str
+    row: int | None = None
+    user: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,8 +202,17 @@ class Prepared:
     send: Callable[[], Awaitable[int | None]]
 
 
+#: Consecutive credential or connection failures after which a batch stops.
+BREAKER_THRESHOLD = 5
+
+
+def normal_key(raw: object) -> str:
+    """A key as compared and journaled: stripped, NFC-normalised ("" if not text)."""
+    return unicodedata.normalize("NFC", raw.strip()) if isinstance(raw, str) else ""
+
+
 async def run_writes(
-    items: Iterable[T] | AsyncIterable[T],
+    items: Iterable[T | Rejected] | AsyncIterable[T | Rejected],
     prepare: Callable[[T], Prepared],
     *,
     operation: str,
@@ -128,73 +221,113 @@ async def run_writes(
     on_outcome: Callable[[Outcome], Awaitable[None] | None] | None = None,
     keep_outcomes: bool = True,
     stop: anyio.Event | None = None,
+    preflight: Callable[[], Awaitable[object]] | None = None,
+    breaker: int = BREAKER_THRESHOLD,
 ) -> BatchReport:
     """Send every item at most once, journaling intent and outcome per key.
 
     ``prepare(item)`` checks an item and returns what to send; a ConfigurationError
     there fails just that item. Duplicate keys within one run fail the later rows.
+    ``preflight`` (a cheap authenticated read) runs before the first write, and
+    ``breaker`` consecutive credential or connection failures stop the run: either sets
+    :attr:`BatchReport.stopped` and leaves the rows not yet tried untouched.
     """
     report = BatchReport()
-    run = uuid.uuid4().hex
+    me = RunInfo.current()
     seen: set[str] = set()
     owned = journal is not None and not isinstance(journal, Journal)
     jrn = Journal(journal) if isinstance(journal, str | Path) else journal
+    halt = anyio.Event()
+    streak = 0
+    position = 0
 
-    async def emit(outcome: Outcome) -> None:
+    def trip(why: str) -> None:
+        if report.stopped is None:
+            report.stopped = why
+            log.warning("batch stopped: %s", why)
+        halt.set()
+
+    async def emit(outcome: Outcome, exc: BaseException | None = None) -> None:
+        nonlocal streak
         report.add(outcome, keep_outcomes)
+        why = None if exc is None else hopeless(exc)
+        streak = streak + 1 if why else 0
+        if why and streak >= breaker:
+            trip(why)
         if on_outcome is not None:
             result = on_outcome(outcome)
             if inspect.isawaitable(result):
                 await result
 
-    async def one(item: T) -> None:
+    async def one(numbered: tuple[int, T | Rejected]) -> None:
+        number, item = numbered
+        row = getattr(item, "row", None) or number
+        raw_user = getattr(item, "user", None)
+        user = None if raw_user is None else str(raw_user)
+
+        def out(
+            key: str,
+            status: OutcomeStatus,
+            award_id: int | None = None,
+            error: str | None = None,
+            skipped: bool = False,
+        ) -> Outcome:
+            return Outcome(key, status, award_id, error, skipped, row, user)
+
         raw_key = getattr(item, "key", None)
-        key = raw_key.strip() if isinstance(raw_key, str) else ""
-        if not key:
-            await emit(Outcome(str(raw_key or ""), "failed", error="key is missing"))
+        key = normal_key(raw_key)
+        if not key and not isinstance(item, Rejected):
+            await emit(out("", "failed", error="key is missing"))
+            return
+        if isinstance(item, Rejected):
+            await emit(out(key, "failed", error=item.error))
             return
         if key in seen:
-            await emit(Outcome(key, "failed", error="duplicate key in this batch"))
+            await emit(out(key, "failed", error="duplicate key in this batch"))
             return
         seen.add(key)
         try:
             prepared = prepare(item)
         except ConfigurationError as exc:
-            await emit(Outcome(key, "failed", error=str(exc)))
+            await emit(out(key, "failed", error=str(exc)))
             return
         if jrn is not None:
-            entry = await jrn.aget(key)
-            if entry is not None:
-                if entry.request != _normal(prepared.request):
-                    await emit(
-                        Outcome(
-                            key,
-                            "failed",
-                            error=(
-                                f"key {key!r} was already used for a different {operation} in the "
-                                "journal; use a new key"
-                            ),
-                        )
+            claim = await jrn.aclaim(key, operation, prepared.request, me)
+            if claim.kind == "conflict":
+                message = (
+                    f"key {key!r} was already used for a different {operation} in the "
+                    "journal; use a new key"
+                )
+                await emit(out(key, "failed", error=message))
+                return
+            if claim.kind == "applied":
+                entry = claim.entry
+                await emit(out(key, "applied", entry.result_id if entry else None, skipped=True))
+                return
+            if claim.kind == "held":
+                report.held += 1
+                who = claim.holder.describe() if claim.holder else "another run"
+                await emit(out(key, "failed", error=f"held by another run ({who}); not sent"))
+                return
+            if claim.kind == "ambiguous":
+                why = claim.why or "interrupted after the request may have been sent"
+                entry = claim.entry
+                await emit(
+                    out(
+                        key,
+                        "ambiguous",
+                        entry.result_id if entry else None,
+                        f"unresolved from an earlier run: {why}",
+                        skipped=True,
                     )
-                    return
-                if entry.status == "applied":
-                    await emit(Outcome(key, "applied", entry.result_id, skipped=True))
-                    return
-                if entry.status in ("ambiguous", "pending"):
-                    why = entry.error or "interrupted after the request may have been sent"
-                    if entry.status == "pending":
-                        await jrn.afinish(key, "ambiguous", error=why)
-                    await emit(
-                        Outcome(
-                            key,
-                            "ambiguous",
-                            entry.result_id,
-                            f"unresolved from an earlier run: {why}",
-                            skipped=True,
-                        )
-                    )
-                    return
-            await jrn.abegin(key, operation, prepared.request, run)
+                )
+                return
+        if not await checked_first():
+            why = f"not sent: {report.stopped}"
+            if jrn is not None:
+                await jrn.afinish(key, "failed", error=why)
+            await emit(out(key, "failed", error=why))
+            return
         report.sent += 1
         try:
             result_id = await prepared.send()
@@ -204,23 +337,78 @@ async def run_writes(
             error = None if status == "applied" else str(exc)
             if jrn is not None:
                 await jrn.afinish(key, status, error=error or f"answer unreadable: {exc}")
-            await emit(Outcome(key, status, None, error))
+            await emit(out(key, status, None, error))
             return
         except Exception as exc:
             status, error = classify(exc)
             if jrn is not None:
                 await jrn.afinish(key, status, error=error)
-            await emit(Outcome(key, status, error=error))
+            await emit(out(key, status, error=error), exc)
             return
         if jrn is not None:
             await jrn.afinish(key, "applied", result_id=result_id)
-        await emit(Outcome(key, "applied", result_id))
+        await emit(out(key, "applied", result_id))
+
+    async def numbered() -> AsyncIterator[tuple[int, T | Rejected]]:
+        nonlocal position
+        async for item in _aiter(items):
+            position += 1
+            yield position, item
+
+    async def renew(journal: Journal) -> None:
+        while True:
+            await anyio.sleep(LEASE_SECONDS / 3)
+            await journal.arenew_run(me)
+
+    async def watch(event: anyio.Event) -> None:
+        await event.wait()
+        halt.set()
+
+    checking = anyio.Lock()
+    check: list[bool] = []  # empty until the preflight ran; then its verdict
+
+    async def checked_first() -> bool:
+        # Before the first send, not before the run: a rerun with nothing left to send
+        # sends nothing at all.
+        if preflight is None or report.stopped:
+            return report.stopped is None
+        if check:  # decided: skip the lock, whose every acquire yields to the loop
+            return check[0]
+        async with checking:
+            if not check:
+                check.append(await run_preflight(preflight))
+        return check[0]
+
+    async def run_preflight(ping: Callable[[], Awaitable[object]]) -> bool:
+        try:
+            await ping()
+        except Exception as exc:
+            why = hopeless(exc)
+            if why is None:
+                log.info("preflight check failed, going on: %s", exc)
+                return True
+            trip(why)
+            return False
+        return True
 
     try:
         if jrn is not None and owned:
             await jrn.__aenter__()
-        await fan_out(items, one, concurrency=concurrency, stop=stop)
-        report.interrupted = stop is not None and stop.is_set()
+        if jrn is not None:
+            await jrn.astart_run(me)
+        try:
+            async with anyio.create_task_group() as tg:
+                if jrn is not None:
+                    tg.start_soon(renew, jrn)
+                if stop is not None:
+                    tg.start_soon(watch, stop)
+                await fan_out(numbered(), one, concurrency=concurrency, stop=halt)
+                tg.cancel_scope.cancel()
+        finally:
+            if jrn is not None:
+                with anyio.CancelScope(shield=True):
+                    await jrn.aend_run(me)
+        report.interrupted = stop is not None and stop.is_set() and report.stopped is None
     finally:
         if jrn is not None and owned:
             await jrn.__aexit__(None, None, None)

@@ -9,8 +9,13 @@ Secrets are never printed.
 
 from __future__ import annotations
 
+import os
 import sys
+import traceback
 from collections.abc import Sequence
+
+#: Exit code of an internal error (sysexits' EX_SOFTWARE); see ``ExitCode``.
+CRASHED = 70
 
 __all__ = ["main"]
 
@@ -24,4 +29,16 @@ def main(argv: Sequence[str] | None = None) -> None:
             f"stampsync: the command line needs its extra: pip install 'stampsync[cli]' "
             f"({exc.name} is missing)"
         )
-    app(args=list(argv) if argv is not None else None, prog_name="stampsync")
+    try:
+        app(args=list(argv) if argv is not None else None, prog_name="stampsync")
+    except KeyboardInterrupt:
+        sys.exit(130)  # a Ctrl-C outside a batch's own handling: quietly, as shells expect
+    except Exception as exc:  # a bug: say so with its own exit code, never 1 ("rows failed")
+        if os.environ.get("STAMPSYNC_DEBUG"):
+            traceback.print_exc()
+        print(
+            f"stampsync: internal error ({type(exc).__name__}); nothing more was sent and the "
+            "journal is consistent. Set STAMPSYNC_DEBUG=1 for the traceback and report it.",
+            file=sys.stderr,
+        )
+        sys.exit(CRASHED)

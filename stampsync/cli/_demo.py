@@ -18,10 +18,13 @@ from pathlib import Path
 
 from rich.table import Table
 
+from ..batch.journal import Journal
 from ..batch.writes import BatchReport
 from ..sandbox import Fault, Sandbox
+from ..stamps.stamps import DEFAULT_MAX_STAMPS
 from ..testing import max_in_window
 from ._common import Tuning, err
+from ._report import ReportFile
 from ._stamped import ExportWriter, export
 from ._stamps import award_file
 
@@ -93,13 +96,18 @@ async def run_demo(workdir: Path, plan: DemoPlan) -> int:
 
         awards_csv = workdir / "awards.csv"
         write_awards_csv(awards_csv, plan.awards, members)
-        report = await award_file(
-            tuning.stamps(sb.url, c.stamps_token),
-            awards_csv,
-            workdir / "awards.sqlite",
-            workdir / "report.jsonl",
-            plan.awards,
-        )
+        with (
+            Journal(workdir / "awards.sqlite") as journal,
+            ReportFile(workdir / "report.jsonl") as out,
+        ):
+            report = await award_file(
+                tuning.stamps(sb.url, c.stamps_token),
+                awards_csv,
+                journal,
+                out,
+                plan.awards,
+                DEFAULT_MAX_STAMPS,
+            )
         t2 = time.monotonic()
 
         arrivals = await sb.arrivals()
@@ -180,8 +188,10 @@ def summarise(
             "Review them with\n"
             f"  stampsync stamps journal list --journal {workdir / 'awards.sqlite'} "
             "--status ambiguous\n"
-            "then settle each with `stampsync stamps journal resolve KEY --applied` (or "
-            "--not-applied, after checking the member's stamps)."
+            "then settle each with\n"
+            f"  stampsync stamps journal resolve --journal {workdir / 'awards.sqlite'} "
+            "KEY --applied\n"
+            "(or --not-applied, after checking the member's stamps)."
         )
     err.print(f"\nfiles: {workdir}/ (customers.jsonl, awards.csv, awards.sqlite, report.jsonl)")
     return 0 if all(checks.values()) else 1

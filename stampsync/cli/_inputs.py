@@ -10,9 +10,11 @@ import codecs
 import csv
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..batch.writes import Rejected, normal_key
 from ..stamps.stamps import StampAward
 from ._common import fail
 
@@ -46,39 +48,102 @@ def check_text_file(path: Path) -> int:
     return lines
 
 
-def check_csv_header(path: Path, required: tuple[str, ...], optional: tuple[str, ...]) -> int:
+def check_csv_header(
+    path: Path,
+    required: tuple[str, ...],
+    optional: tuple[str, ...],
+    *,
+    ignore_extra_columns: bool = False,
+) -> int:
     """Check the CSV's header names the ``required`` columns; return the number of rows."""
     check_text_file(path)
     try:
-        return _check_csv(path, required, optional)
+        return _check_csv(path, required, optional, ignore_extra_columns).rows
     except csv.Error as exc:
         fail(f"{path} is not valid CSV: {exc}")
 
 
-def _check_csv(path: Path, required: tuple[str, ...], optional: tuple[str, ...]) -> int:
+def check_awards_file(path: Path, *, ignore_extra_columns: bool = False) -> int:
+    """Check a mass-award CSV whole before anything is sent; return its number of rows.
+
+    Refused (exit 2, naming the line and column): blank or repeated header cells, a
+    missing required column, an unknown one (unless ``ignore_extra_columns``), a row
+    without a key, and a key given twice (after Unicode NFC normalisation), naming both
+    rows. A row that is merely wrong (bad number, too many cells) fails alone later.
+    """
+    check_text_file(path)
+    try:
+        checked = _check_csv(path, AWARD_COLUMNS, AWARD_OPTIONAL, ignore_extra_columns, "key")
+    except csv.Error as exc:
+        fail(f"{path} is not valid CSV: {exc}")
+    return checked.rows
+
+
+@dataclass(frozen=True)
+class _Checked:
+    rows: int
+    names: list[str]
+
+
+def _header(path: Path, header: list[str] | None, required: tuple[str, ...]) -> list[str]:
+    if not header:
+        fail(f"{path} has no header row; expected columns: {','.join(required)}")
+    names = [h.strip() for h in header]
+    seen: dict[str, int] = {}
+    for column, name in enumerate(names, 1):
+        if not name:
+            fail(f"{path} line 1: header cell {column} is blank; every column needs a name")
+        if name in seen:
+            fail(
+                f"{path} line 1: column {name!r} appears twice (columns {seen[name]} and "
+                f"{column}); which one to use would be a guess"
+            )
+        seen[name] = column
+    return names
+
+
+def _check_csv(
+    path: Path,
+    required: tuple[str, ...],
+    optional: tuple[str, ...],
+    ignore_extra_columns: bool,
+    key_column: str | None = None,
+) -> _Checked:
     with path.open(newline="", encoding="utf-8-sig") as fh:
         reader = csv.reader(fh)
-        header = next(reader, None)
-        if not header:
-            fail(f"{path} has no header row; expected columns: {','.join(required)}")
-        names = [h.strip() for h in header]
+        names = _header(path, next(reader, None), required)
         missing = [c for c in required if c not in names]
         if missing:
             fail(f"{path} is missing column(s) {', '.join(missing)}; found: {','.join(names)}")
         unknown = [c for c in names if c not in required + optional]
-        if unknown:
+        if unknown and not ignore_extra_columns:
             fail(
-                f"{path} has unknown column(s) {', '.join(unknown)}; "
-                f"expected: {','.join(required + optional)}"
+                f"{path} has unknown column(s) {', '.join(unknown)}; expected: "
+                f"{','.join(required + optional)} (or pass --ignore-extra-columns)"
             )
+        key_at = names.index(key_column) if key_column else None
+        keys: dict[str, int] = {}
         rows = 0
+        line = reader.line_num + 1
         for row in reader:
             if "\x00" in "".join(row):
-                fail(f"{path} line {reader.line_num} contains a NUL character")
-            rows += any(cell.strip() for cell in row)
+                fail(f"{path} line {line} contains a NUL character")
+            if any(cell.strip() for cell in row):
+                rows += 1
+                if key_at is not None:
+                    key = normal_key(row[key_at]) if key_at < len(row) else ""
+                    if not key:
+                        fail(f"{path} line {line}: the key (column {key_at + 1}) is empty")
+                    if key in keys:
+                        fail(
+                            f"{path} line {line}: key {key!r} is also on line {keys[key]}; "
+                            "each row needs its own key"
+                        )
+                    keys[key] = line
+            line = reader.line_num + 1
     if rows == 0:
         fail(f"{path} has a header but no rows")
-    return rows
+    return _Checked(rows, names)
 
 
 def _int_or_raw(value: str) -> int | str:
@@ -89,19 +154,39 @@ def _int_or_raw(value: str) -> int | str:
         return text  # checked with the row, which then fails with a clear message
 
 
-def read_awards(path: Path) -> Iterator[StampAward]:
-    """Stream ``key,user,store,number_of_stamps[,notes]`` rows as :class:`StampAward`."""
+def read_awards(path: Path) -> Iterator[StampAward | Rejected]:
+    """Stream ``key,user,store,number_of_stamps[,notes]`` rows as :class:`StampAward`.
+
+    Each carries its line number as ``row``; a row with more cells than the header
+    becomes a :class:`Rejected` row, so it fails alone.
+    """
     with path.open(newline="", encoding="utf-8-sig") as fh:
-        for row in csv.DictReader(fh):
-            if not any((v or "").strip() for v in row.values()):
+        reader = csv.reader(fh)
+        names = [h.strip() for h in next(reader)]
+        line = reader.line_num + 1
+        for cells in reader:
+            number, line = line, reader.line_num + 1
+            if not any(cell.strip() for cell in cells):
                 continue
-            store = (row.get("store") or "").strip()
+            row = dict(zip(names, (c.strip() for c in cells), strict=False))
+            key, user = row.get("key", ""), row.get("user", "")
+            if len(cells) > len(names):
+                yield Rejected(
+                    key,
+                    f"line {number} has {len(cells)} cells but the header has {len(names)}; "
+                    "a comma inside a value needs quotes",
+                    number,
+                    user or None,
+                )
+                continue
+            store = row.get("store", "")
             yield StampAward(
-                key=(row.get("key") or "").strip(),
-                user=(row.get("user") or "").strip(),
+                key=key,
+                user=user,
                 store=_int_or_raw(store) if store else None,  # type: ignore[arg-type]
-                number_of_stamps=_int_or_raw(row.get("number_of_stamps") or ""),  # type: ignore[arg-type]
-                notes=(row.get("notes") or "").strip() or None,
+                number_of_stamps=_int_or_raw(row.get("number_of_stamps", "")),  # type: ignore[arg-type]
+                notes=row.get("notes") or None,
+                row=number,
             )
 
 
@@ -121,6 +206,14 @@ def read_records(path: Path) -> Iterator[dict[str, Any]]:
                 yield row
     else:
         with path.open(newline="", encoding="utf-8-sig") as fh:
-            for row in csv.DictReader(fh):
-                if any((v or "").strip() for v in row.values() if isinstance(v, str)):
-                    yield {k.strip(): v for k, v in row.items() if k is not None}
+            reader = csv.DictReader(fh)
+            for row in reader:
+                if not any((v or "").strip() for v in row.values() if isinstance(v, str)):
+                    continue
+                if None in row:  # DictReader files surplus cells under the key None
+                    yield {
+                        "email": row.get("email") or "",
+                        "__error__": f"line {reader.line_num} has more cells than the header",
+                    }
+                    continue
+                yield {k.strip(): v for k, v in row.items() if k is not None}

@@ -16,6 +16,7 @@ from ..batch.journal import STATUSES, Journal
 from ..batch.writes import BatchReport, Outcome
 from ..errors import ConfigurationError
 from ..stamps.client import StampsClient
+from ..stamps.stamps import DEFAULT_MAX_STAMPS
 from ._common import (
     Batch,
     Connections,
@@ -31,7 +32,8 @@ from ._common import (
     release,
     require,
 )
-from ._inputs import AWARD_COLUMNS, AWARD_OPTIONAL, check_csv_header, read_awards
+from ._inputs import check_awards_file, read_awards
+from ._report import Aborted, ReportFile
 
 app = typer.Typer(
     help="Stamps (stamps.co.id): mass awards and their journal.", no_args_is_help=True
@@ -49,58 +51,78 @@ Token = Annotated[
 
 
 async def award_file(
-    client: StampsClient, rows_path: Path, journal: Path, report_path: Path, total: int
+    client: StampsClient,
+    rows_path: Path,
+    journal: Journal,
+    report: ReportFile,
+    total: int,
+    max_stamps: int,
 ) -> BatchReport:
-    """Award every row of ``rows_path``; stream the report; Ctrl-C stops gracefully."""
+    """Award every row of ``rows_path``; stream the report; SIGINT/SIGTERM stop gracefully.
+
+    The first signal stops taking rows (those in flight finish and are journaled); a
+    second one aborts at once, quietly (what was in flight becomes ambiguous).
+    """
     stop = anyio.Event()
     loop = asyncio.get_running_loop()
-    interrupts = 0
+    received: list[int] = []
+    main_task = asyncio.current_task()
 
-    def on_interrupt() -> None:
-        nonlocal interrupts
-        interrupts += 1
-        if interrupts == 1:
-            err.print("[yellow]stopping: finishing awards in flight (Ctrl-C again to abort)")
+    def on_signal(signum: int) -> None:
+        received.append(signum)
+        if len(received) == 1:
+            err.print("[yellow]stopping: finishing awards in flight (again to abort)")
             stop.set()
-        else:
-            for task in asyncio.all_tasks(loop):
-                task.cancel()
+        elif main_task is not None:
+            main_task.cancel()
 
-    loop.add_signal_handler(signal.SIGINT, on_interrupt)
-    loop.add_signal_handler(signal.SIGTERM, on_interrupt)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, on_signal, signum)
     started = time.monotonic()
     try:
-        with report_path.open("w", encoding="utf-8") as report, progress() as bar:
+        with progress() as bar:
             task = bar.add_task("awarding", total=total, rate="")
 
             def record(outcome: Outcome) -> None:
-                report.write(json.dumps(outcome.as_dict()) + "\n")
-                report.flush()
+                report.write(outcome.as_dict())
                 done = bar.tasks[0].completed + 1
                 rate = done / max(time.monotonic() - started, 1e-6)
                 bar.update(task, advance=1, rate=f"{rate:.1f}/s")
 
             async with client:
-                return await client.stamps.add_many(
+                result = await client.stamps.add_many(
                     read_awards(rows_path),
                     journal=journal,
                     on_outcome=record,
                     keep_outcomes=False,
                     stop=stop,
+                    max_stamps=max_stamps,
                 )
+        if result.interrupted and received:
+            result.interrupted_by = received[0]
+        return result
+    except asyncio.CancelledError:
+        raise Aborted(received[0] if received else signal.SIGINT) from None
     finally:
         await release(client)
-        loop.remove_signal_handler(signal.SIGINT)
-        loop.remove_signal_handler(signal.SIGTERM)
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
 
 
 def summary(report: BatchReport, journal: Path) -> None:
-    """Print the outcome counts and what to do about ambiguous rows."""
+    """Print the outcome counts and what to do next."""
     c = report.counts
     err.print(
         f"applied {c['applied']} (of which {c['skipped']} already in the journal), "
         f"failed {c['failed']}, ambiguous {c['ambiguous']}; sent {report.sent} requests"
     )
+    if report.held:
+        err.print(
+            f"[yellow]{report.held} row(s) held by another run on {journal}: not sent; "
+            "rerun when it has finished"
+        )
+    if report.stopped:
+        err.print(f"[bold red]stopped early:[/] {report.stopped}; rows not tried are untouched")
     if report.interrupted:
         err.print("[yellow]interrupted: rerun the same command to finish the rest")
     if c["ambiguous"]:
@@ -119,7 +141,9 @@ def award(
     journal: Annotated[
         Path, typer.Option("--journal", help="SQLite journal: at most once per key, across runs")
     ],
-    report: Annotated[Path, typer.Option("--report", help="JSONL: one outcome per row")],
+    report: Annotated[
+        Path, typer.Option("--report", help="JSONL: one outcome per row (written at the end)")
+    ],
     api_url: ApiUrl = "https://stamps.co.id",
     token: Token = None,
     throttle_limit: ThrottleLimit = 500,
@@ -128,16 +152,33 @@ def award(
     batch: Batch = 10,
     redis_url: RedisUrl = None,
     throttle_key: ThrottleKey = None,
+    ignore_extra_columns: Annotated[
+        bool, typer.Option(help="accept columns other than the award's (they are not sent)")
+    ] = False,
+    max_stamps: Annotated[
+        int, typer.Option(min=1, help="most stamps one row may award; a row over it fails")
+    ] = DEFAULT_MAX_STAMPS,
 ) -> None:
     """Award stamps to every row of a CSV, each key at most once.
 
-    Exit codes: 0 all applied, 1 some failed, 3 some ambiguous, 2 usage error.
+    Exit codes: 0 all applied; 1 some rows failed (a rerun retries them); 2 refused
+    before anything was sent (bad input, usage); 3 some ambiguous (resolve them first);
+    4 stopped early (credentials refused or server unreachable); 130/143 interrupted by
+    SIGINT/SIGTERM (rerun to finish); 70 internal error.
     """
-    total = check_csv_header(input, AWARD_COLUMNS, AWARD_OPTIONAL)
+    total = check_awards_file(input, ignore_extra_columns=ignore_extra_columns)
     tuning = Tuning(throttle_limit, throttle_seconds, connections, batch, redis_url, throttle_key)
     with api_errors():
         client = tuning.stamps(api_url, require(token, "--token", "STAMPS_TOKEN"))
-        result = asyncio.run(award_file(client, input, journal, report, total))
+        jrn = Journal(journal).open()  # a journal that cannot be used refuses the run here
+    try:
+        with ReportFile(report) as out:
+            result = asyncio.run(award_file(client, input, jrn, out, total, max_stamps))
+    except Aborted as aborted:
+        err.print("[yellow]aborted: awards in flight are ambiguous; see the journal")
+        raise typer.Exit(128 + aborted.signum) from None
+    finally:
+        jrn.close()
     summary(result, journal)
     raise typer.Exit(result.exit_code)
 

@@ -12,7 +12,8 @@ import msgspec
 
 from .._validate import iso_date, optional_text, positive, text, user_ref
 from ..batch.journal import Journal
-from ..batch.writes import BatchReport, Outcome, Prepared, run_writes
+from ..batch.writes import BREAKER_THRESHOLD, BatchReport, Outcome, Prepared, Rejected, run_writes
+from ..errors import ConfigurationError
 from ._resource import StampsResource
 from .models import AddStampsResult, DeductStampsResult
 
@@ -33,6 +34,8 @@ class StampAward(msgspec.Struct, kw_only=True, frozen=True):
     store: int | None = None
     notes: str | None = None
     expiration_date: str | None = None
+    row: int | None = None
+    """Where the award came from (the CLI gives the input file's line); reported back."""
 
 
 class StampDeduction(msgspec.Struct, kw_only=True, frozen=True):
@@ -42,10 +45,15 @@ class StampDeduction(msgspec.Struct, kw_only=True, frozen=True):
     user: str | int
     stamps: int
     notes: str
+    row: int | None = None
 
 
 OnOutcome = Callable[[Outcome], Awaitable[None] | None]
 T = TypeVar("T")
+
+#: The most stamps one award of a mass award may carry unless told otherwise: a guard
+#: against a unit mix-up (a price in cents in the stamps column) reaching the server.
+DEFAULT_MAX_STAMPS = 10_000
 
 
 class AddStampsBody(msgspec.Struct, omit_defaults=True, kw_only=True):
@@ -163,12 +171,15 @@ class Stamps(StampsResource):
 
     async def add_many(
         self,
-        awards: Iterable[StampAward] | AsyncIterable[StampAward],
+        awards: Iterable[StampAward | Rejected] | AsyncIterable[StampAward | Rejected],
         *,
         journal: str | Path | Journal | None = None,
         on_outcome: OnOutcome | None = None,
         keep_outcomes: bool = True,
         stop: anyio.Event | None = None,
+        max_stamps: int = DEFAULT_MAX_STAMPS,
+        check_first: bool = True,
+        breaker: int = BREAKER_THRESHOLD,
     ) -> BatchReport:
         """Award stamps to many customers, each award at most once.
 
@@ -187,9 +198,23 @@ class Stamps(StampsResource):
             keep_outcomes: keep every outcome in the report (turn off for huge batches
                 and stream them through ``on_outcome``).
             stop: set it to stop taking new awards; those in flight finish.
+            max_stamps: an award of more stamps fails its row, unsent.
+            check_first: ping the API before the first award, so wrong credentials or an
+                unreachable server stop the run before any row is tried.
+            breaker: stop after this many credential or connection failures in a row
+                (:attr:`BatchReport.stopped`); rows not tried stay untouched.
+
+        One run at a time per key: a second run on the same journal skips the keys the
+        first is sending and reports them failed, ``held by another run``.
         """
+        positive(max_stamps, "max_stamps")
 
         def prepare(award: StampAward) -> Prepared:
+            if isinstance(award.number_of_stamps, int) and award.number_of_stamps > max_stamps:
+                raise ConfigurationError(
+                    f"number_of_stamps {award.number_of_stamps} is over the limit of "
+                    f"{max_stamps} per award (max_stamps)"
+                )
             body = self.add_body(
                 user=award.user,
                 number_of_stamps=award.number_of_stamps,
@@ -204,17 +229,27 @@ class Stamps(StampsResource):
             return Prepared(award.key, msgspec.to_builtins(body), send)
 
         return await self._many(
-            awards, prepare, "stamps.add", journal, on_outcome, keep_outcomes, stop
+            awards,
+            prepare,
+            "stamps.add",
+            journal,
+            on_outcome,
+            keep_outcomes,
+            stop,
+            check_first=check_first,
+            breaker=breaker,
         )
 
     async def deduct_many(
         self,
-        deductions: Iterable[StampDeduction] | AsyncIterable[StampDeduction],
+        deductions: Iterable[StampDeduction | Rejected] | AsyncIterable[StampDeduction | Rejected],
         *,
         journal: str | Path | Journal | None = None,
         on_outcome: OnOutcome | None = None,
         keep_outcomes: bool = True,
         stop: anyio.Event | None = None,
+        check_first: bool = True,
+        breaker: int = BREAKER_THRESHOLD,
     ) -> BatchReport:
         """Deduct stamps from many customers, each deduction at most once.
 
@@ -232,18 +267,29 @@ class Stamps(StampsResource):
             return Prepared(item.key, dict(body), send)
 
         return await self._many(
-            deductions, prepare, "stamps.deduct", journal, on_outcome, keep_outcomes, stop
+            deductions,
+            prepare,
+            "stamps.deduct",
+            journal,
+            on_outcome,
+            keep_outcomes,
+            stop,
+            check_first=check_first,
+            breaker=breaker,
         )
 
     async def _many(
         self,
-        items: Iterable[T] | AsyncIterable[T],
+        items: Iterable[T | Rejected] | AsyncIterable[T | Rejected],
         prepare: Callable[[T], Prepared],
         operation: str,
         journal: str | Path | Journal | None,
         on_outcome: OnOutcome | None,
         keep_outcomes: bool,
         stop: anyio.Event | None,
+        *,
+        check_first: bool,
+        breaker: int,
     ) -> BatchReport:
         return await run_writes(
             items,
@@ -254,4 +300,6 @@ class Stamps(StampsResource):
             on_outcome=on_outcome,
             keep_outcomes=keep_outcomes,
             stop=stop,
+            preflight=self._client.auth.ping if check_first else None,
+            breaker=positive(breaker, "breaker"),
         )
