@@ -100,6 +100,25 @@ def parse_error_body(data: bytes) -> ErrorBody:
     )
 
 
+#: Keys of the error objects both APIs answer with (see api-notes.md).
+_ERROR_KEYS = frozenset(
+    {"detail", "error_code", "error_message", "errors", "message", "error", "validation_errors"}
+)
+
+
+def is_api_error_body(data: bytes) -> bool:
+    """Whether ``data`` is an error object in the APIs' own JSON shape.
+
+    A gateway or proxy answers with its own page (HTML, plain text, empty); the API
+    answers with a JSON object carrying one of its error keys.
+    """
+    try:
+        doc = msgspec.json.decode(data)
+    except JSON_ERRORS:
+        return False
+    return isinstance(doc, dict) and not _ERROR_KEYS.isdisjoint(doc)
+
+
 def _merge_field_errors(into: dict[str, str], value: object, depth: int = 0) -> None:
     if depth > MAX_ERROR_DEPTH:
         return

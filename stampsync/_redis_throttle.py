@@ -93,7 +93,11 @@ def safe_url(url: str) -> str:
         parsed = URL(url)
     except ValueError:
         return "<unparseable redis url>"
-    return str(parsed.with_password(None).with_user(None)) if parsed.password else str(parsed)
+    if parsed.password:
+        parsed = parsed.with_password(None).with_user(None)
+    if "password" in parsed.query:  # redis-py also reads ?password=...
+        parsed = parsed.update_query({"password": "***"})
+    return str(parsed)
 
 
 class RedisThrottle:
@@ -161,7 +165,9 @@ class RedisThrottle:
         else:
             self._owns_client = False
         self._redis = redis
-        self._errors = (aioredis.ConnectionError, aioredis.TimeoutError, OSError)
+        # Every Redis failure, a read-only replica's refusal included, fails closed as
+        # ThrottleUnavailableError: nothing is sent without the shared quota's word.
+        self._errors = (aioredis.RedisError, OSError)
         self._limit = limit
         self._seconds = float(seconds)
         span = self._seconds + (redis_margin(seconds) if margin is None else margin)

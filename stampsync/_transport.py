@@ -27,7 +27,7 @@ import msgspec
 from yarl import URL
 
 from ._auth import Auth
-from ._codec import decode, encode, parse_error_body
+from ._codec import decode, encode, is_api_error_body, parse_error_body
 from ._retry import RetryPolicy
 from ._version import __version__
 from .errors import (
@@ -473,7 +473,9 @@ class Transport:
         parsed = parse_error_body(data)
         message = self.scrub(parsed.message)
         errors = {k: self.scrub(v) for k, v in parsed.errors.items()}
-        if status >= 500 and status != 503 and not idempotent:
+        # A 503 says "not applied" only in the API's own words: a proxy's 503 page may
+        # come after it forwarded the write (a gateway timeout dressed as 503).
+        if status >= 500 and not idempotent and (status != 503 or not is_api_error_body(data)):
             return AmbiguousWriteError(
                 f"server answered {status}" + (f": {message}" if message else ""),
                 method=method,

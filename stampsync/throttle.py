@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import math
 import time
 from collections.abc import Awaitable, Callable
 from typing import Protocol, runtime_checkable
@@ -83,8 +84,15 @@ def check_limits(limit: int, seconds: float) -> None:
     """Raise :class:`ConfigurationError` unless ``limit`` and ``seconds`` make a quota."""
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise ConfigurationError(f"throttle limit must be a positive integer, got {limit!r}")
-    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds > 0:
-        raise ConfigurationError(f"throttle seconds must be a positive number, got {seconds!r}")
+    if (
+        isinstance(seconds, bool)
+        or not isinstance(seconds, int | float)
+        or not math.isfinite(seconds)
+        or not seconds > 0
+    ):
+        raise ConfigurationError(
+            f"throttle seconds must be a positive, finite number, got {seconds!r}"
+        )
 
 
 class LocalThrottle:

@@ -18,10 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+import anyio
+
 from .._validate import email as check_email
 from ..errors import ConfigurationError, StampsyncError
+from ._runs import exclusive
 from ._sqlite import SqliteFile
 from .fanout import fan_out
+from .writes import BREAKER_THRESHOLD, hopeless
 
 if TYPE_CHECKING:
     from ..stamped.client import StampedClient
@@ -72,6 +76,9 @@ class SyncReport:
     )
     outcomes: list[SyncOutcome] = field(default_factory=list)
     requests: int = 0
+    stopped: str | None = None
+    """Why the run stopped early (credentials refused, server unreachable); rows not
+    tried are left for the next run."""
 
     def __iter__(self) -> Iterator[SyncOutcome]:
         return iter(self.outcomes)
@@ -153,9 +160,14 @@ async def sync_customers(
     ``customer_id``, ``tags`` (``a;b``), ``subscribed`` (yes/no; blank leaves it).
     With ``dry_run`` nothing is sent and the state is not changed: outcomes say
     ``would_send`` or ``unchanged``.
+
+    One sync at a time per state file: a second raises
+    :class:`~stampsync.errors.ConcurrentRunError` naming the first, before sending.
     """
     report = SyncReport()
-    store = SqliteFile(state, STATE_SCHEMA, "sync state")
+    halt = anyio.Event()
+    streak = 0  # credential or connection failures in a row: the circuit breaker
+    store = SqliteFile(state, STATE_SCHEMA, "sync state")  # its thread starts on first use
     seen: set[str] = set()
 
     async def emit(outcome: SyncOutcome) -> None:
@@ -206,14 +218,22 @@ async def sync_customers(
                 await client.subscriptions.unsubscribe(email=row.email)
                 report.requests += 1
         except StampsyncError as exc:
+            why = hopeless(exc)
+            nonlocal streak
+            streak = streak + 1 if why else 0
+            if why and streak >= BREAKER_THRESHOLD and report.stopped is None:
+                report.stopped = why
+                halt.set()
             await emit(SyncOutcome(row.email, "failed", str(exc)))
             return
+        streak = 0
         await store.arun(lambda: save_hash(row.email, digest))
         await emit(SyncOutcome(row.email, "sent"))
 
-    try:
-        await store.arun(store.db)
-        await fan_out(rows, one, concurrency=client.concurrent_batch_executions)
-    finally:
-        await store.aclose()
+    with exclusive(Path(state), "sync state"):
+        try:
+            await store.arun(store.db)
+            await fan_out(rows, one, concurrency=client.concurrent_batch_executions, stop=halt)
+        finally:
+            await store.aclose()
     return report

@@ -23,7 +23,8 @@ from rich.progress import (
 from yarl import URL
 
 from .._client import BaseClient
-from ..errors import StampsyncError
+from ..batch.writes import ExitCode, hopeless
+from ..errors import ClientStateError, ConfigurationError, StampsyncError, StateFileError
 from ..stamped.client import StampedClient
 from ..stamps.client import StampsClient
 from ..throttle import RedisThrottle
@@ -156,11 +157,21 @@ def require(value: str | None, flag: str, env: str) -> str:
 
 @contextmanager
 def api_errors() -> Iterator[None]:
-    """Turn configuration and API errors into a clear message and exit code 2."""
+    """Turn errors into a clear message and the exit code of the batch table.
+
+    2: refused before anything was sent (settings, a file in use or unusable); 4: the
+    run cannot succeed (credentials refused, server or shared throttle unreachable);
+    1: the run failed part way (an API error; a rerun or ``--resume`` continues).
+    """
     try:
         yield
-    except StampsyncError as exc:
+    except (ConfigurationError, ClientStateError, StateFileError) as exc:
         fail(str(exc))
+    except StampsyncError as exc:
+        why = hopeless(exc)
+        if why is not None:
+            fail(f"stopped: {why}", ExitCode.STOPPED)
+        fail(str(exc), ExitCode.FAILED)
 
 
 def progress() -> Progress:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import json
+import os
 import time
 from pathlib import Path
 from typing import IO, Annotated
@@ -12,7 +14,10 @@ from typing import IO, Annotated
 import msgspec
 import typer
 
+from .._files import open_private
+from ..batch._runs import exclusive
 from ..batch.sync import SyncReport, sync_customers
+from ..batch.writes import ExitCode
 from ..stamped.client import StampedClient
 from ..stamped.models import Customer
 from ._common import (
@@ -31,6 +36,7 @@ from ._common import (
     require,
 )
 from ._inputs import check_text_file, read_records
+from ._report import ReportFile
 
 app = typer.Typer(help="Stamped.io: bulk customer export and customer sync.", no_args_is_help=True)
 
@@ -71,31 +77,50 @@ def make_client(
 
 
 class ExportWriter:
-    """Writes customers as JSONL or CSV and remembers where a resume should start."""
+    """Writes customers as JSONL or CSV and remembers where a resume should start.
 
-    def __init__(self, out: Path, resume: bool) -> None:
+    One export at a time per output file (a second one is refused, naming the first);
+    files are created 0600. CSV cells that a spreadsheet would run as a formula are
+    escaped with a leading ``'`` unless ``raw_csv``.
+    """
+
+    def __init__(self, out: Path, resume: bool, *, raw_csv: bool = False) -> None:
         self.out = out
         self.state_path = out.with_name(out.name + ".state")
         self.csv = out.suffix.lower() == ".csv"
+        self.raw_csv = raw_csv
         self.start_page = 1
         self.count = 0
-        if resume and self.state_path.exists() and out.exists():
-            state = json.loads(self.state_path.read_text())
-            self.start_page, self.count = int(state["next_page"]), int(state["count"])
-            with out.open("r+b") as fh:
-                fh.truncate(int(state["offset"]))  # drop a partly written page
-        elif not resume:
-            self.state_path.unlink(missing_ok=True)
-        mode = "a" if self.start_page > 1 else "w"
-        self.fh: IO[str] = out.open(mode, encoding="utf-8", newline="")
+        self._lock = exclusive(out, "export file")
+        self._lock.__enter__()
+        try:
+            if resume and self.state_path.exists() and out.exists():
+                state = json.loads(self.state_path.read_text())
+                self.start_page, self.count = int(state["next_page"]), int(state["count"])
+                with out.open("r+b") as fh:
+                    fh.truncate(int(state["offset"]))  # drop a partly written page
+            elif not resume:
+                self.state_path.unlink(missing_ok=True)
+            flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if self.start_page > 1 else os.O_TRUNC)
+            self.fh: IO[str] = os.fdopen(
+                open_private(out, flags),
+                "a" if self.start_page > 1 else "w",
+                encoding="utf-8",
+                newline="",
+            )
+        except BaseException:
+            self._lock.__exit__(None, None, None)
+            raise
         self.writer = csv.DictWriter(self.fh, CSV_FIELDS) if self.csv else None
-        if self.writer is not None and mode == "w":
+        if self.writer is not None and self.start_page == 1:
             self.writer.writeheader()
 
     def write(self, customer: Customer) -> None:
         if self.writer is not None:
             row = msgspec.structs.asdict(customer)
             row["tags"] = ";".join(customer.tags or [])
+            if not self.raw_csv:
+                row = {k: spreadsheet_safe(v) for k, v in row.items()}
             self.writer.writerow(row)
         else:
             self.fh.write(_encoder.encode(customer).decode() + "\n")
@@ -105,12 +130,27 @@ class ExportWriter:
         """Everything before ``next_page`` is written: remember it for ``--resume``."""
         self.fh.flush()
         state = {"next_page": next_page, "count": self.count, "offset": self.fh.tell()}
-        self.state_path.write_text(json.dumps(state))
+        fd = open_private(self.state_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(json.dumps(state))
 
     def close(self, complete: bool) -> None:
         self.fh.close()
         if complete:
             self.state_path.unlink(missing_ok=True)
+        self._lock.__exit__(None, None, None)
+
+
+#: First characters that make a spreadsheet read a cell as a formula (OWASP, "CSV
+#: Injection"): customer-controlled text such as a name must not start one.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: object) -> object:
+    """``value``, with a ``'`` in front if it is text a spreadsheet would run."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 async def export(client: StampedClient, writer: ExportWriter, page_size: int) -> None:
@@ -158,6 +198,13 @@ async def _export(client: StampedClient, writer: ExportWriter, page_size: int) -
 def export_customers(
     out: Annotated[Path, typer.Option("--out", help="customers.jsonl or customers.csv")],
     resume: Annotated[bool, typer.Option(help="continue an interrupted export")] = False,
+    raw_csv: Annotated[
+        bool,
+        typer.Option(
+            help="write CSV cells as they are; by default a cell starting with = + - @ or a "
+            "tab gets a leading ' so a spreadsheet does not run it as a formula"
+        ),
+    ] = False,
     page_size: Annotated[int, typer.Option(min=1, max=100)] = 100,
     api_url: ApiUrl = "https://stamped.io",
     public_key: PublicKey = None,
@@ -170,13 +217,18 @@ def export_customers(
     redis_url: RedisUrl = None,
     throttle_key: ThrottleKey = None,
 ) -> None:
-    """Export every customer to JSONL (Stamped's field names) or CSV."""
+    """Export every customer to JSONL (Stamped's field names) or CSV.
+
+    Exit codes: 0 complete; 1 failed part way (``--resume`` continues); 2 refused before
+    anything was sent; 4 stopped (credentials refused or server unreachable); 130/143
+    interrupted; 70 internal error.
+    """
     if out.suffix.lower() not in (".jsonl", ".csv", ".ndjson"):
         fail("--out must end in .jsonl or .csv")
     tuning = Tuning(throttle_limit, throttle_seconds, connections, batch, redis_url, throttle_key)
     with api_errors():
         client = make_client(tuning, api_url, public_key, private_key, store_hash)
-        writer = ExportWriter(out, resume)
+        writer = ExportWriter(out, resume, raw_csv=raw_csv)
         complete = False
         try:
             asyncio.run(export(client, writer, page_size))
@@ -210,13 +262,15 @@ def sync_customers_command(
 ) -> None:
     """Upsert the customers whose row changed since the last sync; apply subscriptions.
 
-    Exit codes: 0 all sent or unchanged, 1 some rows failed, 2 usage error.
+    Exit codes: 0 all sent or unchanged; 1 some rows failed (a rerun sends them); 2
+    refused before anything was sent; 4 stopped early (credentials refused or server
+    unreachable); 130/143 interrupted; 70 internal error.
     """
     check_text_file(input)
     tuning = Tuning(throttle_limit, throttle_seconds, connections, batch, redis_url, throttle_key)
     with api_errors():
         client = make_client(tuning, api_url, public_key, private_key, store_hash)
-        fh = report.open("w", encoding="utf-8") if report else None
+        out = ReportFile(report) if report else None
 
         async def _sync(client: StampedClient) -> SyncReport:
             return await sync_customers(
@@ -224,9 +278,7 @@ def sync_customers_command(
                 read_records(input),
                 state=state,
                 dry_run=dry_run,
-                on_outcome=(lambda o: print(json.dumps(o.as_dict()), file=fh, flush=True))
-                if fh
-                else None,
+                on_outcome=(lambda o: out.write(o.as_dict())) if out else None,
                 keep_outcomes=False,
             )
 
@@ -242,11 +294,11 @@ def sync_customers_command(
                 f"{verb} {c['would_send'] if dry_run else c['sent']}, unchanged "
                 f"{c['unchanged']}, failed {c['failed']} ({result.requests} requests)"
             )
+            if result.stopped:
+                err.print(f"[bold red]stopped early:[/] {result.stopped}; rows not tried are left")
+                raise typer.Exit(ExitCode.STOPPED)
             if c["failed"]:
-                raise typer.Exit(1)
+                raise typer.Exit(ExitCode.FAILED)
 
-        try:
+        with out if out else contextlib.nullcontext():
             asyncio.run(run())
-        finally:
-            if fh:
-                fh.close()

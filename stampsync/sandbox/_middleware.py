@@ -24,7 +24,15 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 #: Fault kinds that answer without applying the request.
 BEFORE = {"429", "429_retry_after", "500", "502", "503", "504", "drop_before", "html", "empty"}
 #: Fault kinds that apply the request, then spoil or lose the answer.
-AFTER = {"drop_after", "malformed", "truncated", "wrong_content_type", "timeout", "huge"}
+AFTER = {
+    "drop_after",
+    "malformed",
+    "truncated",
+    "wrong_content_type",
+    "timeout",
+    "huge",
+    "gateway_503",
+}
 DELAY = {"latency"}
 KINDS = BEFORE | AFTER | DELAY
 
@@ -275,6 +283,14 @@ class Gate:
         if fault.kind == "malformed":
             return web.Response(
                 body=b"{'not': json,", status=response.status, content_type="application/json"
+            )
+        if fault.kind == "gateway_503":
+            # A proxy whose upstream timed out after forwarding: the write was applied,
+            # and the answer is the proxy's page, not the API's JSON.
+            return web.Response(
+                status=503,
+                content_type="text/html",
+                text="<html><head><title>503 Service Unavailable</title></head></html>",
             )
         if fault.kind == "huge":
             padding = b" " * (4 * 2**20)
