@@ -41,6 +41,7 @@ from .errors import (
     RateLimitError,
     ServerError,
     StampsyncError,
+    TokenExchangeError,
     TransportError,
     ValidationError,
 )
@@ -308,7 +309,15 @@ class Transport:
                 elif self._fixed_auth is not None:
                     authorization = self._fixed_auth
                 else:
-                    authorization = await self._auth.header()
+                    try:
+                        authorization = await self._auth.header()
+                    except StampsyncError as exc:
+                        # The exchange's answer is not this request's: never let its
+                        # DecodeError or 5xx pass for the outcome of a write not sent.
+                        raise TokenExchangeError(
+                            f"{method} {path}: not sent, the access token could not be "
+                            f"obtained: {type(exc).__name__}: {exc}"
+                        ) from exc
                 headers = self._headers(authorization, body is not None)
                 attempt_timeout = min(self._timeout, max(remaining, 0.001))
                 timeout = (

@@ -15,6 +15,7 @@ Every exception derives from :class:`StampsyncError`::
     │   └── ServerError         5xx
     ├── TransportError          no usable answer: connection failed, reset, timed out
     ├── ThrottleUnavailableError  a shared throttle (Redis) cannot be reached; nothing sent
+    ├── TokenExchangeError      the access token could not be obtained; nothing sent
     ├── AmbiguousWriteError     a non-idempotent write was sent, its outcome is unknown
     └── DecodeError             an answer that is not the JSON shape the API documents
 
@@ -40,6 +41,7 @@ __all__ = [
     "StampsyncError",
     "StateFileError",
     "ThrottleUnavailableError",
+    "TokenExchangeError",
     "TransportError",
     "ValidationError",
 ]
@@ -155,6 +157,14 @@ class ThrottleUnavailableError(StampsyncError):
     """A shared throttle (``RedisThrottle``) could not be reached; nothing was sent.
 
     stampsync fails closed rather than risk exceeding a quota other workers share.
+    """
+
+
+class TokenExchangeError(StampsyncError):
+    """The access token a request needs could not be obtained; the request was not sent.
+
+    The exchange (Stamps' ``POST /api/auth/get-access-token/``) failed or answered
+    something unusable. ``__cause__`` is the exchange's own error.
     """
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
@@ -154,7 +155,11 @@ def test_a_wrong_token_stops_before_any_award_with_exit_4(
     src = write_awards(tmp_path / "a.csv", good_rows(300))
     proc = subprocess.run(
         [sys.executable, "-m", "stampsync.cli", *award_args(src, tmp_path)],
-        env={"STAMPS_API_URL": stampsync_sandbox.url, "STAMPS_TOKEN": "tok-WRONG-SECRET-1"},
+        env={
+            **os.environ,
+            "STAMPS_API_URL": stampsync_sandbox.url,
+            "STAMPS_TOKEN": "tok-WRONG-SECRET-1",
+        },
         capture_output=True,
         timeout=60,
         check=False,
@@ -179,7 +184,11 @@ def test_an_unreachable_host_stops_within_15_seconds_with_exit_4(tmp_path: Path)
     started = time.monotonic()
     proc = subprocess.run(
         [sys.executable, "-m", "stampsync.cli", *award_args(src, tmp_path)],
-        env={"STAMPS_API_URL": f"http://127.0.0.1:{port}", "STAMPS_TOKEN": "tok-123456"},
+        env={
+            **os.environ,
+            "STAMPS_API_URL": f"http://127.0.0.1:{port}",
+            "STAMPS_TOKEN": "tok-123456",
+        },
         capture_output=True,
         timeout=60,
         check=False,

@@ -24,6 +24,7 @@ from ..errors import (
     StampsyncError,
     StateFileError,
     ThrottleUnavailableError,
+    TokenExchangeError,
     TransportError,
 )
 from ._runs import LEASE_SECONDS, RunInfo
@@ -157,7 +158,14 @@ def classify(exc: BaseException) -> tuple[OutcomeStatus, str]:
         return "ambiguous", text
     if isinstance(exc, TransportError):
         return ("ambiguous", text) if exc.sent else ("failed", text)
-    if isinstance(exc, (APIError, ConfigurationError, ThrottleUnavailableError, StateFileError)):
+    if isinstance(
+        exc,
+        APIError
+        | ConfigurationError
+        | ThrottleUnavailableError
+        | StateFileError
+        | TokenExchangeError,
+    ):
         return "failed", text
     if not isinstance(exc, StampsyncError):
         text = f"{type(exc).__name__}: {text}"
@@ -176,6 +184,8 @@ def hopeless(exc: BaseException) -> str | None:
         return f"cannot reach the server: {exc}"
     if isinstance(exc, ThrottleUnavailableError):
         return f"the shared throttle is unavailable: {exc}"
+    if isinstance(exc, TokenExchangeError):
+        return f"no access token: {exc}"
     return None
 
 
