@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import anyio
 import pytest
 
 from stampsync.batch import Journal
@@ -218,3 +221,100 @@ def test_an_internal_error_exits_70_not_1(
         main(award_args(src, tmp_path))
     assert exited.value.code == 70
     assert "internal error (RuntimeError)" in capsys.readouterr().err
+
+
+@pytest.mark.stampsync_sandbox(customers=0)
+@pytest.mark.parametrize("raw", [False, True])
+def test_export_csv_escapes_formulas_unless_raw(
+    stampsync_sandbox: Sandbox, tmp_path: Path, raw: bool
+) -> None:
+    async def seed() -> None:
+        async with stampsync_sandbox.stamped_client() as sd:
+            await sd.customers.create(email="f1@x.co", first_name='=HYPERLINK("http://e.vil")')
+            await sd.customers.create(email="f2@x.co", first_name="+1", last_name="@SUM(A1)")
+            await sd.customers.create(email="f3@x.co", first_name="Ann", last_name="Lee")
+
+    anyio.run(seed)
+    out = tmp_path / "c.csv"
+    code, _, err = run_cli(
+        ["stamped", "export-customers", "--out", str(out), *FAST, *(["--raw-csv"] if raw else [])],
+        stampsync_sandbox,
+    )
+    assert code == 0, err
+    with out.open(newline="") as fh:
+        rows = {r["email"]: r for r in csv.DictReader(fh)}
+    mark = "" if raw else "'"
+    assert rows["f1@x.co"]["first_name"] == mark + '=HYPERLINK("http://e.vil")'
+    assert rows["f2@x.co"]["first_name"] == mark + "+1"
+    assert rows["f2@x.co"]["last_name"] == mark + "@SUM(A1)"
+    assert rows["f3@x.co"]["first_name"] == "Ann"  # ordinary text untouched
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+
+
+@pytest.mark.stampsync_sandbox(
+    customers=3000, faults=[Fault("latency", route="GET *", seconds=0.05)]
+)
+def test_a_second_export_to_the_same_file_is_refused_naming_the_first(
+    stampsync_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    out = tmp_path / "c.jsonl"
+    args = ["stamped", "export-customers", "--out", str(out), *FAST]
+    first = cli_process(args, stampsync_sandbox)
+    try:
+        wait_for_lines(out, 100)
+        code, _, err = run_cli(args, stampsync_sandbox)
+        assert code == 2, err
+        assert f"in use by another run: pid {first.pid}" in err
+    finally:
+        first.terminate()
+        first.communicate(timeout=30)
+
+
+@pytest.mark.stampsync_sandbox(customers=10)
+def test_sync_a_bad_row_fails_alone_and_wrong_keys_stop_early(
+    stampsync_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    src = tmp_path / "people.csv"
+    src.write_text(
+        "email,first_name\nok1@x.co,Ann\nbad@x.co,Bo,surplus\nok2@x.co,Cy\n", encoding="utf-8"
+    )
+    report = tmp_path / "r.jsonl"
+    args = ["stamped", "sync-customers", "--input", str(src), "--state", str(tmp_path / "s.db")]
+    code, _, err = run_cli([*args, "--report", str(report), *FAST], stampsync_sandbox)
+    assert code == 1, err
+    outcomes = {r["email"]: r for r in report_rows(report)}
+    assert outcomes["bad@x.co"]["status"] == "failed"
+    assert "more cells than the header" in str(outcomes["bad@x.co"]["error"])
+    assert outcomes["ok1@x.co"]["status"] == outcomes["ok2@x.co"]["status"] == "sent"
+    assert stat.S_IMODE(report.stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "s.db").stat().st_mode) == 0o600
+
+    many = tmp_path / "many.csv"
+    many.write_text("email\n" + "".join(f"p{i}@x.co\n" for i in range(300)), encoding="utf-8")
+    wrong = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "stampsync.cli",
+            "stamped",
+            "sync-customers",
+            "--input",
+            str(many),
+            "--state",
+            str(tmp_path / "s2.db"),
+            *FAST,
+        ],
+        env={
+            **os.environ,
+            "STAMPED_API_URL": stampsync_sandbox.url,
+            "STAMPED_PUBLIC_KEY": "pub",
+            "STAMPED_PRIVATE_KEY": "key-WRONG",
+            "STAMPED_STORE_HASH": stampsync_sandbox.config.store_hash,
+        },
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert wrong.returncode == 4, wrong.stderr.decode()
+    assert b"credentials refused" in wrong.stderr
+    assert arrivals(stampsync_sandbox) - 3 <= 15  # the streak and what was in flight

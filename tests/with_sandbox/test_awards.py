@@ -10,6 +10,7 @@ from pathlib import Path
 import anyio
 import pytest
 
+from stampsync import StampsClient
 from stampsync.batch import Journal, Outcome
 from stampsync.sandbox import Fault, Sandbox
 from stampsync.stamps import StampAward, StampDeduction
@@ -278,3 +279,52 @@ async def test_an_unreadable_2xx_counts_as_applied_and_is_never_sent_again(
     assert entry is not None
     assert entry.status == "applied"
     assert "unreadable" in str(entry.error)
+
+
+async def test_a_proxy_503_after_forwarding_is_ambiguous_never_a_second_award(
+    stampsync_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    sb = stampsync_sandbox
+    await sb.set_faults(f"gateway_503:1:0:2@{ROUTE}")
+    async with sb.stamps_client(**FAST) as sp:
+        with no_backoff():
+            report = await sp.stamps.add_many(awards(4), journal=tmp_path / "j.sqlite")
+    status = {o.key: o.status for o in report}
+    assert sorted(status.values()) == ["ambiguous", "ambiguous", "applied", "applied"]
+    # The proxy's 503 came after the award was applied: retrying would have doubled it.
+    assert (await server_keys(sb)) == {f"order-{i}": 1 for i in range(4)}
+    assert (await sb.counters())["fault:gateway_503"] == 2
+
+
+async def test_the_apis_own_503_is_retried_as_not_applied(stampsync_sandbox: Sandbox) -> None:
+    sb = stampsync_sandbox
+    await sb.set_faults(f"503:1:0:2@{ROUTE}")  # JSON {"detail": ...}, before applying
+    async with sb.stamps_client(concurrent_batch_executions=1, **FAST) as sp:
+        with no_backoff():
+            report = await sp.stamps.add_many(awards(2))
+    assert [o.status for o in report] == ["applied", "applied"]
+    assert (await server_keys(sb)) == {"order-0": 1, "order-1": 1}
+
+
+async def test_the_breaker_stops_a_run_whose_credentials_are_refused_mid_run(
+    stampsync_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    wrong = StampsClient(
+        "tok-WRONG-SECRET-1",
+        api_url=stampsync_sandbox.url,
+        store=1,
+        concurrent_batch_executions=2,
+        throttle_limit=100_000,
+        throttle_seconds=1,
+    )
+    async with wrong as sp:
+        report = await sp.stamps.add_many(
+            awards(200), journal=tmp_path / "j.sqlite", check_first=False, breaker=5
+        )
+    assert report.stopped is not None
+    assert "credentials refused (401)" in report.stopped
+    assert report.exit_code == 4
+    assert 5 <= len(report.outcomes) <= 7  # the streak, plus what was already in hand
+    assert (await stampsync_sandbox.counters())["unauthorized"] <= 7
+    with Journal(tmp_path / "j.sqlite") as j:
+        assert j.counts()["ambiguous"] == 0
