@@ -45,7 +45,7 @@ from .errors import (
     TransportError,
     ValidationError,
 )
-from .throttle import Throttle
+from .throttle import SendStampingThrottle, Throttle
 
 T = TypeVar("T")
 
@@ -213,6 +213,9 @@ class Transport:
                 {**JSON_BODY_HEADERS, "Authorization": self._fixed_auth},
             )
         self.throttle = throttle
+        # A throttle that counts a start once the server has it (the answer, or a failure
+        # after connecting) gets a ticket per attempt; see throttle.py.
+        self._reserve = throttle.reserve if isinstance(throttle, SendStampingThrottle) else None
         self.concurrent_connections = concurrent_connections
         self._timeout = float(timeout)
         self._client_timeout = aiohttp.ClientTimeout(
@@ -327,7 +330,11 @@ class Transport:
                 )
                 async with self._semaphore:
                     waited = time.monotonic()
-                    await self.throttle.acquire()
+                    if self._reserve is None:
+                        await self.throttle.acquire()
+                        ticket = None
+                    else:
+                        ticket = await self._reserve()
                     waited = time.monotonic() - waited
                     self.stats.attempts += 1
                     self.stats.throttle_wait += waited
@@ -340,6 +347,8 @@ class Transport:
                             timeout=timeout,
                             allow_redirects=False,
                         ) as response:
+                            if ticket is not None:
+                                ticket.sent()
                             status = response.status
                             length = response.content_length
                             if length is not None and length <= self._max_response_bytes:
@@ -350,13 +359,21 @@ class Transport:
                                 response.headers.get("Retry-After") if status == 429 else None
                             )
                     except (aiohttp.ClientError, TimeoutError) as exc:
-                        raise self._failed(exc, request, path, retry, waited) from None
+                        failure = self._failed(exc, request, path, retry, waited)
+                        if ticket is not None and not (
+                            isinstance(failure, TransportError) and not failure.sent
+                        ):
+                            ticket.sent()  # it may have arrived: count it, as of now
+                        raise failure from None
                     except ValueError as exc:
                         # aiohttp refuses a header or URL it cannot write before sending it.
                         raise ConfigurationError(
                             f"{method} {path}: the request could not be written: "
                             f"{self.scrub(str(exc))}"
                         ) from None
+                    finally:
+                        if ticket is not None:
+                            ticket.release()  # gives the start back only if never sent
                 log.debug(
                     "%s %s -> %d (attempt %d, throttle wait %.3fs)",
                     method,

@@ -10,6 +10,7 @@ import fnmatch
 import hmac
 import random
 import time
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -34,7 +35,11 @@ AFTER = {
     "gateway_503",
 }
 DELAY = {"latency"}
-KINDS = BEFORE | AFTER | DELAY
+#: Faults of the connection rather than the request: ``slow_connect`` holds the first
+#: request of each new connection for ``seconds`` before it arrives (a TLS handshake, a
+#: long trip); ``close`` answers, then closes the connection (the next request reconnects).
+CONNECTION = {"slow_connect", "close"}
+KINDS = BEFORE | AFTER | DELAY | CONNECTION
 
 
 @dataclass
@@ -49,7 +54,9 @@ class Fault:
             ``drop_after`` (applied, then the connection
             is cut), ``malformed``/``truncated``/``wrong_content_type`` (applied, answer
             spoiled), ``timeout`` (applied, answer held for ``seconds``), ``latency``
-            (``seconds`` of delay, then a normal answer).
+            (``seconds`` of delay, then a normal answer), ``slow_connect`` (the first
+            request of each new connection arrives ``seconds`` late), ``close`` (answered,
+            then the connection is closed).
         route: a glob over ``"METHOD /path"``, e.g. ``"POST /api/stamps/add"``.
         probability: chance that a matching request is hit (seeded, reproducible).
         seconds: for ``latency`` and ``timeout``.
@@ -151,6 +158,7 @@ class Gate:
         self.requests: collections.deque[dict[str, Any]] = collections.deque(maxlen=10_000)
         self.counters: collections.Counter[str] = collections.Counter()
         self.jwts: dict[str, float] = {}
+        self.seen_connections: weakref.WeakSet[object] = weakref.WeakSet()
         basic = f"{config.public_key}:{config.private_key}".encode()
         self._basic = "Basic " + base64.b64encode(basic).decode()
         self._token = f"Token {config.stamps_token}"
@@ -198,8 +206,33 @@ class Gate:
 
     # -- faults -------------------------------------------------------------------
 
+    async def _connection_faults(self, request: web.Request) -> bool:
+        """Apply ``slow_connect`` (now) and say whether ``close`` applies to this answer."""
+        closing = False
+        transport = request.transport
+        new = transport is not None and transport not in self.seen_connections
+        if new:
+            self.seen_connections.add(transport)
+        for fault in self.config.faults:
+            if fault.kind not in CONNECTION or not fault.matches(request.method, request.path):
+                continue
+            if fault.times is not None and fault.injected >= fault.times:
+                continue
+            if fault.kind == "slow_connect" and not new:
+                continue
+            if self.rng.random() < fault.probability:
+                fault.injected += 1
+                self.counters[f"fault:{fault.kind}"] += 1
+                if fault.kind == "slow_connect":
+                    await asyncio.sleep(fault.seconds)
+                else:
+                    closing = True
+        return closing
+
     def pick_fault(self, method: str, path: str) -> Fault | None:
         for fault in self.config.faults:
+            if fault.kind in CONNECTION:
+                continue
             if fault.times is not None and fault.injected >= fault.times:
                 continue
             if fault.matches(method, path) and self.rng.random() < fault.probability:
@@ -213,6 +246,7 @@ class Gate:
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path.startswith("/__sandbox/"):
             return await handler(request)
+        closing = await self._connection_faults(request)
         now = time.monotonic()
         if self.config.arrival_log:
             self.arrivals.append(now)
@@ -233,6 +267,8 @@ class Gate:
             if fault.kind == "latency":
                 await asyncio.sleep(fault.seconds)
         response = await handler(request)
+        if closing:
+            response.force_close()
         if fault is not None and fault.kind in AFTER:
             return self._log(request, await self._after(request, response, fault), fault.kind)
         self.counters["ok" if response.status < 400 else f"status:{response.status}"] += 1

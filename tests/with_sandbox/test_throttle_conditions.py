@@ -1,0 +1,78 @@
+"""The window holds where users meet it: reconnects over a slow network, a busy event loop.
+
+The sandbox runs in its own process with a strict quota (a 429 for any arrival that would
+put more than L into an S-second window) and counts arrivals on its own clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import pytest
+
+from stampsync.sandbox import Fault, Sandbox
+from stampsync.testing import max_in_window
+
+
+def sustained(arrivals: list[float], seconds: float) -> float:
+    """Arrivals per second after the first window (whose allowance may go at once)."""
+    steady = [a for a in arrivals if a >= arrivals[0] + seconds]
+    return (len(steady) - 1) / (steady[-1] - steady[0])
+
+
+@pytest.mark.parametrize(("limit", "seconds", "pages"), [(30, 1.0, 300), (100, 2.0, 400)])
+async def test_reconnects_over_a_slow_network_never_crowd_a_window(
+    limit: int, seconds: float, pages: int
+) -> None:
+    # Every 5th answer closes its connection; each new connection's first request arrives
+    # 120 ms late (a TLS handshake at ~60 ms round trip). Stamping a start when its token
+    # was granted let 31-32 arrivals into a window of 30 here, with 429s.
+    faults = [Fault("close", probability=0.2), Fault("slow_connect", seconds=0.12)]
+    async with Sandbox(
+        process=True,
+        customers=pages * 100,
+        limit=limit,
+        seconds=seconds,
+        faults=faults,
+        fault_seed=1,
+    ) as sb:
+        async with sb.stamped_client(
+            throttle_limit=limit,
+            throttle_seconds=seconds,
+            concurrent_connections=4,
+            concurrent_batch_executions=4,
+        ) as client:
+            exported = [c async for c in client.customers.export(page_size=100)]
+        arrivals = sorted(await sb.arrivals())
+        counters = await sb.counters()
+    assert len(exported) == pages * 100
+    assert counters["fault:slow_connect"] >= pages // 10  # the network was really slow
+    assert counters.get("rate_limited", 0) == 0
+    assert max_in_window(arrivals, seconds) <= limit
+    assert sustained(arrivals, seconds) >= 0.95 * limit / seconds
+
+
+async def test_a_busy_event_loop_never_crowds_a_window() -> None:
+    # A web service under a burst: 120 handlers each parse a little JSON (~0.5 ms of CPU)
+    # before awarding stamps through a 40-per-2-s client. The loop delays each send after
+    # its token is granted; stamping at the grant let 41-44 into a window of 40.
+    limit, seconds = 40, 2.0
+    async with Sandbox(process=True, members=200, limit=limit, seconds=seconds) as sb:
+        async with sb.stamps_client(
+            throttle_limit=limit, throttle_seconds=seconds, concurrent_connections=8
+        ) as client:
+
+            async def handler(i: int) -> None:
+                started = time.perf_counter()
+                while time.perf_counter() - started < 0.0005:
+                    json.loads('{"order": [1, 2, 3], "total": "50000"}')
+                await client.stamps.add(user=f"member{1 + i % 100}@example.com", number_of_stamps=1)
+
+            await asyncio.gather(*(handler(i) for i in range(120)))
+        arrivals = sorted(await sb.arrivals())
+        counters = await sb.counters()
+    assert len(arrivals) == 120  # no 429 had to be retried
+    assert counters.get("rate_limited", 0) == 0
+    assert max_in_window(arrivals, seconds) <= limit
