@@ -45,7 +45,7 @@ from .errors import (
     TransportError,
     ValidationError,
 )
-from .throttle import SendStampingThrottle, Throttle
+from .throttle import OverBudget, SendStampingThrottle, Throttle
 
 T = TypeVar("T")
 
@@ -334,7 +334,10 @@ class Transport:
                         await self.throttle.acquire()
                         ticket = None
                     else:
-                        ticket = await self._reserve()
+                        try:
+                            ticket = await self._reserve(deadline - time.monotonic())
+                        except OverBudget as over:
+                            raise QuotaWaitError(method, path, over.wait) from None
                     waited = time.monotonic() - waited
                     self.stats.attempts += 1
                     self.stats.throttle_wait += waited
@@ -399,8 +402,15 @@ class Transport:
                 return decode(data or b"null", into, method=method, path=path, status=status)
             except StampsyncError as exc:
                 if isinstance(exc, RateLimitError):
+                    if isinstance(exc, QuotaWaitError):
+                        raise  # the throttle's own verdict: no 429 arrived, no retry helps
                     self.stats.rate_limited += 1
-                    await self.throttle.rate_limited(exc.retry_after)
+                    pause = await self.throttle.rate_limited(exc.retry_after)
+                    if time.monotonic() + pause >= deadline:
+                        # The shared pause outlasts this call's budget: say so now rather
+                        # than sleep past the caller's deadline.
+                        exc.retry_after = pause
+                        raise
                 if retry >= policy.max_retries or not policy.retryable(
                     exc, idempotent=request.is_idempotent
                 ):
@@ -530,6 +540,11 @@ class Transport:
 
 
 def _parse_retry_after(value: str | None) -> float | None:
+    """Retry-After in seconds (at most an hour), or None to use the default backoff.
+
+    Zero, negative, not-a-number and past values are taken as "no usable hint": obeyed
+    literally they would make every caller retry at once, into more 429s.
+    """
     if not value:
         return None
     try:
@@ -537,10 +552,28 @@ def _parse_retry_after(value: str | None) -> float | None:
     except ValueError:
         try:
             when = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, IndexError, OverflowError):
             return None
         seconds = when.timestamp() - time.time()
-    return max(0.0, min(seconds, 3600.0))
+    if not seconds > 0:  # also NaN
+        return None
+    return min(seconds, 3600.0)
+
+
+class QuotaWaitError(RateLimitError):
+    """The quota's wait (a 429 pause, a full window) would outlast the call's retry budget.
+
+    Raised before sending; ``retry_after`` is how long the quota needs.
+    """
+
+    def __init__(self, method: str, path: str, wait: float) -> None:
+        super().__init__(
+            f"not sent: the shared quota needs {wait:.1f}s more, past this call's retry budget",
+            status=429,
+            method=method,
+            path=path,
+        )
+        self.retry_after = wait
 
 
 def compact(**kwargs: Any) -> dict[str, Any]:

@@ -92,9 +92,21 @@ class Ticket(Protocol):
 class SendStampingThrottle(Throttle, Protocol):
     """A throttle that counts a start once the server has it, not when it is granted."""
 
-    async def reserve(self) -> Ticket:
-        """Wait until one more start fits; hold it until the ticket says ``sent``."""
+    async def reserve(self, within: float | None = None) -> Ticket:
+        """Wait until one more start fits; hold it until the ticket says ``sent``.
+
+        Raises :class:`OverBudget` at once, instead of waiting, when the wait would end
+        more than ``within`` seconds from now.
+        """
         ...
+
+
+class OverBudget(Exception):
+    """The wait for a start would outlast the caller's budget (``wait`` seconds)."""
+
+    def __init__(self, wait: float) -> None:
+        super().__init__(f"the quota needs {wait:.3f}s")
+        self.wait = wait
 
 
 MIN_SLEEP = 1e-6
@@ -220,8 +232,11 @@ class LocalThrottle:
                 "loops, threads and processes"
             )
 
-    async def _grant(self) -> float:
-        """Wait until a start fits in the window; return the time it was granted."""
+    async def _grant(self, within: float | None = None) -> float:
+        """Wait until a start fits in the window; return the time it was granted.
+
+        With ``within``, a wait that would end later than that raises OverBudget.
+        """
         if self._loop is not asyncio.get_running_loop():
             self._check_loop()
         if self._pacer is not None:
@@ -231,6 +246,7 @@ class LocalThrottle:
             now = self._clock()
             if self._wait_needed(now) <= 0:
                 return now
+        deadline = None if within is None else self._clock() + within
         self._queued += 1
         try:
             async with self._lock:
@@ -239,6 +255,8 @@ class LocalThrottle:
                     wait = self._wait_needed(now)
                     if wait <= 0:
                         return now
+                    if deadline is not None and now + wait > deadline:
+                        raise OverBudget(wait)
                     # At least a microsecond: a float remainder of 1e-17 s added to a
                     # large clock value is lost, and the waiter would never get there.
                     await self._sleep(max(wait, MIN_SLEEP))
@@ -249,12 +267,14 @@ class LocalThrottle:
         """Wait until a start fits in the window, then record it as starting now."""
         self._starts.append(await self._grant())
 
-    async def reserve(self) -> Ticket:
+    async def reserve(self, within: float | None = None) -> Ticket:
         """Wait until a start fits; it counts as happening now until the ticket is sent.
 
         The transport uses this (``acquire`` stamps the start at once, for other callers).
+        A wait that would end more than ``within`` seconds from now raises
+        :class:`OverBudget` instead.
         """
-        await self._grant()
+        await self._grant(within)
         self._pending += 1
         return _LocalTicket(self)
 
@@ -272,13 +292,14 @@ class LocalThrottle:
     async def rate_limited(self, retry_after: float | None) -> float:
         """Pause every caller after a 429.
 
-        With ``retry_after`` the server's word is taken. Without it (Stamped.io sends
+        With ``retry_after`` the server's word is taken (callers whose budget ends sooner
+        fail at once with ``RateLimitError`` rather than wait). Without it (Stamped.io sends
         none), the pause starts at ``max(S/L, 0.5 s)`` and doubles for each further 429
         within one window, capped at the window; concurrent 429s from one burst count once.
         """
         now = self._clock()
         self.rate_limited_count += 1
-        if retry_after is not None and retry_after >= 0:
+        if retry_after is not None and retry_after > 0:
             pause = float(retry_after)
         else:
             if now - self._last_429 > self._seconds:

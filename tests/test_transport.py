@@ -223,7 +223,7 @@ async def test_429_raises_rate_limit_error_when_retries_run_out(server: Recordin
     async with StampedClient("pub", "key", "1", api_url=server.url, max_retries=1) as c:
         with pytest.raises(RateLimitError) as info:
             await c.customers.get(1)
-    assert info.value.retry_after == 0
+    assert info.value.retry_after is None  # "Retry-After: 0" is no usable hint
     assert len(server.arrivals) == 2
 
 
@@ -381,7 +381,10 @@ def test_retry_after_as_an_http_date_is_read_as_seconds_from_now() -> None:
     assert seconds is not None
     assert 25 <= seconds <= 30
     past = format_datetime(datetime.now(UTC) - timedelta(seconds=30), usegmt=True)
-    assert _parse_retry_after(past) == 0.0
+    assert _parse_retry_after(past) is None  # the default backoff, not an instant retry
+    for hostile in ("0", "-5", "nan", "NaN", "-inf"):
+        assert _parse_retry_after(hostile) is None
+    assert _parse_retry_after("inf") == 3600.0
     assert _parse_retry_after("in a while") is None
     assert _parse_retry_after("") is None
     assert _parse_retry_after("99999") == 3600.0  # capped at an hour
@@ -403,3 +406,42 @@ async def test_an_answer_with_invalid_utf8_is_a_decode_error(server: RecordingSe
     async with StampedClient("pub", "key", "1", api_url=server.url) as c:
         with pytest.raises(DecodeError):
             await c.customers.get(5)
+
+
+async def test_a_retry_after_longer_than_the_budget_fails_fast_and_freezes_no_one(
+    server: RecordingServer,
+) -> None:
+    server.responder = sequence((429, 3600))
+    async with StampedClient(
+        "pub", "key", "1", api_url=server.url, retry_budget=3, throttle_limit=100
+    ) as c:
+        started = time.monotonic()
+        with pytest.raises(RateLimitError) as first:
+            await c.customers.get(1)
+        assert time.monotonic() - started < 4
+        assert first.value.retry_after == pytest.approx(3600, abs=5)
+        # Every later call sees the shared hour-long pause and fails at once, unsent.
+        again = time.monotonic()
+        with pytest.raises(RateLimitError, match="past this call's retry budget") as second:
+            await c.customers.get(2)
+        assert time.monotonic() - again < 0.5
+        assert second.value.retry_after == pytest.approx(3600, abs=5)
+    assert len(server.arrivals) == 1
+
+
+@pytest.mark.parametrize("hint", ["0", "-1", "nan", "Mon, 01 Jan 2001 00:00:00 GMT"])
+async def test_hostile_retry_after_values_never_give_instant_retries(
+    server: RecordingServer, hint: str
+) -> None:
+    async def respond(request: web.Request, n: int) -> web.StreamResponse:
+        if n == 0:
+            return web.json_response(
+                {"detail": "slow down"}, status=429, headers={"Retry-After": hint}
+            )
+        return web.json_response({"id": 1})
+
+    server.responder = respond
+    async with StampedClient("pub", "key", "1", api_url=server.url, throttle_limit=100) as c:
+        await c.customers.get(1)
+    first, second = server.arrivals[0].at, server.arrivals[1].at
+    assert second - first >= 0.4  # the default pause (0.5 s), not the hint's "now"
