@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import logging
 import math
 import time
 from collections.abc import Awaitable, Callable
@@ -45,6 +46,8 @@ from typing import Protocol, runtime_checkable
 from aiolimiter import AsyncLimiter
 
 from .errors import ClientStateError, ConfigurationError
+
+log = logging.getLogger("stampsync.throttle")
 
 __all__ = ["LocalThrottle", "RedisThrottle", "SendStampingThrottle", "Throttle", "Ticket"]
 
@@ -110,6 +113,8 @@ class OverBudget(Exception):
 
 
 MIN_SLEEP = 1e-6
+#: Calm windows (no 429) before the learned limit is raised by one.
+PROBE_WINDOWS = 5
 #: How soon a waiter looks again when every slot is held by a start not yet sent.
 PENDING_POLL = 0.002
 
@@ -187,10 +192,17 @@ class LocalThrottle:
         self._paused_until = 0.0
         self._strikes = 0
         self._last_429 = -float("inf")
-        # burst == limit: the log alone already allows that; skip the pacer's cost.
-        self._pacer = AsyncLimiter(burst, burst * self._seconds / limit) if burst < limit else None
+        self._burst_share = burst / limit
+        # The limit in force: the configured one until 429s show the server's is lower.
+        self._effective = limit
+        self._calm_since = self._clock()
+        self._warned = False
+        self._pacer: AsyncLimiter | None = None
+        self._pace(limit)
         self.rate_limited_count = 0
         """How many 429 answers this throttle was told about."""
+        self.adjustments: list[tuple[float, int]] = []
+        """(time, new effective limit) for every change the throttle made on its own."""
 
     @property
     def limit(self) -> int:
@@ -202,8 +214,29 @@ class LocalThrottle:
         """The window's length in seconds."""
         return self._seconds
 
+    @property
+    def effective_limit(self) -> int:
+        """The limit in force: ``limit``, or less while 429s say the server allows less."""
+        return self._effective
+
     def __repr__(self) -> str:
         return f"LocalThrottle(limit={self._limit}, seconds={self._seconds:g})"
+
+    def _pace(self, limit: int) -> None:
+        burst = max(1, round(limit * self._burst_share))
+        # burst == limit: the log alone already allows that; skip the pacer's cost.
+        self._pacer = AsyncLimiter(burst, burst * self._seconds / limit) if burst < limit else None
+
+    def _set_effective(self, limit: int, now: float) -> None:
+        self._effective = limit
+        self._pace(limit)
+        self.adjustments.append((now, limit))
+
+    def _probe_up(self, now: float) -> None:
+        # Additive increase: one more start per window after PROBE_WINDOWS calm windows.
+        if now - self._calm_since >= PROBE_WINDOWS * self._seconds:
+            self._calm_since = now
+            self._set_effective(min(self._limit, self._effective + 1), now)
 
     def _wait_needed(self, now: float) -> float:
         starts = self._starts
@@ -211,10 +244,14 @@ class LocalThrottle:
         while starts and starts[0] <= horizon:
             starts.popleft()
         wait = self._paused_until - now
+        limit = self._effective
+        if limit < self._limit:
+            self._probe_up(now)
+            limit = self._effective
         used = len(starts) + self._pending
-        if used >= self._limit:
-            if used - self._limit < len(starts):
-                wait = max(wait, starts[used - self._limit] - horizon)
+        if used >= limit:
+            if used - limit < len(starts):
+                wait = max(wait, starts[used - limit] - horizon)
             else:
                 # Every slot is held by a start not yet sent: it will be stamped "now" or
                 # given back soon; look again shortly.
@@ -296,9 +333,15 @@ class LocalThrottle:
         fail at once with ``RateLimitError`` rather than wait). Without it (Stamped.io sends
         none), the pause starts at ``max(S/L, 0.5 s)`` and doubles for each further 429
         within one window, capped at the window; concurrent 429s from one burst count once.
+
+        A 429 also says the server allows fewer starts than the limit in force: the
+        throttle then holds what the server accepted in the last window
+        (:attr:`effective_limit`, logged once as a WARNING) and raises it by one after
+        each ``PROBE_WINDOWS`` windows without a 429, up to the configured limit.
         """
         now = self._clock()
         self.rate_limited_count += 1
+        fresh = now >= self._paused_until  # the first 429 of a burst; the rest echo it
         if retry_after is not None and retry_after > 0:
             pause = float(retry_after)
         else:
@@ -310,7 +353,28 @@ class LocalThrottle:
             pause = min(self._seconds, base * 2 ** (self._strikes - 1))
         self._last_429 = now
         self._paused_until = max(self._paused_until, now + pause)
+        if fresh:
+            self._learn(now)
         return self._paused_until - now
+
+    def _learn(self, now: float) -> None:
+        """Multiplicative decrease: take what the server accepted in the last window."""
+        accepted = sum(1 for t in self._starts if t > now - self._seconds) - 1
+        learned = max(1, min(self._effective - 1, accepted))
+        self._calm_since = now
+        if learned >= self._effective:
+            return
+        self._set_effective(learned, now)
+        if not self._warned:
+            self._warned = True
+            log.warning(
+                "429s at %d starts per %gs: the server allows fewer than the configured "
+                "throttle_limit %d; holding %d per window and probing back up slowly",
+                accepted + 1,
+                self._seconds,
+                self._limit,
+                learned,
+            )
 
 
 class _LocalTicket:

@@ -14,6 +14,7 @@ import pytest
 
 from stampsync.sandbox import Fault, Sandbox
 from stampsync.testing import max_in_window
+from stampsync.throttle import LocalThrottle
 
 
 def sustained(arrivals: list[float], seconds: float) -> float:
@@ -76,3 +77,37 @@ async def test_a_busy_event_loop_never_crowds_a_window() -> None:
     assert len(arrivals) == 120  # no 429 had to be retried
     assert counters.get("rate_limited", 0) == 0
     assert max_in_window(arrivals, seconds) <= limit
+
+
+@pytest.mark.parametrize(
+    ("configured", "allowed", "seconds", "pages"), [(40, 20, 1.0, 200), (200, 100, 2.0, 600)]
+)
+async def test_a_limit_set_above_the_servers_is_learned(
+    configured: int, allowed: int, seconds: float, pages: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Vendors do not publish quotas: a user configures 2x what the server allows. Before
+    # the throttle learned, this sent 15 429s in 95 requests, returning to 40/s after each.
+    async with Sandbox(process=True, customers=pages * 100, limit=allowed, seconds=seconds) as sb:
+        async with sb.stamped_client(
+            throttle_limit=configured,
+            throttle_seconds=seconds,
+            concurrent_connections=4,
+            concurrent_batch_executions=4,
+        ) as client:
+            exported = [c async for c in client.customers.export(page_size=100)]
+            throttle = client.throttle
+        requests = await sb.requests()
+        arrivals = await sb.arrivals()
+    assert len(exported) == pages * 100
+    refused = [r for r in requests if r["status"] == 429]
+    assert 1 <= len(refused) <= 0.05 * len(requests)
+    admitted = sorted(a for a, r in zip(arrivals, requests, strict=True) if r["status"] != 429)
+    first_429 = min(a for a, r in zip(arrivals, requests, strict=True) if r["status"] == 429)
+    after = [a for a in admitted if a >= first_429]
+    assert (len(after) - 1) / (after[-1] - after[0]) >= 0.9 * allowed / seconds
+    assert isinstance(throttle, LocalThrottle)
+    assert throttle.effective_limit <= allowed + 1  # learned (and probing up by one)
+    assert throttle.adjustments
+    warnings = [r for r in caplog.records if "server allows fewer" in r.getMessage()]
+    assert len(warnings) == 1
+    assert f"throttle_limit {configured}" in warnings[0].getMessage()
