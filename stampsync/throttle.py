@@ -233,10 +233,12 @@ class LocalThrottle:
         self.adjustments.append((now, limit))
 
     def _probe_up(self, now: float) -> None:
-        # Additive increase: one more start per window after PROBE_WINDOWS calm windows.
+        # Additive increase after PROBE_WINDOWS calm windows, by a twentieth of the
+        # configured limit: back from a halving in about 50 windows.
         if now - self._calm_since >= PROBE_WINDOWS * self._seconds:
             self._calm_since = now
-            self._set_effective(min(self._limit, self._effective + 1), now)
+            step = max(1, self._limit // 20)
+            self._set_effective(min(self._limit, self._effective + step), now)
 
     def _wait_needed(self, now: float) -> float:
         starts = self._starts
@@ -336,8 +338,9 @@ class LocalThrottle:
 
         A 429 also says the server allows fewer starts than the limit in force: the
         throttle then holds what the server accepted in the last window
-        (:attr:`effective_limit`, logged once as a WARNING) and raises it by one after
-        each ``PROBE_WINDOWS`` windows without a 429, up to the configured limit.
+        (:attr:`effective_limit`, at least half the limit in force; logged once as a
+        WARNING) and raises it by a twentieth of the configured limit after each
+        ``PROBE_WINDOWS`` windows without a 429, up to the configured limit.
         """
         now = self._clock()
         self.rate_limited_count += 1
@@ -360,7 +363,9 @@ class LocalThrottle:
     def _learn(self, now: float) -> None:
         """Multiplicative decrease: take what the server accepted in the last window."""
         accepted = sum(1 for t in self._starts if t > now - self._seconds) - 1
-        learned = max(1, min(self._effective - 1, accepted))
+        # What the server took, but never less than half: a 429 after a handful of starts
+        # (the quota spent by someone else) says little about the server's limit.
+        learned = max(1, min(self._effective - 1, max(accepted, self._effective // 2)))
         self._calm_since = now
         if learned >= self._effective:
             return
