@@ -17,56 +17,78 @@ at ``limit // N`` instead, for as long as Redis stays away.
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import secrets
 import time
 from types import TracebackType
 from typing import Any, Self
 
+from aiolimiter import AsyncLimiter
 from yarl import URL
 
 from .errors import ConfigurationError, ThrottleUnavailableError
-from .throttle import LocalThrottle, check_limits, default_margin
+from .throttle import PROBE_WINDOWS, LocalThrottle, check_limits, default_margin
 
 log = logging.getLogger("stampsync")
 
-#: KEYS: log, cool-down. ARGV: limit, span (us), member.
-#: Returns {0, 0} when granted, {1, wait_us} when full, {2, wait_us} when cooling down.
+#: KEYS: log, cool-down, config. ARGV: limit, span (us), member, seconds (us), probe (us),
+#: step. The config hash holds the quota's limit and seconds (set by the first process,
+#: refused to a process that differs) and the learned limit in force (``effective``).
+#: Returns {0, 0, effective} when granted, {1, wait_us, effective} when full, {2, wait_us}
+#: when cooling down,
+#: {3, stored_limit, stored_seconds_us} when this process's settings differ.
 ACQUIRE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local limit = tonumber(ARGV[1])
 local span = tonumber(ARGV[2])
+local cfg = redis.call('HMGET', KEYS[3], 'limit', 'seconds', 'effective', 'calm')
+if not cfg[1] then
+  redis.call('HSET', KEYS[3], 'limit', limit, 'seconds', ARGV[4], 'effective', limit, 'calm', now)
+  cfg = {tostring(limit), ARGV[4], tostring(limit), tostring(now)}
+elseif tonumber(cfg[1]) ~= limit or tonumber(cfg[2]) ~= tonumber(ARGV[4]) then
+  return {3, tonumber(cfg[1]), tonumber(cfg[2])}
+end
+redis.call('PEXPIRE', KEYS[3], math.ceil(tonumber(ARGV[5]) / 1000) * 2 + 60000)
+local effective = tonumber(cfg[3] or limit)
+if effective < limit and now - tonumber(cfg[4] or now) >= tonumber(ARGV[5]) then
+  effective = math.min(limit, effective + tonumber(ARGV[6]))
+  redis.call('HSET', KEYS[3], 'effective', effective, 'calm', now)
+end
 local pause = tonumber(redis.call('GET', KEYS[2]) or '0')
 if pause > now then
   return {2, math.ceil(pause - now)}
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - span)
-if redis.call('ZCARD', KEYS[1]) < limit then
+local used = redis.call('ZCARD', KEYS[1])
+if used < effective then
   redis.call('ZADD', KEYS[1], now, ARGV[3])
   redis.call('PEXPIRE', KEYS[1], math.ceil(span / 1000) + 1000)
-  return {0, 0}
+  return {0, 0, effective}
 end
-local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-return {1, math.max(1, math.ceil(tonumber(oldest[2]) + span - now))}
+local oldest = redis.call('ZRANGE', KEYS[1], used - effective, used - effective, 'WITHSCORES')
+return {1, math.max(1, math.ceil(tonumber(oldest[2]) + span - now)), effective}
 """
 
-#: KEYS: cool-down, strikes. ARGV: retry_after (us, -1 if none), base (us), cap (us).
-#: Returns the pause now in force, in us.
+#: KEYS: cool-down, strikes, log, config. ARGV: retry_after (us, -1 if none), base (us),
+#: cap (us), window (us). Returns the pause now in force, in us. The first 429 of a burst
+#: also lowers the shared learned limit to what the window accepted (at least half).
 RATE_LIMITED = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local retry_after = tonumber(ARGV[1])
 local cap = tonumber(ARGV[3])
 local pause_until = tonumber(redis.call('GET', KEYS[1]) or '0')
+local fresh = now >= pause_until
 local pause
-if retry_after >= 0 then
+if retry_after > 0 then
   pause = retry_after
 else
   local strikes = tonumber(redis.call('HGET', KEYS[2], 'n') or '0')
   local last = tonumber(redis.call('HGET', KEYS[2], 'at') or '0')
   if now - last > cap then strikes = 0 end
-  if now >= pause_until then strikes = strikes + 1 end
+  if fresh then strikes = strikes + 1 end
   redis.call('HSET', KEYS[2], 'n', strikes, 'at', now)
   redis.call('PEXPIRE', KEYS[2], math.ceil(cap / 1000) * 2 + 1000)
   pause = math.min(cap, tonumber(ARGV[2]) * 2 ^ (strikes - 1))
@@ -74,6 +96,15 @@ end
 local new_until = math.max(pause_until, now + pause)
 local ttl = math.ceil((new_until - now) / 1000) + 1000
 redis.call('SET', KEYS[1], string.format('%d', new_until), 'PX', ttl)
+if fresh then
+  local effective = tonumber(redis.call('HGET', KEYS[4], 'effective') or '0')
+  if effective > 1 then
+    local accepted = redis.call('ZCOUNT', KEYS[3], now - tonumber(ARGV[4]), '+inf') - 1
+    local floor = math.max(accepted, math.floor(effective / 2))
+    local learned = math.max(1, math.min(effective - 1, floor))
+    redis.call('HSET', KEYS[4], 'effective', learned, 'calm', now)
+  end
+end
 return math.ceil(new_until - now)
 """
 
@@ -116,6 +147,15 @@ class RedisThrottle:
             ``limit // fallback_processes`` instead of failing (then retry Redis once per
             window). Off by default: a silent fallback could exceed the quota.
         redis: an existing ``redis.asyncio.Redis`` client to use instead of ``redis_url``.
+        adopt_stored: a process whose ``limit`` or ``seconds`` differ from those stored
+            with the key by the first process is refused with ``ConfigurationError``
+            naming both (two settings on one quota would let the larger one through);
+            ``adopt_stored=True`` takes the stored ones instead. The stored settings
+            expire two minutes after the key was last used.
+
+    A 429 lowers the limit in force for every process on the key to what the window
+    accepted (at least half), and every ``PROBE_WINDOWS`` calm windows it goes up by a
+    twentieth of ``limit``; :attr:`effective_limit` is the value this process last saw.
 
     Use ``async with RedisThrottle(...) as shared:`` (or call ``aclose()``) and pass
     ``throttle=shared`` to any number of clients.
@@ -131,6 +171,7 @@ class RedisThrottle:
         margin: float | None = None,
         fallback_processes: int | None = None,
         redis: Any = None,
+        adopt_stored: bool = False,
     ) -> None:
         check_limits(limit, seconds)
         if not isinstance(key, str) or not key.strip():
@@ -168,15 +209,15 @@ class RedisThrottle:
         # Every Redis failure, a read-only replica's refusal included, fails closed as
         # ThrottleUnavailableError: nothing is sent without the shared quota's word.
         self._errors = (aioredis.RedisError, OSError)
-        self._limit = limit
-        self._seconds = float(seconds)
-        span = self._seconds + (redis_margin(seconds) if margin is None else margin)
-        self._span_us = int(span * 1_000_000)
+        self._margin = margin
+        self._adopt = adopt_stored
+        self._configure(limit, float(seconds))
         self.key = key
         tag = "{" + key + "}"  # one hash slot for all keys of a quota (Redis Cluster)
         self._log_key = f"stampsync:{tag}:log"
         self._pause_key = f"stampsync:{tag}:pause"
         self._strikes_key = f"stampsync:{tag}:strikes"
+        self._config_key = f"stampsync:{tag}:config"
         self._acquire = redis.register_script(ACQUIRE)
         self._rate_limited = redis.register_script(RATE_LIMITED)
         self._queue = asyncio.Lock()
@@ -186,10 +227,75 @@ class RedisThrottle:
             else None
         )
         self._fallback_until = 0.0
+        self._recent: collections.deque[float] = collections.deque()  # own grants, monotonic
+        self.effective_limit = limit
+        """The limit in force on the key when this process last asked (learned from 429s)."""
+        self.adjustments: list[tuple[float, int]] = []
+        """(time, limit in force) each time this process saw it change."""
+        self._warned = False
         self.redis_calls = 0
         """Scripts run against Redis (for measuring round trips per admission)."""
         self.rate_limited_count = 0
         """How many 429 answers this process reported."""
+
+    def _configure(self, limit: int, seconds: float) -> None:
+        self._limit = limit
+        self._seconds = seconds
+        span = seconds + (redis_margin(seconds) if self._margin is None else self._margin)
+        self._span = span
+        self._span_us = int(span * 1_000_000)
+        self._seconds_us = int(seconds * 1_000_000)
+        self._step = max(1, limit // 20)
+        self._pace(limit)
+
+    def _pace(self, limit: int) -> None:
+        # Each process paces its own starts at the limit in force, in bursts of a tenth:
+        # a first window of 429s then costs a few requests, not a whole burst of L.
+        # Paced over the window plus its margin: the log's own rate, so a paced start
+        # finds room in Redis at its first call.
+        burst = max(1, limit // 10)
+        self._pacer = AsyncLimiter(burst, burst * self._span / limit) if burst < limit else None
+
+    def _mismatch(self, stored_limit: int, stored_us: int) -> None:
+        stored_seconds = stored_us / 1_000_000
+        if self._adopt:
+            log.info(
+                "throttle key %r: taking the stored %d per %gs",
+                self.key,
+                stored_limit,
+                stored_seconds,
+            )
+            self._configure(int(stored_limit), stored_seconds)
+            return
+        raise ConfigurationError(
+            f"throttle key {self.key!r} is shared at {stored_limit} per {stored_seconds:g}s, "
+            f"but this process is set to {self._limit} per {self._seconds:g}s: use the same "
+            "settings everywhere, another key, or adopt_stored=True"
+        )
+
+    def _saw(self, effective: int) -> None:
+        if effective == self.effective_limit:
+            return
+        self.effective_limit = effective
+        self._pace(effective)
+        self.adjustments.append((time.monotonic(), effective))
+        if effective < self._limit and not self._warned:
+            self._warned = True
+            log.warning(
+                "429s on throttle key %r: the server allows fewer than the configured "
+                "limit %d per %gs; the workers hold %d and probe back up slowly",
+                self.key,
+                self._limit,
+                self._seconds,
+                effective,
+            )
+
+    def _remember(self) -> None:
+        now = time.monotonic()
+        recent = self._recent
+        recent.append(now)
+        while recent and recent[0] <= now - self._span:
+            recent.popleft()
 
     @property
     def limit(self) -> int:
@@ -218,14 +324,23 @@ class RedisThrottle:
         if self._fallback is not None and time.monotonic() < self._fallback_until:
             await self._fallback.acquire()
             return
+        if self._pacer is not None:
+            await self._pacer.acquire()
         async with self._queue:
             while True:
                 member = f"{time.time_ns()}-{secrets.token_hex(4)}"
                 try:
                     self.redis_calls += 1
-                    verdict, wait_us = await self._acquire(
-                        keys=[self._log_key, self._pause_key],
-                        args=[self._limit, self._span_us, member],
+                    answer = await self._acquire(
+                        keys=[self._log_key, self._pause_key, self._config_key],
+                        args=[
+                            self._limit,
+                            self._span_us,
+                            member,
+                            self._seconds_us,
+                            PROBE_WINDOWS * self._seconds_us,
+                            self._step,
+                        ],
                     )
                 except self._errors as exc:
                     if self._fallback is None:
@@ -238,10 +353,19 @@ class RedisThrottle:
                         self._seconds,
                     )
                     self._fallback_until = time.monotonic() + self._seconds
+                    # What this process already sent in the window still counts there.
+                    self._fallback.seed(self._recent)
                     break
-                if int(verdict) == 0:
+                verdict = int(answer[0])
+                if verdict == 3:
+                    self._mismatch(int(answer[1]), int(answer[2]))
+                    continue
+                if len(answer) > 2:
+                    self._saw(int(answer[2]))
+                if verdict == 0:
+                    self._remember()
                     return
-                await asyncio.sleep(int(wait_us) / 1_000_000)
+                await asyncio.sleep(int(answer[1]) / 1_000_000)
         assert self._fallback is not None
         await self._fallback.acquire()
 
@@ -253,12 +377,12 @@ class RedisThrottle:
         """
         self.rate_limited_count += 1
         base = max(self._seconds / self._limit, 0.5)
-        after = -1 if retry_after is None or retry_after < 0 else int(retry_after * 1e6)
+        after = -1 if retry_after is None or not retry_after > 0 else int(retry_after * 1e6)
         try:
             self.redis_calls += 1
             pause_us = await self._rate_limited(
-                keys=[self._pause_key, self._strikes_key],
-                args=[after, int(base * 1e6), int(self._seconds * 1e6)],
+                keys=[self._pause_key, self._strikes_key, self._log_key, self._config_key],
+                args=[after, int(base * 1e6), int(self._seconds * 1e6), self._seconds_us],
             )
         except self._errors as exc:
             if self._fallback is not None:

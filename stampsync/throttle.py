@@ -328,6 +328,15 @@ class LocalThrottle:
     def _give_back(self) -> None:
         self._pending -= 1
 
+    def seed(self, starts: collections.abc.Iterable[float]) -> None:
+        """Count ``starts`` (times on this throttle's clock) as already made.
+
+        For a fallback taking over from a shared throttle: what this process sent in the
+        current window still counts there.
+        """
+        merged = sorted([*self._starts, *starts])
+        self._starts = collections.deque(merged)
+
     async def rate_limited(self, retry_after: float | None) -> float:
         """Pause every caller after a 429.
 

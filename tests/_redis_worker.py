@@ -1,6 +1,7 @@
 """One worker process sharing a RedisThrottle: ``python -m tests._redis_worker ...``.
 
-Arguments: REDIS_URL KEY LIMIT SECONDS SANDBOX_URL REQUESTS START_AT (a time.time()).
+Arguments: REDIS_URL KEY LIMIT SECONDS SANDBOX_URL REQUESTS START_AT (a time.time())
+[MAX_RETRIES, default 0].
 Prints the number of requests that failed.
 """
 
@@ -16,7 +17,14 @@ from stampsync.throttle import RedisThrottle
 
 
 async def main(
-    redis_url: str, key: str, limit: int, seconds: float, url: str, n: int, start_at: float
+    redis_url: str,
+    key: str,
+    limit: int,
+    seconds: float,
+    url: str,
+    n: int,
+    start_at: float,
+    retries: int = 0,
 ) -> int:
     c = SandboxConfig()
     shared = RedisThrottle(redis_url, key=key, limit=limit, seconds=seconds)
@@ -27,7 +35,7 @@ async def main(
         api_url=url,
         throttle=shared,
         concurrent_connections=4,
-        max_retries=0,
+        max_retries=retries,
     )
     async with shared, client:
         await asyncio.sleep(max(0.0, start_at - time.time()))
@@ -39,4 +47,7 @@ async def main(
 
 if __name__ == "__main__":
     a = sys.argv[1:]
-    print(asyncio.run(main(a[0], a[1], int(a[2]), float(a[3]), a[4], int(a[5]), float(a[6]))))
+    retries = int(a[7]) if len(a) > 7 else 0
+    print(
+        asyncio.run(main(a[0], a[1], int(a[2]), float(a[3]), a[4], int(a[5]), float(a[6]), retries))
+    )

@@ -12,10 +12,12 @@ import pytest
 import redis.asyncio as aioredis
 
 from stampsync import StampedClient
+from stampsync._redis_throttle import redis_margin
 from stampsync.errors import ConfigurationError, ThrottleUnavailableError
 from stampsync.sandbox import Sandbox
 from stampsync.testing import max_in_window
 from stampsync.throttle import RedisThrottle, Throttle
+from tests._arrival_server import free_port
 from tests._redis import redis_server
 
 
@@ -77,8 +79,9 @@ async def test_three_processes_share_one_quota() -> None:
     assert len(arrivals) == 3 * per_process
     assert counters.get("rate_limited", 0) == 0  # the strict server never refused one
     assert max_in_window(arrivals, seconds) <= limit
-    # 120 starts at 30 per window: the last batch goes 3 windows after the first.
-    ideal = (3 * per_process // limit - 1) * seconds
+    # 120 starts at 30 per window: the last batch goes 3 windows (each S plus the 50 ms
+    # cross-process margin) after the first.
+    ideal = (3 * per_process // limit - 1) * (seconds + redis_margin(seconds))
     assert max(arrivals) - min(arrivals) <= ideal * 1.10
 
 
@@ -138,13 +141,15 @@ async def test_keys_expire_and_one_call_per_uncontended_admission(redis_url: str
                 k.decode() if isinstance(k, bytes) else k for k in await client.keys("stampsync:*")
             )
             assert keys == [
+                "stampsync:{ttl}:config",
                 "stampsync:{ttl}:log",
                 "stampsync:{ttl}:pause",
                 "stampsync:{ttl}:strikes",
             ]
             for k in keys:
                 ttl = await client.pttl(k)
-                assert 0 < ttl <= 6000, (k, ttl)
+                # The stored settings outlive a few quiet probe periods; the rest a window.
+                assert 0 < ttl <= (90_000 if k.endswith("config") else 6000), (k, ttl)
         finally:
             await client.aclose()
 
@@ -232,3 +237,88 @@ def test_cli_shares_its_quota_through_redis(redis_url: str, tmp_path: Path) -> N
 
     # Every award took its token from Redis, and so did the preflight ping before them.
     assert asyncio.run(members()) == 5 + 1
+
+
+async def test_a_process_with_other_settings_on_the_key_is_refused(redis_url: str) -> None:
+    async with (
+        RedisThrottle(redis_url, key="cfg", limit=50, seconds=1) as first,
+        RedisThrottle(redis_url, key="cfg", limit=5, seconds=1) as other,
+        RedisThrottle(redis_url, key="cfg", limit=5, seconds=2, adopt_stored=True) as adopter,
+    ):
+        await first.acquire()
+        with pytest.raises(ConfigurationError, match=r"shared at 50 per 1s.*set to 5 per 1s"):
+            await other.acquire()
+        await adopter.acquire()  # told to take the stored settings: it does
+        assert (adopter.limit, adopter.seconds) == (50, 1.0)
+
+
+async def test_the_fallback_counts_what_this_process_already_sent(redis_url: str) -> None:
+    proxy_port = free_port()
+    # A Redis reachable at first, then gone: a TCP relay we can stop.
+    host, port = redis_url.split("//")[1].split("/")[0].split(":")
+
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        finally:
+            writer.close()
+
+    async def relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(host, int(port))
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    server = await asyncio.start_server(relay, "127.0.0.1", proxy_port)
+    shared = RedisThrottle(
+        f"redis://127.0.0.1:{proxy_port}/0",
+        key="fallback",
+        limit=10,
+        seconds=1,
+        fallback_processes=1,
+    )
+    try:
+        started = time.monotonic()
+        for _ in range(10):
+            await shared.acquire()  # the whole window's allowance, through Redis
+        server.close()  # no new connections to Redis...
+        await shared._redis.connection_pool.disconnect()  # ...and none left open
+        await shared.acquire()  # Redis gone: the fallback must still see the 10 starts
+        assert time.monotonic() - started >= 0.9
+    finally:
+        await shared.aclose()
+
+
+async def test_three_processes_configured_above_the_servers_limit_learn_it_together() -> None:
+    allowed, configured, seconds, per_process = 20, 40, 1.0, 60
+    with redis_server() as (url, _):
+        async with Sandbox(
+            customers=100, members=10, limit=allowed, seconds=seconds, process=True
+        ) as sb:
+            start_at = time.time() + 2.0
+            workers = [
+                await asyncio.create_subprocess_exec(
+                    sys.executable,
+                    "-m",
+                    "tests._redis_worker",
+                    url,
+                    "learn",
+                    str(configured),
+                    str(seconds),
+                    sb.url,
+                    str(per_process),
+                    str(start_at),
+                    "5",  # retries: a 429 is retried after the shared pause
+                    stdout=asyncio.subprocess.PIPE,
+                )
+                for _ in range(3)
+            ]
+            outputs = [await asyncio.wait_for(w.communicate(), 120) for w in workers]
+            requests = await sb.requests()
+            arrivals = await sb.arrivals()
+    assert [int(out.strip() or b"-1") for out, _ in outputs] == [0, 0, 0]  # all fetched
+    refused = [a for a, r in zip(arrivals, requests, strict=True) if r["status"] == 429]
+    assert 1 <= len(refused) <= 0.05 * len(requests)
+    admitted = sorted(a for a, r in zip(arrivals, requests, strict=True) if r["status"] != 429)
+    after = [a for a in admitted if a >= refused[0]]
+    assert (len(after) - 1) / (after[-1] - after[0]) >= 0.9 * allowed / seconds
