@@ -28,15 +28,24 @@ from aiolimiter import AsyncLimiter
 from yarl import URL
 
 from .errors import ConfigurationError, ThrottleUnavailableError
-from .throttle import PROBE_WINDOWS, LocalThrottle, check_limits, default_margin
+from .throttle import (
+    PENDING_POLL,
+    PROBE_WINDOWS,
+    LocalThrottle,
+    OverBudget,
+    Ticket,
+    check_limits,
+    default_margin,
+)
 
 log = logging.getLogger("stampsync")
 
 #: KEYS: log, cool-down, config. ARGV: limit, span (us), member, seconds (us), probe (us),
-#: step. The config hash holds the quota's limit and seconds (set by the first process,
-#: refused to a process that differs) and the learned limit in force (``effective``).
-#: Returns {0, 0, effective} when granted, {1, wait_us, effective} when full, {2, wait_us}
-#: when cooling down,
+#: step, hold (us: a reserved start is scored that far ahead, so it counts as "now" until
+#: SENT stamps it, and ages out on its own if its process dies). The config hash holds
+#: the quota's limit and seconds (set by the first process, refused to a process that
+#: differs) and the learned limit in force (``effective``). Returns {0, 0, effective}
+#: when granted, {1, wait_us, effective} when full, {2, wait_us} when cooling down,
 #: {3, stored_limit, stored_seconds_us} when this process's settings differ.
 ACQUIRE = """
 local t = redis.call('TIME')
@@ -63,12 +72,19 @@ end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - span)
 local used = redis.call('ZCARD', KEYS[1])
 if used < effective then
-  redis.call('ZADD', KEYS[1], now, ARGV[3])
-  redis.call('PEXPIRE', KEYS[1], math.ceil(span / 1000) + 1000)
+  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[7]), ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], math.ceil((span + tonumber(ARGV[7])) / 1000) + 1000)
   return {0, 0, effective}
 end
 local oldest = redis.call('ZRANGE', KEYS[1], used - effective, used - effective, 'WITHSCORES')
 return {1, math.max(1, math.ceil(tonumber(oldest[2]) + span - now)), effective}
+"""
+
+#: KEYS: log. ARGV: member. Stamps a reserved start with Redis's time now (if still there).
+SENT = """
+local t = redis.call('TIME')
+redis.call('ZADD', KEYS[1], 'XX', tonumber(t[1]) * 1000000 + tonumber(t[2]), ARGV[1])
+return 1
 """
 
 #: KEYS: cool-down, strikes, log, config. ARGV: retry_after (us, -1 if none), base (us),
@@ -220,6 +236,8 @@ class RedisThrottle:
         self._config_key = f"stampsync:{tag}:config"
         self._acquire = redis.register_script(ACQUIRE)
         self._rate_limited = redis.register_script(RATE_LIMITED)
+        self._sent_script = redis.register_script(SENT)
+        self._updates: set[asyncio.Task[None]] = set()
         self._queue = asyncio.Lock()
         self._fallback = (
             LocalThrottle(max(1, limit // fallback_processes), seconds)
@@ -320,10 +338,30 @@ class RedisThrottle:
         )
 
     async def acquire(self) -> None:
-        """Wait until the shared window admits one more start, then record it."""
+        """Wait until the shared window admits one more start, then record it as now."""
+        await self._admit(None, hold_us=0)
+
+    async def reserve(self, within: float | None = None) -> Ticket:
+        """Wait until the shared window admits one more start; it counts as "now" in
+        Redis until the ticket says ``sent`` (one more round trip, made in the
+        background), and ages out after a window if its process dies first.
+
+        A wait that would end more than ``within`` seconds from now raises
+        :class:`~stampsync.throttle.OverBudget` instead.
+        """
+        member = await self._admit(within, hold_us=self._seconds_us)
+        if member is None:  # the local fallback admitted it
+            assert self._fallback is not None
+            return await self._fallback.reserve(within)
+        return _RedisTicket(self, member)
+
+    async def _admit(self, within: float | None, *, hold_us: int) -> str | None:
+        """The admitted member, or None when the fallback is to admit the start."""
         if self._fallback is not None and time.monotonic() < self._fallback_until:
-            await self._fallback.acquire()
-            return
+            if hold_us == 0:
+                await self._fallback.acquire()
+            return None
+        deadline = None if within is None else time.monotonic() + within
         if self._pacer is not None:
             await self._pacer.acquire()
         async with self._queue:
@@ -340,6 +378,7 @@ class RedisThrottle:
                             self._seconds_us,
                             PROBE_WINDOWS * self._seconds_us,
                             self._step,
+                            hold_us,
                         ],
                     )
                 except self._errors as exc:
@@ -364,10 +403,32 @@ class RedisThrottle:
                     self._saw(int(answer[2]))
                 if verdict == 0:
                     self._remember()
-                    return
-                await asyncio.sleep(int(answer[1]) / 1_000_000)
+                    return member
+                wait = int(answer[1]) / 1_000_000
+                if verdict == 1 and wait > self._span:
+                    # The slot to free is a start reserved but not yet stamped: it will be
+                    # stamped (or age out) soon; ask again shortly instead.
+                    wait = max(PENDING_POLL, 0.01)
+                if deadline is not None and time.monotonic() + wait > deadline:
+                    raise OverBudget(wait)
+                await asyncio.sleep(wait)
         assert self._fallback is not None
-        await self._fallback.acquire()
+        if hold_us == 0:
+            await self._fallback.acquire()
+        return None
+
+    def _stamp(self, member: str) -> None:
+        task = asyncio.ensure_future(self._send_stamp(member))
+        self._updates.add(task)
+        task.add_done_callback(self._updates.discard)
+
+    async def _send_stamp(self, member: str) -> None:
+        try:
+            self.redis_calls += 1
+            await self._sent_script(keys=[self._log_key], args=[member])
+        except self._errors as exc:
+            # The start keeps its reserved score, a window ahead: safe, only slower.
+            log.debug("could not stamp a start on %r: %s", self.key, type(exc).__name__)
 
     async def rate_limited(self, retry_after: float | None) -> float:
         """Record a 429 in Redis: every worker on this key pauses together.
@@ -391,7 +452,9 @@ class RedisThrottle:
         return int(pause_us) / 1_000_000
 
     async def aclose(self) -> None:
-        """Close the Redis connections this throttle opened."""
+        """Close the Redis connections this throttle opened (after pending stamps)."""
+        if self._updates:
+            await asyncio.gather(*self._updates, return_exceptions=True)
         if self._owns_client:
             await self._redis.aclose()
 
@@ -405,3 +468,24 @@ class RedisThrottle:
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+class _RedisTicket:
+    """A start reserved in Redis, stamped there with Redis's time once it is sent."""
+
+    __slots__ = ("_done", "_member", "_throttle")
+
+    def __init__(self, throttle: RedisThrottle, member: str) -> None:
+        self._throttle = throttle
+        self._member = member
+        self._done = False
+
+    def sent(self) -> None:
+        if not self._done:
+            self._done = True
+            self._throttle._stamp(self._member)
+
+    def release(self) -> None:
+        # Never sent: the reserved score ages out after a window; giving it back early
+        # would cost another round trip for a rare case (no connection made).
+        self._done = True
