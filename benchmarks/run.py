@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCHMARKS = [
     "request_overhead",
     "throttle_compliance",
+    "throttle_conditions",
     "export_scaling",
     "decode",
     "mass_awards",
@@ -165,6 +166,17 @@ def request_overhead_table(result: dict[str, Any]) -> str:
     return table(result)
 
 
+def conditions_rows(result: dict[str, Any] | None) -> list[str]:
+    if not result:
+        return ["| (not run) | | | | | |"]
+    return [
+        f"| {r['scenario']} | {r['throttle']} | {r['limit']}/{r['seconds']:g}s "
+        f"({r['server_limit']}) | {r['max_in_window']} | {r['rejected']} / {r['requests']} "
+        f"| {r['rate_vs_server']:.3f} |"
+        for r in result["results"]
+    ]
+
+
 def render(results: Path, page: Path, img: Path) -> None:
     m = load(results, "machine") or {}
     made = plots(results, img)
@@ -244,6 +256,20 @@ def render(results: Path, page: Path, img: Path) -> None:
     e = load(results, "export_scaling")
     if e:
         lines += [
+            "## 2b. The throttle under real conditions",
+            "",
+            "An export through `StampedClient` against the sandbox in its own process with",
+            "a strict quota, once per throttle. `reconnects`: every 5th answer closes its",
+            "connection and each new connection's first request arrives 120 ms late.",
+            "`overestimated`: `throttle_limit` twice the server's quota. `grant-stamped`",
+            "is the previous design (a start counted at its grant, the limit never",
+            "learned). Rate: admitted per second after the first window (after the first",
+            "429 when overestimated), relative to the server's L/S.",
+            "",
+            "| scenario | throttle | L/S (server) | most in a window | 429s / requests | rate |",
+            "|---|---|---|---|---|---|",
+            *conditions_rows(load(results, "throttle_conditions")),
+            "",
             "## 3. Export scaling",
             "",
             "`stampsync stamped export-customers` (unthrottled, 8 connections) from a "
