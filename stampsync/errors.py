@@ -32,8 +32,8 @@ from collections.abc import Mapping
 __all__ = [
     "APIError",
     "AmbiguousWriteError",
-    "CertificateError",
     "AuthenticationError",
+    "CertificateError",
     "ClientStateError",
     "ConcurrentRunError",
     "ConfigurationError",
