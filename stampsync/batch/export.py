@@ -10,6 +10,9 @@ detectable only as a changed total or a short page). Both are counted in
 :class:`ExportStats` and logged as warnings, never silently ignored. A shift moves items
 across a page boundary, so the keys of the last few pages are all that de-duplication
 needs to remember: memory stays flat however many items are exported.
+
+The announced total is a hint, not a promise: the first empty page before the page it
+announces as last ends the export (one warning, ``complete`` false).
 """
 
 from __future__ import annotations
