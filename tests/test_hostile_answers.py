@@ -211,6 +211,11 @@ def test_no_repr_shows_the_static_token() -> None:
     auth = client._transport._auth
     shown = [repr(client), repr(auth), repr(client._static_token), repr(vars(client))]
     assert not [s for s in shown if TOKEN in s]
+    stamped = StampedClient("pub", TOKEN, "1")
+    transport = stamped._transport
+    header = transport._auth.fixed_header() or ""
+    shown = [repr(stamped), repr(vars(stamped)), repr(transport._auth), repr(transport)]
+    assert not [s for s in shown if TOKEN in s or header.split()[-1] in s]
 
 
 # -- 9. short-lived JWTs ---------------------------------------------------------------
