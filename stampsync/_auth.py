@@ -134,6 +134,12 @@ class TokenAuth:
 
 
 JWT_LIFETIME = 24 * 3600.0
+#: A token is renewed once this fraction of its lifetime has passed, if that comes
+#: before ``renew_before`` ahead of its expiry (short-lived tokens).
+RENEW_AT_FRACTION = 0.8
+#: A token whose lifetime cannot be judged (its ``exp`` already past by our clock) is
+#: still used this long before another exchange: clocks differ, and a 401 renews it anyway.
+MIN_TOKEN_USE = 10.0
 
 
 def jwt_expiry(token: str) -> float | None:
@@ -152,8 +158,9 @@ class JwtAuth:
 
     ``fetch(static_token)`` performs ``POST /api/auth/get-access-token/`` and returns the
     access token. It is renewed ``renew_before`` seconds before it expires (its ``exp``
-    claim, else 24 hours after issue) and once after a 401; concurrent callers share
-    one renewal.
+    claim, else 24 hours after issue), or at 80 % of its lifetime if that comes first
+    (a 60 s token is renewed after 48 s, never before every call), and once after a 401;
+    concurrent callers share one renewal.
     """
 
     def __init__(
@@ -169,13 +176,13 @@ class JwtAuth:
         self._renew_before = renew_before
         self._clock = clock
         self._jwt: Secret | None = None
-        self._expires_at = 0.0
+        self._renew_at = 0.0
         self._lock = asyncio.Lock()
         self.renewals = 0
         """How many access tokens were fetched."""
 
     def _current(self) -> str | None:
-        if self._jwt is None or self._clock() >= self._expires_at - self._renew_before:
+        if self._jwt is None or self._clock() >= self._renew_at:
             return None
         return "Bearer " + self._jwt.reveal()
 
@@ -203,7 +210,13 @@ class JwtAuth:
     async def _renew(self) -> None:
         token = await self._fetch(self._static.reveal())
         self._jwt = Secret(token, name="access_token")
-        self._expires_at = jwt_expiry(token) or self._clock() + JWT_LIFETIME
+        now = self._clock()
+        expires = jwt_expiry(token) or now + JWT_LIFETIME
+        lifetime = expires - now
+        # Early by renew_before, but at most by a fifth of the lifetime: a token shorter
+        # than renew_before would otherwise count as due at once, before every call.
+        early = min(self._renew_before, lifetime * (1 - RENEW_AT_FRACTION))
+        self._renew_at = expires - early if lifetime > 0 else now + MIN_TOKEN_USE
         self.renewals += 1
 
     def secrets(self) -> tuple[str, ...]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import msgspec
@@ -42,8 +42,12 @@ def decode(data: bytes, into: type[T], *, method: str, path: str, status: int) -
         decoder: msgspec.json.Decoder[T] = _decoder(into)  # type: ignore[arg-type]
         return decoder.decode(data)
     except JSON_ERRORS as exc:
-        # msgspec.ValidationError subclasses DecodeError: both mean "not the shape we know".
-        raise DecodeError(_short(str(exc)), method=method, path=path, status=status) from None
+        # msgspec.ValidationError subclasses DecodeError: both mean "not the shape we know";
+        # only bytes that are not JSON at all (truncated, garbled) are worth a retry.
+        malformed = not isinstance(exc, msgspec.ValidationError | RecursionError)
+        raise DecodeError(
+            _short(str(exc)), method=method, path=path, status=status, malformed=malformed
+        ) from None
 
 
 def _short(text: str, limit: int = 300) -> str:
@@ -59,19 +63,29 @@ class ErrorBody(msgspec.Struct, frozen=True):
     errors: dict[str, str] = msgspec.field(default_factory=dict)
 
 
-def parse_error_body(data: bytes) -> ErrorBody:
+#: How much of a non-JSON error page is looked at for its message.
+_PAGE_WINDOW = 1 << 16
+
+
+def _keep(text: str) -> str:
+    return text
+
+
+def parse_error_body(data: bytes, scrub: Callable[[str], str] = _keep) -> ErrorBody:
     """Normalise the error shapes both APIs use (see api-notes.md) into one :class:`ErrorBody`.
 
     Never raises: a body that is not JSON (an HTML error page, say) yields its first
-    line of text as the message.
+    line of text as the message. ``scrub`` is applied to every field (message, code,
+    keys and values of ``errors``) before anything is shortened, so no part of a secret
+    survives a cut.
     """
     try:
         doc = msgspec.json.decode(data)
     except JSON_ERRORS:
-        text = data[:2000].decode("utf-8", "replace")
+        text = scrub(data[:_PAGE_WINDOW].decode("utf-8", "replace"))
         return ErrorBody(message=_short(_strip_html(text), 200))
     if isinstance(doc, str):
-        return ErrorBody(message=_short(doc))
+        return ErrorBody(message=_short(scrub(doc)))
     if not isinstance(doc, dict):
         return ErrorBody()
 
@@ -91,11 +105,13 @@ def parse_error_body(data: bytes) -> ErrorBody:
             if isinstance(inner, str):
                 message = inner
                 break
+    if scrub is not _keep:
+        errors = {scrub(k): scrub(v) for k, v in errors.items()}
     if not message and errors:
         message = "; ".join(f"{k}: {v}" for k, v in errors.items())
     return ErrorBody(
-        message=_short(message),
-        error_code=code if isinstance(code, str) and code else None,
+        message=_short(scrub(message)),
+        error_code=scrub(code) if isinstance(code, str) and code else None,
         errors=errors,
     )
 

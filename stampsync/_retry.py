@@ -11,7 +11,11 @@ connection reset / timeout after send  retry           AmbiguousWriteError
 503 in the API's own JSON error shape  retry           retry (not applied)
 503 from anything else (a proxy page)  retry           AmbiguousWriteError
 502, 504                               retry           AmbiguousWriteError
-500 and other 5xx                      ServerError     AmbiguousWriteError
+500                                    retry           AmbiguousWriteError
+other 5xx                              ServerError     AmbiguousWriteError
+2xx body that is not JSON (truncated)  retry           raise (DecodeError)
+3xx (redirects are never followed)     RedirectError   AmbiguousWriteError
+certificate refused                    raise           raise
 4xx other than 429                     raise           raise
 =====================================  ==============  ==================
 
@@ -29,10 +33,17 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from .errors import RateLimitError, ServerError, StampsyncError, TransportError
+from .errors import (
+    CertificateError,
+    DecodeError,
+    RateLimitError,
+    ServerError,
+    StampsyncError,
+    TransportError,
+)
 
 #: Statuses after which an idempotent request is tried again.
-RETRY_STATUSES = frozenset({429, 502, 503, 504})
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 #: Statuses that say the server did not apply the request, so even a write may repeat.
 NOT_APPLIED_STATUSES = frozenset({429, 503})
 
@@ -75,7 +86,12 @@ class RetryPolicy:
             allowed = RETRY_STATUSES if idempotent else NOT_APPLIED_STATUSES
             return exc.status in allowed
         if isinstance(exc, TransportError):
-            return idempotent or not exc.sent
+            # A refused certificate stays refused: trying again only delays the error.
+            return (idempotent or not exc.sent) and not isinstance(exc, CertificateError)
+        if isinstance(exc, DecodeError):
+            # A garbled or truncated body is a read that failed midway: as safe to
+            # repeat as a dropped connection, for an idempotent request only.
+            return idempotent and exc.malformed
         return False
 
     def wait_before(self, retry: int, exc: StampsyncError) -> float:

@@ -24,6 +24,7 @@ from urllib.parse import quote
 
 import aiohttp
 import msgspec
+from aiohttp.hdrs import CONTENT_ENCODING
 from yarl import URL
 
 from ._auth import Auth
@@ -34,11 +35,13 @@ from .errors import (
     AmbiguousWriteError,
     APIError,
     AuthenticationError,
+    CertificateError,
     ClientStateError,
     ConfigurationError,
     DecodeError,
     NotFoundError,
     RateLimitError,
+    RedirectError,
     ServerError,
     StampsyncError,
     TokenExchangeError,
@@ -82,6 +85,28 @@ class Request(msgspec.Struct, frozen=True):
     body: object = None
     idempotent: bool | None = None
     authenticate: bool = True
+
+    def __repr__(self) -> str:
+        # The body is never shown: the token exchange carries the static token in it,
+        # and other bodies carry personal data.
+        body = "None" if self.body is None else "<not shown>"
+        return (
+            f"Request({self.method} {self.path}, params={dict(self.params)!r}, "
+            f"query={self.query!r}, body={body}, idempotent={self.idempotent!r}, "
+            f"authenticate={self.authenticate!r})"
+        )
+
+    def __rich_repr__(self) -> list[tuple[str, Any]]:
+        """What rich's pretty printer shows: the fields, the body hidden (see __repr__)."""
+        return [
+            ("method", self.method),
+            ("path", self.path),
+            ("params", dict(self.params)),
+            ("query", self.query),
+            ("body", None if self.body is None else "<not shown>"),
+            ("idempotent", self.idempotent),
+            ("authenticate", self.authenticate),
+        ]
 
     @property
     def is_idempotent(self) -> bool:
@@ -354,7 +379,11 @@ class Transport:
                                 ticket.sent()
                             status = response.status
                             length = response.content_length
-                            if length is not None and length <= self._max_response_bytes:
+                            if (
+                                length is not None
+                                and length <= self._max_response_bytes
+                                and CONTENT_ENCODING not in response.headers
+                            ):
                                 data = await response.read()
                             else:
                                 data = await self._read_capped(response, method, path)
@@ -399,7 +428,13 @@ class Transport:
                     continue
                 if status >= 400:
                     raise self._api_error(method, path, status, data, request.is_idempotent)
-                return decode(data or b"null", into, method=method, path=path, status=status)
+                if status >= 300:
+                    raise self._redirected(request, path, status, response.headers)
+                try:
+                    return decode(data or b"null", into, method=method, path=path, status=status)
+                except DecodeError as exc:
+                    exc.args = (self.scrub(str(exc)),)  # msgspec may quote the answer
+                    raise
             except StampsyncError as exc:
                 if isinstance(exc, RateLimitError):
                     if isinstance(exc, QuotaWaitError):
@@ -439,6 +474,9 @@ class Transport:
     ) -> StampsyncError:
         """The error for an attempt that got no answer, by whether the server may have it."""
         method = request.method
+        if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+            # Refused before anything was sent; retrying cannot change the certificate.
+            return CertificateError(self._describe(exc), method=method, path=path, sent=False)
         if isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError):
             # The connection was never made: the server cannot have seen the request.
             log.debug(
@@ -464,8 +502,11 @@ class Transport:
     async def _read_capped(self, response: aiohttp.ClientResponse, method: str, path: str) -> bytes:
         """The body, or a DecodeError if it is larger than ``max_response_bytes``.
 
-        For answers without a Content-Length or with one over the cap; the common case
-        (a declared length within the cap) is read directly by the caller.
+        For answers without a Content-Length, with one over the cap, or compressed; the
+        common case (a declared length within the cap, not compressed) is read directly
+        by the caller. A compressed answer's Content-Length counts compressed bytes:
+        the inflated bytes are counted here as aiohttp inflates them piece by piece, and
+        reading stops at the cap (a gzip bomb is refused, not inflated in memory).
         """
         cap = self._max_response_bytes
         length = response.content_length
@@ -475,7 +516,7 @@ class Transport:
             path=path,
             status=response.status,
         )
-        if length is not None:
+        if length is not None and length > cap:
             raise too_big
         chunks: list[bytes] = []
         size = 0
@@ -485,6 +526,37 @@ class Transport:
                 raise too_big
             chunks.append(chunk)
         return b"".join(chunks)
+
+    def _redirected(
+        self, request: Request, path: str, status: int, headers: Mapping[str, str]
+    ) -> StampsyncError:
+        """The error for a 3xx: redirects are never followed, nor taken for success.
+
+        Names the status and the Location's host only: its path or query could carry a
+        token. A non-idempotent write is ambiguous (a 303 answers an applied POST).
+        """
+        location = headers.get("Location")
+        host: str | None = None
+        if location:
+            try:
+                host = URL(location).host
+            except ValueError:
+                host = None
+        if host:
+            where = f"to host {self.scrub(host)[:253]}"
+        else:
+            where = "to the same host" if location else "without a Location"
+        text = f"redirect {where}, not followed (is api_url right?)"
+        if not request.is_idempotent:
+            return AmbiguousWriteError(
+                f"server answered {status}, a {text}",
+                method=request.method,
+                path=path,
+                status=status,
+            )
+        error = RedirectError(text, status=status, method=request.method, path=path)
+        error.location_host = host
+        return error
 
     def _describe(self, exc: BaseException) -> str:
         text = str(exc) or "no details"
@@ -506,9 +578,9 @@ class Transport:
     def _api_error(
         self, method: str, path: str, status: int, data: bytes, idempotent: bool
     ) -> StampsyncError:
-        parsed = parse_error_body(data)
-        message = self.scrub(parsed.message)
-        errors = {k: self.scrub(v) for k, v in parsed.errors.items()}
+        parsed = parse_error_body(data, self.scrub)
+        message = parsed.message
+        errors = parsed.errors
         # A 503 says "not applied" only in the API's own words: a proxy's 503 page may
         # come after it forwarded the write (a gateway timeout dressed as 503).
         if status >= 500 and not idempotent and (status != 503 or not is_api_error_body(data)):

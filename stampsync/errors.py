@@ -12,8 +12,10 @@ Every exception derives from :class:`StampsyncError`::
     │   ├── AuthenticationError 401, 403
     │   ├── NotFoundError       404
     │   ├── RateLimitError      429
+    │   ├── RedirectError       3xx (redirects are never followed)
     │   └── ServerError         5xx
     ├── TransportError          no usable answer: connection failed, reset, timed out
+    │   └── CertificateError    the server's TLS certificate was refused; never retried
     ├── ThrottleUnavailableError  a shared throttle (Redis) cannot be reached; nothing sent
     ├── TokenExchangeError      the access token could not be obtained; nothing sent
     ├── AmbiguousWriteError     a non-idempotent write was sent, its outcome is unknown
@@ -31,12 +33,14 @@ __all__ = [
     "APIError",
     "AmbiguousWriteError",
     "AuthenticationError",
+    "CertificateError",
     "ClientStateError",
     "ConcurrentRunError",
     "ConfigurationError",
     "DecodeError",
     "NotFoundError",
     "RateLimitError",
+    "RedirectError",
     "ServerError",
     "StampsyncError",
     "StateFileError",
@@ -138,6 +142,23 @@ class ServerError(APIError):
     """5xx: the server failed."""
 
 
+class RedirectError(APIError):
+    """3xx: the server answered with a redirect, which stampsync never follows.
+
+    A redirect usually means a wrong ``api_url`` (http to https, a moved host, a login
+    page). The message names the status and only the host of the ``Location`` header,
+    never its full URL (which could carry a token). Not retried. A non-idempotent write
+    answered with a 3xx raises :class:`AmbiguousWriteError` instead: a 303 is how a
+    server says "applied, see there".
+
+    Attributes:
+        location_host: the host the redirect points to, or ``None`` when the Location
+            is missing or relative (the same host).
+    """
+
+    location_host: str | None = None
+
+
 class TransportError(StampsyncError):
     """No usable answer arrived: the connection failed, was reset, or timed out.
 
@@ -151,6 +172,14 @@ class TransportError(StampsyncError):
         self.path = path
         self.sent = sent
         super().__init__(f"{method} {path}: {message}")
+
+
+class CertificateError(TransportError):
+    """The server's TLS certificate was refused (untrusted, expired, wrong host).
+
+    Nothing was sent, and it is never retried: the certificate will not change within a
+    call's retry budget.
+    """
 
 
 class ThrottleUnavailableError(StampsyncError):
@@ -191,10 +220,16 @@ class DecodeError(StampsyncError):
 
     Attributes:
         method, path, status: the request and the status that came with the body.
+        malformed: ``True`` when the bytes are not JSON at all (a truncated or garbled
+            body), which an idempotent request retries; ``False`` for JSON of the wrong
+            shape and for an answer over ``max_response_bytes``, which are not retried.
     """
 
-    def __init__(self, message: str, *, method: str, path: str, status: int) -> None:
+    def __init__(
+        self, message: str, *, method: str, path: str, status: int, malformed: bool = False
+    ) -> None:
         self.method = method
         self.path = path
         self.status = status
+        self.malformed = malformed
         super().__init__(f"{method} {path} -> {status}: {message}")

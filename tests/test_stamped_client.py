@@ -275,9 +275,11 @@ async def test_malformed_body(client: StampedClient) -> None:
             "/dashboard/customers",
             body=b'{"data": [{"id": 1}',
             content_type="application/json",
+            repeat=True,
         )
-        with pytest.raises(DecodeError):
+        with no_backoff(), pytest.raises(DecodeError) as caught:
             await client.customers.list()
+    assert caught.value.malformed  # retried (max_retries) before it was raised
 
 
 async def test_lenient_shapes(client: StampedClient) -> None:

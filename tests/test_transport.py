@@ -153,7 +153,7 @@ async def test_read_gives_up_after_max_retries_with_server_error(server: Recordi
         (401, AuthenticationError),
         (403, AuthenticationError),
         (404, NotFoundError),
-        (500, ServerError),
+        (501, ServerError),
     ],
 )
 async def test_errors_that_are_not_retried(

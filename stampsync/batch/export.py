@@ -10,6 +10,9 @@ detectable only as a changed total or a short page). Both are counted in
 :class:`ExportStats` and logged as warnings, never silently ignored. A shift moves items
 across a page boundary, so the keys of the last few pages are all that de-duplication
 needs to remember: memory stays flat however many items are exported.
+
+The announced total is a hint, not a promise: the first empty page before the page it
+announces as last ends the export (one warning, ``complete`` false).
 """
 
 from __future__ import annotations
@@ -142,6 +145,29 @@ class Export(Generic[T]):
                 self._page_size,
             )
 
+    def _past_the_data(self, number: int, page: PageLike[T], last_page: int | None) -> bool:
+        """True (with one warning) if an empty page came before the announced last page.
+
+        An announced total is a promise the server may not keep (records deleted, or a
+        hostile answer of 10**9): the first empty page ends the export rather than a
+        request per announced page. The export is then not ``complete``.
+        """
+        if page.items or last_page is None or number >= last_page:
+            return False
+        stats = self.stats
+        stats.pages += 1
+        stats.short_pages.append(number)
+        stats.next_page = number + 1
+        log.warning(
+            "%s export: page %d is empty though the total (%s) announced %d pages; "
+            "stopping here, the total was wrong or records were deleted",
+            self._what,
+            number,
+            stats.total_last,
+            last_page,
+        )
+        return True
+
     def _fresh(self, items: Sequence[T], recent: collections.deque[set[Hashable]]) -> list[T]:
         out = []
         page_keys: set[Hashable] = set()
@@ -167,6 +193,8 @@ class Export(Generic[T]):
             if first.total is None
             else max(self._start_page, math.ceil(first.total / self._page_size))
         )
+        if self._past_the_data(self._start_page, first, last_page):
+            return
         self._check_page(self._start_page, first, last_page)
         for item in self._fresh(first.items, recent):
             stats.items += 1
@@ -189,6 +217,8 @@ class Export(Generic[T]):
                     return
                 number, task = pending.popleft()
                 page = await task
+                if self._past_the_data(number, page, last_page):
+                    return
                 self._check_page(number, page, last_page)
                 if last_page is not None and page.total is not None:
                     # Records added mid-export push items past the planned last page.

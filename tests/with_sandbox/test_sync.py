@@ -76,7 +76,7 @@ async def test_a_failing_row_is_reported_and_the_sync_goes_on(
     stampsync_sandbox: Sandbox, tmp_path: Path
 ) -> None:
     sb = stampsync_sandbox
-    # The one upsert of bob is answered 500: a write that may have applied, so not retried.
+    # The one upsert of bob is answered 500; with no retries allowed, his row fails.
     await sb.set_faults(Fault("500", route="POST /api/v2/*/customers", times=1))
     items = [
         {"email": "bob@x.co", "first_name": "Bob"},
@@ -92,7 +92,9 @@ async def test_a_failing_row_is_reported_and_the_sync_goes_on(
 
     state = tmp_path / "state.sqlite"
     with no_backoff():
-        async with sb.stamped_client(throttle_limit=1000, throttle_seconds=1) as client:
+        async with sb.stamped_client(
+            throttle_limit=1000, throttle_seconds=1, max_retries=0
+        ) as client:
             report = await sync_customers(client, rows(items), state=state, on_outcome=collect)
     by_email = {o.email: o for o in report}
     assert report.counts == {"sent": 2, "unchanged": 0, "would_send": 0, "failed": 3}
