@@ -34,7 +34,7 @@ RUN = (
 @pytest.fixture(scope="module")
 def receiver() -> Iterator[int]:
     port = free_port()
-    proc = subprocess.Popen(  # noqa: S603 (our interpreter, our example)
+    proc = subprocess.Popen(
         [sys.executable, "-c", RUN, str(EXAMPLE), str(port)],
         env={"STAMPED_WEBHOOK_SECRET": SECRET, "PATH": "/usr/bin:/bin"},
     )
