@@ -201,8 +201,9 @@ def export_customers(
     raw_csv: Annotated[
         bool,
         typer.Option(
-            help="write CSV cells as they are; by default a cell starting with = + - @ or a "
-            "tab gets a leading ' so a spreadsheet does not run it as a formula"
+            help="write CSV cells as they are; by default a cell starting with = + - @, a "
+            "tab or a carriage return gets a leading ' so a spreadsheet does not run it as a "
+            "formula (OWASP); JSONL is never changed"
         ),
     ] = False,
     page_size: Annotated[int, typer.Option(min=1, max=100)] = 100,
