@@ -130,9 +130,12 @@ class ExportWriter:
         """Everything before ``next_page`` is written: remember it for ``--resume``."""
         self.fh.flush()
         state = {"next_page": next_page, "count": self.count, "offset": self.fh.tell()}
-        fd = open_private(self.state_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+        # Written aside and renamed over: a kill mid-write never leaves it empty.
+        tmp = self.state_path.with_name(self.state_path.name + ".tmp")
+        fd = open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
         with os.fdopen(fd, "w") as fh:
             fh.write(json.dumps(state))
+        os.replace(tmp, self.state_path)
 
     def close(self, complete: bool) -> None:
         self.fh.close()
