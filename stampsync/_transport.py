@@ -30,6 +30,7 @@ from yarl import URL
 from ._auth import Auth
 from ._codec import decode, encode, is_api_error_body, parse_error_body
 from ._retry import RetryPolicy
+from ._sandbox_mark import warn_if_sandbox
 from ._version import __version__
 from .errors import (
     AmbiguousWriteError,
@@ -261,6 +262,9 @@ class Transport:
         self._session: aiohttp.ClientSession | None = None
         self._closed = False
         self.stats = TransportStats()
+        # The sandbox mark is looked for once, on the first answer, and only when the
+        # URL is not loopback (where the sandbox is expected).
+        self._check_sandbox_mark = not is_loopback(self.base_url.host or "")
 
     # -- lifetime -----------------------------------------------------------------
 
@@ -377,6 +381,9 @@ class Transport:
                         ) as response:
                             if ticket is not None:
                                 ticket.sent()
+                            if self._check_sandbox_mark:
+                                self._check_sandbox_mark = False
+                                warn_if_sandbox(self._name, self.base_url, response.headers)
                             status = response.status
                             length = response.content_length
                             if (

@@ -24,8 +24,8 @@ handled: list[str] = []
 async def receive(request: web.Request) -> web.Response:
     try:
         event = parse_event(request.headers, await request.read(), secret=SECRET)
-    except WebhookError:
-        return web.Response(status=401)
+    except WebhookError as exc:
+        return web.Response(status=exc.status)  # 401: wrong secret; 400: bad body
     if not seen.add(event.key):
         return web.Response(status=204)  # a redelivery: already handled
     if isinstance(event.data, ReviewPayload):

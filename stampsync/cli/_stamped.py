@@ -37,6 +37,7 @@ from ._common import (
 )
 from ._inputs import check_text_file, read_records
 from ._report import ReportFile
+from ._secrets import PrivateKeyFile, resolve_secret, secret_option
 
 app = typer.Typer(help="Stamped.io: bulk customer export and customer sync.", no_args_is_help=True)
 
@@ -45,13 +46,7 @@ PublicKey = Annotated[
     str | None, typer.Option("--public-key", envvar="STAMPED_PUBLIC_KEY", show_default=False)
 ]
 PrivateKey = Annotated[
-    str | None,
-    typer.Option(
-        "--private-key",
-        envvar="STAMPED_PRIVATE_KEY",
-        show_default=False,
-        help="API private key (never printed).",
-    ),
+    str | None, secret_option("--private-key", "STAMPED_PRIVATE_KEY", "API private key")
 ]
 StoreHash = Annotated[
     str | None, typer.Option("--store-hash", envvar="STAMPED_STORE_HASH", show_default=False)
@@ -67,13 +62,18 @@ def make_client(
     public_key: str | None,
     private_key: str | None,
     store_hash: str | None,
+    private_key_file: Path | None = None,
 ) -> StampedClient:
-    return tuning.stamped(
-        api_url,
-        require(public_key, "--public-key", "STAMPED_PUBLIC_KEY"),
-        require(private_key, "--private-key", "STAMPED_PRIVATE_KEY"),
-        require(store_hash, "--store-hash", "STAMPED_STORE_HASH"),
+    public = require(public_key, "--public-key", "STAMPED_PUBLIC_KEY")
+    store = require(store_hash, "--store-hash", "STAMPED_STORE_HASH")
+    private = resolve_secret(
+        private_key,
+        private_key_file,
+        flag="--private-key",
+        env="STAMPED_PRIVATE_KEY",
+        what="Stamped.io private key",
     )
+    return tuning.stamped(api_url, public, private, store)
 
 
 class ExportWriter:
@@ -130,9 +130,12 @@ class ExportWriter:
         """Everything before ``next_page`` is written: remember it for ``--resume``."""
         self.fh.flush()
         state = {"next_page": next_page, "count": self.count, "offset": self.fh.tell()}
-        fd = open_private(self.state_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+        # Written aside and renamed over: a kill mid-write never leaves it empty.
+        tmp = self.state_path.with_name(self.state_path.name + ".tmp")
+        fd = open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
         with os.fdopen(fd, "w") as fh:
             fh.write(json.dumps(state))
+        os.replace(tmp, self.state_path)
 
     def close(self, complete: bool) -> None:
         self.fh.close()
@@ -201,14 +204,16 @@ def export_customers(
     raw_csv: Annotated[
         bool,
         typer.Option(
-            help="write CSV cells as they are; by default a cell starting with = + - @ or a "
-            "tab gets a leading ' so a spreadsheet does not run it as a formula"
+            help="write CSV cells as they are; by default a cell starting with = + - @, a "
+            "tab or a carriage return gets a leading ' so a spreadsheet does not run it as a "
+            "formula (OWASP); JSONL is never changed"
         ),
     ] = False,
     page_size: Annotated[int, typer.Option(min=1, max=100)] = 100,
     api_url: ApiUrl = "https://stamped.io",
     public_key: PublicKey = None,
     private_key: PrivateKey = None,
+    private_key_file: PrivateKeyFile = None,
     store_hash: StoreHash = None,
     throttle_limit: ThrottleLimit = 500,
     throttle_seconds: ThrottleSeconds = 60.0,
@@ -227,7 +232,7 @@ def export_customers(
         fail("--out must end in .jsonl or .csv")
     tuning = Tuning(throttle_limit, throttle_seconds, connections, batch, redis_url, throttle_key)
     with api_errors():
-        client = make_client(tuning, api_url, public_key, private_key, store_hash)
+        client = make_client(tuning, api_url, public_key, private_key, store_hash, private_key_file)
         writer = ExportWriter(out, resume, raw_csv=raw_csv)
         complete = False
         try:
@@ -252,6 +257,7 @@ def sync_customers_command(
     api_url: ApiUrl = "https://stamped.io",
     public_key: PublicKey = None,
     private_key: PrivateKey = None,
+    private_key_file: PrivateKeyFile = None,
     store_hash: StoreHash = None,
     throttle_limit: ThrottleLimit = 500,
     throttle_seconds: ThrottleSeconds = 60.0,
@@ -269,7 +275,7 @@ def sync_customers_command(
     check_text_file(input)
     tuning = Tuning(throttle_limit, throttle_seconds, connections, batch, redis_url, throttle_key)
     with api_errors():
-        client = make_client(tuning, api_url, public_key, private_key, store_hash)
+        client = make_client(tuning, api_url, public_key, private_key, store_hash, private_key_file)
         out = ReportFile(report) if report else None
 
         async def _sync(client: StampedClient) -> SyncReport:

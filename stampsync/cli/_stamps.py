@@ -30,10 +30,10 @@ from ._common import (
     fail,
     progress,
     release,
-    require,
 )
 from ._inputs import check_awards_file, read_awards
 from ._report import Aborted, ReportFile
+from ._secrets import TokenFile, resolve_secret, secret_option
 
 app = typer.Typer(
     help="Stamps (stamps.co.id): mass awards and their journal.", no_args_is_help=True
@@ -42,12 +42,7 @@ journal_app = typer.Typer(help="Inspect and resolve a mass-award journal.", no_a
 app.add_typer(journal_app, name="journal")
 
 ApiUrl = Annotated[str, typer.Option("--api-url", envvar="STAMPS_API_URL", help="Base URL.")]
-Token = Annotated[
-    str | None,
-    typer.Option(
-        "--token", envvar="STAMPS_TOKEN", show_default=False, help="API token (never printed)."
-    ),
-]
+Token = Annotated[str | None, secret_option("--token", "STAMPS_TOKEN", "API token")]
 
 
 async def award_file(
@@ -146,6 +141,7 @@ def award(
     ],
     api_url: ApiUrl = "https://stamps.co.id",
     token: Token = None,
+    token_file: TokenFile = None,
     throttle_limit: ThrottleLimit = 500,
     throttle_seconds: ThrottleSeconds = 60.0,
     connections: Connections = 2,
@@ -169,7 +165,12 @@ def award(
     total = check_awards_file(input, ignore_extra_columns=ignore_extra_columns)
     tuning = Tuning(throttle_limit, throttle_seconds, connections, batch, redis_url, throttle_key)
     with api_errors():
-        client = tuning.stamps(api_url, require(token, "--token", "STAMPS_TOKEN"))
+        client = tuning.stamps(
+            api_url,
+            resolve_secret(
+                token, token_file, flag="--token", env="STAMPS_TOKEN", what="Stamps API token"
+            ),
+        )
         jrn = Journal(journal).open()  # a journal that cannot be used refuses the run here
     try:
         with ReportFile(report) as out:

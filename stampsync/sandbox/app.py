@@ -3,6 +3,9 @@
 The inspection API lives under ``/__sandbox/`` and is for tests only: no real client
 ever calls it. It reports what the server saw (arrival times, requests, counters), what
 it applied (awards, members, customers), and sets faults at run time.
+
+Every route, API and inspection alike, answers only requests whose Host is a loopback
+name and that carry no Origin from elsewhere (see ``_guard``).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import msgspec
 from aiohttp import web
 
 from ._data import StampedStore, StampsStore
+from ._guard import guard, mark
 from ._middleware import Fault, Gate, SandboxConfig, json_response
 from ._stamped import StampedRoutes
 from ._stamps import StampsRoutes
@@ -29,7 +33,9 @@ def build_app(config: SandboxConfig | None = None) -> web.Application:
     gate = Gate(config)
     stamped = StampedStore(config.seed, config.customers, config.reviews_per_customer)
     stamps = StampsStore(config.seed, config.members, config.stores)
-    app = web.Application(middlewares=[gate.middleware])
+    # The guard first: a request from a web page is refused before the gate counts it.
+    app = web.Application(middlewares=[guard, gate.middleware])
+    app.on_response_prepare.append(mark)
     app[GATE_KEY] = gate
     app[STAMPED_KEY] = stamped
     app[STAMPS_KEY] = stamps

@@ -11,8 +11,8 @@ documented)::
     async def receive(request: web.Request) -> web.Response:
         try:
             event = parse_event(request.headers, await request.read(), secret=SECRET)
-        except WebhookError:
-            return web.Response(status=401)
+        except WebhookError as exc:
+            return web.Response(status=exc.status)   # 401 wrong secret, 400 bad body
         if seen.add(event.key):
             handle(event)          # isinstance(event.data, ReviewPayload), ...
         return web.Response(status=204)
@@ -30,7 +30,7 @@ from typing import Any
 import msgspec
 
 from .._codec import JSON_ERRORS
-from ..errors import StampsyncError
+from ..errors import ConfigurationError, StampsyncError
 
 __all__ = [
     "LoyaltyPayload",
@@ -48,7 +48,16 @@ TOPIC_HEADER = "x-stamped-topic"
 
 
 class WebhookError(StampsyncError):
-    """A webhook request that must be refused: wrong secret, or a body that is not JSON."""
+    """A webhook request that must be refused: wrong secret, or a body that is not JSON.
+
+    Attributes:
+        status: the HTTP status to answer with: 401 for a missing or wrong secret, 400
+            for a body that is not a JSON object (malformed, not UTF-8, nested too deep).
+    """
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class ReviewPayload(msgspec.Struct, rename="camel", frozen=True, kw_only=True):
@@ -126,17 +135,37 @@ def _lower(headers: Mapping[str, str]) -> dict[str, str]:
     return {k.lower(): v for k, v in headers.items()}
 
 
+def _header_bytes(value: object) -> bytes | None:
+    """A header's bytes as they arrived; ``None`` if they cannot be recovered."""
+    if isinstance(value, bytes):
+        return value
+    if not isinstance(value, str):
+        return None
+    try:
+        # aiohttp decodes header bytes as UTF-8 with surrogateescape: undo it exactly,
+        # so a stray 0xff is a mismatch, not a UnicodeEncodeError (an HTTP 500).
+        return value.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return None
+
+
 def verify_secret(headers: Mapping[str, str], secret: str) -> bool:
-    """True if a secret header equals ``secret`` (compared in constant time)."""
-    if not secret:
-        raise ValueError("secret must be a non-empty string")
+    """True if a secret header equals ``secret`` (compared in constant time).
+
+    A header that is not valid text (a non-UTF-8 byte) is a mismatch, never an error.
+
+    Raises:
+        ConfigurationError: ``secret`` is empty or not a string.
+    """
+    if not isinstance(secret, str) or not secret:
+        raise ConfigurationError("the webhook secret must be a non-empty string")
     lowered = _lower(headers)
-    expected = secret.encode()
-    return any(
-        hmac.compare_digest(lowered[name].encode(), expected)
-        for name in SECRET_HEADERS
-        if name in lowered
-    )
+    expected = secret.encode("utf-8", "surrogateescape")
+    for name in SECRET_HEADERS:
+        got = _header_bytes(lowered.get(name))
+        if got is not None and hmac.compare_digest(got, expected):
+            return True
+    return False
 
 
 def _payload_type(topic: str) -> type[Payload] | None:
@@ -159,10 +188,12 @@ def parse_event(headers: Mapping[str, str], body: bytes, *, secret: str | None) 
             the check; only do that behind another authentication.
 
     Raises:
-        WebhookError: the secret does not match, or the body is not a JSON object.
+        WebhookError: the secret does not match (``status`` 401), or the body is not a
+            JSON object (``status`` 400: malformed, not UTF-8, or nested too deep).
+        ConfigurationError: ``secret`` is an empty string.
     """
     if secret is not None and not verify_secret(headers, secret):
-        raise WebhookError("webhook secret does not match")
+        raise WebhookError("webhook secret does not match", status=401)
     lowered = _lower(headers)
     topic = lowered.get(TOPIC_HEADER, "").strip().lower()
     try:
@@ -201,8 +232,8 @@ class SeenEvents:
     """
 
     def __init__(self, capacity: int = 10_000) -> None:
-        if capacity < 1:
-            raise ValueError("capacity must be >= 1")
+        if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1:
+            raise ConfigurationError(f"capacity must be a positive integer, got {capacity!r}")
         self._capacity = capacity
         self._keys: collections.OrderedDict[str, None] = collections.OrderedDict()
 

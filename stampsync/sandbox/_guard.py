@@ -1,0 +1,60 @@
+"""The sandbox answers its own tests only: loopback Host, no foreign Origin, marked answers.
+
+It binds to 127.0.0.1, but a web page can still reach it: a DNS-rebinding domain
+(``evil.example`` resolving to 127.0.0.1) sends ``Host: evil.example``, and a cross-site
+form sends ``Origin: https://evil.example``. Both are refused with 403 before the gate
+counts them; every answer carries :data:`SANDBOX_HEADER` so a client can tell it is
+talking to the sandbox.
+"""
+
+from __future__ import annotations
+
+from aiohttp import hdrs, web
+from yarl import URL
+
+from .._sandbox_mark import SANDBOX_HEADER
+from .._transport import is_loopback
+from ._middleware import Handler, json_response
+
+__all__ = ["SANDBOX_HEADER", "guard", "loopback_host", "loopback_origin", "mark"]
+
+
+def loopback_host(value: str) -> bool:
+    """True if a ``Host`` header names a loopback address (with or without a port)."""
+    host = value.strip()
+    if host.startswith("["):  # [::1]:8080
+        host = host[1 : host.find("]")] if "]" in host else ""
+    elif host.count(":") == 1:
+        host, _, port = host.partition(":")
+        if not port.isdigit():
+            return False
+    return bool(host) and is_loopback(host.rstrip("."))
+
+
+def loopback_origin(value: str) -> bool:
+    """True if an ``Origin`` header is an http(s) origin on a loopback host."""
+    try:
+        url = URL(value.strip())
+    except (ValueError, TypeError):
+        return False
+    return url.scheme in ("http", "https") and url.host is not None and is_loopback(url.host)
+
+
+@web.middleware
+async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Refuse a non-loopback Host or a foreign Origin, before anything else runs."""
+    host = request.headers.get(hdrs.HOST)
+    if host is not None and not loopback_host(host):
+        return json_response(
+            {"detail": "the sandbox answers loopback Host names only (127.0.0.1, localhost)"},
+            403,
+        )
+    origin = request.headers.get(hdrs.ORIGIN)
+    if origin is not None and not loopback_origin(origin):
+        return json_response({"detail": "cross-origin requests are refused by the sandbox"}, 403)
+    return await handler(request)
+
+
+async def mark(request: web.Request, response: web.StreamResponse) -> None:
+    """``on_response_prepare``: every answer says it is the sandbox."""
+    response.headers[SANDBOX_HEADER] = "1"
