@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,9 +21,12 @@ import pytest
 
 from stampsync.batch import Journal
 from stampsync.sandbox import Fault, Sandbox
-from tests._cli import FAST, ROUTE, env_for, good_rows, partial_report, wait_for_lines, write_awards
+from tests._cli import FAST, ROUTE, env_for, good_rows, write_awards
 
 KEYS = 500
+#: 20 awards in flight per run: more overlap between the two runs, and each run of 500
+#: keys takes a few seconds at 50 ms a request (the default 2 connections would take 13).
+WIDE = ["--batch", "20", "--connections", "20"]
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +41,7 @@ def sandbox() -> Iterator[Sandbox]:
 def start(sb: Sandbox, src: Path, journal: Path, report: Path) -> subprocess.Popen[bytes]:
     args = ["stamps", "award", "--input", str(src), "--journal", str(journal)]
     return subprocess.Popen(
-        [sys.executable, "-m", "stampsync.cli", *args, "--report", str(report), *FAST],
+        [sys.executable, "-m", "stampsync.cli", *args, "--report", str(report), *FAST, *WIDE],
         env={**os.environ, **env_for(sb)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -84,6 +88,8 @@ def test_two_runs_on_one_journal_apply_each_key_once(
         # 0 when it sent or skipped every key; 1 when the other run held some of them.
         assert proc.returncode == (1 if held else 0), err.decode()
         assert all(r["status"] in ("applied", "failed") for r in reported)
+        other = second if proc is first else first
+        assert all(f"(pid {other.pid} on " in str(r["error"]) for r in held)  # named
         if held:
             assert b"held by another run" in err
     sent_by = {
@@ -101,11 +107,14 @@ def test_one_of_two_runs_killed_then_a_rerun_applies_each_key_once(
     journal = tmp_path / "j.sqlite"
     victim = start(sandbox, src, journal, tmp_path / "victim.jsonl")
     survivor = start(sandbox, src, journal, tmp_path / "survivor.jsonl")
-    victim_partial = partial_report(tmp_path / "victim.jsonl")
-    wait_for_lines(victim_partial, 60)
+    deadline = time.monotonic() + 60
+    while sum(ledger(sandbox, prefix).values()) < KEYS // 4:  # both runs are well under way
+        assert time.monotonic() < deadline, "the runs did not get going"
+        time.sleep(0.05)
     victim.send_signal(signal.SIGKILL)
     victim.communicate(timeout=30)
-    survivor.communicate(timeout=120)
+    assert survivor.poll() is None, "kill the victim while the other run is still going"
+    _, survivor_err = survivor.communicate(timeout=120)
     rerun = start(sandbox, src, journal, tmp_path / "rerun.jsonl")
     _, err = rerun.communicate(timeout=120)
 
@@ -113,13 +122,30 @@ def test_one_of_two_runs_killed_then_a_rerun_applies_each_key_once(
     assert max(on_server.values()) == 1  # zero duplicates
     with Journal(journal) as j:
         counts = j.counts()
-        ambiguous = {e.key for e in j.entries("ambiguous")}
+        ambiguous = list(j.entries("ambiguous"))
+        runs = j._run(lambda: j._open().execute("SELECT run, pid, ended FROM runs").fetchall())
     assert counts["pending"] == 0
     assert counts["applied"] + counts["ambiguous"] == KEYS
-    # Ambiguous keys are only the victim's in-flight awards: at most its 10 batch tasks,
-    # none with an outcome in its report, and every other key applied exactly once.
-    assert len(ambiguous) <= 10
-    finished_by_victim = {r["key"] for r in rows(victim_partial)}
-    assert not ambiguous & finished_by_victim
-    assert set(on_server) >= {f"{prefix}k{i}" for i in range(KEYS)} - ambiguous
+    assert set(on_server) >= {f"{prefix}k{i}" for i in range(KEYS)} - {e.key for e in ambiguous}
+    # Ambiguous keys are only the victim's in-flight awards: claimed under its run (the
+    # one whose pid was killed), at most its 20 tasks; every run is over.
+    victim_runs = {run for run, pid, _ in runs if pid == victim.pid}
+    assert len(victim_runs) == 1
+    assert {e.run for e in ambiguous} <= victim_runs
+    assert len(ambiguous) <= 20
+    assert all(ended for _, _, ended in runs)
+    # The survivor: 3 if it met the victim's lost keys, 1 if it only met keys held by the
+    # victim while it lived, else 0. The rerun: 3 if any key is ambiguous, else 0.
+    survived = rows(tmp_path / "survivor.jsonl")
+    expected = (
+        3
+        if any(r["status"] == "ambiguous" for r in survived)
+        else 1
+        if any(r["status"] == "failed" for r in survived)
+        else 0
+    )
+    assert survivor.returncode == expected, survivor_err.decode()
+    assert all(
+        r["status"] != "failed" or f"(pid {victim.pid} on " in str(r["error"]) for r in survived
+    )
     assert rerun.returncode == (3 if ambiguous else 0), err.decode()
