@@ -48,10 +48,13 @@ class SqliteFile:
             db: sqlite3.Connection | None = None
             try:
                 create_private(self.path)
-                db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+                # The busy timeout (30 s) from the start: switching a new file to WAL
+                # takes a lock too, and two runs may open one file at once.
+                db = sqlite3.connect(
+                    self.path, timeout=30.0, isolation_level=None, check_same_thread=False
+                )
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute("PRAGMA synchronous=FULL")
-                db.execute("PRAGMA busy_timeout=30000")
                 self._migrate(db)
             except (sqlite3.DatabaseError, OSError, ConfigurationError) as exc:
                 if db is not None:

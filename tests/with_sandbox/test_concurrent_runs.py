@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,8 +20,9 @@ from pathlib import Path
 import anyio
 import pytest
 
-from stampsync.batch import Journal
+from stampsync.batch import BatchReport, Journal
 from stampsync.sandbox import Fault, Sandbox
+from stampsync.stamps import StampDeduction
 from tests._cli import FAST, ROUTE, env_for, good_rows, write_awards
 
 KEYS = 500
@@ -149,3 +151,54 @@ def test_one_of_two_runs_killed_then_a_rerun_applies_each_key_once(
         r["status"] != "failed" or f"(pid {victim.pid} on " in str(r["error"]) for r in survived
     )
     assert rerun.returncode == (3 if ambiguous else 0), err.decode()
+
+
+def test_two_deduct_many_runs_on_one_journal_deduct_each_key_once(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    # deduct_many shares the journal protocol with add_many: two runs in two threads
+    # (one process, two journals' connections) race over the same 200 deductions.
+    users = [f"member{i}@example.com" for i in range(1, 21)]
+
+    async def fund() -> None:
+        async with sandbox.stamps_client() as sp:
+            for user in users:
+                await sp.stamps.add(user=user, number_of_stamps=50, notes="fund")
+
+    anyio.run(fund)
+    deductions = [
+        StampDeduction(key=f"d{i}", user=users[i % 20], stamps=1, notes=f"deduct-d{i}")
+        for i in range(200)
+    ]
+    journal = tmp_path / "d.sqlite"
+    reports: list[BatchReport] = []
+    go = threading.Barrier(2)
+
+    def run() -> None:
+        async def deduct() -> None:
+            fast = {"throttle_limit": 100_000, "throttle_seconds": 1.0}
+            async with sandbox.stamps_client(concurrent_batch_executions=20, **fast) as sp:
+                go.wait()
+                reports.append(await sp.stamps.deduct_many(deductions, journal=journal))
+
+        anyio.run(deduct)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+
+    notes = collections.Counter(str(d["notes"]) for d in anyio.run(sandbox.deductions))
+    ours = {n: c for n, c in notes.items() if n.startswith("deduct-d")}
+    assert len(ours) == 200  # every deduction made...
+    assert max(ours.values()) == 1  # ...none twice
+    assert len(reports) == 2
+    assert sum(r.sent for r in reports) == 200
+    for report in reports:
+        assert len(report.outcomes) == 200
+        failed = [o for o in report if o.status == "failed"]
+        assert report.held == len(failed)
+        assert all(o.error and "held by another run" in o.error for o in failed)
+    with Journal(journal) as j:
+        assert j.counts() == {"pending": 0, "applied": 200, "failed": 0, "ambiguous": 0}
