@@ -16,11 +16,15 @@ together, so no two runs ever send the same key. A key another live run holds is
 sent; the batch reports it as failed, ``held by another run`` (a rerun after that run
 ends finds it applied). A run is alive while it renews its lease (every
 ``LEASE_SECONDS / 3``) and, on the same host, while its process exists; the ``pending``
-keys of a run that died become ``ambiguous``, exactly as after ``kill -9``.
+keys of a run that died become ``ambiguous``, exactly as after ``kill -9``, when the next
+run starts or meets them. Nothing here ever sends a key another run claimed: a wrong
+verdict on liveness costs a key held back or marked ambiguous, never a second send.
 
 The file is SQLite (see :class:`~stampsync.batch._sqlite.SqliteFile`): WAL,
 ``synchronous=FULL``, one thread, so fsyncs never block the event loop. It is created
-with mode 0600: it holds customers' emails and award history.
+with mode 0600: it holds customers' emails and award history. Its schema version
+(:data:`SCHEMA_VERSION`) is kept in the file: older journals are upgraded on open, newer
+ones refused.
 """
 
 from __future__ import annotations
