@@ -248,6 +248,13 @@ class Journal:
 
         def claim() -> Claim:
             db = self._open()
+            # A key already settled (applied, ambiguous, another request) or held by a live
+            # run is answered from a plain read: those verdicts only ever lead to sending
+            # nothing, so no lock is needed, and two overlapping runs (or a rerun of a done
+            # journal) do not queue on the write lock for them.
+            settled, _ = self._verdict(db, key, normal, run)
+            if settled is not None:
+                return settled
             db.execute("BEGIN IMMEDIATE")
             try:
                 result = self._claim(db, key, operation, payload, normal, run)
@@ -259,6 +266,25 @@ class Journal:
 
         return await self._arun(claim)
 
+    def _verdict(
+        self, db: sqlite3.Connection, key: str, normal: Any, run: RunInfo
+    ) -> tuple[Claim | None, Entry | None]:
+        """What to answer without writing, or None (with the entry) if a write decides."""
+        entry = self._get(key)
+        if entry is None:
+            return None, None
+        if entry.request != normal:
+            return Claim("conflict", entry), entry
+        if entry.status == "applied":
+            return Claim("applied", entry), entry
+        if entry.status == "ambiguous":
+            return Claim("ambiguous", entry, why=entry.error), entry
+        if entry.status == "pending" and entry.run != run.run:
+            holder = self._live_run(db, entry.run, time.time())
+            if holder is not None:
+                return Claim("held", entry, holder), entry
+        return None, entry
+
     def _claim(
         self,
         db: sqlite3.Connection,
@@ -268,24 +294,17 @@ class Journal:
         normal: Any,
         run: RunInfo,
     ) -> Claim:
+        settled, entry = self._verdict(db, key, normal, run)  # again, now under the lock
+        if settled is not None:
+            return settled
         now = time.time()
-        entry = self._get(key)
-        if entry is not None and entry.request != normal:
-            return Claim("conflict", entry)
-        if entry is not None and entry.status == "applied":
-            return Claim("applied", entry)
         if entry is not None and entry.status == "pending" and entry.run != run.run:
-            holder = self._live_run(db, entry.run, now)
-            if holder is not None:
-                return Claim("held", entry, holder)
             why = "interrupted after the request may have been sent (its run ended or died)"
             db.execute(
                 "UPDATE writes SET status = 'ambiguous', error = ?, updated_at = ? WHERE key = ?",
                 (why, now, key),
             )
             return Claim("ambiguous", entry, why=why)
-        if entry is not None and entry.status == "ambiguous":
-            return Claim("ambiguous", entry, why=entry.error)
         db.execute(
             "INSERT INTO writes (key, operation, request, status, attempts, run, updated_at)"
             " VALUES (?, ?, ?, 'pending', 1, ?, ?)"
