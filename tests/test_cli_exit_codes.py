@@ -270,6 +270,36 @@ def test_a_second_export_to_the_same_file_is_refused_naming_the_first(
         first.communicate(timeout=30)
 
 
+@pytest.mark.stampsync_sandbox(faults=[Fault("latency", route="POST *", seconds=0.05)])
+def test_a_second_sync_on_the_same_state_is_refused_and_the_first_is_unharmed(
+    stampsync_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    src = tmp_path / "people.csv"
+    src.write_text("email\n" + "".join(f"s{i}@x.co\n" for i in range(100)), encoding="utf-8")
+    state = tmp_path / "s.db"
+    args = ["stamped", "sync-customers", "--input", str(src), "--state", str(state), *FAST]
+    first = cli_process([*args, "--report", str(tmp_path / "r1.jsonl")], stampsync_sandbox)
+    try:
+        deadline = time.monotonic() + 30
+        while arrivals(stampsync_sandbox) < 10:  # the first is sending
+            assert time.monotonic() < deadline, "the first sync did not start"
+            time.sleep(0.02)
+        code, _, err = run_cli([*args, "--report", str(tmp_path / "r2.jsonl")], stampsync_sandbox)
+        assert code == 2, err
+        assert f"sync state {state} is in use by another run: pid {first.pid} on " in err
+        _, first_err = first.communicate(timeout=60)
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.communicate()
+    assert first.returncode == 0, first_err.decode()
+    assert [r["status"] for r in report_rows(tmp_path / "r1.jsonl")] == ["sent"] * 100
+    # The state the first run wrote is whole: a rerun finds every row unchanged.
+    code, _, err = run_cli([*args, "--report", str(tmp_path / "r3.jsonl")], stampsync_sandbox)
+    assert code == 0, err
+    assert [r["status"] for r in report_rows(tmp_path / "r3.jsonl")] == ["unchanged"] * 100
+
+
 @pytest.mark.stampsync_sandbox(customers=10)
 def test_sync_a_bad_row_fails_alone_and_wrong_keys_stop_early(
     stampsync_sandbox: Sandbox, tmp_path: Path

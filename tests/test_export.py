@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from aiohttp import web
 
 from stampsync import StampedClient
-from stampsync.errors import ServerError
+from stampsync.cli._stamped import ExportWriter
+from stampsync.errors import ConfigurationError, ServerError
 from stampsync.testing import no_backoff
 from tests._server import RecordingServer
 
@@ -223,3 +226,35 @@ async def test_reviews_export(server: RecordingServer) -> None:
     async with client_for(server) as c:
         keys = [r.key async for r in c.reviews.export(email="a@x.co", page_size=10)]
     assert keys == [f"r{i}" for i in range(35)]
+
+
+def test_an_export_checkpoint_cut_off_mid_write_leaves_the_previous_one_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "c.jsonl"
+    writer = ExportWriter(out, resume=False)
+    writer.checkpoint(2)
+    state = out.with_name("c.jsonl.state")
+    before = state.read_text()
+
+    def cut_off(*args: object, **kwargs: object) -> str:
+        raise KeyboardInterrupt  # the process dies between opening and writing
+
+    monkeypatch.setattr(json, "dumps", cut_off)
+    with pytest.raises(KeyboardInterrupt):
+        writer.checkpoint(3)
+    monkeypatch.undo()
+    writer.close(complete=False)
+    assert state.read_text() == before  # not truncated: --resume still works
+    resumed = ExportWriter(out, resume=True)
+    assert resumed.start_page == 2
+    resumed.close(complete=False)
+
+
+def test_an_unreadable_export_checkpoint_is_a_clear_refusal(tmp_path: Path) -> None:
+    out = tmp_path / "c.jsonl"
+    out.write_text('{"id": 1}\n')
+    out.with_name("c.jsonl.state").write_text("")
+    with pytest.raises(ConfigurationError, match=r"cannot resume from .*without --resume"):
+        ExportWriter(out, resume=True)
+    ExportWriter(out, resume=False).close(complete=True)  # the lock was released

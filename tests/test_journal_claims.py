@@ -16,8 +16,8 @@ import pytest
 
 from stampsync.batch import Journal
 from stampsync.batch._runs import RunInfo, exclusive
-from stampsync.batch.journal import Claim
-from stampsync.errors import ConcurrentRunError, StateFileError
+from stampsync.batch.journal import SCHEMA_VERSION, Claim
+from stampsync.errors import ConcurrentRunError, ConfigurationError, StateFileError
 
 REQUEST = {"user": "a@b.co", "store": 1, "number_of_stamps": 2}
 
@@ -207,3 +207,117 @@ def test_an_exclusive_file_refuses_a_second_live_run_naming_it(tmp_path: Path) -
         exclusive(target, "sync state"),
     ):
         pass
+
+
+def user_version(path: Path) -> int:
+    db = sqlite3.connect(path)
+    try:
+        return int(db.execute("PRAGMA user_version").fetchone()[0])
+    finally:
+        db.close()
+
+
+def test_the_schema_version_is_recorded_and_an_old_journal_is_upgraded_in_place(
+    tmp_path: Path,
+) -> None:
+    new = tmp_path / "new.sqlite"
+    with Journal(new):
+        pass
+    assert user_version(new) == SCHEMA_VERSION == 2
+    old = tmp_path / "old.sqlite"
+    db = sqlite3.connect(old)  # a journal as written before leases: no runs, version 0
+    db.execute(
+        "CREATE TABLE writes (key TEXT PRIMARY KEY, operation TEXT NOT NULL, request TEXT NOT"
+        " NULL, status TEXT NOT NULL, result_id INTEGER, error TEXT, attempts INTEGER NOT NULL"
+        " DEFAULT 0, run TEXT, updated_at REAL NOT NULL)"
+    )
+    db.execute(
+        "INSERT INTO writes VALUES ('k2', 'stamps.add', '{}', 'applied', 5, NULL, 1, 'x', 0)"
+    )
+    db.commit()
+    db.close()
+    with Journal(old) as j:
+        entry = j.get("k2")
+        assert entry is not None
+        assert entry.result_id == 5
+    assert user_version(old) == 2
+    tables = sqlite3.connect(old).execute("SELECT name FROM sqlite_master").fetchall()
+    assert ("runs",) in tables
+
+
+def test_a_journal_from_a_newer_stampsync_is_refused_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "future.sqlite"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE writes (key TEXT PRIMARY KEY, shape TEXT)")
+    db.execute("PRAGMA user_version = 3")
+    db.commit()
+    db.close()
+    with pytest.raises(ConfigurationError, match=r"newer stampsync \(schema 3"), Journal(path):
+        pass
+    assert user_version(path) == 3
+    names = sqlite3.connect(path).execute("SELECT name FROM sqlite_master").fetchall()
+    assert ("runs",) not in names  # nothing added to a file this version does not know
+
+
+async def test_a_new_run_ends_the_dead_runs_it_finds_and_leaves_live_ones(
+    tmp_path: Path,
+) -> None:
+    async with Journal(tmp_path / "j.sqlite") as j:
+        here = RunInfo.current().host
+        killed = RunInfo("r-killed", dead_pid(), here, time.time())
+        away = other_host_run()
+        for run, key in ((killed, "of-killed"), (away, "of-away")):
+            await j.astart_run(run)
+            assert (await claim(j, run, key)).kind == "claimed"
+        await j.abegin("of-old-version", "stamps.add", REQUEST, "before-leases")
+        await j.astart_run(RunInfo.current())  # no claim needed: starting is enough
+        assert {e.key for e in j.entries("ambiguous")} == {"of-killed", "of-old-version"}
+        pending = j.get("of-away")
+        assert pending is not None
+        assert pending.status == "pending"  # the other host's run holds a fresh lease
+
+
+async def test_an_outcome_lands_only_on_its_own_runs_claim(tmp_path: Path) -> None:
+    async with Journal(tmp_path / "j.sqlite") as j:
+        slow, later = RunInfo.current(), RunInfo.current()
+        await j.astart_run(slow)
+        await claim(j, slow)
+        await j.aend_run(slow)  # taken for ended: its key is ambiguous...
+        j.resolve("k1", applied=False)  # ...a person says it was not applied...
+        await j.astart_run(later)
+        assert (await claim(j, later)).kind == "claimed"  # ...and a later run sends it
+        assert not await j.afinish("k1", "failed", error="late answer", run=slow)
+        assert await j.afinish("k1", "applied", result_id=9, run=later)
+        entry = j.get("k1")
+        assert entry is not None
+        assert (entry.status, entry.result_id, entry.run) == ("applied", 9, later.run)
+
+
+async def test_resolve_refuses_a_key_a_live_run_is_sending(tmp_path: Path) -> None:
+    async with Journal(tmp_path / "j.sqlite") as j:
+        live = RunInfo.current()
+        await j.astart_run(live)
+        await claim(j, live)
+        with pytest.raises(ConfigurationError, match=f"live run \\(pid {os.getpid()} on"):
+            j.resolve("k1", applied=False)
+        entry = j.get("k1")
+        assert entry is not None
+        assert entry.status == "pending"
+        killed = RunInfo("r-killed", dead_pid(), live.host, time.time())
+        await j.astart_run(killed)
+        await claim(j, killed, "k2")
+        j.resolve("k2", applied=True, result_id=3)  # its run is gone: a person may settle it
+        assert j.counts()["applied"] == 1
+
+
+async def test_a_run_taken_for_dead_is_alive_again_once_it_renews(tmp_path: Path) -> None:
+    async with Journal(tmp_path / "j.sqlite") as j:
+        away, me = other_host_run(), RunInfo.current()
+        await j.astart_run(away)
+        await j._arun(
+            lambda: j._open().execute("UPDATE runs SET lease_until = 0 WHERE run = ?", (away.run,))
+        )
+        await j.astart_run(me)  # ends the lapsed run
+        await j.arenew_run(away)  # it was only paused
+        assert (await claim(j, away)).kind == "claimed"
+        assert (await claim(j, me)).kind == "held"

@@ -23,13 +23,19 @@ class SqliteFile:
     0600 (SQLite gives its ``-wal`` and ``-shm`` files the same mode). A SQLite failure
     while in use (a disk full, a lock held past the busy timeout) is a
     :class:`~stampsync.errors.StateFileError`.
+
+    ``schema`` is idempotent DDL (``CREATE ... IF NOT EXISTS``) for schema ``version``, kept
+    in SQLite's ``user_version``: opening a file of an older version adds what it lacks and
+    records the new version, in one transaction; a file of a newer version (written by a
+    later stampsync, whose rows this one might misread) is refused.
     """
 
-    def __init__(self, path: str | Path, schema: str, what: str) -> None:
+    def __init__(self, path: str | Path, schema: str, what: str, version: int = 1) -> None:
         self.path = Path(path)
         if self.path.is_dir():
             raise ConfigurationError(f"{what} path {self.path} is a directory")
         self._schema = schema
+        self._version = version
         self._what = what
         self._executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=1, thread_name_prefix=f"stampsync-{what}"
@@ -39,19 +45,48 @@ class SqliteFile:
     def db(self) -> sqlite3.Connection:
         """The connection, opened on first use. Call only from the file's thread."""
         if self._db is None:
+            db: sqlite3.Connection | None = None
             try:
                 create_private(self.path)
-                db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+                # The busy timeout (30 s) from the start: switching a new file to WAL
+                # takes a lock too, and two runs may open one file at once.
+                db = sqlite3.connect(
+                    self.path, timeout=30.0, isolation_level=None, check_same_thread=False
+                )
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute("PRAGMA synchronous=FULL")
-                db.execute("PRAGMA busy_timeout=30000")
-                db.executescript(self._schema)
-            except (sqlite3.DatabaseError, OSError) as exc:
+                self._migrate(db)
+            except (sqlite3.DatabaseError, OSError, ConfigurationError) as exc:
+                if db is not None:
+                    db.close()
+                if isinstance(exc, ConfigurationError):
+                    raise
                 raise ConfigurationError(
                     f"cannot use {self.path} as a {self._what}: {exc}"
                 ) from None
             self._db = db
         return self._db
+
+    def _migrate(self, db: sqlite3.Connection) -> None:
+        # One write transaction: two runs opening an old file at once upgrade it once, and
+        # neither reads a version the other is about to change.
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            found = int(db.execute("PRAGMA user_version").fetchone()[0])
+            if found > self._version:
+                raise ConfigurationError(
+                    f"{self._what} {self.path} was written by a newer stampsync (schema "
+                    f"{found}; this one knows up to {self._version}): upgrade stampsync"
+                )
+            for statement in _statements(self._schema):
+                db.execute(statement)
+            if found < self._version:
+                db.execute(f"PRAGMA user_version = {int(self._version)}")
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
 
     def _guarded(self, fn: Callable[[], T]) -> Callable[[], T]:
         def call() -> T:
@@ -84,3 +119,17 @@ class SqliteFile:
         """Close the connection and stop the thread, from async code."""
         await self.arun(self._close_db)
         self._executor.shutdown(wait=True)
+
+
+def _statements(script: str) -> list[str]:
+    """``script`` split into whole SQL statements (``executescript`` would commit first)."""
+    found: list[str] = []
+    current = ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            found.append(current.strip())
+            current = ""
+    if current.strip():
+        found.append(current.strip())
+    return found

@@ -16,11 +16,15 @@ together, so no two runs ever send the same key. A key another live run holds is
 sent; the batch reports it as failed, ``held by another run`` (a rerun after that run
 ends finds it applied). A run is alive while it renews its lease (every
 ``LEASE_SECONDS / 3``) and, on the same host, while its process exists; the ``pending``
-keys of a run that died become ``ambiguous``, exactly as after ``kill -9``.
+keys of a run that died become ``ambiguous``, exactly as after ``kill -9``, when the next
+run starts or meets them. Nothing here ever sends a key another run claimed: a wrong
+verdict on liveness costs a key held back or marked ambiguous, never a second send.
 
 The file is SQLite (see :class:`~stampsync.batch._sqlite.SqliteFile`): WAL,
 ``synchronous=FULL``, one thread, so fsyncs never block the event loop. It is created
-with mode 0600: it holds customers' emails and award history.
+with mode 0600: it holds customers' emails and award history. Its schema version
+(:data:`SCHEMA_VERSION`) is kept in the file: older journals are upgraded on open, newer
+ones refused.
 """
 
 from __future__ import annotations
@@ -65,6 +69,11 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 """
 
+#: The schema's version, kept in the file's ``user_version``. 1: ``writes`` only (before
+#: leases; such files said 0); 2: the ``runs`` table. An older file is upgraded on open; a
+#: newer one is refused (see :class:`~stampsync.batch._sqlite.SqliteFile`).
+SCHEMA_VERSION = 2
+
 ClaimKind = Literal["claimed", "applied", "ambiguous", "conflict", "held"]
 
 
@@ -107,7 +116,7 @@ class Journal:
     """
 
     def __init__(self, path: str | Path) -> None:
-        self._file = SqliteFile(path, SCHEMA, "journal")
+        self._file = SqliteFile(path, SCHEMA, "journal", SCHEMA_VERSION)
         self.path = self._file.path
 
     def _open(self) -> sqlite3.Connection:
@@ -148,22 +157,59 @@ class Journal:
         return await self._arun(lambda: self._get(key))
 
     async def astart_run(self, run: RunInfo) -> None:
-        """Register ``run`` with a fresh lease (renew it with :meth:`arenew_run`)."""
+        """Register ``run`` with a fresh lease (renew it with :meth:`arenew_run`).
+
+        Runs found dead on the way (lease expired, or process gone on this host) are
+        ended: their ``pending`` keys become ``ambiguous``, as after ``kill -9``.
+        """
 
         def write() -> None:
-            self._open().execute(
-                "INSERT OR REPLACE INTO runs (run, pid, host, started_at, lease_until, ended)"
-                " VALUES (?, ?, ?, ?, ?, 0)",
-                (run.run, run.pid, run.host, run.started_at, time.time() + LEASE_SECONDS),
-            )
+            db = self._open()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                self._bury_dead(db, time.time())
+                db.execute(
+                    "INSERT OR REPLACE INTO runs (run, pid, host, started_at, lease_until, ended)"
+                    " VALUES (?, ?, ?, ?, ?, 0)",
+                    (run.run, run.pid, run.host, run.started_at, time.time() + LEASE_SECONDS),
+                )
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
 
         await self._arun(write)
 
+    def _bury_dead(self, db: sqlite3.Connection, now: float) -> None:
+        why = "interrupted after the request may have been sent (its run ended or died)"
+        rows = db.execute(
+            "SELECT run, pid, host, started_at, lease_until FROM runs WHERE ended = 0"
+        ).fetchall()
+        for row in rows:
+            info = RunInfo(str(row[0]), int(row[1]), str(row[2]), float(row[3]))
+            if not info.may_be_alive(float(row[4]), now):
+                db.execute(
+                    "UPDATE writes SET status = 'ambiguous', error = ?, updated_at = ?"
+                    " WHERE status = 'pending' AND run = ?",
+                    (why, now, info.run),
+                )
+                db.execute("UPDATE runs SET ended = 1, lease_until = 0 WHERE run = ?", (info.run,))
+        # Pending keys of runs the table does not know: written before leases.
+        db.execute(
+            "UPDATE writes SET status = 'ambiguous', error = ?, updated_at = ?"
+            " WHERE status = 'pending' AND (run IS NULL OR run NOT IN (SELECT run FROM runs))",
+            (why, now),
+        )
+
     async def arenew_run(self, run: RunInfo) -> None:
-        """Extend ``run``'s lease by :data:`LEASE_SECONDS` from now."""
+        """Extend ``run``'s lease by :data:`LEASE_SECONDS` from now.
+
+        A run another took for dead (its lease lapsed while it was stopped) is alive again:
+        its keys already made ``ambiguous`` stay so until it records their outcome.
+        """
         await self._arun(
             lambda: self._open().execute(
-                "UPDATE runs SET lease_until = ? WHERE run = ?",
+                "UPDATE runs SET lease_until = ?, ended = 0 WHERE run = ?",
                 (time.time() + LEASE_SECONDS, run.run),
             )
         )
@@ -202,6 +248,13 @@ class Journal:
 
         def claim() -> Claim:
             db = self._open()
+            # A key already settled (applied, ambiguous, another request) or held by a live
+            # run is answered from a plain read: those verdicts only ever lead to sending
+            # nothing, so no lock is needed, and two overlapping runs (or a rerun of a done
+            # journal) do not queue on the write lock for them.
+            settled, _ = self._verdict(db, key, normal, run)
+            if settled is not None:
+                return settled
             db.execute("BEGIN IMMEDIATE")
             try:
                 result = self._claim(db, key, operation, payload, normal, run)
@@ -213,6 +266,25 @@ class Journal:
 
         return await self._arun(claim)
 
+    def _verdict(
+        self, db: sqlite3.Connection, key: str, normal: Any, run: RunInfo
+    ) -> tuple[Claim | None, Entry | None]:
+        """What to answer without writing, or None (with the entry) if a write decides."""
+        entry = self._get(key)
+        if entry is None:
+            return None, None
+        if entry.request != normal:
+            return Claim("conflict", entry), entry
+        if entry.status == "applied":
+            return Claim("applied", entry), entry
+        if entry.status == "ambiguous":
+            return Claim("ambiguous", entry, why=entry.error), entry
+        if entry.status == "pending" and entry.run != run.run:
+            holder = self._live_run(db, entry.run, time.time())
+            if holder is not None:
+                return Claim("held", entry, holder), entry
+        return None, entry
+
     def _claim(
         self,
         db: sqlite3.Connection,
@@ -222,24 +294,17 @@ class Journal:
         normal: Any,
         run: RunInfo,
     ) -> Claim:
+        settled, entry = self._verdict(db, key, normal, run)  # again, now under the lock
+        if settled is not None:
+            return settled
         now = time.time()
-        entry = self._get(key)
-        if entry is not None and entry.request != normal:
-            return Claim("conflict", entry)
-        if entry is not None and entry.status == "applied":
-            return Claim("applied", entry)
         if entry is not None and entry.status == "pending" and entry.run != run.run:
-            holder = self._live_run(db, entry.run, now)
-            if holder is not None:
-                return Claim("held", entry, holder)
             why = "interrupted after the request may have been sent (its run ended or died)"
             db.execute(
                 "UPDATE writes SET status = 'ambiguous', error = ?, updated_at = ? WHERE key = ?",
                 (why, now, key),
             )
             return Claim("ambiguous", entry, why=why)
-        if entry is not None and entry.status == "ambiguous":
-            return Claim("ambiguous", entry, why=entry.error)
         db.execute(
             "INSERT INTO writes (key, operation, request, status, attempts, run, updated_at)"
             " VALUES (?, ?, ?, 'pending', 1, ?, ?)"
@@ -279,10 +344,21 @@ class Journal:
         await self._arun(write)
 
     async def afinish(
-        self, key: str, status: Status, *, result_id: int | None = None, error: str | None = None
-    ) -> None:
-        """Record the outcome of the write under ``key``."""
-        await self._arun(lambda: self._set(key, status, result_id, error))
+        self,
+        key: str,
+        status: Status,
+        *,
+        result_id: int | None = None,
+        error: str | None = None,
+        run: RunInfo | None = None,
+    ) -> bool:
+        """Record the outcome of the write under ``key``.
+
+        With ``run``, only while the key is still that run's claim: if another run has
+        claimed it since (after a person resolved it), its row is left alone and this
+        returns False.
+        """
+        return await self._arun(lambda: self._set(key, status, result_id, error, run))
 
     # -- reading and resolving (synchronous, for tools) ---------------------------
 
@@ -298,16 +374,28 @@ class Journal:
         )
         return None if row is None else _entry(row)
 
-    def _set(self, key: str, status: Status, result_id: int | None, error: str | None) -> None:
+    def _set(
+        self,
+        key: str,
+        status: Status,
+        result_id: int | None,
+        error: str | None,
+        run: RunInfo | None = None,
+    ) -> bool:
         if status not in STATUSES:
             raise ConfigurationError(f"unknown journal status {status!r}")
-        cur = self._open().execute(
+        sql = (
             "UPDATE writes SET status = ?, result_id = COALESCE(?, result_id), error = ?,"
-            " updated_at = ? WHERE key = ?",
-            (status, result_id, error, time.time(), key),
+            " updated_at = ? WHERE key = ?"
         )
-        if cur.rowcount == 0:
+        args: tuple[object, ...] = (status, result_id, error, time.time(), key)
+        if run is not None:
+            sql += " AND run = ?"
+            args += (run.run,)
+        cur = self._open().execute(sql, args)
+        if cur.rowcount == 0 and run is None:
             raise ConfigurationError(f"no journal entry for key {key!r}")
+        return cur.rowcount > 0
 
     def get(self, key: str) -> Entry | None:
         """The entry for ``key``, if any."""
@@ -349,16 +437,45 @@ class Journal:
         failed (a rerun will send it again). Only do the latter when you know the server
         did not apply it.
         """
-        entry = self.get(key)
+        status: Status = "applied" if applied else "failed"
+        reason = note or ("resolved: applied" if applied else "resolved: not applied")
+
+        def write() -> None:
+            db = self._open()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                self._resolve(db, key, status, result_id, None if applied else reason)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+        self._run(write)
+
+    def _resolve(
+        self,
+        db: sqlite3.Connection,
+        key: str,
+        status: Status,
+        result_id: int | None,
+        error: str | None,
+    ) -> None:
+        entry = self._get(key)
         if entry is None:
             raise ConfigurationError(f"no journal entry for key {key!r}")
         if entry.status not in ("ambiguous", "pending"):
             raise ConfigurationError(
                 f"key {key!r} is {entry.status}, not ambiguous; nothing to resolve"
             )
-        status: Status = "applied" if applied else "failed"
-        reason = note or ("resolved: applied" if applied else "resolved: not applied")
-        self._run(lambda: self._set(key, status, result_id, None if applied else reason))
+        if entry.status == "pending":
+            # Its request may be in flight now: only its own run may settle it.
+            holder = self._live_run(db, entry.run, time.time())
+            if holder is not None:
+                raise ConfigurationError(
+                    f"key {key!r} is being sent by a live run ({holder.describe()}); "
+                    "wait for it to end"
+                )
+        self._set(key, status, result_id, error)
 
 
 def _entry(row: tuple[Any, ...]) -> Entry:

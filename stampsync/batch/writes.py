@@ -335,7 +335,7 @@ async def run_writes(
         if not await checked_first():
             why = f"not sent: {report.stopped}"
             if jrn is not None:
-                await jrn.afinish(key, "failed", error=why)
+                await jrn.afinish(key, "failed", error=why, run=me)
             await emit(out(key, "failed", error=why))
             return
         report.sent += 1
@@ -346,17 +346,17 @@ async def run_writes(
             status: OutcomeStatus = "applied" if exc.status < 300 else "ambiguous"
             error = None if status == "applied" else str(exc)
             if jrn is not None:
-                await jrn.afinish(key, status, error=error or f"answer unreadable: {exc}")
+                await jrn.afinish(key, status, error=error or f"answer unreadable: {exc}", run=me)
             await emit(out(key, status, None, error))
             return
         except Exception as exc:
             status, error = classify(exc)
             if jrn is not None:
-                await jrn.afinish(key, status, error=error)
+                await jrn.afinish(key, status, error=error, run=me)
             await emit(out(key, status, error=error), exc)
             return
         if jrn is not None:
-            await jrn.afinish(key, "applied", result_id=result_id)
+            await jrn.afinish(key, "applied", result_id=result_id, run=me)
         await emit(out(key, "applied", result_id))
 
     async def numbered() -> AsyncIterator[tuple[int, T | Rejected]]:
@@ -368,7 +368,12 @@ async def run_writes(
     async def renew(journal: Journal) -> None:
         while True:
             await anyio.sleep(LEASE_SECONDS / 3)
-            await journal.arenew_run(me)
+            try:
+                await journal.arenew_run(me)
+            except StateFileError as exc:
+                # A busy or full disk must not kill the run: a lease that lapses only
+                # makes other runs take our in-flight keys for ambiguous, never resend them.
+                log.warning("could not renew this run's lease on the journal: %s", exc)
 
     async def watch(event: anyio.Event) -> None:
         await event.wait()

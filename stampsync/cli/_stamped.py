@@ -18,6 +18,7 @@ from .._files import open_private
 from ..batch._runs import exclusive
 from ..batch.sync import SyncReport, sync_customers
 from ..batch.writes import ExitCode
+from ..errors import ConfigurationError
 from ..stamped.client import StampedClient
 from ..stamped.models import Customer
 from ._common import (
@@ -95,10 +96,9 @@ class ExportWriter:
         self._lock.__enter__()
         try:
             if resume and self.state_path.exists() and out.exists():
-                state = json.loads(self.state_path.read_text())
-                self.start_page, self.count = int(state["next_page"]), int(state["count"])
+                self.start_page, self.count, offset = self._read_state()
                 with out.open("r+b") as fh:
-                    fh.truncate(int(state["offset"]))  # drop a partly written page
+                    fh.truncate(offset)  # drop a partly written page
             elif not resume:
                 self.state_path.unlink(missing_ok=True)
             flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if self.start_page > 1 else os.O_TRUNC)
@@ -126,11 +126,24 @@ class ExportWriter:
             self.fh.write(_encoder.encode(customer).decode() + "\n")
         self.count += 1
 
+    def _read_state(self) -> tuple[int, int, int]:
+        try:
+            state = json.loads(self.state_path.read_text(encoding="utf-8"))
+            return int(state["next_page"]), int(state["count"]), int(state["offset"])
+        except (OSError, ValueError, TypeError, KeyError) as exc:
+            raise ConfigurationError(
+                f"cannot resume from {self.state_path} ({type(exc).__name__}: {exc}); "
+                "export again without --resume"
+            ) from None
+
     def checkpoint(self, next_page: int) -> None:
-        """Everything before ``next_page`` is written: remember it for ``--resume``."""
+        """Everything before ``next_page`` is written: remember it for ``--resume``.
+
+        Written beside the state file and renamed over it: a run killed mid-checkpoint
+        leaves the previous checkpoint whole, never an empty or half-written one.
+        """
         self.fh.flush()
         state = {"next_page": next_page, "count": self.count, "offset": self.fh.tell()}
-        # Written aside and renamed over: a kill mid-write never leaves it empty.
         tmp = self.state_path.with_name(self.state_path.name + ".tmp")
         fd = open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
         with os.fdopen(fd, "w") as fh:

@@ -12,17 +12,23 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
 import pytest
 
-from stampsync.batch import Journal
+from stampsync.batch import BatchReport, Journal
 from stampsync.sandbox import Fault, Sandbox
-from tests._cli import FAST, ROUTE, env_for, good_rows, partial_report, wait_for_lines, write_awards
+from stampsync.stamps import StampDeduction
+from tests._cli import FAST, ROUTE, env_for, good_rows, write_awards
 
 KEYS = 500
+#: 20 awards in flight per run: more overlap between the two runs, and each run of 500
+#: keys takes a few seconds at 50 ms a request (the default 2 connections would take 13).
+WIDE = ["--batch", "20", "--connections", "20"]
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +43,7 @@ def sandbox() -> Iterator[Sandbox]:
 def start(sb: Sandbox, src: Path, journal: Path, report: Path) -> subprocess.Popen[bytes]:
     args = ["stamps", "award", "--input", str(src), "--journal", str(journal)]
     return subprocess.Popen(
-        [sys.executable, "-m", "stampsync.cli", *args, "--report", str(report), *FAST],
+        [sys.executable, "-m", "stampsync.cli", *args, "--report", str(report), *FAST, *WIDE],
         env={**os.environ, **env_for(sb)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -84,6 +90,8 @@ def test_two_runs_on_one_journal_apply_each_key_once(
         # 0 when it sent or skipped every key; 1 when the other run held some of them.
         assert proc.returncode == (1 if held else 0), err.decode()
         assert all(r["status"] in ("applied", "failed") for r in reported)
+        other = second if proc is first else first
+        assert all(f"(pid {other.pid} on " in str(r["error"]) for r in held)  # named
         if held:
             assert b"held by another run" in err
     sent_by = {
@@ -101,11 +109,14 @@ def test_one_of_two_runs_killed_then_a_rerun_applies_each_key_once(
     journal = tmp_path / "j.sqlite"
     victim = start(sandbox, src, journal, tmp_path / "victim.jsonl")
     survivor = start(sandbox, src, journal, tmp_path / "survivor.jsonl")
-    victim_partial = partial_report(tmp_path / "victim.jsonl")
-    wait_for_lines(victim_partial, 60)
+    deadline = time.monotonic() + 60
+    while sum(ledger(sandbox, prefix).values()) < KEYS // 4:  # both runs are well under way
+        assert time.monotonic() < deadline, "the runs did not get going"
+        time.sleep(0.05)
     victim.send_signal(signal.SIGKILL)
     victim.communicate(timeout=30)
-    survivor.communicate(timeout=120)
+    assert survivor.poll() is None, "kill the victim while the other run is still going"
+    _, survivor_err = survivor.communicate(timeout=120)
     rerun = start(sandbox, src, journal, tmp_path / "rerun.jsonl")
     _, err = rerun.communicate(timeout=120)
 
@@ -113,13 +124,81 @@ def test_one_of_two_runs_killed_then_a_rerun_applies_each_key_once(
     assert max(on_server.values()) == 1  # zero duplicates
     with Journal(journal) as j:
         counts = j.counts()
-        ambiguous = {e.key for e in j.entries("ambiguous")}
+        ambiguous = list(j.entries("ambiguous"))
+        runs = j._run(lambda: j._open().execute("SELECT run, pid, ended FROM runs").fetchall())
     assert counts["pending"] == 0
     assert counts["applied"] + counts["ambiguous"] == KEYS
-    # Ambiguous keys are only the victim's in-flight awards: at most its 10 batch tasks,
-    # none with an outcome in its report, and every other key applied exactly once.
-    assert len(ambiguous) <= 10
-    finished_by_victim = {r["key"] for r in rows(victim_partial)}
-    assert not ambiguous & finished_by_victim
-    assert set(on_server) >= {f"{prefix}k{i}" for i in range(KEYS)} - ambiguous
+    assert set(on_server) >= {f"{prefix}k{i}" for i in range(KEYS)} - {e.key for e in ambiguous}
+    # Ambiguous keys are only the victim's in-flight awards: claimed under its run (the
+    # one whose pid was killed), at most its 20 tasks; every run is over.
+    victim_runs = {run for run, pid, _ in runs if pid == victim.pid}
+    assert len(victim_runs) == 1
+    assert {e.run for e in ambiguous} <= victim_runs
+    assert len(ambiguous) <= 20
+    assert all(ended for _, _, ended in runs)
+    # The survivor: 3 if it met the victim's lost keys, 1 if it only met keys held by the
+    # victim while it lived, else 0. The rerun: 3 if any key is ambiguous, else 0.
+    survived = rows(tmp_path / "survivor.jsonl")
+    expected = (
+        3
+        if any(r["status"] == "ambiguous" for r in survived)
+        else 1
+        if any(r["status"] == "failed" for r in survived)
+        else 0
+    )
+    assert survivor.returncode == expected, survivor_err.decode()
+    assert all(
+        r["status"] != "failed" or f"(pid {victim.pid} on " in str(r["error"]) for r in survived
+    )
     assert rerun.returncode == (3 if ambiguous else 0), err.decode()
+
+
+def test_two_deduct_many_runs_on_one_journal_deduct_each_key_once(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    # deduct_many shares the journal protocol with add_many: two runs in two threads
+    # (one process, two journals' connections) race over the same 200 deductions.
+    users = [f"member{i}@example.com" for i in range(1, 21)]
+
+    async def fund() -> None:
+        async with sandbox.stamps_client() as sp:
+            for user in users:
+                await sp.stamps.add(user=user, number_of_stamps=50, notes="fund")
+
+    anyio.run(fund)
+    deductions = [
+        StampDeduction(key=f"d{i}", user=users[i % 20], stamps=1, notes=f"deduct-d{i}")
+        for i in range(200)
+    ]
+    journal = tmp_path / "d.sqlite"
+    reports: list[BatchReport] = []
+    go = threading.Barrier(2)
+
+    def run() -> None:
+        async def deduct() -> None:
+            fast = {"throttle_limit": 100_000, "throttle_seconds": 1.0}
+            async with sandbox.stamps_client(concurrent_batch_executions=20, **fast) as sp:
+                go.wait()
+                reports.append(await sp.stamps.deduct_many(deductions, journal=journal))
+
+        anyio.run(deduct)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+
+    notes = collections.Counter(str(d["notes"]) for d in anyio.run(sandbox.deductions))
+    ours = {n: c for n, c in notes.items() if n.startswith("deduct-d")}
+    assert len(ours) == 200  # every deduction made...
+    assert max(ours.values()) == 1  # ...none twice
+    assert len(reports) == 2
+    assert sum(r.sent for r in reports) == 200
+    for report in reports:
+        assert len(report.outcomes) == 200
+        failed = [o for o in report if o.status == "failed"]
+        assert report.held == len(failed)
+        assert all(o.error and "held by another run" in o.error for o in failed)
+    with Journal(journal) as j:
+        assert j.counts() == {"pending": 0, "applied": 200, "failed": 0, "ambiguous": 0}
