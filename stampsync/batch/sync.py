@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
+import signal
 import time
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from ..errors import ConfigurationError, StampsyncError
 from ._runs import exclusive
 from ._sqlite import SqliteFile
 from .fanout import fan_out
-from .writes import BREAKER_THRESHOLD, hopeless
+from .writes import BREAKER_THRESHOLD, ExitCode, hopeless
 
 if TYPE_CHECKING:
     from ..stamped.client import StampedClient
@@ -79,6 +80,23 @@ class SyncReport:
     stopped: str | None = None
     """Why the run stopped early (credentials refused, server unreachable); rows not
     tried are left for the next run."""
+    interrupted: bool = False
+    """True if the sync was stopped (``stop`` set) before every row was taken."""
+    interrupted_by: int | None = None
+    """The signal number that stopped it, if the caller says (the CLI does)."""
+
+    @property
+    def exit_code(self) -> int:
+        """The CLI's exit code for this sync, from the batch table (see :class:`ExitCode`)."""
+        if self.interrupted:
+            if self.interrupted_by == signal.SIGTERM:
+                return ExitCode.TERMINATED
+            return ExitCode.INTERRUPTED
+        if self.stopped:
+            return ExitCode.STOPPED
+        if self.counts["failed"]:
+            return ExitCode.FAILED
+        return ExitCode.OK
 
     def __iter__(self) -> Iterator[SyncOutcome]:
         return iter(self.outcomes)
@@ -105,11 +123,23 @@ def _encodable(text: str) -> bool:
     return True
 
 
+def canonical_column(name: str) -> str:
+    """The field a column or JSON key names (``First Name`` -> ``first_name``); else itself."""
+    return _ALIASES.get(name.strip().lower().replace(" ", "_"), name)
+
+
 def normalise(raw: dict[str, Any]) -> CustomerRow:
     """Check and normalise one row; a ConfigurationError names what is wrong."""
     if "__error__" in raw:
         raise ConfigurationError(str(raw["__error__"]))
-    row = {_ALIASES.get(k.strip().lower().replace(" ", "_"), k): v for k, v in raw.items()}
+    row: dict[str, Any] = {}
+    given: dict[str, str] = {}
+    for key, value in raw.items():
+        name = canonical_column(key)
+        if name in row:
+            # "firstname" and "first_name" both given: which one to send would be a guess.
+            raise ConfigurationError(f"{name} is given twice (as {given[name]!r} and {key!r})")
+        row[name], given[name] = value, key
     for name, value in row.items():
         if isinstance(value, str) and not _encodable(value):
             raise ConfigurationError(
@@ -153,6 +183,7 @@ async def sync_customers(
     dry_run: bool = False,
     on_outcome: Callable[[SyncOutcome], Awaitable[None] | None] | None = None,
     keep_outcomes: bool = True,
+    stop: anyio.Event | None = None,
 ) -> SyncReport:
     """Upsert changed customers and apply their subscription choice.
 
@@ -160,6 +191,9 @@ async def sync_customers(
     ``customer_id``, ``tags`` (``a;b``), ``subscribed`` (yes/no; blank leaves it).
     With ``dry_run`` nothing is sent and the state is not changed: outcomes say
     ``would_send`` or ``unchanged``.
+
+    Setting ``stop`` takes no new rows (those in hand finish) and marks the report
+    :attr:`~SyncReport.interrupted`.
 
     One sync at a time per state file: a second raises
     :class:`~stampsync.errors.ConcurrentRunError` naming the first, before sending.
@@ -233,7 +267,17 @@ async def sync_customers(
     with exclusive(Path(state), "sync state"):
         try:
             await store.arun(store.db)
-            await fan_out(rows, one, concurrency=client.concurrent_batch_executions, stop=halt)
+            async with anyio.create_task_group() as tg:
+                if stop is not None:
+                    tg.start_soon(_relay, stop, halt)
+                await fan_out(rows, one, concurrency=client.concurrent_batch_executions, stop=halt)
+                tg.cancel_scope.cancel()
         finally:
             await store.aclose()
+    report.interrupted = stop is not None and stop.is_set() and report.stopped is None
     return report
+
+
+async def _relay(stop: anyio.Event, halt: anyio.Event) -> None:
+    await stop.wait()
+    halt.set()

@@ -11,13 +11,13 @@ import time
 from pathlib import Path
 from typing import IO, Annotated
 
+import anyio
 import msgspec
 import typer
 
 from .._files import open_private
 from ..batch._runs import exclusive
 from ..batch.sync import SyncReport, sync_customers
-from ..batch.writes import ExitCode
 from ..stamped.client import StampedClient
 from ..stamped.models import Customer
 from ._common import (
@@ -35,8 +35,9 @@ from ._common import (
     release,
     require,
 )
-from ._inputs import check_text_file, read_records
-from ._report import ReportFile
+from ._inputs import check_records_file, read_records
+from ._report import Aborted, ReportFile
+from ._signals import GracefulStop
 
 app = typer.Typer(help="Stamped.io: bulk customer export and customer sync.", no_args_is_help=True)
 
@@ -153,15 +154,23 @@ def spreadsheet_safe(value: object) -> object:
     return value
 
 
-async def export(client: StampedClient, writer: ExportWriter, page_size: int) -> None:
-    """Export every customer through ``writer``, with progress and a closing summary."""
-    try:
-        await _export(client, writer, page_size)
-    finally:
-        await release(client)
+async def export(client: StampedClient, writer: ExportWriter, page_size: int) -> int | None:
+    """Export every customer through ``writer``, with progress and a closing summary.
+
+    Returns ``None`` when complete, or the number of the signal (SIGINT/SIGTERM) that
+    stopped it: the pages written whole are kept for ``--resume``.
+    """
+    with GracefulStop("keeping the pages written so far") as signals:
+        try:
+            await _export(client, writer, page_size, signals.event)
+        finally:
+            await release(client)
+    return signals.signum if signals.event.is_set() else None
 
 
-async def _export(client: StampedClient, writer: ExportWriter, page_size: int) -> None:
+async def _export(
+    client: StampedClient, writer: ExportWriter, page_size: int, stop: anyio.Event
+) -> None:
     started = time.monotonic()
     async with client:
         first = await client.customers.list(page=1, limit=1)
@@ -173,6 +182,10 @@ async def _export(client: StampedClient, writer: ExportWriter, page_size: int) -
             ) as customers:
                 page = writer.start_page
                 async for customer in customers:
+                    if stop.is_set():
+                        # Pages before the last checkpoint are whole; --resume redoes the rest.
+                        err.print("[yellow]interrupted: rerun with --resume to finish")
+                        return
                     if customers.stats.next_page != page:
                         # This customer opens a new page: everything before it is whole.
                         page = customers.stats.next_page
@@ -231,10 +244,14 @@ def export_customers(
         writer = ExportWriter(out, resume, raw_csv=raw_csv)
         complete = False
         try:
-            asyncio.run(export(client, writer, page_size))
-            complete = True
+            interrupted_by = asyncio.run(export(client, writer, page_size))
+            complete = interrupted_by is None
+        except Aborted as aborted:
+            interrupted_by = aborted.signum
         finally:
             writer.close(complete)
+    if interrupted_by is not None:
+        raise typer.Exit(128 + interrupted_by)
 
 
 @app.command("sync-customers")
@@ -266,39 +283,45 @@ def sync_customers_command(
     refused before anything was sent; 4 stopped early (credentials refused or server
     unreachable); 130/143 interrupted; 70 internal error.
     """
-    check_text_file(input)
+    check_records_file(input)
     tuning = Tuning(throttle_limit, throttle_seconds, connections, batch, redis_url, throttle_key)
     with api_errors():
         client = make_client(tuning, api_url, public_key, private_key, store_hash)
         out = ReportFile(report) if report else None
 
-        async def _sync(client: StampedClient) -> SyncReport:
-            return await sync_customers(
-                client,
-                read_records(input),
-                state=state,
-                dry_run=dry_run,
-                on_outcome=(lambda o: out.write(o.as_dict())) if out else None,
-                keep_outcomes=False,
-            )
+        async def run() -> SyncReport:
+            with GracefulStop("finishing rows in flight") as signals:
+                try:
+                    async with client:
+                        result = await sync_customers(
+                            client,
+                            read_records(input),
+                            state=state,
+                            dry_run=dry_run,
+                            on_outcome=(lambda o: out.write(o.as_dict())) if out else None,
+                            keep_outcomes=False,
+                            stop=signals.event,
+                        )
+                finally:
+                    await release(client)
+            if result.interrupted:
+                result.interrupted_by = signals.signum
+            return result
 
-        async def run() -> None:
-            try:
-                async with client:
-                    result = await _sync(client)
-            finally:
-                await release(client)
-            c = result.counts
-            verb = "would send" if dry_run else "sent"
-            err.print(
-                f"{verb} {c['would_send'] if dry_run else c['sent']}, unchanged "
-                f"{c['unchanged']}, failed {c['failed']} ({result.requests} requests)"
-            )
-            if result.stopped:
-                err.print(f"[bold red]stopped early:[/] {result.stopped}; rows not tried are left")
-                raise typer.Exit(ExitCode.STOPPED)
-            if c["failed"]:
-                raise typer.Exit(ExitCode.FAILED)
-
-        with out if out else contextlib.nullcontext():
-            asyncio.run(run())
+        try:
+            with out if out else contextlib.nullcontext():
+                result = asyncio.run(run())
+        except Aborted as aborted:
+            err.print("[yellow]aborted: a rerun sends the rows in flight again (upserts repeat)")
+            raise typer.Exit(128 + aborted.signum) from None
+    c = result.counts
+    verb = "would send" if dry_run else "sent"
+    err.print(
+        f"{verb} {c['would_send'] if dry_run else c['sent']}, unchanged "
+        f"{c['unchanged']}, failed {c['failed']} ({result.requests} requests)"
+    )
+    if result.stopped:
+        err.print(f"[bold red]stopped early:[/] {result.stopped}; rows not tried are left")
+    if result.interrupted:
+        err.print("[yellow]interrupted: rerun the same command to finish the rest")
+    raise typer.Exit(result.exit_code)

@@ -1,0 +1,206 @@
+"""sync-customers and export-customers follow the award's table: signals, refusals, crashes."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from stampsync import StampedClient
+from stampsync.batch.sync import sync_customers
+from stampsync.batch.writes import ExitCode
+from stampsync.cli import main
+from stampsync.sandbox import Fault, Sandbox
+from tests._cli import (
+    FAST,
+    arrivals,
+    cli_process,
+    partial_report,
+    report_rows,
+    run_cli,
+    wait_for_lines,
+)
+
+PREVIOUS = '{"email": "from-the-last-run@x.co", "status": "sent"}\n'
+
+
+def people(path: Path, n: int) -> Path:
+    path.write_text(
+        "email,first_name\n" + "".join(f"p{i}@x.co,P{i}\n" for i in range(n)), encoding="utf-8"
+    )
+    return path
+
+
+def sync_args(src: Path, tmp_path: Path, *extra: str) -> list[str]:
+    return [
+        "stamped",
+        "sync-customers",
+        "--input",
+        str(src),
+        "--state",
+        str(tmp_path / "s.db"),
+        "--report",
+        str(tmp_path / "r.jsonl"),
+        *FAST,
+        *extra,
+    ]
+
+
+@pytest.mark.parametrize(
+    ("header", "message"),
+    [
+        ("email,first_name,first_name", "columns 2 ('first_name') and 3 ('first_name') both"),
+        ("email,firstname,First Name", "columns 2 ('firstname') and 3 ('First Name') both"),
+        ("email,,first_name", "line 1: header cell 2 is blank"),
+        ("mail,first_name", "has no email column"),
+    ],
+    ids=["repeated", "aliases", "blank", "no-email"],
+)
+def test_a_sync_csv_with_a_malformed_header_is_refused_whole(
+    stampsync_sandbox: Sandbox, tmp_path: Path, header: str, message: str
+) -> None:
+    src = tmp_path / "p.csv"
+    src.write_text(f"{header}\nok1@x.co,Ann,Bo\nok2@x.co,Cy,Di\n", encoding="utf-8")
+    (tmp_path / "r.jsonl").write_text(PREVIOUS)
+    code, _, err = run_cli(sync_args(src, tmp_path), stampsync_sandbox)
+    assert code == ExitCode.REFUSED, err
+    assert message in " ".join(err.split())
+    assert arrivals(stampsync_sandbox) == 0
+    assert (tmp_path / "r.jsonl").read_text() == PREVIOUS
+
+
+def test_a_jsonl_row_naming_a_field_twice_fails_alone(
+    stampsync_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    src = tmp_path / "p.jsonl"
+    rows = [
+        {"email": "a@x.co", "first_name": "Ann"},
+        {"email": "b@x.co", "first_name": "Bo", "firstName": "Bob"},
+        {"email": "c@x.co", "first_name": "Cy"},
+    ]
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    code, _, err = run_cli(sync_args(src, tmp_path), stampsync_sandbox)
+    assert code == ExitCode.FAILED, err
+    outcomes = {r["email"]: r for r in report_rows(tmp_path / "r.jsonl")}
+    assert outcomes["b@x.co"]["status"] == "failed"
+    assert "first_name is given twice" in str(outcomes["b@x.co"]["error"])
+    assert outcomes["a@x.co"]["status"] == outcomes["c@x.co"]["status"] == "sent"
+
+
+@pytest.mark.stampsync_sandbox(faults=[Fault("latency", route="POST *", seconds=0.05)])
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["sigint", "sigterm"])
+def test_a_signal_mid_sync_exits_interrupted_and_a_rerun_finishes(
+    stampsync_sandbox: Sandbox, tmp_path: Path, signum: signal.Signals
+) -> None:
+    src = people(tmp_path / "p.csv", 300)
+    proc = cli_process(sync_args(src, tmp_path), stampsync_sandbox)
+    wait_for_lines(partial_report(tmp_path / "r.jsonl"), 20)
+    proc.send_signal(signum)
+    _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 128 + signum, stderr.decode()
+    assert b"interrupted" in stderr
+    assert b"Traceback" not in stderr
+    done = report_rows(tmp_path / "r.jsonl")
+    assert 20 <= len(done) < 300
+    assert all(r["status"] == "sent" for r in done)  # rows in hand finished
+
+    code, _, err = run_cli(sync_args(src, tmp_path), stampsync_sandbox)
+    assert code == ExitCode.OK, err
+    rerun = report_rows(tmp_path / "r.jsonl")
+    assert len(rerun) == 300
+    assert sum(r["status"] == "unchanged" for r in rerun) == len(done)
+    for i in (0, 299):
+        assert anyio.run(stampsync_sandbox.customer, f"p{i}@x.co") is not None
+
+
+@pytest.mark.stampsync_sandbox(faults=[Fault("latency", route="POST *", seconds=0.2)])
+def test_a_second_signal_aborts_a_sync_quietly(stampsync_sandbox: Sandbox, tmp_path: Path) -> None:
+    src = people(tmp_path / "p.csv", 300)
+    proc = cli_process(sync_args(src, tmp_path), stampsync_sandbox)
+    wait_for_lines(partial_report(tmp_path / "r.jsonl"), 5)
+    proc.send_signal(signal.SIGTERM)
+    time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 143, stderr.decode()
+    assert b"Traceback" not in stderr
+    assert b"aborted" in stderr
+
+
+@pytest.mark.stampsync_sandbox(
+    customers=3000, faults=[Fault("latency", route="GET *", seconds=0.03)]
+)
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["sigint", "sigterm"])
+def test_a_signal_mid_export_exits_interrupted_and_resume_completes(
+    stampsync_sandbox: Sandbox, tmp_path: Path, signum: signal.Signals
+) -> None:
+    out = tmp_path / "c.jsonl"
+    args = ["stamped", "export-customers", "--out", str(out), "--batch", "2", *FAST]
+    proc = cli_process(args, stampsync_sandbox)
+    wait_for_lines(out, 500)
+    proc.send_signal(signum)
+    _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 128 + signum, stderr.decode()
+    assert b"--resume" in stderr
+    assert b"Traceback" not in stderr
+    assert out.with_name(out.name + ".state").exists()
+    code, _, err = run_cli([*args, "--resume"], stampsync_sandbox)
+    assert code == ExitCode.OK, err
+    ids = [json.loads(line)["id"] for line in out.read_text().splitlines()]
+    assert ids == list(range(1, 3001))
+
+
+def test_a_crash_mid_sync_exits_70_naming_the_bug(
+    stampsync_sandbox: Sandbox,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from stampsync.cli import _stamped
+
+    def rows_then_a_bug(path: Path) -> Iterator[dict[str, Any]]:
+        yield {"email": "first@x.co"}
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(_stamped, "read_records", rows_then_a_bug)
+    for name, value in {
+        "STAMPED_API_URL": stampsync_sandbox.url,
+        "STAMPED_PUBLIC_KEY": stampsync_sandbox.config.public_key,
+        "STAMPED_PRIVATE_KEY": stampsync_sandbox.config.private_key,
+        "STAMPED_STORE_HASH": stampsync_sandbox.config.store_hash,
+    }.items():
+        monkeypatch.setenv(name, value)
+    src = people(tmp_path / "p.csv", 3)
+    with pytest.raises(SystemExit) as exited:
+        main(sync_args(src, tmp_path))
+    assert exited.value.code == ExitCode.CRASHED
+    assert "internal error (RuntimeError)" in capsys.readouterr().err
+
+
+async def test_sync_report_exit_code_says_interrupted(
+    stampsync_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    stop = anyio.Event()
+    c = stampsync_sandbox.config
+
+    def rows() -> Iterator[dict[str, Any]]:
+        for i in range(50):
+            if i == 10:
+                stop.set()
+            yield {"email": f"q{i}@x.co"}
+
+    async with StampedClient(
+        c.public_key, c.private_key, c.store_hash, api_url=stampsync_sandbox.url
+    ) as client:
+        report = await sync_customers(client, rows(), state=tmp_path / "s.db", stop=stop)
+    assert report.interrupted
+    assert 10 <= report.counts["sent"] < 50
+    assert report.exit_code == ExitCode.INTERRUPTED
+    report.interrupted_by = signal.SIGTERM
+    assert report.exit_code == ExitCode.TERMINATED
