@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
+import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -204,3 +208,58 @@ async def test_sync_report_exit_code_says_interrupted(
     assert report.exit_code == ExitCode.INTERRUPTED
     report.interrupted_by = signal.SIGTERM
     assert report.exit_code == ExitCode.TERMINATED
+
+
+def sync_process(
+    args: list[str], api_url: str, private_key: str, store_hash: str
+) -> tuple[int, str, float]:
+    started = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-m", "stampsync.cli", *args],
+        env={
+            **os.environ,
+            "STAMPED_API_URL": api_url,
+            "STAMPED_PUBLIC_KEY": "pub",
+            "STAMPED_PRIVATE_KEY": private_key,
+            "STAMPED_STORE_HASH": store_hash,
+        },
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    return proc.returncode, proc.stderr.decode(), time.monotonic() - started
+
+
+def test_a_refused_key_stops_a_sync_after_one_read_and_a_rerun_sends_everything(
+    stampsync_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    src = people(tmp_path / "p.csv", 300)
+    store = stampsync_sandbox.config.store_hash
+    code, err, _ = sync_process(
+        sync_args(src, tmp_path), stampsync_sandbox.url, "key-WRONG-SECRET", store
+    )
+    assert code == ExitCode.STOPPED, err
+    assert "credentials refused (401)" in err
+    assert "key-WRONG-SECRET" not in err
+    assert arrivals(stampsync_sandbox) == 1  # the check, and not one write
+    rows = report_rows(tmp_path / "r.jsonl")
+    assert len(rows) <= 10  # rows in hand when the check answered; the rest untouched
+    assert all(r["status"] == "failed" and "not sent" in str(r["error"]) for r in rows)
+
+    code, _, err = run_cli(sync_args(src, tmp_path), stampsync_sandbox)
+    assert code == ExitCode.OK, err
+    assert "sent 300, unchanged 0, failed 0" in err
+
+
+def test_an_unreachable_host_stops_a_sync_within_15_seconds(tmp_path: Path) -> None:
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    src = people(tmp_path / "p.csv", 300)
+    code, err, elapsed = sync_process(
+        sync_args(src, tmp_path), f"http://127.0.0.1:{port}", "key-123456", "1"
+    )
+    assert code == ExitCode.STOPPED, err
+    assert "cannot reach the server" in err
+    assert elapsed < 15
+    assert len(report_rows(tmp_path / "r.jsonl")) <= 10

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import anyio
 
 from .._validate import email as check_email
-from ..errors import ConfigurationError, StampsyncError
+from ..errors import APIError, ConfigurationError, StampsyncError
 from ._runs import exclusive
 from ._sqlite import SqliteFile
 from .fanout import fan_out
@@ -192,6 +192,9 @@ async def sync_customers(
     With ``dry_run`` nothing is sent and the state is not changed: outcomes say
     ``would_send`` or ``unchanged``.
 
+    Before the first write a cheap authenticated read checks the credentials and the
+    connection; when they are refused or unreachable, or after a short run of such
+    failures, the sync stops (:attr:`SyncReport.stopped`) and rows not tried are left.
     Setting ``stop`` takes no new rows (those in hand finish) and marks the report
     :attr:`~SyncReport.interrupted`.
 
@@ -224,6 +227,30 @@ async def sync_customers(
             (email, digest, time.time()),
         )
 
+    checking = anyio.Lock()
+    check: list[bool] = []  # empty until the preflight ran; then its verdict
+
+    async def checked_first() -> bool:
+        # A cheap authenticated read before the first write: a refused key or an
+        # unreachable server then stops the run after one request, not after a streak
+        # of refused writes (an API may lock a key that keeps failing). Not before the
+        # run: a rerun with nothing changed sends nothing at all.
+        if check:
+            return check[0]
+        async with checking:
+            if not check:
+                try:
+                    await client.customers.list(page=1, limit=1)
+                    report.requests += 1
+                except StampsyncError as exc:
+                    report.requests += isinstance(exc, APIError)  # answered, so it was sent
+                    why = hopeless(exc)
+                    if why is not None and report.stopped is None:
+                        report.stopped = why
+                        halt.set()
+                check.append(report.stopped is None)
+        return check[0]
+
     async def one(raw: dict[str, Any]) -> None:
         label = str(raw.get("email") or "").strip() or "<no email>"
         try:
@@ -241,6 +268,9 @@ async def sync_customers(
             return
         if dry_run:
             await emit(SyncOutcome(row.email, "would_send"))
+            return
+        if not await checked_first():
+            await emit(SyncOutcome(row.email, "failed", f"not sent: {report.stopped}"))
             return
         try:
             await client.customers.upsert(email=row.email, **row.fields)
