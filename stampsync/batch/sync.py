@@ -300,11 +300,15 @@ async def sync_customers(
             async with anyio.create_task_group() as tg:
                 if stop is not None:
                     tg.start_soon(_relay, stop, halt)
-                await fan_out(rows, one, concurrency=client.concurrent_batch_executions, stop=halt)
+                finished = await fan_out(
+                    rows, one, concurrency=client.concurrent_batch_executions, stop=halt
+                )
                 tg.cancel_scope.cancel()
         finally:
             await store.aclose()
-    report.interrupted = stop is not None and stop.is_set() and report.stopped is None
+    report.interrupted = (
+        stop is not None and stop.is_set() and not finished and report.stopped is None
+    )
     return report
 
 

@@ -433,13 +433,17 @@ async def run_writes(
                     tg.start_soon(renew, jrn)
                 if stop is not None:
                     tg.start_soon(watch, stop)
-                await fan_out(numbered(), one, concurrency=concurrency, stop=halt)
+                finished = await fan_out(numbered(), one, concurrency=concurrency, stop=halt)
                 tg.cancel_scope.cancel()
         finally:
             if jrn is not None:
                 with anyio.CancelScope(shield=True):
                     await jrn.aend_run(me)
-        report.interrupted = stop is not None and stop.is_set() and report.stopped is None
+        # Interrupted only if rows were left untried: a signal after the last row was
+        # taken cut nothing off, and "rerun to finish" would be wrong.
+        report.interrupted = (
+            stop is not None and stop.is_set() and not finished and report.stopped is None
+        )
     finally:
         if jrn is not None and owned:
             await jrn.__aexit__(None, None, None)
