@@ -263,3 +263,45 @@ def test_an_unreachable_host_stops_a_sync_within_15_seconds(tmp_path: Path) -> N
     assert "cannot reach the server" in err
     assert elapsed < 15
     assert len(report_rows(tmp_path / "r.jsonl")) <= 10
+
+
+def export_process(
+    out: Path, api_url: str, private_key: str, store_hash: str
+) -> tuple[int, str, float]:
+    return sync_process(
+        ["stamped", "export-customers", "--out", str(out), *FAST],
+        api_url,
+        private_key,
+        store_hash,
+    )
+
+
+@pytest.mark.stampsync_sandbox(customers=10)
+def test_an_export_refused_at_its_first_request_exits_4_and_keeps_the_last_export(
+    stampsync_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    out = tmp_path / "c.jsonl"
+    out.write_text('{"id": 1, "email": "from-the-last-export@x.co"}\n')
+    previous = out.read_text()
+    code, err, _ = export_process(
+        out, stampsync_sandbox.url, "key-WRONG-SECRET", stampsync_sandbox.config.store_hash
+    )
+    assert code == ExitCode.STOPPED, err
+    assert "credentials refused (401)" in err
+    assert "key-WRONG-SECRET" not in err
+    assert out.read_text() == previous
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    code, err, elapsed = export_process(out, f"http://127.0.0.1:{port}", "key-123456", "1")
+    assert code == ExitCode.STOPPED, err
+    assert "cannot reach the server" in err
+    assert elapsed < 15
+    assert out.read_text() == previous
+
+    code, _, err = run_cli(
+        ["stamped", "export-customers", "--out", str(out), *FAST], stampsync_sandbox
+    )
+    assert code == ExitCode.OK, err
+    assert len(out.read_text().splitlines()) == 10

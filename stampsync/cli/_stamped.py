@@ -92,26 +92,38 @@ class ExportWriter:
         self.raw_csv = raw_csv
         self.start_page = 1
         self.count = 0
+        self._resume = resume
+        self._offset = 0
+        self.fh: IO[str] | None = None
+        self.writer: csv.DictWriter[str] | None = None
         self._lock = exclusive(out, "export file")
         self._lock.__enter__()
         try:
             if resume and self.state_path.exists() and out.exists():
                 state = json.loads(self.state_path.read_text())
                 self.start_page, self.count = int(state["next_page"]), int(state["count"])
-                with out.open("r+b") as fh:
-                    fh.truncate(int(state["offset"]))  # drop a partly written page
-            elif not resume:
-                self.state_path.unlink(missing_ok=True)
-            flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if self.start_page > 1 else os.O_TRUNC)
-            self.fh: IO[str] = os.fdopen(
-                open_private(out, flags),
-                "a" if self.start_page > 1 else "w",
-                encoding="utf-8",
-                newline="",
-            )
+                self._offset = int(state["offset"])
         except BaseException:
             self._lock.__exit__(None, None, None)
             raise
+
+    def open(self) -> None:
+        """Open the output; called once the API answered, so a run refused at its first
+        request (a wrong key, an unreachable host) leaves the last export as it was."""
+        if self.fh is not None:
+            return
+        if self.start_page > 1:
+            with self.out.open("r+b") as fh:
+                fh.truncate(self._offset)  # drop a partly written page
+        elif not self._resume:
+            self.state_path.unlink(missing_ok=True)
+        flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if self.start_page > 1 else os.O_TRUNC)
+        self.fh = os.fdopen(
+            open_private(self.out, flags),
+            "a" if self.start_page > 1 else "w",
+            encoding="utf-8",
+            newline="",
+        )
         self.writer = csv.DictWriter(self.fh, CSV_FIELDS) if self.csv else None
         if self.writer is not None and self.start_page == 1:
             self.writer.writeheader()
@@ -124,11 +136,13 @@ class ExportWriter:
                 row = {k: spreadsheet_safe(v) for k, v in row.items()}
             self.writer.writerow(row)
         else:
+            assert self.fh is not None
             self.fh.write(_encoder.encode(customer).decode() + "\n")
         self.count += 1
 
     def checkpoint(self, next_page: int) -> None:
         """Everything before ``next_page`` is written: remember it for ``--resume``."""
+        assert self.fh is not None
         self.fh.flush()
         state = {"next_page": next_page, "count": self.count, "offset": self.fh.tell()}
         fd = open_private(self.state_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
@@ -136,7 +150,8 @@ class ExportWriter:
             fh.write(json.dumps(state))
 
     def close(self, complete: bool) -> None:
-        self.fh.close()
+        if self.fh is not None:
+            self.fh.close()
         if complete:
             self.state_path.unlink(missing_ok=True)
         self._lock.__exit__(None, None, None)
@@ -174,6 +189,7 @@ async def _export(
     started = time.monotonic()
     async with client:
         first = await client.customers.list(page=1, limit=1)
+        writer.open()
         total = first.total
         with progress() as bar:
             task = bar.add_task("exporting", total=total, completed=writer.count, rate="")
