@@ -17,6 +17,7 @@ import anyio
 import pytest
 
 from stampsync import StampedClient
+from stampsync.batch._runs import exclusive
 from stampsync.batch.sync import sync_customers
 from stampsync.batch.writes import ExitCode
 from stampsync.cli import main
@@ -305,3 +306,25 @@ def test_an_export_refused_at_its_first_request_exits_4_and_keeps_the_last_expor
     )
     assert code == ExitCode.OK, err
     assert len(out.read_text().splitlines()) == 10
+
+
+def test_a_sync_refused_by_its_state_file_keeps_the_last_report(
+    stampsync_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    src = people(tmp_path / "p.csv", 3)
+    report = tmp_path / "r.jsonl"
+    report.write_text(PREVIOUS)
+    store = stampsync_sandbox.config.store_hash
+    key = stampsync_sandbox.config.private_key
+    with exclusive(tmp_path / "s.db", "sync state"):  # another live sync holds it
+        code, err, _ = sync_process(sync_args(src, tmp_path), stampsync_sandbox.url, key, store)
+    assert code == ExitCode.REFUSED, err
+    assert "in use by another run" in err
+    assert report.read_text() == PREVIOUS
+
+    (tmp_path / "s.db").write_bytes(b"not a database, " * 100)
+    code, err, _ = sync_process(sync_args(src, tmp_path), stampsync_sandbox.url, key, store)
+    assert code == ExitCode.REFUSED, err
+    assert report.read_text() == PREVIOUS
+    assert arrivals(stampsync_sandbox) == 0
+    assert not list(tmp_path.glob(".r.jsonl.*"))  # no partial left behind either
