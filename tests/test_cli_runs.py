@@ -328,3 +328,26 @@ def test_a_sync_refused_by_its_state_file_keeps_the_last_report(
     assert report.read_text() == PREVIOUS
     assert arrivals(stampsync_sandbox) == 0
     assert not list(tmp_path.glob(".r.jsonl.*"))  # no partial left behind either
+
+
+@pytest.mark.stampsync_sandbox(
+    members=5, faults=[Fault("drop_after", route="POST /api/stamps/add", times=1)]
+)
+def test_resolve_finds_a_key_typed_in_another_unicode_form(
+    stampsync_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    src = tmp_path / "a.csv"
+    src.write_text(
+        "key,user,store,number_of_stamps\ncaf\u00e9,member1@example.com,1,1\n", encoding="utf-8"
+    )
+    journal = tmp_path / "j.sqlite"
+    award = ["stamps", "award", "--input", str(src), "--journal", str(journal)]
+    award += ["--report", str(tmp_path / "r.jsonl"), *FAST]
+    code, _, err = run_cli(award, stampsync_sandbox)
+    assert code == ExitCode.AMBIGUOUS, err
+    resolve = ["stamps", "journal", "resolve", "cafe\u0301", "--journal", str(journal)]
+    code, _, err = run_cli([*resolve, "--applied"], stampsync_sandbox)
+    assert code == ExitCode.OK, err
+    code, _, err = run_cli(award, stampsync_sandbox)
+    assert code == ExitCode.OK, err
+    assert arrivals(stampsync_sandbox) == 2  # the ping and the one award; none after

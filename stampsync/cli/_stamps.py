@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from ..batch.journal import STATUSES, Journal
-from ..batch.writes import BatchReport, Outcome
+from ..batch.writes import BatchReport, Outcome, normal_key
 from ..errors import ConfigurationError
 from ..stamps.client import StampsClient
 from ..stamps.stamps import DEFAULT_MAX_STAMPS
@@ -212,6 +212,9 @@ def journal_resolve(
         fail("say --applied or --not-applied")
     if not journal.exists():
         fail(f"journal {journal} does not exist")
+    # As the award compared and journaled it: "café" typed decomposed (as macOS input
+    # methods do) is the same key.
+    key = normal_key(key)
     try:
         with Journal(journal) as j:
             j.resolve(key, applied=applied, result_id=award_id)
