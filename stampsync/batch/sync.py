@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import anyio
 
 from .._validate import email as check_email
-from ..errors import APIError, ConfigurationError, StampsyncError
+from ..errors import ConfigurationError, StampsyncError
 from ._runs import exclusive
 from ._sqlite import SqliteFile
 from .fanout import fan_out
@@ -77,6 +77,7 @@ class SyncReport:
     )
     outcomes: list[SyncOutcome] = field(default_factory=list)
     requests: int = 0
+    """Writes sent (upserts and subscription choices); the credentials check is not one."""
     stopped: str | None = None
     """Why the run stopped early (credentials refused, server unreachable); rows not
     tried are left for the next run."""
@@ -241,9 +242,7 @@ async def sync_customers(
             if not check:
                 try:
                     await client.customers.list(page=1, limit=1)
-                    report.requests += 1
                 except StampsyncError as exc:
-                    report.requests += isinstance(exc, APIError)  # answered, so it was sent
                     why = hopeless(exc)
                     if why is not None and report.stopped is None:
                         report.stopped = why
