@@ -95,6 +95,7 @@ def test_a_jsonl_row_naming_a_field_twice_fails_alone(
     outcomes = {r["email"]: r for r in report_rows(tmp_path / "r.jsonl")}
     assert outcomes["b@x.co"]["status"] == "failed"
     assert "first_name is given twice" in str(outcomes["b@x.co"]["error"])
+    assert [outcomes[e]["row"] for e in ("a@x.co", "b@x.co", "c@x.co")] == [1, 2, 3]
     assert outcomes["a@x.co"]["status"] == outcomes["c@x.co"]["status"] == "sent"
 
 
@@ -351,3 +352,16 @@ def test_resolve_finds_a_key_typed_in_another_unicode_form(
     code, _, err = run_cli(award, stampsync_sandbox)
     assert code == ExitCode.OK, err
     assert arrivals(stampsync_sandbox) == 2  # the ping and the one award; none after
+
+
+def test_sync_report_lines_carry_the_input_line(stampsync_sandbox: Sandbox, tmp_path: Path) -> None:
+    src = tmp_path / "p.csv"
+    src.write_text(
+        'email,first_name\nok1@x.co,Ann\n\nbad@x.co,Bo,surplus\nok2@x.co,"Cy\nCy"\nnot-an-email,Di\n',
+        encoding="utf-8",
+    )
+    code, _, err = run_cli(sync_args(src, tmp_path), stampsync_sandbox)
+    assert code == ExitCode.FAILED, err
+    rows = {r["email"]: r["row"] for r in report_rows(tmp_path / "r.jsonl")}
+    # Blank line 3 is skipped; ok2's quoted value spans lines 5-6.
+    assert rows == {"ok1@x.co": 2, "bad@x.co": 4, "ok2@x.co": 5, "not-an-email": 7}

@@ -14,7 +14,14 @@ import inspect
 import json
 import signal
 import time
-from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Iterator
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+)
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -25,7 +32,7 @@ from .._validate import email as check_email
 from ..errors import ConfigurationError, StampsyncError
 from ._runs import exclusive
 from ._sqlite import SqliteFile
-from .fanout import fan_out
+from .fanout import _aiter, fan_out
 from .writes import BREAKER_THRESHOLD, ExitCode, hopeless
 
 if TYPE_CHECKING:
@@ -63,9 +70,15 @@ class SyncOutcome:
     email: str
     status: SyncStatus
     error: str | None = None
+    row: int | None = None
+    """The row's line in the input file (the CLI's readers say), else its position."""
 
     def as_dict(self) -> dict[str, Any]:
-        return {"email": self.email, "status": self.status, "error": self.error}
+        return {"row": self.row, "email": self.email, "status": self.status, "error": self.error}
+
+
+#: The key under which a reader gives a row's line in its file; it is not a column.
+LINE_KEY = "__line__"
 
 
 @dataclass
@@ -136,6 +149,8 @@ def normalise(raw: dict[str, Any]) -> CustomerRow:
     row: dict[str, Any] = {}
     given: dict[str, str] = {}
     for key, value in raw.items():
+        if key == LINE_KEY:
+            continue
         name = canonical_column(key)
         if name in row:
             # "firstname" and "first_name" both given: which one to send would be a guess.
@@ -250,26 +265,33 @@ async def sync_customers(
                 check.append(report.stopped is None)
         return check[0]
 
-    async def one(raw: dict[str, Any]) -> None:
+    async def one(item: tuple[int, dict[str, Any]]) -> None:
+        position, raw = item
+        line = raw.get(LINE_KEY)
+        number = line if isinstance(line, int) else position
+
+        def outcome(email: str, status: SyncStatus, error: str | None = None) -> SyncOutcome:
+            return SyncOutcome(email, status, error, number)
+
         label = str(raw.get("email") or "").strip() or "<no email>"
         try:
             row = normalise(raw)
         except ConfigurationError as exc:
-            await emit(SyncOutcome(label, "failed", str(exc)))
+            await emit(outcome(label, "failed", str(exc)))
             return
         if row.email in seen:
-            await emit(SyncOutcome(row.email, "failed", "duplicate email in this input"))
+            await emit(outcome(row.email, "failed", "duplicate email in this input"))
             return
         seen.add(row.email)
         digest = row.digest()
         if await store.arun(lambda: stored_hash(row.email)) == digest:
-            await emit(SyncOutcome(row.email, "unchanged"))
+            await emit(outcome(row.email, "unchanged"))
             return
         if dry_run:
-            await emit(SyncOutcome(row.email, "would_send"))
+            await emit(outcome(row.email, "would_send"))
             return
         if not await checked_first():
-            await emit(SyncOutcome(row.email, "failed", f"not sent: {report.stopped}"))
+            await emit(outcome(row.email, "failed", f"not sent: {report.stopped}"))
             return
         try:
             await client.customers.upsert(email=row.email, **row.fields)
@@ -287,11 +309,11 @@ async def sync_customers(
             if why and streak >= BREAKER_THRESHOLD and report.stopped is None:
                 report.stopped = why
                 halt.set()
-            await emit(SyncOutcome(row.email, "failed", str(exc)))
+            await emit(outcome(row.email, "failed", str(exc)))
             return
         streak = 0
         await store.arun(lambda: save_hash(row.email, digest))
-        await emit(SyncOutcome(row.email, "sent"))
+        await emit(outcome(row.email, "sent"))
 
     with exclusive(Path(state), "sync state"):
         try:
@@ -300,7 +322,7 @@ async def sync_customers(
                 if stop is not None:
                     tg.start_soon(_relay, stop, halt)
                 finished = await fan_out(
-                    rows, one, concurrency=client.concurrent_batch_executions, stop=halt
+                    _numbered(rows), one, concurrency=client.concurrent_batch_executions, stop=halt
                 )
                 tg.cancel_scope.cancel()
         finally:
@@ -309,6 +331,15 @@ async def sync_customers(
         stop is not None and stop.is_set() and not finished and report.stopped is None
     )
     return report
+
+
+async def _numbered(
+    rows: Iterable[dict[str, Any]] | AsyncIterable[dict[str, Any]],
+) -> AsyncIterator[tuple[int, dict[str, Any]]]:
+    position = 0
+    async for raw in _aiter(rows):
+        position += 1
+        yield position, raw
 
 
 async def _relay(stop: anyio.Event, halt: anyio.Event) -> None:

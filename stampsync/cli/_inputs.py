@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..batch.sync import canonical_column
+from ..batch.sync import LINE_KEY, canonical_column
 from ..batch.writes import Rejected, normal_key
 from ..stamps.stamps import StampAward
 from ._common import fail
@@ -226,7 +226,11 @@ def read_awards(path: Path) -> Iterator[StampAward | Rejected]:
 
 
 def read_records(path: Path) -> Iterator[dict[str, Any]]:
-    """Stream rows of a CSV or JSONL file as dicts (JSONL: one object per line)."""
+    """Stream rows of a CSV or JSONL file as dicts (JSONL: one object per line).
+
+    Each carries its line in the file under :data:`~stampsync.batch.sync.LINE_KEY`, so
+    the report can name it.
+    """
     if path.suffix.lower() in (".jsonl", ".ndjson"):
         with path.open(encoding="utf-8-sig") as fh:
             for number, line in enumerate(fh, 1):
@@ -238,17 +242,17 @@ def read_records(path: Path) -> Iterator[dict[str, Any]]:
                     row = {"__error__": f"line {number} is not JSON"}
                 if not isinstance(row, dict):
                     row = {"__error__": f"line {number} is not a JSON object"}
-                yield row
+                yield {**row, LINE_KEY: number}
     else:
         with path.open(newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
-            for row in reader:
-                if not any((v or "").strip() for v in row.values() if isinstance(v, str)):
+            reader = csv.reader(fh)
+            names = [h.strip() for h in next(reader, [])]
+            start = reader.line_num + 1
+            for cells in reader:
+                number, start = start, reader.line_num + 1
+                if not any(cell.strip() for cell in cells):
                     continue
-                if None in row:  # DictReader files surplus cells under the key None
-                    yield {
-                        "email": row.get("email") or "",
-                        "__error__": f"line {reader.line_num} has more cells than the header",
-                    }
-                    continue
-                yield {k.strip(): v for k, v in row.items() if k is not None}
+                record: dict[str, Any] = dict(zip(names, cells, strict=False))
+                if len(cells) > len(names):
+                    record["__error__"] = f"line {number} has more cells than the header"
+                yield {**record, LINE_KEY: number}
