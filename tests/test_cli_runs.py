@@ -365,3 +365,19 @@ def test_sync_report_lines_carry_the_input_line(stampsync_sandbox: Sandbox, tmp_
     rows = {r["email"]: r["row"] for r in report_rows(tmp_path / "r.jsonl")}
     # Blank line 3 is skipped; ok2's quoted value spans lines 5-6.
     assert rows == {"ok1@x.co": 2, "bad@x.co": 4, "ok2@x.co": 5, "not-an-email": 7}
+
+
+@pytest.mark.stampsync_sandbox(customers=10)
+def test_an_unreadable_resume_state_is_refused_not_a_crash(
+    stampsync_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    out = tmp_path / "c.jsonl"
+    out.write_text('{"id": 1}\n')
+    state = tmp_path / "c.jsonl.state"
+    state.write_text("")  # what a kill between truncating and writing it once left
+    args = ["stamped", "export-customers", "--out", str(out), "--resume", *FAST]
+    code, _, err = run_cli(args, stampsync_sandbox)
+    assert code == ExitCode.REFUSED, err
+    assert "export again without --resume" in " ".join(err.split())
+    assert out.read_text() == '{"id": 1}\n'
+    assert arrivals(stampsync_sandbox) == 0

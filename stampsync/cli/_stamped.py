@@ -18,6 +18,7 @@ import typer
 from .._files import open_private
 from ..batch._runs import exclusive
 from ..batch.sync import SyncReport, sync_customers
+from ..errors import ConfigurationError
 from ..stamped.client import StampedClient
 from ..stamped.models import Customer
 from ._common import (
@@ -100,9 +101,15 @@ class ExportWriter:
         self._lock.__enter__()
         try:
             if resume and self.state_path.exists() and out.exists():
-                state = json.loads(self.state_path.read_text())
-                self.start_page, self.count = int(state["next_page"]), int(state["count"])
-                self._offset = int(state["offset"])
+                try:
+                    state = json.loads(self.state_path.read_text())
+                    self.start_page, self.count = int(state["next_page"]), int(state["count"])
+                    self._offset = int(state["offset"])
+                except (ValueError, TypeError, KeyError) as exc:
+                    raise ConfigurationError(
+                        f"{self.state_path} cannot be read ({type(exc).__name__}); "
+                        "export again without --resume"
+                    ) from None
         except BaseException:
             self._lock.__exit__(None, None, None)
             raise
@@ -145,9 +152,13 @@ class ExportWriter:
         assert self.fh is not None
         self.fh.flush()
         state = {"next_page": next_page, "count": self.count, "offset": self.fh.tell()}
-        fd = open_private(self.state_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+        # Written beside and renamed over: a kill between truncating and writing the
+        # state in place left it empty, and --resume then could not start.
+        partial = self.state_path.with_name(self.state_path.name + ".partial")
+        fd = open_private(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
         with os.fdopen(fd, "w") as fh:
             fh.write(json.dumps(state))
+        os.replace(partial, self.state_path)
 
     def close(self, complete: bool) -> None:
         if self.fh is not None:
