@@ -21,6 +21,19 @@ def _header_safe(ch: str) -> bool:
     )
 
 
+def check_header_text(value: str, name: str) -> None:
+    """Refuse a credential with a character aiohttp would refuse in a header (or that
+    only a typo puts in a key: a control character such as a newline from a file)."""
+    bad = next((ch for ch in value if not _header_safe(ch)), None)
+    if bad is not None:
+        # Said once, when the client is built, rather than by every send.
+        raise ConfigurationError(
+            f"{name} contains a character not allowed in an HTTP header "
+            f"(U+{ord(bad):04X}): control characters, DEL and characters beyond "
+            "Latin-1 are refused"
+        )
+
+
 @final
 class Secret:
     """A credential that shows as ``'***'`` in every repr, str and format."""
@@ -30,14 +43,7 @@ class Secret:
     def __init__(self, value: str, *, name: str) -> None:
         if not isinstance(value, str) or not value.strip():
             raise ConfigurationError(f"{name} must be a non-empty string")
-        bad = next((ch for ch in value if not _header_safe(ch)), None)
-        if bad is not None:
-            # aiohttp would refuse it in a header on every send; say so once, here.
-            raise ConfigurationError(
-                f"{name} contains a character not allowed in an HTTP header "
-                f"(U+{ord(bad):04X}): control characters, DEL and characters beyond "
-                "Latin-1 are refused"
-            )
+        check_header_text(value, name)
         self._value = value
 
     def reveal(self) -> str:
@@ -87,6 +93,9 @@ class BasicAuth:
             raise ConfigurationError("public_key must be a non-empty string")
         if ":" in public_key:
             raise ConfigurationError("public_key must not contain ':'")
+        # Base64 would carry any character, but a control character or a lone
+        # surrogate in a key is a typo (or cannot even be encoded): refuse it here.
+        check_header_text(public_key, "public_key")
         self._private_key = private_key
         blob = base64.b64encode(f"{public_key}:{private_key.reveal()}".encode()).decode("ascii")
         self._header = Secret("Basic " + blob, name="authorization")

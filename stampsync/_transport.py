@@ -370,6 +370,7 @@ class Transport:
                     waited = time.monotonic() - waited
                     self.stats.attempts += 1
                     self.stats.throttle_wait += waited
+                    answered = False
                     try:
                         async with session.request(
                             method,
@@ -379,6 +380,7 @@ class Transport:
                             timeout=timeout,
                             allow_redirects=False,
                         ) as response:
+                            answered = True
                             if ticket is not None:
                                 ticket.sent()
                             if self._check_sandbox_mark:
@@ -405,6 +407,8 @@ class Transport:
                             ticket.sent()  # it may have arrived: count it, as of now
                         raise failure from None
                     except ValueError as exc:
+                        if answered:  # the server had the request: never "not sent"
+                            raise self._failed(exc, request, path, retry, waited) from None
                         # aiohttp refuses a header or URL it cannot write before sending it.
                         raise ConfigurationError(
                             f"{method} {path}: the request could not be written: "

@@ -363,13 +363,14 @@ def test_sync_customers_sends_only_changes(stampsync_sandbox: Sandbox, tmp_path:
     code, _, err = run_cli(base, stampsync_sandbox)
     assert code == 0
     assert "sent 20" in err
-    assert arrivals(stampsync_sandbox) == 40  # an upsert and a subscription choice each
+    # The credentials check before the first write, then an upsert and a subscription each.
+    assert arrivals(stampsync_sandbox) == 41
     person3 = anyio.run(stampsync_sandbox.customer, "person3@x.co")
     assert person3 is not None
     assert (person3["firstName"], person3["subscribed"]) == ("P3", True)
     code, _, err = run_cli(base, stampsync_sandbox)
     assert "sent 0, unchanged 20" in err
-    assert arrivals(stampsync_sandbox) == 40
+    assert arrivals(stampsync_sandbox) == 41  # nothing to write: not even the check
     rows[4][1] = "Changed"
     rows.append(["not-an-email", "X", "Y", "yes"])
     with src.open("w", newline="") as fh:
@@ -377,7 +378,7 @@ def test_sync_customers_sends_only_changes(stampsync_sandbox: Sandbox, tmp_path:
     code, _, err = run_cli([*base, "--report", str(tmp_path / "s.jsonl")], stampsync_sandbox)
     assert code == 1
     assert "sent 1, unchanged 19, failed 1" in err
-    assert arrivals(stampsync_sandbox) == 42
+    assert arrivals(stampsync_sandbox) == 44
     failed = [r for r in report_rows(tmp_path / "s.jsonl") if r["status"] == "failed"]
     assert "email" in str(failed[0]["error"])
 

@@ -12,6 +12,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
 from redis.asyncio import Redis
@@ -21,7 +22,12 @@ from stampsync import StampedClient, StampsClient
 from stampsync._codec import parse_error_body
 from stampsync.batch import Journal
 from stampsync.batch.sync import sync_customers
-from stampsync.errors import ConfigurationError, StampsyncError, ThrottleUnavailableError
+from stampsync.errors import (
+    AmbiguousWriteError,
+    ConfigurationError,
+    StampsyncError,
+    ThrottleUnavailableError,
+)
 from stampsync.stamps import StampAward
 from stampsync.testing import no_backoff
 from stampsync.throttle import LocalThrottle, RedisThrottle
@@ -41,6 +47,12 @@ def test_a_secret_aiohttp_could_not_send_is_refused_when_the_client_is_built(bad
     assert bad not in str(exc.value)
     with pytest.raises(ConfigurationError, match="private_key contains a character"):
         StampedClient("pub", f"key{bad}123", "1")
+
+
+@pytest.mark.parametrize("bad", ["\x0b", "\n", "\x7f", "\u20ac", "\ud800"])
+def test_a_public_key_with_a_character_no_header_carries_is_refused_typed(bad: str) -> None:
+    with pytest.raises(ConfigurationError, match=r"public_key contains a character .* \(U\+"):
+        StampedClient(f"pub{bad}", "key-123456", "1")
 
 
 def test_a_window_that_is_not_finite_is_refused() -> None:
@@ -100,7 +112,9 @@ async def test_a_row_with_a_lone_surrogate_fails_alone_and_sends_nothing(
     assert outcomes["one@x.co"].status == "failed"
     assert "first_name is not valid Unicode" in str(outcomes["one@x.co"].error)
     assert outcomes["two@x.co"].status == "sent"
-    assert all(b"two@x.co" in a.body for a in server.arrivals)
+    writes = [a for a in server.arrivals if a.method == "POST"]  # not the credentials check
+    assert writes
+    assert all(b"two@x.co" in a.body for a in writes)
 
 
 async def test_an_unencodable_body_is_a_configuration_error_not_a_unicode_error(
@@ -171,3 +185,27 @@ async def test_a_deep_error_answer_is_a_typed_error(server: RecordingServer) -> 
     async with StampsClient("tok-123456", api_url=server.url) as sp:
         with pytest.raises(StampsyncError):
             await sp.stamps.add(user="a@b.co", number_of_stamps=1, store=1)
+
+
+async def test_a_local_failure_after_the_answer_began_is_ambiguous_never_unsent(
+    server: RecordingServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Only a ValueError before the request left means "not sent": after the server
+    answered, the award may exist, and calling it unsent would make a rerun send it twice."""
+
+    async def broken_read(self: aiohttp.ClientResponse) -> bytes:
+        raise ValueError("a local failure reading an answer")
+
+    monkeypatch.setattr(aiohttp.ClientResponse, "read", broken_read)
+    async with StampsClient("tok-123456", api_url=server.url) as sp:
+        with pytest.raises(AmbiguousWriteError, match="ValueError"):
+            await sp.stamps.add(user="a@b.co", number_of_stamps=1, store=1)
+        assert len(server.arrivals) == 1
+        with no_backoff():
+            report = await sp.stamps.add_many(awards(3), journal=tmp_path / "j.sqlite")
+            assert report.counts["ambiguous"] == 3
+            assert report.exit_code == 3
+            sent = len(server.arrivals)
+            rerun = await sp.stamps.add_many(awards(3), journal=tmp_path / "j.sqlite")
+    assert rerun.counts["ambiguous"] == 3
+    assert len(server.arrivals) == sent  # ambiguous keys are never sent again

@@ -28,7 +28,7 @@ async def fan_out(
     *,
     concurrency: int,
     stop: anyio.Event | None = None,
-) -> None:
+) -> bool:
     """Run ``work(item)`` for every item, at most ``concurrency`` at once.
 
     Items are pulled lazily (a million-row input is never held in memory), by
@@ -36,6 +36,8 @@ async def fan_out(
     cancelled, every worker is cancelled and awaited before this returns: no task is
     left behind. ``work`` should turn per-item failures into outcomes rather than raise.
     Setting ``stop`` makes workers take no new items; those in hand finish.
+
+    Returns True when every item was taken (a ``stop`` set after that cut nothing off).
     """
     concurrency = positive(concurrency, "concurrency")
     source = _aiter(items)
@@ -63,3 +65,4 @@ async def fan_out(
         aclose = getattr(source, "aclose", None)
         if aclose is not None and inspect.iscoroutinefunction(aclose):
             await aclose()
+    return exhausted

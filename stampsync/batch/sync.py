@@ -12,8 +12,16 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
+import signal
 import time
-from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Iterator
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+)
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -24,8 +32,8 @@ from .._validate import email as check_email
 from ..errors import ConfigurationError, StampsyncError
 from ._runs import exclusive
 from ._sqlite import SqliteFile
-from .fanout import fan_out
-from .writes import BREAKER_THRESHOLD, hopeless
+from .fanout import _aiter, fan_out
+from .writes import BREAKER_THRESHOLD, ExitCode, hopeless
 
 if TYPE_CHECKING:
     from ..stamped.client import StampedClient
@@ -62,9 +70,15 @@ class SyncOutcome:
     email: str
     status: SyncStatus
     error: str | None = None
+    row: int | None = None
+    """The row's line in the input file (the CLI's readers say), else its position."""
 
     def as_dict(self) -> dict[str, Any]:
-        return {"email": self.email, "status": self.status, "error": self.error}
+        return {"row": self.row, "email": self.email, "status": self.status, "error": self.error}
+
+
+#: The key under which a reader gives a row's line in its file; it is not a column.
+LINE_KEY = "__line__"
 
 
 @dataclass
@@ -76,9 +90,27 @@ class SyncReport:
     )
     outcomes: list[SyncOutcome] = field(default_factory=list)
     requests: int = 0
+    """Writes sent (upserts and subscription choices); the credentials check is not one."""
     stopped: str | None = None
     """Why the run stopped early (credentials refused, server unreachable); rows not
     tried are left for the next run."""
+    interrupted: bool = False
+    """True if the sync was stopped (``stop`` set) before every row was taken."""
+    interrupted_by: int | None = None
+    """The signal number that stopped it, if the caller says (the CLI does)."""
+
+    @property
+    def exit_code(self) -> int:
+        """The CLI's exit code for this sync, from the batch table (see :class:`ExitCode`)."""
+        if self.interrupted:
+            if self.interrupted_by == signal.SIGTERM:
+                return ExitCode.TERMINATED
+            return ExitCode.INTERRUPTED
+        if self.stopped:
+            return ExitCode.STOPPED
+        if self.counts["failed"]:
+            return ExitCode.FAILED
+        return ExitCode.OK
 
     def __iter__(self) -> Iterator[SyncOutcome]:
         return iter(self.outcomes)
@@ -105,11 +137,25 @@ def _encodable(text: str) -> bool:
     return True
 
 
+def canonical_column(name: str) -> str:
+    """The field a column or JSON key names (``First Name`` -> ``first_name``); else itself."""
+    return _ALIASES.get(name.strip().lower().replace(" ", "_"), name)
+
+
 def normalise(raw: dict[str, Any]) -> CustomerRow:
     """Check and normalise one row; a ConfigurationError names what is wrong."""
     if "__error__" in raw:
         raise ConfigurationError(str(raw["__error__"]))
-    row = {_ALIASES.get(k.strip().lower().replace(" ", "_"), k): v for k, v in raw.items()}
+    row: dict[str, Any] = {}
+    given: dict[str, str] = {}
+    for key, value in raw.items():
+        if key == LINE_KEY:
+            continue
+        name = canonical_column(key)
+        if name in row:
+            # "firstname" and "first_name" both given: which one to send would be a guess.
+            raise ConfigurationError(f"{name} is given twice (as {given[name]!r} and {key!r})")
+        row[name], given[name] = value, key
     for name, value in row.items():
         if isinstance(value, str) and not _encodable(value):
             raise ConfigurationError(
@@ -153,6 +199,7 @@ async def sync_customers(
     dry_run: bool = False,
     on_outcome: Callable[[SyncOutcome], Awaitable[None] | None] | None = None,
     keep_outcomes: bool = True,
+    stop: anyio.Event | None = None,
 ) -> SyncReport:
     """Upsert changed customers and apply their subscription choice.
 
@@ -160,6 +207,12 @@ async def sync_customers(
     ``customer_id``, ``tags`` (``a;b``), ``subscribed`` (yes/no; blank leaves it).
     With ``dry_run`` nothing is sent and the state is not changed: outcomes say
     ``would_send`` or ``unchanged``.
+
+    Before the first write a cheap authenticated read checks the credentials and the
+    connection; when they are refused or unreachable, or after a short run of such
+    failures, the sync stops (:attr:`SyncReport.stopped`) and rows not tried are left.
+    Setting ``stop`` takes no new rows (those in hand finish) and marks the report
+    :attr:`~SyncReport.interrupted`.
 
     One sync at a time per state file: a second raises
     :class:`~stampsync.errors.ConcurrentRunError` naming the first, before sending.
@@ -190,23 +243,55 @@ async def sync_customers(
             (email, digest, time.time()),
         )
 
-    async def one(raw: dict[str, Any]) -> None:
+    checking = anyio.Lock()
+    check: list[bool] = []  # empty until the preflight ran; then its verdict
+
+    async def checked_first() -> bool:
+        # A cheap authenticated read before the first write: a refused key or an
+        # unreachable server then stops the run after one request, not after a streak
+        # of refused writes (an API may lock a key that keeps failing). Not before the
+        # run: a rerun with nothing changed sends nothing at all.
+        if check:
+            return check[0]
+        async with checking:
+            if not check:
+                try:
+                    await client.customers.list(page=1, limit=1)
+                except StampsyncError as exc:
+                    why = hopeless(exc)
+                    if why is not None and report.stopped is None:
+                        report.stopped = why
+                        halt.set()
+                check.append(report.stopped is None)
+        return check[0]
+
+    async def one(item: tuple[int, dict[str, Any]]) -> None:
+        position, raw = item
+        line = raw.get(LINE_KEY)
+        number = line if isinstance(line, int) else position
+
+        def outcome(email: str, status: SyncStatus, error: str | None = None) -> SyncOutcome:
+            return SyncOutcome(email, status, error, number)
+
         label = str(raw.get("email") or "").strip() or "<no email>"
         try:
             row = normalise(raw)
         except ConfigurationError as exc:
-            await emit(SyncOutcome(label, "failed", str(exc)))
+            await emit(outcome(label, "failed", str(exc)))
             return
         if row.email in seen:
-            await emit(SyncOutcome(row.email, "failed", "duplicate email in this input"))
+            await emit(outcome(row.email, "failed", "duplicate email in this input"))
             return
         seen.add(row.email)
         digest = row.digest()
         if await store.arun(lambda: stored_hash(row.email)) == digest:
-            await emit(SyncOutcome(row.email, "unchanged"))
+            await emit(outcome(row.email, "unchanged"))
             return
         if dry_run:
-            await emit(SyncOutcome(row.email, "would_send"))
+            await emit(outcome(row.email, "would_send"))
+            return
+        if not await checked_first():
+            await emit(outcome(row.email, "failed", f"not sent: {report.stopped}"))
             return
         try:
             await client.customers.upsert(email=row.email, **row.fields)
@@ -224,16 +309,39 @@ async def sync_customers(
             if why and streak >= BREAKER_THRESHOLD and report.stopped is None:
                 report.stopped = why
                 halt.set()
-            await emit(SyncOutcome(row.email, "failed", str(exc)))
+            await emit(outcome(row.email, "failed", str(exc)))
             return
         streak = 0
         await store.arun(lambda: save_hash(row.email, digest))
-        await emit(SyncOutcome(row.email, "sent"))
+        await emit(outcome(row.email, "sent"))
 
     with exclusive(Path(state), "sync state"):
         try:
             await store.arun(store.db)
-            await fan_out(rows, one, concurrency=client.concurrent_batch_executions, stop=halt)
+            async with anyio.create_task_group() as tg:
+                if stop is not None:
+                    tg.start_soon(_relay, stop, halt)
+                finished = await fan_out(
+                    _numbered(rows), one, concurrency=client.concurrent_batch_executions, stop=halt
+                )
+                tg.cancel_scope.cancel()
         finally:
             await store.aclose()
+    report.interrupted = (
+        stop is not None and stop.is_set() and not finished and report.stopped is None
+    )
     return report
+
+
+async def _numbered(
+    rows: Iterable[dict[str, Any]] | AsyncIterable[dict[str, Any]],
+) -> AsyncIterator[tuple[int, dict[str, Any]]]:
+    position = 0
+    async for raw in _aiter(rows):
+        position += 1
+        yield position, raw
+
+
+async def _relay(stop: anyio.Event, halt: anyio.Event) -> None:
+    await stop.wait()
+    halt.set()

@@ -221,6 +221,20 @@ def normal_key(raw: object) -> str:
     return unicodedata.normalize("NFC", raw.strip()) if isinstance(raw, str) else ""
 
 
+def key_problem(key: str) -> str | None:
+    """Why ``key`` cannot be journaled (a lone surrogate, a NUL), or None."""
+    if "\x00" in key:
+        return "key contains a NUL character"
+    try:
+        key.encode("utf-8")
+    except UnicodeEncodeError:
+        return (
+            "key is not valid Unicode text (it holds a lone surrogate, such as a JSON "
+            "\\ud800 escape without its pair)"
+        )
+    return None
+
+
 async def run_writes(
     items: Iterable[T | Rejected] | AsyncIterable[T | Rejected],
     prepare: Callable[[T], Prepared],
@@ -287,10 +301,17 @@ async def run_writes(
         raw_key = getattr(item, "key", None)
         key = normal_key(raw_key)
         if not key and not isinstance(item, Rejected):
-            await emit(out("", "failed", error="key is missing"))
+            missing = raw_key is None or isinstance(raw_key, str)
+            why = "key is missing" if missing else f"key must be text, got {raw_key!r}"
+            await emit(out("", "failed", error=why))
             return
         if isinstance(item, Rejected):
             await emit(out(key, "failed", error=item.error))
+            return
+        if problem := key_problem(key):
+            await emit(
+                out(key.encode("utf-8", "backslashreplace").decode(), "failed", error=problem)
+            )
             return
         if key in seen:
             await emit(out(key, "failed", error="duplicate key in this batch"))
@@ -417,13 +438,17 @@ async def run_writes(
                     tg.start_soon(renew, jrn)
                 if stop is not None:
                     tg.start_soon(watch, stop)
-                await fan_out(numbered(), one, concurrency=concurrency, stop=halt)
+                finished = await fan_out(numbered(), one, concurrency=concurrency, stop=halt)
                 tg.cancel_scope.cancel()
         finally:
             if jrn is not None:
                 with anyio.CancelScope(shield=True):
                     await jrn.aend_run(me)
-        report.interrupted = stop is not None and stop.is_set() and report.stopped is None
+        # Interrupted only if rows were left untried: a signal after the last row was
+        # taken cut nothing off, and "rerun to finish" would be wrong.
+        report.interrupted = (
+            stop is not None and stop.is_set() and not finished and report.stopped is None
+        )
     finally:
         if jrn is not None and owned:
             await jrn.__aexit__(None, None, None)

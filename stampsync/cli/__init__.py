@@ -36,8 +36,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     except Exception as exc:  # a bug: say so with its own exit code, never 1 ("rows failed")
         if os.environ.get("STAMPSYNC_DEBUG"):
             traceback.print_exc()
+        bug: BaseException = exc
+        while isinstance(bug, BaseExceptionGroup) and len(bug.exceptions) == 1:
+            bug = bug.exceptions[0]  # a task group's wrapping says nothing about the bug
         print(
-            f"stampsync: internal error ({type(exc).__name__}); nothing more was sent and the "
+            f"stampsync: internal error ({type(bug).__name__}); nothing more was sent and the "
             "journal is consistent. Set STAMPSYNC_DEBUG=1 for the traceback and report it.",
             file=sys.stderr,
         )

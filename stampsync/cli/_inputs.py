@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..batch.sync import LINE_KEY, canonical_column
 from ..batch.writes import Rejected, normal_key
 from ..stamps.stamps import StampAward
 from ._common import fail
@@ -77,6 +78,40 @@ def check_awards_file(path: Path, *, ignore_extra_columns: bool = False) -> int:
     except csv.Error as exc:
         fail(f"{path} is not valid CSV: {exc}")
     return checked.rows
+
+
+def check_records_file(path: Path) -> None:
+    """Check a customer-sync input (CSV or JSONL) before anything is sent.
+
+    A CSV is refused (exit 2, naming line 1 and the column) when a header cell is blank,
+    when two cells name one field (``first_name`` twice, or ``firstname`` beside
+    ``first_name``: which to send would be a guess), or when there is no ``email``
+    column. JSONL rows are checked one by one as they are read, and fail alone.
+    """
+    check_text_file(path)
+    if path.suffix.lower() in (".jsonl", ".ndjson"):
+        return
+    with path.open(newline="", encoding="utf-8-sig") as fh:
+        try:
+            header = next(csv.reader(fh), None)
+        except csv.Error as exc:
+            fail(f"{path} is not valid CSV: {exc}")
+    if not header:
+        fail(f"{path} has no header row; expected at least the column email")
+    seen: dict[str, tuple[int, str]] = {}
+    for column, cell in enumerate(header, 1):
+        if not cell.strip():
+            fail(f"{path} line 1: header cell {column} is blank; every column needs a name")
+        name = canonical_column(cell)
+        if name in seen:
+            first, as_given = seen[name]
+            fail(
+                f"{path} line 1: columns {first} ({as_given!r}) and {column} ({cell!r}) both "
+                f"give {name}; which one to send would be a guess"
+            )
+        seen[name] = (column, cell)
+    if "email" not in seen:
+        fail(f"{path} has no email column; found: {','.join(header)}")
 
 
 @dataclass(frozen=True)
@@ -191,7 +226,11 @@ def read_awards(path: Path) -> Iterator[StampAward | Rejected]:
 
 
 def read_records(path: Path) -> Iterator[dict[str, Any]]:
-    """Stream rows of a CSV or JSONL file as dicts (JSONL: one object per line)."""
+    """Stream rows of a CSV or JSONL file as dicts (JSONL: one object per line).
+
+    Each carries its line in the file under :data:`~stampsync.batch.sync.LINE_KEY`, so
+    the report can name it.
+    """
     if path.suffix.lower() in (".jsonl", ".ndjson"):
         with path.open(encoding="utf-8-sig") as fh:
             for number, line in enumerate(fh, 1):
@@ -203,17 +242,17 @@ def read_records(path: Path) -> Iterator[dict[str, Any]]:
                     row = {"__error__": f"line {number} is not JSON"}
                 if not isinstance(row, dict):
                     row = {"__error__": f"line {number} is not a JSON object"}
-                yield row
+                yield {**row, LINE_KEY: number}
     else:
         with path.open(newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
-            for row in reader:
-                if not any((v or "").strip() for v in row.values() if isinstance(v, str)):
+            reader = csv.reader(fh)
+            names = [h.strip() for h in next(reader, [])]
+            start = reader.line_num + 1
+            for cells in reader:
+                number, start = start, reader.line_num + 1
+                if not any(cell.strip() for cell in cells):
                     continue
-                if None in row:  # DictReader files surplus cells under the key None
-                    yield {
-                        "email": row.get("email") or "",
-                        "__error__": f"line {reader.line_num} has more cells than the header",
-                    }
-                    continue
-                yield {k.strip(): v for k, v in row.items() if k is not None}
+                record: dict[str, Any] = dict(zip(names, cells, strict=False))
+                if len(cells) > len(names):
+                    record["__error__"] = f"line {number} has more cells than the header"
+                yield {**record, LINE_KEY: number}

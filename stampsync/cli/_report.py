@@ -30,6 +30,7 @@ class ReportFile:
         self.path = path
         self._partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
         self._fh: IO[str] | None = None
+        self.rows = 0
 
     def __enter__(self) -> Self:
         fd = open_private(self._partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
@@ -41,6 +42,7 @@ class ReportFile:
         assert self._fh is not None
         self._fh.write(json.dumps(row) + "\n")
         self._fh.flush()
+        self.rows += 1
 
     def __exit__(
         self,
@@ -50,6 +52,11 @@ class ReportFile:
     ) -> None:
         assert self._fh is not None
         self._fh.close()
+        if exc_type is not None and self.rows == 0:
+            # Refused (or failed) before any row was done: the last report still says
+            # what the last run did, so it stays.
+            self._partial.unlink(missing_ok=True)
+            return
         # Even an interrupted or crashed run's rows are worth keeping: they are what was
         # done. The rename is atomic, so a reader sees the old report or the new one.
         os.replace(self._partial, self.path)

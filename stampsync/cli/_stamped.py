@@ -11,13 +11,13 @@ import time
 from pathlib import Path
 from typing import IO, Annotated
 
+import anyio
 import msgspec
 import typer
 
 from .._files import open_private
 from ..batch._runs import exclusive
 from ..batch.sync import SyncReport, sync_customers
-from ..batch.writes import ExitCode
 from ..errors import ConfigurationError
 from ..stamped.client import StampedClient
 from ..stamped.models import Customer
@@ -36,9 +36,10 @@ from ._common import (
     release,
     require,
 )
-from ._inputs import check_text_file, read_records
-from ._report import ReportFile
+from ._inputs import check_records_file, read_records
+from ._report import Aborted, ReportFile
 from ._secrets import PrivateKeyFile, resolve_secret, secret_option
+from ._signals import GracefulStop
 
 app = typer.Typer(help="Stamped.io: bulk customer export and customer sync.", no_args_is_help=True)
 
@@ -92,25 +93,36 @@ class ExportWriter:
         self.raw_csv = raw_csv
         self.start_page = 1
         self.count = 0
+        self._resume = resume
+        self._offset = 0
+        self.fh: IO[str] | None = None
+        self.writer: csv.DictWriter[str] | None = None
         self._lock = exclusive(out, "export file")
         self._lock.__enter__()
         try:
             if resume and self.state_path.exists() and out.exists():
-                self.start_page, self.count, offset = self._read_state()
-                with out.open("r+b") as fh:
-                    fh.truncate(offset)  # drop a partly written page
-            elif not resume:
-                self.state_path.unlink(missing_ok=True)
-            flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if self.start_page > 1 else os.O_TRUNC)
-            self.fh: IO[str] = os.fdopen(
-                open_private(out, flags),
-                "a" if self.start_page > 1 else "w",
-                encoding="utf-8",
-                newline="",
-            )
+                self.start_page, self.count, self._offset = self._read_state()
         except BaseException:
             self._lock.__exit__(None, None, None)
             raise
+
+    def open(self) -> None:
+        """Open the output; called once the API answered, so a run refused at its first
+        request (a wrong key, an unreachable host) leaves the last export as it was."""
+        if self.fh is not None:
+            return
+        if self.start_page > 1:
+            with self.out.open("r+b") as fh:
+                fh.truncate(self._offset)  # drop a partly written page
+        elif not self._resume:
+            self.state_path.unlink(missing_ok=True)
+        flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if self.start_page > 1 else os.O_TRUNC)
+        self.fh = os.fdopen(
+            open_private(self.out, flags),
+            "a" if self.start_page > 1 else "w",
+            encoding="utf-8",
+            newline="",
+        )
         self.writer = csv.DictWriter(self.fh, CSV_FIELDS) if self.csv else None
         if self.writer is not None and self.start_page == 1:
             self.writer.writeheader()
@@ -123,6 +135,7 @@ class ExportWriter:
                 row = {k: spreadsheet_safe(v) for k, v in row.items()}
             self.writer.writerow(row)
         else:
+            assert self.fh is not None
             self.fh.write(_encoder.encode(customer).decode() + "\n")
         self.count += 1
 
@@ -137,21 +150,21 @@ class ExportWriter:
             ) from None
 
     def checkpoint(self, next_page: int) -> None:
-        """Everything before ``next_page`` is written: remember it for ``--resume``.
-
-        Written beside the state file and renamed over it: a run killed mid-checkpoint
-        leaves the previous checkpoint whole, never an empty or half-written one.
-        """
+        """Everything before ``next_page`` is written: remember it for ``--resume``."""
+        assert self.fh is not None
         self.fh.flush()
         state = {"next_page": next_page, "count": self.count, "offset": self.fh.tell()}
-        tmp = self.state_path.with_name(self.state_path.name + ".tmp")
-        fd = open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+        # Written beside and renamed over: a kill between truncating and writing the
+        # state in place left it empty, and --resume then could not start.
+        partial = self.state_path.with_name(self.state_path.name + ".partial")
+        fd = open_private(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
         with os.fdopen(fd, "w") as fh:
             fh.write(json.dumps(state))
-        os.replace(tmp, self.state_path)
+        os.replace(partial, self.state_path)
 
     def close(self, complete: bool) -> None:
-        self.fh.close()
+        if self.fh is not None:
+            self.fh.close()
         if complete:
             self.state_path.unlink(missing_ok=True)
         self._lock.__exit__(None, None, None)
@@ -169,18 +182,27 @@ def spreadsheet_safe(value: object) -> object:
     return value
 
 
-async def export(client: StampedClient, writer: ExportWriter, page_size: int) -> None:
-    """Export every customer through ``writer``, with progress and a closing summary."""
-    try:
-        await _export(client, writer, page_size)
-    finally:
-        await release(client)
+async def export(client: StampedClient, writer: ExportWriter, page_size: int) -> int | None:
+    """Export every customer through ``writer``, with progress and a closing summary.
+
+    Returns ``None`` when complete, or the number of the signal (SIGINT/SIGTERM) that
+    stopped it: the pages written whole are kept for ``--resume``.
+    """
+    with GracefulStop("keeping the pages written so far") as signals:
+        try:
+            await _export(client, writer, page_size, signals.event)
+        finally:
+            await release(client)
+    return signals.signum if signals.event.is_set() else None
 
 
-async def _export(client: StampedClient, writer: ExportWriter, page_size: int) -> None:
+async def _export(
+    client: StampedClient, writer: ExportWriter, page_size: int, stop: anyio.Event
+) -> None:
     started = time.monotonic()
     async with client:
         first = await client.customers.list(page=1, limit=1)
+        writer.open()
         total = first.total
         with progress() as bar:
             task = bar.add_task("exporting", total=total, completed=writer.count, rate="")
@@ -189,6 +211,10 @@ async def _export(client: StampedClient, writer: ExportWriter, page_size: int) -
             ) as customers:
                 page = writer.start_page
                 async for customer in customers:
+                    if stop.is_set():
+                        # Pages before the last checkpoint are whole; --resume redoes the rest.
+                        err.print("[yellow]interrupted: rerun with --resume to finish")
+                        return
                     if customers.stats.next_page != page:
                         # This customer opens a new page: everything before it is whole.
                         page = customers.stats.next_page
@@ -249,10 +275,14 @@ def export_customers(
         writer = ExportWriter(out, resume, raw_csv=raw_csv)
         complete = False
         try:
-            asyncio.run(export(client, writer, page_size))
-            complete = True
+            interrupted_by = asyncio.run(export(client, writer, page_size))
+            complete = interrupted_by is None
+        except Aborted as aborted:
+            interrupted_by = aborted.signum
         finally:
             writer.close(complete)
+    if interrupted_by is not None:
+        raise typer.Exit(128 + interrupted_by)
 
 
 @app.command("sync-customers")
@@ -285,39 +315,45 @@ def sync_customers_command(
     refused before anything was sent; 4 stopped early (credentials refused or server
     unreachable); 130/143 interrupted; 70 internal error.
     """
-    check_text_file(input)
+    check_records_file(input)
     tuning = Tuning(throttle_limit, throttle_seconds, connections, batch, redis_url, throttle_key)
     with api_errors():
         client = make_client(tuning, api_url, public_key, private_key, store_hash, private_key_file)
         out = ReportFile(report) if report else None
 
-        async def _sync(client: StampedClient) -> SyncReport:
-            return await sync_customers(
-                client,
-                read_records(input),
-                state=state,
-                dry_run=dry_run,
-                on_outcome=(lambda o: out.write(o.as_dict())) if out else None,
-                keep_outcomes=False,
-            )
+        async def run() -> SyncReport:
+            with GracefulStop("finishing rows in flight") as signals:
+                try:
+                    async with client:
+                        result = await sync_customers(
+                            client,
+                            read_records(input),
+                            state=state,
+                            dry_run=dry_run,
+                            on_outcome=(lambda o: out.write(o.as_dict())) if out else None,
+                            keep_outcomes=False,
+                            stop=signals.event,
+                        )
+                finally:
+                    await release(client)
+            if result.interrupted:
+                result.interrupted_by = signals.signum
+            return result
 
-        async def run() -> None:
-            try:
-                async with client:
-                    result = await _sync(client)
-            finally:
-                await release(client)
-            c = result.counts
-            verb = "would send" if dry_run else "sent"
-            err.print(
-                f"{verb} {c['would_send'] if dry_run else c['sent']}, unchanged "
-                f"{c['unchanged']}, failed {c['failed']} ({result.requests} requests)"
-            )
-            if result.stopped:
-                err.print(f"[bold red]stopped early:[/] {result.stopped}; rows not tried are left")
-                raise typer.Exit(ExitCode.STOPPED)
-            if c["failed"]:
-                raise typer.Exit(ExitCode.FAILED)
-
-        with out if out else contextlib.nullcontext():
-            asyncio.run(run())
+        try:
+            with out if out else contextlib.nullcontext():
+                result = asyncio.run(run())
+        except Aborted as aborted:
+            err.print("[yellow]aborted: a rerun sends the rows in flight again (upserts repeat)")
+            raise typer.Exit(128 + aborted.signum) from None
+    c = result.counts
+    verb = "would send" if dry_run else "sent"
+    err.print(
+        f"{verb} {c['would_send'] if dry_run else c['sent']}, unchanged "
+        f"{c['unchanged']}, failed {c['failed']} ({result.requests} requests)"
+    )
+    if result.stopped:
+        err.print(f"[bold red]stopped early:[/] {result.stopped}; rows not tried are left")
+    if result.interrupted:
+        err.print("[yellow]interrupted: rerun the same command to finish the rest")
+    raise typer.Exit(result.exit_code)

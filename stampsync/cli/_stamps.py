@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import signal
 import time
 from pathlib import Path
 from typing import Annotated
 
-import anyio
 import typer
 
 from ..batch.journal import STATUSES, Journal
-from ..batch.writes import BatchReport, Outcome
+from ..batch.writes import BatchReport, Outcome, normal_key
 from ..errors import ConfigurationError
 from ..stamps.client import StampsClient
 from ..stamps.stamps import DEFAULT_MAX_STAMPS
@@ -34,6 +32,7 @@ from ._common import (
 from ._inputs import check_awards_file, read_awards
 from ._report import Aborted, ReportFile
 from ._secrets import TokenFile, resolve_secret, secret_option
+from ._signals import GracefulStop
 
 app = typer.Typer(
     help="Stamps (stamps.co.id): mass awards and their journal.", no_args_is_help=True
@@ -58,50 +57,32 @@ async def award_file(
     The first signal stops taking rows (those in flight finish and are journaled); a
     second one aborts at once, quietly (what was in flight becomes ambiguous).
     """
-    stop = anyio.Event()
-    loop = asyncio.get_running_loop()
-    received: list[int] = []
-    main_task = asyncio.current_task()
-
-    def on_signal(signum: int) -> None:
-        received.append(signum)
-        if len(received) == 1:
-            err.print("[yellow]stopping: finishing awards in flight (again to abort)")
-            stop.set()
-        elif main_task is not None:
-            main_task.cancel()
-
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, on_signal, signum)
     started = time.monotonic()
-    try:
-        with progress() as bar:
-            task = bar.add_task("awarding", total=total, rate="")
+    with GracefulStop("finishing awards in flight") as signals:
+        try:
+            with progress() as bar:
+                task = bar.add_task("awarding", total=total, rate="")
 
-            def record(outcome: Outcome) -> None:
-                report.write(outcome.as_dict())
-                done = bar.tasks[0].completed + 1
-                rate = done / max(time.monotonic() - started, 1e-6)
-                bar.update(task, advance=1, rate=f"{rate:.1f}/s")
+                def record(outcome: Outcome) -> None:
+                    report.write(outcome.as_dict())
+                    done = bar.tasks[0].completed + 1
+                    rate = done / max(time.monotonic() - started, 1e-6)
+                    bar.update(task, advance=1, rate=f"{rate:.1f}/s")
 
-            async with client:
-                result = await client.stamps.add_many(
-                    read_awards(rows_path),
-                    journal=journal,
-                    on_outcome=record,
-                    keep_outcomes=False,
-                    stop=stop,
-                    max_stamps=max_stamps,
-                )
-        if result.interrupted and received:
-            result.interrupted_by = received[0]
-        return result
-    except asyncio.CancelledError:
-        raise Aborted(received[0] if received else signal.SIGINT) from None
-    finally:
-        await release(client)
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(signum)
+                async with client:
+                    result = await client.stamps.add_many(
+                        read_awards(rows_path),
+                        journal=journal,
+                        on_outcome=record,
+                        keep_outcomes=False,
+                        stop=signals.event,
+                        max_stamps=max_stamps,
+                    )
+        finally:
+            await release(client)
+    if result.interrupted:
+        result.interrupted_by = signals.signum
+    return result
 
 
 def summary(report: BatchReport, journal: Path) -> None:
@@ -232,6 +213,9 @@ def journal_resolve(
         fail("say --applied or --not-applied")
     if not journal.exists():
         fail(f"journal {journal} does not exist")
+    # As the award compared and journaled it: "café" typed decomposed (as macOS input
+    # methods do) is the same key.
+    key = normal_key(key)
     try:
         with Journal(journal) as j:
             j.resolve(key, applied=applied, result_id=award_id)

@@ -80,9 +80,9 @@ async def test_faults_never_duplicate_and_every_outcome_matches_the_server(
         again = await sp.stamps.add_many(awards(300), journal=journal)
     sent = (await sb.counters())["arrivals"] - before
     # The failed keys, after one preflight ping (the credentials checked before writing);
-    # with none failed (the seeded faults land on whichever requests come first), nothing.
-    ping = 1 if by_status["failed"] else 0
-    assert sent - ping == again.sent == len(by_status["failed"])
+    # with no failed key (three 503s in a row for one key are rare) nothing, not even it.
+    assert again.sent == len(by_status["failed"])
+    assert sent == again.sent + (1 if again.sent else 0)
     assert {o.key for o in again if o.skipped} == by_status["applied"] | by_status["ambiguous"]
     assert max((await server_keys(sb)).values()) == 1
     assert again.counts["ambiguous"] == len(by_status["ambiguous"])
