@@ -233,6 +233,7 @@ def test_an_export_checkpoint_cut_off_mid_write_leaves_the_previous_one_whole(
 ) -> None:
     out = tmp_path / "c.jsonl"
     writer = ExportWriter(out, resume=False)
+    writer.open()  # as the export does once the API has answered
     writer.checkpoint(2)
     state = out.with_name("c.jsonl.state")
     before = state.read_text()

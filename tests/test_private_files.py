@@ -81,6 +81,7 @@ def test_the_export_resume_file_is_0600(umask: int, tmp_path: Path) -> None:
     out = tmp_path / "c.jsonl"
     writer = ExportWriter(out, resume=False)
     try:
+        writer.open()  # as the export does once the API has answered
         writer.write(Customer(id=1, email="a@x.co"))
         writer.checkpoint(2)  # an interrupted export leaves this for --resume
         assert mode(writer.state_path) == 0o600
