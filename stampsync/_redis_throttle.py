@@ -134,17 +134,40 @@ def redis_margin(seconds: float) -> float:
     return max(0.05, default_margin(seconds))
 
 
+#: Query parameters that may carry a secret (redis-py reads ``?password=``).
+SECRET_QUERY = ("pass", "auth", "token", "secret", "key")
+
+
 def safe_url(url: str) -> str:
-    """``url`` without its password, for messages."""
+    """``url`` without its secrets, for reprs, messages and logs.
+
+    The whole user part goes (``redis://secret@host`` is an old way to give a password),
+    and so does the value of any query parameter whose name suggests a secret.
+    """
     try:
         parsed = URL(url)
-    except ValueError:
+        if parsed.user is not None or parsed.password is not None:
+            parsed = parsed.with_user(None)
+        query = [
+            (k, "***" if any(word in k.lower() for word in SECRET_QUERY) else v)
+            for k, v in parsed.query.items()
+        ]
+        if query:
+            parsed = parsed.with_query(query)
+        return str(parsed)
+    except (ValueError, TypeError):
         return "<unparseable redis url>"
-    if parsed.password:
-        parsed = parsed.with_password(None).with_user(None)
-    if "password" in parsed.query:  # redis-py also reads ?password=...
-        parsed = parsed.update_query({"password": "***"})
-    return str(parsed)
+
+
+def secrets_of(url: str) -> list[str]:
+    """The secret parts of ``url`` (user, password, secret query values), to scrub."""
+    try:
+        parsed = URL(url)
+        found = [parsed.user, parsed.password, parsed.raw_user, parsed.raw_password]
+        found += [v for k, v in parsed.query.items() if any(w in k.lower() for w in SECRET_QUERY)]
+    except (ValueError, TypeError):
+        return [url]
+    return [s for s in found if s]
 
 
 class RedisThrottle:
@@ -214,8 +237,14 @@ class RedisThrottle:
                     socket_connect_timeout=2,
                     socket_timeout=5,
                 )
-            except ValueError as exc:
-                raise ConfigurationError(f"bad redis_url {self._url!r}: {exc}") from None
+                # An unknown option (``?Password=``) fails only when a connection is made:
+                # build one now (no I/O) so it is refused here, not on the first request.
+                pool.connection_class(**pool.connection_kwargs)
+            except (ValueError, TypeError) as exc:
+                reason = str(exc)
+                for secret in secrets_of(redis_url):
+                    reason = reason.replace(secret, "***")
+                raise ConfigurationError(f"bad redis_url {self._url!r}: {reason}") from None
             # from_pool: the client owns the pool and disconnects it on aclose().
             redis = aioredis.Redis.from_pool(pool)
             self._owns_client = True

@@ -171,8 +171,8 @@ class LocalThrottle:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         check_limits(limit, seconds)
-        if margin is not None and margin < 0:
-            raise ConfigurationError(f"throttle margin must be >= 0, got {margin!r}")
+        if margin is not None and not (isinstance(margin, int | float) and 0 <= margin < math.inf):
+            raise ConfigurationError(f"throttle margin must be finite and >= 0, got {margin!r}")
         if burst is None:
             burst = max(1, limit // 10)
         if isinstance(burst, bool) or not isinstance(burst, int) or not 1 <= burst <= limit:

@@ -31,8 +31,9 @@ def redis_binary() -> str:
 
 
 @contextmanager
-def redis_server() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """Start redis-server; yield its URL and process; stop it by pid."""
+def redis_server(*extra: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Start redis-server (``extra``: more options); yield its URL and process; stop it
+    by pid."""
     port = free_port()
     workdir = tempfile.mkdtemp(prefix="stampsync-redis-")
     proc = subprocess.Popen(
@@ -50,6 +51,7 @@ def redis_server() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
             workdir,
             "--protected-mode",
             "yes",
+            *extra,
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

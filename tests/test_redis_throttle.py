@@ -13,6 +13,7 @@ import redis.asyncio as aioredis
 
 from stampsync import StampedClient
 from stampsync._redis_throttle import redis_margin
+from stampsync.cli._common import Tuning
 from stampsync.errors import ConfigurationError, ThrottleUnavailableError
 from stampsync.sandbox import Sandbox
 from stampsync.testing import max_in_window
@@ -322,3 +323,64 @@ async def test_three_processes_configured_above_the_servers_limit_learn_it_toget
     admitted = sorted(a for a, r in zip(arrivals, requests, strict=True) if r["status"] != 429)
     after = [a for a in admitted if a >= refused[0]]
     assert (len(after) - 1) / (after[-1] - after[0]) >= 0.9 * allowed / seconds
+
+
+async def test_a_read_only_replica_is_a_throttle_unavailable_error() -> None:
+    # A replica of nothing: reachable, but it refuses every write (READONLY).
+    with redis_server("--replicaof", "127.0.0.1", "1") as (url, _):
+        async with RedisThrottle(url, key="ro", limit=5, seconds=1) as shared:
+            with pytest.raises(ThrottleUnavailableError, match="ReadOnlyError"):
+                await shared.acquire()
+            with pytest.raises(ThrottleUnavailableError):
+                await shared.rate_limited(None)
+        async with (
+            RedisThrottle(url, key="ro", limit=5, seconds=1) as shared,
+            Sandbox(customers=10, members=10) as sb,
+            sb.stamped_client(throttle=shared, max_retries=0) as st,
+        ):
+            with pytest.raises(ThrottleUnavailableError):
+                await st.customers.get(1)
+            assert (await sb.counters()).get("arrivals", 0) == 0
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://:s3cret-pass@127.0.0.1:1/0",
+        "redis://user:s3cret-pass@127.0.0.1:1/0",
+        "redis://s3cret-pass@127.0.0.1:1/0",
+        "redis://127.0.0.1:1/0?password=s3cret-pass",
+        "redis://127.0.0.1:1/0?db=0&password=s3cret-pass",
+    ],
+)
+async def test_a_redis_password_never_reaches_a_repr_message_or_log(
+    url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("DEBUG", logger="stampsync")
+    shared = RedisThrottle(url, key="k", limit=1, seconds=1, fallback_processes=1)
+    async with shared:
+        await shared.acquire()  # falls back, logging why
+        client = StampedClient("p", "k", "1", throttle=shared)
+        texts = [repr(shared), repr(client), caplog.text]
+    texts.append(repr(Tuning(10, 1.0, 2, 2, redis_url=url)))  # the CLI's settings
+    strict = RedisThrottle(url, key="k", limit=1, seconds=1)
+    async with strict:
+        with pytest.raises(ThrottleUnavailableError) as failed:
+            await strict.acquire()
+        texts.append(str(failed.value))  # last: the message of a failed acquire
+    assert "127.0.0.1" in texts[0]
+    assert "cannot reach Redis" in texts[-1]
+    for text in texts:
+        assert "s3cret-pass" not in text
+    with pytest.raises(ConfigurationError) as bad:
+        RedisThrottle(url.replace("redis://", "redis+bad://"), key="k", limit=1, seconds=1)
+    assert "s3cret-pass" not in str(bad.value)
+
+
+def test_an_unknown_redis_option_is_refused_at_once_without_its_secret() -> None:
+    # redis-py passes query options to its connections: before, this TypeError escaped
+    # from the first request instead of a ConfigurationError here.
+    with pytest.raises(ConfigurationError, match="bad redis_url") as bad:
+        RedisThrottle("redis://127.0.0.1:1/0?Password=s3cret-pass", key="k", limit=1, seconds=1)
+    assert "s3cret-pass" not in str(bad.value)
+    assert "Password=***" in str(bad.value)

@@ -236,3 +236,10 @@ def test_a_local_throttle_used_from_a_second_event_loop_is_refused_clearly() -> 
     asyncio.run(throttle.acquire())
     with pytest.raises(ClientStateError, match="one throttle per loop"):
         asyncio.run(throttle.acquire())
+
+
+@pytest.mark.parametrize("margin", [float("nan"), float("inf"), -0.1])
+def test_a_margin_that_is_not_finite_and_positive_is_refused(margin: float) -> None:
+    # Before, nan passed (nan < 0 is False) and silently disabled the window's margin.
+    with pytest.raises(ConfigurationError, match="margin"):
+        LocalThrottle(10, 1, margin=margin)

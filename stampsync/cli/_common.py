@@ -6,7 +6,7 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, NoReturn
 
 import typer
@@ -52,7 +52,7 @@ class Tuning:
     throttle_seconds: float
     connections: int
     batch: int
-    redis_url: str | None = None
+    redis_url: str | None = field(default=None, repr=False)  # may hold a password
     throttle_key: str | None = None
 
     def throttle(self, default_key: str) -> RedisThrottle | None:

@@ -1,0 +1,36 @@
+"""Retry-After from a strict server in its own process: bounded by the caller's time."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from stampsync.errors import RateLimitError
+from stampsync.sandbox import Fault, Sandbox
+
+
+async def test_an_hour_long_retry_after_never_holds_a_call_past_its_budget() -> None:
+    hour = Fault("429_retry_after", seconds=3600, times=1)
+    async with Sandbox(process=True, customers=10, faults=[hour]) as sb:
+        async with sb.stamped_client(retry_budget=3, throttle_limit=100) as client:
+            started = time.monotonic()
+            with pytest.raises(RateLimitError) as first:
+                await client.customers.get(1)
+            assert time.monotonic() - started < 4
+            assert first.value.retry_after == pytest.approx(3600, abs=5)
+            again = time.monotonic()
+            with pytest.raises(RateLimitError):
+                await client.customers.get(2)  # the shared pause outlasts this budget too
+            assert time.monotonic() - again < 1
+        assert (await sb.counters())["arrivals"] == 1  # nothing else was sent
+
+
+@pytest.mark.parametrize("hint", [0.0, -1.0, float("nan")])
+async def test_hostile_retry_after_values_never_retry_instantly(hint: float) -> None:
+    hostile = Fault("429_retry_after", seconds=hint, times=1)
+    async with Sandbox(process=True, customers=10, faults=[hostile]) as sb:
+        async with sb.stamped_client(throttle_limit=100) as client:
+            await client.customers.get(1)
+        first, second = sorted(await sb.arrivals())
+    assert second - first >= 0.4  # the default pause, not the hint's "now"
