@@ -8,7 +8,6 @@ ids may be numbers or strings, and a few fields change type between endpoints (g
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator
 from typing import Any
 
 import msgspec
@@ -319,6 +318,6 @@ class AccessToken(msgspec.Struct, frozen=True, kw_only=True):
     def __repr__(self) -> str:
         return "AccessToken(access_token='***')"
 
-    def __rich_repr__(self) -> Iterator[tuple[str, str]]:
+    def __rich_repr__(self) -> list[tuple[str, Any]]:
         # msgspec's own __rich_repr__ would hand rich the token itself.
-        yield "access_token", "***"
+        return [("access_token", "***")]
