@@ -218,6 +218,23 @@ def test_no_repr_shows_the_static_token() -> None:
     assert not [s for s in shown if TOKEN in s or header.split()[-1] in s]
 
 
+def test_rich_pretty_printing_shows_no_token() -> None:
+    """rich (the CLI's console) prints a msgspec Struct through ``__rich_repr__``."""
+    from rich.pretty import pretty_repr
+
+    from stampsync.stamps.models import AccessToken
+
+    jwt = "eyJ-jwt-SECRET-0123456789"
+    carriers: list[object] = [
+        AccessToken(access_token=jwt),
+        Request("POST", "/api/auth/get-access-token/", body={"token": TOKEN}),
+    ]
+    for carrier in carriers:
+        shown = pretty_repr(carrier) + repr(carrier) + str(carrier)
+        assert jwt not in shown
+        assert TOKEN not in shown
+
+
 # -- 9. short-lived JWTs ---------------------------------------------------------------
 
 

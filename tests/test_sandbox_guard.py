@@ -93,6 +93,12 @@ def test_a_cross_site_post_to_clear_is_refused(sandbox: Sandbox) -> None:
         assert status == 403, origin
         assert MARK + b": 1" in head
     assert counters(sandbox)["arrivals"] > 0  # nothing was cleared
+    # Another local web app (a dev server on another port) is another origin.
+    port = int(sandbox.url.rsplit(":", 1)[1])
+    for other in (f"http://127.0.0.1:{port + 1}", "http://localhost:3000", "http://localhost"):
+        status, _ = raw(sandbox, "POST", "/__sandbox/clear", host, Origin=other)
+        assert status == 403, other
+    assert counters(sandbox)["arrivals"] > 0
     status, _ = raw(sandbox, "POST", "/__sandbox/clear", host, Origin=sandbox.url)
     assert status == 200
     assert counters(sandbox).get("arrivals", 0) == 0
@@ -120,6 +126,11 @@ def test_host_and_origin_parsing() -> None:
         assert not loopback_host(bad), bad
     assert loopback_origin("http://localhost:3000")
     assert loopback_origin("https://[::1]")
+    # With the sandbox's port: its own origin only.
+    assert loopback_origin("http://localhost:3000", 3000)
+    assert loopback_origin("http://[::1]:3000", 3000)
+    for other in ("http://localhost:3001", "https://localhost:3000", "http://localhost"):
+        assert not loopback_origin(other, 3000), other
     for bad in ("null", "https://evil.example", "file://", "chrome-extension://abc"):
         assert not loopback_origin(bad), bad
 

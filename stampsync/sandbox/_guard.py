@@ -31,13 +31,30 @@ def loopback_host(value: str) -> bool:
     return bool(host) and is_loopback(host.rstrip("."))
 
 
-def loopback_origin(value: str) -> bool:
-    """True if an ``Origin`` header is an http(s) origin on a loopback host."""
+def loopback_origin(value: str, port: int | None = None) -> bool:
+    """True if an ``Origin`` header is an http(s) origin on a loopback host.
+
+    With ``port``, only the sandbox's own origin passes: ``http``, a loopback host and
+    that port. Any other local web app (a dev server on ``localhost:3000``) is another
+    origin, and its pages must not post to the sandbox either.
+    """
     try:
         url = URL(value.strip())
     except (ValueError, TypeError):
         return False
-    return url.scheme in ("http", "https") and url.host is not None and is_loopback(url.host)
+    if url.host is None or not is_loopback(url.host):
+        return False
+    if port is None:
+        return url.scheme in ("http", "https")
+    return url.scheme == "http" and url.port == port
+
+
+def _local_port(request: web.Request) -> int | None:
+    """The port this connection reached: the sandbox's own, whatever the Host says."""
+    sockname = request.transport.get_extra_info("sockname") if request.transport else None
+    if isinstance(sockname, tuple) and len(sockname) >= 2 and isinstance(sockname[1], int):
+        return sockname[1]
+    return None
 
 
 @web.middleware
@@ -50,7 +67,7 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
             403,
         )
     origin = request.headers.get(hdrs.ORIGIN)
-    if origin is not None and not loopback_origin(origin):
+    if origin is not None and not loopback_origin(origin, _local_port(request)):
         return json_response({"detail": "cross-origin requests are refused by the sandbox"}, 403)
     return await handler(request)
 

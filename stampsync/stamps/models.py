@@ -317,3 +317,7 @@ class AccessToken(msgspec.Struct, frozen=True, kw_only=True):
 
     def __repr__(self) -> str:
         return "AccessToken(access_token='***')"
+
+    def __rich_repr__(self) -> list[tuple[str, Any]]:
+        # msgspec's own __rich_repr__ would hand rich the token itself.
+        return [("access_token", "***")]
