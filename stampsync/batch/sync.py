@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
-import signal
 import time
 from collections.abc import (
     AsyncIterable,
@@ -33,7 +32,7 @@ from ..errors import ConfigurationError, StampsyncError
 from ._runs import exclusive
 from ._sqlite import SqliteFile
 from .fanout import _aiter, fan_out
-from .writes import BREAKER_THRESHOLD, ExitCode, hopeless
+from .writes import BREAKER_THRESHOLD, exit_code, hopeless
 
 if TYPE_CHECKING:
     from ..stamped.client import StampedClient
@@ -102,15 +101,13 @@ class SyncReport:
     @property
     def exit_code(self) -> int:
         """The CLI's exit code for this sync, from the batch table (see :class:`ExitCode`)."""
-        if self.interrupted:
-            if self.interrupted_by == signal.SIGTERM:
-                return ExitCode.TERMINATED
-            return ExitCode.INTERRUPTED
-        if self.stopped:
-            return ExitCode.STOPPED
-        if self.counts["failed"]:
-            return ExitCode.FAILED
-        return ExitCode.OK
+        return exit_code(
+            interrupted=self.interrupted,
+            interrupted_by=self.interrupted_by,
+            stopped=self.stopped is not None,
+            ambiguous=0,
+            failed=self.counts["failed"],
+        )
 
     def __iter__(self) -> Iterator[SyncOutcome]:
         return iter(self.outcomes)

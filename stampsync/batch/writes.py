@@ -138,17 +138,28 @@ class BatchReport:
     @property
     def exit_code(self) -> int:
         """The CLI's exit code for this report (see :class:`ExitCode`)."""
-        if self.interrupted:
-            if self.interrupted_by == signal.SIGTERM:
-                return ExitCode.TERMINATED
-            return ExitCode.INTERRUPTED
-        if self.stopped:
-            return ExitCode.STOPPED
-        if self.counts["ambiguous"]:
-            return ExitCode.AMBIGUOUS
-        if self.counts["failed"]:
-            return ExitCode.FAILED
-        return ExitCode.OK
+        return exit_code(
+            interrupted=self.interrupted,
+            interrupted_by=self.interrupted_by,
+            stopped=self.stopped is not None,
+            ambiguous=self.counts["ambiguous"],
+            failed=self.counts["failed"],
+        )
+
+
+def exit_code(
+    *, interrupted: bool, interrupted_by: int | None, stopped: bool, ambiguous: int, failed: int
+) -> ExitCode:
+    """The batch exit code, by :class:`ExitCode`'s precedence."""
+    if interrupted:
+        return ExitCode.TERMINATED if interrupted_by == signal.SIGTERM else ExitCode.INTERRUPTED
+    if stopped:
+        return ExitCode.STOPPED
+    if ambiguous:
+        return ExitCode.AMBIGUOUS
+    if failed:
+        return ExitCode.FAILED
+    return ExitCode.OK
 
 
 def classify(exc: BaseException) -> tuple[OutcomeStatus, str]:
