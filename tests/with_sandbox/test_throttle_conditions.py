@@ -16,7 +16,6 @@ from stampsync.sandbox import Fault, Sandbox
 from stampsync.testing import max_in_window
 from stampsync.throttle import LocalThrottle
 
-
 #: Share of L/S an export must sustain under reconnects (see the test for why not 0.95).
 RECONNECT_RATE = 0.93
 
