@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import sqlite3
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -53,7 +54,7 @@ class SqliteFile:
                 db = sqlite3.connect(
                     self.path, timeout=30.0, isolation_level=None, check_same_thread=False
                 )
-                db.execute("PRAGMA journal_mode=WAL")
+                _switch_to_wal(db)
                 db.execute("PRAGMA synchronous=FULL")
                 self._migrate(db)
             except (sqlite3.DatabaseError, OSError, ConfigurationError) as exc:
@@ -133,3 +134,17 @@ def _statements(script: str) -> list[str]:
     if current.strip():
         found.append(current.strip())
     return found
+
+
+def _switch_to_wal(db: sqlite3.Connection) -> None:
+    """``journal_mode=WAL``, retried: SQLite answers "database is locked" at once, without
+    its busy handler, when another connection is switching the same new file."""
+    deadline = time.monotonic() + 30.0
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)  # on the file's own thread: the event loop is not blocked
