@@ -107,8 +107,9 @@ class ExportWriter:
             raise
 
     def open(self) -> None:
-        """Open the output; called once the API answered, so a run refused at its first
-        request (a wrong key, an unreachable host) leaves the last export as it was."""
+        """Open the output (at the latest on the first write); the export calls it once
+        the API answered, so a run refused at its first request (a wrong key, an
+        unreachable host) leaves the last export as it was."""
         if self.fh is not None:
             return
         if self.start_page > 1:
@@ -128,6 +129,7 @@ class ExportWriter:
             self.writer.writeheader()
 
     def write(self, customer: Customer) -> None:
+        self.open()
         if self.writer is not None:
             row = msgspec.structs.asdict(customer)
             row["tags"] = ";".join(customer.tags or [])
@@ -151,6 +153,7 @@ class ExportWriter:
 
     def checkpoint(self, next_page: int) -> None:
         """Everything before ``next_page`` is written: remember it for ``--resume``."""
+        self.open()
         assert self.fh is not None
         self.fh.flush()
         state = {"next_page": next_page, "count": self.count, "offset": self.fh.tell()}
