@@ -273,8 +273,6 @@ class LocalThrottle:
 
     def _free_now(self) -> float | None:
         """The time, if a start fits at once with nobody queued (no lock needed then)."""
-        if self._loop is not asyncio.get_running_loop():
-            self._check_loop()
         if self._queued:
             return None
         now = self._clock()
@@ -304,6 +302,8 @@ class LocalThrottle:
 
     async def acquire(self) -> None:
         """Wait until a start fits in the window, then record it as starting now."""
+        if self._loop is not asyncio.get_running_loop():
+            self._check_loop()  # before the pacer, which is bound to its loop too
         if self._pacer is not None:
             await self._pacer.acquire()
         now = self._free_now()
@@ -318,6 +318,8 @@ class LocalThrottle:
         """
         # Written out rather than shared with acquire: a coroutine level costs about 1 %
         # of a request, and every request of both clients comes through here.
+        if self._loop is not asyncio.get_running_loop():
+            self._check_loop()  # before the pacer, which is bound to its loop too
         if self._pacer is not None:
             await self._pacer.acquire()
         if self._free_now() is None:
