@@ -30,6 +30,7 @@ from typing import Any
 
 from aiolimiter import AsyncLimiter
 
+from benchmarks.throttle_compliance import AiolimiterThrottle
 from stampsync.sandbox import Fault, Sandbox
 from stampsync.testing import max_in_window
 from stampsync.throttle import LocalThrottle, Throttle
@@ -42,20 +43,6 @@ class GrantStamped(LocalThrottle):
 
     def _learn(self, now: float) -> None:
         pass
-
-
-class Paced:
-    """``AsyncLimiter(1, S/L)`` behind the throttle protocol, with no 429 handling."""
-
-    def __init__(self, limit: int, seconds: float) -> None:
-        self._limiter = AsyncLimiter(1, seconds / limit)
-        self.limit, self.seconds = limit, seconds
-
-    async def acquire(self) -> None:
-        await self._limiter.acquire()
-
-    async def rate_limited(self, retry_after: float | None) -> float:
-        return 0.0
 
 
 @dataclass
@@ -78,7 +65,7 @@ def make(kind: str, limit: int, seconds: float) -> Throttle | None:
         return None  # the client's own default
     if kind == "grant-stamped":
         return GrantStamped(limit, seconds, margin=max(0.015, seconds * 0.01))
-    return Paced(limit, seconds)
+    return AiolimiterThrottle(AsyncLimiter(1, seconds / limit), limit, seconds)
 
 
 async def one(

@@ -113,7 +113,7 @@ class OverBudget(Exception):
 
 
 MIN_SLEEP = 1e-6
-#: Calm windows (no 429) before the learned limit is raised by one.
+#: Calm windows (no 429) before the learned limit is raised (by a twentieth of the limit).
 PROBE_WINDOWS = 5
 #: How soon a waiter looks again when every slot is held by a start not yet sent.
 PENDING_POLL = 0.002

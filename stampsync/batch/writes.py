@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import enum
 import inspect
-import json
 import logging
 import signal
 import unicodedata
@@ -464,9 +463,3 @@ async def run_writes(
         if jrn is not None and owned:
             await jrn.__aexit__(None, None, None)
     return report
-
-
-def _normal(request: dict[str, Any]) -> dict[str, Any]:
-    """The request as the journal stores it (JSON round trip), for comparison."""
-    loaded: dict[str, Any] = json.loads(json.dumps(request, sort_keys=True))
-    return loaded
