@@ -3,6 +3,12 @@ docs), ``nox -s bench`` (benchmarks and their results page)."""
 
 from __future__ import annotations
 
+import glob
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
 import nox
 
 nox.options.default_venv_backend = "venv"
@@ -10,11 +16,60 @@ nox.options.reuse_existing_virtualenvs = True
 nox.options.sessions = ["lint", "typecheck", "tests", "docs"]
 
 PYTHON = ["3.11"]
+#: Every version the suite supports (the classifiers in pyproject.toml say the same).
+TESTED = ["3.11", "3.12", "3.13", "3.14"]
+#: Set by .ci/run to the versions it installed: under CI each of them must be found.
+INSTALLED = os.environ.get("STAMPSYNC_PYTHONS", "").split()
 
 
-@nox.session(python=PYTHON)
+def interpreter(version: str) -> str | None:
+    """A working ``pythonX.Y``: on PATH, a pyenv build, or one .ci/pythons unpacked."""
+    pyenv = os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
+    candidates = [
+        shutil.which(f"python{version}"),
+        *sorted(glob.glob(f"{pyenv}/versions/{version}.*/bin/python{version}")),
+        f"/opt/python{version}-debian/usr/bin/python{version}",
+    ]
+    for path in candidates:
+        # pyenv's shims are on PATH for every version and fail for the inactive ones: run it.
+        if path and os.access(path, os.X_OK):
+            ok = subprocess.run([path, "-c", "import ssl"], capture_output=True, check=False)  # noqa: S603
+            if ok.returncode == 0:
+                return path
+    return None
+
+
+def found_pythons() -> list[str]:
+    """The supported versions found here, made reachable by name for nox (a directory of
+    links put first on PATH, so sessions are named ``tests-3.12`` rather than by path)."""
+    links = Path(__file__).parent / ".nox" / "interpreters"
+    links.mkdir(parents=True, exist_ok=True)
+    found = []
+    for version in TESTED:
+        path = interpreter(version)
+        if path is None:
+            continue
+        link = links / f"python{version}"
+        link.unlink(missing_ok=True)
+        link.symlink_to(path)
+        found.append(version)
+    os.environ["PATH"] = f"{links}{os.pathsep}{os.environ.get('PATH', '')}"
+    if os.environ.get("CI") == "true":
+        missing = [v for v in INSTALLED if v not in found]
+        if missing or not found:
+            raise SystemExit(
+                f"noxfile: CI installed Python {INSTALLED or '(none said)'} but "
+                f"{missing or 'none'} cannot be found"
+            )
+    return found
+
+
+@nox.session(python=found_pythons() or PYTHON)
 def tests(session: nox.Session) -> None:
-    """Run the whole test suite (unit tests and tests against local servers)."""
+    """Run the whole test suite on every supported Python found here (tests-3.13: one).
+
+    Unit tests and tests against local servers; the interpreters: ``found_pythons``.
+    """
     session.install("-e", ".[test,redis,cli]")
     session.run("pytest", *session.posargs)
 
@@ -39,7 +94,7 @@ def typecheck(session: nox.Session) -> None:
 def docs(session: nox.Session) -> None:
     """Build the documentation site with mkdocs --strict: a broken link or reference fails.
 
-    The examples on its pages run in the test suite (tests/test_docs_examples.py).
+    The examples on its pages run in the test suite (tests/integration/test_docs_examples.py).
     """
     session.install("-e", ".[docs]")
     session.run("mkdocs", "build", "--strict", "--site-dir", "site")

@@ -33,6 +33,7 @@ BENCHMARKS = [
     "decode",
     "mass_awards",
     "redis_throttle",
+    "fleet",
     "sandbox_rate",
 ]
 PACKAGES = [
@@ -44,6 +45,8 @@ PACKAGES = [
     "requests",
     "pydantic",
     "redis",
+    "asyncpg",
+    "arq",
 ]
 
 
@@ -345,6 +348,53 @@ def render(results: Path, page: Path, img: Path) -> None:
             f"{c['sustained_vs_limit']:.3f} |",
             "",
         ]
+
+    f = load(results, "fleet")
+    if f:
+        o = f["outcomes"]
+        lines += [
+            "## 7. Fleet",
+            "",
+            f"{f['stores']} stores, each with its own sandbox quota of {f['limit_per_store']} "
+            f"requests per {f['seconds']:g} s, {f['awards']:,} awards spread evenly over "
+            f"them, {f['workers']} `stampsync fleet worker` processes (jobs of "
+            f"{f['job_rows']} rows, `--job-timeout {f['job_timeout_s']:g}`) on one "
+            "redis-server and a PostgreSQL journal; one worker SIGKILLed "
+            f"{f['killed_at_s']:g} s into the run (`benchmarks/fleet.py`).",
+            "",
+            "| measure | value |",
+            "|---|---|",
+            f"| awards applied twice (sandbox ledger) | {f['applied_twice']} |",
+            f"| outcomes: applied / failed / ambiguous | {o['applied']:,} / {o['failed']} / "
+            f"{o['ambiguous']} |",
+            f"| ambiguous rows from the killed worker / from the others | "
+            f"{f['ambiguous_from_killed_worker']} / {f['ambiguous_from_others']} |",
+            f"| most arrivals in any store's {f['seconds']:g} s window (limit) | "
+            f"{f['max_store_window']} ({f['limit_per_store']}); stores over: "
+            f"{f['stores_over_limit']} of {f['stores_checked']} |",
+            f"| 429 answers | {f['rate_limited_429']} |",
+            f"| total time / ideal (slowest store's rows / its rate) | {f['elapsed_s']} s / "
+            f"{f['ideal_s']} s = {f['vs_ideal']:.2f}x |",
+            f"| worker CPU per award | {f['worker_cpu_ms_per_award']} ms |",
+            "",
+        ]
+        ten = f.get("ten_stores")
+        if ten:
+            lines += [
+                f"The same per-store load over {ten['stores']} stores (one worker killed "
+                f"too): {ten['elapsed_s']} s / {ten['ideal_s']} s = {ten['vs_ideal']:.2f}x, "
+                f"each store at {ten['store_rate_per_s']['median']} requests/s (its throttle "
+                f"admits at most {ten['limit_per_store']} per {ten['seconds']:g} s plus a "
+                f"50 ms margin), {ten['applied_twice']} applied twice, "
+                f"{ten['outcomes']['ambiguous']} ambiguous (all the killed worker's). At "
+                f"{f['stores']} stores the stores run at "
+                f"{f['store_rate_per_s']['median']} requests/s: "
+                f"{f['stores'] * f['limit_per_store']} awards/s through {f['workers']} "
+                "workers, the sandbox, PostgreSQL and Redis on the same cores "
+                f"(load average {f.get('load_average_1m', '?')} with other work on the "
+                "machine) make each request's round trip, which the throttle counts, longer.",
+                "",
+            ]
 
     s = load(results, "sandbox_rate")
     if s:

@@ -62,11 +62,15 @@ class Secret:
         raise TypeError("a Secret cannot be pickled")
 
 
-class Auth(Protocol):
-    """Produces the Authorization header; may refresh itself once after a 401."""
+class AuthScheme(Protocol):
+    """Produces the credential header; may refresh itself once after a 401.
+
+    The header is ``Authorization`` unless the scheme has a ``header_name`` attribute
+    naming another (Stamped V3's ``stamped-api-key``).
+    """
 
     async def header(self) -> str:
-        """The value of the Authorization header for the next request."""
+        """The value of the credential header for the next request."""
         ...
 
     def fixed_header(self) -> str | None:
@@ -142,6 +146,56 @@ class TokenAuth:
         return f"TokenAuth({self._token_type} ***)"
 
 
+class ApiKeyAuth:
+    """A key sent as is in its own header (Stamped V3: ``stamped-api-key: <key>``)."""
+
+    def __init__(self, key: Secret, header_name: str = "stamped-api-key") -> None:
+        self._key = key
+        self.header_name = header_name
+
+    async def header(self) -> str:
+        return self._key.reveal()
+
+    def fixed_header(self) -> str:
+        return self._key.reveal()
+
+    async def refresh(self, used: str) -> bool:
+        return False
+
+    def secrets(self) -> tuple[str, ...]:
+        return (self._key.reveal(),)
+
+    def __repr__(self) -> str:
+        return f"ApiKeyAuth({self.header_name}: ***)"
+
+
+class MissingAuth:
+    """Stands in for credentials a client was not given: a request needing them is
+    refused before it is sent, with ``reason`` (a :class:`ConfigurationError`)."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    async def header(self) -> str:
+        raise ConfigurationError(self.reason)
+
+    def fixed_header(self) -> None:
+        return None
+
+    async def refresh(self, used: str) -> bool:
+        return False
+
+    def secrets(self) -> tuple[str, ...]:
+        return ()
+
+    def __repr__(self) -> str:
+        return "MissingAuth()"
+
+
+def _loop_time() -> float:
+    return asyncio.get_running_loop().time()
+
+
 JWT_LIFETIME = 24 * 3600.0
 #: A token is renewed once this fraction of its lifetime has passed, if that comes
 #: before ``renew_before`` ahead of its expiry (short-lived tokens).
@@ -170,6 +224,10 @@ class JwtAuth:
     claim, else 24 hours after issue), or at 80 % of its lifetime if that comes first
     (a 60 s token is renewed after 48 s, never before every call), and once after a 401;
     concurrent callers share one renewal.
+
+    When it is due is kept on the event loop's clock (the one the throttle and the retry
+    budget read, and tests move); the ``exp`` claim is read against the wall clock.
+    ``clock``, for tests, replaces both.
     """
 
     def __init__(
@@ -178,12 +236,13 @@ class JwtAuth:
         fetch: Callable[[str], Awaitable[str]],
         *,
         renew_before: float = 300.0,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self._static = static_token
         self._fetch = fetch
         self._renew_before = renew_before
-        self._clock = clock
+        self._clock = _loop_time if clock is None else clock
+        self._wall = time.time if clock is None else clock
         self._jwt: Secret | None = None
         self._renew_at = 0.0
         self._lock = asyncio.Lock()
@@ -219,13 +278,13 @@ class JwtAuth:
     async def _renew(self) -> None:
         token = await self._fetch(self._static.reveal())
         self._jwt = Secret(token, name="access_token")
-        now = self._clock()
-        expires = jwt_expiry(token) or now + JWT_LIFETIME
-        lifetime = expires - now
+        wall = self._wall()
+        expires = jwt_expiry(token) or wall + JWT_LIFETIME
+        lifetime = expires - wall
         # Early by renew_before, but at most by a fifth of the lifetime: a token shorter
         # than renew_before would otherwise count as due at once, before every call.
         early = min(self._renew_before, lifetime * (1 - RENEW_AT_FRACTION))
-        self._renew_at = expires - early if lifetime > 0 else now + MIN_TOKEN_USE
+        self._renew_at = self._clock() + (lifetime - early if lifetime > 0 else MIN_TOKEN_USE)
         self.renewals += 1
 
     def secrets(self) -> tuple[str, ...]:

@@ -27,8 +27,7 @@ from typing import Any, Self
 from aiolimiter import AsyncLimiter
 from yarl import URL
 
-from .errors import ConfigurationError, ThrottleUnavailableError
-from .throttle import (
+from ._local_throttle import (
     PENDING_POLL,
     PROBE_WINDOWS,
     LocalThrottle,
@@ -37,6 +36,7 @@ from .throttle import (
     check_limits,
     default_margin,
 )
+from .errors import ConfigurationError, ThrottleUnavailableError
 
 log = logging.getLogger("stampsync")
 
@@ -274,7 +274,7 @@ class RedisThrottle:
             else None
         )
         self._fallback_until = 0.0
-        self._recent: collections.deque[float] = collections.deque()  # own grants, monotonic
+        self._recent: collections.deque[float] = collections.deque()  # own grants, loop time
         self.effective_limit = limit
         """The limit in force on the key when this process last asked (learned from 429s)."""
         self.adjustments: list[tuple[float, int]] = []
@@ -325,7 +325,7 @@ class RedisThrottle:
             return
         self.effective_limit = effective
         self._pace(effective)
-        self.adjustments.append((time.monotonic(), effective))
+        self.adjustments.append((asyncio.get_running_loop().time(), effective))
         if effective < self._limit and not self._warned:
             self._warned = True
             log.warning(
@@ -338,7 +338,7 @@ class RedisThrottle:
             )
 
     def _remember(self) -> None:
-        now = time.monotonic()
+        now = asyncio.get_running_loop().time()
         recent = self._recent
         recent.append(now)
         while recent and recent[0] <= now - self._span:
@@ -386,11 +386,14 @@ class RedisThrottle:
 
     async def _admit(self, within: float | None, *, hold_us: int) -> str | None:
         """The admitted member, or None when the fallback is to admit the start."""
-        if self._fallback is not None and time.monotonic() < self._fallback_until:
+        # The loop's clock, like the local throttle's: the fallback is seeded with times
+        # from it, and the sleeps below are on it.
+        loop_time = asyncio.get_running_loop().time
+        if self._fallback is not None and loop_time() < self._fallback_until:
             if hold_us == 0:
                 await self._fallback.acquire()
             return None
-        deadline = None if within is None else time.monotonic() + within
+        deadline = None if within is None else loop_time() + within
         if self._pacer is not None:
             await self._pacer.acquire()
         async with self._queue:
@@ -420,7 +423,7 @@ class RedisThrottle:
                         self._seconds,
                         self._seconds,
                     )
-                    self._fallback_until = time.monotonic() + self._seconds
+                    self._fallback_until = loop_time() + self._seconds
                     # What this process already sent in the window still counts there.
                     self._fallback.seed(self._recent)
                     break
@@ -438,7 +441,7 @@ class RedisThrottle:
                     # The slot to free is a start reserved but not yet stamped: it will be
                     # stamped (or age out) soon; ask again shortly instead.
                     wait = max(PENDING_POLL, 0.01)
-                if deadline is not None and time.monotonic() + wait > deadline:
+                if deadline is not None and loop_time() + wait > deadline:
                     raise OverBudget(wait)
                 await asyncio.sleep(wait)
         assert self._fallback is not None
@@ -518,3 +521,120 @@ class _RedisTicket:
         # Never sent: the reserved score ages out after a window; giving it back early
         # would cost another round trip for a rare case (no connection made).
         self._done = True
+
+
+class RedisThrottles:
+    """One :class:`RedisThrottle` per account (store), named by a key template.
+
+    ``key="stamps:{account}"`` gives every store its own quota in Redis, held across
+    every process and machine that sends for it, whichever worker that is. The throttles
+    share one Redis connection pool; each is made on first use and kept.
+
+    Args:
+        redis_url: as for :class:`RedisThrottle`.
+        key: a template with ``{account}``, e.g. ``"stamps:{account}"``.
+        limit: each account's most request starts per window (the same for all).
+        seconds: each account's window, in seconds.
+        limits: per-account ``(limit, seconds)`` overriding those, e.g.
+            ``{"store-7": (100, 60)}``.
+        max_connections: the shared pool's size.
+    """
+
+    def __init__(
+        self,
+        redis_url: str,
+        *,
+        key: str = "stamps:{account}",
+        limit: int,
+        seconds: float,
+        limits: dict[str, tuple[int, float]] | None = None,
+        margin: float | None = None,
+        adopt_stored: bool = False,
+        max_connections: int = 16,
+    ) -> None:
+        check_limits(limit, seconds)
+        try:
+            probe = key.format(account="x")
+        except (KeyError, IndexError, ValueError, AttributeError):
+            raise ConfigurationError(
+                f"throttle key template {key!r} may only use {{account}}"
+            ) from None
+        if "{account}" not in key or not probe.strip():
+            raise ConfigurationError(f"throttle key template {key!r} must contain {{account}}")
+        try:
+            import redis.asyncio as aioredis
+        except ImportError:  # pragma: no cover - depends on the installed extras
+            raise ConfigurationError(
+                "RedisThrottles needs redis-py: pip install 'stampsync[redis]'"
+            ) from None
+        self._url = safe_url(redis_url)
+        self._redis_url = redis_url
+        try:
+            pool = aioredis.BlockingConnectionPool.from_url(
+                redis_url,
+                max_connections=max_connections,
+                timeout=5,
+                socket_connect_timeout=2,
+                socket_timeout=5,
+            )
+            pool.connection_class(**pool.connection_kwargs)
+        except (ValueError, TypeError) as exc:
+            reason = str(exc)
+            for secret in secrets_of(redis_url):
+                reason = reason.replace(secret, "***")
+            raise ConfigurationError(f"bad redis_url {self._url!r}: {reason}") from None
+        self._redis = aioredis.Redis.from_pool(pool)
+        self.key = key
+        self.limit = limit
+        self.seconds = float(seconds)
+        self._limits = dict(limits or {})
+        self._margin = margin
+        self._adopt = adopt_stored
+        self._throttles: dict[str, RedisThrottle] = {}
+
+    def __repr__(self) -> str:
+        return (
+            f"RedisThrottles({self._url!r}, key={self.key!r}, limit={self.limit}, "
+            f"seconds={self.seconds:g})"
+        )
+
+    def key_for(self, account: str) -> str:
+        """The Redis quota key of ``account``."""
+        if not isinstance(account, str) or not account.strip():
+            raise ConfigurationError(f"account must be non-empty text, got {account!r}")
+        return self.key.format(account=account)
+
+    def for_account(self, account: str) -> RedisThrottle:
+        """The throttle of ``account`` (made on first use, then the same object)."""
+        found = self._throttles.get(account)
+        if found is None:
+            limit, seconds = self._limits.get(account, (self.limit, self.seconds))
+            found = RedisThrottle(
+                self._redis_url,
+                key=self.key_for(account),
+                limit=limit,
+                seconds=seconds,
+                margin=self._margin,
+                redis=self._redis,
+                adopt_stored=self._adopt,
+            )
+            self._throttles[account] = found
+        return found
+
+    async def aclose(self) -> None:
+        """Close every account's throttle, then the shared connections."""
+        for throttle in self._throttles.values():
+            await throttle.aclose()
+        self._throttles.clear()
+        await self._redis.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()

@@ -7,19 +7,24 @@ Every exception derives from :class:`StampsyncError`::
     ├── ClientStateError        client used before ``async with`` or after it closed
     │   └── ConcurrentRunError  another live run holds the same state or export file
     ├── StateFileError          a journal or sync-state file cannot be read or written
-    ├── APIError                the server answered with an error status
-    │   ├── ValidationError     400: the server's field errors in ``.errors``
-    │   ├── AuthenticationError 401, 403
-    │   ├── NotFoundError       404
-    │   ├── RateLimitError      429
-    │   ├── RedirectError       3xx (redirects are never followed)
-    │   └── ServerError         5xx
-    ├── TransportError          no usable answer: connection failed, reset, timed out
-    │   └── CertificateError    the server's TLS certificate was refused; never retried
+    │   └── JournalError        a journal database (PostgreSQL) cannot be used
     ├── ThrottleUnavailableError  a shared throttle (Redis) cannot be reached; nothing sent
+    ├── QueueError              a fleet's job queue (Redis) cannot be reached
     ├── TokenExchangeError      the access token could not be obtained; nothing sent
-    ├── AmbiguousWriteError     a non-idempotent write was sent, its outcome is unknown
-    └── DecodeError             an answer that is not the JSON shape the API documents
+    ├── WebhookError            a webhook request to refuse (wrong secret, not JSON)
+    └── RequestError            one request went wrong; ``.method`` and ``.path`` say which
+        ├── APIError            the server answered with an error status
+        │   ├── ValidationError     400: the server's field errors in ``.errors``
+        │   ├── AuthenticationError 401, 403
+        │   ├── NotFoundError       404
+        │   ├── RateLimitError      429
+        │   │   └── QuotaWaitError  not sent: the quota's wait outlasts the retry budget
+        │   ├── RedirectError       3xx (redirects are never followed)
+        │   └── ServerError         5xx
+        ├── TransportError      no usable answer: connection failed, reset, timed out
+        │   └── CertificateError    the server's TLS certificate was refused; never retried
+        ├── AmbiguousWriteError a non-idempotent write was sent, its outcome is unknown
+        └── DecodeError         an answer that is not the JSON shape the API documents
 
 Messages name the request (method and path) and what went wrong; they never contain
 a private key, token or Authorization header.
@@ -38,9 +43,13 @@ __all__ = [
     "ConcurrentRunError",
     "ConfigurationError",
     "DecodeError",
+    "JournalError",
     "NotFoundError",
+    "QueueError",
+    "QuotaWaitError",
     "RateLimitError",
     "RedirectError",
+    "RequestError",
     "ServerError",
     "StampsyncError",
     "StateFileError",
@@ -48,6 +57,7 @@ __all__ = [
     "TokenExchangeError",
     "TransportError",
     "ValidationError",
+    "WebhookError",
 ]
 
 
@@ -77,7 +87,39 @@ class StateFileError(StampsyncError):
     """
 
 
-class APIError(StampsyncError):
+class QueueError(StampsyncError):
+    """A fleet's job queue (arq on Redis) could not be reached; nothing was queued."""
+
+
+class JournalError(StateFileError):
+    """A shared journal's database (PostgreSQL) refused a query or stayed unreachable.
+
+    As for a file: the write it concerned was not sent, since intents are committed
+    first. The message names the database without its password.
+    """
+
+
+class RequestError(StampsyncError):
+    """One request went wrong. The base of every error about a request.
+
+    Attributes:
+        method: the request's HTTP method.
+        path: the request's path (no query string, no credentials).
+    """
+
+    method: str
+    path: str
+
+
+#: Answer headers an :class:`APIError` never keeps (they may carry credentials).
+_PRIVATE_HEADERS = frozenset({"set-cookie", "authorization", "proxy-authorization", "cookie"})
+#: Headers that name a request in the vendor's logs, in the order they are looked for.
+_REQUEST_ID_HEADERS = ("x-request-id", "x-amzn-requestid", "x-amz-request-id", "request-id")
+#: How much of an error answer's body an :class:`APIError` keeps.
+BODY_KEPT = 4096
+
+
+class APIError(RequestError):
     """The server answered with an error status.
 
     Attributes:
@@ -87,7 +129,16 @@ class APIError(StampsyncError):
         message: the server's own explanation, when it gave one.
         error_code: Stamps' ``error_code`` (e.g. ``"user_has_no_membership"``), if any.
         errors: field errors as ``{field: message}``; non-field errors under ``"__all__"``.
+        headers: the answer's headers (cookies left out).
+        body: the answer's body, at most 4 KiB, with any secret the client sends replaced
+            by ``***``.
+        request_id: the request id the server sent (``X-Request-Id`` and the like), for a
+            support ticket.
     """
+
+    headers: dict[str, str]
+    body: bytes
+    request_id: str | None
 
     def __init__(
         self,
@@ -98,6 +149,8 @@ class APIError(StampsyncError):
         path: str,
         error_code: str | None = None,
         errors: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        body: bytes = b"",
     ) -> None:
         self.status = status
         self.method = method
@@ -105,6 +158,12 @@ class APIError(StampsyncError):
         self.message = message
         self.error_code = error_code
         self.errors: dict[str, str] = dict(errors or {})
+        self.headers = {
+            k: v for k, v in (headers or {}).items() if k.lower() not in _PRIVATE_HEADERS
+        }
+        self.body = body[:BODY_KEPT]
+        lowered = {k.lower(): v for k, v in self.headers.items()}
+        self.request_id = next((lowered[h] for h in _REQUEST_ID_HEADERS if h in lowered), None)
         super().__init__(self._describe())
 
     def _describe(self) -> str:
@@ -138,6 +197,20 @@ class RateLimitError(APIError):
     retry_after: float | None = None
 
 
+class QuotaWaitError(RateLimitError):
+    """Not sent: the quota's wait (a 429 pause, a full window) would outlast the call's
+    retry budget. ``retry_after`` is how long the quota needs."""
+
+    def __init__(self, method: str, path: str, wait: float) -> None:
+        super().__init__(
+            f"not sent: the shared quota needs {wait:.1f}s more, past this call's retry budget",
+            status=429,
+            method=method,
+            path=path,
+        )
+        self.retry_after = wait
+
+
 class ServerError(APIError):
     """5xx: the server failed."""
 
@@ -159,7 +232,7 @@ class RedirectError(APIError):
     location_host: str | None = None
 
 
-class TransportError(StampsyncError):
+class TransportError(RequestError):
     """No usable answer arrived: the connection failed, was reset, or timed out.
 
     Attributes:
@@ -197,7 +270,7 @@ class TokenExchangeError(StampsyncError):
     """
 
 
-class AmbiguousWriteError(StampsyncError):
+class AmbiguousWriteError(RequestError):
     """A non-idempotent write was sent, and whether the server applied it is unknown.
 
     stampsync never retries such a write on its own: a retry could apply it twice.
@@ -205,7 +278,9 @@ class AmbiguousWriteError(StampsyncError):
 
     Attributes:
         method, path: the request.
-        status: the HTTP status if one arrived (e.g. 502, 504), else ``None``.
+        status: the HTTP status if one arrived (e.g. 502, 504), else ``None``; then
+            ``__cause__`` is the :class:`ServerError` (or :class:`RedirectError`) the
+            status maps to, so code that handles errors by status still sees it.
     """
 
     def __init__(self, message: str, *, method: str, path: str, status: int | None = None) -> None:
@@ -215,7 +290,7 @@ class AmbiguousWriteError(StampsyncError):
         super().__init__(f"{method} {path}: outcome unknown, not retried: {message}")
 
 
-class DecodeError(StampsyncError):
+class DecodeError(RequestError):
     """The server's answer is not valid JSON of the documented shape.
 
     Attributes:
@@ -233,3 +308,16 @@ class DecodeError(StampsyncError):
         self.status = status
         self.malformed = malformed
         super().__init__(f"{method} {path} -> {status}: {message}")
+
+
+class WebhookError(StampsyncError):
+    """A webhook request that must be refused: wrong secret, or a body that is not JSON.
+
+    Attributes:
+        status: the HTTP status to answer with: 401 for a missing or wrong secret, 400
+            for a body that is not a JSON object (malformed, not UTF-8, nested too deep).
+    """
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status

@@ -31,6 +31,7 @@ def env_for(sb: Sandbox) -> dict[str, str]:
         "STAMPED_PUBLIC_KEY": c.public_key,
         "STAMPED_PRIVATE_KEY": c.private_key,
         "STAMPED_STORE_HASH": c.store_hash,
+        "STAMPED_API_KEY": c.api_key,
     }
 
 

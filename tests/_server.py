@@ -39,10 +39,13 @@ class RecordingServer:
 
     It runs its own event loop in a thread, as a real server would run apart from its
     clients: arrival times are taken when the request reaches it, not when the client's
-    loop happens to let it run.
+    loop happens to let it run. With ``in_loop=True`` it serves in the test's own loop
+    instead, its sleeps and arrival times on that loop's clock: what a test on the fake
+    clock (``tests/_clock.py``) needs.
     """
 
     responder: Responder = ok_json
+    in_loop: bool = False
     arrivals: list[Arrival] = field(default_factory=list)
     url: str = ""
     _runner: web.AppRunner | None = None
@@ -54,7 +57,7 @@ class RecordingServer:
         n = len(self.arrivals)
         self.arrivals.append(
             Arrival(
-                time.monotonic(),
+                asyncio.get_running_loop().time() if self.in_loop else time.monotonic(),
                 request.method,
                 request.path,
                 request.raw_path,
@@ -66,6 +69,9 @@ class RecordingServer:
 
     async def start(self) -> None:
         """Start serving in a thread of its own; returns once the port is bound."""
+        if self.in_loop:
+            await self._serve()
+            return
         started: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         caller = asyncio.get_running_loop()
         self._loop = asyncio.new_event_loop()
@@ -103,9 +109,24 @@ class RecordingServer:
 
     async def stop(self) -> None:
         """Stop the server and join its thread."""
+        if self.in_loop:
+            await self._cleanup()
+            return
         if self._loop is not None and self._thread is not None:
             self._loop.call_soon_threadsafe(self._loop.stop)
             await asyncio.to_thread(self._thread.join, 10)
+
+
+def client_tasks() -> list[asyncio.Task[object]]:
+    """Every task but the caller's own and an in-loop server's (which shares the test's
+    loop and ends its handlers when it stops)."""
+    return [
+        t
+        for t in asyncio.all_tasks()
+        if t is not asyncio.current_task()
+        and "/aiohttp/web_" not in t.get_coro().cr_code.co_filename  # type: ignore[union-attr]
+        and t.get_coro().__qualname__ != "BaseSelectorEventLoop._accept_connection2"  # type: ignore[union-attr]
+    ]
 
 
 async def drop_connection(request: web.Request, n: int) -> web.StreamResponse:

@@ -1,22 +1,64 @@
 from __future__ import annotations
 
 import base64
+import inspect
+import itertools
 import logging
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 
 from stampsync.sandbox import SandboxConfig
 from tests import _aioresponses_compat
+from tests._clock import FakeLoopTime
+from tests._postgres import PASSWORD as PG_PASSWORD
+from tests._postgres import PgCluster
 from tests._server import RecordingServer
 
 _aioresponses_compat.install()
 
 
+#: Folders whose tests keep real time: they drive servers, subprocesses or Redis that
+#: live outside the test's loop.
+REAL_TIME_DIRS = ("integration", "with_sandbox")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every async unit test runs on the fake loop clock (``clock``), first of all its
+    fixtures, unless it is marked ``real_time`` or lives in a real-time folder."""
+    here = Path(__file__).parent
+    for item in items:
+        if (
+            isinstance(item, pytest.Function)
+            and inspect.iscoroutinefunction(item.function)
+            and item.get_closest_marker("real_time") is None
+            and item.path.relative_to(here).parts[0] not in REAL_TIME_DIRS
+            and "clock" not in item.fixturenames
+        ):
+            item.fixturenames.insert(0, "clock")
+
+
 @pytest.fixture
-async def server() -> AsyncIterator[RecordingServer]:
-    """A recording HTTP server on a free 127.0.0.1 port, stopped after the test."""
-    srv = RecordingServer()
+async def clock() -> FakeLoopTime:
+    """The test's loop on a clock that jumps to its next timer instead of waiting.
+
+    Left installed until the loop closes with the test: a timer set on the fake clock
+    would be far in the future for the real one.
+    """
+    return FakeLoopTime.on_running_loop()
+
+
+@pytest.fixture
+async def server(request: pytest.FixtureRequest) -> AsyncIterator[RecordingServer]:
+    """A recording HTTP server on a free 127.0.0.1 port, stopped after the test.
+
+    On the fake clock (every async unit test) it serves in the test's loop, so its slow
+    answers take no real time either. Otherwise (a sync test, whose client runs the loop
+    itself through the CLI; a ``real_time`` one, whose client is a subprocess) it serves
+    from a thread, on real time.
+    """
+    srv = RecordingServer(in_loop="clock" in request.fixturenames)
     await srv.start()
     try:
         yield srv
@@ -29,6 +71,7 @@ _SANDBOX = SandboxConfig()
 SECRETS = (
     _SANDBOX.private_key,
     _SANDBOX.stamps_token,
+    _SANDBOX.api_key,
     base64.b64encode(f"{_SANDBOX.public_key}:{_SANDBOX.private_key}".encode()).decode(),
     "key-PRIVATE-0123456789",
     "tok-SECRET-abcdef",
@@ -37,6 +80,7 @@ SECRETS = (
     "static-token-1",
     "tok-WRONG-SECRET-1",
     "key-SECRET",
+    PG_PASSWORD,
 )
 
 
@@ -47,3 +91,24 @@ def _no_secret_in_any_log(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
     yield
     leaked = [s for s in SECRETS if s in caplog.text]
     assert not leaked, f"secret(s) in the log: {len(leaked)}"
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PgCluster]:
+    """A throwaway PostgreSQL cluster for the session (skips locally, fails in CI, if
+    PostgreSQL is not installed)."""
+    cluster = PgCluster()
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.destroy()
+
+
+_databases = itertools.count(1)
+
+
+@pytest.fixture
+def pg_dsn(pg_cluster: PgCluster) -> str:
+    """The URL (with its password) of a new, empty database on the session's cluster."""
+    return pg_cluster.create_database(f"t{next(_databases)}")

@@ -9,7 +9,7 @@ import pytest
 from aiohttp import web
 
 from stampsync import StampedClient, StampsClient
-from tests._server import RecordingServer
+from tests._server import RecordingServer, client_tasks
 
 
 async def slow(request: web.Request, n: int) -> web.StreamResponse:
@@ -32,7 +32,7 @@ async def test_cancelled_requests_release_everything(server: RecordingServer) ->
             asyncio.gather(st.customers.get(10), st.customers.get(11)), timeout=0.4
         )
         assert sorted(c.id for c in done if isinstance(c.id, int)) == [2, 3]
-    assert [t for t in asyncio.all_tasks() if t is not asyncio.current_task()] == []
+    assert client_tasks() == []
     gc.collect()  # an unclosed session or socket would now raise a ResourceWarning
 
 

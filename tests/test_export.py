@@ -15,7 +15,7 @@ from stampsync import StampedClient
 from stampsync.cli._stamped import ExportWriter
 from stampsync.errors import ConfigurationError, ServerError
 from stampsync.testing import no_backoff
-from tests._server import RecordingServer
+from tests._server import RecordingServer, client_tasks
 
 
 class PagedCustomers:
@@ -157,7 +157,7 @@ async def test_leaving_early_cancels_in_flight_fetches(server: RecordingServer) 
             async for cust in export:
                 if cust.id == 150:
                     break
-        others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        others = client_tasks()
         assert others == []
         started = c.stats.attempts
         await asyncio.sleep(0.2)
@@ -173,7 +173,7 @@ async def test_a_plain_break_also_cleans_up(server: RecordingServer) -> None:
                 break
         for _ in range(20):  # the loop finalises the abandoned generator soon after
             await asyncio.sleep(0.01)
-        assert [t for t in asyncio.all_tasks() if t is not asyncio.current_task()] == []
+        assert client_tasks() == []
 
 
 async def test_cancelling_the_consumer_task_leaves_nothing(server: RecordingServer) -> None:
@@ -190,7 +190,7 @@ async def test_cancelling_the_consumer_task_leaves_nothing(server: RecordingServ
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-        assert [t for t in asyncio.all_tasks() if t is not asyncio.current_task()] == []
+        assert client_tasks() == []
 
 
 async def test_a_failing_page_stops_the_export_with_a_resume_point(
@@ -210,7 +210,7 @@ async def test_a_failing_page_stops_the_export_with_a_resume_point(
         with no_backoff(), pytest.raises(ServerError):
             await drain()
         await asyncio.sleep(0.05)
-        assert [t for t in asyncio.all_tasks() if t is not asyncio.current_task()] == []
+        assert client_tasks() == []
     assert seen == list(range(1, 301))
     assert export.stats.next_page == 4
 
@@ -254,8 +254,23 @@ def test_an_export_checkpoint_cut_off_mid_write_leaves_the_previous_one_whole(
 
 def test_an_unreadable_export_checkpoint_is_a_clear_refusal(tmp_path: Path) -> None:
     out = tmp_path / "c.jsonl"
-    out.write_text('{"id": 1}\n')
+    out.with_name("c.jsonl.partial").write_text('{"id": 1}\n')
     out.with_name("c.jsonl.state").write_text("")
     with pytest.raises(ConfigurationError, match=r"cannot resume from .*without --resume"):
         ExportWriter(out, resume=True)
     ExportWriter(out, resume=False).close(complete=True)  # the lock was released
+
+
+async def test_a_consumer_that_stops_early_costs_few_pages(server: RecordingServer) -> None:
+    # Reported: breaking out after a few customers had fetched 11 pages (page 1 plus a whole
+    # prefetch window of 10). The window now starts at 2 and doubles as pages are read.
+    pages = PagedCustomers(500, delay=0.05)
+    server.responder = pages
+    wide = StampedClient("pub", "key", "1", api_url=server.url, concurrent_connections=10)
+    async with wide as c, c.customers.export(page_size=5, prefetch=10) as export:
+        seen = 0
+        async for _ in export:
+            seen += 1
+            if seen == 6:  # the first item of page 2
+                break
+    assert len(pages.requested) <= 3, pages.requested

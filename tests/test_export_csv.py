@@ -54,5 +54,5 @@ def test_every_formula_start_is_escaped_in_csv_and_jsonl_is_untouched(
     )
     assert code == 0, err
     raw = {c["email"]: c for c in map(json.loads, jsonl.read_text().splitlines())}
-    assert raw["t1@x.co"]["firstName"] == "-2+3+cmd|' /C calc'!A0"
-    assert raw["t2@x.co"]["firstName"] == "\r=evil"
+    assert raw["t1@x.co"]["first_name"] == "-2+3+cmd|' /C calc'!A0"
+    assert raw["t2@x.co"]["first_name"] == "\r=evil"

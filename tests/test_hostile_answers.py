@@ -24,7 +24,7 @@ from aiohttp import web
 
 from stampsync import StampedClient, StampsClient
 from stampsync._auth import JwtAuth, Secret
-from stampsync._transport import Request
+from stampsync._request import Request
 from stampsync.batch.sync import sync_customers
 from stampsync.errors import (
     AmbiguousWriteError,
@@ -53,6 +53,7 @@ def _bomb(encoding: str) -> bytes:
     return b"".join(parts)
 
 
+@pytest.mark.real_time  # the client is a subprocess
 @pytest.mark.parametrize("encoding", ["gzip", "deflate"])
 async def test_a_compression_bomb_stops_at_the_cap_in_bounded_memory(
     server: RecordingServer, encoding: str
@@ -436,6 +437,7 @@ def tls_server(tmp_path: Path) -> Iterator[tuple[str, list[int]]]:
         sock.close()
 
 
+@pytest.mark.real_time  # the TLS server is a thread of the test
 async def test_a_refused_certificate_is_not_retried(tls_server: tuple[str, list[int]]) -> None:
     url, accepted = tls_server
     async with StampedClient("pub", "key-private", "1", api_url=url) as c:

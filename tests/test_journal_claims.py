@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sqlite3
 import stat
@@ -241,7 +242,8 @@ def test_the_schema_version_is_recorded_and_an_old_journal_is_upgraded_in_place(
         assert entry is not None
         assert entry.result_id == 5
     assert user_version(old) == 2
-    tables = sqlite3.connect(old).execute("SELECT name FROM sqlite_master").fetchall()
+    with contextlib.closing(sqlite3.connect(old)) as db:  # Python 3.13+ warns of an unclosed one
+        tables = db.execute("SELECT name FROM sqlite_master").fetchall()
     assert ("runs",) in tables
 
 
@@ -255,7 +257,8 @@ def test_a_journal_from_a_newer_stampsync_is_refused_untouched(tmp_path: Path) -
     with pytest.raises(ConfigurationError, match=r"newer stampsync \(schema 3"), Journal(path):
         pass
     assert user_version(path) == 3
-    names = sqlite3.connect(path).execute("SELECT name FROM sqlite_master").fetchall()
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        names = db.execute("SELECT name FROM sqlite_master").fetchall()
     assert ("runs",) not in names  # nothing added to a file this version does not know
 
 

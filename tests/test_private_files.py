@@ -85,6 +85,6 @@ def test_the_export_resume_file_is_0600(umask: int, tmp_path: Path) -> None:
         writer.write(Customer(id=1, email="a@x.co"))
         writer.checkpoint(2)  # an interrupted export leaves this for --resume
         assert mode(writer.state_path) == 0o600
-        assert mode(out) == 0o600
+        assert mode(writer.partial) == 0o600
     finally:
         writer.close(complete=False)

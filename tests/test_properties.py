@@ -183,7 +183,7 @@ def test_error_bodies_never_break_error_mapping(data: bytes) -> None:
 def test_path_segment_fast_paths_match_full_percent_encoding(value: str | int) -> None:
     from urllib.parse import quote
 
-    from stampsync._transport import path_segment
+    from stampsync._request import path_segment
     from stampsync.errors import ConfigurationError
 
     text = str(value)

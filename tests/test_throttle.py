@@ -10,7 +10,7 @@ from stampsync import StampedClient
 from stampsync.errors import ClientStateError, ConfigurationError
 from stampsync.testing import max_in_window
 from stampsync.throttle import LocalThrottle, Throttle
-from tests._arrival_server import arrival_server, arrivals
+from tests._server import RecordingServer
 
 
 class FakeClock:
@@ -148,28 +148,28 @@ def test_local_throttle_satisfies_the_protocol() -> None:
     assert isinstance(LocalThrottle(1, 1), Throttle)
 
 
-async def test_server_never_sees_more_than_limit_in_a_window() -> None:
+async def test_server_never_sees_more_than_limit_in_a_window(server: RecordingServer) -> None:
     """Bursty, steady and bursty again through the real transport, counted at arrival
-    by a server in another process."""
+    by a server in the test's loop, on the fake clock (tests/integration has the same
+    run against a server in another process, on real time)."""
     limit, seconds = 20, 0.5
-    async with arrival_server() as (url, session):
-        async with StampedClient(
-            "pub",
-            "secret",
-            "store",
-            api_url=url,
-            throttle_limit=limit,
-            throttle_seconds=seconds,
-            concurrent_connections=8,
-        ) as client:
-            await asyncio.gather(*(client.customers.get(i) for i in range(100)))
-            for i in range(10):
-                await client.customers.get(i)
-            await asyncio.gather(*(client.customers.get(i) for i in range(30)))
-        times = await arrivals(session, url)
+    async with StampedClient(
+        "pub",
+        "secret",
+        "store",
+        api_url=server.url,
+        throttle_limit=limit,
+        throttle_seconds=seconds,
+        concurrent_connections=8,
+    ) as client:
+        await asyncio.gather(*(client.customers.get(i) for i in range(100)))
+        for i in range(10):
+            await client.customers.get(i)
+        await asyncio.gather(*(client.customers.get(i) for i in range(30)))
+    times = [a.at for a in server.arrivals]
     assert len(times) == 140
     assert max_in_window(times, seconds) <= limit
-    # 140 starts at 20 per 0.515 s: six full windows after the first, and not much more.
+    # 140 starts at 20 per 0.5 s and its margin: six full windows after the first.
     span = max(times) - min(times)
     assert 6 * seconds <= span <= 8 * seconds
 

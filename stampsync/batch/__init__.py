@@ -2,7 +2,17 @@
 
 from .export import Export, ExportStats
 from .fanout import fan_out
-from .journal import Entry, Journal
+from .journal import Entry, Journal, WriteJournal, open_journal
 from .writes import BatchReport, Outcome
 
-__all__ = ["BatchReport", "Entry", "Export", "ExportStats", "Journal", "Outcome", "fan_out"]
+__all__ = [
+    "BatchReport",
+    "Entry",
+    "Export",
+    "ExportStats",
+    "Journal",
+    "Outcome",
+    "WriteJournal",
+    "fan_out",
+    "open_journal",
+]

@@ -73,7 +73,38 @@ class ExportStats:
         return not self.total_changed and not self.short_pages
 
 
-class Export(Generic[T]):
+class PagedIterator(Generic[T]):
+    """An async iterator over a listing's items that fetches pages ahead of the reader.
+
+    Subclasses set ``self._iterator`` (an async generator). Leaving ``async with`` (or
+    calling :meth:`aclose`) cancels the fetches in flight and waits for them.
+    """
+
+    _iterator: AsyncGenerator[T, None]
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> T:
+        return await self._iterator.__anext__()
+
+    async def aclose(self) -> None:
+        """Stop: cancel in-flight fetches and wait for them to end."""
+        await self._iterator.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+class Export(PagedIterator[T]):
     """An async iterator over every item of a paged listing.
 
     Use it as ``async for item in export:``; wrap it in ``async with`` (or
@@ -99,27 +130,6 @@ class Export(Generic[T]):
         self._what = what
         self.stats = ExportStats(next_page=start_page)
         self._iterator = self._run()
-
-    def __aiter__(self) -> Self:
-        return self
-
-    async def __anext__(self) -> T:
-        return await self._iterator.__anext__()
-
-    async def aclose(self) -> None:
-        """Stop the export: cancel in-flight fetches and wait for them to end."""
-        await self._iterator.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     def _check_page(self, number: int, page: PageLike[T], last_page: int | None) -> None:
         stats = self.stats
@@ -205,11 +215,12 @@ class Export(Generic[T]):
 
         pending: collections.deque[tuple[int, asyncio.Task[PageLike[T]]]] = collections.deque()
         next_to_fetch = self._start_page + 1
+        # The window grows as pages are read (2, 4, 8, ... up to prefetch): a consumer
+        # that stops after a few items has cost a few pages, not a whole window.
+        window = min(2, self._prefetch)
         try:
             while True:
-                while len(pending) < self._prefetch and (
-                    last_page is None or next_to_fetch <= last_page
-                ):
+                while len(pending) < window and (last_page is None or next_to_fetch <= last_page):
                     task = asyncio.ensure_future(self._fetch(next_to_fetch))
                     pending.append((next_to_fetch, task))
                     next_to_fetch += 1
@@ -227,6 +238,7 @@ class Export(Generic[T]):
                     stats.items += 1
                     yield item
                 stats.next_page = number + 1
+                window = min(window * 2, self._prefetch)
                 if last_page is None and len(page.items) < self._page_size:
                     return
         finally:

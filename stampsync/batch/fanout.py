@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
-from typing import TypeVar
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import anyio
 
@@ -22,12 +22,26 @@ async def _aiter(items: Iterable[T] | AsyncIterable[T]) -> AsyncIterator[T]:
             yield item
 
 
+@runtime_checkable
+class StopEvent(Protocol):
+    """What ``stop=`` takes: an ``asyncio.Event``, an ``anyio.Event``, or anything with
+    ``is_set()`` and an awaitable ``wait()``."""
+
+    def is_set(self) -> bool:
+        """Whether the stop was asked for."""
+        ...
+
+    def wait(self) -> Awaitable[Any]:
+        """Wait until the stop is asked for."""
+        ...
+
+
 async def fan_out(
     items: Iterable[T] | AsyncIterable[T],
     work: Callable[[T], Awaitable[None]],
     *,
     concurrency: int,
-    stop: anyio.Event | None = None,
+    stop: StopEvent | None = None,
 ) -> bool:
     """Run ``work(item)`` for every item, at most ``concurrency`` at once.
 

@@ -20,6 +20,12 @@ keys of a run that died become ``ambiguous``, exactly as after ``kill -9``, when
 run starts or meets them. Nothing here ever sends a key another run claimed: a wrong
 verdict on liveness costs a key held back or marked ambiguous, never a second send.
 
+The journal is a small protocol, :class:`WriteJournal`, with two implementations: this
+module's :class:`Journal` (a SQLite file: one machine, the embedded default) and
+:class:`~stampsync.batch.postgres.PgJournal` (PostgreSQL: one database shared by a fleet of
+workers on many machines, its rows scoped by account). :func:`open_journal` picks one from
+what the caller gave: a ``postgresql://`` URL, or a path.
+
 The file is SQLite (see :class:`~stampsync.batch._sqlite.SqliteFile`): WAL,
 ``synchronous=FULL``, one thread, so fsyncs never block the event loop. It is created
 with mode 0600: it holds customers' emails and award history. Its schema version
@@ -35,7 +41,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
 
 from ..errors import ConfigurationError
 from ._runs import LEASE_SECONDS, RunInfo
@@ -43,8 +49,8 @@ from ._sqlite import SqliteFile
 
 T = TypeVar("T")
 
-Status = Literal["pending", "applied", "failed", "ambiguous"]
-STATUSES: tuple[Status, ...] = ("pending", "applied", "failed", "ambiguous")
+EntryStatus = Literal["pending", "applied", "failed", "ambiguous"]
+STATUSES: tuple[EntryStatus, ...] = ("pending", "applied", "failed", "ambiguous")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS writes (
@@ -99,12 +105,131 @@ class Entry:
     key: str
     operation: str
     request: dict[str, Any]
-    status: Status
+    status: EntryStatus
     result_id: int | None
     error: str | None
     attempts: int
     run: str | None
     updated_at: float
+    account: str | None = None
+    """The account (store) the key belongs to, in a shared (PostgreSQL) journal."""
+
+
+@runtime_checkable
+class WriteJournal(Protocol):
+    """What a batch needs of a journal: SQLite's :class:`Journal`, PostgreSQL's
+    :class:`~stampsync.batch.postgres.PgJournal`, or one of your own.
+
+    Open it with ``async with``. Every claim is atomic (check and intent in one
+    transaction) and committed before the request is sent.
+    """
+
+    lease_seconds: float
+    """How long a run's claim outlives its last renewal (a run renews every third)."""
+
+    def describe(self) -> str:
+        """Where the journal is, for messages (no password)."""
+        ...
+
+    def new_run(self) -> RunInfo:
+        """A new run of this process, as this journal identifies runs."""
+        ...
+
+    async def __aenter__(self) -> Any: ...
+
+    async def __aexit__(self, *exc: object) -> None: ...
+
+    async def astart_run(self, run: RunInfo) -> None:
+        """Register ``run`` with a fresh lease; end the runs found dead."""
+        ...
+
+    async def arenew_run(self, run: RunInfo) -> None:
+        """Extend ``run``'s lease."""
+        ...
+
+    async def aend_run(self, run: RunInfo) -> None:
+        """End ``run``: its keys still pending become ambiguous."""
+        ...
+
+    async def aclaim(
+        self, key: str, operation: str, request: dict[str, Any], run: RunInfo
+    ) -> Claim:
+        """Check ``key`` and record the intent under ``run``, atomically."""
+        ...
+
+    async def afinish(
+        self,
+        key: str,
+        status: EntryStatus,
+        *,
+        result_id: int | None = None,
+        error: str | None = None,
+        run: RunInfo | None = None,
+    ) -> bool:
+        """Record the outcome of the write under ``key``."""
+        ...
+
+    async def aget(self, key: str) -> Entry | None:
+        """The entry for ``key``, if any."""
+        ...
+
+    async def aentries(self, status: EntryStatus | None = None) -> list[Entry]:
+        """Entries in key order, optionally only those with ``status``."""
+        ...
+
+    async def acounts(self) -> dict[str, int]:
+        """How many entries have each status."""
+        ...
+
+    async def aresolve(
+        self, key: str, *, applied: bool, result_id: int | None = None, note: str | None = None
+    ) -> None:
+        """Settle an ambiguous entry after checking the server."""
+        ...
+
+
+def client_account(client: object) -> str:
+    """The account a shared journal files a Stamps client's keys under.
+
+    ``stamps:merchant:<id>`` when the client names its merchant, else a digest of its
+    API URL and token (``stamps:token:<16 hex>``): stable, and not the token itself.
+    """
+    import hashlib
+
+    merchant = getattr(client, "merchant", None)
+    if merchant is not None:
+        return f"stamps:merchant:{merchant}"
+    secret = getattr(client, "_static_token", None)
+    token = secret.reveal() if secret is not None else ""
+    digest = hashlib.sha256(f"{getattr(client, 'api_url', '')}\n{token}".encode()).hexdigest()
+    return f"stamps:token:{digest[:16]}"
+
+
+def is_database_url(spec: object) -> bool:
+    """Whether ``spec`` names a PostgreSQL journal (``postgresql://`` or ``postgres://``)."""
+    return isinstance(spec, str) and spec.lower().startswith(("postgresql://", "postgres://"))
+
+
+def open_journal(
+    spec: str | Path | WriteJournal, *, account: str | None = None, host: str | None = None
+) -> WriteJournal:
+    """The journal ``spec`` names, not yet opened (open it with ``async with``).
+
+    ``postgresql://user:password@host/db`` is a shared PostgreSQL journal whose keys are
+    scoped by ``account`` (the store: several stores share one database); anything else
+    is the path of a SQLite file. A journal object is returned as it is.
+    """
+    if isinstance(spec, WriteJournal):
+        return spec
+    if is_database_url(spec):
+        from .postgres import PgJournal
+
+        return PgJournal(str(spec), account=account or "default", host=host)
+    if isinstance(spec, str | Path):
+        return Journal(spec)
+    raise ConfigurationError(
+        f"journal must be a path, a postgresql:// URL or a journal object, got {type(spec)!r}"
+    )
 
 
 class Journal:
@@ -115,9 +240,22 @@ class Journal:
     thread.
     """
 
+    lease_seconds: float = LEASE_SECONDS
+
     def __init__(self, path: str | Path) -> None:
         self._file = SqliteFile(path, SCHEMA, "journal", SCHEMA_VERSION)
         self.path = self._file.path
+
+    def __repr__(self) -> str:
+        return f"Journal({str(self.path)!r})"
+
+    def describe(self) -> str:
+        """The file's path."""
+        return str(self.path)
+
+    def new_run(self) -> RunInfo:
+        """A new run of this process."""
+        return RunInfo.current()
 
     def _open(self) -> sqlite3.Connection:
         return self._file.db()
@@ -171,7 +309,13 @@ class Journal:
                 db.execute(
                     "INSERT OR REPLACE INTO runs (run, pid, host, started_at, lease_until, ended)"
                     " VALUES (?, ?, ?, ?, ?, 0)",
-                    (run.run, run.pid, run.host, run.started_at, time.time() + LEASE_SECONDS),
+                    (
+                        run.run,
+                        run.pid,
+                        run.host,
+                        run.started_at,
+                        time.time() + self.lease_seconds,
+                    ),
                 )
                 db.execute("COMMIT")
             except BaseException:
@@ -202,7 +346,7 @@ class Journal:
         )
 
     async def arenew_run(self, run: RunInfo) -> None:
-        """Extend ``run``'s lease by :data:`LEASE_SECONDS` from now.
+        """Extend ``run``'s lease by :attr:`lease_seconds` from now.
 
         A run another took for dead (its lease lapsed while it was stopped) is alive again:
         its keys already made ``ambiguous`` stay so until it records their outcome.
@@ -210,7 +354,7 @@ class Journal:
         await self._arun(
             lambda: self._open().execute(
                 "UPDATE runs SET lease_until = ?, ended = 0 WHERE run = ?",
-                (time.time() + LEASE_SECONDS, run.run),
+                (time.time() + self.lease_seconds, run.run),
             )
         )
 
@@ -346,7 +490,7 @@ class Journal:
     async def afinish(
         self,
         key: str,
-        status: Status,
+        status: EntryStatus,
         *,
         result_id: int | None = None,
         error: str | None = None,
@@ -360,7 +504,21 @@ class Journal:
         """
         return await self._arun(lambda: self._set(key, status, result_id, error, run))
 
-    # -- reading and resolving (synchronous, for tools) ---------------------------
+    # -- reading and resolving --------------------------------------------------------
+
+    async def aentries(self, status: EntryStatus | None = None) -> list[Entry]:
+        """Entries in key order, optionally only those with ``status``."""
+        return await self._arun(lambda: list(self._read_entries(status)))
+
+    async def acounts(self) -> dict[str, int]:
+        """How many entries have each status."""
+        return await self._arun(self._counts)
+
+    async def aresolve(
+        self, key: str, *, applied: bool, result_id: int | None = None, note: str | None = None
+    ) -> None:
+        """:meth:`resolve`, from async code."""
+        await self._arun(lambda: self._resolve_now(key, applied, result_id, note))
 
     def _get(self, key: str) -> Entry | None:
         row = (
@@ -377,7 +535,7 @@ class Journal:
     def _set(
         self,
         key: str,
-        status: Status,
+        status: EntryStatus,
         result_id: int | None,
         error: str | None,
         run: RunInfo | None = None,
@@ -401,32 +559,28 @@ class Journal:
         """The entry for ``key``, if any."""
         return self._run(lambda: self._get(key))
 
-    def entries(self, status: Status | None = None) -> Iterator[Entry]:
+    def _read_entries(self, status: EntryStatus | None) -> list[Entry]:
+        sql = (
+            "SELECT key, operation, request, status, result_id, error, attempts, run,"
+            " updated_at FROM writes"
+        )
+        args: tuple[object, ...] = ()
+        if status is not None:
+            sql += " WHERE status = ?"
+            args = (status,)
+        return [_entry(r) for r in self._open().execute(sql + " ORDER BY key", args)]
+
+    def entries(self, status: EntryStatus | None = None) -> Iterator[Entry]:
         """Entries in key order, optionally only those with ``status``."""
+        yield from self._run(lambda: self._read_entries(status))
 
-        def read() -> list[Entry]:
-            sql = (
-                "SELECT key, operation, request, status, result_id, error, attempts, run,"
-                " updated_at FROM writes"
-            )
-            args: tuple[object, ...] = ()
-            if status is not None:
-                sql += " WHERE status = ?"
-                args = (status,)
-            return [_entry(r) for r in self._open().execute(sql + " ORDER BY key", args)]
-
-        yield from self._run(read)
+    def _counts(self) -> dict[str, int]:
+        rows = self._open().execute("SELECT status, COUNT(*) FROM writes GROUP BY status")
+        return {status: 0 for status in STATUSES} | {s: n for s, n in rows.fetchall()}
 
     def counts(self) -> dict[str, int]:
         """How many entries have each status."""
-        rows = self._run(
-            lambda: (
-                self._open()
-                .execute("SELECT status, COUNT(*) FROM writes GROUP BY status")
-                .fetchall()
-            )
-        )
-        return {status: 0 for status in STATUSES} | {s: n for s, n in rows}
+        return self._run(self._counts)
 
     def resolve(
         self, key: str, *, applied: bool, result_id: int | None = None, note: str | None = None
@@ -437,26 +591,27 @@ class Journal:
         failed (a rerun will send it again). Only do the latter when you know the server
         did not apply it.
         """
-        status: Status = "applied" if applied else "failed"
+        self._run(lambda: self._resolve_now(key, applied, result_id, note))
+
+    def _resolve_now(
+        self, key: str, applied: bool, result_id: int | None, note: str | None
+    ) -> None:
+        status: EntryStatus = "applied" if applied else "failed"
         reason = note or ("resolved: applied" if applied else "resolved: not applied")
-
-        def write() -> None:
-            db = self._open()
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                self._resolve(db, key, status, result_id, None if applied else reason)
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-
-        self._run(write)
+        db = self._open()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            self._resolve(db, key, status, result_id, None if applied else reason)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
 
     def _resolve(
         self,
         db: sqlite3.Connection,
         key: str,
-        status: Status,
+        status: EntryStatus,
         result_id: int | None,
         error: str | None,
     ) -> None:

@@ -31,7 +31,7 @@ from .._validate import email as check_email
 from ..errors import ConfigurationError, StampsyncError
 from ._runs import exclusive
 from ._sqlite import SqliteFile
-from .fanout import _aiter, fan_out
+from .fanout import StopEvent, _aiter, fan_out
 from .writes import BREAKER_THRESHOLD, exit_code, hopeless
 
 if TYPE_CHECKING:
@@ -196,7 +196,7 @@ async def sync_customers(
     dry_run: bool = False,
     on_outcome: Callable[[SyncOutcome], Awaitable[None] | None] | None = None,
     keep_outcomes: bool = True,
-    stop: anyio.Event | None = None,
+    stop: StopEvent | None = None,
 ) -> SyncReport:
     """Upsert changed customers and apply their subscription choice.
 
@@ -339,6 +339,6 @@ async def _numbered(
         yield position, raw
 
 
-async def _relay(stop: anyio.Event, halt: anyio.Event) -> None:
+async def _relay(stop: StopEvent, halt: anyio.Event) -> None:
     await stop.wait()
     halt.set()

@@ -26,9 +26,9 @@ from ..errors import (
     TokenExchangeError,
     TransportError,
 )
-from ._runs import LEASE_SECONDS, RunInfo
-from .fanout import _aiter, fan_out
-from .journal import Journal
+from ._runs import RunInfo
+from .fanout import StopEvent, _aiter, fan_out
+from .journal import WriteJournal, open_journal
 
 log = logging.getLogger("stampsync.batch")
 
@@ -71,7 +71,9 @@ class Outcome:
         key: the caller's key for the item (an order id, say), NFC-normalised.
         status: ``applied`` (with ``award_id``), ``failed`` (provably not applied; a rerun
             tries again) or ``ambiguous`` (sent, outcome unknown; resolve before rerunning).
-        award_id: the id the server gave the write (award or deduction id), if known.
+        award_id: the id the server gave the write, if known: the award's for
+            ``add_many``, the deduction's for ``deduct_many``, the transaction's for
+            ``transactions.add_many`` (also as :attr:`result_id`, the name that fits them all).
         error: why it failed or is ambiguous; ``None`` when applied.
         skipped: True when nothing was sent in this run because the journal already
             knew the outcome.
@@ -87,6 +89,11 @@ class Outcome:
     skipped: bool = False
     row: int | None = None
     user: str | None = None
+
+    @property
+    def result_id(self) -> int | None:
+        """The id the server gave the write (``award_id``, named for every kind of write)."""
+        return self.award_id
 
     def as_dict(self) -> dict[str, Any]:
         """The report row: row, key, user, status, award_id, error."""
@@ -251,10 +258,11 @@ async def run_writes(
     *,
     operation: str,
     concurrency: int,
-    journal: str | Path | Journal | None = None,
+    journal: str | Path | WriteJournal | None = None,
+    account: str | None = None,
     on_outcome: Callable[[Outcome], Awaitable[None] | None] | None = None,
     keep_outcomes: bool = True,
-    stop: anyio.Event | None = None,
+    stop: StopEvent | None = None,
     preflight: Callable[[], Awaitable[object]] | None = None,
     breaker: int = BREAKER_THRESHOLD,
 ) -> BatchReport:
@@ -265,12 +273,15 @@ async def run_writes(
     ``preflight`` (a cheap authenticated read) runs before the first write, and
     ``breaker`` consecutive credential or connection failures stop the run: either sets
     :attr:`BatchReport.stopped` and leaves the rows not yet tried untouched.
+
+    ``journal`` is a SQLite path, a ``postgresql://`` URL (keys scoped by ``account``)
+    or an open journal (see :func:`~stampsync.batch.journal.open_journal`).
     """
     report = BatchReport()
-    me = RunInfo.current()
     seen: set[str] = set()
-    owned = journal is not None and not isinstance(journal, Journal)
-    jrn = Journal(journal) if isinstance(journal, str | Path) else journal
+    owned = journal is not None and not isinstance(journal, WriteJournal)
+    jrn = None if journal is None else open_journal(journal, account=account)
+    me = RunInfo.current() if jrn is None else jrn.new_run()
     halt = anyio.Event()
     streak = 0
     position = 0
@@ -396,9 +407,9 @@ async def run_writes(
             position += 1
             yield position, item
 
-    async def renew(journal: Journal) -> None:
+    async def renew(journal: WriteJournal) -> None:
         while True:
-            await anyio.sleep(LEASE_SECONDS / 3)
+            await anyio.sleep(journal.lease_seconds / 3)
             try:
                 await journal.arenew_run(me)
             except StateFileError as exc:
@@ -406,7 +417,7 @@ async def run_writes(
                 # makes other runs take our in-flight keys for ambiguous, never resend them.
                 log.warning("could not renew this run's lease on the journal: %s", exc)
 
-    async def watch(event: anyio.Event) -> None:
+    async def watch(event: StopEvent) -> None:
         await event.wait()
         halt.set()
 

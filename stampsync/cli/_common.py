@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import inspect
 import os
+import ssl
 import sys
-from collections.abc import Iterator
+import time
+import typing
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Annotated, NoReturn
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -15,6 +22,8 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    Task,
+    TaskID,
     TaskProgressColumn,
     TextColumn,
     TimeElapsedColumn,
@@ -23,6 +32,7 @@ from rich.progress import (
 from yarl import URL
 
 from .._client import BaseClient
+from .._options import ClientSettings
 from ..batch.writes import ExitCode, hopeless
 from ..errors import ClientStateError, ConfigurationError, StampsyncError, StateFileError
 from ..stamped.client import StampedClient
@@ -38,61 +48,6 @@ def fail(message: str, code: int = USAGE_ERROR) -> NoReturn:
     """Print ``message`` to stderr and exit (2: usage error, nothing was sent)."""
     err.print(f"[bold red]error:[/] {message}", highlight=False)
     raise typer.Exit(code)
-
-
-@dataclass(frozen=True)
-class Tuning:
-    """Throttle and concurrency settings shared by every API command.
-
-    With ``redis_url`` the quota is a :class:`RedisThrottle` shared with every other
-    process using the same ``throttle_key``.
-    """
-
-    throttle_limit: int
-    throttle_seconds: float
-    connections: int
-    batch: int
-    redis_url: str | None = field(default=None, repr=False)  # may hold a password
-    throttle_key: str | None = None
-
-    def throttle(self, default_key: str) -> RedisThrottle | None:
-        """The shared throttle, if a Redis URL was given; close it with :func:`release`."""
-        if not self.redis_url:
-            return None
-        return RedisThrottle(
-            self.redis_url,
-            key=self.throttle_key or default_key,
-            limit=self.throttle_limit,
-            seconds=self.throttle_seconds,
-        )
-
-    def stamps(self, api_url: str, token: str) -> StampsClient:
-        """A Stamps client with these settings."""
-        return StampsClient(
-            token,
-            api_url=api_url,
-            throttle_limit=self.throttle_limit,
-            throttle_seconds=self.throttle_seconds,
-            concurrent_connections=self.connections,
-            concurrent_batch_executions=self.batch,
-            throttle=self.throttle(f"stamps:{URL(api_url).host}"),
-        )
-
-    def stamped(
-        self, api_url: str, public_key: str, private_key: str, store_hash: str
-    ) -> StampedClient:
-        """A Stamped.io client with these settings."""
-        return StampedClient(
-            public_key,
-            private_key,
-            store_hash,
-            api_url=api_url,
-            throttle_limit=self.throttle_limit,
-            throttle_seconds=self.throttle_seconds,
-            concurrent_connections=self.connections,
-            concurrent_batch_executions=self.batch,
-            throttle=self.throttle(f"stamped:{store_hash}"),
-        )
 
 
 ThrottleLimit = Annotated[
@@ -140,6 +95,154 @@ ThrottleKey = Annotated[
         help="Name of the shared quota in Redis (default: per API and store).",
     ),
 ]
+CaFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--ca-file",
+        envvar="STAMPSYNC_CA_FILE",
+        show_default=False,
+        help="Trust this certificate authority (a PEM file) for the API's TLS.",
+    ),
+]
+Proxy = Annotated[
+    str | None,
+    typer.Option(
+        "--proxy",
+        envvar="STAMPSYNC_PROXY",
+        show_default=False,
+        help="Send requests through this http(s) proxy (credentials are kept secret).",
+    ),
+]
+TrustEnv = Annotated[
+    bool,
+    typer.Option(
+        "--trust-env",
+        envvar="STAMPSYNC_TRUST_ENV",
+        help="Take the proxy from HTTPS_PROXY/HTTP_PROXY (NO_PROXY honoured) and ~/.netrc.",
+    ),
+]
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """Throttle and concurrency settings shared by every API command.
+
+    Each field is declared once, with its flag and environment variable: a command gets
+    them all through :func:`with_options` (``tuning=Tuning``). With ``redis_url`` the
+    quota is a :class:`RedisThrottle` shared with every other process using the same
+    ``throttle_key``.
+    """
+
+    throttle_limit: ThrottleLimit = 500
+    throttle_seconds: ThrottleSeconds = 60.0
+    connections: Connections = 2
+    batch: Batch = 10
+    redis_url: RedisUrl = field(default=None, repr=False)  # may hold a password
+    throttle_key: ThrottleKey = None
+    ca_file: CaFile = None
+    proxy: Proxy = field(default=None, repr=False)  # may hold a password
+    trust_env: TrustEnv = False
+
+    def settings(self, default_key: str) -> ClientSettings:
+        """The client settings these options make (``default_key``: the shared quota's
+        name when ``--throttle-key`` is not given)."""
+        context = None
+        if self.ca_file is not None:
+            try:
+                context = ssl.create_default_context(cafile=str(self.ca_file))
+            except (OSError, ssl.SSLError) as exc:
+                raise ConfigurationError(
+                    f"--ca-file {self.ca_file}: not a readable PEM certificate ({exc})"
+                ) from None
+        return ClientSettings(
+            throttle_limit=self.throttle_limit,
+            throttle_seconds=self.throttle_seconds,
+            concurrent_connections=self.connections,
+            concurrent_batch_executions=self.batch,
+            throttle=self.throttle(default_key),
+            ssl=context,
+            proxy=self.proxy,
+            trust_env=self.trust_env,
+        )
+
+    def throttle(self, default_key: str) -> RedisThrottle | None:
+        """The shared throttle, if a Redis URL was given; close it with :func:`release`."""
+        if not self.redis_url:
+            return None
+        return RedisThrottle(
+            self.redis_url,
+            key=self.throttle_key or default_key,
+            limit=self.throttle_limit,
+            seconds=self.throttle_seconds,
+        )
+
+    def stamps(self, api_url: str, token: str, *, store: int | None = None) -> StampsClient:
+        """A Stamps client with these settings (``store``: for calls that name none)."""
+        return StampsClient(
+            token, api_url=api_url, store=store, **self.settings(f"stamps:{URL(api_url).host}")
+        )
+
+    def stamped(
+        self, api_url: str, public_key: str, private_key: str, store_hash: str
+    ) -> StampedClient:
+        """A Stamped.io client with these settings."""
+        return StampedClient(
+            public_key,
+            private_key,
+            store_hash,
+            api_url=api_url,
+            **self.settings(f"stamped:{store_hash}"),
+        )
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def with_options(**groups: type[Any]) -> Callable[[F], F]:
+    """Give a command the options of each dataclass in ``groups`` and one instance of it.
+
+    ``@with_options(tuning=Tuning)`` adds every field of ``Tuning`` (declared there with
+    its ``typer.Option``) to the command's options, after its own, and calls the command
+    with ``tuning=Tuning(...)`` built from them: one declaration, however many commands.
+    """
+
+    def decorate(func: F) -> F:
+        own = typing.get_type_hints(func, include_extras=True)
+        signature = inspect.signature(func)
+        params = [
+            p.replace(annotation=own.get(p.name, p.annotation))
+            for p in signature.parameters.values()
+            if p.name not in groups
+        ]
+        members: dict[str, list[str]] = {}
+        for group_name, group in groups.items():
+            hints = typing.get_type_hints(group, include_extras=True)
+            members[group_name] = []
+            for f in dataclasses.fields(group):
+                params.append(
+                    inspect.Parameter(
+                        f.name,
+                        inspect.Parameter.KEYWORD_ONLY,
+                        default=f.default,
+                        annotation=hints[f.name],
+                    )
+                )
+                members[group_name].append(f.name)
+
+        @functools.wraps(func)
+        def command(*args: Any, **kwargs: Any) -> Any:
+            for group_name, names in members.items():
+                values = {name: kwargs.pop(name) for name in names}
+                kwargs[group_name] = groups[group_name](**values)
+            return func(*args, **kwargs)
+
+        command.__signature__ = signature.replace(  # type: ignore[attr-defined]
+            parameters=params, return_annotation=own.get("return", signature.return_annotation)
+        )
+        command.__annotations__ = {p.name: p.annotation for p in params}
+        return command  # type: ignore[return-value]
+
+    return decorate
 
 
 async def release(client: BaseClient) -> None:
@@ -174,8 +277,57 @@ def api_errors() -> Iterator[None]:
         fail(str(exc), ExitCode.FAILED)
 
 
+class LineProgress(Progress):
+    """Progress for logs: no bar, a plain line every ``every_rows`` rows or ``every_seconds``
+    seconds (and one at the end), so cron and CI logs show a long run moving."""
+
+    def __init__(self, *, every_rows: int = 1000, every_seconds: float = 10.0) -> None:
+        super().__init__(console=err, disable=True)
+        self.every_rows = every_rows
+        self.every_seconds = every_seconds
+        self._last_rows = 0.0
+        self._last_time = time.monotonic()
+
+    def update(self, task_id: TaskID, **kwargs: Any) -> None:
+        super().update(task_id, **kwargs)
+        task = self._tasks[task_id]
+        now = time.monotonic()
+        if (
+            task.completed - self._last_rows >= self.every_rows
+            or now - self._last_time >= self.every_seconds
+        ):
+            self._say(task)
+
+    def _say(self, task: Task) -> None:
+        self._last_rows, self._last_time = task.completed, time.monotonic()
+        total = f" of {task.total:.0f}" if task.total is not None else ""
+        rate = task.fields.get("rate")
+        err.print(
+            f"{task.description}: {task.completed:.0f}{total}"
+            + (f" ({rate})" if rate else "")
+            + f", {task.elapsed or 0:.0f} s",
+            highlight=False,
+            markup=False,
+        )
+
+    def stop(self) -> None:
+        for task in self.tasks:
+            if task.completed != self._last_rows:
+                self._say(task)
+        super().stop()
+
+
 def progress() -> Progress:
-    """A progress display on stderr with count, rate-limited ETA and elapsed time."""
+    """A progress display on stderr with count, rate-limited ETA and elapsed time; without
+    a terminal (cron, CI), a line per 1000 rows or 10 s instead.
+
+    ``STAMPSYNC_PROGRESS=1`` forces the bar, ``=0`` silences both.
+    """
+    forced = os.environ.get("STAMPSYNC_PROGRESS")
+    if forced == "0":
+        return Progress(console=err, disable=True)
+    if not sys.stderr.isatty() and forced != "1":
+        return LineProgress()
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -186,5 +338,4 @@ def progress() -> Progress:
         TimeRemainingColumn(),
         console=err,
         transient=False,
-        disable=not sys.stderr.isatty() and os.environ.get("STAMPSYNC_PROGRESS") != "1",
     )

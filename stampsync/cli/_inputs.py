@@ -189,11 +189,12 @@ def _int_or_raw(value: str) -> int | str:
         return text  # checked with the row, which then fails with a clear message
 
 
-def read_awards(path: Path) -> Iterator[StampAward | Rejected]:
+def read_awards(path: Path, *, default_store: int | None = None) -> Iterator[StampAward | Rejected]:
     """Stream ``key,user,store,number_of_stamps[,notes]`` rows as :class:`StampAward`.
 
-    Each carries its line number as ``row``; a row with more cells than the header
-    becomes a :class:`Rejected` row, so it fails alone.
+    Each carries its line number as ``row``; a row with more cells than the header, or
+    a blank store and no ``default_store`` (``--store``), becomes a :class:`Rejected`
+    row, so it fails alone.
     """
     with path.open(newline="", encoding="utf-8-sig") as fh:
         reader = csv.reader(fh)
@@ -215,10 +216,19 @@ def read_awards(path: Path) -> Iterator[StampAward | Rejected]:
                 )
                 continue
             store = row.get("store", "")
+            if not store and default_store is None:
+                yield Rejected(
+                    key,
+                    f"line {number}: the store is blank; fill the store column or give "
+                    "--store N (the store of rows without one)",
+                    number,
+                    user or None,
+                )
+                continue
             yield StampAward(
                 key=key,
                 user=user,
-                store=_int_or_raw(store) if store else None,  # type: ignore[arg-type]
+                store=_int_or_raw(store) if store else default_store,  # type: ignore[arg-type]
                 number_of_stamps=_int_or_raw(row.get("number_of_stamps", "")),  # type: ignore[arg-type]
                 notes=row.get("notes") or None,
                 row=number,

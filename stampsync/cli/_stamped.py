@@ -8,6 +8,7 @@ import csv
 import json
 import os
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Annotated
 
@@ -17,17 +18,13 @@ import typer
 
 from .._files import open_private
 from ..batch._runs import exclusive
-from ..batch.sync import SyncReport, sync_customers
+from ..batch.sync import SyncOutcome, SyncReport, sync_customers
+from ..batch.writes import ExitCode
 from ..errors import ConfigurationError
 from ..stamped.client import StampedClient
 from ..stamped.models import Customer
+from . import _stamped_v3
 from ._common import (
-    Batch,
-    Connections,
-    RedisUrl,
-    ThrottleKey,
-    ThrottleLimit,
-    ThrottleSeconds,
     Tuning,
     api_errors,
     err,
@@ -35,13 +32,18 @@ from ._common import (
     progress,
     release,
     require,
+    with_options,
 )
 from ._inputs import check_records_file, read_records
 from ._report import Aborted, ReportFile
 from ._secrets import PrivateKeyFile, resolve_secret, secret_option
 from ._signals import GracefulStop
 
-app = typer.Typer(help="Stamped.io: bulk customer export and customer sync.", no_args_is_help=True)
+app = typer.Typer(
+    help="Stamped.io: bulk customer export and customer sync.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
 
 ApiUrl = Annotated[str, typer.Option("--api-url", envvar="STAMPED_API_URL", help="Base URL.")]
 PublicKey = Annotated[
@@ -58,39 +60,59 @@ CSV_FIELDS = list(Customer.__struct_fields__)
 _encoder = msgspec.json.Encoder()
 
 
-def make_client(
-    tuning: Tuning,
-    api_url: str,
-    public_key: str | None,
-    private_key: str | None,
-    store_hash: str | None,
-    private_key_file: Path | None = None,
-) -> StampedClient:
-    public = require(public_key, "--public-key", "STAMPED_PUBLIC_KEY")
-    store = require(store_hash, "--store-hash", "STAMPED_STORE_HASH")
-    private = resolve_secret(
-        private_key,
-        private_key_file,
-        flag="--private-key",
-        env="STAMPED_PRIVATE_KEY",
-        what="Stamped.io private key",
-    )
-    return tuning.stamped(api_url, public, private, store)
+@dataclass(frozen=True)
+class StampedAccess:
+    """The Stamped.io endpoint and credentials, declared once for every command."""
+
+    api_url: ApiUrl = "https://stamped.io"
+    public_key: PublicKey = None
+    private_key: PrivateKey = field(default=None, repr=False)
+    private_key_file: PrivateKeyFile = None
+    store_hash: StoreHash = None
+
+    def client(self, tuning: Tuning) -> StampedClient:
+        """A client with these credentials and ``tuning``; a usage error names a missing one."""
+        public = require(self.public_key, "--public-key", "STAMPED_PUBLIC_KEY")
+        store = require(self.store_hash, "--store-hash", "STAMPED_STORE_HASH")
+        private = resolve_secret(
+            self.private_key,
+            self.private_key_file,
+            flag="--private-key",
+            env="STAMPED_PRIVATE_KEY",
+            what="Stamped.io private key",
+        )
+        return tuning.stamped(self.api_url, public, private, store)
+
+
+#: Field names in exports: ``python`` (``first_name``, as the SDK, the CSV of
+#: ``sync-customers`` and the reports name them) or ``api`` (Stamped's ``firstName``).
+FIELD_NAMES = ("python", "api")
+_API_NAMES = dict(zip(Customer.__struct_fields__, Customer.__struct_encode_fields__, strict=True))
 
 
 class ExportWriter:
     """Writes customers as JSONL or CSV and remembers where a resume should start.
 
-    One export at a time per output file (a second one is refused, naming the first);
-    files are created 0600. CSV cells that a spreadsheet would run as a formula are
-    escaped with a leading ``'`` unless ``raw_csv``.
+    Rows go to ``out`` + ``.partial``, renamed over ``out`` when the export is complete:
+    a failed or interrupted export leaves the last complete one as it was (and its
+    partial file for ``--resume``, once a page was written whole). One export at a time
+    per output file (a second one is refused, naming the first); files are created
+    0600. Field names are the SDK's (``first_name``) in both formats, or Stamped's
+    (``firstName``) with ``field_names="api"``. CSV cells that a spreadsheet would run
+    as a formula are escaped with a leading ``'`` unless ``raw_csv``.
     """
 
-    def __init__(self, out: Path, resume: bool, *, raw_csv: bool = False) -> None:
+    def __init__(
+        self, out: Path, resume: bool, *, raw_csv: bool = False, field_names: str = "python"
+    ) -> None:
+        if field_names not in FIELD_NAMES:
+            raise ConfigurationError(f"field names are one of {', '.join(FIELD_NAMES)}")
         self.out = out
+        self.partial = out.with_name(out.name + ".partial")
         self.state_path = out.with_name(out.name + ".state")
         self.csv = out.suffix.lower() == ".csv"
         self.raw_csv = raw_csv
+        self.api_names = field_names == "api"
         self.start_page = 1
         self.count = 0
         self._resume = resume
@@ -100,7 +122,7 @@ class ExportWriter:
         self._lock = exclusive(out, "export file")
         self._lock.__enter__()
         try:
-            if resume and self.state_path.exists() and out.exists():
+            if resume and self.state_path.exists() and self.partial.exists():
                 self.start_page, self.count, self._offset = self._read_state()
         except BaseException:
             self._lock.__exit__(None, None, None)
@@ -113,18 +135,19 @@ class ExportWriter:
         if self.fh is not None:
             return
         if self.start_page > 1:
-            with self.out.open("r+b") as fh:
+            with self.partial.open("r+b") as fh:
                 fh.truncate(self._offset)  # drop a partly written page
         elif not self._resume:
             self.state_path.unlink(missing_ok=True)
         flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if self.start_page > 1 else os.O_TRUNC)
         self.fh = os.fdopen(
-            open_private(self.out, flags),
+            open_private(self.partial, flags),
             "a" if self.start_page > 1 else "w",
             encoding="utf-8",
             newline="",
         )
-        self.writer = csv.DictWriter(self.fh, CSV_FIELDS) if self.csv else None
+        names = [_API_NAMES[f] for f in CSV_FIELDS] if self.api_names else CSV_FIELDS
+        self.writer = csv.DictWriter(self.fh, names) if self.csv else None
         if self.writer is not None and self.start_page == 1:
             self.writer.writeheader()
 
@@ -135,10 +158,13 @@ class ExportWriter:
             row["tags"] = ";".join(customer.tags or [])
             if not self.raw_csv:
                 row = {k: spreadsheet_safe(v) for k, v in row.items()}
+            if self.api_names:
+                row = {_API_NAMES[k]: v for k, v in row.items()}
             self.writer.writerow(row)
         else:
             assert self.fh is not None
-            self.fh.write(_encoder.encode(customer).decode() + "\n")
+            record: object = customer if self.api_names else msgspec.structs.asdict(customer)
+            self.fh.write(_encoder.encode(record).decode() + "\n")
         self.count += 1
 
     def _read_state(self) -> tuple[int, int, int]:
@@ -166,11 +192,22 @@ class ExportWriter:
         os.replace(partial, self.state_path)
 
     def close(self, complete: bool) -> None:
-        if self.fh is not None:
-            self.fh.close()
-        if complete:
-            self.state_path.unlink(missing_ok=True)
-        self._lock.__exit__(None, None, None)
+        """Finish: a complete export replaces ``out``; an incomplete one keeps its partial
+        file only if ``--resume`` can continue it (a page was written whole)."""
+        try:
+            if self.fh is not None:
+                self.fh.close()
+            if complete:
+                if self.fh is None:
+                    self.open()  # an empty store: still a (header-only) complete export
+                    assert self.fh is not None
+                    self.fh.close()
+                os.replace(self.partial, self.out)
+                self.state_path.unlink(missing_ok=True)
+            elif not self.state_path.exists():
+                self.partial.unlink(missing_ok=True)
+        finally:
+            self._lock.__exit__(None, None, None)
 
 
 #: First characters that make a spreadsheet read a cell as a formula (OWASP, "CSV
@@ -240,6 +277,7 @@ async def _export(
 
 
 @app.command("export-customers")
+@with_options(access=StampedAccess, tuning=Tuning)
 def export_customers(
     out: Annotated[Path, typer.Option("--out", help="customers.jsonl or customers.csv")],
     resume: Annotated[bool, typer.Option(help="continue an interrupted export")] = False,
@@ -252,36 +290,75 @@ def export_customers(
         ),
     ] = False,
     page_size: Annotated[int, typer.Option(min=1, max=100)] = 100,
-    api_url: ApiUrl = "https://stamped.io",
-    public_key: PublicKey = None,
-    private_key: PrivateKey = None,
-    private_key_file: PrivateKeyFile = None,
-    store_hash: StoreHash = None,
-    throttle_limit: ThrottleLimit = 500,
-    throttle_seconds: ThrottleSeconds = 60.0,
-    connections: Connections = 2,
-    batch: Batch = 10,
-    redis_url: RedisUrl = None,
-    throttle_key: ThrottleKey = None,
+    field_names: Annotated[
+        str,
+        typer.Option(
+            help="python: the SDK's names (first_name), as sync-customers reads them; "
+            "api: Stamped's own (firstName). The same in JSONL and CSV"
+        ),
+    ] = "python",
+    api: Annotated[
+        str, typer.Option("--api", help="v2 (the key pair) or v3 (--api-key; JSONL only)")
+    ] = "v2",
+    api_key: _stamped_v3.ApiKey = None,
+    api_key_file: _stamped_v3.ApiKeyFile = None,
+    filter: Annotated[
+        list[str] | None,
+        typer.Option("--filter", help="v3 only: NAME=VALUE, a filter of the V3 listing"),
+    ] = None,
+    *,
+    access: StampedAccess,
+    tuning: Tuning,
 ) -> None:
-    """Export every customer to JSONL (Stamped's field names) or CSV.
+    """Export every customer to JSONL or CSV (field names: first_name, or --field-names api).
 
-    Exit codes: 0 complete; 1 failed part way (``--resume`` continues); 2 refused before
-    anything was sent; 4 stopped (credentials refused or server unreachable); 130/143
-    interrupted; 70 internal error.
+    ``--api v3`` reads the V3 customer listing instead (with ``--filter`` such as
+    ``vip_tier=Gold``, ``points_min=100``, ``email=ann``), to JSONL.
+
+    The file is written as OUT.partial and renamed to OUT when complete, so a failed
+    export leaves the last one whole. Exit codes: 0 complete; 1 failed part way
+    (``--resume`` continues); 2 refused before anything was sent (bad options, a
+    directory that does not exist); 4 stopped (credentials refused or server
+    unreachable); 130/143 interrupted; 70 internal error.
     """
+    if api not in ("v2", "v3"):
+        fail("--api must be v2 or v3")
+    if api == "v3":
+        if resume:
+            fail("--resume is for --api v2; a V3 export starts over")
+        _stamped_v3.export_customers_v3(
+            out=out,
+            page_size=page_size,
+            api_url=access.api_url,
+            api_key=api_key,
+            api_key_file=api_key_file,
+            store_hash=access.store_hash,
+            filters=filter or [],
+            tuning=tuning,
+        )
+        return
+    if filter:
+        fail("--filter is for --api v3")
     if out.suffix.lower() not in (".jsonl", ".csv", ".ndjson"):
         fail("--out must end in .jsonl or .csv")
-    tuning = Tuning(throttle_limit, throttle_seconds, connections, batch, redis_url, throttle_key)
+    if field_names not in FIELD_NAMES:
+        fail(f"--field-names must be one of {', '.join(FIELD_NAMES)}")
+    if not out.parent.is_dir():
+        fail(f"cannot write {out}: the directory {out.parent} does not exist")
     with api_errors():
-        client = make_client(tuning, api_url, public_key, private_key, store_hash, private_key_file)
-        writer = ExportWriter(out, resume, raw_csv=raw_csv)
+        client = access.client(tuning)
+        try:
+            writer = ExportWriter(out, resume, raw_csv=raw_csv, field_names=field_names)
+        except OSError as exc:
+            fail(f"cannot write {out}: {exc.strerror or type(exc).__name__}")
         complete = False
         try:
             interrupted_by = asyncio.run(export(client, writer, page_size))
             complete = interrupted_by is None
         except Aborted as aborted:
             interrupted_by = aborted.signum
+        except OSError as exc:  # the disk filled, say: what was written whole is kept
+            fail(f"cannot write {out}: {exc.strerror or type(exc).__name__}", ExitCode.FAILED)
         finally:
             writer.close(complete)
     if interrupted_by is not None:
@@ -289,6 +366,7 @@ def export_customers(
 
 
 @app.command("sync-customers")
+@with_options(access=StampedAccess, tuning=Tuning)
 def sync_customers_command(
     input: Annotated[
         Path,
@@ -298,19 +376,14 @@ def sync_customers_command(
         ),
     ],
     state: Annotated[Path, typer.Option("--state", help="SQLite file of what was sent")],
-    dry_run: Annotated[bool, typer.Option(help="send nothing; say what would be sent")] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(help="send nothing; list the rows that would be sent (JSON lines, stdout)"),
+    ] = False,
     report: Annotated[Path | None, typer.Option(help="JSONL: one outcome per row")] = None,
-    api_url: ApiUrl = "https://stamped.io",
-    public_key: PublicKey = None,
-    private_key: PrivateKey = None,
-    private_key_file: PrivateKeyFile = None,
-    store_hash: StoreHash = None,
-    throttle_limit: ThrottleLimit = 500,
-    throttle_seconds: ThrottleSeconds = 60.0,
-    connections: Connections = 2,
-    batch: Batch = 10,
-    redis_url: RedisUrl = None,
-    throttle_key: ThrottleKey = None,
+    *,
+    access: StampedAccess,
+    tuning: Tuning,
 ) -> None:
     """Upsert the customers whose row changed since the last sync; apply subscriptions.
 
@@ -319,10 +392,15 @@ def sync_customers_command(
     unreachable); 130/143 interrupted; 70 internal error.
     """
     check_records_file(input)
-    tuning = Tuning(throttle_limit, throttle_seconds, connections, batch, redis_url, throttle_key)
     with api_errors():
-        client = make_client(tuning, api_url, public_key, private_key, store_hash, private_key_file)
+        client = access.client(tuning)
         out = ReportFile(report) if report else None
+
+        def record(outcome: SyncOutcome) -> None:
+            if out is not None:
+                out.write(outcome.as_dict())
+            if outcome.status == "would_send":
+                typer.echo(json.dumps({"row": outcome.row, "email": outcome.email}))
 
         async def run() -> SyncReport:
             with GracefulStop("finishing rows in flight") as signals:
@@ -333,7 +411,7 @@ def sync_customers_command(
                             read_records(input),
                             state=state,
                             dry_run=dry_run,
-                            on_outcome=(lambda o: out.write(o.as_dict())) if out else None,
+                            on_outcome=record if (out or dry_run) else None,
                             keep_outcomes=False,
                             stop=signals.event,
                         )

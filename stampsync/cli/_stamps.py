@@ -3,54 +3,123 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import csv
 import json
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from ..batch.journal import STATUSES, Journal
-from ..batch.writes import BatchReport, Outcome, normal_key
+from ..batch.journal import (
+    STATUSES,
+    EntryStatus,
+    Journal,
+    WriteJournal,
+    client_account,
+    is_database_url,
+)
+from ..batch.writes import BatchReport, ExitCode, Outcome, normal_key
 from ..errors import ConfigurationError
 from ..stamps.client import StampsClient
 from ..stamps.stamps import DEFAULT_MAX_STAMPS
-from ._common import (
-    Batch,
-    Connections,
-    RedisUrl,
-    ThrottleKey,
-    ThrottleLimit,
-    ThrottleSeconds,
-    Tuning,
-    api_errors,
-    err,
-    fail,
-    progress,
-    release,
-)
+from ._common import Tuning, api_errors, err, fail, progress, release, with_options
 from ._inputs import check_awards_file, read_awards
 from ._report import Aborted, ReportFile
 from ._secrets import TokenFile, resolve_secret, secret_option
 from ._signals import GracefulStop
 
 app = typer.Typer(
-    help="Stamps (stamps.co.id): mass awards and their journal.", no_args_is_help=True
+    help="Stamps (stamps.co.id): mass awards and their journal.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
 )
-journal_app = typer.Typer(help="Inspect and resolve a mass-award journal.", no_args_is_help=True)
+journal_app = typer.Typer(
+    help="Inspect and resolve a mass-award journal.", no_args_is_help=True, rich_markup_mode=None
+)
 app.add_typer(journal_app, name="journal")
 
 ApiUrl = Annotated[str, typer.Option("--api-url", envvar="STAMPS_API_URL", help="Base URL.")]
 Token = Annotated[str | None, secret_option("--token", "STAMPS_TOKEN", "API token")]
+JournalSpec = Annotated[
+    str,
+    typer.Option(
+        "--journal",
+        help="SQLite journal file, or postgresql://... (a journal shared by a fleet)",
+    ),
+]
+Account = Annotated[
+    str | None,
+    typer.Option(
+        "--account",
+        help="PostgreSQL journals: the account (store) whose keys to use "
+        "(award: default the token's identity; list: default every account)",
+    ),
+]
+
+
+def shown(journal: str) -> str:
+    """The journal as it may be printed: a database URL without its password."""
+    if is_database_url(journal):
+        from ..batch.postgres import safe_dsn
+
+        return safe_dsn(journal)
+    return journal
+
+
+def pg_journal(url: str, account: str | None) -> WriteJournal:
+    """A PostgreSQL journal of ``account`` (or of every account, to read)."""
+    from ..batch.postgres import PgJournal
+
+    return PgJournal(url, account=account)
+
+
+def write_journal(journal: str, client: StampsClient, account: str | None) -> WriteJournal:
+    """The journal a write command names: a SQLite file (opened now) or a PostgreSQL
+    database (checked now); either way an unusable one refuses the run here (exit 2)."""
+    if is_database_url(journal):
+        jrn = pg_journal(journal, account or client_account(client))
+        check_database(jrn)
+        return jrn
+    return Journal(journal).open()
+
+
+def check_database(journal: WriteJournal) -> None:
+    """Open and close ``journal`` now, so an unusable database refuses the run (exit 2)."""
+
+    async def check() -> None:
+        async with journal:
+            pass
+
+    asyncio.run(check())
+
+
+@dataclass(frozen=True)
+class StampsAccess:
+    """The Stamps endpoint and token, declared once for every command."""
+
+    api_url: ApiUrl = "https://stamps.co.id"
+    token: Token = field(default=None, repr=False)
+    token_file: TokenFile = None
+
+    def client(self, tuning: Tuning, store: int | None = None) -> StampsClient:
+        """A client with this token and ``tuning``; a usage error if there is no token."""
+        token = resolve_secret(
+            self.token, self.token_file, flag="--token", env="STAMPS_TOKEN", what="Stamps API token"
+        )
+        return tuning.stamps(self.api_url, token, store=store)
 
 
 async def award_file(
     client: StampsClient,
     rows_path: Path,
-    journal: Journal,
+    journal: WriteJournal,
     report: ReportFile,
     total: int,
     max_stamps: int,
+    default_store: int | None = None,
 ) -> BatchReport:
     """Award every row of ``rows_path``; stream the report; SIGINT/SIGTERM stop gracefully.
 
@@ -69,9 +138,12 @@ async def award_file(
                     rate = done / max(time.monotonic() - started, 1e-6)
                     bar.update(task, advance=1, rate=f"{rate:.1f}/s")
 
-                async with client:
+                async with contextlib.AsyncExitStack() as stack:
+                    if not isinstance(journal, Journal):  # a database: open it on this loop
+                        await stack.enter_async_context(journal)
+                    await stack.enter_async_context(client)
                     result = await client.stamps.add_many(
-                        read_awards(rows_path),
+                        read_awards(rows_path, default_store=default_store),
                         journal=journal,
                         on_outcome=record,
                         keep_outcomes=False,
@@ -85,7 +157,7 @@ async def award_file(
     return result
 
 
-def summary(report: BatchReport, journal: Path) -> None:
+def summary(report: BatchReport, journal: str) -> None:
     """Print the outcome counts and what to do next."""
     c = report.counts
     err.print(
@@ -94,7 +166,7 @@ def summary(report: BatchReport, journal: Path) -> None:
     )
     if report.held:
         err.print(
-            f"[yellow]{report.held} row(s) held by another run on {journal}: not sent; "
+            f"[yellow]{report.held} row(s) held by another run on {shown(journal)}: not sent; "
             "rerun when it has finished"
         )
     if report.stopped:
@@ -105,36 +177,46 @@ def summary(report: BatchReport, journal: Path) -> None:
         err.print(
             f"[yellow]{c['ambiguous']} award(s) are ambiguous: sent, outcome unknown.[/] "
             f"Check them on Stamps, then: stampsync stamps journal resolve --journal "
-            f"{journal} KEY --applied | --not-applied"
+            f"{shown(journal)} KEY --applied | --not-applied"
         )
 
 
 @app.command()
+@with_options(access=StampsAccess, tuning=Tuning)
 def award(
     input: Annotated[
         Path, typer.Option("--input", help="CSV: key,user,store,number_of_stamps[,notes]")
     ],
     journal: Annotated[
-        Path, typer.Option("--journal", help="SQLite journal: at most once per key, across runs")
+        str,
+        typer.Option(
+            "--journal",
+            help="SQLite journal file, or postgresql://... shared by a fleet: at most once "
+            "per key, across runs",
+        ),
     ],
     report: Annotated[
         Path, typer.Option("--report", help="JSONL: one outcome per row (written at the end)")
     ],
-    api_url: ApiUrl = "https://stamps.co.id",
-    token: Token = None,
-    token_file: TokenFile = None,
-    throttle_limit: ThrottleLimit = 500,
-    throttle_seconds: ThrottleSeconds = 60.0,
-    connections: Connections = 2,
-    batch: Batch = 10,
-    redis_url: RedisUrl = None,
-    throttle_key: ThrottleKey = None,
     ignore_extra_columns: Annotated[
         bool, typer.Option(help="accept columns other than the award's (they are not sent)")
     ] = False,
     max_stamps: Annotated[
         int, typer.Option(min=1, help="most stamps one row may award; a row over it fails")
     ] = DEFAULT_MAX_STAMPS,
+    account: Account = None,
+    store: Annotated[
+        int | None,
+        typer.Option(
+            "--store",
+            min=1,
+            show_default=False,
+            help="the store of rows whose store cell is blank (else such a row fails)",
+        ),
+    ] = None,
+    *,
+    access: StampsAccess,
+    tuning: Tuning,
 ) -> None:
     """Award stamps to every row of a CSV, each key at most once.
 
@@ -144,61 +226,108 @@ def award(
     SIGINT/SIGTERM (rerun to finish); 70 internal error.
     """
     total = check_awards_file(input, ignore_extra_columns=ignore_extra_columns)
-    tuning = Tuning(throttle_limit, throttle_seconds, connections, batch, redis_url, throttle_key)
     with api_errors():
-        client = tuning.stamps(
-            api_url,
-            resolve_secret(
-                token, token_file, flag="--token", env="STAMPS_TOKEN", what="Stamps API token"
-            ),
-        )
-        jrn = Journal(journal).open()  # a journal that cannot be used refuses the run here
+        client = access.client(tuning, store)
+        jrn = write_journal(journal, client, account)
     try:
         with ReportFile(report) as out:
-            result = asyncio.run(award_file(client, input, jrn, out, total, max_stamps))
+            result = asyncio.run(award_file(client, input, jrn, out, total, max_stamps, store))
     except Aborted as aborted:
         err.print("[yellow]aborted: awards in flight are ambiguous; see the journal")
         raise typer.Exit(128 + aborted.signum) from None
     finally:
-        jrn.close()
+        if isinstance(jrn, Journal):
+            jrn.close()
     summary(result, journal)
     raise typer.Exit(result.exit_code)
 
 
+def open_for_tools(journal: str, account: str | None) -> WriteJournal:
+    """The journal ``--journal`` names, refusing a file that does not exist."""
+    if is_database_url(journal):
+        return pg_journal(journal, account)
+    if not Path(journal).exists():
+        fail(f"journal {journal} does not exist")
+    return Journal(journal)
+
+
 @journal_app.command("list")
 def journal_list(
-    journal: Annotated[Path, typer.Option("--journal", help="the journal file")],
+    journal: JournalSpec,
     status: Annotated[
         str | None, typer.Option(help="only this status: " + ", ".join(STATUSES))
     ] = None,
+    account: Account = None,
 ) -> None:
-    """List journal entries as JSON lines (key, status, award id, error, request)."""
-    if not journal.exists():
-        fail(f"journal {journal} does not exist")
+    """List journal entries as JSON lines (key, status, award id, error, request).
+
+    A PostgreSQL journal lists every account's entries (each line names its account)
+    unless ``--account`` picks one.
+
+    Exit codes: 0 listed; 2 no such journal, a bad --status, or a file that is not a
+    journal.
+    """
     if status is not None and status not in STATUSES:
         fail(f"--status must be one of {', '.join(STATUSES)}")
-    with api_errors(), Journal(journal) as j:
-        for e in j.entries(status):
-            typer.echo(
-                json.dumps(
-                    {
-                        "key": e.key,
-                        "status": e.status,
-                        "award_id": e.result_id,
-                        "error": e.error,
-                        "attempts": e.attempts,
-                        "request": e.request,
-                    }
-                )
-            )
-        counts = j.counts()
+    wanted: EntryStatus | None = next((s for s in STATUSES if s == status), None)
+    jrn = open_for_tools(journal, account)
+
+    async def read() -> dict[str, int]:
+        async with jrn:
+            for e in await jrn.aentries(wanted):
+                line = {
+                    "key": e.key,
+                    "status": e.status,
+                    "award_id": e.result_id,
+                    "error": e.error,
+                    "attempts": e.attempts,
+                    "request": e.request,
+                }
+                if e.account is not None:
+                    line = {"account": e.account, **line}
+                typer.echo(json.dumps(line))
+            return await jrn.acounts()
+
+    with api_errors():
+        counts = asyncio.run(read())
     err.print(", ".join(f"{k} {v}" for k, v in counts.items()))
+
+
+RESOLUTIONS = {"applied": True, "not_applied": False, "not-applied": False}
+
+
+def resolutions(path: Path) -> list[tuple[str, bool, int | None]]:
+    """``key,outcome[,award_id]`` rows (a header line first; outcome: applied or
+    not_applied), all checked before any is used."""
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            rows = list(csv.DictReader(fh))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        fail(f"cannot read --from {path}: {exc}")
+    out: list[tuple[str, bool, int | None]] = []
+    for line, row in enumerate(rows, 2):
+        key = normal_key((row.get("key") or "").strip())
+        outcome = (row.get("outcome") or "").strip().lower()
+        award = (row.get("award_id") or "").strip()
+        if not key or outcome not in RESOLUTIONS:
+            fail(
+                f"{path} line {line}: needs columns key,outcome[,award_id] with outcome "
+                "applied or not_applied"
+            )
+        if award and not award.isdigit():
+            fail(f"{path} line {line}: award_id {award!r} is not a number")
+        out.append((key, RESOLUTIONS[outcome], int(award) if award else None))
+    if not out:
+        fail(f"{path} has no rows to resolve")
+    return out
 
 
 @journal_app.command("resolve")
 def journal_resolve(
-    key: Annotated[str, typer.Argument(help="the key of an ambiguous entry")],
-    journal: Annotated[Path, typer.Option("--journal", help="the journal file")],
+    journal: JournalSpec,
+    key: Annotated[
+        str | None, typer.Argument(help="the key of an ambiguous entry (or use --from)")
+    ] = None,
     applied: Annotated[
         bool | None,
         typer.Option(
@@ -207,18 +336,53 @@ def journal_resolve(
         ),
     ] = None,
     award_id: Annotated[int | None, typer.Option(help="the award id, if applied")] = None,
+    from_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--from",
+            help="CSV of many: key,outcome[,award_id] (outcome: applied or not_applied)",
+            show_default=False,
+        ),
+    ] = None,
+    account: Account = None,
 ) -> None:
-    """Settle an ambiguous entry after checking Stamps."""
-    if applied is None:
-        fail("say --applied or --not-applied")
-    if not journal.exists():
-        fail(f"journal {journal} does not exist")
-    # As the award compared and journaled it: "café" typed decomposed (as macOS input
-    # methods do) is the same key.
-    key = normal_key(key)
-    try:
-        with Journal(journal) as j:
-            j.resolve(key, applied=applied, result_id=award_id)
-    except ConfigurationError as exc:
-        fail(str(exc))
-    err.print(f"{key}: {'applied' if applied else 'not applied'}")
+    """Settle ambiguous entries after checking Stamps: one KEY, or many --from a CSV.
+
+    In a PostgreSQL journal, ``--account`` names the account when the key is in several.
+
+    Exit codes: 0 all settled; 1 some keys could not be settled (named; the others
+    were); 2 bad usage, a bad --from file or no such journal (nothing settled).
+    """
+    if from_file is not None:
+        if key is not None or applied is not None or award_id is not None:
+            fail("give KEY with --applied/--not-applied, or --from FILE, not both")
+        todo = resolutions(from_file)
+    else:
+        if key is None:
+            fail("give the KEY to settle (or --from FILE)")
+        if applied is None:
+            fail("say --applied or --not-applied")
+        # As the award compared and journaled it: "café" typed decomposed (as macOS input
+        # methods do) is the same key.
+        todo = [(normal_key(key), applied, award_id)]
+    jrn = open_for_tools(journal, account)
+
+    async def resolve() -> int:
+        failed = 0
+        async with jrn:
+            for k, done, award in todo:
+                try:
+                    await jrn.aresolve(k, applied=done, result_id=award)
+                except ConfigurationError as exc:
+                    if len(todo) == 1:
+                        raise
+                    failed += 1
+                    err.print(f"[red]{k}: not settled:[/] {exc}", highlight=False)
+                    continue
+                err.print(f"{k}: {'applied' if done else 'not applied'}", highlight=False)
+        return failed
+
+    with api_errors():
+        failed = asyncio.run(resolve())
+    if failed:
+        raise typer.Exit(ExitCode.FAILED)

@@ -12,8 +12,8 @@ from __future__ import annotations
 from aiohttp import hdrs, web
 from yarl import URL
 
+from .._request import is_loopback
 from .._sandbox_mark import SANDBOX_HEADER
-from .._transport import is_loopback
 from ._middleware import Handler, json_response
 
 __all__ = ["SANDBOX_HEADER", "guard", "loopback_host", "loopback_origin", "mark"]
@@ -28,6 +28,10 @@ def loopback_host(value: str) -> bool:
         host, _, port = host.partition(":")
         if not port.isdigit():
             return False
+    elif ":" in host:
+        # An IPv6 literal must be bracketed in Host (RFC 3986); Python 3.13+ would call
+        # a bare "::ffff:7f00:1" loopback, 3.11 not: refuse it on every version.
+        return False
     return bool(host) and is_loopback(host.rstrip("."))
 
 

@@ -6,137 +6,30 @@ import array
 import asyncio
 import base64
 import collections
-import fnmatch
 import hmac
 import random
 import time
 import weakref
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 import msgspec
 from aiohttp import web
 
-from ..errors import ConfigurationError
+from .._endpoint import STAMPED_V3_PREFIXES
+from ..stamps.auth import AUTH_GET_ACCESS_TOKEN
+from ._config import AFTER, BEFORE, CONNECTION, Fault, SandboxConfig
+
+__all__ = ["Fault", "Gate", "Handler", "SandboxConfig", "json_response"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-#: Fault kinds that answer without applying the request.
-BEFORE = {"429", "429_retry_after", "500", "502", "503", "504", "drop_before", "html", "empty"}
-#: Fault kinds that apply the request, then spoil or lose the answer.
-AFTER = {
-    "drop_after",
-    "malformed",
-    "truncated",
-    "wrong_content_type",
-    "timeout",
-    "huge",
-    "gateway_503",
-}
-DELAY = {"latency"}
-#: Faults of the connection rather than the request: ``slow_connect`` holds the first
-#: request of each new connection for ``seconds`` before it arrives (a TLS handshake, a
-#: long trip); ``close`` answers, then closes the connection (the next request reconnects).
-CONNECTION = {"slow_connect", "close"}
-KINDS = BEFORE | AFTER | DELAY | CONNECTION
-
-
-@dataclass
-class Fault:
-    """A fault to inject on matching requests.
-
-    Attributes:
-        kind: ``429``/``500``/``502``/``503``/``504`` (answered before applying),
-            ``drop_before`` (connection cut, nothing applied), ``html`` (a 500 HTML page),
-            ``empty`` (a 500 with no body), ``429_retry_after`` (a 429 with
-            ``Retry-After: seconds``), ``huge`` (applied, then a 4 MiB answer),
-            ``drop_after`` (applied, then the connection
-            is cut), ``malformed``/``truncated``/``wrong_content_type`` (applied, answer
-            spoiled), ``timeout`` (applied, answer held for ``seconds``), ``latency``
-            (``seconds`` of delay, then a normal answer), ``slow_connect`` (the first
-            request of each new connection arrives ``seconds`` late), ``close`` (answered,
-            then the connection is closed).
-        route: a glob over ``"METHOD /path"``, e.g. ``"POST /api/stamps/add"``.
-        probability: chance that a matching request is hit (seeded, reproducible).
-        seconds: for ``latency`` and ``timeout``.
-        times: inject at most this many times (``None``: no cap).
-    """
-
-    kind: str
-    route: str = "*"
-    probability: float = 1.0
-    seconds: float = 1.0
-    times: int | None = None
-    injected: int = 0
-
-    def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise ConfigurationError(
-                f"unknown fault kind {self.kind!r}; known: {', '.join(sorted(KINDS))}"
-            )
-        if not 0 <= self.probability <= 1:
-            raise ConfigurationError(f"fault probability must be in [0, 1], got {self.probability}")
-
-    @classmethod
-    def parse(cls, spec: str) -> Fault:
-        """``KIND[:PROBABILITY[:SECONDS[:TIMES]]][@METHOD /path-glob]``.
-
-        For example ``drop_after:0.05@POST /api/stamps/add``, ``latency:1:0.2``, or
-        ``500:1:1:2@POST /api/stamps/add`` (the first two awards only).
-        """
-        head, _, route = spec.partition("@")
-        kind, _, rest = head.partition(":")
-        probability, _, rest = rest.partition(":")
-        seconds, _, times = rest.partition(":")
-        try:
-            p = float(probability) if probability else 1.0
-            secs = float(seconds) if seconds else 1.0
-            cap = int(times) if times else None
-        except ValueError:
-            raise ConfigurationError(f"bad number in fault {spec!r}") from None
-        if cap is not None and cap < 0:
-            raise ConfigurationError(f"fault times must be >= 0, got {cap} in {spec!r}")
-        return cls(
-            kind=kind.strip(), route=route.strip() or "*", probability=p, seconds=secs, times=cap
-        )
-
-    def spec(self) -> str:
-        """This fault as a string :meth:`parse` reads back (``times`` included)."""
-        times = "" if self.times is None else f":{self.times}"
-        return f"{self.kind}:{self.probability:g}:{self.seconds:g}{times}@{self.route}"
-
-    def matches(self, method: str, path: str) -> bool:
-        return fnmatch.fnmatchcase(f"{method} {path}", self.route)
-
-
-@dataclass
-class SandboxConfig:
-    """How a sandbox behaves. Every default is safe for tests: no quota, no faults."""
-
-    seed: int = 1
-    customers: int = 100_000
-    members: int = 10_000
-    reviews_per_customer: int = 1
-    store_hash: str = "270392"
-    public_key: str = "pubkey-sandbox"
-    private_key: str = "key-sandbox-private"
-    # Demo credentials, printed on start: the sandbox holds no real data.
-    stamps_token: str = "stamps-sandbox-token"  # noqa: S105
-    merchant: int = 14
-    stores: tuple[int, ...] = (1, 2, 3)
-    limit: int | None = None
-    """A strict sliding window: at most ``limit`` requests per ``seconds`` per credential."""
-    seconds: float = 60.0
-    faults: list[Fault] = field(default_factory=list)
-    fault_seed: int = 0
-    arrival_log: bool = True
-    """Keep every arrival time (8 bytes each) for the inspection API."""
 
 
 def json_response(
     data: Any, status: int = 200, headers: dict[str, str] | None = None
 ) -> web.Response:
+    """``data`` as a JSON answer (msgspec-encoded), with ``status`` and ``headers``."""
     return web.Response(
         body=msgspec.json.encode(data),
         status=status,
@@ -154,6 +47,8 @@ class Gate:
         self.config = replace(config, faults=[replace(f, injected=0) for f in config.faults])
         self.arrivals = array.array("d")
         self.windows: dict[str, collections.deque[float]] = {}
+        self.arrivals_by: dict[str, array.array[float]] = {}
+        """Arrival times per credential (the quota's key), for per-store window checks."""
         self.rng = random.Random(config.fault_seed)
         self.requests: collections.deque[dict[str, Any]] = collections.deque(maxlen=10_000)
         self.counters: collections.Counter[str] = collections.Counter()
@@ -162,6 +57,15 @@ class Gate:
         basic = f"{config.public_key}:{config.private_key}".encode()
         self._basic = "Basic " + base64.b64encode(basic).decode()
         self._token = f"Token {config.stamps_token}"
+        self._v3_prefixes = tuple(
+            p.replace("{store_hash}", config.store_hash) + "/" for p in STAMPED_V3_PREFIXES.values()
+        )
+        self._tokens = {
+            f"Token {config.stamps_token}-{i}".encode(): f"stamps:{config.merchant}:token-{i}"
+            for i in range(1, config.extra_tokens + 1)
+        }
+        # One quota per store, whichever API version or key is used.
+        self._stamped_quota = f"stamped:{config.store_hash}:{config.public_key}"
 
     # -- auth ---------------------------------------------------------------------
 
@@ -170,12 +74,20 @@ class Gate:
 
     def credential(self, request: web.Request) -> tuple[str | None, web.Response | None]:
         """Who is calling (a quota key), or the documented refusal."""
+        if request.path.startswith(self._v3_prefixes):
+            # V3 counts against the store's quota, as V2 does; the loyalty part's
+            # reference answers a bad key with a 400 it labels "Unauthorized".
+            key = request.headers.get("stamped-api-key", "")
+            if hmac.compare_digest(key.encode(), self.config.api_key.encode()):
+                return self._stamped_quota, None
+            status = 400 if request.path.startswith(self._v3_prefixes[0]) else 401
+            return None, json_response({"message": "Unauthorized"}, status)
         header = request.headers.get("Authorization", "")
         if self.is_stamped(request.path):
             if hmac.compare_digest(header.encode(), self._basic.encode()):
-                return f"stamped:{self.config.public_key}", None
+                return self._stamped_quota, None
             return None, json_response({"message": "Invalid API credentials"}, 401)
-        if request.path == "/api/auth/get-access-token/":
+        if request.path == AUTH_GET_ACCESS_TOKEN.path:  # the exchange needs no token
             return f"stamps:{self.config.merchant}", None
         if not header:
             return None, json_response(
@@ -183,6 +95,9 @@ class Gate:
             )
         if hmac.compare_digest(header.encode(), self._token.encode()):
             return f"stamps:{self.config.merchant}", None
+        who = self._tokens.get(header.encode())  # a dict lookup: the tokens are demo ones
+        if who is not None:
+            return who, None
         if header.startswith("Bearer "):
             expires = self.jwts.get(header[7:])
             if expires is not None and expires > time.time():
@@ -254,28 +169,40 @@ class Gate:
         who, refusal = self.credential(request)
         if refusal is not None:
             self.counters["unauthorized"] += 1
-            return self._log(request, refusal, "refused")
+            return self._log(request, refusal, "refused", None)
         assert who is not None
+        if self.config.arrival_log:
+            self.arrivals_by.setdefault(who, array.array("d")).append(now)
+        # Per credential too: a service using both APIs checks each quota on its own.
+        self.counters[f"arrivals:{who}"] += 1
         if not self.admit(who, now):
             self.counters["rate_limited"] += 1
-            return self._log(request, json_response({"message": "Too many requests"}, 429), "429")
+            self.counters[f"rate_limited:{who}"] += 1
+            return self._log(
+                request, json_response({"message": "Too many requests"}, 429), "429", who
+            )
         fault = self.pick_fault(request.method, request.path)
         if fault is not None:
             self.counters[f"fault:{fault.kind}"] += 1
             if fault.kind in BEFORE:
-                return self._log(request, await self._before(request, fault), fault.kind)
+                return self._log(request, await self._before(request, fault), fault.kind, who)
             if fault.kind == "latency":
                 await asyncio.sleep(fault.seconds)
         response = await handler(request)
         if closing:
             response.force_close()
         if fault is not None and fault.kind in AFTER:
-            return self._log(request, await self._after(request, response, fault), fault.kind)
+            answer = await self._after(request, response, fault)
+            return self._log(request, answer, fault.kind, who)
         self.counters["ok" if response.status < 400 else f"status:{response.status}"] += 1
-        return self._log(request, response, None)
+        return self._log(request, response, None, who)
 
     def _log(
-        self, request: web.Request, response: web.StreamResponse, fault: str | None
+        self,
+        request: web.Request,
+        response: web.StreamResponse,
+        fault: str | None,
+        credential: str | None,
     ) -> web.StreamResponse:
         self.requests.append(
             {
@@ -283,6 +210,9 @@ class Gate:
                 "path": request.path,
                 "status": response.status,
                 "fault": fault,
+                # Whose quota it counted against: "stamped:<public key>" or
+                # "stamps:<merchant>" (never a secret); None when refused.
+                "credential": credential,
             }
         )
         return response

@@ -8,8 +8,11 @@ import msgspec
 from aiohttp import web
 
 from .._codec import JSON_ERRORS
+from .._endpoint import Endpoint
+from ..stamped import customers, loyalty, reviews, subscriptions
 from ._data import TIERS, StampedStore, now_iso
 from ._middleware import json_response
+from ._routes import endpoint_routes
 
 WRITABLE = (
     "email",
@@ -78,23 +81,23 @@ class StampedRoutes:
         self.store = store
 
     def routes(self, store_hash: str) -> list[web.RouteDef]:
-        p = f"/api/v2/{store_hash}"
-        return [
-            web.post(f"{p}/dashboard/customers/add", self.create),
-            web.get(f"{p}/dashboard/customers", self.list),
-            web.get(p + "/dashboard/customers/{id}", self.get),
-            web.post(p + "/dashboard/customers/{id}", self.update),
-            web.post(f"{p}/customers/points", self.points),
-            web.post(f"{p}/customers", self.upsert),
-            web.get(f"{p}/customers", self.list),
-            web.get(p + "/customers/{email}", self.get_by_email),
-            web.delete(p + "/customers/{email}", self.delete),
-            web.post(f"{p}/survey/subscribe", self.subscribe),
-            web.post(f"{p}/survey/unsubscribe", self.unsubscribe),
-            web.post(f"{p}/loyalty/transactions", self.transaction),
-            web.get(f"{p}/loyalty/tiers", self.tiers),
-            web.get(f"{p}/reviews", self.reviews),
+        table: list[tuple[Endpoint[Any], Any]] = [
+            (customers.CREATE_CUSTOMER, self.create),
+            (customers.LIST_DASHBOARD_CUSTOMERS, self.list),
+            (customers.GET_CUSTOMER, self.get),
+            (customers.UPDATE_CUSTOMER, self.update),
+            (customers.ADJUST_POINTS, self.points),
+            (customers.UPSERT_CUSTOMER, self.upsert),
+            (customers.LIST_CUSTOMERS, self.list),
+            (customers.GET_CUSTOMER_BY_EMAIL, self.get_by_email),
+            (customers.DELETE_CUSTOMER, self.delete),
+            (subscriptions.SUBSCRIBE, self.subscribe),
+            (subscriptions.UNSUBSCRIBE, self.unsubscribe),
+            (loyalty.CREATE_LOYALTY_TRANSACTION, self.transaction),
+            (loyalty.LIST_TIERS, self.tiers),
+            (reviews.LIST_REVIEWS, self.reviews),
         ]
+        return endpoint_routes(table, store_hash=store_hash)
 
     def _fields(self, data: dict[str, Any]) -> dict[str, Any]:
         return {k: data[k] for k in WRITABLE if k in data}

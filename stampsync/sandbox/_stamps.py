@@ -11,8 +11,11 @@ import msgspec
 from aiohttp import web
 
 from .._codec import JSON_ERRORS
+from .._endpoint import Endpoint
+from ..stamps import accounts, auth, memberships, stamps
 from ._data import Member, StampsStore
 from ._middleware import Gate, json_response
+from ._routes import endpoint_routes
 
 TEMPLATES = frozenset({"OTP_1", "OTP_2"})
 GENDERS = frozenset({"male", "female"})
@@ -77,29 +80,34 @@ class StampsRoutes:
 
     def routes(self) -> list[web.RouteDef]:
         h = self._wrap
-        return [
-            web.post("/api/stamps/add", h(self.add)),
-            web.post("/api/stamps/cancel", h(self.cancel)),
-            web.post("/api/memberships/deduct-stamps", h(self.deduct)),
-            web.get("/api/v2/memberships/details", h(self.details)),
-            web.get("/api/memberships/suggestions", h(self.suggestions)),
-            web.post("/api/v2/memberships/register", h(self.register)),
-            web.post("/api/v2/memberships/change-profile", h(self.change_profile)),
-            web.get("/api/v2/memberships/full-profile", h(self.full_profile)),
-            web.get("/api/memberships/upgrade-requirement", h(self.upgrade_requirement)),
-            web.post("/api/v2/memberships/add-key-value-tag", h(self.add_tag)),
-            web.post("/api/v2/memberships/remove-tag", h(self.remove_tag)),
-            web.post("/api/v2/memberships/anonymize", h(self.anonymize)),
-            web.post("/api/v2/memberships/set-pending-anonymization", h(self.pending)),
-            web.post("/api/v2/memberships/set-level", h(self.set_level)),
-            web.post("/api/v3/memberships/partial-registration", h(self.partial)),
-            web.post("/api/v2/accounts/request-change-mobile-number-otp", h(self.mobile_otp)),
-            web.post("/api/v2/accounts/change-mobile-number", h(self.change_mobile)),
-            web.post("/api/v2/accounts/request-otp-for-email", h(self.email_otp)),
-            web.post("/api/v2/accounts/change-email", h(self.change_email)),
-            web.post("/api/auth/get-access-token/", h(self.access_token)),
-            web.post("/api/ping", h(self.ping)),
+        table: list[tuple[Endpoint[Any], Any]] = [
+            (stamps.STAMPS_ADD, h(self.add)),
+            (stamps.STAMPS_CANCEL, h(self.cancel)),
+            (stamps.MEMBERSHIPS_DEDUCT_STAMPS, h(self.deduct)),
+            (memberships.MEMBERSHIPS_DETAILS, h(self.details)),
+            (memberships.MEMBERSHIPS_SUGGESTIONS, h(self.suggestions)),
+            (memberships.MEMBERSHIPS_REGISTER, h(self.register)),
+            (memberships.MEMBERSHIPS_CHANGE_PROFILE, h(self.change_profile)),
+            (memberships.MEMBERSHIPS_FULL_PROFILE, h(self.full_profile)),
+            (memberships.MEMBERSHIPS_UPGRADE_REQUIREMENT, h(self.upgrade_requirement)),
+            (memberships.MEMBERSHIPS_ADD_KEY_VALUE_TAG, h(self.add_tag)),
+            (memberships.MEMBERSHIPS_REMOVE_TAG, h(self.remove_tag)),
+            (memberships.MEMBERSHIPS_ANONYMIZE, h(self.anonymize)),
+            (memberships.MEMBERSHIPS_SET_PENDING_ANONYMIZATION, h(self.pending)),
+            (memberships.MEMBERSHIPS_SET_LEVEL, h(self.set_level)),
+            (memberships.MEMBERSHIPS_PARTIAL_REGISTRATION, h(self.partial)),
+            (accounts.ACCOUNTS_REQUEST_CHANGE_MOBILE_NUMBER_OTP, h(self.mobile_otp)),
+            (accounts.ACCOUNTS_CHANGE_MOBILE_NUMBER, h(self.change_mobile)),
+            (accounts.ACCOUNTS_REQUEST_OTP_FOR_EMAIL, h(self.email_otp)),
+            (accounts.ACCOUNTS_CHANGE_EMAIL, h(self.change_email)),
+            (auth.AUTH_GET_ACCESS_TOKEN, h(self.access_token)),
+            (auth.PING, h(self.ping)),
         ]
+        # Imported here: the point-of-sale module builds on this one's helpers.
+        from ._stamps_pos import PosRoutes
+
+        pos = PosRoutes(self.store, self.gate)
+        return endpoint_routes(table + pos.table()) + pos.inspection_routes()
 
     def _wrap(self, handler: Any) -> Any:
         async def run(request: web.Request) -> web.StreamResponse:

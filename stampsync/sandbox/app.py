@@ -20,11 +20,13 @@ from ._data import StampedStore, StampsStore
 from ._guard import guard, mark
 from ._middleware import Fault, Gate, SandboxConfig, json_response
 from ._stamped import StampedRoutes
+from ._stamped_v3 import StampedV3Routes, StampedV3Store
 from ._stamps import StampsRoutes
 
 GATE_KEY = web.AppKey("gate", Gate)
 STAMPED_KEY = web.AppKey("stamped", StampedStore)
 STAMPS_KEY = web.AppKey("stamps", StampsStore)
+STAMPED_V3_KEY = web.AppKey("stamped_v3", StampedV3Store)
 
 
 def build_app(config: SandboxConfig | None = None) -> web.Application:
@@ -42,6 +44,9 @@ def build_app(config: SandboxConfig | None = None) -> web.Application:
     app.add_routes(StampedRoutes(stamped).routes(config.store_hash))
     app.add_routes(StampsRoutes(stamps, gate).routes())
     app.add_routes(_inspection_routes())
+    v3 = app[STAMPED_V3_KEY] = StampedV3Store(config.seed, config.store_hash)
+    app.add_routes(StampedV3Routes(v3).routes(config.store_hash))
+    app.add_routes(StampedV3Routes(v3).inspection_routes())
     return app
 
 
@@ -62,6 +67,10 @@ def _inspection_routes() -> list[web.RouteDef]:
 
     async def arrivals(request: web.Request) -> web.Response:
         return json_response(list(request.app[GATE_KEY].arrivals))
+
+    async def arrivals_by(request: web.Request) -> web.Response:
+        by = request.app[GATE_KEY].arrivals_by
+        return json_response({who: list(times) for who, times in by.items()})
 
     async def requests(request: web.Request) -> web.Response:
         return json_response(list(request.app[GATE_KEY].requests))
@@ -107,18 +116,20 @@ def _inspection_routes() -> list[web.RouteDef]:
         gate.requests.clear()
         gate.counters.clear()
         gate.windows.clear()
+        gate.arrivals_by.clear()
         return json_response({"cleared": True})
 
     p = "/__sandbox"
     routes: list[Any] = [
         web.get(f"{p}/info", info),
         web.get(f"{p}/arrivals", arrivals),
+        web.get(f"{p}/arrivals-by-credential", arrivals_by),
         web.get(f"{p}/requests", requests),
         web.get(f"{p}/counters", counters),
         web.get(f"{p}/awards", awards),
         web.get(f"{p}/deductions", deductions),
-        web.get(p + "/members/{ref}", member),
-        web.get(p + "/customers/{email}", customer),
+        web.get("/__sandbox/members/{ref}", member),
+        web.get("/__sandbox/customers/{email}", customer),
         web.put(f"{p}/faults", set_faults),
         web.post(f"{p}/clear", clear_log),
     ]

@@ -20,6 +20,7 @@ import contextlib
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -36,7 +37,7 @@ from aiohttp import web
 from ..errors import ConfigurationError
 from ..stamped.client import StampedClient
 from ..stamps.client import StampsClient
-from ._middleware import Fault, SandboxConfig
+from ._config import Fault, SandboxConfig, config_args
 from .app import build_app
 
 HOST = "127.0.0.1"
@@ -50,27 +51,42 @@ def free_port() -> int:
         return port
 
 
-def config_args(config: SandboxConfig) -> list[str]:
-    """Command-line arguments for ``python -m stampsync.sandbox`` reproducing ``config``."""
-    args = [
-        "--seed",
-        str(config.seed),
-        "--customers",
-        str(config.customers),
-        "--members",
-        str(config.members),
-        "--seconds",
-        str(config.seconds),
-        "--fault-seed",
-        str(config.fault_seed),
-    ]
-    if config.limit is not None:
-        args += ["--limit", str(config.limit)]
-    if not config.arrival_log:
-        args.append("--no-arrival-log")
-    for fault in config.faults:
-        args += ["--fault", fault.spec()]
-    return args
+def spawn(config: SandboxConfig, port: int, *, detach: bool = False) -> subprocess.Popen[bytes]:
+    """Start ``python -m stampsync.sandbox`` serving ``config`` on ``port``; once it
+    answers, return it (stop it by its pid). A process that cannot start raises
+    ConfigurationError with what it printed.
+
+    ``detach``: in a session of its own, with no tie to this process's terminal or
+    output (``stampsync sandbox --env``).
+    """
+    cmd = [sys.executable, "-m", "stampsync.sandbox", "--port", str(port), "--quiet"]
+    url = f"http://{HOST}:{port}"
+    # A file, not a pipe: a pipe nobody reads could fill and stall the server.
+    with tempfile.TemporaryFile() as errors:
+        proc = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
+            [*cmd, *config_args(config)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL if detach else None,
+            stderr=errors,
+            start_new_session=detach,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                errors.seek(0)
+                lines = errors.read().decode(errors="replace").strip().splitlines()
+                why = lines[-1] if lines else f"exit status {proc.returncode}"
+                raise ConfigurationError(f"sandbox process could not start on {url}: {why}")
+            probe = url + "/__sandbox/info"  # http on 127.0.0.1, built here
+            with (
+                contextlib.suppress(OSError, urllib.error.URLError),
+                urllib.request.urlopen(probe, timeout=1),  # noqa: S310
+            ):
+                return proc
+            time.sleep(0.05)
+    proc.kill()
+    proc.wait(10)
+    raise ConfigurationError(f"sandbox process did not answer on {url} within 30 s")
 
 
 class Sandbox:
@@ -161,10 +177,15 @@ class Sandbox:
 
         async def serve() -> None:
             self._stop = asyncio.Event()
-            runner = web.AppRunner(
-                build_app(self.config), access_log=None, handler_cancellation=True
-            )
-            await runner.setup()
+            try:
+                runner = web.AppRunner(
+                    build_app(self.config), access_log=None, handler_cancellation=True
+                )
+                await runner.setup()
+            except BaseException as exc:
+                failure.append(exc)
+                ready.set()
+                return
             try:
                 await web.TCPSite(runner, HOST, self.port).start()
             except BaseException as exc:
@@ -183,50 +204,44 @@ class Sandbox:
             self._loop = loop
             try:
                 loop.run_until_complete(serve())
+            except BaseException as exc:  # whatever stops the server must reach start()
+                failure.append(exc)
             finally:
+                ready.set()
                 loop.close()
 
         self._thread = threading.Thread(
             target=run, name=f"stampsync-sandbox-{self.port}", daemon=True
         )
         self._thread.start()
-        ready.wait(30)
+        if not ready.wait(30):
+            self.stop()
+            raise ConfigurationError(f"sandbox did not start on {self.url} within 30 s")
         if failure:
             self._thread.join(5)
             self._thread = None
-            raise ConfigurationError(f"sandbox could not listen on {self.url}: {failure[0]}")
+            cause = failure[0]
+            raise ConfigurationError(
+                f"sandbox could not start on {self.url}: {type(cause).__name__}: {cause}"
+            ) from cause
 
     def _start_process(self) -> None:
-        cmd = [
-            sys.executable,
-            "-m",
-            "stampsync.sandbox",
-            "--port",
-            str(self.port),
-            "--quiet",
-            *config_args(self.config),
-        ]
-        self._proc = subprocess.Popen(cmd)  # noqa: S603 (our own interpreter and module)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                raise ConfigurationError(f"sandbox process exited with {self._proc.returncode}")
-            probe = self.url + "/__sandbox/info"  # http on 127.0.0.1, built here
-            with (
-                contextlib.suppress(OSError, urllib.error.URLError),
-                urllib.request.urlopen(probe, timeout=1),  # noqa: S310
-            ):
-                return
-            time.sleep(0.05)
-        self.stop()
-        raise ConfigurationError("sandbox process did not start within 30 s")
+        self._proc = spawn(self.config, self.port)
 
     # -- clients ------------------------------------------------------------------
 
     def stamped_client(self, **kwargs: Any) -> StampedClient:
         """A :class:`StampedClient` for this sandbox's demo store (keyword overrides)."""
         c = self.config
+        kwargs.setdefault("api_key", c.api_key)
         return StampedClient(c.public_key, c.private_key, c.store_hash, api_url=self.url, **kwargs)
+
+    def stamps_token(self, store: int = 0) -> str:
+        """The Stamps token of store ``store``: 0 the main one, 1..``extra_tokens`` the others."""
+        if not 0 <= store <= self.config.extra_tokens:
+            raise ConfigurationError(f"the sandbox has no Stamps token {store}")
+        token = self.config.stamps_token
+        return token if store == 0 else f"{token}-{store}"
 
     def stamps_client(self, **kwargs: Any) -> StampsClient:
         """A :class:`StampsClient` for this sandbox's demo merchant (store 1 by default)."""
@@ -252,13 +267,21 @@ class Sandbox:
         times: list[float] = await self._call("GET", "/arrivals")
         return times
 
+    async def arrivals_by_credential(self) -> dict[str, list[float]]:
+        """Arrival times per credential: ``stamps:<merchant>`` for the main token,
+        ``stamps:<merchant>:token-<i>`` for the extra ones, ``stamped:<hash>:<key>``."""
+        times: dict[str, list[float]] = await self._call("GET", "/arrivals-by-credential")
+        return times
+
     async def counters(self) -> dict[str, int]:
-        """Counts: arrivals, ok, rate_limited, unauthorized, fault:KIND, status:CODE."""
+        """Counts: arrivals, ok, rate_limited, unauthorized, fault:KIND, status:CODE, and
+        per credential ``arrivals:stamped:<store hash>:<public key>`` and
+        ``arrivals:stamps:<merchant>`` (``rate_limited:...`` likewise)."""
         counts: dict[str, int] = await self._call("GET", "/counters")
         return counts
 
     async def requests(self) -> list[dict[str, Any]]:
-        """The last 10 000 requests: method, path, status, injected fault."""
+        """The last 10 000 requests: method, path, status, injected fault, credential."""
         log: list[dict[str, Any]] = await self._call("GET", "/requests")
         return log
 
@@ -266,6 +289,12 @@ class Sandbox:
         """Every stamps award the server applied: id, pk, email, store, stamps, status."""
         awards: list[dict[str, Any]] = await self._call("GET", "/awards")
         return awards
+
+    async def transactions(self) -> list[dict[str, Any]]:
+        """Every transaction recorded: id, user, store, invoice_number, day, value,
+        stamps, status (1 new, 2 canceled, 3 open), items (their count)."""
+        found: list[dict[str, Any]] = await self._call("GET", "/transactions")
+        return found
 
     async def deductions(self) -> list[dict[str, Any]]:
         """Every stamps deduction the server applied."""
@@ -289,6 +318,13 @@ class Sandbox:
     async def set_faults(self, *faults: Fault | str) -> None:
         """Replace the fault rules, e.g. ``await sb.set_faults("503:0.5@POST /api/stamps/add")``."""
         await self._call("PUT", "/faults", [f if isinstance(f, str) else f.spec() for f in faults])
+
+    async def v3(self, what: str) -> list[dict[str, Any]]:
+        """The sandbox's Stamped V3 records: ``"customers"``, ``"orders"`` (each with
+        ``writes``, how many times it was pushed), ``"products"``, ``"activities"``,
+        ``"rewards"``."""
+        found: list[dict[str, Any]] = await self._call("GET", f"/v3/{what}")
+        return found
 
     async def clear(self) -> None:
         """Forget arrivals, requests, counters and quota windows (state is kept)."""

@@ -1,7 +1,9 @@
 """Stamped.io (reviews and loyalty): the client, its API sections and models."""
 
+from . import v3
 from .client import StampedClient
-from .customers import CustomerData
+from .customers import CustomerData, Customers
+from .loyalty import Loyalty
 from .models import (
     Customer,
     CustomerPage,
@@ -14,18 +16,27 @@ from .models import (
     Tier,
     Tiers,
 )
+from .reviews import Reviews
+from .subscriptions import Subscriptions
+from .v3 import StampedV3
 
 __all__ = [
     "Customer",
     "CustomerData",
     "CustomerPage",
+    "Customers",
     "DeleteResult",
+    "Loyalty",
     "LoyaltyTransaction",
     "Page",
     "PointsAction",
     "Review",
     "ReviewPage",
+    "Reviews",
     "StampedClient",
+    "StampedV3",
+    "Subscriptions",
     "Tier",
     "Tiers",
+    "v3",
 ]

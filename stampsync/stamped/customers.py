@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Hashable
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import msgspec
 
-from .._transport import compact, path_segment
+from .._endpoint import stamped
+from .._request import compact, path_segment
 from .._validate import choice, optional_text, positive
 from .._validate import email as check_email
 from ..batch.export import Export
@@ -16,6 +17,16 @@ from ._resource import StampedResource
 from .models import Customer, CustomerPage, DeleteResult, PointsAction
 
 __all__ = ["CustomerData", "Customers"]
+
+CREATE_CUSTOMER = stamped("POST", "/dashboard/customers/add", Customer, idempotent=False)
+LIST_DASHBOARD_CUSTOMERS = stamped("GET", "/dashboard/customers", CustomerPage, idempotent=True)
+LIST_CUSTOMERS = stamped("GET", "/customers", CustomerPage, idempotent=True)
+GET_CUSTOMER = stamped("GET", "/dashboard/customers/{id}", Customer, idempotent=True)
+UPDATE_CUSTOMER = stamped("POST", "/dashboard/customers/{id}", Customer, idempotent=True)
+UPSERT_CUSTOMER = stamped("POST", "/customers", Customer, idempotent=True)
+GET_CUSTOMER_BY_EMAIL = stamped("GET", "/customers/{email}", Customer, idempotent=True)
+DELETE_CUSTOMER = stamped("DELETE", "/customers/{email}", DeleteResult, idempotent=True)
+ADJUST_POINTS = stamped("POST", "/customers/points", Customer, idempotent=False)
 
 MAX_PAGE_SIZE = 100
 
@@ -42,6 +53,25 @@ class CustomerData(msgspec.Struct, rename="camel", omit_defaults=True, kw_only=T
     total_spend: float | None = None
     total_orders: int | None = None
     tags: list[str] | None = None
+
+
+class ProfileFields(TypedDict, total=False):
+    """Writable customer fields beyond the name, email, id and tags (for editors)."""
+
+    points: float
+    points_expiry: str
+    tier: str
+    total_spend: float
+    total_orders: int
+
+
+class CustomerFields(ProfileFields, total=False):
+    """Every writable customer field but the email, as keyword arguments."""
+
+    first_name: str
+    last_name: str
+    customer_id: str
+    tags: list[str]
 
 
 def _customer_key(customer: Customer) -> Hashable | None:
@@ -77,7 +107,7 @@ class Customers(StampedResource):
         last_name: str | None = None,
         customer_id: str | None = None,
         tags: list[str] | None = None,
-        **more: Any,
+        **more: Unpack[ProfileFields],
     ) -> Customer:
         """POST /api/v2/{store_hash}/dashboard/customers/add: create a customer.
 
@@ -94,9 +124,7 @@ class Customers(StampedResource):
             tags=tags,
             **more,
         )
-        return await self._call(
-            "POST", "/dashboard/customers/add", Customer, body=body, idempotent=False
-        )
+        return await self._call(CREATE_CUSTOMER, body=body)
 
     async def list(self, *, page: int = 1, limit: int = MAX_PAGE_SIZE) -> CustomerPage:
         """GET /api/v2/{store_hash}/dashboard/customers: one page of customers.
@@ -104,9 +132,7 @@ class Customers(StampedResource):
         ``page`` starts at 1; ``limit`` is at most 100. The answer carries ``total``.
         """
         page, limit = check_paging(page, limit)
-        return await self._call(
-            "GET", "/dashboard/customers", CustomerPage, query={"page": page, "limit": limit}
-        )
+        return await self._call(LIST_DASHBOARD_CUSTOMERS, query={"page": page, "limit": limit})
 
     async def list_customers(self, *, page: int = 1, limit: int = MAX_PAGE_SIZE) -> CustomerPage:
         """GET /api/v2/{store_hash}/customers: one page of customers.
@@ -115,57 +141,55 @@ class Customers(StampedResource):
         integration endpoint list's path, the default.
         """
         page, limit = check_paging(page, limit)
-        return await self._call(
-            "GET", "/customers", CustomerPage, query={"page": page, "limit": limit}
-        )
+        return await self._call(LIST_CUSTOMERS, query={"page": page, "limit": limit})
 
     async def get(self, customer_id: int | str) -> Customer:
         """GET /api/v2/{store_hash}/dashboard/customers/{id}: one customer by Stamped id."""
         path_segment(customer_id, "customer_id")
-        return await self._call(
-            "GET", "/dashboard/customers/{id}", Customer, params={"id": customer_id}
-        )
+        return await self._call(GET_CUSTOMER, params={"id": customer_id})
 
-    async def update(self, customer_id: int | str, **fields: Any) -> Customer:
+    async def update(
+        self,
+        customer_id: int | str,
+        /,
+        *,
+        email: str | None = None,
+        **fields: Unpack[CustomerFields],
+    ) -> Customer:
         """POST /api/v2/{store_hash}/dashboard/customers/{id}: change a customer's fields.
 
         Idempotent (the fields given replace the stored ones). ``fields`` are those of
         :class:`CustomerData`, e.g. ``first_name="Ann"``.
         """
         path_segment(customer_id, "customer_id")
-        if not fields:
+        if not fields and email is None:
             raise ConfigurationError("update needs at least one field to change")
-        body = self._body(require_email=False, **fields)
+        body = self._body(require_email=False, email=email, **fields)
         return await self._call(
-            "POST",
-            "/dashboard/customers/{id}",
-            Customer,
+            UPDATE_CUSTOMER,
             params={"id": customer_id},
             body=body,
-            idempotent=True,
         )
 
-    async def upsert(self, *, email: str, **fields: Any) -> Customer:
+    async def upsert(self, *, email: str, **fields: Unpack[CustomerFields]) -> Customer:
         """POST /api/v2/{store_hash}/customers: create or update the customer with this email.
 
         Idempotent (keyed by email), so failures are retried.
         """
         body = self._body(require_email=True, email=email, **fields)
-        return await self._call("POST", "/customers", Customer, body=body, idempotent=True)
+        return await self._call(UPSERT_CUSTOMER, body=body)
 
     async def get_by_email(self, address: str) -> Customer:
         """GET /api/v2/{store_hash}/customers/{email}: one customer by email."""
         return await self._call(
-            "GET", "/customers/{email}", Customer, params={"email": check_email(address, "email")}
+            GET_CUSTOMER_BY_EMAIL, params={"email": check_email(address, "email")}
         )
 
     async def delete(self, address: str) -> DeleteResult:
         """DELETE /api/v2/{store_hash}/customers/{email}: delete a customer and their
         loyalty data, permanently. Idempotent."""
         return await self._call(
-            "DELETE",
-            "/customers/{email}",
-            DeleteResult,
+            DELETE_CUSTOMER,
             params={"email": check_email(address, "email")},
         )
 
@@ -182,9 +206,7 @@ class Customers(StampedResource):
         if isinstance(points, bool) or not isinstance(points, int | float) or points < 0:
             raise ConfigurationError(f"points must be a number >= 0, got {points!r}")
         body = {"email": check_email(email, "email"), "points": points, "action": verb.value}
-        return await self._call(
-            "POST", "/customers/points", Customer, body=body, idempotent=verb is PointsAction.SET
-        )
+        return await self._call(ADJUST_POINTS, body=body, idempotent=verb is PointsAction.SET)
 
     def export(
         self,

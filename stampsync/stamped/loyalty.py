@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .._transport import compact
+from .._endpoint import stamped
+from .._request import compact
 from .._validate import email as check_email
 from .._validate import optional_text, text
 from ..errors import ConfigurationError
@@ -10,6 +11,11 @@ from ._resource import StampedResource
 from .models import LoyaltyTransaction, Tiers
 
 __all__ = ["Loyalty"]
+
+CREATE_LOYALTY_TRANSACTION = stamped(
+    "POST", "/loyalty/transactions", LoyaltyTransaction, idempotent=False
+)
+LIST_TIERS = stamped("GET", "/loyalty/tiers", Tiers, idempotent=True)
 
 
 class Loyalty(StampedResource):
@@ -40,10 +46,8 @@ class Loyalty(StampedResource):
             action=optional_text(action, "action"),
             orderValue=order_value,
         )
-        return await self._call(
-            "POST", "/loyalty/transactions", LoyaltyTransaction, body=body, idempotent=False
-        )
+        return await self._call(CREATE_LOYALTY_TRANSACTION, body=body)
 
     async def tiers(self) -> Tiers:
         """GET /api/v2/{store_hash}/loyalty/tiers: the program's tiers (read-only)."""
-        return await self._call("GET", "/loyalty/tiers", Tiers)
+        return await self._call(LIST_TIERS)

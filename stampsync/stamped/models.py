@@ -8,6 +8,7 @@ therefore optional and unknown fields are ignored.
 from __future__ import annotations
 
 import enum
+import warnings
 from typing import Generic, TypeVar
 
 import msgspec
@@ -58,11 +59,16 @@ class Customer(msgspec.Struct, rename="camel", frozen=True, kw_only=True):
 
 
 class Page(msgspec.Struct, Generic[T], rename="camel", frozen=True, kw_only=True):
-    """One page of a listing. Items arrive under ``data`` (or ``results``/``customers``)."""
+    """One page of a listing: its :attr:`items`, and the listing's ``total``.
 
-    data: list[T] | None = None
-    results: list[T] | None = None
-    customers: list[T] | None = None
+    The server sends the items under ``data``, ``results`` or ``customers``, depending on
+    the endpoint; :attr:`items` is the one name for them. The three wire names stay
+    readable for old code and warn (``DeprecationWarning``).
+    """
+
+    wire_data: list[T] | None = msgspec.field(default=None, name="data")
+    wire_results: list[T] | None = msgspec.field(default=None, name="results")
+    wire_customers: list[T] | None = msgspec.field(default=None, name="customers")
     total: int | None = None
     page: int | None = None
     total_pages: int | None = None
@@ -70,10 +76,37 @@ class Page(msgspec.Struct, Generic[T], rename="camel", frozen=True, kw_only=True
     @property
     def items(self) -> list[T]:
         """The page's items, whichever key the server used."""
-        for items in (self.data, self.results, self.customers):
+        for items in (self.wire_data, self.wire_results, self.wire_customers):
             if items is not None:
                 return items
         return []
+
+    @property
+    def data(self) -> list[T] | None:
+        """Deprecated: use :attr:`items`."""
+        _renamed("data")
+        return self.wire_data
+
+    @property
+    def results(self) -> list[T] | None:
+        """Deprecated: use :attr:`items`."""
+        _renamed("results")
+        return self.wire_results
+
+    @property
+    def customers(self) -> list[T] | None:
+        """Deprecated: use :attr:`items`."""
+        _renamed("customers")
+        return self.wire_customers
+
+
+def _renamed(name: str) -> None:
+    warnings.warn(
+        f"Page.{name} is deprecated: use Page.items (the same items, whichever key the "
+        "server sent them under)",
+        DeprecationWarning,
+        stacklevel=3,
+    )
 
 
 CustomerPage = Page[Customer]
@@ -104,6 +137,8 @@ class Tier(msgspec.Struct, rename="camel", frozen=True, kw_only=True):
 
 
 class Tiers(msgspec.Struct, frozen=True, kw_only=True):
+    """The loyalty program's tiers."""
+
     tiers: list[Tier] = msgspec.field(default_factory=list)
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 
-from .._transport import compact
+from .._endpoint import stamped
+from .._request import compact
 from .._validate import email as check_email
 from .._validate import positive
 from ..batch.export import Export
@@ -13,6 +14,8 @@ from .customers import MAX_PAGE_SIZE, check_paging
 from .models import Review, ReviewPage
 
 __all__ = ["Reviews"]
+
+LIST_REVIEWS = stamped("GET", "/reviews", ReviewPage, idempotent=True)
 
 
 def _review_key(review: Review) -> Hashable | None:
@@ -30,7 +33,7 @@ class Reviews(StampedResource):
         query = compact(
             email=None if email is None else check_email(email, "email"), page=page, limit=limit
         )
-        return await self._call("GET", "/reviews", ReviewPage, query=query)
+        return await self._call(LIST_REVIEWS, query=query)
 
     def export(
         self,

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from .._endpoint import stamped
 from .._validate import email as check_email
 from ._resource import StampedResource
 
 __all__ = ["Subscriptions"]
+
+SUBSCRIBE = stamped("POST", "/survey/subscribe", Any, idempotent=True)
+UNSUBSCRIBE = stamped("POST", "/survey/unsubscribe", Any, idempotent=True)
 
 
 class Subscriptions(StampedResource):
@@ -18,12 +22,8 @@ class Subscriptions(StampedResource):
 
         Idempotent (subscribing twice changes nothing), so failures are retried.
         """
-        await self._call(
-            "POST", "/survey/subscribe", Any, body={"email": check_email(email)}, idempotent=True
-        )
+        await self._call(SUBSCRIBE, body={"email": check_email(email)})
 
     async def unsubscribe(self, *, email: str) -> None:
         """POST /api/v2/{store_hash}/survey/unsubscribe: stop review requests. Idempotent."""
-        await self._call(
-            "POST", "/survey/unsubscribe", Any, body={"email": check_email(email)}, idempotent=True
-        )
+        await self._call(UNSUBSCRIBE, body={"email": check_email(email)})

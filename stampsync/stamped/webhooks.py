@@ -30,7 +30,7 @@ from typing import Any
 import msgspec
 
 from .._codec import JSON_ERRORS
-from ..errors import ConfigurationError, StampsyncError
+from ..errors import ConfigurationError, WebhookError
 
 __all__ = [
     "LoyaltyPayload",
@@ -45,19 +45,6 @@ __all__ = [
 
 SECRET_HEADERS = ("x-stamped-webhook-secret", "x-secret-key")
 TOPIC_HEADER = "x-stamped-topic"
-
-
-class WebhookError(StampsyncError):
-    """A webhook request that must be refused: wrong secret, or a body that is not JSON.
-
-    Attributes:
-        status: the HTTP status to answer with: 401 for a missing or wrong secret, 400
-            for a body that is not a JSON object (malformed, not UTF-8, nested too deep).
-    """
-
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 class ReviewPayload(msgspec.Struct, rename="camel", frozen=True, kw_only=True):

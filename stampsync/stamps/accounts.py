@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
-from .._transport import compact
+from .._endpoint import stamps
+from .._request import compact
 from .._validate import choice, email, optional_text, text, user_ref
 from ._resource import StampsResource
 from .models import Otp, OtpChannel, Status
 
 __all__ = ["Accounts"]
+
+ACCOUNTS_REQUEST_CHANGE_MOBILE_NUMBER_OTP = stamps(
+    "POST", "/api/v2/accounts/request-change-mobile-number-otp", Otp, idempotent=False
+)
+ACCOUNTS_CHANGE_MOBILE_NUMBER = stamps(
+    "POST", "/api/v2/accounts/change-mobile-number", Status, idempotent=False
+)
+ACCOUNTS_REQUEST_OTP_FOR_EMAIL = stamps(
+    "POST", "/api/v2/accounts/request-otp-for-email", Otp, idempotent=False
+)
+ACCOUNTS_CHANGE_EMAIL = stamps("POST", "/api/v2/accounts/change-email", Status, idempotent=False)
 
 
 class Accounts(StampsResource):
@@ -40,11 +52,8 @@ class Accounts(StampsResource):
             identifier=None if identifier is None else user_ref(identifier, "identifier"),
         )
         return await self._call(
-            "POST",
-            "/api/v2/accounts/request-change-mobile-number-otp",
-            Otp,
+            ACCOUNTS_REQUEST_CHANGE_MOBILE_NUMBER_OTP,
             body=body,
-            idempotent=False,
         )
 
     async def change_mobile_number(
@@ -57,11 +66,8 @@ class Accounts(StampsResource):
             "otp": text(otp, "otp"),
         }
         return await self._call(
-            "POST",
-            "/api/v2/accounts/change-mobile-number",
-            Status,
+            ACCOUNTS_CHANGE_MOBILE_NUMBER,
             body=body,
-            idempotent=False,
         )
 
     async def request_email_otp(self, *, new_email: str, template_code: str | None = None) -> Otp:
@@ -70,9 +76,7 @@ class Accounts(StampsResource):
             new_email=email(new_email, "new_email"),
             template_code=optional_text(template_code, "template_code"),
         )
-        return await self._call(
-            "POST", "/api/v2/accounts/request-otp-for-email", Otp, body=body, idempotent=False
-        )
+        return await self._call(ACCOUNTS_REQUEST_OTP_FOR_EMAIL, body=body)
 
     async def change_email(self, *, user: str | int, new_email: str, otp: str) -> Status:
         """POST /api/v2/accounts/change-email: set a new email, confirmed by OTP.
@@ -84,6 +88,4 @@ class Accounts(StampsResource):
             "new_email": email(new_email, "new_email"),
             "otp": text(otp, "otp"),
         }
-        return await self._call(
-            "POST", "/api/v2/accounts/change-email", Status, body=body, idempotent=False
-        )
+        return await self._call(ACCOUNTS_CHANGE_EMAIL, body=body)

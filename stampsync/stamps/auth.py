@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import msgspec
 
+from .._endpoint import stamps
 from ._resource import StampsResource
 from .models import AccessToken
+from .pos_models import TokenPayload
 
 __all__ = ["Auth", "Pong"]
+
+AUTH_GET_ACCESS_TOKEN = stamps(
+    "POST", "/api/auth/get-access-token/", AccessToken, idempotent=True, authenticate=False
+)
 
 
 class Pong(msgspec.Struct, frozen=True, kw_only=True):
@@ -19,6 +25,10 @@ class Pong(msgspec.Struct, frozen=True, kw_only=True):
 
 class _PingAnswer(msgspec.Struct, frozen=True):
     pong: Pong
+
+
+PING = stamps("POST", "/api/ping", _PingAnswer, idempotent=True)
+AUTH_VERIFY_TOKEN = stamps("POST", "/api/auth/verify-token/", TokenPayload, idempotent=True)
 
 
 class Auth(StampsResource):
@@ -35,15 +45,17 @@ class Auth(StampsResource):
             "crm_merchant_id": self._merchant(merchant),
         }
         return await self._call(
-            "POST",
-            "/api/auth/get-access-token/",
-            AccessToken,
+            AUTH_GET_ACCESS_TOKEN,
             body=body,
-            idempotent=True,
-            authenticate=False,
         )
 
     async def ping(self) -> Pong:
         """POST /api/ping: check the credentials; answers with the merchant they belong to."""
-        answer = await self._call("POST", "/api/ping", _PingAnswer, idempotent=True)
+        answer = await self._call(PING)
         return answer.pong
+
+    async def verify_token(self) -> TokenPayload:
+        """POST /api/auth/verify-token/: the claims of the JWT the client sends (its
+        expiry, merchant). Only meaningful with a JWT (``jwt=True`` or
+        ``token_type="Bearer"``)."""
+        return await self._call(AUTH_VERIFY_TOKEN)

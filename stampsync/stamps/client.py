@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
-from .._auth import Auth as AuthStrategy
-from .._auth import JwtAuth, Secret, TokenAuth
+from typing import Unpack
+
+from .. import _environment as env
+from .._auth import AuthScheme, JwtAuth, Secret, TokenAuth
 from .._client import BaseClient
+from .._options import ClientOptions, ClientSettings
 from ..errors import ConfigurationError
-from ..throttle import Throttle
 from .accounts import Accounts
+from .activities import Activities, ExpirationJournals
 from .auth import Auth
+from .balances import Balances
+from .diagnostics import Testing
 from .memberships import Memberships
+from .redemptions import Redemptions
+from .rewards import Rewards
 from .stamps import Stamps
+from .stores import Merchants, Stores
+from .transactions import Transactions
+from .vouchers import Vouchers
 
 __all__ = ["StampsClient"]
 
@@ -19,51 +29,79 @@ class StampsClient(BaseClient):
     """Asyncio client of the Stamps REST API (``Authorization: <token_type> <token>``).
 
     Args:
-        token: the merchant's API token (never shown in reprs, logs or errors).
-        api_url: base URL; https, or http on loopback only (the sandbox).
+        token: the merchant's API token (never shown in reprs, logs or errors); from
+            ``STAMPS_TOKEN`` when not given.
+        api_url: base URL; https, or http on loopback only (the sandbox); from
+            ``STAMPS_API_URL`` when not given, else ``https://stamps.co.id``.
         token_type: ``"Token"`` for a static token (default) or ``"Bearer"`` when
             ``token`` is already a JWT.
         jwt: exchange the static ``token`` for a 24-hour JWT (needs ``merchant``),
             renewed before it expires and once after a 401.
-        merchant: default merchant id for the endpoints that take one.
-        store: default store id for the endpoints that take one.
-        throttle_limit: as for :class:`~stampsync.StampedClient`.
-        throttle_seconds: as for :class:`~stampsync.StampedClient`.
-        concurrent_connections: as for :class:`~stampsync.StampedClient`.
-        concurrent_batch_executions: as for :class:`~stampsync.StampedClient`.
-        timeout: as for :class:`~stampsync.StampedClient`.
-        max_retries: as for :class:`~stampsync.StampedClient`.
-        retry_budget: as for :class:`~stampsync.StampedClient`.
-        throttle: as for :class:`~stampsync.StampedClient`.
-        max_response_bytes: as for :class:`~stampsync.StampedClient`.
+        merchant: default merchant id for the endpoints that take one
+            (``STAMPS_MERCHANT``).
+        store: default store id for the endpoints that take one (``STAMPS_STORE``).
+        options: a :class:`~stampsync.ClientOptions` (several clients can share one).
+        **settings: any field of :class:`~stampsync.ClientOptions`, applied over ``options``.
     """
 
     _name = "StampsClient"
 
+    stamps: Stamps
+    """Stamps: add, cancel, deduct."""
+    memberships: Memberships
+    """Memberships: details, suggestions, register, profiles, tags, levels."""
+    accounts: Accounts
+    """Accounts: OTP-confirmed changes of mobile number and email."""
+    auth: Auth
+    """Credentials: JWT exchange, token verification, ping."""
+    transactions: Transactions
+    """Transactions: add, add-or-update, add with redemptions, cancel, modify, read."""
+    redemptions: Redemptions
+    """Redemptions: rewards, vouchers, promo codes; cancel; PIN authorization."""
+    rewards: Rewards
+    """Rewards: keyset-paged listings, details."""
+    vouchers: Vouchers
+    """Vouchers: issue, validate, details, listings, value deduction."""
+    balances: Balances
+    """Balances: credit, debit, cancel."""
+    stores: Stores
+    """Stores: add or update."""
+    merchants: Merchants
+    """Merchants: add or update a payment method."""
+    activities: Activities
+    """Activities: a member's history, 20 at a time."""
+    expiration_journals: ExpirationJournals
+    """Expiration journals: stamps due to expire."""
+    testing: Testing
+    """The API's test endpoints (always-failing answers)."""
+
     def __init__(
         self,
-        token: str,
+        token: str | None = None,
         *,
-        api_url: str = "https://stamps.co.id",
+        api_url: str | None = None,
         token_type: str = "Token",  # noqa: S107 (a scheme name, not a secret)
         jwt: bool = False,
         merchant: int | None = None,
         store: int | None = None,
-        throttle_limit: int = 500,
-        throttle_seconds: float = 60,
-        concurrent_connections: int = 2,
-        concurrent_batch_executions: int = 10,
-        timeout: float = 30.0,
-        max_retries: int = 3,
-        retry_budget: float = 120.0,
-        throttle: Throttle | None = None,
-        max_response_bytes: int = 32 * 2**20,
+        options: ClientOptions | None = None,
+        **settings: Unpack[ClientSettings],
     ) -> None:
+        token = env.text(token, env.STAMPS_TOKEN)
+        if token is None:
+            raise ConfigurationError(
+                f"StampsClient needs token=... (or {env.STAMPS_TOKEN} in the environment)"
+            )
+        api_url = env.text(api_url, env.STAMPS_API_URL)
+        if api_url is None:
+            api_url = "https://stamps.co.id"
+        merchant = env.number(merchant, env.STAMPS_MERCHANT)
+        store = env.number(store, env.STAMPS_STORE)
         for name, value in (("merchant", merchant), ("store", store)):
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
                 raise ConfigurationError(f"{name} must be an integer id, got {value!r}")
         self._static_token = Secret(token, name="token")
-        auth: AuthStrategy
+        auth: AuthScheme
         if jwt:
             if merchant is None:
                 raise ConfigurationError("jwt=True needs merchant=... (the CRM merchant id)")
@@ -75,24 +113,25 @@ class StampsClient(BaseClient):
         super().__init__(
             api_url=api_url,
             auth=auth,
-            throttle_limit=throttle_limit,
-            throttle_seconds=throttle_seconds,
-            concurrent_connections=concurrent_connections,
-            concurrent_batch_executions=concurrent_batch_executions,
-            timeout=timeout,
-            max_retries=max_retries,
-            retry_budget=retry_budget,
-            throttle=throttle,
-            max_response_bytes=max_response_bytes,
+            options=ClientOptions.build(options, settings),
         )
+        self._bind_sections()
+
+    def _bind_sections(self) -> None:
         self.stamps = Stamps(self)
-        """Stamps: add, cancel, deduct."""
         self.memberships = Memberships(self)
-        """Memberships: details, suggestions, register, profiles, tags, levels."""
         self.accounts = Accounts(self)
-        """Accounts: OTP-confirmed changes of mobile number and email."""
         self.auth = Auth(self)
-        """Credentials: JWT exchange, ping."""
+        self.transactions = Transactions(self)
+        self.redemptions = Redemptions(self)
+        self.rewards = Rewards(self)
+        self.vouchers = Vouchers(self)
+        self.balances = Balances(self)
+        self.stores = Stores(self)
+        self.merchants = Merchants(self)
+        self.activities = Activities(self)
+        self.expiration_journals = ExpirationJournals(self)
+        self.testing = Testing(self)
 
     async def _fetch_jwt(self, static_token: str) -> str:
         return (await self.auth.get_access_token()).access_token

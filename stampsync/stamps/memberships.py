@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from .._transport import compact
+from .._endpoint import stamps
+from .._request import compact
 from .._validate import (
     choice,
     iso_date,
@@ -34,6 +35,33 @@ from .models import (
 
 __all__ = ["Memberships"]
 
+MEMBERSHIPS_DETAILS = stamps("GET", "/api/v2/memberships/details", MemberDetails, idempotent=True)
+MEMBERSHIPS_SUGGESTIONS = stamps(
+    "GET", "/api/memberships/suggestions", Suggestions, idempotent=True
+)
+MEMBERSHIPS_REGISTER = stamps("POST", "/api/v2/memberships/register", User, idempotent=False)
+MEMBERSHIPS_CHANGE_PROFILE = stamps(
+    "POST", "/api/v2/memberships/change-profile", User, idempotent=True
+)
+MEMBERSHIPS_FULL_PROFILE = stamps(
+    "GET", "/api/v2/memberships/full-profile", FullProfileResult, idempotent=True
+)
+MEMBERSHIPS_UPGRADE_REQUIREMENT = stamps(
+    "GET", "/api/memberships/upgrade-requirement", UpgradeRequirement, idempotent=True
+)
+MEMBERSHIPS_ADD_KEY_VALUE_TAG = stamps(
+    "POST", "/api/v2/memberships/add-key-value-tag", Membership, idempotent=True
+)
+MEMBERSHIPS_REMOVE_TAG = stamps("POST", "/api/v2/memberships/remove-tag", Status, idempotent=True)
+MEMBERSHIPS_ANONYMIZE = stamps("POST", "/api/v2/memberships/anonymize", Status, idempotent=True)
+MEMBERSHIPS_SET_PENDING_ANONYMIZATION = stamps(
+    "POST", "/api/v2/memberships/set-pending-anonymization", Status, idempotent=True
+)
+MEMBERSHIPS_SET_LEVEL = stamps("POST", "/api/v2/memberships/set-level", Status, idempotent=True)
+MEMBERSHIPS_PARTIAL_REGISTRATION = stamps(
+    "POST", "/api/v3/memberships/partial-registration", PartialRegistration, idempotent=False
+)
+
 
 class Memberships(StampsResource):
     """``stamps.memberships``: read and manage customers' memberships."""
@@ -47,12 +75,12 @@ class Memberships(StampsResource):
         adds the upgrade requirements.
         """
         query = compact(user=user_ref(user), merchant=self._merchant(merchant), verbose=verbose)
-        return await self._call("GET", "/api/v2/memberships/details", MemberDetails, query=query)
+        return await self._call(MEMBERSHIPS_DETAILS, query=query)
 
     async def suggestions(self, *, query: str, merchant: int | None = None) -> Suggestions:
         """GET /api/memberships/suggestions: members matching a partial name, email or phone."""
         params = {"query": text(query, "query"), "merchant": self._merchant(merchant)}
-        return await self._call("GET", "/api/memberships/suggestions", Suggestions, query=params)
+        return await self._call(MEMBERSHIPS_SUGGESTIONS, query=params)
 
     async def register(
         self,
@@ -123,9 +151,7 @@ class Memberships(StampsResource):
             pin=pin,
             confirm_pin=confirm_pin,
         )
-        return await self._call(
-            "POST", "/api/v2/memberships/register", User, body=body, idempotent=False
-        )
+        return await self._call(MEMBERSHIPS_REGISTER, body=body)
 
     async def change_profile(
         self,
@@ -176,9 +202,7 @@ class Memberships(StampsResource):
             allow_sms_marketing=allow_sms_marketing,
             allow_newsletters=allow_newsletters,
         )
-        return await self._call(
-            "POST", "/api/v2/memberships/change-profile", User, body=body, idempotent=True
-        )
+        return await self._call(MEMBERSHIPS_CHANGE_PROFILE, body=body)
 
     async def full_profile(self, *, user: str | int) -> FullProfileResult:
         """GET /api/v2/memberships/full-profile: everything known about a customer.
@@ -188,9 +212,7 @@ class Memberships(StampsResource):
         """
         ref = user_ref(user)
         return await self._call(
-            "GET",
-            "/api/v2/memberships/full-profile",
-            FullProfileResult,
+            MEMBERSHIPS_FULL_PROFILE,
             query={"user": ref},
             body={"user": ref},
         )
@@ -198,9 +220,7 @@ class Memberships(StampsResource):
     async def upgrade_requirement(self, *, user: str | int) -> UpgradeRequirement:
         """GET /api/memberships/upgrade-requirement: what the member needs for the next level."""
         return await self._call(
-            "GET",
-            "/api/memberships/upgrade-requirement",
-            UpgradeRequirement,
+            MEMBERSHIPS_UPGRADE_REQUIREMENT,
             query={"user": user_ref(user)},
         )
 
@@ -215,11 +235,8 @@ class Memberships(StampsResource):
             "value": text(value, "value"),
         }
         return await self._call(
-            "POST",
-            "/api/v2/memberships/add-key-value-tag",
-            Membership,
+            MEMBERSHIPS_ADD_KEY_VALUE_TAG,
             body=body,
-            idempotent=True,
         )
 
     async def remove_tag(
@@ -235,18 +252,13 @@ class Memberships(StampsResource):
             "key": text(key, "key"),
             "value": text(value, "value"),
         }
-        return await self._call(
-            "POST", "/api/v2/memberships/remove-tag", Status, body=body, idempotent=True
-        )
+        return await self._call(MEMBERSHIPS_REMOVE_TAG, body=body)
 
     async def anonymize(self, *, identifier: str | int) -> Status:
         """POST /api/v2/memberships/anonymize: erase a customer's personal data. Idempotent."""
         return await self._call(
-            "POST",
-            "/api/v2/memberships/anonymize",
-            Status,
+            MEMBERSHIPS_ANONYMIZE,
             body={"identifier": user_ref(identifier, "identifier")},
-            idempotent=True,
         )
 
     async def set_pending_anonymization(self, *, identifier: str | int) -> Status:
@@ -255,11 +267,8 @@ class Memberships(StampsResource):
         Idempotent.
         """
         return await self._call(
-            "POST",
-            "/api/v2/memberships/set-pending-anonymization",
-            Status,
+            MEMBERSHIPS_SET_PENDING_ANONYMIZATION,
             body={"identifier": user_ref(identifier, "identifier")},
-            idempotent=True,
         )
 
     async def set_level(
@@ -284,9 +293,7 @@ class Memberships(StampsResource):
             end_date=iso_date(end_date, "end_date"),
             store=optional_id(self._store(store, required=False), "store"),
         )
-        return await self._call(
-            "POST", "/api/v2/memberships/set-level", Status, body=body, idempotent=True
-        )
+        return await self._call(MEMBERSHIPS_SET_LEVEL, body=body)
 
     async def partial_registration(
         self,
@@ -309,9 +316,6 @@ class Memberships(StampsResource):
             ),
         )
         return await self._call(
-            "POST",
-            "/api/v3/memberships/partial-registration",
-            PartialRegistration,
+            MEMBERSHIPS_PARTIAL_REGISTRATION,
             body=body,
-            idempotent=False,
         )

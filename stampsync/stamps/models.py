@@ -106,6 +106,8 @@ class Tag(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class PrimaryCard(msgspec.Struct, frozen=True, kw_only=True):
+    """The member's primary membership card."""
+
     id: Id | None = None
     number: str | None = None
     is_active: bool | None = None
@@ -139,12 +141,16 @@ class Membership(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class CodeName(msgspec.Struct, frozen=True, kw_only=True):
+    """A coded place name (district, regency or province)."""
+
     id: Id | None = None
     code: str | None = None
     name: str | None = None
 
 
 class Location(msgspec.Struct, frozen=True, kw_only=True):
+    """Where a member lives, as district, regency and province."""
+
     district: CodeName | None = None
     regency: CodeName | None = None
     province: CodeName | None = None
@@ -219,10 +225,14 @@ class Suggestion(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Suggestions(msgspec.Struct, frozen=True, kw_only=True):
+    """Answer of ``GET /api/memberships/suggestions``: matching members."""
+
     suggestions: list[Suggestion] = msgspec.field(default_factory=list)
 
 
 class Child(msgspec.Struct, frozen=True, kw_only=True):
+    """A member's child, as the full profile lists them."""
+
     id: Id | None = None
     name: str | None = None
     gender: str | None = None
@@ -230,6 +240,8 @@ class Child(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Pet(msgspec.Struct, frozen=True, kw_only=True):
+    """A member's pet, as the full profile lists them."""
+
     id: Id | None = None
     name: str | None = None
     birthday: str | None = None
@@ -257,6 +269,8 @@ class FullProfileResult(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class LevelRequirement(msgspec.Struct, frozen=True, kw_only=True):
+    """What the member needs to reach the next level, and by when."""
+
     spending_requirement: float | None = None
     deadline: str | None = None
     next_level: str | None = None
@@ -288,6 +302,8 @@ class Otp(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Deduction(msgspec.Struct, frozen=True, kw_only=True):
+    """A stamps deduction: its id identifies it in the merchant's records."""
+
     id: int | None = None
     stamps: int | None = None
     notes: str | None = None

@@ -7,17 +7,24 @@ from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import TypeVar
 
-import anyio
 import msgspec
 
+from .._endpoint import stamps
 from .._validate import iso_date, optional_text, positive, text, user_ref
-from ..batch.journal import Journal
+from ..batch.fanout import StopEvent
+from ..batch.journal import WriteJournal, client_account
 from ..batch.writes import BREAKER_THRESHOLD, BatchReport, Outcome, Prepared, Rejected, run_writes
 from ..errors import ConfigurationError
 from ._resource import StampsResource
 from .models import AddStampsResult, DeductStampsResult
 
 __all__ = ["AddStampsBody", "StampAward", "StampDeduction", "Stamps"]
+
+STAMPS_ADD = stamps("POST", "/api/stamps/add", AddStampsResult, idempotent=False)
+STAMPS_CANCEL = stamps("POST", "/api/stamps/cancel", AddStampsResult, idempotent=True)
+MEMBERSHIPS_DEDUCT_STAMPS = stamps(
+    "POST", "/api/memberships/deduct-stamps", DeductStampsResult, idempotent=False
+)
 
 
 class StampAward(msgspec.Struct, kw_only=True, frozen=True):
@@ -126,9 +133,7 @@ class Stamps(StampsResource):
 
     async def send_add(self, body: AddStampsBody) -> AddStampsResult:
         """POST /api/stamps/add with a body built by :meth:`add_body`."""
-        return await self._call(
-            "POST", "/api/stamps/add", AddStampsResult, body=body, idempotent=False
-        )
+        return await self._call(STAMPS_ADD, body=body)
 
     async def cancel(
         self, *, user: str | int, award_id: int, store: int | None = None
@@ -142,11 +147,10 @@ class Stamps(StampsResource):
             "id": positive(award_id, "award_id"),
             **({"store": s} if (s := self._store(store, required=False)) is not None else {}),
         }
-        return await self._call(
-            "POST", "/api/stamps/cancel", AddStampsResult, body=body, idempotent=True
-        )
+        return await self._call(STAMPS_CANCEL, body=body)
 
-    def _deduct_body(self, *, user: object, stamps: object, notes: object) -> dict[str, object]:
+    def deduct_body(self, *, user: str | int, stamps: int, notes: str) -> dict[str, object]:
+        """Check the arguments of :meth:`deduct` and build its body, sending nothing."""
         return {
             "user": user_ref(user),
             "stamps": positive(stamps, "stamps"),
@@ -158,25 +162,23 @@ class Stamps(StampsResource):
 
         ``notes`` is required by the API. Never retried once sent.
         """
-        return await self._send_deduct(self._deduct_body(user=user, stamps=stamps, notes=notes))
+        return await self.send_deduct(self.deduct_body(user=user, stamps=stamps, notes=notes))
 
-    async def _send_deduct(self, body: dict[str, object]) -> DeductStampsResult:
+    async def send_deduct(self, body: dict[str, object]) -> DeductStampsResult:
+        """POST /api/memberships/deduct-stamps with a body built by :meth:`deduct_body`."""
         return await self._call(
-            "POST",
-            "/api/memberships/deduct-stamps",
-            DeductStampsResult,
+            MEMBERSHIPS_DEDUCT_STAMPS,
             body=body,
-            idempotent=False,
         )
 
     async def add_many(
         self,
         awards: Iterable[StampAward | Rejected] | AsyncIterable[StampAward | Rejected],
         *,
-        journal: str | Path | Journal | None = None,
+        journal: str | Path | WriteJournal | None = None,
         on_outcome: OnOutcome | None = None,
         keep_outcomes: bool = True,
-        stop: anyio.Event | None = None,
+        stop: StopEvent | None = None,
         max_stamps: int = DEFAULT_MAX_STAMPS,
         check_first: bool = True,
         breaker: int = BREAKER_THRESHOLD,
@@ -193,7 +195,9 @@ class Stamps(StampsResource):
 
         Args:
             awards: :class:`StampAward` items, any iterable or async iterable (streamed).
-            journal: path of the journal file, or an open :class:`Journal`.
+            journal: path of a SQLite journal file, a ``postgresql://`` URL (a journal
+                shared by a fleet, keys scoped by this client's merchant or token), or
+                an open journal.
             on_outcome: called with each outcome as it happens (sync or async).
             keep_outcomes: keep every outcome in the report (turn off for huge batches
                 and stream them through ``on_outcome``).
@@ -244,10 +248,10 @@ class Stamps(StampsResource):
         self,
         deductions: Iterable[StampDeduction | Rejected] | AsyncIterable[StampDeduction | Rejected],
         *,
-        journal: str | Path | Journal | None = None,
+        journal: str | Path | WriteJournal | None = None,
         on_outcome: OnOutcome | None = None,
         keep_outcomes: bool = True,
-        stop: anyio.Event | None = None,
+        stop: StopEvent | None = None,
         check_first: bool = True,
         breaker: int = BREAKER_THRESHOLD,
     ) -> BatchReport:
@@ -258,10 +262,10 @@ class Stamps(StampsResource):
         """
 
         def prepare(item: StampDeduction) -> Prepared:
-            body = self._deduct_body(user=item.user, stamps=item.stamps, notes=item.notes)
+            body = self.deduct_body(user=item.user, stamps=item.stamps, notes=item.notes)
 
             async def send() -> int | None:
-                result = await self._send_deduct(body)
+                result = await self.send_deduct(body)
                 return result.stamps_deduction.id if result.stamps_deduction else None
 
             return Prepared(item.key, dict(body), send)
@@ -283,10 +287,10 @@ class Stamps(StampsResource):
         items: Iterable[T | Rejected] | AsyncIterable[T | Rejected],
         prepare: Callable[[T], Prepared],
         operation: str,
-        journal: str | Path | Journal | None,
+        journal: str | Path | WriteJournal | None,
         on_outcome: OnOutcome | None,
         keep_outcomes: bool,
-        stop: anyio.Event | None,
+        stop: StopEvent | None,
         *,
         check_first: bool,
         breaker: int,
@@ -297,6 +301,7 @@ class Stamps(StampsResource):
             operation=operation,
             concurrency=self._client.concurrent_batch_executions,
             journal=journal,
+            account=client_account(self._client),
             on_outcome=on_outcome,
             keep_outcomes=keep_outcomes,
             stop=stop,

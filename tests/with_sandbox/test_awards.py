@@ -223,8 +223,18 @@ async def test_cancelling_a_batch_leaves_no_task_and_a_consistent_journal(
     await stampsync_sandbox.set_faults(f"latency:1:0.05@{ROUTE}")
     journal = tmp_path / "j.sqlite"
     async with stampsync_sandbox.stamps_client(concurrent_batch_executions=4, **FAST) as sp:
-        task = asyncio.create_task(sp.stamps.add_many(awards(100), journal=journal))
-        await asyncio.sleep(0.3)
+        some_done = asyncio.Event()
+        seen: list[object] = []
+
+        def record(outcome: object) -> None:
+            seen.append(outcome)
+            if len(seen) >= 5:  # the batch is well under way, four more in flight
+                some_done.set()
+
+        task = asyncio.create_task(
+            sp.stamps.add_many(awards(100), journal=journal, on_outcome=record)
+        )
+        await asyncio.wait_for(some_done.wait(), 30)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task

@@ -137,7 +137,7 @@ async def test_keys_expire_and_one_call_per_uncontended_admission(redis_url: str
             await shared.acquire()
         assert shared.redis_calls == 10
         await shared.rate_limited(None)
-        client = aioredis.from_url(redis_url)
+        client = aioredis.Redis.from_url(redis_url)
         try:
             keys = sorted(
                 k.decode() if isinstance(k, bytes) else k for k in await client.keys("stampsync:*")
@@ -230,7 +230,7 @@ def test_cli_shares_its_quota_through_redis(redis_url: str, tmp_path: Path) -> N
     assert result.exit_code == 0, result.stderr
 
     async def members() -> int:
-        client = aioredis.from_url(redis_url)
+        client = aioredis.Redis.from_url(redis_url)
         try:
             count: int = await client.zcard("stampsync:{cli-quota}:log")
             return count

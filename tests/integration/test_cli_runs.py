@@ -149,7 +149,7 @@ def test_a_signal_mid_export_exits_interrupted_and_resume_completes(
     out = tmp_path / "c.jsonl"
     args = ["stamped", "export-customers", "--out", str(out), "--batch", "2", *FAST]
     proc = cli_process(args, stampsync_sandbox)
-    wait_for_lines(out, 500)
+    wait_for_lines(out.with_name(out.name + ".partial"), 500)
     proc.send_signal(signum)
     _, stderr = proc.communicate(timeout=30)
     assert proc.returncode == 128 + signum, stderr.decode()
@@ -372,12 +372,14 @@ def test_an_unreadable_resume_state_is_refused_not_a_crash(
     stampsync_sandbox: Sandbox, tmp_path: Path
 ) -> None:
     out = tmp_path / "c.jsonl"
-    out.write_text('{"id": 1}\n')
+    partial = tmp_path / "c.jsonl.partial"
+    partial.write_text('{"id": 1}\n')
     state = tmp_path / "c.jsonl.state"
     state.write_text("")  # what a kill between truncating and writing it once left
     args = ["stamped", "export-customers", "--out", str(out), "--resume", *FAST]
     code, _, err = run_cli(args, stampsync_sandbox)
     assert code == ExitCode.REFUSED, err
     assert "export again without --resume" in " ".join(err.split())
-    assert out.read_text() == '{"id": 1}\n'
+    assert partial.read_text() == '{"id": 1}\n'
+    assert not out.exists()
     assert arrivals(stampsync_sandbox) == 0

@@ -261,7 +261,7 @@ def test_a_second_export_to_the_same_file_is_refused_naming_the_first(
     args = ["stamped", "export-customers", "--out", str(out), *FAST]
     first = cli_process(args, stampsync_sandbox)
     try:
-        wait_for_lines(out, 100)
+        wait_for_lines(out.with_name(out.name + ".partial"), 100)
         code, _, err = run_cli(args, stampsync_sandbox)
         assert code == 2, err
         assert f"in use by another run: pid {first.pid}" in err

@@ -20,7 +20,7 @@ from stampsync.errors import ConfigurationError, StampsyncError
 from stampsync.sandbox.server import free_port
 from stampsync.stamped.webhooks import SeenEvents, WebhookError, parse_event, verify_secret
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "docs" / "examples" / "webhook_receiver.py"
+EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "webhook_receiver.py"
 SECRET = "s3cret-for-tests"
 RUN = (
     "import importlib.util, sys\n"
@@ -86,7 +86,10 @@ def test_a_deeply_nested_body_with_the_right_secret_is_400_not_500(
     receiver: int, depth: int
 ) -> None:
     body = b'{"id": 2, "x": ' + b"[" * depth + b"]" * depth + b"}"
-    assert post(receiver, SECRET.encode(), body) == 400
+    # 1000 levels decode on Python 3.12+ (the C stack, not the recursion limit, bounds the
+    # decoder there): a valid object, accepted. Past what the decoder can take: 400.
+    expected = {204, 400} if depth == 1_000 and sys.version_info >= (3, 12) else {400}
+    assert post(receiver, SECRET.encode(), body) in expected
     assert post(receiver, b"wrong", body) == 401  # the secret is checked first
 
 

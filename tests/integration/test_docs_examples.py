@@ -8,10 +8,14 @@ changed signature breaks this test, and no traffic leaves the machine.
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import importlib.util
+import inspect
 import json
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +29,7 @@ from stampsync import StampedClient, StampsClient
 from stampsync.sandbox import Sandbox
 from stampsync.throttle import RedisThrottle
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 FENCE = re.compile(r"^```python\n(.*?)^```", re.MULTILINE | re.DOTALL)
 
 
@@ -34,8 +38,6 @@ def examples() -> Iterator[Any]:
         text = path.read_text()
         for match in FENCE.finditer(text):
             code = match.group(1)
-            if "--8<--" in code:
-                continue  # an included file: run by its own test below
             line = text[: match.start()].count("\n") + 2
             rel = path.relative_to(ROOT)
             yield pytest.param(code, f"{rel}:{line}", id=f"{rel}:{line}")
@@ -43,15 +45,8 @@ def examples() -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[Sandbox]:
+    # As a reader's sandbox starts: the examples use only the members and customers it has.
     with Sandbox(customers=300, members=200) as sb:
-
-        async def people() -> None:
-            async with sb.stamps_client() as stamps:
-                await stamps.memberships.register(
-                    name="Ann", email="ann@example.com", mobile_number="+628120000001"
-                )
-
-        asyncio.run(people())
         yield sb
 
 
@@ -60,9 +55,16 @@ def bind(monkeypatch: pytest.MonkeyPatch, sb: Sandbox, redis_url: str | None) ->
 
     class BoundStamped(StampedClient):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
-            for name in ("public_key", "private_key", "store_hash", "api_url"):
+            for name in ("public_key", "private_key", "store_hash", "api_url", "api_key"):
                 kwargs.pop(name, None)
-            super().__init__(c.public_key, c.private_key, c.store_hash, api_url=sb.url, **kwargs)
+            super().__init__(
+                c.public_key,
+                c.private_key,
+                c.store_hash,
+                api_url=sb.url,
+                api_key=c.api_key,
+                **kwargs,
+            )
 
     class BoundStamps(StampsClient):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -79,20 +81,81 @@ def bind(monkeypatch: pytest.MonkeyPatch, sb: Sandbox, redis_url: str | None) ->
     monkeypatch.setattr(stampsync.throttle, "RedisThrottle", BoundRedis)
 
 
+def run_tests_in(namespace: dict[str, Any]) -> int:
+    """Run the pytest tests an example defines, as pytest would: each with a fresh
+    ``stampsync_sandbox`` made from its marker, ``async def`` ones in an event loop."""
+    ran = 0
+    for name, fn in list(namespace.items()):
+        if not (name.startswith("test_") and inspect.isfunction(fn)):
+            continue
+        settings: dict[str, Any] = {"customers": 1_000, "members": 1_000}
+        for mark in getattr(fn, "pytestmark", []):
+            if mark.name == "stampsync_sandbox":
+                settings.update(mark.kwargs)
+        with Sandbox(**settings) as sb:
+            kwargs = (
+                {"stampsync_sandbox": sb}
+                if "stampsync_sandbox" in inspect.signature(fn).parameters
+                else {}
+            )
+            result = fn(**kwargs)
+            if inspect.iscoroutine(result):
+                asyncio.run(result)
+        ran += 1
+    return ran
+
+
 @pytest.mark.parametrize(("code", "where"), list(examples()))
 def test_example_runs(
     code: str, where: str, sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)  # examples may write journals
+    namespace: dict[str, Any] = {"__name__": "__docs__"}
     if "RedisThrottle(" in code:
         from tests._redis import redis_server
 
         with redis_server() as (url, _):
             bind(monkeypatch, sandbox, url)
-            exec(compile(code, where, "exec"), {"__name__": "__docs__"})  # noqa: S102
+            exec(compile(code, where, "exec"), namespace)  # noqa: S102
     else:
         bind(monkeypatch, sandbox, None)
-        exec(compile(code, where, "exec"), {"__name__": "__docs__"})  # noqa: S102
+        exec(compile(code, where, "exec"), namespace)  # noqa: S102
+    ran = run_tests_in(namespace)
+    assert ran or "def test_" not in code
+
+
+@pytest.mark.parametrize(("code", "where"), list(examples()))
+def test_no_example_calls_a_test_itself(code: str, where: str) -> None:
+    for node in ast.parse(code).body:
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
+            func = node.value.func
+            assert not (isinstance(func, ast.Name) and func.id.startswith("test_")), where
+
+
+def test_every_example_passes_mypy_strict(tmp_path: Path) -> None:
+    files = []
+    for i, param in enumerate(examples()):
+        code, where = param.values
+        path = tmp_path / f"example_{i}.py"
+        path.write_text(f"# {where}\n{code}")
+        files.append(path)
+    webhook = ROOT / "docs" / "examples" / "webhook_receiver.py"
+    done = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-error-summary",
+         "--cache-dir", str(ROOT / ".mypy_cache"), *map(str, files), str(webhook)],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path,
+    )  # fmt: skip
+    report = done.stdout + done.stderr
+    for path in files:  # name the page and line, not the scratch file
+        report = report.replace(path.name, path.read_text().splitlines()[0][2:])
+    assert done.returncode == 0, report
+
+
+def test_the_webhook_page_shows_the_receiver_file_as_it_is() -> None:
+    page = (ROOT / "docs" / "webhooks.md").read_text()
+    receiver = (ROOT / "docs" / "examples" / "webhook_receiver.py").read_text()
+    assert f"```python\n{receiver}```" in page
+    assert "--8<--" not in page  # a snippet directive reads as itself on the repository host
 
 
 def test_there_are_examples_in_every_guide() -> None:

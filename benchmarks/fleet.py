@@ -1,0 +1,239 @@
+"""Fleet mode: many stores, arq workers (one SIGKILLed mid-run), one PostgreSQL journal.
+
+50 stores, each with its own sandbox quota of 10 requests per second, 20,000 awards
+spread evenly over them, 4 ``stampsync fleet worker`` processes on one redis-server and a
+throwaway PostgreSQL cluster; the sandbox runs in its own process. A third of the way
+through the ideal time one worker is killed with SIGKILL; arq runs its jobs again once
+their in-progress marks expire.
+
+Measured: awards applied twice on the sandbox's ledger (must be 0), outcome counts from
+the journal (ambiguous rows only from the killed worker), the most arrivals any store's
+1-second window held (vs its limit), and the total time (enqueue until every row is
+settled and the queue is empty) against the ideal: the slowest store's rows / its rate.
+
+Run: ``python -m benchmarks.fleet [--quick] [--json PATH]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import tempfile
+import time
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from stampsync.fleet import enqueue_campaign
+from stampsync.sandbox import Sandbox
+from tests._fleet import (
+    Fleet,
+    ledger,
+    totals,
+    wait_settled,
+    worst_windows,
+    write_campaign,
+    write_credentials,
+)
+from tests._postgres import PgCluster
+from tests._redis import redis_server
+
+
+async def ambiguous_by_pid(journal: str) -> dict[int, int]:
+    con = await asyncpg.connect(journal)
+    try:
+        rows = await con.fetch(
+            "SELECT r.pid, COUNT(*) AS n FROM stampsync_writes w JOIN stampsync_runs r"
+            " ON r.run = w.run WHERE w.status = 'ambiguous' GROUP BY r.pid"
+        )
+    finally:
+        await con.close()
+    return {int(r["pid"]): int(r["n"]) for r in rows}
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a live process (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def spread(values: list[float]) -> dict[str, float]:
+    """min / median / max of ``values``, rounded."""
+    ordered = sorted(values)
+    return {
+        "min": round(ordered[0], 2),
+        "median": round(ordered[len(ordered) // 2], 2),
+        "max": round(ordered[-1], 2),
+    }
+
+
+def timeline(times: list[float], step: float) -> list[int]:
+    """How many of ``times`` fell in each ``step``-second bucket from the first."""
+    if not times:
+        return []
+    counts = [0] * (int((times[-1] - times[0]) / step) + 1)
+    for t in times:
+        counts[int((t - times[0]) / step)] += 1
+    return counts
+
+
+async def run(
+    stores: int,
+    per_store: int,
+    workers: int,
+    limit: int,
+    job_rows: int,
+    job_timeout: float,
+    kill: bool = True,
+    concurrency: int = 1,
+) -> dict[str, Any]:
+    seconds = 1.0
+    ideal = per_store / (limit / seconds)
+    with tempfile.TemporaryDirectory(prefix="stampsync-fleet-bench-") as tmp:
+        work = Path(tmp)
+        total = write_campaign(work / "campaign.csv", stores, per_store)
+        cluster = PgCluster()
+        try:
+            cluster.start()
+            with (
+                redis_server() as (redis_url, _),
+                Sandbox(
+                    process=True,
+                    extra_tokens=stores,
+                    limit=limit,
+                    seconds=seconds,
+                    members=50,
+                ) as sb,
+            ):
+                write_credentials(work / "credentials.json", sb, stores)
+                fleet = Fleet(
+                    work, redis_url, cluster.dsn, sb, limit, seconds, job_timeout=job_timeout
+                )
+                try:
+                    procs = [
+                        fleet.start_worker(None, "--concurrency", str(concurrency))
+                        for _ in range(workers)
+                    ]
+                    await asyncio.sleep(3.0)  # the workers import, connect, start polling
+                    started = time.monotonic()
+                    # In-process, as a platform queues a campaign (no CLI start-up counted).
+                    await enqueue_campaign(work / "campaign.csv", redis_url, job_rows=job_rows)
+                    await asyncio.sleep(max(0.0, started + ideal / 3 - time.monotonic()))
+                    victim = procs[0]
+                    killed_at = float("nan")
+                    if kill:
+                        fleet.kill(victim)
+                        killed_at = time.monotonic() - started
+                    by = await wait_settled(fleet, total, within=ideal * 6 + 120, poll=0.25)
+                    elapsed = time.monotonic() - started
+                    cpu = sum(cpu_seconds(p.pid) for p in procs[1:] if kill) + (
+                        0.0 if kill else sum(cpu_seconds(p.pid) for p in procs)
+                    )
+                    sandbox_cpu = cpu_seconds(sb.pid) if sb.pid else 0.0
+                finally:
+                    fleet.stop_all()
+                applied = await ledger(sb)
+                arrivals = sorted(await sb.arrivals())
+                windows = await worst_windows(sb, seconds)
+                store_arrivals = await sb.arrivals_by_credential()
+                counters = await sb.counters()
+                by_pid = await ambiguous_by_pid(cluster.dsn)
+        finally:
+            cluster.destroy()
+    t = totals(by)
+    worst = max(windows.values()) if windows else 0
+    slowest = max(c["applied"] + c["failed"] + c["ambiguous"] for c in by.values())
+    return {
+        "stores": stores,
+        "awards": total,
+        "workers": workers,
+        "limit_per_store": limit,
+        "seconds": seconds,
+        "job_rows": job_rows,
+        "job_timeout_s": job_timeout,
+        "concurrency": concurrency,
+        "killed_at_s": round(killed_at, 1),
+        "applied_twice": sum(1 for n in applied.values() if n > 1),
+        "applied_on_server": len(applied),
+        "outcomes": t,
+        "settled": t["applied"] + t["failed"] + t["ambiguous"],
+        "ambiguous_from_killed_worker": by_pid.get(victim.pid, 0),
+        "ambiguous_from_others": sum(n for pid, n in by_pid.items() if pid != victim.pid),
+        "stores_checked": len(windows),
+        "max_store_window": worst,
+        "stores_over_limit": sum(1 for w in windows.values() if w > limit),
+        "rate_limited_429": counters.get("rate_limited", 0),
+        "elapsed_s": round(elapsed, 1),
+        "server_span_s": round(arrivals[-1] - arrivals[0], 1) if arrivals else None,
+        "arrivals_per_10s": timeline(arrivals, 10.0),
+        "store_span_s": spread([max(t) - min(t) for t in store_arrivals.values()]),
+        "store_start_s": spread([min(t) - arrivals[0] for t in store_arrivals.values()]),
+        "store_rate_per_s": spread(
+            [(len(t) - 1) / (max(t) - min(t)) for t in store_arrivals.values()]
+        ),
+        "worker_cpu_ms_per_award": round(cpu / total * 1000, 2),
+        "sandbox_cpu_ms_per_award": round(sandbox_cpu / total * 1000, 2),
+        "ideal_s": round(slowest / limit * seconds, 1),
+        "vs_ideal": round(elapsed / (slowest / limit * seconds), 3),
+    }
+
+
+async def main(
+    quick: bool, kill: bool = True, concurrency: int = 1, stores: int | None = None
+) -> dict[str, Any]:
+    def full_load(n: int) -> Coroutine[Any, Any, dict[str, Any]]:
+        return run(
+            stores=n,
+            per_store=400,
+            workers=4,
+            limit=10,
+            job_rows=50,
+            job_timeout=10,
+            kill=kill,
+            concurrency=concurrency,
+        )
+
+    if stores is not None:  # the full run's per-store load over another number of stores
+        return await full_load(stores)
+    if quick:
+        return await run(
+            stores=5,
+            per_store=40,
+            workers=2,
+            limit=10,
+            job_rows=20,
+            job_timeout=6,
+            kill=kill,
+            concurrency=concurrency,
+        )
+    result = await full_load(50)
+    # The same per-store load over 10 stores: the fleet's own overhead when the machine's
+    # CPU is not what limits (50 stores x 10/s is 500 awards/s through 4 workers, the
+    # sandbox, PostgreSQL and Redis, all on the same cores).
+    result["ten_stores"] = await full_load(10)
+    result["load_average_1m"] = round(os.getloadavg()[0], 2)
+    return result
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--json")
+    parser.add_argument("--no-kill", action="store_true", help="kill no worker (a baseline)")
+    parser.add_argument("--concurrency", type=int, default=1, help="rows claimed per store")
+    parser.add_argument("--stores", type=int, help="fewer (or more) stores than the full run")
+    args = parser.parse_args()
+    out = asyncio.run(
+        main(args.quick, kill=not args.no_kill, concurrency=args.concurrency, stores=args.stores)
+    )
+    for key, value in out.items():
+        print(f"{key:>30}: {value}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(out, indent=2))

@@ -1,0 +1,409 @@
+"""The in-process throttle and the protocol of every throttle (:mod:`stampsync.throttle`)."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import math
+from collections.abc import Awaitable, Callable
+from typing import Protocol, runtime_checkable
+
+from aiolimiter import AsyncLimiter
+
+from .errors import ClientStateError, ConfigurationError
+
+log = logging.getLogger("stampsync.throttle")
+
+__all__ = [
+    "LocalThrottle",
+    "OverBudget",
+    "SendStampingThrottle",
+    "Throttle",
+    "Ticket",
+    "check_limits",
+    "default_margin",
+]
+
+
+@runtime_checkable
+class Throttle(Protocol):
+    """What the transport needs from a throttle (in-process or shared)."""
+
+    @property
+    def limit(self) -> int:
+        """Most request starts in any window."""
+        ...
+
+    @property
+    def seconds(self) -> float:
+        """The window's length in seconds."""
+        ...
+
+    async def acquire(self) -> None:
+        """Wait until one more request may start now, and count it as started."""
+        ...
+
+    async def rate_limited(self, retry_after: float | None) -> float:
+        """Tell the throttle the server answered 429; every caller pauses together.
+
+        Returns the pause in seconds that now applies.
+        """
+        ...
+
+
+class Ticket(Protocol):
+    """A granted start, counted as happening now until :meth:`sent` fixes its time."""
+
+    def sent(self) -> None:
+        """The server has the request (its answer came, or it failed after connecting):
+        count the start at this moment."""
+        ...
+
+    def release(self) -> None:
+        """The attempt is over; if :meth:`sent` was never called, give the start back.
+
+        After :meth:`sent` it does nothing, so a caller may skip it then."""
+        ...
+
+
+@runtime_checkable
+class SendStampingThrottle(Throttle, Protocol):
+    """A throttle that counts a start once the server has it, not when it is granted."""
+
+    async def reserve(self, within: float | None = None) -> Ticket:
+        """Wait until one more start fits; hold it until the ticket says ``sent``.
+
+        Raises :class:`OverBudget` at once, instead of waiting, when the wait would end
+        more than ``within`` seconds from now.
+        """
+        ...
+
+
+class OverBudget(Exception):
+    """The wait for a start would outlast the caller's budget (``wait`` seconds)."""
+
+    def __init__(self, wait: float) -> None:
+        super().__init__(f"the quota needs {wait:.3f}s")
+        self.wait = wait
+
+
+MIN_SLEEP = 1e-6
+#: Calm windows (no 429) before the learned limit is raised (by a twentieth of the limit).
+PROBE_WINDOWS = 5
+#: How soon a waiter looks again when every slot is held by a start not yet sent.
+PENDING_POLL = 0.002
+
+
+def _running_loop_time() -> float:
+    return asyncio.get_running_loop().time()
+
+
+def default_margin(seconds: float) -> float:
+    """The margin used when none is given: 0.1 % of the window, within [2 ms, 50 ms].
+
+    Starts are stamped once the server has answered (see the module docstring), so the
+    margin no longer has to cover the trip, a handshake or a busy loop; it covers a
+    server whose clock ticks coarsely or whose window is a little longer than it says.
+    """
+    return min(0.05, max(0.002, seconds * 0.001))
+
+
+def check_limits(limit: int, seconds: float) -> None:
+    """Raise :class:`ConfigurationError` unless ``limit`` and ``seconds`` make a quota."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise ConfigurationError(f"throttle limit must be a positive integer, got {limit!r}")
+    if (
+        isinstance(seconds, bool)
+        or not isinstance(seconds, int | float)
+        or not math.isfinite(seconds)
+        or not seconds > 0
+    ):
+        raise ConfigurationError(
+            f"throttle seconds must be a positive, finite number, got {seconds!r}"
+        )
+
+
+class LocalThrottle:
+    """In-process throttle: at most ``limit`` starts in any ``seconds`` window.
+
+    Args:
+        limit: most request starts in any window (``throttle_limit``).
+        seconds: the window's length (``throttle_seconds``).
+        margin: extra seconds each start stays in the log; defaults to 0.1 % of the
+            window, within [2 ms, 50 ms] (:func:`default_margin`).
+        burst: most starts paced back to back before the rest follow at L/S; defaults
+            to a tenth of the limit. ``burst=limit`` turns pacing off (the window alone).
+        clock: the time source; by default the running event loop's ``loop.time()``,
+            the clock aiolimiter, aiohttp's timeouts and the retry budget read too, so a
+            test that moves the loop's time drives them all. A function given here must
+            be on the same scale as ``sleep``.
+        sleep: what waits for the log; ``asyncio.sleep`` (loop time) by default.
+
+    Waiters are served first come, first served: only the head waiter sleeps.
+    """
+
+    def __init__(
+        self,
+        limit: int,
+        seconds: float,
+        *,
+        margin: float | None = None,
+        burst: int | None = None,
+        clock: Callable[[], float] | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        check_limits(limit, seconds)
+        if margin is not None and not (isinstance(margin, int | float) and 0 <= margin < math.inf):
+            raise ConfigurationError(f"throttle margin must be finite and >= 0, got {margin!r}")
+        if burst is None:
+            burst = max(1, limit // 10)
+        if isinstance(burst, bool) or not isinstance(burst, int) or not 1 <= burst <= limit:
+            raise ConfigurationError(
+                f"throttle burst must be an integer in [1, limit], got {burst!r}"
+            )
+        self._limit = limit
+        self._seconds = float(seconds)
+        self._span = self._seconds + (default_margin(seconds) if margin is None else margin)
+        self._starts: collections.deque[float] = collections.deque()
+        self._pending = 0  # granted, not yet sent: each occupies the present of the log
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._lock = asyncio.Lock()
+        self._queued = 0  # callers inside or waiting for the lock
+        # Bound to the loop's time on first use (there may be no loop yet).
+        self._clock = _running_loop_time if clock is None else clock
+        self._bind_clock = clock is None
+        self._sleep = sleep
+        self._paused_until = 0.0
+        self._strikes = 0
+        self._last_429 = -float("inf")
+        self._burst_share = burst / limit
+        # The limit in force: the configured one until 429s show the server's is lower.
+        self._effective = limit
+        # Only read once a 429 has lowered the limit, which sets it first.
+        self._calm_since = 0.0
+        self._warned = False
+        self._pacer: AsyncLimiter | None = None
+        self._pace(limit)
+        self.rate_limited_count = 0
+        """How many 429 answers this throttle was told about."""
+        self.adjustments: list[tuple[float, int]] = []
+        """(time, new effective limit) for every change the throttle made on its own."""
+
+    @property
+    def limit(self) -> int:
+        """Most request starts in any window."""
+        return self._limit
+
+    @property
+    def seconds(self) -> float:
+        """The window's length in seconds."""
+        return self._seconds
+
+    @property
+    def effective_limit(self) -> int:
+        """The limit in force: ``limit``, or less while 429s say the server allows less."""
+        return self._effective
+
+    def __repr__(self) -> str:
+        return f"LocalThrottle(limit={self._limit}, seconds={self._seconds:g})"
+
+    def _pace(self, limit: int) -> None:
+        burst = max(1, round(limit * self._burst_share))
+        # burst == limit: the log alone already allows that; skip the pacer's cost.
+        self._pacer = AsyncLimiter(burst, burst * self._seconds / limit) if burst < limit else None
+
+    def _set_effective(self, limit: int, now: float) -> None:
+        self._effective = limit
+        self._pace(limit)
+        self.adjustments.append((now, limit))
+
+    def _probe_up(self, now: float) -> None:
+        # Additive increase after PROBE_WINDOWS calm windows, by a twentieth of the
+        # configured limit: back from a halving in about 50 windows.
+        if now - self._calm_since >= PROBE_WINDOWS * self._seconds:
+            self._calm_since = now
+            step = max(1, self._limit // 20)
+            self._set_effective(min(self._limit, self._effective + step), now)
+
+    def _wait_needed(self, now: float) -> float:
+        starts = self._starts
+        horizon = now - self._span
+        while starts and starts[0] <= horizon:
+            starts.popleft()
+        wait = self._paused_until - now
+        limit = self._effective
+        if limit < self._limit:
+            self._probe_up(now)
+            limit = self._effective
+        used = len(starts) + self._pending
+        if used >= limit:
+            if used - limit < len(starts):
+                wait = max(wait, starts[used - limit] - horizon)
+            else:
+                # Every slot is held by a start not yet sent: it will be stamped "now" or
+                # given back soon; look again shortly.
+                wait = max(wait, PENDING_POLL)
+        return wait
+
+    def _check_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._loop is None:
+            self._loop = loop
+            if self._bind_clock:
+                self._clock = loop.time
+        elif self._loop is not loop:
+            raise ClientStateError(
+                "this LocalThrottle belongs to another event loop: use one throttle per loop "
+                "(a client per loop or thread), or a RedisThrottle to share one quota across "
+                "loops, threads and processes"
+            )
+
+    def _free_now(self) -> float | None:
+        """The time, if a start fits at once with nobody queued (no lock needed then)."""
+        if self._queued:
+            return None
+        now = self._clock()
+        return now if self._wait_needed(now) <= 0 else None
+
+    async def _queue_for_slot(self, within: float | None) -> float:
+        """Wait in line until a start fits; return the time it was granted.
+
+        With ``within``, a wait that would end later than that raises OverBudget.
+        """
+        deadline = None if within is None else self._clock() + within
+        self._queued += 1
+        try:
+            async with self._lock:
+                while True:
+                    now = self._clock()
+                    wait = self._wait_needed(now)
+                    if wait <= 0:
+                        return now
+                    if deadline is not None and now + wait > deadline:
+                        raise OverBudget(wait)
+                    # At least a microsecond: a float remainder of 1e-17 s added to a
+                    # large clock value is lost, and the waiter would never get there.
+                    await self._sleep(max(wait, MIN_SLEEP))
+        finally:
+            self._queued -= 1
+
+    async def acquire(self) -> None:
+        """Wait until a start fits in the window, then record it as starting now."""
+        if self._loop is not asyncio.get_running_loop():
+            self._check_loop()  # before the pacer, which is bound to its loop too
+        if self._pacer is not None:
+            await self._pacer.acquire()
+        now = self._free_now()
+        self._starts.append(now if now is not None else await self._queue_for_slot(None))
+
+    async def reserve(self, within: float | None = None) -> Ticket:
+        """Wait until a start fits; it counts as happening now until the ticket is sent.
+
+        The transport uses this (``acquire`` stamps the start at once, for other callers).
+        A wait that would end more than ``within`` seconds from now raises
+        :class:`OverBudget` instead.
+        """
+        # Written out rather than shared with acquire: a coroutine level costs about 1 %
+        # of a request, and every request of both clients comes through here.
+        if self._loop is not asyncio.get_running_loop():
+            self._check_loop()  # before the pacer, which is bound to its loop too
+        if self._pacer is not None:
+            await self._pacer.acquire()
+        if self._free_now() is None:
+            await self._queue_for_slot(within)
+        self._pending += 1
+        return _LocalTicket(self)
+
+    def _sent(self) -> None:
+        self._pending -= 1
+        now = self._clock()
+        starts = self._starts
+        if starts and starts[-1] > now:  # a fake clock in tests may hand out equal times
+            now = starts[-1]
+        starts.append(now)
+
+    def _give_back(self) -> None:
+        self._pending -= 1
+
+    def seed(self, starts: collections.abc.Iterable[float]) -> None:
+        """Count ``starts`` (times on this throttle's clock) as already made.
+
+        For a fallback taking over from a shared throttle: what this process sent in the
+        current window still counts there.
+        """
+        merged = sorted([*self._starts, *starts])
+        self._starts = collections.deque(merged)
+
+    async def rate_limited(self, retry_after: float | None) -> float:
+        """Pause every caller after a 429.
+
+        With ``retry_after`` the server's word is taken (callers whose budget ends sooner
+        fail at once with ``RateLimitError`` rather than wait). Without it (Stamped.io sends
+        none), the pause starts at ``max(S/L, 0.5 s)`` and doubles for each further 429
+        within one window, capped at the window; concurrent 429s from one burst count once.
+
+        A 429 also says the server allows fewer starts than the limit in force: the
+        throttle then holds what the server accepted in the last window
+        (:attr:`effective_limit`, at least half the limit in force; logged once as a
+        WARNING) and raises it by a twentieth of the configured limit after each
+        ``PROBE_WINDOWS`` windows without a 429, up to the configured limit.
+        """
+        now = self._clock()
+        self.rate_limited_count += 1
+        fresh = now >= self._paused_until  # the first 429 of a burst; the rest echo it
+        if retry_after is not None and retry_after > 0:
+            pause = float(retry_after)
+        else:
+            if now - self._last_429 > self._seconds:
+                self._strikes = 0
+            if now >= self._paused_until:
+                self._strikes += 1
+            base = max(self._seconds / self._limit, 0.5)
+            pause = min(self._seconds, base * 2 ** (self._strikes - 1))
+        self._last_429 = now
+        self._paused_until = max(self._paused_until, now + pause)
+        if fresh:
+            self._learn(now)
+        return self._paused_until - now
+
+    def _learn(self, now: float) -> None:
+        """Multiplicative decrease: take what the server accepted in the last window."""
+        accepted = sum(1 for t in self._starts if t > now - self._seconds) - 1
+        # What the server took, but never less than half: a 429 after a handful of starts
+        # (the quota spent by someone else) says little about the server's limit.
+        learned = max(1, min(self._effective - 1, max(accepted, self._effective // 2)))
+        self._calm_since = now
+        if learned >= self._effective:
+            return
+        self._set_effective(learned, now)
+        if not self._warned:
+            self._warned = True
+            log.warning(
+                "429s at %d starts per %gs: the server allows fewer than the configured "
+                "throttle_limit %d; holding %d per window and probing back up slowly",
+                accepted + 1,
+                self._seconds,
+                self._limit,
+                learned,
+            )
+
+
+class _LocalTicket:
+    """A start held by a LocalThrottle until its request is sent (or given back)."""
+
+    __slots__ = ("_state", "_throttle")
+
+    def __init__(self, throttle: LocalThrottle) -> None:
+        self._throttle = throttle
+        self._state = 0  # 0 held, 1 sent, 2 given back
+
+    def sent(self) -> None:
+        if self._state == 0:
+            self._state = 1
+            self._throttle._sent()
+
+    def release(self) -> None:
+        if self._state == 0:
+            self._state = 2
+            self._throttle._give_back()

@@ -1,0 +1,710 @@
+"""A write journal on PostgreSQL: one database shared by a fleet of workers and stores.
+
+The protocol is the SQLite journal's (:mod:`stampsync.batch.journal`): a key's intent is
+committed before its request is sent, its outcome after; a key is claimed atomically (an
+``INSERT ... ON CONFLICT DO NOTHING``, else a ``SELECT ... FOR UPDATE`` of its row), so
+no two workers ever send it; a run holds a lease that it renews, and the ``pending`` keys
+of a run whose lease lapsed (or whose process is gone, on the same host) become
+``ambiguous``, never sent again.
+
+What changes with a shared database:
+
+- keys are scoped by *account* (a Stamps merchant or token, a Stamped.io store hash):
+  the rows of many stores live side by side, ``(account, key)`` unique;
+- leases are read on the database's clock, so machines whose clocks differ agree;
+- a run's *host* is whatever the worker says it is (``host=``; the machine's name by
+  default): process liveness is only checked for runs of this host;
+- a lost connection is waited out: every operation is retried until the database answers
+  again, for up to ``outage_seconds``, so a restarted PostgreSQL pauses a batch instead
+  of failing it. Nothing is sent meanwhile (an intent must be committed first), and an
+  outcome received during the outage is recorded once it is back. Past that, or on any
+  other database error, the operation raises :class:`~stampsync.errors.JournalError`.
+
+The schema (tables ``stampsync_writes``, ``stampsync_runs``, ``stampsync_schema``) is
+created on first use under an advisory lock and versioned (:data:`SCHEMA_VERSION`): a
+database written by a newer stampsync is refused. The URL's password never appears in a
+repr, log line or message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import socket
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from yarl import URL
+
+from ..errors import ConfigurationError, JournalError
+from ._runs import LEASE_SECONDS, RunInfo
+from .journal import STATUSES, Claim, Entry, EntryStatus
+
+if TYPE_CHECKING:
+    import asyncpg
+
+log = logging.getLogger("stampsync.batch")
+
+T = TypeVar("T")
+
+#: The schema's version, kept in ``stampsync_schema``. 1: writes, runs.
+SCHEMA_VERSION = 1
+
+#: Serialises schema creation and upgrades across every process on the database.
+_SCHEMA_LOCK = 0x5354_4A52  # "STJR"
+
+_SCHEMA = [
+    """CREATE TABLE IF NOT EXISTS stampsync_writes (
+        account TEXT NOT NULL,
+        key TEXT NOT NULL,
+        operation TEXT NOT NULL,
+        request TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'applied', 'failed', 'ambiguous')),
+        result_id BIGINT,
+        error TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        run TEXT,
+        updated_at DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (account, key)
+    )""",
+    "CREATE INDEX IF NOT EXISTS stampsync_writes_status ON stampsync_writes (account, status)",
+    "CREATE INDEX IF NOT EXISTS stampsync_writes_pending ON stampsync_writes (run)"
+    " WHERE status = 'pending'",
+    """CREATE TABLE IF NOT EXISTS stampsync_runs (
+        run TEXT PRIMARY KEY,
+        pid INTEGER NOT NULL,
+        host TEXT NOT NULL,
+        started_at DOUBLE PRECISION NOT NULL,
+        lease_until DOUBLE PRECISION NOT NULL,
+        ended BOOLEAN NOT NULL DEFAULT FALSE
+    )""",
+    "CREATE INDEX IF NOT EXISTS stampsync_runs_live ON stampsync_runs (run) WHERE NOT ended",
+]
+
+#: The database's clock, in Unix seconds: leases compare against it, never a worker's.
+_NOW = "extract(epoch from clock_timestamp())::float8"
+
+_COLUMNS = (
+    "w.account, w.key, w.operation, w.request, w.status, w.result_id, w.error, w.attempts,"
+    " w.run, w.updated_at"
+)
+_WITH_RUN = (
+    f"SELECT {_COLUMNS}, r.pid, r.host, r.started_at, r.lease_until, r.ended, {_NOW} AS now"
+    " FROM stampsync_writes w LEFT JOIN stampsync_runs r ON r.run = w.run"
+)
+_DIED = "interrupted after the request may have been sent (its run ended or died)"
+
+#: Query parameters of a PostgreSQL URL that hold a secret.
+_SECRET_QUERY = ("password", "sslpassword", "passfile")
+
+
+def safe_dsn(dsn: str) -> str:
+    """``dsn`` with its password (and any secret query value) shown as ``***``."""
+    try:
+        url = URL(dsn)
+        if url.password is not None:
+            url = url.with_password("***")
+        query = [(k, "***" if k.lower() in _SECRET_QUERY else v) for k, v in url.query.items()]
+        if query:
+            url = url.with_query(query)
+        return str(url)
+    except (ValueError, TypeError):
+        return "<unparseable postgresql url>"
+
+
+def _secrets_of(dsn: str) -> list[str]:
+    try:
+        url = URL(dsn)
+        found = [url.password, url.raw_password]
+        found += [v for k, v in url.query.items() if k.lower() in _SECRET_QUERY]
+    except (ValueError, TypeError):
+        return [dsn]
+    return [s for s in found if s]
+
+
+async def _keep_session(con: asyncpg.Connection) -> None:
+    """The pool's reset on release: nothing to send. The journal leaves no session state
+    (no LISTEN, no settings, advisory locks only per transaction), and asyncpg still rolls
+    back a transaction left open; its default reset costs a round trip per query."""
+
+
+def _transient(exc: BaseException) -> bool:
+    """Whether ``exc`` means the database is away for now (restart, network), not refusing."""
+    import asyncpg
+
+    if isinstance(exc, OSError | TimeoutError | asyncpg.PostgresConnectionError):
+        return True
+    if isinstance(
+        exc,
+        asyncpg.exceptions.OperatorInterventionError  # shutdown, starting up
+        | asyncpg.exceptions.TransactionRollbackError,  # serialization failure, deadlock
+    ):
+        return True
+    return isinstance(exc, asyncpg.InterfaceError) and "closed" in str(exc)
+
+
+class PgDatabase:
+    """A pool of connections to one PostgreSQL journal database, shared by its journals.
+
+    One per process is enough: :meth:`PgJournal.for_account` gives journals of many
+    stores over one pool. Opened (schema created or checked) on first use.
+
+    Args:
+        dsn: ``postgresql://user:password@host:port/dbname`` (libpq's URL form).
+        max_connections: the pool's size.
+        outage_seconds: how long an operation waits for a database that went away.
+        connect_timeout: seconds per connection attempt.
+    """
+
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        max_connections: int = 10,
+        outage_seconds: float = 60.0,
+        connect_timeout: float = 5.0,
+    ) -> None:
+        if not isinstance(dsn, str) or not dsn.lower().startswith(("postgresql://", "postgres://")):
+            raise ConfigurationError("a PostgreSQL journal needs a postgresql:// URL")
+        try:
+            import asyncpg  # noqa: F401
+        except ImportError:  # pragma: no cover - depends on the installed extras
+            raise ConfigurationError(
+                "a PostgreSQL journal needs asyncpg: pip install 'stampsync[fleet]'"
+            ) from None
+        self._dsn = dsn
+        self.url = safe_dsn(dsn)
+        """The URL without its password."""
+        self.max_connections = max_connections
+        self.outage_seconds = outage_seconds
+        self.connect_timeout = connect_timeout
+        self._pool: asyncpg.Pool | None = None
+        self._opening: asyncio.Lock | None = None
+        self._users = 0
+
+    def __repr__(self) -> str:
+        return f"PgDatabase({self.url!r})"
+
+    def _error(self, exc: BaseException, doing: str) -> JournalError:
+        reason = str(exc) or type(exc).__name__
+        for secret in _secrets_of(self._dsn):
+            reason = reason.replace(secret, "***")
+        return JournalError(f"journal database {self.url}: {doing}: {reason}")
+
+    async def open(self) -> PgDatabase:
+        """Connect and create (or check) the schema. Safe to call more than once."""
+        if self._opening is None:
+            self._opening = asyncio.Lock()
+        async with self._opening:
+            self._users += 1
+            if self._pool is None:
+                try:
+                    self._pool = await self._connect()
+                except BaseException:
+                    self._users -= 1
+                    raise
+        return self
+
+    async def _connect(self) -> asyncpg.Pool:
+        import asyncpg
+
+        try:
+            pool = await asyncpg.create_pool(
+                self._dsn,
+                min_size=1,
+                max_size=self.max_connections,
+                timeout=self.connect_timeout,
+                command_timeout=max(30.0, self.outage_seconds),
+                reset=_keep_session,
+            )
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+            raise self._error(exc, "cannot connect") from None
+        except ValueError as exc:  # a malformed URL
+            raise self._error(exc, "bad URL") from None
+        try:
+            async with pool.acquire() as con:
+                await self._migrate(con)
+        except BaseException:
+            await pool.close()
+            raise
+        return pool
+
+    async def _migrate(self, con: asyncpg.Connection) -> None:
+        import asyncpg
+
+        try:
+            async with con.transaction():
+                await con.execute("SELECT pg_advisory_xact_lock($1)", _SCHEMA_LOCK)
+                await con.execute(
+                    "CREATE TABLE IF NOT EXISTS stampsync_schema"
+                    " (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL)"
+                )
+                found = await con.fetchval("SELECT version FROM stampsync_schema WHERE id = 1")
+                if found is not None and found > SCHEMA_VERSION:
+                    raise ConfigurationError(
+                        f"journal database {self.url} was written by a newer stampsync "
+                        f"(schema {found}; this one knows up to {SCHEMA_VERSION}): "
+                        "upgrade stampsync"
+                    )
+                for statement in _SCHEMA:
+                    await con.execute(statement)
+                await con.execute(
+                    "INSERT INTO stampsync_schema (id, version) VALUES (1, $1)"
+                    " ON CONFLICT (id) DO UPDATE SET version = excluded.version",
+                    SCHEMA_VERSION,
+                )
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+            raise self._error(exc, "cannot create the journal's tables") from None
+
+    async def close(self) -> None:
+        """Release this user's hold; the last one closes the pool."""
+        self._users = max(0, self._users - 1)
+        if self._users == 0 and self._pool is not None:
+            pool, self._pool = self._pool, None
+            await pool.close()
+
+    async def run(self, fn: Callable[[asyncpg.Connection], Awaitable[T]], doing: str) -> T:
+        """``fn(connection)``, retried while the database is away (up to the outage)."""
+        import asyncpg
+
+        if self._pool is None:
+            raise JournalError(f"journal database {self.url} is not open (use async with)")
+        deadline = time.monotonic() + self.outage_seconds
+        delay = 0.05
+        waiting = False
+        while True:
+            try:
+                async with self._pool.acquire(timeout=self.connect_timeout) as con:
+                    result = await fn(con)
+                if waiting:
+                    log.warning("journal database %s is back", self.url)
+                return result
+            except ConfigurationError:
+                raise
+            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+                if not _transient(exc) or time.monotonic() + delay > deadline:
+                    raise self._error(exc, doing) from None
+                if not waiting:
+                    waiting = True
+                    log.warning(
+                        "journal database %s unavailable (%s); waiting up to %.0f s",
+                        self.url,
+                        type(exc).__name__,
+                        self.outage_seconds,
+                    )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 1.0)
+
+
+class PgJournal:
+    """A write journal in PostgreSQL, for one account (store) of a shared database.
+
+    ``async with PgJournal("postgresql://...", account="merchant-14") as j:``, or pass
+    ``journal="postgresql://..."`` to a batch (the client names the account). Many
+    journals can share one :class:`PgDatabase`: ``journal.for_account(account)``.
+
+    Args:
+        dsn: a ``postgresql://`` URL or an open-able :class:`PgDatabase`.
+        account: whose keys these are; ``None`` for reading every account (tools).
+        host: the host id runs are registered under (default: this machine's name).
+        lease_seconds: how long a run's claim outlives its last renewal.
+        outage_seconds: how long an operation waits for a database that went away.
+    """
+
+    def __init__(
+        self,
+        dsn: str | PgDatabase,
+        *,
+        account: str | None,
+        host: str | None = None,
+        lease_seconds: float = LEASE_SECONDS,
+        outage_seconds: float = 60.0,
+    ) -> None:
+        if account is not None and (
+            not isinstance(account, str) or not account.strip() or "\x00" in account
+        ):
+            raise ConfigurationError(f"journal account must be non-empty text, got {account!r}")
+        if not lease_seconds > 0:
+            raise ConfigurationError("lease_seconds must be positive")
+        self._db = (
+            dsn if isinstance(dsn, PgDatabase) else PgDatabase(dsn, outage_seconds=outage_seconds)
+        )
+        self.account = account
+        self.host = host or socket.gethostname()
+        self.lease_seconds = float(lease_seconds)
+
+    @property
+    def database(self) -> PgDatabase:
+        """The database (and pool) this journal uses."""
+        return self._db
+
+    def for_account(self, account: str) -> PgJournal:
+        """A journal of ``account`` on the same database and pool."""
+        return PgJournal(
+            self._db, account=account, host=self.host, lease_seconds=self.lease_seconds
+        )
+
+    def __repr__(self) -> str:
+        return f"PgJournal({self._db.url!r}, account={self.account!r})"
+
+    def describe(self) -> str:
+        """The database URL (no password) and the account."""
+        return f"{self._db.url} (account {self.account})" if self.account else self._db.url
+
+    def new_run(self) -> RunInfo:
+        """A new run of this process, under this journal's host id."""
+        import os
+        import uuid
+
+        return RunInfo(uuid.uuid4().hex, os.getpid(), self.host, time.time())
+
+    async def __aenter__(self) -> PgJournal:
+        await self._db.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._db.close()
+
+    def _account(self) -> str:
+        if self.account is None:
+            raise ConfigurationError("this journal reads every account; writes need account=")
+        return self.account
+
+    # -- runs -------------------------------------------------------------------------
+
+    async def astart_run(self, run: RunInfo) -> None:
+        """Register ``run`` with a fresh lease; runs found dead on the way are ended and
+        their ``pending`` keys (of every account) become ``ambiguous``."""
+
+        async def write(con: asyncpg.Connection) -> None:
+            async with con.transaction():
+                await self._bury_dead(con)
+                await con.execute(
+                    "INSERT INTO stampsync_runs (run, pid, host, started_at, lease_until, ended)"
+                    f" VALUES ($1, $2, $3, $4, {_NOW} + $5, FALSE)"
+                    " ON CONFLICT (run) DO UPDATE SET lease_until = excluded.lease_until,"
+                    " ended = FALSE",
+                    run.run,
+                    run.pid,
+                    run.host,
+                    run.started_at,
+                    self.lease_seconds,
+                )
+
+        await self._db.run(write, "cannot register the run")
+
+    async def _bury_dead(self, con: asyncpg.Connection) -> None:
+        rows = await con.fetch(
+            f"SELECT run, pid, host, started_at, lease_until, {_NOW} AS now"
+            " FROM stampsync_runs WHERE NOT ended"
+        )
+        for row in rows:
+            info = RunInfo(row["run"], row["pid"], row["host"], row["started_at"])
+            if info.may_be_alive(row["lease_until"], row["now"]):
+                continue
+            await con.execute(
+                f"UPDATE stampsync_writes SET status = 'ambiguous', error = $2, updated_at = {_NOW}"
+                " WHERE run = $1 AND status = 'pending'",
+                info.run,
+                _DIED,
+            )
+            await con.execute(
+                "UPDATE stampsync_runs SET ended = TRUE, lease_until = 0 WHERE run = $1",
+                info.run,
+            )
+        # Ended runs are kept a week (to name who sent what), then forgotten.
+        await con.execute(
+            f"DELETE FROM stampsync_runs WHERE ended AND started_at < {_NOW} - 604800"
+        )
+
+    async def arenew_run(self, run: RunInfo) -> None:
+        """Extend ``run``'s lease by :attr:`lease_seconds` from now (the database's)."""
+
+        async def write(con: asyncpg.Connection) -> None:
+            await con.execute(
+                f"UPDATE stampsync_runs SET lease_until = {_NOW} + $2, ended = FALSE"
+                " WHERE run = $1",
+                run.run,
+                self.lease_seconds,
+            )
+
+        await self._db.run(write, "cannot renew the run's lease")
+
+    async def aend_run(self, run: RunInfo) -> None:
+        """End ``run``: its keys still ``pending`` (cut off mid-send) become ambiguous."""
+
+        async def write(con: asyncpg.Connection) -> None:
+            async with con.transaction():
+                await con.execute(
+                    "UPDATE stampsync_writes SET status = 'ambiguous', error = $2,"
+                    f" updated_at = {_NOW} WHERE run = $1 AND status = 'pending'",
+                    run.run,
+                    "interrupted after the request may have been sent",
+                )
+                await con.execute(
+                    "UPDATE stampsync_runs SET ended = TRUE, lease_until = 0 WHERE run = $1",
+                    run.run,
+                )
+
+        await self._db.run(write, "cannot end the run")
+
+    # -- claims and outcomes -------------------------------------------------------------
+
+    async def aclaim(
+        self, key: str, operation: str, request: dict[str, Any], run: RunInfo
+    ) -> Claim:
+        """Check ``key`` and, if it may be sent, commit the intent under ``run``: atomically.
+
+        A new key is claimed by one ``INSERT ... ON CONFLICT DO NOTHING``; a known one is
+        answered from a plain read when that settles it (applied, ambiguous, another
+        request, held by a live run), else decided under ``SELECT ... FOR UPDATE``.
+        """
+        account = self._account()
+        payload = json.dumps(request, sort_keys=True, separators=(",", ":"))
+        normal = json.loads(payload)
+
+        async def claim(con: asyncpg.Connection) -> Claim:
+            inserted = await con.fetchval(
+                "INSERT INTO stampsync_writes"
+                " (account, key, operation, request, status, attempts, run, updated_at)"
+                f" VALUES ($1, $2, $3, $4, 'pending', 1, $5, {_NOW})"
+                " ON CONFLICT (account, key) DO NOTHING RETURNING 1",
+                account,
+                key,
+                operation,
+                payload,
+                run.run,
+            )
+            if inserted:
+                return Claim("claimed")
+            settled, _ = await self._verdict(con, account, key, normal, run, lock=False)
+            if settled is not None:
+                return settled
+            async with con.transaction():
+                settled, entry = await self._verdict(con, account, key, normal, run, lock=True)
+                if settled is not None:
+                    return settled
+                assert entry is not None  # rows are never deleted
+                if entry.status == "pending" and entry.run != run.run:
+                    await con.execute(
+                        "UPDATE stampsync_writes SET status = 'ambiguous', error = $3,"
+                        f" updated_at = {_NOW} WHERE account = $1 AND key = $2",
+                        account,
+                        key,
+                        _DIED,
+                    )
+                    return Claim("ambiguous", entry, why=_DIED)
+                await con.execute(
+                    "UPDATE stampsync_writes SET status = 'pending', error = NULL,"
+                    f" attempts = attempts + 1, run = $3, updated_at = {_NOW}"
+                    " WHERE account = $1 AND key = $2",
+                    account,
+                    key,
+                    run.run,
+                )
+                return Claim("claimed", entry)
+
+        return await self._db.run(claim, f"cannot claim key {key!r}")
+
+    async def _verdict(
+        self,
+        con: asyncpg.Connection,
+        account: str,
+        key: str,
+        normal: Any,
+        run: RunInfo,
+        *,
+        lock: bool,
+    ) -> tuple[Claim | None, Entry | None]:
+        row = await con.fetchrow(
+            _WITH_RUN
+            + " WHERE w.account = $1 AND w.key = $2"
+            + (" FOR UPDATE OF w" if lock else ""),
+            account,
+            key,
+        )
+        if row is None:
+            return None, None
+        entry = _entry(row)
+        if entry.request != normal:
+            return Claim("conflict", entry), entry
+        if entry.status == "applied":
+            return Claim("applied", entry), entry
+        if entry.status == "ambiguous":
+            return Claim("ambiguous", entry, why=entry.error), entry
+        if entry.status == "pending" and entry.run != run.run:
+            holder = _live_holder(row)
+            if holder is not None:
+                return Claim("held", entry, holder), entry
+        return None, entry
+
+    async def afinish(
+        self,
+        key: str,
+        status: EntryStatus,
+        *,
+        result_id: int | None = None,
+        error: str | None = None,
+        run: RunInfo | None = None,
+    ) -> bool:
+        """Record the outcome of ``key``; with ``run``, only while it is that run's claim."""
+        account = self._account()
+        if status not in STATUSES:
+            raise ConfigurationError(f"unknown journal status {status!r}")
+
+        async def write(con: asyncpg.Connection) -> bool:
+            sql = (
+                "UPDATE stampsync_writes SET status = $3, result_id = COALESCE($4, result_id),"
+                f" error = $5, updated_at = {_NOW} WHERE account = $1 AND key = $2"
+            )
+            args: list[object] = [account, key, status, result_id, error]
+            if run is not None:
+                sql += " AND run = $6"
+                args.append(run.run)
+            done = await con.execute(sql, *args)
+            return bool(done != "UPDATE 0")
+
+        changed = await self._db.run(write, f"cannot record the outcome of key {key!r}")
+        if not changed and run is None:
+            raise ConfigurationError(f"no journal entry for key {key!r}")
+        return changed
+
+    # -- reading and resolving ----------------------------------------------------------
+
+    async def aget(self, key: str) -> Entry | None:
+        """The entry for ``key`` in this account, if any."""
+        account = self._account()
+
+        async def read(con: asyncpg.Connection) -> Entry | None:
+            row = await con.fetchrow(
+                _WITH_RUN + " WHERE w.account = $1 AND w.key = $2", account, key
+            )
+            return None if row is None else _entry(row)
+
+        return await self._db.run(read, "cannot read the journal")
+
+    async def aentries(self, status: EntryStatus | None = None) -> list[Entry]:
+        """Entries (of this account, or of all) in (account, key) order."""
+        clauses, args = self._where(status)
+
+        async def read(con: asyncpg.Connection) -> list[Entry]:
+            rows = await con.fetch(_WITH_RUN + clauses + " ORDER BY w.account, w.key", *args)
+            return [_entry(r) for r in rows]
+
+        return await self._db.run(read, "cannot read the journal")
+
+    def _where(self, status: EntryStatus | None) -> tuple[str, list[object]]:
+        conditions: list[str] = []
+        args: list[object] = []
+        if self.account is not None:
+            args.append(self.account)
+            conditions.append(f"w.account = ${len(args)}")
+        if status is not None:
+            args.append(status)
+            conditions.append(f"w.status = ${len(args)}")
+        return (" WHERE " + " AND ".join(conditions) if conditions else ""), args
+
+    async def acounts(self) -> dict[str, int]:
+        """How many entries (of this account, or of all) have each status."""
+        by = await self.acounts_by_account()
+        total: dict[str, int] = {status: 0 for status in STATUSES}
+        for counts in by.values():
+            for status, n in counts.items():
+                total[status] += n
+        return total
+
+    async def acounts_by_account(self) -> dict[str, dict[str, int]]:
+        """``{account: {status: count}}``, for this account or every one."""
+        clauses, args = self._where(None)
+
+        async def read(con: asyncpg.Connection) -> dict[str, dict[str, int]]:
+            rows = await con.fetch(
+                "SELECT w.account, w.status, COUNT(*) AS n FROM stampsync_writes w"
+                + clauses
+                + " GROUP BY w.account, w.status ORDER BY w.account",
+                *args,
+            )
+            out: dict[str, dict[str, int]] = {}
+            for r in rows:
+                out.setdefault(r["account"], {s: 0 for s in STATUSES})[r["status"]] = r["n"]
+            return out
+
+        return await self._db.run(read, "cannot read the journal")
+
+    async def aresolve(
+        self, key: str, *, applied: bool, result_id: int | None = None, note: str | None = None
+    ) -> None:
+        """Settle an ambiguous (or dead run's pending) entry after checking the server.
+
+        Without an account the key must be in exactly one account.
+        """
+        status: EntryStatus = "applied" if applied else "failed"
+        error = None if applied else (note or "resolved: not applied")
+
+        async def write(con: asyncpg.Connection) -> None:
+            async with con.transaction():
+                account = self.account
+                if account is None:
+                    found = await con.fetch(
+                        "SELECT account FROM stampsync_writes WHERE key = $1", key
+                    )
+                    if len(found) > 1:
+                        names = ", ".join(sorted(r["account"] for r in found))
+                        raise ConfigurationError(
+                            f"key {key!r} is in several accounts ({names}): name one"
+                        )
+                    account = found[0]["account"] if found else ""
+                row = await con.fetchrow(
+                    _WITH_RUN + " WHERE w.account = $1 AND w.key = $2 FOR UPDATE OF w",
+                    account,
+                    key,
+                )
+                if row is None:
+                    raise ConfigurationError(f"no journal entry for key {key!r}")
+                entry = _entry(row)
+                if entry.status not in ("ambiguous", "pending"):
+                    raise ConfigurationError(
+                        f"key {key!r} is {entry.status}, not ambiguous; nothing to resolve"
+                    )
+                holder = _live_holder(row) if entry.status == "pending" else None
+                if holder is not None:
+                    raise ConfigurationError(
+                        f"key {key!r} is being sent by a live run ({holder.describe()}); "
+                        "wait for it to end"
+                    )
+                await con.execute(
+                    "UPDATE stampsync_writes SET status = $3, result_id = COALESCE($4,"
+                    f" result_id), error = $5, updated_at = {_NOW}"
+                    " WHERE account = $1 AND key = $2",
+                    account,
+                    key,
+                    status,
+                    result_id,
+                    error,
+                )
+
+        await self._db.run(write, f"cannot resolve key {key!r}")
+
+
+def _live_holder(row: Any) -> RunInfo | None:
+    if row["pid"] is None or row["ended"]:
+        return None  # unknown or ended run: not alive
+    info = RunInfo(row["run"], row["pid"], row["host"], row["started_at"])
+    return info if info.may_be_alive(row["lease_until"], row["now"]) else None
+
+
+def _entry(row: Any) -> Entry:
+    return Entry(
+        key=row["key"],
+        operation=row["operation"],
+        request=json.loads(row["request"]),
+        status=row["status"],
+        result_id=row["result_id"],
+        error=row["error"],
+        attempts=row["attempts"],
+        run=row["run"],
+        updated_at=row["updated_at"],
+        account=row["account"],
+    )

@@ -1,0 +1,281 @@
+"""``stampsync stamped push-orders`` and ``export-customers --api v3``: Stamped V3."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import msgspec
+import typer
+
+from .._files import open_private
+from ..batch._runs import exclusive
+from ..batch.journal import Journal
+from ..batch.writes import BatchReport, Outcome, Rejected
+from ..stamped.client import StampedClient
+from ..stamped.v3 import OrderData, OrderPush
+from ._common import (
+    Tuning,
+    api_errors,
+    err,
+    fail,
+    progress,
+    release,
+    require,
+    with_options,
+)
+from ._inputs import check_text_file
+from ._report import Aborted, ReportFile
+from ._secrets import file_option, resolve_secret, secret_option
+from ._signals import GracefulStop
+
+ApiUrl = Annotated[str, typer.Option("--api-url", envvar="STAMPED_API_URL", help="Base URL.")]
+ApiKey = Annotated[
+    str | None, secret_option("--api-key", "STAMPED_API_KEY", "Stamped V3 private API key")
+]
+ApiKeyFile = Annotated[Path | None, file_option("--api-key", "Stamped V3 private API key")]
+StoreHash = Annotated[
+    str | None,
+    typer.Option(
+        "--store-hash", envvar="STAMPED_STORE_HASH", show_default=False, help="The shop id."
+    ),
+]
+
+#: The order fields a row may carry, in the API's spelling.
+ORDER_FIELDS = frozenset(f.encode_name for f in msgspec.structs.fields(OrderData))
+
+
+@dataclass(frozen=True)
+class StampedV3Access:
+    """The Stamped V3 endpoint, shop and key, declared once for every V3 command."""
+
+    api_url: ApiUrl = "https://stamped.io"
+    api_key: ApiKey = field(default=None, repr=False)
+    api_key_file: ApiKeyFile = None
+    store_hash: StoreHash = None
+
+    def client(self, tuning: Tuning) -> StampedClient:
+        """A client with only the V3 key, and ``tuning``."""
+        return v3_client(tuning, self.api_url, self.api_key, self.api_key_file, self.store_hash)
+
+
+def v3_client(
+    tuning: Tuning, api_url: str, api_key: str | None, key_file: Path | None, store_hash: str | None
+) -> StampedClient:
+    """A Stamped client with only the V3 key, tuned from the command line."""
+    store = require(store_hash, "--store-hash", "STAMPED_STORE_HASH")
+    key = resolve_secret(
+        api_key, key_file, flag="--api-key", env="STAMPED_API_KEY", what="Stamped V3 API key"
+    )
+    return StampedClient(
+        store_hash=store,
+        api_key=key,
+        api_url=api_url,
+        **tuning.settings(f"stamped:{store}"),
+    )
+
+
+def read_orders(path: Path) -> Iterator[OrderPush | Rejected]:
+    """Stream JSONL rows (one order per line, the API's field names, an optional
+    ``key``; else the key is ``customOrderId``) as :class:`OrderPush` items."""
+    with path.open(encoding="utf-8-sig") as fh:
+        for number, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                raw = msgspec.json.decode(line)
+            except msgspec.DecodeError:
+                yield Rejected("", f"line {number} is not JSON", number)
+                continue
+            if not isinstance(raw, dict):
+                yield Rejected("", f"line {number} is not a JSON object", number)
+                continue
+            key = raw.pop("key", None)
+            if key is None:
+                key = raw.get("customOrderId")
+            key_text = key if isinstance(key, str) else "" if key is None else str(key)
+            customer = raw.get("customCustomerId") or raw.get("customerId")
+            user = None if customer is None else str(customer)
+            unknown = set(raw) - ORDER_FIELDS
+            if unknown:
+                why = f"line {number}: unknown order fields: {', '.join(sorted(unknown))}"
+                yield Rejected(key_text, why, number, user)
+                continue
+            try:
+                order = msgspec.convert(raw, OrderData)
+            except msgspec.ValidationError as exc:
+                yield Rejected(key_text, f"line {number}: {exc}", number, user)
+                continue
+            yield OrderPush(key=key_text, order=order, row=number)
+
+
+async def push_file(
+    client: StampedClient, path: Path, journal: Journal, report: ReportFile, total: int
+) -> BatchReport:
+    """Push every order of ``path``; the first SIGINT/SIGTERM stops taking rows."""
+    started = time.monotonic()
+    with GracefulStop("finishing pushes in flight") as signals:
+        try:
+            with progress() as bar:
+                task = bar.add_task("pushing", total=total, rate="")
+
+                def record(outcome: Outcome) -> None:
+                    report.write(outcome.as_dict())
+                    done = bar.tasks[0].completed + 1
+                    rate = done / max(time.monotonic() - started, 1e-6)
+                    bar.update(task, advance=1, rate=f"{rate:.1f}/s")
+
+                async with client:
+                    result = await client.v3.orders.push_many(
+                        read_orders(path),
+                        journal=journal,
+                        on_outcome=record,
+                        keep_outcomes=False,
+                        stop=signals.event,
+                    )
+        finally:
+            await release(client)
+    if result.interrupted:
+        result.interrupted_by = signals.signum
+    return result
+
+
+@with_options(access=StampedV3Access, tuning=Tuning)
+def push_orders(
+    input: Annotated[
+        Path, typer.Option("--input", help="JSONL: one order per line, the API's field names")
+    ],
+    journal: Annotated[
+        Path, typer.Option("--journal", help="SQLite journal: at most once per key, across runs")
+    ],
+    report: Annotated[Path, typer.Option("--report", help="JSONL: one outcome per row")],
+    *,
+    access: StampedV3Access,
+    tuning: Tuning,
+) -> None:
+    """Push every order of a JSONL file to Stamped V3, each key at most once.
+
+    A row is an order as the API spells it (``customOrderId``, ``customCustomerId`` or
+    ``customerId``, ``cart``, ``tags``) with an optional ``key`` (default: its
+    ``customOrderId``). Exit codes: 0 all pushed; 1 some rows failed (a rerun retries
+    them); 2 refused before anything was sent; 3 some ambiguous (resolve them with
+    ``stampsync stamps journal resolve``); 4 stopped early (key refused or server
+    unreachable); 130/143 interrupted (rerun to finish); 70 internal error.
+    """
+    total = check_text_file(input)
+    with api_errors():
+        client = access.client(tuning)
+        jrn = Journal(journal).open()
+    try:
+        with ReportFile(report) as out:
+            result = asyncio.run(push_file(client, input, jrn, out, total))
+    except Aborted as aborted:
+        err.print("[yellow]aborted: pushes in flight are ambiguous; see the journal")
+        raise typer.Exit(128 + aborted.signum) from None
+    finally:
+        jrn.close()
+    c = result.counts
+    err.print(
+        f"pushed {c['applied']} (of which {c['skipped']} already in the journal), "
+        f"failed {c['failed']}, ambiguous {c['ambiguous']}; sent {result.sent} requests"
+    )
+    if result.held:
+        err.print(f"[yellow]{result.held} row(s) held by another run on {journal}: not sent")
+    if result.stopped:
+        err.print(f"[bold red]stopped early:[/] {result.stopped}; rows not tried are untouched")
+    if result.interrupted:
+        err.print("[yellow]interrupted: rerun the same command to finish the rest")
+    if c["ambiguous"]:
+        err.print(
+            f"[yellow]{c['ambiguous']} order(s) are ambiguous: sent, outcome unknown.[/] "
+            f"Look them up (orders.lookup), then: stampsync stamps journal resolve "
+            f"--journal {journal} KEY --applied | --not-applied"
+        )
+    raise typer.Exit(result.exit_code)
+
+
+def parse_filters(pairs: list[str]) -> dict[str, Any]:
+    """``--filter vip_tier=Gold --filter tags=a --filter tags=b`` as keyword filters."""
+    from ..stamped.v3 import Customers
+
+    known = set(Customers.filter.__annotations__) - {"return", "self", "page", "limit"}
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        name = name.strip()
+        if not sep or name not in known:
+            fail(f"--filter takes NAME=VALUE with NAME one of {', '.join(sorted(known))}")
+        if name == "tags":
+            out.setdefault("tags", []).append(value)
+        elif name in ("reviews_min", "reviews_max", "points_min", "points_max"):
+            try:
+                out[name] = float(value)
+            except ValueError:
+                fail(f"--filter {name} needs a number, got {value!r}")
+        elif name == "last_first":
+            out[name] = value.lower() in ("1", "true", "yes")
+        else:
+            out[name] = value
+    return out
+
+
+async def export_v3(
+    client: StampedClient, out: Path, page_size: int, filters: dict[str, Any]
+) -> int:
+    """Write every matching V3 customer to ``out`` as JSONL; the signal that stopped it, or 0."""
+    count = 0
+    started = time.monotonic()
+    with GracefulStop("stopping the export") as signals:
+        try:
+            async with client:
+                listing = client.v3.customers.list(limit=page_size, **filters)
+                fd = open_private(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+                with os.fdopen(fd, "w", encoding="utf-8") as fh, progress() as bar:
+                    task = bar.add_task("exporting (V3)", total=None, rate="")
+                    async with listing:
+                        async for customer in listing:
+                            if signals.event.is_set():
+                                err.print("[yellow]interrupted: the file holds what was read")
+                                break
+                            fh.write(msgspec.json.encode(customer).decode() + "\n")
+                            count += 1
+                            rate = count / max(time.monotonic() - started, 1e-6)
+                            bar.update(task, completed=count, rate=f"{rate:.0f}/s")
+        finally:
+            await release(client)
+    err.print(
+        f"exported {count} customers to {out} ({listing.stats.pages} pages, "
+        f"{listing.stats.duplicates} duplicates skipped)"
+    )
+    return signals.signum or 0
+
+
+def export_customers_v3(
+    *,
+    out: Path,
+    page_size: int,
+    api_url: str,
+    api_key: str | None,
+    api_key_file: Path | None,
+    store_hash: str | None,
+    filters: list[str],
+    tuning: Tuning,
+) -> None:
+    """``export-customers --api v3``: the V3 customer listing, its filters, to JSONL."""
+    if out.suffix.lower() not in (".jsonl", ".ndjson"):
+        fail("--api v3 writes JSONL: --out must end in .jsonl")
+    parsed = parse_filters(filters)
+    with api_errors():
+        client = v3_client(tuning, api_url, api_key, api_key_file, store_hash)
+        with exclusive(out, "export file"):
+            try:
+                signum = asyncio.run(export_v3(client, out, page_size, parsed))
+            except Aborted as aborted:
+                signum = aborted.signum
+    if signum:
+        raise typer.Exit(128 + signum)

@@ -1,0 +1,275 @@
+"""``stampsync stamps transactions import``: a point of sale's day-end import.
+
+Input, one transaction per row:
+
+- **JSONL** (``.jsonl``/``.ndjson``): one object per line with the fields of
+  ``POST /api/v2/transactions/add`` (``store``, ``invoice_number``, ``total_value``,
+  ``number_of_people``, ``created``, ``user``, ``items``, ``payments``, ...) and an
+  optional ``key``.
+- **CSV**, a flat form: columns ``invoice_number,total_value,number_of_people,created``
+  (required) and ``key,store,user,sub_total,discount,service_charge,tax,channel,type,
+  stamps,employee_code,items,payments`` (optional). ``items`` holds
+  ``name*quantity=subtotal`` lines joined by ``|`` (``Latte*2=50000|Tea*1=15000``);
+  ``payments`` holds ``method=value`` joined by ``|`` (``10=30000|43=20000``).
+
+A row without ``key`` is journaled by its invoice's natural key,
+``<store>:<invoice_number>:<day of created>``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import csv
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import msgspec
+import typer
+
+from ..batch.journal import Journal, WriteJournal
+from ..batch.writes import BatchReport, Outcome, Rejected
+from ..stamps.client import StampsClient
+from ..stamps.transactions import PosTransaction
+from ._common import Tuning, api_errors, err, fail, progress, release, with_options
+from ._inputs import check_csv_header, check_text_file
+from ._report import Aborted, ReportFile
+from ._signals import GracefulStop
+from ._stamps import Account, JournalSpec, StampsAccess, write_journal
+
+app = typer.Typer(help="Transactions: a point of sale's day-end import.", no_args_is_help=True)
+
+CSV_REQUIRED = ("invoice_number", "total_value", "number_of_people", "created")
+CSV_OPTIONAL = (
+    "key",
+    "store",
+    "user",
+    "sub_total",
+    "discount",
+    "service_charge",
+    "tax",
+    "channel",
+    "type",
+    "stamps",
+    "employee_code",
+    "items",
+    "payments",
+)
+NUMBERS = ("total_value", "sub_total", "discount", "service_charge", "tax")
+INTEGERS = ("number_of_people", "store", "channel", "type", "stamps")
+
+
+def is_jsonl(path: Path) -> bool:
+    return path.suffix.lower() in (".jsonl", ".ndjson")
+
+
+def _number(text: str) -> int | float | str:
+    try:
+        return int(text)
+    except ValueError:
+        try:
+            return float(text)
+        except ValueError:
+            return text  # the row then fails with the field named
+
+
+def _flat_items(text: str) -> list[dict[str, Any]]:
+    items = []
+    for part in filter(None, (p.strip() for p in text.split("|"))):
+        head, _, subtotal = part.rpartition("=")
+        name, _, quantity = head.rpartition("*")
+        if not name or not quantity or not subtotal:
+            raise ValueError(f"item {part!r} is not name*quantity=subtotal")
+        items.append(
+            {"product_name": name, "quantity": _number(quantity), "subtotal": _number(subtotal)}
+        )
+    return items
+
+
+def _flat_payments(text: str) -> list[dict[str, Any]]:
+    payments = []
+    for part in filter(None, (p.strip() for p in text.split("|"))):
+        method, _, value = part.rpartition("=")
+        if not method or not value:
+            raise ValueError(f"payment {part!r} is not method=value")
+        payments.append({"payment_method": _number(method), "value": _number(value)})
+    return payments
+
+
+def _from_csv(cells: dict[str, str]) -> dict[str, Any]:
+    row: dict[str, Any] = {}
+    for name, raw in cells.items():
+        value = raw.strip()
+        if not value:
+            continue
+        if name in NUMBERS or name in INTEGERS:
+            row[name] = _number(value)
+        elif name == "items":
+            row[name] = _flat_items(value)
+        elif name == "payments":
+            row[name] = _flat_payments(value)
+        else:
+            row[name] = value
+    return row
+
+
+def _row(data: dict[str, Any], number: int) -> PosTransaction | Rejected:
+    key = data.get("key")
+    user = data.get("user")
+    try:
+        parsed = msgspec.convert({**data, "row": number}, PosTransaction, strict=False)
+    except msgspec.ValidationError as exc:
+        return Rejected(
+            key if isinstance(key, str) and key else f"line-{number}",
+            f"line {number}: {exc}",
+            number,
+            None if user is None else str(user),
+        )
+    return parsed
+
+
+def read_transactions(path: Path) -> Iterator[PosTransaction | Rejected]:
+    """Stream the rows of a JSONL or flat-CSV import file, each with its line number."""
+    if is_jsonl(path):
+        with path.open(encoding="utf-8-sig") as fh:
+            for number, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    data = json.loads(line)
+                except json.JSONDecodeError:
+                    yield Rejected(f"line-{number}", f"line {number} is not JSON", number)
+                    continue
+                if not isinstance(data, dict):
+                    yield Rejected(f"line-{number}", f"line {number} is not an object", number)
+                    continue
+                yield _row(data, number)
+        return
+    with path.open(newline="", encoding="utf-8-sig") as fh:
+        reader = csv.reader(fh)
+        names = [h.strip() for h in next(reader)]
+        start = reader.line_num + 1
+        for cells in reader:
+            number, start = start, reader.line_num + 1
+            if not any(cell.strip() for cell in cells):
+                continue
+            if len(cells) > len(names):
+                yield Rejected(
+                    f"line-{number}",
+                    f"line {number} has more cells than the header; quote a comma in a value",
+                    number,
+                )
+                continue
+            try:
+                data = _from_csv(dict(zip(names, cells, strict=False)))
+            except ValueError as exc:
+                yield Rejected(f"line-{number}", f"line {number}: {exc}", number)
+                continue
+            yield _row(data, number)
+
+
+def check_transactions_file(path: Path) -> int:
+    """Check an import file before anything is sent; return its number of rows."""
+    if is_jsonl(path):
+        check_text_file(path)
+        with path.open(encoding="utf-8-sig") as fh:
+            rows = sum(1 for line in fh if line.strip())
+        if rows == 0:
+            fail(f"{path} has no rows")
+        return rows
+    return check_csv_header(path, CSV_REQUIRED, CSV_OPTIONAL)
+
+
+async def import_file(
+    client: StampsClient, path: Path, journal: WriteJournal, report: ReportFile, total: int
+) -> BatchReport:
+    """Add every row of ``path``; stream the report; SIGINT/SIGTERM stop gracefully."""
+    started = time.monotonic()
+    recovered: set[str] = set()
+    with GracefulStop("finishing transactions in flight") as signals:
+        try:
+            with progress() as bar:
+                task = bar.add_task("importing", total=total, rate="")
+
+                def record(outcome: Outcome) -> None:
+                    row = outcome.as_dict()
+                    row["transaction_id"] = row.pop("award_id")
+                    row["recovered"] = outcome.key in recovered
+                    report.write(row)
+                    done = bar.tasks[0].completed + 1
+                    rate = done / max(time.monotonic() - started, 1e-6)
+                    bar.update(task, advance=1, rate=f"{rate:.1f}/s")
+
+                async with contextlib.AsyncExitStack() as stack:
+                    if not isinstance(journal, Journal):  # a database: open it on this loop
+                        await stack.enter_async_context(journal)
+                    await stack.enter_async_context(client)
+                    result = await client.transactions.add_many(
+                        read_transactions(path),
+                        journal=journal,
+                        on_outcome=record,
+                        keep_outcomes=False,
+                        stop=signals.event,
+                        recovered=recovered,
+                    )
+        finally:
+            await release(client)
+    if result.interrupted:
+        result.interrupted_by = signals.signum
+    return result
+
+
+@app.command("import")
+@with_options(access=StampsAccess, tuning=Tuning)
+def import_(
+    input: Annotated[Path, typer.Option("--input", help="day.jsonl, or day.csv in the flat form")],
+    journal: JournalSpec,
+    report: Annotated[Path, typer.Option("--report", help="JSONL: one outcome per row")],
+    store: Annotated[
+        int | None, typer.Option(min=1, help="store id for rows that name none")
+    ] = None,
+    account: Account = None,
+    *,
+    access: StampsAccess,
+    tuning: Tuning,
+) -> None:
+    """Add every transaction of a day's file, each key at most once.
+
+    A lost answer is resolved by the invoice (the row is applied, ``recovered`` in the
+    report). Exit codes: 0 all applied; 1 some rows failed (a rerun retries them); 2
+    refused before anything was sent; 3 some ambiguous (resolve them first: stampsync
+    stamps journal resolve); 4 stopped early; 130/143 interrupted; 70 internal error.
+    """
+    total = check_transactions_file(input)
+    with api_errors():
+        client = access.client(tuning, store)
+        jrn = write_journal(journal, client, account)
+    try:
+        with ReportFile(report) as out:
+            result = asyncio.run(import_file(client, input, jrn, out, total))
+    except Aborted as aborted:
+        err.print("[yellow]aborted: transactions in flight are ambiguous; see the journal")
+        raise typer.Exit(128 + aborted.signum) from None
+    finally:
+        if isinstance(jrn, Journal):
+            jrn.close()
+    c = result.counts
+    err.print(
+        f"applied {c['applied']} (of which {c['skipped']} already in the journal, "
+        f"{c.get('recovered', 0)} recovered after a lost answer), failed {c['failed']}, "
+        f"ambiguous {c['ambiguous']}; sent {result.sent} requests"
+    )
+    if result.stopped:
+        err.print(f"[bold red]stopped early:[/] {result.stopped}; rows not tried are untouched")
+    if result.interrupted:
+        err.print("[yellow]interrupted: rerun the same command to finish the rest")
+    if c["ambiguous"]:
+        err.print(
+            f"[yellow]{c['ambiguous']} transaction(s) are ambiguous: the invoice lookup "
+            f"failed too.[/] Check them on Stamps, then: stampsync stamps journal resolve "
+            f"--journal {journal} KEY --applied | --not-applied"
+        )
+    raise typer.Exit(result.exit_code)

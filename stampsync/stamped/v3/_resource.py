@@ -1,0 +1,111 @@
+"""What the Stamped V3 sections share: bodies checked before sending, filters in the
+API's spelling, listings."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Any, TypeVar
+
+import msgspec
+
+from ..._request import path_segment
+from ..._validate import positive
+from ...errors import ConfigurationError
+from .._resource import StampedResource
+from ._listing import Listing, V3Page
+
+T = TypeVar("T")
+S = TypeVar("S", bound=msgspec.Struct)
+
+#: The reference's default page size for its listings.
+DEFAULT_LIMIT = 25
+MAX_LIMIT = 100
+
+
+def camel(name: str) -> str:
+    """``custom_customer_id`` -> ``customCustomerId`` (the API's spelling)."""
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def query(**filters: Any) -> dict[str, object]:
+    """Filters given in snake_case, in the API's camelCase, the unset ones left out."""
+    out: dict[str, object] = {}
+    for name, value in filters.items():
+        if value is None:
+            continue
+        if isinstance(value, list | tuple) and not all(isinstance(v, str) for v in value):
+            raise ConfigurationError(f"{name} must be a list of strings")
+        out[camel(name)] = value
+    return out
+
+
+def body(cls: type[S], fields: dict[str, Any], what: str) -> S:
+    """A request body of type ``cls`` from keyword fields, checked before sending.
+
+    Nested records may be Structs or dicts with the API's (camelCase) field names.
+    """
+    unknown = set(fields) - set(cls.__struct_fields__)
+    if unknown:
+        raise ConfigurationError(f"unknown {what} fields: {', '.join(sorted(unknown))}")
+    try:
+        raw = msgspec.to_builtins(cls(**{k: v for k, v in fields.items() if v is not None}))
+        return msgspec.convert(raw, cls)
+    except (msgspec.ValidationError, TypeError) as exc:
+        raise ConfigurationError(f"invalid {what}: {exc}") from None
+
+
+def record_id(value: object, name: str) -> str | int:
+    """A record id for a path: a non-empty string or an integer, one path segment."""
+    path_segment(value, name)
+    assert isinstance(value, str | int)
+    return value
+
+
+def check_filters(method: Callable[..., object], filters: dict[str, Any]) -> None:
+    """Refuse a filter ``method`` does not take, when the listing is made (not at its
+    first page, where it would surface as a TypeError)."""
+    known = set(inspect.signature(method).parameters) - {"page", "limit"}
+    unknown = set(filters) - known
+    if unknown:
+        raise ConfigurationError(
+            f"unknown filters: {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}"
+        )
+
+
+def check_limit(limit: object) -> int:
+    limit = positive(limit, "limit")
+    if limit > MAX_LIMIT:
+        raise ConfigurationError(f"limit must be at most {MAX_LIMIT}, got {limit}")
+    return limit
+
+
+class V3Resource(StampedResource):
+    """One section of ``client.v3``; paths are scoped to the shop (the store hash)."""
+
+    def _listing(
+        self,
+        fetch: Callable[[int | None, int], Awaitable[V3Page[T]]],
+        *,
+        limit: int,
+        start_page: int | None,
+        prefetch: int | None,
+        key: Callable[[T], Hashable | None],
+        what: str,
+    ) -> Listing[T]:
+        limit = check_limit(limit)
+        if start_page is not None and (
+            isinstance(start_page, bool) or not isinstance(start_page, int) or start_page < 0
+        ):
+            raise ConfigurationError(f"start_page must be an integer >= 0, got {start_page!r}")
+        ahead = (
+            positive(prefetch, "prefetch")
+            if prefetch is not None
+            else self._client.concurrent_batch_executions
+        )
+
+        def one(page: int | None) -> Awaitable[V3Page[T]]:
+            return fetch(page, limit)
+
+        return Listing(one, start_page=start_page, limit=limit, prefetch=ahead, key=key, what=what)

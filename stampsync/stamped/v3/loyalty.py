@@ -1,0 +1,214 @@
+"""Stamped V3 loyalty operations: points, VIP tiers, activities, rewards and coupons."""
+
+from __future__ import annotations
+
+from ..._endpoint import stamped_v3
+from ..._validate import email as check_email
+from ..._validate import optional_text, text
+from ...errors import ConfigurationError
+from ._listing import Listing
+from ._resource import DEFAULT_LIMIT, V3Resource, check_limit, query, record_id
+from .models import Activity, ActivityTriggered, PaginatedActivities, PaginatedRewards, Reward
+
+__all__ = ["Loyalty"]
+
+ADJUST_POINTS = stamped_v3(
+    "loyalty", "POST", "/customers/{customer_id}/adjust-points", Activity, idempotent=False
+)
+ADJUST_VIP_TIER = stamped_v3(
+    "loyalty", "POST", "/customers/{customer_id}/adjust-vip-tier", Activity, idempotent=False
+)
+CREATE_CUSTOM_ACTIVITY = stamped_v3(
+    "loyalty", "POST", "/activities", ActivityTriggered, idempotent=False
+)
+FILTER_ACTIVITIES = stamped_v3(
+    "loyalty", "GET", "/activities", PaginatedActivities, idempotent=True
+)
+REDEEM_REWARD = stamped_v3(
+    "loyalty",
+    "POST",
+    "/customers/{customer_id}/redeem-reward/{reward_id}",
+    Activity,
+    idempotent=False,
+)
+FILTER_REWARDS = stamped_v3("loyalty", "GET", "/rewards", PaginatedRewards, idempotent=True)
+TRIGGER_ACTIVITY = stamped_v3(
+    "loyalty",
+    "POST",
+    "/customers/{customer_id}/trigger-activity",
+    ActivityTriggered,
+    idempotent=False,
+)
+VOID_COUPON = stamped_v3(
+    "loyalty",
+    "POST",
+    "/customers/{customer_id}/void-coupon/{coupon_code}",
+    Reward,
+    idempotent=True,
+)
+
+
+def _number(value: object, name: str) -> int | float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+        raise ConfigurationError(f"{name} must be a number, got {value!r}")
+    return value
+
+
+class Loyalty(V3Resource):
+    """``stamped.v3.loyalty``: customer actions (points, tiers, activities, rewards,
+    coupons) and program reporting (activities and rewards listed)."""
+
+    async def adjust_points(
+        self, customer_id: str | int, *, points: int | float, reason: str | None = None
+    ) -> Activity:
+        """POST /api/v3/loyalty/shops/{store_hash}/customers/{customer_id}/adjust-points:
+        add (positive) or subtract (negative) points.
+
+        **Not idempotent**: a repeat moves the balance twice, so it is never retried once
+        it may have been sent (an unknown outcome raises ``AmbiguousWriteError``).
+        """
+        payload = {"points": _number(points, "points"), "reason": optional_text(reason, "reason")}
+        return await self._call(
+            ADJUST_POINTS,
+            params={"customer_id": record_id(customer_id, "customer_id")},
+            body={k: v for k, v in payload.items() if v is not None},
+        )
+
+    async def adjust_vip_tier(self, customer_id: str | int, *, tier_name: str) -> Activity:
+        """POST /api/v3/loyalty/shops/{store_hash}/customers/{customer_id}/adjust-vip-tier:
+        put the customer in the tier of this name (exact match).
+
+        Not retried once sent: the answer is an activity, and each call records one.
+        """
+        return await self._call(
+            ADJUST_VIP_TIER,
+            params={"customer_id": record_id(customer_id, "customer_id")},
+            body={"tierName": text(tier_name, "tier_name")},
+        )
+
+    async def create_custom_activity(
+        self, *, email: str, campaign_id: str | int
+    ) -> ActivityTriggered:
+        """POST /api/v3/loyalty/shops/{store_hash}/activities: record a custom activity
+        (the rule ``campaign_id``) for the customer with this email.
+
+        **Not idempotent**: a repeat records (and rewards) the activity twice.
+        """
+        return await self._call(
+            CREATE_CUSTOM_ACTIVITY,
+            query={
+                "email": check_email(email, "email"),
+                "campaignId": record_id(campaign_id, "campaign_id"),
+            },
+        )
+
+    async def filter_activities(
+        self, *, page: int | None = None, limit: int = DEFAULT_LIMIT
+    ) -> PaginatedActivities:
+        """GET /api/v3/loyalty/shops/{store_hash}/activities: one page of the program's
+        activities (``page`` left out: the first)."""
+        return await self._call(FILTER_ACTIVITIES, query=query(page=page, limit=check_limit(limit)))
+
+    def list_activities(
+        self,
+        *,
+        limit: int = DEFAULT_LIMIT,
+        start_page: int | None = None,
+        prefetch: int | None = None,
+    ) -> Listing[Activity]:
+        """GET /api/v3/loyalty/shops/{store_hash}/activities, every page: an async
+        iterator over every activity, pages fetched at most ``prefetch`` ahead."""
+
+        async def fetch(page: int | None, size: int) -> PaginatedActivities:
+            return await self.filter_activities(page=page, limit=size)
+
+        return self._listing(
+            fetch,
+            limit=limit,
+            start_page=start_page,
+            prefetch=prefetch,
+            key=lambda a: a.activity_id,
+            what="activities",
+        )
+
+    async def redeem_reward(
+        self, customer_id: str | int, reward_id: str | int, *, points: int | float | None = None
+    ) -> Activity:
+        """POST /api/v3/loyalty/shops/{store_hash}/customers/{customer_id}/redeem-reward/{reward_id}:
+        spend the customer's points on a reward (``points``: how many, where the reward
+        lets the customer choose).
+
+        **Not idempotent**: a repeat redeems (and spends) twice.
+        """  # noqa: E501
+        q: dict[str, object] | None = (
+            None if points is None else {"points": _number(points, "points")}
+        )
+        return await self._call(
+            REDEEM_REWARD,
+            params={
+                "customer_id": record_id(customer_id, "customer_id"),
+                "reward_id": record_id(reward_id, "reward_id"),
+            },
+            query=q,
+        )
+
+    async def filter_rewards(
+        self, *, page: int | None = None, limit: int = DEFAULT_LIMIT
+    ) -> PaginatedRewards:
+        """GET /api/v3/loyalty/shops/{store_hash}/rewards: one page of redeemed rewards."""
+        return await self._call(FILTER_REWARDS, query=query(page=page, limit=check_limit(limit)))
+
+    def list_rewards(
+        self,
+        *,
+        limit: int = DEFAULT_LIMIT,
+        start_page: int | None = None,
+        prefetch: int | None = None,
+    ) -> Listing[Reward]:
+        """GET /api/v3/loyalty/shops/{store_hash}/rewards, every page: an async iterator
+        over every redeemed reward."""
+
+        async def fetch(page: int | None, size: int) -> PaginatedRewards:
+            return await self.filter_rewards(page=page, limit=size)
+
+        return self._listing(
+            fetch,
+            limit=limit,
+            start_page=start_page,
+            prefetch=prefetch,
+            key=lambda r: r.reward_id,
+            what="rewards",
+        )
+
+    async def trigger_activity(
+        self, customer_id: str | int, *, rule_id: str | int | None = None, title: str | None = None
+    ) -> ActivityTriggered:
+        """POST /api/v3/loyalty/shops/{store_hash}/customers/{customer_id}/trigger-activity:
+        trigger a rule (by ``rule_id`` or ``title``) for the customer.
+
+        **Not idempotent**: a repeat triggers (and rewards) twice.
+        """
+        if rule_id is None and title is None:
+            raise ConfigurationError("trigger_activity needs rule_id or title")
+        return await self._call(
+            TRIGGER_ACTIVITY,
+            params={"customer_id": record_id(customer_id, "customer_id")},
+            query=query(
+                rule_id=None if rule_id is None else record_id(rule_id, "rule_id"),
+                title=optional_text(title, "title"),
+            ),
+        )
+
+    async def void_coupon(self, customer_id: str | int, coupon_code: str) -> Reward:
+        """POST /api/v3/loyalty/shops/{store_hash}/customers/{customer_id}/void-coupon/{coupon_code}:
+        void a reward's coupon.
+
+        Idempotent: voiding a voided coupon leaves it voided, so failures are retried.
+        """  # noqa: E501
+        return await self._call(
+            VOID_COUPON,
+            params={
+                "customer_id": record_id(customer_id, "customer_id"),
+                "coupon_code": text(coupon_code, "coupon_code"),
+            },
+        )

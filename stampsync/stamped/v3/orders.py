@@ -1,0 +1,312 @@
+"""Stamped V3 merchant data: orders (pushed from a custom platform, they drive review
+requests and points)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import anyio
+import msgspec
+
+from ..._endpoint import Endpoint, stamped_v3
+from ..._validate import positive
+from ...batch.fanout import StopEvent, _aiter
+from ...batch.journal import Journal
+from ...batch.writes import (
+    BREAKER_THRESHOLD,
+    BatchReport,
+    Outcome,
+    Prepared,
+    Rejected,
+    run_writes,
+)
+from ...errors import ConfigurationError
+from ._listing import Listing
+from ._resource import DEFAULT_LIMIT, V3Resource, body, check_limit, query, record_id
+from .models import (
+    Order,
+    OrderCartData,
+    OrderData,
+    OrdersAnswer,
+    PaginatedOrders,
+    SoftDelete,
+)
+
+__all__ = ["OrderPush", "Orders"]
+
+CREATE_ORDER = stamped_v3("merchant", "POST", "/orders", Order, idempotent=True)
+# A union is not a ``type`` to mypy; msgspec decodes it all the same.
+FILTER_ORDERS: Endpoint[PaginatedOrders | list[PaginatedOrders]] = stamped_v3(
+    "merchant",
+    "GET",
+    "/orders",
+    OrdersAnswer,  # type: ignore[arg-type]
+    idempotent=True,
+)
+GET_ORDER = stamped_v3("merchant", "GET", "/orders/{order_id}", Order, idempotent=True)
+UPDATE_ORDER = stamped_v3("merchant", "PATCH", "/orders/{order_id}", Order, idempotent=True)
+DELETE_ORDER = stamped_v3("merchant", "DELETE", "/orders/{order_id}", SoftDelete, idempotent=True)
+LOOKUP_ORDER = stamped_v3("merchant", "GET", "/orders/lookup", Order, idempotent=True)
+
+
+class OrderPush(msgspec.Struct, kw_only=True, frozen=True):
+    """One order of a push batch (:meth:`Orders.push_many`).
+
+    ``key`` is yours and unique per order (the platform's order id, say): with a
+    journal, a key is pushed at most once across runs. An :class:`OrderData` given to
+    ``push_many`` on its own is keyed by its ``custom_order_id``.
+    """
+
+    key: str
+    order: OrderData
+    row: int | None = None
+    """Where the order came from (the CLI gives the input file's line); reported back."""
+
+    @property
+    def user(self) -> str | None:
+        """The order's customer, as given (for the report)."""
+        return self.order.custom_customer_id or self.order.customer_id
+
+
+Pushable = OrderPush | OrderData | Rejected
+
+#: The journal's name for an order push.
+PUSH_OPERATION = "stamped.v3.orders.push"
+
+
+def resend_upserts(journal: Journal) -> int:
+    """Mark the journal's unsettled pushes that carry a ``customOrderId`` (upserts, safe
+    to repeat) as not applied, so this run sends them again; return how many.
+
+    Left ambiguous by a crash or by retries that ran out, an upsert needs no review:
+    sending it again leaves one order. Keys a live run is sending are left alone.
+    """
+    resent = 0
+    for entry in list(journal.entries()):
+        if entry.operation != PUSH_OPERATION or entry.status not in ("ambiguous", "pending"):
+            continue
+        if not isinstance(entry.request, dict) or not entry.request.get("customOrderId"):
+            continue
+        try:
+            journal.resolve(entry.key, applied=False, note="an upsert by customOrderId: resent")
+        except ConfigurationError:
+            continue  # held by a live run
+        resent += 1
+    return resent
+
+
+def _merge(answer: PaginatedOrders | list[PaginatedOrders]) -> PaginatedOrders:
+    if not isinstance(answer, list):
+        return answer
+    if len(answer) == 1:
+        return answer[0]
+    last = answer[-1] if answer else PaginatedOrders()
+    return PaginatedOrders(
+        page=answer[0].page if answer else None,
+        limit=last.limit,
+        more_pages=last.more_pages,
+        subset=last.subset,
+        orders=[o for page in answer for o in page.orders],
+    )
+
+
+class Orders(V3Resource):
+    """``stamped.v3.orders``: push orders (one or a journaled batch), read, list,
+    update and delete them."""
+
+    async def create(
+        self,
+        *,
+        custom_order_id: str | None = None,
+        custom_customer_id: str | None = None,
+        customer_id: str | None = None,
+        cart: OrderCartData | dict[str, Any] | None = None,
+        tags: list[str] | None = None,
+    ) -> Order:
+        """POST /api/v3/merchant/shops/{store_hash}/orders: push an order.
+
+        With ``custom_order_id`` (the custom platform's order id) it is an upsert keyed
+        by that id, safe to repeat and retried; without one a repeat could record the
+        order twice, so it is **not** retried once sent. ``cart`` may be a dict with the
+        API's field names (``lineItems``, ``shopPriceTotal``, ...).
+        """
+        data = body(
+            OrderData,
+            {
+                "custom_order_id": custom_order_id,
+                "custom_customer_id": custom_customer_id,
+                "customer_id": customer_id,
+                "cart": cart,
+                "tags": tags,
+            },
+            "order",
+        )
+        return await self.push(data)
+
+    async def push(self, order: OrderData) -> Order:
+        """POST /api/v3/merchant/shops/{store_hash}/orders: push an :class:`OrderData`
+        (what :meth:`create` sends; idempotent with a ``custom_order_id``)."""
+        if not isinstance(order, OrderData):
+            raise ConfigurationError(f"push takes an OrderData, got {type(order).__name__}")
+        return await self._call(
+            CREATE_ORDER, body=order, idempotent=order.custom_order_id is not None
+        )
+
+    async def filter(
+        self, *, page: int | None = None, limit: int = DEFAULT_LIMIT
+    ) -> PaginatedOrders:
+        """GET /api/v3/merchant/shops/{store_hash}/orders: one page of orders.
+
+        The reference answers an array of pages; their orders are joined into one.
+        """
+        answer = await self._call(FILTER_ORDERS, query=query(page=page, limit=check_limit(limit)))
+        return _merge(answer)
+
+    def list(
+        self,
+        *,
+        limit: int = DEFAULT_LIMIT,
+        start_page: int | None = None,
+        prefetch: int | None = None,
+    ) -> Listing[Order]:
+        """GET /api/v3/merchant/shops/{store_hash}/orders, every page: an async iterator
+        over every order::
+
+            async for order in stamped.v3.orders.list():
+                ...
+        """
+
+        async def fetch(page: int | None, size: int) -> PaginatedOrders:
+            return await self.filter(page=page, limit=size)
+
+        return self._listing(
+            fetch,
+            limit=limit,
+            start_page=start_page,
+            prefetch=prefetch,
+            key=lambda o: o.order_id,
+            what="orders",
+        )
+
+    async def get(self, order_id: str | int) -> Order:
+        """GET /api/v3/merchant/shops/{store_hash}/orders/{order_id}: one order."""
+        return await self._call(GET_ORDER, params={"order_id": record_id(order_id, "order_id")})
+
+    async def update(self, order_id: str | int, **cart: Any) -> Order:
+        """PATCH /api/v3/merchant/shops/{store_hash}/orders/{order_id}: replace the
+        order's cart fields given (those of :class:`OrderCartData`, e.g.
+        ``fulfillment_status="fulfilled"``). Idempotent."""
+        if not cart:
+            raise ConfigurationError("update needs at least one cart field to change")
+        return await self._call(
+            UPDATE_ORDER,
+            params={"order_id": record_id(order_id, "order_id")},
+            body=body(OrderCartData, cart, "order cart"),
+        )
+
+    async def delete(self, order_id: str | int) -> SoftDelete:
+        """DELETE /api/v3/merchant/shops/{store_hash}/orders/{order_id}: delete an
+        order. Idempotent."""
+        return await self._call(DELETE_ORDER, params={"order_id": record_id(order_id, "order_id")})
+
+    async def lookup(
+        self,
+        *,
+        custom_order_id: str | None = None,
+        shopify_id: str | None = None,
+        bigcommerce_id: str | None = None,
+    ) -> Order:
+        """GET /api/v3/merchant/shops/{store_hash}/orders/lookup: the order with this
+        platform id (``NotFoundError`` if none)."""
+        q = query(
+            custom_order_id=custom_order_id, shopify_id=shopify_id, bigcommerce_id=bigcommerce_id
+        )
+        if not q:
+            raise ConfigurationError("lookup needs custom_order_id, shopify_id or bigcommerce_id")
+        return await self._call(LOOKUP_ORDER, query=q)
+
+    async def push_many(
+        self,
+        rows: Iterable[Pushable] | AsyncIterable[Pushable],
+        *,
+        journal: str | Path | Journal | None = None,
+        on_outcome: Callable[[Outcome], Awaitable[None] | None] | None = None,
+        keep_outcomes: bool = True,
+        stop: StopEvent | None = None,
+        check_first: bool = True,
+        breaker: int = BREAKER_THRESHOLD,
+    ) -> BatchReport:
+        """Push many orders (POST /api/v3/merchant/shops/{store_hash}/orders each), each
+        key at most once, with the guarantees of the mass award.
+
+        Runs ``concurrent_batch_executions`` pushes at a time through the throttle. With
+        ``journal`` every key's intent is recorded before its request and its outcome
+        after: a rerun after a crash skips what was pushed, sends again what provably
+        failed, and reports what is ambiguous. An order with a ``custom_order_id`` is an
+        upsert, so the transport retries it through network failures; one without is
+        never resent once it may have arrived; a rerun sends again the upserts an earlier
+        run left unsettled (in flight at a crash), so only pushes without a
+        ``custom_order_id`` are ever ambiguous. Each row yields one
+        :class:`~stampsync.batch.writes.Outcome` (``award_id`` is ``None``: V3 order ids
+        are text, see the answer); a bad row fails alone.
+
+        Args:
+            rows: :class:`OrderPush` or :class:`OrderData` items (streamed).
+            journal: a journal path, or an open :class:`~stampsync.batch.journal.Journal`.
+            on_outcome: called with each outcome as it happens (sync or async).
+            keep_outcomes: keep every outcome in the report.
+            stop: set it to stop taking new rows; those in flight finish.
+            check_first: one cheap read before the first push, so a refused key or an
+                unreachable server stops the run before any row is tried.
+            breaker: stop after this many credential or connection failures in a row.
+        """
+        positive(breaker, "breaker")
+        if isinstance(journal, Journal):
+            await anyio.to_thread.run_sync(resend_upserts, journal)
+        elif journal is not None:
+
+            def settle(path: str | Path = journal) -> None:
+                with Journal(path) as opened:
+                    resend_upserts(opened)
+
+            await anyio.to_thread.run_sync(settle)
+
+        def prepare(item: OrderPush) -> Prepared:
+            order = item.order
+            if not isinstance(order, OrderData):
+                raise ConfigurationError("order must be an OrderData")
+            if order.customer_id is None and order.custom_customer_id is None:
+                raise ConfigurationError("an order needs customer_id or custom_customer_id")
+            if order.cart is None:
+                raise ConfigurationError("an order needs a cart")
+
+            async def send() -> int | None:
+                await self.push(order)
+                return None
+
+            return Prepared(item.key, msgspec.to_builtins(order), send)
+
+        async def keyed() -> AsyncIterator[OrderPush | Rejected]:
+            async for item in _aiter(rows):
+                if isinstance(item, OrderData):
+                    yield OrderPush(key=item.custom_order_id or "", order=item)
+                else:
+                    yield item
+
+        async def ping() -> object:
+            return await self.filter(limit=1)
+
+        return await run_writes(
+            keyed(),
+            prepare,
+            operation=PUSH_OPERATION,
+            concurrency=self._client.concurrent_batch_executions,
+            journal=journal,
+            on_outcome=on_outcome,
+            keep_outcomes=keep_outcomes,
+            stop=stop,
+            preflight=ping if check_first else None,
+            breaker=breaker,
+        )

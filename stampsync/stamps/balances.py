@@ -1,0 +1,71 @@
+"""Balances: credit and debit a customer's balance, and cancel an update."""
+
+from __future__ import annotations
+
+from .._endpoint import stamps
+from .._validate import positive, text, user_ref
+from ..errors import ConfigurationError
+from ._resource import StampsResource
+from .pos_models import BalanceResult
+
+__all__ = ["Balances"]
+
+BALANCES_CREDIT = stamps("POST", "/api/balances/credit", BalanceResult, idempotent=False)
+BALANCES_DEBIT = stamps("POST", "/api/balances/debit", BalanceResult, idempotent=False)
+BALANCES_CANCEL = stamps("POST", "/api/balances/cancel", BalanceResult, idempotent=True)
+
+
+class Balances(StampsResource):
+    """``stamps.balances``: move a customer's balance. ``type`` is the balance's kind
+    (the documents name one: ``"stamps"``)."""
+
+    def _body(
+        self,
+        user: str | int,
+        amount: int | float,
+        type: str,
+        merchant: int | None,
+        store: int | None,
+    ) -> dict[str, object]:
+        if isinstance(amount, bool) or not isinstance(amount, int | float) or amount <= 0:
+            raise ConfigurationError(f"amount must be a positive number, got {amount!r}")
+        return {
+            "user": user_ref(user),
+            "amount": amount,
+            "type": text(type, "type"),
+            "merchant": self._merchant(merchant),
+            "store": self._store(store, required=True),
+        }
+
+    async def credit(
+        self,
+        *,
+        user: str | int,
+        amount: int | float,
+        type: str = "stamps",
+        merchant: int | None = None,
+        store: int | None = None,
+    ) -> BalanceResult:
+        """POST /api/balances/credit: add to a customer's balance. **Not idempotent.**"""
+        return await self._call(
+            BALANCES_CREDIT, body=self._body(user, amount, type, merchant, store)
+        )
+
+    async def debit(
+        self,
+        *,
+        user: str | int,
+        amount: int | float,
+        type: str = "stamps",
+        merchant: int | None = None,
+        store: int | None = None,
+    ) -> BalanceResult:
+        """POST /api/balances/debit: take from a customer's balance. **Not idempotent.**"""
+        return await self._call(
+            BALANCES_DEBIT, body=self._body(user, amount, type, merchant, store)
+        )
+
+    async def cancel(self, *, id: int) -> BalanceResult:
+        """POST /api/balances/cancel: undo a credit or debit by its id. Idempotent:
+        cancelling a cancelled update changes nothing."""
+        return await self._call(BALANCES_CANCEL, body={"id": positive(id, "id")})

@@ -1,0 +1,256 @@
+"""The PostgreSQL journal: the SQLite journal's protocol on a database shared by accounts."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from stampsync.batch._runs import RunInfo
+from stampsync.batch.journal import Journal, WriteJournal, client_account, open_journal
+from stampsync.batch.postgres import SCHEMA_VERSION, PgDatabase, PgJournal, safe_dsn
+from stampsync.errors import ConfigurationError, JournalError, StateFileError
+from stampsync.sandbox import Sandbox
+from stampsync.stamps import StampAward
+from tests._postgres import PASSWORD, PgCluster
+
+REQUEST = {"user": "a@b.co", "store": 1, "number_of_stamps": 2}
+
+pytestmark = pytest.mark.postgres
+
+
+def host_run(host: str, name: str = "r") -> RunInfo:
+    """A run on a simulated machine: only its lease says whether it is alive."""
+    return RunInfo(f"{name}-{host}-{time.monotonic_ns()}", 4242, host, time.time())
+
+
+async def test_open_journal_picks_the_backend_from_the_argument(
+    pg_dsn: str, tmp_path: Path
+) -> None:
+    pg = open_journal(pg_dsn, account="stamps:merchant:14")
+    assert isinstance(pg, PgJournal)
+    assert isinstance(pg, WriteJournal)
+    assert isinstance(open_journal(tmp_path / "j.sqlite"), Journal)
+    assert isinstance(open_journal(str(tmp_path / "j.sqlite")), Journal)
+    assert open_journal(pg) is pg
+    assert PASSWORD not in repr(pg)
+    assert PASSWORD not in pg.describe()
+    assert "***" in repr(pg)
+
+
+async def test_claims_leases_and_outcomes_follow_the_journal_protocol(pg_dsn: str) -> None:
+    async with PgJournal(pg_dsn, account="store-a", lease_seconds=30) as j:
+        first, second = host_run("host-a"), host_run("host-b")
+        await j.astart_run(first)
+        await j.astart_run(second)
+        assert (await j.aclaim("k1", "stamps.add", REQUEST, first)).kind == "claimed"
+        held = await j.aclaim("k1", "stamps.add", REQUEST, second)
+        assert held.kind == "held"
+        assert held.holder is not None
+        assert held.holder.run == first.run
+        # The same key with a different request is a conflict, not a send.
+        other = {**REQUEST, "number_of_stamps": 3}
+        assert (await j.aclaim("k1", "stamps.add", other, second)).kind == "conflict"
+        assert await j.afinish("k1", "applied", result_id=77, run=first)
+        again = await j.aclaim("k1", "stamps.add", REQUEST, second)
+        assert again.kind == "applied"
+        assert again.entry is not None
+        assert again.entry.result_id == 77
+        # A failed key is claimed again; an outcome only lands on its own run's claim.
+        assert (await j.aclaim("k2", "stamps.add", REQUEST, first)).kind == "claimed"
+        await j.afinish("k2", "failed", error="400", run=first)
+        assert (await j.aclaim("k2", "stamps.add", REQUEST, second)).kind == "claimed"
+        assert not await j.afinish("k2", "applied", run=first)
+        entry = await j.aget("k2")
+        assert entry is not None
+        assert (entry.status, entry.attempts, entry.run) == ("pending", 2, second.run)
+        # Ending a run makes its cut-off keys ambiguous; they are never sent again.
+        await j.aend_run(second)
+        assert (await j.aclaim("k2", "stamps.add", REQUEST, first)).kind == "ambiguous"
+        assert await j.acounts() == {"pending": 0, "applied": 1, "failed": 0, "ambiguous": 1}
+
+
+async def test_keys_are_scoped_by_account(pg_dsn: str) -> None:
+    async with PgJournal(pg_dsn, account="store-a") as a:
+        b = a.for_account("store-b")
+        run = host_run("host-a")
+        await a.astart_run(run)
+        assert (await a.aclaim("order-1", "stamps.add", REQUEST, run)).kind == "claimed"
+        await a.afinish("order-1", "applied", result_id=1, run=run)
+        assert (await b.aclaim("order-1", "stamps.add", REQUEST, run)).kind == "claimed"
+        await b.afinish("order-1", "ambiguous", error="reset", run=run)
+        every = PgJournal(a.database, account=None)
+        by = await every.acounts_by_account()
+        assert by["store-a"]["applied"] == 1
+        assert by["store-b"]["ambiguous"] == 1
+        assert [(e.account, e.status) for e in await every.aentries()] == [
+            ("store-a", "applied"),
+            ("store-b", "ambiguous"),
+        ]
+        # Without an account, a key in two accounts is not resolved by guess.
+        with pytest.raises(ConfigurationError, match="several accounts"):
+            await every.aresolve("order-1", applied=True)
+        await b.aresolve("order-1", applied=False)
+        assert (await b.aclaim("order-1", "stamps.add", REQUEST, run)).kind == "claimed"
+        with pytest.raises(ConfigurationError, match="writes need"):
+            await every.aclaim("x", "stamps.add", REQUEST, run)
+
+
+async def test_a_live_lease_is_never_taken_over_and_a_lapsed_one_makes_rows_ambiguous(
+    pg_dsn: str,
+) -> None:
+    async with PgJournal(pg_dsn, account="store-a", lease_seconds=1.0) as j:
+        away, me = host_run("host-a"), host_run("host-b")
+        await j.astart_run(away)
+        assert (await j.aclaim("k", "stamps.add", REQUEST, away)).kind == "claimed"
+        await j.astart_run(me)
+        for _ in range(3):  # renewed: alive, however often asked
+            assert (await j.aclaim("k", "stamps.add", REQUEST, me)).kind == "held"
+            await j.arenew_run(away)
+            await asyncio.sleep(0.4)
+        await asyncio.sleep(1.2)  # no renewal: the lease lapses on the database's clock
+        claim = await j.aclaim("k", "stamps.add", REQUEST, me)
+        assert claim.kind == "ambiguous"
+        assert (await j.aclaim("k", "stamps.add", REQUEST, me)).kind == "ambiguous"
+        entry = await j.aget("k")
+        assert entry is not None
+        assert entry.status == "ambiguous"
+        assert entry.run == away.run
+
+
+async def test_a_new_run_buries_the_dead_runs_it_finds(pg_dsn: str) -> None:
+    async with PgJournal(pg_dsn, account="store-a", lease_seconds=0.5) as j:
+        gone = host_run("host-a")
+        await j.astart_run(gone)
+        await j.aclaim("k", "stamps.add", REQUEST, gone)
+        await asyncio.sleep(0.7)
+        await j.astart_run(host_run("host-b"))
+        entry = await j.aget("k")
+        assert entry is not None
+        assert entry.status == "ambiguous"
+        with pytest.raises(ConfigurationError, match="no journal entry"):
+            await j.aresolve("missing", applied=True)
+
+
+async def test_racing_claims_from_two_pools_never_both_claim_a_key(pg_dsn: str) -> None:
+    async with (
+        PgJournal(pg_dsn, account="store-a") as one,
+        PgJournal(pg_dsn, account="store-a") as two,
+    ):
+        runs = [host_run("host-a", "x"), host_run("host-b", "y")]
+        for journal, run in zip((one, two), runs, strict=True):
+            await journal.astart_run(run)
+        keys = [f"k{i}" for i in range(40)]
+        claims = await asyncio.gather(
+            *(
+                journal.aclaim(key, "stamps.add", REQUEST, run)
+                for key in keys
+                for journal, run in zip((one, two), runs, strict=True)
+            )
+        )
+        kinds = [c.kind for c in claims]
+        assert kinds.count("claimed") == len(keys)
+        assert kinds.count("held") == len(keys)
+
+
+async def test_the_schema_is_versioned_and_a_newer_one_refused(pg_dsn: str) -> None:
+    async with PgJournal(pg_dsn, account="a"):
+        pass
+    con = await asyncpg.connect(pg_dsn)
+    try:
+        assert await con.fetchval("SELECT version FROM stampsync_schema") == SCHEMA_VERSION
+        await con.execute("UPDATE stampsync_schema SET version = 99")
+    finally:
+        await con.close()
+    with pytest.raises(ConfigurationError, match="newer stampsync"):
+        async with PgJournal(pg_dsn, account="a"):
+            pass
+
+
+async def test_database_errors_are_typed_and_never_show_the_password(
+    pg_dsn: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    wrong = pg_dsn.replace(PASSWORD, "wrong-SECRET-pw")
+    with pytest.raises(JournalError) as raised:
+        async with PgJournal(wrong, account="a"):
+            pass
+    assert isinstance(raised.value, StateFileError)
+    assert "wrong-SECRET-pw" not in str(raised.value)
+    assert "password authentication failed" in str(raised.value)
+    assert safe_dsn(pg_dsn).count("***") == 1
+    assert PASSWORD not in safe_dsn(pg_dsn + "?sslpassword=" + PASSWORD)
+    refused = PgDatabase(pg_dsn.rsplit(":", 1)[0] + ":1/x", connect_timeout=1)
+    with pytest.raises(JournalError, match="cannot connect") as raised:
+        await refused.open()
+    assert PASSWORD not in str(raised.value)
+    with pytest.raises(ConfigurationError):
+        PgJournal(pg_dsn, account="")
+    assert "wrong-SECRET-pw" not in caplog.text
+
+
+@pytest.fixture
+def own_cluster() -> Iterator[PgCluster]:
+    """A cluster of the test's own, to stop and restart."""
+    cluster = PgCluster()
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.destroy()
+
+
+async def test_a_restarted_database_pauses_operations_then_they_resume(
+    own_cluster: PgCluster, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="stampsync")
+    async with PgJournal(own_cluster.dsn, account="a", outage_seconds=60) as j:
+        run = host_run("host-a")
+        await j.astart_run(run)
+        assert (await j.aclaim("k", "stamps.add", REQUEST, run)).kind == "claimed"
+        await asyncio.to_thread(own_cluster.stop)
+        # The outcome arrives while the database is down: it waits, then lands.
+        finishing = asyncio.create_task(j.afinish("k", "applied", result_id=5, run=run))
+        await asyncio.sleep(1.0)
+        assert not finishing.done()
+        await asyncio.to_thread(own_cluster.start)
+        assert await asyncio.wait_for(finishing, 30)
+        entry = await j.aget("k")
+        assert entry is not None
+        assert (entry.status, entry.result_id) == ("applied", 5)
+    assert "unavailable" in caplog.text
+    assert "is back" in caplog.text
+    assert PASSWORD not in caplog.text
+
+
+async def test_an_outage_longer_than_allowed_is_a_journal_error(own_cluster: PgCluster) -> None:
+    async with PgJournal(own_cluster.dsn, account="a", outage_seconds=1.0) as j:
+        await asyncio.to_thread(own_cluster.stop)
+        with pytest.raises(JournalError) as raised:
+            await j.aget("k")
+        assert PASSWORD not in str(raised.value)
+
+
+@pytest.mark.stampsync_sandbox(members=20)
+async def test_add_many_takes_a_database_url_and_files_keys_under_the_client(
+    stampsync_sandbox: Sandbox, pg_dsn: str
+) -> None:
+    awards = [
+        StampAward(key=f"o{i}", user=f"member{i}@example.com", number_of_stamps=1)
+        for i in range(1, 6)
+    ]
+    async with stampsync_sandbox.stamps_client() as stamps:
+        first = await stamps.stamps.add_many(awards, journal=pg_dsn)
+        again = await stamps.stamps.add_many(awards, journal=pg_dsn)
+        account = client_account(stamps)
+    assert first.counts["applied"] == 5
+    assert again.counts["skipped"] == 5
+    assert again.sent == 0
+    assert len(await stampsync_sandbox.awards()) == 5
+    async with PgJournal(pg_dsn, account=None) as every:
+        assert list(await every.acounts_by_account()) == [account]
+    assert account == f"stamps:merchant:{stampsync_sandbox.config.merchant}"

@@ -1,0 +1,90 @@
+"""Fleet parts without servers: accounts, credentials providers, reprs, campaign files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from stampsync import StampsClient
+from stampsync.batch.journal import client_account, is_database_url
+from stampsync.errors import ConfigurationError
+from stampsync.fleet import FleetSettings, json_credentials, load_provider, read_campaign
+from stampsync.fleet.credentials import CREDENTIALS_ENV
+from stampsync.throttle import RedisThrottles
+
+SECRET = "tok-SECRET-abcdef"
+
+
+def test_a_clients_account_names_its_merchant_or_a_digest_never_the_token() -> None:
+    with_merchant = StampsClient(SECRET, merchant=14)
+    assert client_account(with_merchant) == "stamps:merchant:14"
+    plain = client_account(StampsClient(SECRET))
+    assert plain.startswith("stamps:token:")
+    assert SECRET not in plain
+    assert plain == client_account(StampsClient(SECRET))  # stable
+    assert plain != client_account(StampsClient(SECRET + "x"))
+    assert is_database_url("postgresql://u@h/db")
+    assert is_database_url("POSTGRES://u@h/db")
+    assert not is_database_url("awards.sqlite")
+    assert not is_database_url(Path("postgresql:/x"))
+
+
+def test_json_credentials_reads_a_private_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "stores.json"
+    path.write_text(json.dumps({"store-1": {"token": SECRET, "merchant": 3}}))
+    monkeypatch.setenv(CREDENTIALS_ENV, str(path))
+    path.chmod(0o644)
+    with pytest.raises(ConfigurationError, match="readable by others"):
+        json_credentials("store-1")
+    path.chmod(0o600)
+    assert json_credentials("store-1") == {"token": SECRET, "merchant": 3}
+    with pytest.raises(ConfigurationError, match="no credentials") as raised:
+        json_credentials("store-2")
+    assert SECRET not in str(raised.value)
+    assert load_provider("stampsync.fleet:json_credentials") is json_credentials
+    for bad in ("nocolon", "no_such_module_x:f", "stampsync.fleet:nothing_here"):
+        with pytest.raises(ConfigurationError):
+            load_provider(bad)
+
+
+def test_reprs_hide_every_password() -> None:
+    settings = FleetSettings(
+        redis_url="redis://:redis-SECRET@127.0.0.1:1/0",
+        journal="postgresql://u:pg-SECRET@127.0.0.1:1/db",
+        credentials=json_credentials,
+    )
+    shown = repr(settings)
+    assert "SECRET" not in shown
+    assert "u:***@" in shown
+    throttles = RedisThrottles(
+        "redis://:redis-SECRET@127.0.0.1:1/0", key="stamps:{account}", limit=5, seconds=1
+    )
+    assert "SECRET" not in repr(throttles)
+    assert throttles.key_for("store-9") == "stamps:store-9"
+    with pytest.raises(ConfigurationError):
+        throttles.key_for("")
+
+
+def test_a_campaign_file_is_checked_before_anything_is_queued(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("key,user,number_of_stamps\nk1,a@b.co,1\n")
+    with pytest.raises(ConfigurationError, match="lacks column"):
+        list(read_campaign(bad))
+    extra = tmp_path / "extra.csv"
+    extra.write_text("account,key,user,number_of_stamps,price\ns,k,a@b.co,1,9\n")
+    with pytest.raises(ConfigurationError, match="unknown column"):
+        list(read_campaign(extra))
+    noacc = tmp_path / "noacc.csv"
+    noacc.write_text("account,key,user,number_of_stamps\n,k,a@b.co,1\n")
+    with pytest.raises(ConfigurationError, match="names no account"):
+        list(read_campaign(noacc))
+    wide = tmp_path / "wide.csv"
+    wide.write_text("account,key,user,number_of_stamps\ns,k,a@b.co,1,surplus\n")
+    [row] = read_campaign(wide)
+    assert "header has 4" in row["rejected"]
+    with pytest.raises(ConfigurationError, match="cannot read"):
+        list(read_campaign(tmp_path / "missing.csv"))

@@ -1,0 +1,285 @@
+"""Stamped V3 on its own: credentials, errors by status, retries by idempotency, listings."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import traceback
+from typing import Any
+
+import pytest
+
+from stampsync import StampedClient
+from stampsync.errors import (
+    AmbiguousWriteError,
+    AuthenticationError,
+    ConfigurationError,
+    NotFoundError,
+    StampsyncError,
+    TransportError,
+    ValidationError,
+)
+from stampsync.testing import HTTPRequest, HTTPResponse, MockTransport, no_backoff
+
+KEY = "v3-SECRET-key-0123456789"
+
+
+def client(handler: Any, **kwargs: Any) -> StampedClient:
+    return StampedClient(
+        store_hash="270392", api_key=KEY, transport=MockTransport(handler), **kwargs
+    )
+
+
+def ok(request: HTTPRequest) -> HTTPResponse:
+    return HTTPResponse.json({})
+
+
+async def test_an_api_key_alone_makes_a_client_that_refuses_v2_calls_before_sending() -> None:
+    sent: list[HTTPRequest] = []
+
+    def handler(request: HTTPRequest) -> HTTPResponse:
+        sent.append(request)
+        return HTTPResponse.json({})
+
+    async with client(handler) as stamped:
+        with pytest.raises(ConfigurationError, match="needs public_key and private_key"):
+            await stamped.customers.get(1)
+        assert not sent
+        await stamped.v3.customers.get("c1")
+    assert len(sent) == 1
+
+
+async def test_the_v2_pair_alone_refuses_v3_calls_and_both_speak_both() -> None:
+    sent: list[HTTPRequest] = []
+
+    def handler(request: HTTPRequest) -> HTTPResponse:
+        sent.append(request)
+        return HTTPResponse.json({})
+
+    async with StampedClient(
+        "pub-1", "key-private-1", "270392", transport=MockTransport(handler)
+    ) as v2:
+        with pytest.raises(ConfigurationError, match="needs api_key"):
+            await v2.v3.loyalty.adjust_points("c", points=1)
+        assert not sent
+    async with StampedClient(
+        "pub-1", "key-private-1", "270392", api_key=KEY, transport=MockTransport(handler)
+    ) as both:
+        await both.customers.get(1)
+        await both.v3.customers.get("c1")
+    assert sent[0].headers["Authorization"].startswith("Basic ")
+    assert "stamped-api-key" not in sent[0].headers
+    assert sent[1].headers["stamped-api-key"] == KEY
+    assert "Authorization" not in sent[1].headers
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ({}, "public_key and private_key .V2., api_key .V3., or both"),
+        ({"public_key": "p"}, "go together"),
+        ({"private_key": "k"}, "go together"),
+        ({"api_key": ""}, "api_key must be a non-empty string"),
+        ({"api_key": "a\nb"}, "not allowed in an HTTP header"),
+    ],
+)
+def test_credentials_are_checked_when_the_client_is_built(
+    args: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        StampedClient(store_hash="1", **args)
+
+
+def test_store_hash_is_required() -> None:
+    with pytest.raises(ConfigurationError, match="store_hash"):
+        StampedClient(api_key=KEY)
+
+
+async def test_the_key_never_shows(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+
+    def echo(request: HTTPRequest) -> HTTPResponse:
+        # A buggy server echoing the key back in its error.
+        return HTTPResponse.json({"message": f"bad key {request.headers['stamped-api-key']}"}, 401)
+
+    seen: list[str] = []
+    stamped = client(echo)
+    seen += [repr(stamped), str(stamped), repr(stamped.v3), repr(stamped._transport._credentials)]
+    async with stamped:
+        with pytest.raises(AuthenticationError) as caught:
+            await stamped.v3.orders.get("o1")
+    seen += [
+        str(caught.value),
+        repr(caught.value),
+        "".join(traceback.format_exception(caught.value)),
+    ]
+    seen += [r.getMessage() for r in caplog.records]
+    assert "bad key ***" in str(caught.value)
+    assert not [s for s in seen if KEY in s]
+
+
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [(400, ValidationError), (401, AuthenticationError), (404, NotFoundError)],
+)
+async def test_errors_map_by_status_whatever_the_label(status: int, error: type) -> None:
+    # The loyalty reference labels its 400 "Unauthorized": the status decides.
+    def refuse(request: HTTPRequest) -> HTTPResponse:
+        return HTTPResponse.json({"message": "Unauthorized"}, status)
+
+    async with client(refuse) as stamped:
+        with pytest.raises(error, match="Unauthorized"):
+            await stamped.v3.loyalty.adjust_points("c", points=5)
+
+
+async def test_a_non_idempotent_v3_write_is_never_resent_after_it_may_have_arrived() -> None:
+    sent: list[HTTPRequest] = []
+
+    def reset(request: HTTPRequest) -> HTTPResponse:
+        sent.append(request)
+        raise TransportError(
+            "connection reset", sent=True, method=request.method, path=request.url.path
+        )
+
+    with no_backoff():
+        async with client(reset) as stamped:
+            for call in (
+                lambda: stamped.v3.loyalty.adjust_points("c", points=5),
+                lambda: stamped.v3.loyalty.redeem_reward("c", "r"),
+                lambda: stamped.v3.loyalty.trigger_activity("c", rule_id="r"),
+                lambda: stamped.v3.loyalty.create_custom_activity(email="a@b.co", campaign_id=1),
+                lambda: stamped.v3.loyalty.adjust_vip_tier("c", tier_name="Gold"),
+                lambda: stamped.v3.orders.create(customer_id="c", cart={"lineItems": []}),
+            ):
+                before = len(sent)
+                with pytest.raises(AmbiguousWriteError):
+                    await call()
+                assert len(sent) == before + 1
+
+
+async def test_an_upsert_by_the_platforms_id_is_retried() -> None:
+    sent: list[HTTPRequest] = []
+
+    def flaky(request: HTTPRequest) -> HTTPResponse:
+        sent.append(request)
+        if len(sent) % 2:
+            raise TransportError(
+                "connection reset", sent=True, method=request.method, path=request.url.path
+            )
+        return HTTPResponse.json({"orderId": "o"})
+
+    with no_backoff():
+        async with client(flaky) as stamped:
+            order = await stamped.v3.orders.create(
+                custom_order_id="x-1", customer_id="c", cart={"lineItems": []}
+            )
+            assert order.order_id == "o"
+            assert len(sent) == 2
+            await stamped.v3.loyalty.void_coupon("c", "CODE")
+            await stamped.v3.customers.update("c", first_name="A")
+            await stamped.v3.products.create(custom_product_id="p", title="Mug")
+    assert len(sent) == 8
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda s: s.v3.loyalty.adjust_points("c", points="5"),
+        lambda s: s.v3.loyalty.adjust_points("", points=5),
+        lambda s: s.v3.loyalty.trigger_activity("c"),
+        lambda s: s.v3.loyalty.create_custom_activity(email="nope", campaign_id="x"),
+        lambda s: s.v3.customers.create(first_name="no key"),
+        lambda s: s.v3.customers.create(email="a@b.co", tags="vip"),
+        lambda s: s.v3.customers.filter(limit=500),
+        lambda s: s.v3.customers.lookup(),
+        lambda s: s.v3.orders.create(cart={"lineItems": "x"}),
+        lambda s: s.v3.orders.update("o"),
+        lambda s: s.v3.products.create(colour="red"),
+        lambda s: s.v3.customers.list(colour="red").__anext__(),
+        lambda s: s.v3.products.list(page=2).__anext__(),
+    ],
+)
+async def test_bad_arguments_are_refused_before_sending(call: Any) -> None:
+    sent: list[HTTPRequest] = []
+
+    def record(request: HTTPRequest) -> HTTPResponse:
+        sent.append(request)
+        return HTTPResponse.json({})
+
+    async with client(record) as stamped:
+        with pytest.raises(ConfigurationError):
+            await call(stamped)
+    assert not sent
+
+
+def pages(total: int, limit: int, first: int = 0) -> Any:
+    """A server of ``total`` orders paged from ``first`` (0- or 1-based)."""
+    asked: list[str | None] = []
+
+    async def handler(request: HTTPRequest) -> HTTPResponse:
+        page_text = request.url.query.get("page")
+        asked.append(page_text)
+        page = int(page_text) if page_text is not None else first
+        await asyncio.sleep(0.001 * (page % 3))  # answers out of order
+        start = (page - first) * limit
+        items = [{"orderId": f"o{i}"} for i in range(start, min(start + limit, total))]
+        more = start + limit < total
+        body = {"page": page, "limit": limit, "morePages": more, "orders": items}
+        return HTTPResponse.json([body])
+
+    return handler, asked
+
+
+@pytest.mark.parametrize("first", [0, 1])
+async def test_a_listing_follows_the_servers_numbering_and_yields_in_order(first: int) -> None:
+    handler, asked = pages(103, 10, first)
+    async with client(handler, concurrent_batch_executions=4) as stamped:
+        listing = stamped.v3.orders.list(limit=10)
+        got = [o.order_id async for o in listing]
+    assert got == [f"o{i}" for i in range(103)]
+    assert asked[0] is None  # the server's own first page
+    later = sorted(int(p) for p in asked[1:] if p is not None)
+    assert later[:10] == list(range(first + 1, first + 11))
+    # Fetches past the last page: at most prefetch - 1, all at the end.
+    assert len(later) == len(set(later)) <= 10 + 3
+    assert listing.stats.pages == 11
+
+
+async def test_a_listing_keeps_at_most_prefetch_pages_in_flight() -> None:
+    in_flight = 0
+    most = 0
+
+    async def slow(request: HTTPRequest) -> HTTPResponse:
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        await asyncio.sleep(0.002)
+        in_flight -= 1
+        page = int(request.url.query.get("page", "0"))
+        items = [{"customerId": f"c{page}-{i}"} for i in range(5)]
+        return HTTPResponse.json({"page": page, "morePages": page < 30, "customers": items})
+
+    async with client(slow) as stamped:
+        listing = stamped.v3.customers.list(limit=5, prefetch=3)
+        count = 0
+        async with listing:
+            async for _ in listing:
+                count += 1
+                if count == 60:
+                    break
+        assert most <= 3
+        assert in_flight == 0  # leaving early cancelled the rest
+        everything = [c async for c in stamped.v3.customers.list(limit=5, prefetch=3)]
+    assert len(everything) == 31 * 5
+
+
+async def test_a_listing_fails_with_the_pages_error() -> None:
+    def broken(request: HTTPRequest) -> HTTPResponse:
+        if request.url.query.get("page") == "2":
+            return HTTPResponse.json({"message": "no"}, 404)
+        page = int(request.url.query.get("page", "0"))
+        return HTTPResponse.json({"page": page, "morePages": True, "rewards": [{"rewardId": page}]})
+
+    async with client(broken) as stamped:
+        with pytest.raises(StampsyncError):
+            [r async for r in stamped.v3.loyalty.list_rewards()]

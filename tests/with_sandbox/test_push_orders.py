@@ -1,0 +1,212 @@
+"""The V3 order push: journaled, each key at most once, through drops and a SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from stampsync.batch.journal import Journal
+from stampsync.sandbox import Fault, Sandbox
+from stampsync.stamped.v3 import OrderData, OrderPush
+from stampsync.testing import no_backoff
+from tests._cli import FAST, cli_process, partial_report, report_rows, run_cli, wait_for_lines
+
+ORDERS_ROUTE = "POST /api/v3/merchant/shops/270392/orders"
+
+
+def order_row(i: int) -> dict[str, Any]:
+    """Even rows carry the platform's order id (an upsert); odd ones do not (a plain
+    create), keyed by the caller and tagged so the server's copy can be counted."""
+    row: dict[str, Any] = {
+        "customCustomerId": f"shop-{1 + i % 40}",
+        "cart": {
+            "lineItems": [{"sku": f"SKU-{i % 7}", "quantity": "1", "price": "10.00"}],
+            "shopPriceTotal": "10.00",
+        },
+    }
+    if i % 2 == 0:
+        row["customOrderId"] = f"web-{i}"
+    else:
+        row["key"] = f"pos-{i}"
+        row["tags"] = [f"key:pos-{i}"]
+    return row
+
+
+def key_of(i: int) -> str:
+    return f"web-{i}" if i % 2 == 0 else f"pos-{i}"
+
+
+def write_orders(path: Path, n: int) -> Path:
+    path.write_text("".join(json.dumps(order_row(i)) + "\n" for i in range(n)))
+    return path
+
+
+def server_orders(sb: Sandbox) -> list[dict[str, Any]]:
+    return anyio.run(sb.v3, "orders")
+
+
+def plain_creates(orders: list[dict[str, Any]]) -> Counter[str]:
+    """How many server orders carry each plain-create key."""
+    return Counter(t[4:] for o in orders for t in o.get("tags") or [] if t.startswith("key:"))
+
+
+async def test_push_many_reports_each_key_and_a_rerun_sends_nothing_again(
+    stampsync_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    sb = stampsync_sandbox
+    journal = tmp_path / "j.sqlite"
+    order = [1, 0, *range(2, 60)]  # a plain create first, then an upsert
+    rows: list[Any] = [
+        OrderPush(key=key_of(i), order=OrderData(**_snake(order_row(i)))) for i in order
+    ]
+    rows.append(OrderData(custom_customer_id="shop-1", cart=None, custom_order_id="web-bad"))
+    rows.append(OrderData(custom_customer_id="shop-1"))  # no key at all
+    await sb.set_faults(f"drop_after:1:1:2@{ORDERS_ROUTE}")
+    with no_backoff():
+        async with sb.stamped_client(concurrent_batch_executions=1) as st:
+            report = await st.v3.orders.push_many(rows, journal=journal)
+            again = await st.v3.orders.push_many(rows, journal=journal)
+    by_key = {o.key: o for o in report}
+    assert by_key["web-bad"].status == "failed"
+    assert "cart" in (by_key["web-bad"].error or "")
+    assert by_key[""].status == "failed"
+    # The first two pushes were dropped after applying: the plain create is ambiguous,
+    # the upsert was retried (one order all the same).
+    assert {k for k, o in by_key.items() if o.status == "ambiguous"} == {"pos-1"}
+    assert by_key["web-0"].status == "applied"
+    assert report.counts["applied"] == 59
+    assert again.sent == 0
+    assert again.counts["skipped"] == 59
+    orders = await sb.v3("orders")
+    assert max(plain_creates(orders).values()) == 1
+    assert len({o["customOrderId"] for o in orders if o["customOrderId"]}) == 30
+    with Journal(journal) as j:
+        assert j.counts()["ambiguous"] == 1
+
+
+def _snake(row: dict[str, Any]) -> dict[str, Any]:
+    import msgspec
+
+    data = msgspec.convert({k: v for k, v in row.items() if k != "key"}, OrderData)
+    return {f: getattr(data, f) for f in OrderData.__struct_fields__}
+
+
+@pytest.mark.stampsync_sandbox(
+    faults=[
+        Fault("drop_after", route=ORDERS_ROUTE, probability=0.01),
+        Fault("latency", route=ORDERS_ROUTE, seconds=0.004),
+    ],
+    fault_seed=7,
+)
+def test_push_orders_through_drops_and_a_sigkill_then_a_rerun(
+    stampsync_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    sb = stampsync_sandbox
+    n = 5000
+    src = write_orders(tmp_path / "orders.jsonl", n)
+    journal, report = tmp_path / "j.sqlite", tmp_path / "r.jsonl"
+    args = [
+        "stamped",
+        "push-orders",
+        "--input",
+        str(src),
+        "--journal",
+        str(journal),
+        "--report",
+        str(report),
+        *FAST,
+    ]
+    started = time.monotonic()
+    proc = cli_process(args, sb)
+    wait_for_lines(partial_report(report), 1500, timeout=120)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=10)
+    killed_after = len(report_rows(partial_report(report)))
+    assert killed_after < n  # killed mid-run
+    code, _, err = run_cli(args, sb)
+    elapsed = time.monotonic() - started
+    assert code in (0, 3), err
+    rows = report_rows(report)
+    assert sorted(str(r["key"]) for r in rows) == sorted(key_of(i) for i in range(n))
+
+    orders = server_orders(sb)
+    creates = plain_creates(orders)
+    # 0 orders pushed twice where the push is not idempotent.
+    assert max(creates.values()) == 1
+    # Every upsert is on the server exactly once, however often it was sent.
+    upserts = Counter(o["customOrderId"] for o in orders if o["customOrderId"])
+    assert set(upserts) == {key_of(i) for i in range(0, n, 2)}
+    assert max(upserts.values()) == 1
+
+    statuses = Counter(str(r["status"]) for r in rows)
+    ambiguous = {str(r["key"]) for r in rows if r["status"] == "ambiguous"}
+    assert statuses["failed"] == 0
+    # Ambiguous only for the drops: plain creates whose answer was lost (a drop_after
+    # fault, or the SIGKILL cutting a request in flight). The upserts were resent.
+    assert all(k.startswith("pos-") for k in ambiguous)
+    counters = anyio.run(sb.counters)
+    drops = counters["fault:drop_after"]
+    assert drops > 0
+    assert len(ambiguous) <= drops + 10  # 10: the batch in flight at the kill
+    # A drop_after applies, then cuts: only a push the kill caught between its journal
+    # entry and the server may be ambiguous without having arrived.
+    assert len(ambiguous - set(creates)) <= 10
+    applied = {str(r["key"]) for r in rows if r["status"] == "applied"}
+    assert applied | ambiguous == {key_of(i) for i in range(n)}
+    print(
+        f"\n5000 orders: killed after {killed_after} rows; {drops} drop_after faults; "
+        f"{len(ambiguous)} ambiguous ({len(ambiguous - set(creates))} never arrived); "
+        f"{max(creates.values())} copies at most of a plain create; {elapsed:.1f}s in all"
+    )
+
+
+@pytest.mark.stampsync_sandbox
+def test_export_customers_v3(stampsync_sandbox: Sandbox, tmp_path: Path) -> None:
+    sb = stampsync_sandbox
+    out = tmp_path / "v3.jsonl"
+    env_args: list[str] = []  # the key comes from STAMPED_API_KEY
+    code, _, err = run_cli(
+        ["stamped", "export-customers", "--api", "v3", "--out", str(out), *FAST, *env_args], sb
+    )
+    assert code == 0, err
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == 40
+    assert rows[0]["customerId"] == "cus_000001"
+    assert "exported 40 customers" in err
+    gold = tmp_path / "gold.jsonl"
+    code, _, err = run_cli(
+        [
+            "stamped",
+            "export-customers",
+            "--api",
+            "v3",
+            "--out",
+            str(gold),
+            "--filter",
+            "vip_tier=Gold",
+            "--filter",
+            "points_min=600",
+            "--page-size",
+            "3",
+            *FAST,
+            *env_args,
+        ],
+        sb,
+    )
+    assert code == 0, err
+    picked = [json.loads(line) for line in gold.read_text().splitlines()]
+    assert picked
+    assert all(r["activity"]["vipTier"] == "Gold" for r in picked)
+    assert len(picked) < 40
+    code, _, err = run_cli(
+        ["stamped", "export-customers", "--api", "v3", "--out", str(gold), "--filter", "x=1"], sb
+    )
+    assert code == 2
+    assert "--filter takes NAME=VALUE" in err
