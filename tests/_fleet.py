@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stampsync.fleet.status import fleet_status, queued_jobs
+from stampsync.fleet.status import failed_jobs, fleet_status, queued_jobs
 from stampsync.sandbox import Sandbox
 from stampsync.testing import max_in_window
 
@@ -172,6 +172,9 @@ async def wait_settled(
         pending = sum(c["pending"] for c in by.values())
         if settled >= total and pending == 0 and await queued_jobs(fleet.redis_url) == 0:
             return by
+        # A job arq gave up on leaves its untried rows out of the journal: lost for good.
+        failed = await failed_jobs(fleet.redis_url)
+        assert not failed, f"jobs failed for good: {failed}\n{fleet.logs()[-4000:]}"
         if time.monotonic() > deadline:
             logs = fleet.logs()
             errors = [line for line in logs.splitlines() if "Error" in line or "rror:" in line]

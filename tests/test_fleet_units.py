@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,6 +13,7 @@ from stampsync.batch.journal import client_account, is_database_url
 from stampsync.errors import ConfigurationError
 from stampsync.fleet import FleetSettings, json_credentials, load_provider, read_campaign
 from stampsync.fleet.credentials import CREDENTIALS_ENV
+from stampsync.fleet.worker import UNEXPECTED_TRIES, FleetState, award_job
 from stampsync.throttle import RedisThrottles
 
 SECRET = "tok-SECRET-abcdef"
@@ -88,3 +90,37 @@ def test_a_campaign_file_is_checked_before_anything_is_queued(tmp_path: Path) ->
     assert "header has 4" in row["rejected"]
     with pytest.raises(ConfigurationError, match="cannot read"):
         list(read_campaign(tmp_path / "missing.csv"))
+
+
+def _job_context(provider: Any, job_try: int) -> dict[str, Any]:
+    settings = FleetSettings(
+        redis_url="redis://127.0.0.1:1/0",
+        journal="postgresql://u:pw@127.0.0.1:1/db",
+        credentials=provider,
+    )
+    return {"stampsync_fleet": FleetState(settings), "job_try": job_try, "job_id": "j"}
+
+
+ROWS = [{"account": "s1", "key": "k1", "user": "m@example.com", "number_of_stamps": "1"}]
+
+
+async def test_a_job_that_fails_unexpectedly_is_run_again_then_given_up() -> None:
+    from arq.worker import Retry
+
+    def flaky(account: str) -> dict[str, Any]:
+        raise RuntimeError("secrets store timed out")
+
+    # A rerun is safe (the journal skips what was settled), so arq is asked for one...
+    with pytest.raises(Retry):
+        await award_job(_job_context(flaky, 1), "s1", ROWS)
+    # ...until the job has had its tries: then arq records it failed (fleet status lists it).
+    with pytest.raises(RuntimeError, match="secrets store"):
+        await award_job(_job_context(flaky, UNEXPECTED_TRIES), "s1", ROWS)
+
+
+async def test_a_job_with_bad_settings_fails_at_once() -> None:
+    def no_token(account: str) -> dict[str, Any]:
+        return {"private_key": "x"}
+
+    with pytest.raises(ConfigurationError, match="no token for account 's1'"):
+        await award_job(_job_context(no_token, 1), "s1", ROWS)

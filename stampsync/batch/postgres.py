@@ -29,6 +29,7 @@ repr, log line or message.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import socket
@@ -134,7 +135,13 @@ def _transient(exc: BaseException) -> bool:
     """Whether ``exc`` means the database is away for now (restart, network), not refusing."""
     import asyncpg
 
-    if isinstance(exc, OSError | TimeoutError | asyncpg.PostgresConnectionError):
+    if isinstance(
+        exc, OSError | TimeoutError | asyncpg.PostgresConnectionError | asyncpg.InternalClientError
+    ):
+        # InternalClientError ("cannot switch to state N; another operation is in
+        # progress"): a connection the server shut down while idle keeps a half-read
+        # state (MagicStack/asyncpg#1069, sqlalchemy#13241). Its connection is dropped
+        # and the operation retried on a fresh one.
         return True
     if isinstance(
         exc,
@@ -143,6 +150,19 @@ def _transient(exc: BaseException) -> bool:
     ):
         return True
     return isinstance(exc, asyncpg.InterfaceError) and "closed" in str(exc)
+
+
+def _suspect(exc: BaseException) -> bool:
+    """Whether the connection that raised ``exc`` may be in a broken state: anything but
+    an error the server answered with on a healthy session (a constraint, a syntax, a
+    serialization failure)."""
+    import asyncpg
+
+    if isinstance(exc, asyncpg.PostgresError):
+        return isinstance(
+            exc, asyncpg.PostgresConnectionError | asyncpg.exceptions.OperatorInterventionError
+        )
+    return True
 
 
 class PgDatabase:
@@ -277,13 +297,26 @@ class PgDatabase:
         while True:
             try:
                 async with self._pool.acquire(timeout=self.connect_timeout) as con:
-                    result = await fn(con)
+                    try:
+                        result = await fn(con)
+                    except Exception as exc:
+                        if _suspect(exc):
+                            # Its protocol state is unknown: never hand it out again.
+                            with contextlib.suppress(asyncpg.InterfaceError):
+                                con.terminate()  # refused if the pool already let it go
+                        raise
                 if waiting:
                     log.warning("journal database %s is back", self.url)
                 return result
             except ConfigurationError:
                 raise
-            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+            except (
+                asyncpg.PostgresError,
+                asyncpg.InterfaceError,
+                asyncpg.InternalClientError,
+                OSError,
+                TimeoutError,
+            ) as exc:
                 if not _transient(exc) or time.monotonic() + delay > deadline:
                     raise self._error(exc, doing) from None
                 if not waiting:

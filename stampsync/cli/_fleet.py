@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 from pathlib import Path
@@ -155,18 +156,24 @@ def status(
     """Outcome counts per store and status, from the shared journal."""
     _need_fleet()
     _need_database(journal)
-    from ..fleet.status import fleet_status, queued_jobs
+    from ..fleet.status import FailedJob, failed_jobs, fleet_status, queued_jobs
 
-    async def gather() -> tuple[dict[str, dict[str, int]], int | None]:
+    async def gather() -> tuple[dict[str, dict[str, int]], int | None, list[FailedJob] | None]:
         counts = await fleet_status(journal)
-        jobs = None if redis_url is None else await queued_jobs(redis_url, queue)
-        return counts, jobs
+        if redis_url is None:
+            return counts, None, None
+        return counts, await queued_jobs(redis_url, queue), await failed_jobs(redis_url, queue)
 
     with api_errors():
-        counts, jobs = asyncio.run(gather())
+        counts, jobs, failed = asyncio.run(gather())
     total = {s: sum(c[s] for c in counts.values()) for s in STATUSES}
     if as_json:
-        typer.echo(json.dumps({"accounts": counts, "total": total, "queued_jobs": jobs}))
+        shown = None if failed is None else [dataclasses.asdict(f) for f in failed]
+        typer.echo(
+            json.dumps(
+                {"accounts": counts, "total": total, "queued_jobs": jobs, "failed_jobs": shown}
+            )
+        )
         return
     width = max([len("account"), *(len(a) for a in counts)])
     typer.echo(f"{'account':<{width}}  " + "  ".join(f"{s:>9}" for s in STATUSES))
@@ -175,3 +182,14 @@ def status(
     typer.echo(f"{'total':<{width}}  " + "  ".join(f"{total[s]:>9}" for s in STATUSES))
     if jobs is not None:
         err.print(f"{jobs} job(s) queued or running")
+    for job in failed or []:
+        err.print(
+            f"job {job.job_id} ({job.account}, {job.rows} rows) failed for good: {job.error}",
+            markup=False,
+        )
+    if failed:
+        err.print(
+            f"{len(failed)} job(s) failed for good: their rows missing from the journal were "
+            "never sent; enqueue the campaign again with a new --campaign name",
+            markup=False,
+        )

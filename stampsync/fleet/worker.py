@@ -32,6 +32,10 @@ log = logging.getLogger("stampsync.fleet")
 #: The name the award job is queued under.
 AWARD_JOB = "stampsync.award"
 
+#: How often a job is run when it fails in a way nobody planned for (not the journal's
+#: outage, not a soft stop): a rerun is safe, and most such faults pass.
+UNEXPECTED_TRIES = 5
+
 _SETTINGS = "stampsync_settings"
 _STATE = "stampsync_fleet"
 
@@ -216,12 +220,12 @@ async def award_job(
 
     state: FleetState = ctx[_STATE]
     settings = state.settings
-    client = await state.client(account)
     journal = state.journal(account)
     stop = anyio.Event()
     gate = state.gate(account)
     held = 0
     taken = 0
+    try_ = int(ctx.get("job_try", 1))
 
     async def soft_deadline() -> None:
         await anyio.sleep(settings.job_timeout / 2)
@@ -244,6 +248,7 @@ async def award_job(
         # Within arq's own timeout: arq does not run a timed-out job again, so a job held
         # up past it (a journal outage, a long quota wait) would drop its unclaimed rows.
         with anyio.fail_after(settings.job_timeout * 0.9):
+            client = await state.client(account)  # a provider's fault is retried too
             async with anyio.create_task_group() as tg:
                 tg.start_soon(soft_deadline)
                 report = await client.stamps.add_many(
@@ -261,15 +266,20 @@ async def award_job(
         raise Retry(defer=5) from None
     except Exception as exc:
         failure = _journal_error(exc)
-        if failure is None:
+        if failure is not None:
+            log.warning("fleet job for %s: journal unavailable, retrying: %s", account, failure)
+            raise Retry(defer=5) from None
+        # Anything else that escaped the batch (a driver's fault, a bug): a rerun is safe,
+        # since the journal skips what this run settled, while a job that fails for good
+        # leaves its untried rows out of the journal (``fleet status`` lists such jobs).
+        if isinstance(exc, ConfigurationError) or try_ >= UNEXPECTED_TRIES:
             raise
-        log.warning("fleet job for %s: journal unavailable, retrying: %s", account, failure)
-        raise Retry(defer=5) from None
+        log.exception("fleet job for %s (try %d) failed; retrying", account, try_)
+        raise Retry(defer=5 * try_) from None
     finally:
         for _ in range(held):  # rows that never reached an outcome (the job failed)
             gate.release()
     counts = {**report.counts, "sent": report.sent, "held": report.held}
-    try_ = int(ctx.get("job_try", 1))
     log.info("fleet job for %s (try %d): %s", account, try_, counts)
     if report.held:
         raise Retry(defer=max(1.0, settings.lease_seconds / 3))
@@ -346,4 +356,11 @@ def worker_settings(settings: FleetSettings) -> dict[str, Any]:
     return out
 
 
-__all__ = ["AWARD_JOB", "FleetSettings", "FleetState", "award_job", "worker_settings"]
+__all__ = [
+    "AWARD_JOB",
+    "UNEXPECTED_TRIES",
+    "FleetSettings",
+    "FleetState",
+    "award_job",
+    "worker_settings",
+]

@@ -227,6 +227,71 @@ async def test_a_restarted_database_pauses_operations_then_they_resume(
     assert PASSWORD not in caplog.text
 
 
+async def test_a_connection_left_half_read_is_dropped_and_the_operation_retried(
+    pg_dsn: str,
+) -> None:
+    """asyncpg's "cannot switch to state N; another operation is in progress" (a pooled
+    connection the server shut down while it was idle) once escaped the journal, and a
+    fleet job died with it, dropping its untried rows."""
+    db = PgDatabase(pg_dsn, max_connections=2)
+    await db.open()
+    try:
+        used: list[asyncpg.Connection] = []
+
+        async def op(con: asyncpg.Connection) -> int:
+            used.append(con)
+            if len(used) == 1:
+                raise asyncpg.InternalClientError(
+                    "cannot switch to state 12; another operation (2) is in progress"
+                )
+            return int(await con.fetchval("SELECT 1"))
+
+        assert await db.run(op, "test") == 1
+        assert len(used) == 2
+        # Released by then, the first connection's proxy no longer reaches it; the pool
+        # has no closed connection to hand out: every one of them still answers.
+        answers = await asyncio.gather(*(db.run(op, "test") for _ in range(6)))
+        assert answers == [1] * 6
+    finally:
+        await db.close()
+
+
+async def test_pooled_connections_survive_a_restart_under_load(own_cluster: PgCluster) -> None:
+    """Many journals on one pool, every connection warm and idle when PostgreSQL restarts
+    (it closes them from its side); afterwards every claim and outcome lands."""
+    db = PgDatabase(own_cluster.dsn, max_connections=8, outage_seconds=60)
+    await db.open()
+    try:
+        journals = [PgJournal(db, account=f"a{n}") for n in range(8)]
+        run = host_run("host-a")
+        await journals[0].astart_run(run)
+        await asyncio.gather(
+            *(j.aclaim(f"warm{n}", "stamps.add", REQUEST, run) for n, j in enumerate(journals))
+        )
+        await asyncio.to_thread(own_cluster.stop)
+        await asyncio.to_thread(own_cluster.start)
+        claims = await asyncio.gather(
+            *(
+                j.aclaim(f"k{n}-{i}", "stamps.add", REQUEST, run)
+                for n, j in enumerate(journals)
+                for i in range(5)
+            )
+        )
+        assert [c.kind for c in claims] == ["claimed"] * 40
+        done = await asyncio.gather(
+            *(
+                j.afinish(f"k{n}-{i}", "applied", result_id=i, run=run)
+                for n, j in enumerate(journals)
+                for i in range(5)
+            )
+        )
+        assert all(done)
+        every = PgJournal(db, account=None)
+        assert (await every.acounts())["applied"] == 40
+    finally:
+        await db.close()
+
+
 async def test_an_outage_longer_than_allowed_is_a_journal_error(own_cluster: PgCluster) -> None:
     async with PgJournal(own_cluster.dsn, account="a", outage_seconds=1.0) as j:
         await asyncio.to_thread(own_cluster.stop)
