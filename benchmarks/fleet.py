@@ -64,6 +64,23 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds of a process and its children, live (PostgreSQL's backends) or reaped."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    total = sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            child = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(child[1]) == pid:
+            total += (int(child[11]) + int(child[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 def spread(values: list[float]) -> dict[str, float]:
     """min / median / max of ``values``, rounded."""
     ordered = sorted(values)
@@ -103,7 +120,7 @@ async def run(
         try:
             cluster.start()
             with (
-                redis_server() as (redis_url, _),
+                redis_server() as (redis_url, redis_proc),
                 Sandbox(
                     process=True,
                     extra_tokens=stores,
@@ -122,6 +139,11 @@ async def run(
                         for _ in range(workers)
                     ]
                     await asyncio.sleep(3.0)  # the workers import, connect, start polling
+                    assert cluster.pid is not None
+                    servers_before = (
+                        tree_cpu_seconds(cluster.pid),
+                        tree_cpu_seconds(redis_proc.pid),
+                    )
                     started = time.monotonic()
                     # In-process, as a platform queues a campaign (no CLI start-up counted).
                     await enqueue_campaign(work / "campaign.csv", redis_url, job_rows=job_rows)
@@ -137,6 +159,8 @@ async def run(
                         0.0 if kill else sum(cpu_seconds(p.pid) for p in procs)
                     )
                     sandbox_cpu = cpu_seconds(sb.pid) if sb.pid else 0.0
+                    postgres_cpu = tree_cpu_seconds(cluster.pid) - servers_before[0]
+                    redis_cpu = tree_cpu_seconds(redis_proc.pid) - servers_before[1]
                 finally:
                     fleet.stop_all()
                 applied = await ledger(sb)
@@ -180,6 +204,10 @@ async def run(
         ),
         "worker_cpu_ms_per_award": round(cpu / total * 1000, 2),
         "sandbox_cpu_ms_per_award": round(sandbox_cpu / total * 1000, 2),
+        # Where the machine's cores go: the journal's and the quota's servers.
+        "postgres_cpu_ms_per_award": round(postgres_cpu / total * 1000, 2),
+        "redis_cpu_ms_per_award": round(redis_cpu / total * 1000, 2),
+        "cores": os.cpu_count(),
         "ideal_s": round(slowest / limit * seconds, 1),
         "vs_ideal": round(elapsed / (slowest / limit * seconds), 3),
     }
