@@ -23,8 +23,11 @@ import logging
 import math
 from collections.abc import AsyncGenerator, Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Generic, Protocol, Self, TypeVar
+from typing import Protocol, TypeVar
+
+from .._paging import PagedIterator
+
+__all__ = ["Export", "ExportStats", "PageLike", "PagedIterator"]
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
@@ -71,37 +74,6 @@ class ExportStats:
     def complete(self) -> bool:
         """True when nothing suggests an item was missed."""
         return not self.total_changed and not self.short_pages
-
-
-class PagedIterator(Generic[T]):
-    """An async iterator over a listing's items that fetches pages ahead of the reader.
-
-    Subclasses set ``self._iterator`` (an async generator). Leaving ``async with`` (or
-    calling :meth:`aclose`) cancels the fetches in flight and waits for them.
-    """
-
-    _iterator: AsyncGenerator[T, None]
-
-    def __aiter__(self) -> Self:
-        return self
-
-    async def __anext__(self) -> T:
-        return await self._iterator.__anext__()
-
-    async def aclose(self) -> None:
-        """Stop: cancel in-flight fetches and wait for them to end."""
-        await self._iterator.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
 
 class Export(PagedIterator[T]):

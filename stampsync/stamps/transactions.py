@@ -12,11 +12,11 @@ from typing import Any
 import msgspec
 
 from .._endpoint import stamps
+from .._paging import KeysetPages
 from .._request import compact
 from .._validate import iso_date, optional_text, positive, text, user_ref
 from ..batch.fanout import StopEvent
 from ..batch.journal import WriteJournal, client_account, open_journal
-from ..batch.keyset import KeysetPages
 from ..batch.writes import BREAKER_THRESHOLD, BatchReport, Outcome, Prepared, Rejected, run_writes
 from ..errors import AmbiguousWriteError, ConfigurationError, StampsyncError, ValidationError
 from ._resource import StampsResource
