@@ -14,6 +14,7 @@ from typing import Any, Literal, TypeVar
 
 import anyio
 
+from .._options import BREAKER_THRESHOLD as BREAKER_THRESHOLD  # this path stays
 from ..errors import (
     AmbiguousWriteError,
     APIError,
@@ -227,10 +228,6 @@ class Prepared:
     key: str
     request: dict[str, Any]
     send: Callable[[], Awaitable[int | None]]
-
-
-#: Consecutive credential or connection failures after which a batch stops.
-BREAKER_THRESHOLD = 5
 
 
 def normal_key(raw: object) -> str:

@@ -10,10 +10,11 @@ from typing import TypeVar
 import msgspec
 
 from .._endpoint import stamps
+from .._options import BREAKER_THRESHOLD
 from .._validate import iso_date, optional_text, positive, text, user_ref
 from ..batch.fanout import StopEvent
 from ..batch.journal import WriteJournal, client_account
-from ..batch.writes import BREAKER_THRESHOLD, BatchReport, Outcome, Prepared, Rejected, run_writes
+from ..batch.writes import BatchReport, Outcome, Prepared, Rejected, run_writes
 from ..errors import ConfigurationError
 from ._resource import StampsResource
 from .models import AddStampsResult, DeductStampsResult

@@ -12,12 +12,13 @@ from typing import Any
 import msgspec
 
 from .._endpoint import stamps
+from .._options import BREAKER_THRESHOLD
 from .._paging import KeysetPages
 from .._request import compact
 from .._validate import iso_date, optional_text, positive, text, user_ref
 from ..batch.fanout import StopEvent
 from ..batch.journal import WriteJournal, client_account, open_journal
-from ..batch.writes import BREAKER_THRESHOLD, BatchReport, Outcome, Prepared, Rejected, run_writes
+from ..batch.writes import BatchReport, Outcome, Prepared, Rejected, run_writes
 from ..errors import AmbiguousWriteError, ConfigurationError, StampsyncError, ValidationError
 from ._resource import StampsResource
 from .pos_models import (

@@ -11,11 +11,11 @@ import anyio
 import msgspec
 
 from ..._endpoint import Endpoint, stamped_v3
+from ..._options import BREAKER_THRESHOLD
 from ..._validate import positive
 from ...batch.fanout import StopEvent, _aiter
 from ...batch.journal import Journal
 from ...batch.writes import (
-    BREAKER_THRESHOLD,
     BatchReport,
     Outcome,
     Prepared,
