@@ -108,6 +108,10 @@ class Outcome:
         }
 
 
+#: What ``on_outcome=`` takes: called with each outcome as it happens (sync or async).
+OnOutcome = Callable[[Outcome], Awaitable[None] | None]
+
+
 @dataclass
 class BatchReport:
     """Outcomes of a mass write; iterate it for one :class:`Outcome` per input item."""
@@ -257,7 +261,7 @@ async def run_writes(
     concurrency: int,
     journal: str | Path | WriteJournal | None = None,
     account: str | None = None,
-    on_outcome: Callable[[Outcome], Awaitable[None] | None] | None = None,
+    on_outcome: OnOutcome | None = None,
     keep_outcomes: bool = True,
     stop: StopEvent | None = None,
     preflight: Callable[[], Awaitable[object]] | None = None,
