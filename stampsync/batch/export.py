@@ -23,9 +23,13 @@ import logging
 import math
 from collections.abc import AsyncGenerator, Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from .._paging import PagedIterator
+from .._validate import positive
+
+if TYPE_CHECKING:
+    from .._client import BaseClient
 
 __all__ = ["Export", "ExportStats", "PageLike", "PagedIterator"]
 
@@ -218,3 +222,31 @@ class Export(PagedIterator[T]):
                 task.cancel()
             if pending:
                 await asyncio.gather(*(t for _, t in pending), return_exceptions=True)
+
+
+def export_listing(
+    client: BaseClient,
+    fetch: Callable[[int], Awaitable[PageLike[T]]],
+    *,
+    page_size: int,
+    start_page: int,
+    prefetch: int | None,
+    key: Callable[[T], Hashable | None],
+    what: str,
+) -> Export[T]:
+    """The :class:`Export` behind a resource's ``export()``: ``fetch(number)`` reads page
+    ``number``; at most ``prefetch`` pages ahead (default: the client's
+    ``concurrent_batch_executions``)."""
+    ahead = (
+        positive(prefetch, "prefetch")
+        if prefetch is not None
+        else client.concurrent_batch_executions
+    )
+    return Export(
+        fetch,
+        page_size=page_size,
+        start_page=start_page,
+        prefetch=ahead,
+        key=key,
+        what=what,
+    )
