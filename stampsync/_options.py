@@ -20,6 +20,10 @@ if TYPE_CHECKING:
 
 __all__ = ["ClientOptions", "ClientSettings"]
 
+#: Consecutive credential or connection failures after which a batch stops: the
+#: default ``breaker`` of every batch call, on either client.
+BREAKER_THRESHOLD = 5
+
 
 def _positive_int(value: object, name: str) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:

@@ -23,8 +23,15 @@ import logging
 import math
 from collections.abc import AsyncGenerator, Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Generic, Protocol, Self, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
+
+from .._paging import PagedIterator
+from .._validate import positive
+
+if TYPE_CHECKING:
+    from .._client import BaseClient
+
+__all__ = ["Export", "ExportStats", "PageLike", "PagedIterator"]
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
@@ -71,37 +78,6 @@ class ExportStats:
     def complete(self) -> bool:
         """True when nothing suggests an item was missed."""
         return not self.total_changed and not self.short_pages
-
-
-class PagedIterator(Generic[T]):
-    """An async iterator over a listing's items that fetches pages ahead of the reader.
-
-    Subclasses set ``self._iterator`` (an async generator). Leaving ``async with`` (or
-    calling :meth:`aclose`) cancels the fetches in flight and waits for them.
-    """
-
-    _iterator: AsyncGenerator[T, None]
-
-    def __aiter__(self) -> Self:
-        return self
-
-    async def __anext__(self) -> T:
-        return await self._iterator.__anext__()
-
-    async def aclose(self) -> None:
-        """Stop: cancel in-flight fetches and wait for them to end."""
-        await self._iterator.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
 
 class Export(PagedIterator[T]):
@@ -246,3 +222,31 @@ class Export(PagedIterator[T]):
                 task.cancel()
             if pending:
                 await asyncio.gather(*(t for _, t in pending), return_exceptions=True)
+
+
+def export_listing(
+    client: BaseClient,
+    fetch: Callable[[int], Awaitable[PageLike[T]]],
+    *,
+    page_size: int,
+    start_page: int,
+    prefetch: int | None,
+    key: Callable[[T], Hashable | None],
+    what: str,
+) -> Export[T]:
+    """The :class:`Export` behind a resource's ``export()``: ``fetch(number)`` reads page
+    ``number``; at most ``prefetch`` pages ahead (default: the client's
+    ``concurrent_batch_executions``)."""
+    ahead = (
+        positive(prefetch, "prefetch")
+        if prefetch is not None
+        else client.concurrent_batch_executions
+    )
+    return Export(
+        fetch,
+        page_size=page_size,
+        start_page=start_page,
+        prefetch=ahead,
+        key=key,
+        what=what,
+    )

@@ -14,6 +14,7 @@ from typing import Any, Literal, TypeVar
 
 import anyio
 
+from .._options import BREAKER_THRESHOLD as BREAKER_THRESHOLD  # this path stays
 from ..errors import (
     AmbiguousWriteError,
     APIError,
@@ -105,6 +106,10 @@ class Outcome:
             "award_id": self.award_id,
             "error": self.error,
         }
+
+
+#: What ``on_outcome=`` takes: called with each outcome as it happens (sync or async).
+OnOutcome = Callable[[Outcome], Awaitable[None] | None]
 
 
 @dataclass
@@ -229,10 +234,6 @@ class Prepared:
     send: Callable[[], Awaitable[int | None]]
 
 
-#: Consecutive credential or connection failures after which a batch stops.
-BREAKER_THRESHOLD = 5
-
-
 def normal_key(raw: object) -> str:
     """A key as compared and journaled: stripped, NFC-normalised ("" if not text)."""
     return unicodedata.normalize("NFC", raw.strip()) if isinstance(raw, str) else ""
@@ -260,7 +261,7 @@ async def run_writes(
     concurrency: int,
     journal: str | Path | WriteJournal | None = None,
     account: str | None = None,
-    on_outcome: Callable[[Outcome], Awaitable[None] | None] | None = None,
+    on_outcome: OnOutcome | None = None,
     keep_outcomes: bool = True,
     stop: StopEvent | None = None,
     preflight: Callable[[], Awaitable[object]] | None = None,

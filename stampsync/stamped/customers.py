@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Hashable
-from typing import Any, TypedDict, Unpack
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 import msgspec
 
@@ -11,10 +11,12 @@ from .._endpoint import stamped
 from .._request import compact, path_segment
 from .._validate import choice, optional_text, positive
 from .._validate import email as check_email
-from ..batch.export import Export
 from ..errors import ConfigurationError
 from ._resource import StampedResource
 from .models import Customer, CustomerPage, DeleteResult, PointsAction
+
+if TYPE_CHECKING:
+    from ..batch.export import Export
 
 __all__ = ["CustomerData", "Customers"]
 
@@ -226,22 +228,20 @@ class Customers(StampedResource):
                 async for customer in customers:
                     ...
         """
+        from ..batch.export import export_listing
+
         page_size = check_paging(1, page_size)[1]
         start_page = positive(start_page, "start_page")
-        ahead = (
-            positive(prefetch, "prefetch")
-            if prefetch is not None
-            else (self._client.concurrent_batch_executions)
-        )
 
         async def fetch(number: int) -> CustomerPage:
             return await self.list(page=number, limit=page_size)
 
-        return Export(
+        return export_listing(
+            self._client,
             fetch,
             page_size=page_size,
             start_page=start_page,
-            prefetch=ahead,
+            prefetch=prefetch,
             key=_customer_key,
             what="customers",
         )

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Hashable
+from typing import TYPE_CHECKING
 
 from .._endpoint import stamped
 from .._request import compact
 from .._validate import email as check_email
 from .._validate import positive
-from ..batch.export import Export
 from ._resource import StampedResource
 from .customers import MAX_PAGE_SIZE, check_paging
 from .models import Review, ReviewPage
+
+if TYPE_CHECKING:
+    from ..batch.export import Export
 
 __all__ = ["Reviews"]
 
@@ -48,24 +51,22 @@ class Reviews(StampedResource):
         Same machinery as ``customers.export``: bounded prefetch through the throttle,
         de-duplication by review id, a resume point in ``stats.next_page``.
         """
+        from ..batch.export import export_listing
+
         page_size = check_paging(1, page_size)[1]
         start_page = positive(start_page, "start_page")
         if email is not None:
             email = check_email(email, "email")
-        ahead = (
-            positive(prefetch, "prefetch")
-            if prefetch is not None
-            else (self._client.concurrent_batch_executions)
-        )
 
         async def fetch(number: int) -> ReviewPage:
             return await self.list(email=email, page=number, limit=page_size)
 
-        return Export(
+        return export_listing(
+            self._client,
             fetch,
             page_size=page_size,
             start_page=start_page,
-            prefetch=ahead,
+            prefetch=prefetch,
             key=_review_key,
             what="reviews",
         )

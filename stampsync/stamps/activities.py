@@ -6,9 +6,9 @@ import datetime as dt
 from collections.abc import Sequence
 
 from .._endpoint import stamps
+from .._paging import KeysetPages
 from .._request import compact
 from .._validate import iso_date, optional_id, user_ref
-from ..batch.keyset import KeysetPages
 from ._resource import StampsResource
 from .pos_models import Activity, ActivityPage, ExpirationJournal, ExpirationJournalPage
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from .._endpoint import stamps
+from .._paging import KeysetPages
 from .._request import compact
 from .._validate import optional_id, positive, text, user_ref
-from ..batch.keyset import KeysetPages
 from ._resource import StampsResource
 from .pos_models import Channel, Reward, RewardList, RewardType
 

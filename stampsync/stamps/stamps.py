@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterable, Iterable
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING
 
 import msgspec
 
 from .._endpoint import stamps
+from .._options import BREAKER_THRESHOLD
 from .._validate import iso_date, optional_text, positive, text, user_ref
-from ..batch.fanout import StopEvent
-from ..batch.journal import WriteJournal, client_account
-from ..batch.writes import BREAKER_THRESHOLD, BatchReport, Outcome, Prepared, Rejected, run_writes
-from ..errors import ConfigurationError
 from ._resource import StampsResource
 from .models import AddStampsResult, DeductStampsResult
+
+if TYPE_CHECKING:
+    from ..batch.fanout import StopEvent
+    from ..batch.journal import WriteJournal
+    from ..batch.writes import BatchReport, OnOutcome, Rejected
 
 __all__ = ["AddStampsBody", "StampAward", "StampDeduction", "Stamps"]
 
@@ -54,9 +56,6 @@ class StampDeduction(msgspec.Struct, kw_only=True, frozen=True):
     notes: str
     row: int | None = None
 
-
-OnOutcome = Callable[[Outcome], Awaitable[None] | None]
-T = TypeVar("T")
 
 #: The most stamps one award of a mass award may carry unless told otherwise: a guard
 #: against a unit mix-up (a price in cents in the stamps column) reaching the server.
@@ -211,35 +210,16 @@ class Stamps(StampsResource):
         One run at a time per key: a second run on the same journal skips the keys the
         first is sending and reports them failed, ``held by another run``.
         """
-        positive(max_stamps, "max_stamps")
+        from ..batch.awards import add_many
 
-        def prepare(award: StampAward) -> Prepared:
-            if isinstance(award.number_of_stamps, int) and award.number_of_stamps > max_stamps:
-                raise ConfigurationError(
-                    f"number_of_stamps {award.number_of_stamps} is over the limit of "
-                    f"{max_stamps} per award (max_stamps)"
-                )
-            body = self.add_body(
-                user=award.user,
-                number_of_stamps=award.number_of_stamps,
-                store=award.store,
-                notes=award.notes,
-                expiration_date=award.expiration_date,
-            )
-
-            async def send() -> int | None:
-                return (await self.send_add(body)).award.id
-
-            return Prepared(award.key, msgspec.to_builtins(body), send)
-
-        return await self._many(
+        return await add_many(
+            self,
             awards,
-            prepare,
-            "stamps.add",
-            journal,
-            on_outcome,
-            keep_outcomes,
-            stop,
+            journal=journal,
+            on_outcome=on_outcome,
+            keep_outcomes=keep_outcomes,
+            stop=stop,
+            max_stamps=max_stamps,
             check_first=check_first,
             breaker=breaker,
         )
@@ -260,51 +240,15 @@ class Stamps(StampsResource):
         The same journal protocol as :meth:`add_many`; ``award_id`` in each outcome is
         the deduction's id.
         """
+        from ..batch.awards import deduct_many
 
-        def prepare(item: StampDeduction) -> Prepared:
-            body = self.deduct_body(user=item.user, stamps=item.stamps, notes=item.notes)
-
-            async def send() -> int | None:
-                result = await self.send_deduct(body)
-                return result.stamps_deduction.id if result.stamps_deduction else None
-
-            return Prepared(item.key, dict(body), send)
-
-        return await self._many(
+        return await deduct_many(
+            self,
             deductions,
-            prepare,
-            "stamps.deduct",
-            journal,
-            on_outcome,
-            keep_outcomes,
-            stop,
-            check_first=check_first,
-            breaker=breaker,
-        )
-
-    async def _many(
-        self,
-        items: Iterable[T | Rejected] | AsyncIterable[T | Rejected],
-        prepare: Callable[[T], Prepared],
-        operation: str,
-        journal: str | Path | WriteJournal | None,
-        on_outcome: OnOutcome | None,
-        keep_outcomes: bool,
-        stop: StopEvent | None,
-        *,
-        check_first: bool,
-        breaker: int,
-    ) -> BatchReport:
-        return await run_writes(
-            items,
-            prepare,
-            operation=operation,
-            concurrency=self._client.concurrent_batch_executions,
             journal=journal,
-            account=client_account(self._client),
             on_outcome=on_outcome,
             keep_outcomes=keep_outcomes,
             stop=stop,
-            preflight=self._client.auth.ping if check_first else None,
-            breaker=positive(breaker, "breaker"),
+            check_first=check_first,
+            breaker=breaker,
         )

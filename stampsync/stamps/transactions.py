@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import logging
-from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from .._endpoint import stamps
+from .._options import BREAKER_THRESHOLD
+from .._paging import KeysetPages
 from .._request import compact
 from .._validate import iso_date, optional_text, positive, text, user_ref
-from ..batch.fanout import StopEvent
-from ..batch.journal import WriteJournal, client_account, open_journal
-from ..batch.keyset import KeysetPages
-from ..batch.writes import BREAKER_THRESHOLD, BatchReport, Outcome, Prepared, Rejected, run_writes
 from ..errors import AmbiguousWriteError, ConfigurationError, StampsyncError, ValidationError
 from ._resource import StampsResource
 from .pos_models import (
@@ -34,6 +31,11 @@ from .pos_models import (
     UserTransactions,
     VoucherRedemption,
 )
+
+if TYPE_CHECKING:
+    from ..batch.fanout import StopEvent
+    from ..batch.journal import WriteJournal
+    from ..batch.writes import BatchReport, OnOutcome, Rejected
 
 __all__ = ["PosTransaction", "TransactionBody", "Transactions"]
 
@@ -134,18 +136,6 @@ class PosTransaction(msgspec.Struct, kw_only=True, frozen=True):
         return (
             f"{self.store if self.store is not None else default_store}:{self.invoice_number}:{day}"
         )
-
-
-class _Keyed(msgspec.Struct, frozen=True):
-    """A row with its key filled in, as run_writes reads it (``key``, ``user``, ``row``)."""
-
-    key: str
-    user: str | int | None
-    row: int | None
-    item: PosTransaction
-
-
-OnOutcome = Callable[[Outcome], Awaitable[None] | None]
 
 
 def created_text(value: object, name: str = "created") -> str:
@@ -403,34 +393,9 @@ class Transactions(StampsResource):
         is sending are left alone (they are ``pending``, not ambiguous). Returns the keys
         settled and their transaction ids.
         """
-        own = not isinstance(journal, WriteJournal)
-        jrn = open_journal(journal, account=client_account(self._client))
-        settled: dict[str, int | None] = {}
-        async with contextlib.AsyncExitStack() as stack:
-            if own:
-                await stack.enter_async_context(jrn)
-            me = jrn.new_run()
-            # Registering a run ends the dead ones: their pending keys become ambiguous.
-            # A live run's pending keys stay pending, and are not touched here.
-            await jrn.astart_run(me)
-            try:
-                for entry in await jrn.aentries("ambiguous"):
-                    if entry.operation != "transactions.add":
-                        continue
-                    try:
-                        body = msgspec.convert(entry.request, TransactionBody)
-                        result = await self.settle(body)
-                    except (StampsyncError, msgspec.ValidationError) as exc:
-                        log.warning("journal key %r stays ambiguous: %s", entry.key, exc)
-                        continue
-                    tx_id = result.transaction.id if result.transaction else None
-                    await jrn.aresolve(
-                        entry.key, applied=True, result_id=tx_id, note="settled by invoice"
-                    )
-                    settled[entry.key] = tx_id
-            finally:
-                await jrn.aend_run(me)
-        return settled
+        from ..batch.transactions import resolve_journal
+
+        return await resolve_journal(self, journal)
 
     async def find(self, body: TransactionBody) -> Transaction | None:
         """The customer's transaction with ``body``'s invoice and ``created`` instant,
@@ -484,64 +449,20 @@ class Transactions(StampsResource):
         mid-request, say) are first settled by their invoices (:meth:`resolve_journal`),
         so a rerun reports them applied.
         """
-        keys = recovered if recovered is not None else set()
-        default_store = self._client.store
-        if journal is not None and settle_first:
-            keys.update(await self.resolve_journal(journal))
+        from ..batch.transactions import add_many
 
-        async def keyed() -> AsyncIterable[_Keyed | Rejected]:
-            async for row in _aiter(rows):
-                if isinstance(row, Rejected):
-                    yield row
-                    continue
-                key = row.key if row.key is not None else row.natural_key(default_store)
-                yield _Keyed(key, row.user, row.row, row)
-
-        def prepare(keyed_row: _Keyed) -> Prepared:
-            row = keyed_row.item
-            body = self.add_body(
-                invoice_number=row.invoice_number,
-                total_value=row.total_value,
-                number_of_people=row.number_of_people,
-                created=row.created,
-                store=row.store,
-                user=row.user,
-                sub_total=row.sub_total,
-                discount=row.discount,
-                service_charge=row.service_charge,
-                tax=row.tax,
-                channel=row.channel,
-                type=row.type,
-                items=row.items,
-                payments=row.payments,
-                stamps=row.stamps,
-                employee_code=row.employee_code,
-                extra_data=row.extra_data,
-            )
-
-            async def send() -> int | None:
-                result = await self.send_add(body)
-                if result.recovered:
-                    keys.add(keyed_row.key)
-                return result.transaction.id if result.transaction else None
-
-            return Prepared(keyed_row.key, msgspec.to_builtins(body), send)
-
-        report = await run_writes(
-            keyed(),
-            prepare,
-            operation="transactions.add",
-            concurrency=self._client.concurrent_batch_executions,
+        return await add_many(
+            self,
+            rows,
             journal=journal,
-            account=client_account(self._client),
             on_outcome=on_outcome,
             keep_outcomes=keep_outcomes,
             stop=stop,
-            preflight=self._client.auth.ping if check_first else None,
-            breaker=positive(breaker, "breaker"),
+            check_first=check_first,
+            breaker=breaker,
+            recovered=recovered,
+            settle_first=settle_first,
         )
-        report.counts["recovered"] = len(keys)
-        return report
 
     async def add_with_redemptions(
         self,
@@ -747,17 +668,6 @@ class Transactions(StampsResource):
             payments=_payments(payments),
         )
         return await self._call(TRANSACTIONS_PREVIEW_EARNINGS, body=body)
-
-
-async def _aiter(
-    rows: Iterable[PosTransaction | Rejected] | AsyncIterable[PosTransaction | Rejected],
-) -> AsyncIterable[PosTransaction | Rejected]:
-    if isinstance(rows, AsyncIterable):
-        async for row in rows:
-            yield row
-    else:
-        for row in rows:
-            yield row
 
 
 def _already_complete(error: ValidationError) -> bool:

@@ -20,7 +20,7 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Hashable, Seque
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
-from ...batch.export import PagedIterator
+from ..._paging import PagedIterator
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)

@@ -3,25 +3,14 @@ requests and points)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import anyio
 import msgspec
 
 from ..._endpoint import Endpoint, stamped_v3
-from ..._validate import positive
-from ...batch.fanout import StopEvent, _aiter
-from ...batch.journal import Journal
-from ...batch.writes import (
-    BREAKER_THRESHOLD,
-    BatchReport,
-    Outcome,
-    Prepared,
-    Rejected,
-    run_writes,
-)
+from ..._options import BREAKER_THRESHOLD
 from ...errors import ConfigurationError
 from ._listing import Listing
 from ._resource import DEFAULT_LIMIT, V3Resource, body, check_limit, query, record_id
@@ -33,6 +22,11 @@ from .models import (
     PaginatedOrders,
     SoftDelete,
 )
+
+if TYPE_CHECKING:
+    from ...batch.fanout import StopEvent
+    from ...batch.journal import Journal
+    from ...batch.writes import BatchReport, Outcome, Rejected
 
 __all__ = ["OrderPush", "Orders"]
 
@@ -70,31 +64,8 @@ class OrderPush(msgspec.Struct, kw_only=True, frozen=True):
         return self.order.custom_customer_id or self.order.customer_id
 
 
-Pushable = OrderPush | OrderData | Rejected
-
-#: The journal's name for an order push.
-PUSH_OPERATION = "stamped.v3.orders.push"
-
-
-def resend_upserts(journal: Journal) -> int:
-    """Mark the journal's unsettled pushes that carry a ``customOrderId`` (upserts, safe
-    to repeat) as not applied, so this run sends them again; return how many.
-
-    Left ambiguous by a crash or by retries that ran out, an upsert needs no review:
-    sending it again leaves one order. Keys a live run is sending are left alone.
-    """
-    resent = 0
-    for entry in list(journal.entries()):
-        if entry.operation != PUSH_OPERATION or entry.status not in ("ambiguous", "pending"):
-            continue
-        if not isinstance(entry.request, dict) or not entry.request.get("customOrderId"):
-            continue
-        try:
-            journal.resolve(entry.key, applied=False, note="an upsert by customOrderId: resent")
-        except ConfigurationError:
-            continue  # held by a live run
-        resent += 1
-    return resent
+if TYPE_CHECKING:
+    Pushable = OrderPush | OrderData | Rejected
 
 
 def _merge(answer: PaginatedOrders | list[PaginatedOrders]) -> PaginatedOrders:
@@ -262,51 +233,15 @@ class Orders(V3Resource):
                 unreachable server stops the run before any row is tried.
             breaker: stop after this many credential or connection failures in a row.
         """
-        positive(breaker, "breaker")
-        if isinstance(journal, Journal):
-            await anyio.to_thread.run_sync(resend_upserts, journal)
-        elif journal is not None:
+        from ...batch.orders import push_many
 
-            def settle(path: str | Path = journal) -> None:
-                with Journal(path) as opened:
-                    resend_upserts(opened)
-
-            await anyio.to_thread.run_sync(settle)
-
-        def prepare(item: OrderPush) -> Prepared:
-            order = item.order
-            if not isinstance(order, OrderData):
-                raise ConfigurationError("order must be an OrderData")
-            if order.customer_id is None and order.custom_customer_id is None:
-                raise ConfigurationError("an order needs customer_id or custom_customer_id")
-            if order.cart is None:
-                raise ConfigurationError("an order needs a cart")
-
-            async def send() -> int | None:
-                await self.push(order)
-                return None
-
-            return Prepared(item.key, msgspec.to_builtins(order), send)
-
-        async def keyed() -> AsyncIterator[OrderPush | Rejected]:
-            async for item in _aiter(rows):
-                if isinstance(item, OrderData):
-                    yield OrderPush(key=item.custom_order_id or "", order=item)
-                else:
-                    yield item
-
-        async def ping() -> object:
-            return await self.filter(limit=1)
-
-        return await run_writes(
-            keyed(),
-            prepare,
-            operation=PUSH_OPERATION,
-            concurrency=self._client.concurrent_batch_executions,
+        return await push_many(
+            self,
+            rows,
             journal=journal,
             on_outcome=on_outcome,
             keep_outcomes=keep_outcomes,
             stop=stop,
-            preflight=ping if check_first else None,
+            check_first=check_first,
             breaker=breaker,
         )

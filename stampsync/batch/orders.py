@@ -1,0 +1,109 @@
+"""Journaled pushes of Stamped V3 orders: the batch behind
+:meth:`Orders.push_many <stampsync.stamped.v3.orders.Orders.push_many>`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import anyio
+import msgspec
+
+from .._validate import positive
+from ..errors import ConfigurationError
+from ..stamped.v3.models import OrderData
+from ..stamped.v3.orders import OrderPush
+from .fanout import StopEvent, _aiter
+from .journal import Journal
+from .writes import BatchReport, OnOutcome, Prepared, Rejected, run_writes
+
+if TYPE_CHECKING:
+    from ..stamped.v3.orders import Orders, Pushable
+
+#: The journal's name for an order push.
+PUSH_OPERATION = "stamped.v3.orders.push"
+
+
+def resend_upserts(journal: Journal) -> int:
+    """Mark the journal's unsettled pushes that carry a ``customOrderId`` (upserts, safe
+    to repeat) as not applied, so this run sends them again; return how many.
+
+    Left ambiguous by a crash or by retries that ran out, an upsert needs no review:
+    sending it again leaves one order. Keys a live run is sending are left alone.
+    """
+    resent = 0
+    for entry in list(journal.entries()):
+        if entry.operation != PUSH_OPERATION or entry.status not in ("ambiguous", "pending"):
+            continue
+        if not isinstance(entry.request, dict) or not entry.request.get("customOrderId"):
+            continue
+        try:
+            journal.resolve(entry.key, applied=False, note="an upsert by customOrderId: resent")
+        except ConfigurationError:
+            continue  # held by a live run
+        resent += 1
+    return resent
+
+
+async def push_many(
+    orders: Orders,
+    rows: Iterable[Pushable] | AsyncIterable[Pushable],
+    *,
+    journal: str | Path | Journal | None,
+    on_outcome: OnOutcome | None,
+    keep_outcomes: bool,
+    stop: StopEvent | None,
+    check_first: bool,
+    breaker: int,
+) -> BatchReport:
+    """Push many orders, each key at most once (see
+    :meth:`Orders.push_many <stampsync.stamped.v3.orders.Orders.push_many>`)."""
+    positive(breaker, "breaker")
+    if isinstance(journal, Journal):
+        await anyio.to_thread.run_sync(resend_upserts, journal)
+    elif journal is not None:
+
+        def settle(path: str | Path = journal) -> None:
+            with Journal(path) as opened:
+                resend_upserts(opened)
+
+        await anyio.to_thread.run_sync(settle)
+
+    def prepare(item: OrderPush) -> Prepared:
+        order = item.order
+        if not isinstance(order, OrderData):
+            raise ConfigurationError("order must be an OrderData")
+        if order.customer_id is None and order.custom_customer_id is None:
+            raise ConfigurationError("an order needs customer_id or custom_customer_id")
+        if order.cart is None:
+            raise ConfigurationError("an order needs a cart")
+
+        async def send() -> int | None:
+            await orders.push(order)
+            return None
+
+        return Prepared(item.key, msgspec.to_builtins(order), send)
+
+    async def keyed() -> AsyncIterator[OrderPush | Rejected]:
+        async for item in _aiter(rows):
+            if isinstance(item, OrderData):
+                yield OrderPush(key=item.custom_order_id or "", order=item)
+            else:
+                yield item
+
+    async def ping() -> object:
+        return await orders.filter(limit=1)
+
+    return await run_writes(
+        keyed(),
+        prepare,
+        operation=PUSH_OPERATION,
+        concurrency=orders._client.concurrent_batch_executions,
+        journal=journal,
+        on_outcome=on_outcome,
+        keep_outcomes=keep_outcomes,
+        stop=stop,
+        preflight=ping if check_first else None,
+        breaker=breaker,
+    )

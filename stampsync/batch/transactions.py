@@ -1,0 +1,144 @@
+"""A point of sale's day-end import: the batch behind
+:meth:`Transactions.add_many <stampsync.stamps.Transactions.add_many>`, and the settling
+of a journal's ambiguous transactions
+(:meth:`Transactions.resolve_journal <stampsync.stamps.Transactions.resolve_journal>`)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterable, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import msgspec
+
+from ..errors import StampsyncError
+from ..stamps.transactions import PosTransaction, TransactionBody
+from .awards import run_stamps_writes
+from .fanout import StopEvent, _aiter
+from .journal import WriteJournal, client_account, open_journal
+from .writes import BatchReport, OnOutcome, Prepared, Rejected
+
+if TYPE_CHECKING:
+    from ..stamps.transactions import Transactions
+
+log = logging.getLogger("stampsync")
+
+
+class _Keyed(msgspec.Struct, frozen=True):
+    """A row with its key filled in, as run_writes reads it (``key``, ``user``, ``row``)."""
+
+    key: str
+    user: str | int | None
+    row: int | None
+    item: PosTransaction
+
+
+async def resolve_journal(
+    transactions: Transactions, journal: str | Path | WriteJournal
+) -> dict[str, int | None]:
+    """Settle the ambiguous ``transactions.add`` keys of a journal by their invoices (see
+    :meth:`Transactions.resolve_journal <stampsync.stamps.Transactions.resolve_journal>`)."""
+    own = not isinstance(journal, WriteJournal)
+    jrn = open_journal(journal, account=client_account(transactions._client))
+    settled: dict[str, int | None] = {}
+    async with contextlib.AsyncExitStack() as stack:
+        if own:
+            await stack.enter_async_context(jrn)
+        me = jrn.new_run()
+        # Registering a run ends the dead ones: their pending keys become ambiguous.
+        # A live run's pending keys stay pending, and are not touched here.
+        await jrn.astart_run(me)
+        try:
+            for entry in await jrn.aentries("ambiguous"):
+                if entry.operation != "transactions.add":
+                    continue
+                try:
+                    body = msgspec.convert(entry.request, TransactionBody)
+                    result = await transactions.settle(body)
+                except (StampsyncError, msgspec.ValidationError) as exc:
+                    log.warning("journal key %r stays ambiguous: %s", entry.key, exc)
+                    continue
+                tx_id = result.transaction.id if result.transaction else None
+                await jrn.aresolve(
+                    entry.key, applied=True, result_id=tx_id, note="settled by invoice"
+                )
+                settled[entry.key] = tx_id
+        finally:
+            await jrn.aend_run(me)
+    return settled
+
+
+async def add_many(
+    transactions: Transactions,
+    rows: Iterable[PosTransaction | Rejected] | AsyncIterable[PosTransaction | Rejected],
+    *,
+    journal: str | Path | WriteJournal | None,
+    on_outcome: OnOutcome | None,
+    keep_outcomes: bool,
+    stop: StopEvent | None,
+    check_first: bool,
+    breaker: int,
+    recovered: set[str] | None,
+    settle_first: bool,
+) -> BatchReport:
+    """Add many transactions, each at most once, a lost answer resolved by the invoice
+    (see :meth:`Transactions.add_many <stampsync.stamps.Transactions.add_many>`)."""
+    keys = recovered if recovered is not None else set()
+    default_store = transactions._client.store
+    if journal is not None and settle_first:
+        keys.update(await transactions.resolve_journal(journal))
+
+    async def keyed() -> AsyncIterable[_Keyed | Rejected]:
+        async for row in _aiter(rows):
+            if isinstance(row, Rejected):
+                yield row
+                continue
+            key = row.key if row.key is not None else row.natural_key(default_store)
+            yield _Keyed(key, row.user, row.row, row)
+
+    def prepare(keyed_row: _Keyed) -> Prepared:
+        row = keyed_row.item
+        body = transactions.add_body(
+            invoice_number=row.invoice_number,
+            total_value=row.total_value,
+            number_of_people=row.number_of_people,
+            created=row.created,
+            store=row.store,
+            user=row.user,
+            sub_total=row.sub_total,
+            discount=row.discount,
+            service_charge=row.service_charge,
+            tax=row.tax,
+            channel=row.channel,
+            type=row.type,
+            items=row.items,
+            payments=row.payments,
+            stamps=row.stamps,
+            employee_code=row.employee_code,
+            extra_data=row.extra_data,
+        )
+
+        async def send() -> int | None:
+            result = await transactions.send_add(body)
+            if result.recovered:
+                keys.add(keyed_row.key)
+            return result.transaction.id if result.transaction else None
+
+        return Prepared(keyed_row.key, msgspec.to_builtins(body), send)
+
+    report = await run_stamps_writes(
+        transactions._client,
+        keyed(),
+        prepare,
+        "transactions.add",
+        journal,
+        on_outcome,
+        keep_outcomes,
+        stop,
+        check_first=check_first,
+        breaker=breaker,
+    )
+    report.counts["recovered"] = len(keys)
+    return report
