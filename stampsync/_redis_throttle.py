@@ -80,10 +80,12 @@ local oldest = redis.call('ZRANGE', KEYS[1], used - effective, used - effective,
 return {1, math.max(1, math.ceil(tonumber(oldest[2]) + span - now)), effective}
 """
 
-#: KEYS: log. ARGV: member. Stamps a reserved start with Redis's time now (if still there).
+#: KEYS: log. ARGV: member, age (us). Stamps a reserved start with Redis's time now less
+#: ``age``, the time the stamp spent in this process after the answer came (if still there).
 SENT = """
 local t = redis.call('TIME')
-redis.call('ZADD', KEYS[1], 'XX', tonumber(t[1]) * 1000000 + tonumber(t[2]), ARGV[1])
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+redis.call('ZADD', KEYS[1], 'XX', now - math.max(0, tonumber(ARGV[2])), ARGV[1])
 return 1
 """
 
@@ -450,14 +452,20 @@ class RedisThrottle:
         return None
 
     def _stamp(self, member: str) -> None:
-        task = asyncio.ensure_future(self._send_stamp(member))
+        answered = asyncio.get_running_loop().time()
+        task = asyncio.ensure_future(self._send_stamp(member, answered))
         self._updates.add(task)
         task.add_done_callback(self._updates.discard)
 
-    async def _send_stamp(self, member: str) -> None:
+    async def _send_stamp(self, member: str, answered: float) -> None:
+        # The stamp is back-dated by the time it waited here (a busy loop runs this task
+        # late): Redis runs the script after this moment, so "its time now less the
+        # age" is still no earlier than the answer, which came after the arrival the
+        # server counted. Left out, a busy worker holds each slot that much longer.
+        age_us = int((asyncio.get_running_loop().time() - answered) * 1_000_000)
         try:
             self.redis_calls += 1
-            await self._sent_script(keys=[self._log_key], args=[member])
+            await self._sent_script(keys=[self._log_key], args=[member, age_us])
         except self._errors as exc:
             # The start keeps its reserved score, a window ahead: safe, only slower.
             log.debug("could not stamp a start on %r: %s", self.key, type(exc).__name__)

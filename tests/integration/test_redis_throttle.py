@@ -385,3 +385,29 @@ def test_an_unknown_redis_option_is_refused_at_once_without_its_secret() -> None
         RedisThrottle("redis://127.0.0.1:1/0?Password=s3cret-pass", key="k", limit=1, seconds=1)
     assert "s3cret-pass" not in str(bad.value)
     assert "Password=***" in str(bad.value)
+
+
+async def test_a_stamp_sent_late_by_a_busy_loop_is_back_dated_never_before_the_answer(
+    redis_url: str,
+) -> None:
+    """The slot a request held counts from its answer. A worker whose loop is busy runs
+    the stamp late; the stamp takes that delay off, so the slot is not held longer for
+    it, and is still no earlier than the moment the answer was taken in."""
+    client = aioredis.Redis.from_url(redis_url)
+    async with RedisThrottle(redis_url, key="late", limit=5, seconds=10) as shared:
+        try:
+            ticket = await shared.reserve()
+            seconds, micros = await client.time()
+            answered = seconds * 1_000_000 + micros
+            ticket.sent()
+            time.sleep(0.3)  # noqa: ASYNC251 - the loop is busy: the stamp cannot run yet
+            await asyncio.sleep(0.05)
+            await asyncio.gather(*shared._updates)
+            seconds, micros = await client.time()
+            stamped_at = seconds * 1_000_000 + micros
+            [(_, score)] = await client.zrange("stampsync:{late}:log", 0, -1, withscores=True)
+        finally:
+            await client.aclose()
+    assert answered <= score, "back-dated before the answer: the window could overfill"
+    # Without the back-dating the score would be the script's run, 300 ms after.
+    assert score < answered + 100_000 < stamped_at
