@@ -376,8 +376,23 @@ def render(results: Path, page: Path, img: Path) -> None:
             f"| total time / ideal (slowest store's rows / its rate) | {f['elapsed_s']} s / "
             f"{f['ideal_s']} s = {f['vs_ideal']:.2f}x |",
             f"| worker CPU per award | {f['worker_cpu_ms_per_award']} ms |",
-            "",
         ]
+        if "postgres_cpu_ms_per_award" in f:
+            per_award = (
+                f["worker_cpu_ms_per_award"]
+                + f["sandbox_cpu_ms_per_award"]
+                + f["postgres_cpu_ms_per_award"]
+                + f["redis_cpu_ms_per_award"]
+            )
+            rate = f["stores"] * f["limit_per_store"] / f["seconds"]
+            lines += [
+                f"| sandbox / PostgreSQL / Redis CPU per award | "
+                f"{f['sandbox_cpu_ms_per_award']} / {f['postgres_cpu_ms_per_award']} / "
+                f"{f['redis_cpu_ms_per_award']} ms |",
+                f"| cores the ideal rate ({rate:g} awards/s) needs, of the machine's "
+                f"{f['cores']} | {per_award * rate / 1000:.2f} |",
+            ]
+        lines += [""]
         ten = f.get("ten_stores")
         if ten:
             lines += [
