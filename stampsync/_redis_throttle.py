@@ -80,6 +80,9 @@ local oldest = redis.call('ZRANGE', KEYS[1], used - effective, used - effective,
 return {1, math.max(1, math.ceil(tonumber(oldest[2]) + span - now)), effective}
 """
 
+#: What a stamp's back-dating leaves out of its measured age, in us (see _send_stamp).
+STAMP_AGE_MARGIN_US = 2000
+
 #: KEYS: log. ARGV: member, age (us). Stamps a reserved start with Redis's time now less
 #: ``age``, the time the stamp spent in this process after the answer came (if still there).
 SENT = """
@@ -452,17 +455,19 @@ class RedisThrottle:
         return None
 
     def _stamp(self, member: str) -> None:
-        answered = asyncio.get_running_loop().time()
+        answered = time.monotonic_ns()
         task = asyncio.ensure_future(self._send_stamp(member, answered))
         self._updates.add(task)
         task.add_done_callback(self._updates.discard)
 
-    async def _send_stamp(self, member: str, answered: float) -> None:
+    async def _send_stamp(self, member: str, answered: int) -> None:
         # The stamp is back-dated by the time it waited here (a busy loop runs this task
         # late): Redis runs the script after this moment, so "its time now less the
         # age" is still no earlier than the answer, which came after the arrival the
-        # server counted. Left out, a busy worker holds each slot that much longer.
-        age_us = int((asyncio.get_running_loop().time() - answered) * 1_000_000)
+        # server counted. Left out, a busy worker holds each slot that much longer. The
+        # process's monotonic clock in ns (an event loop's may tick in ms), less
+        # STAMP_AGE_MARGIN for the two clocks' rates.
+        age_us = (time.monotonic_ns() - answered) // 1000 - STAMP_AGE_MARGIN_US
         try:
             self.redis_calls += 1
             await self._sent_script(keys=[self._log_key], args=[member, age_us])

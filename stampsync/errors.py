@@ -33,6 +33,7 @@ a private key, token or Authorization header.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 __all__ = [
     "APIError",
@@ -63,6 +64,21 @@ __all__ = [
 
 class StampsyncError(Exception):
     """Base class of every error stampsync raises."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled as it stands, not through __init__ (whose keyword-only arguments the
+        # default protocol cannot replay): a job queue that stores a failed job's error
+        # (arq, a process pool) can read it back.
+        return (_rebuild, (type(self), self.args, self.__dict__.copy()))
+
+
+def _rebuild(
+    cls: type[StampsyncError], args: tuple[Any, ...], state: dict[str, Any]
+) -> StampsyncError:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
 
 
 class ConfigurationError(StampsyncError, ValueError):

@@ -251,3 +251,29 @@ def test_a_failed_write_is_only_called_not_applied_when_that_is_certain(
     assert text
     if not isinstance(exc, StampsyncError):
         assert type(exc).__name__ in text
+
+
+def test_errors_survive_pickling_as_a_job_queue_stores_them() -> None:
+    """arq pickles a failed job's exception into its result; errors whose constructors
+    take keyword-only arguments could be pickled but not read back, and one such result
+    broke every later listing of the queue's results."""
+    import pickle
+
+    from stampsync.errors import (
+        AmbiguousWriteError,
+        QuotaWaitError,
+        ServerError,
+        TransportError,
+    )
+
+    made = [
+        TransportError("connection reset", method="POST", path="/api/stamps/add", sent=True),
+        QuotaWaitError("GET", "/api/x", 12.5),
+        ServerError("busy", status=503, method="GET", path="/v2/x", body=b"{}"),
+        AmbiguousWriteError("lost", method="POST", path="/api/stamps/add"),
+    ]
+    for error in made:
+        back = pickle.loads(pickle.dumps(error))  # noqa: S301 - our own bytes
+        assert type(back) is type(error)
+        assert str(back) == str(error)
+        assert back.__dict__ == error.__dict__

@@ -124,3 +124,48 @@ async def test_a_job_with_bad_settings_fails_at_once() -> None:
 
     with pytest.raises(ConfigurationError, match="no token for account 's1'"):
         await award_job(_job_context(no_token, 1), "s1", ROWS)
+
+
+class _Counter:
+    """The few Redis calls the job makes to count its failures."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+
+    async def incr(self, key: str) -> int:
+        self.counts[key] = self.counts.get(key, 0) + 1
+        return self.counts[key]
+
+    async def expire(self, key: str, seconds: int) -> bool:
+        return True
+
+
+async def test_unexpected_failures_are_counted_apart_from_arqs_tries() -> None:
+    """arq's try count also grows with held rows and journal outages: a job retried ten
+    times for held rows still gets its reruns after a first fault."""
+    from arq.worker import Retry
+
+    def flaky(account: str) -> dict[str, Any]:
+        raise RuntimeError("secrets store timed out")
+
+    redis = _Counter()
+    for _ in range(UNEXPECTED_TRIES - 1):
+        ctx = {**_job_context(flaky, 10), "redis": redis}
+        with pytest.raises(Retry):
+            await award_job(ctx, "s1", ROWS)
+    with pytest.raises(RuntimeError):
+        await award_job({**_job_context(flaky, 10), "redis": redis}, "s1", ROWS)
+    assert redis.counts == {"stampsync:failures:j": UNEXPECTED_TRIES}
+
+
+async def test_a_providers_own_timeout_is_not_taken_for_the_jobs() -> None:
+    """Only the job's deadline means "outlived its time" (retried up to arq's tries);
+    a TimeoutError from the credentials provider is a fault like any other."""
+
+    def slow_store(account: str) -> dict[str, Any]:
+        raise TimeoutError("secrets store")
+
+    ctx = {**_job_context(slow_store, 1), "redis": _Counter()}
+    ctx["redis"].counts["stampsync:failures:j"] = UNEXPECTED_TRIES - 1
+    with pytest.raises(TimeoutError, match="secrets store"):
+        await award_job(ctx, "s1", ROWS)

@@ -149,7 +149,11 @@ def _transient(exc: BaseException) -> bool:
         | asyncpg.exceptions.TransactionRollbackError,  # serialization failure, deadlock
     ):
         return True
-    return isinstance(exc, asyncpg.InterfaceError) and "closed" in str(exc)
+    # "closed"; "another operation is in progress" or "is cancelling": the client-side
+    # state of a connection a failure left behind, checked before anything is sent.
+    return isinstance(exc, asyncpg.InterfaceError) and any(
+        words in str(exc) for words in ("closed", "in progress", "cancelling")
+    )
 
 
 def _suspect(exc: BaseException) -> bool:
@@ -158,6 +162,8 @@ def _suspect(exc: BaseException) -> bool:
     serialization failure)."""
     import asyncpg
 
+    if isinstance(exc, ConfigurationError):
+        return False  # ours, about the data: the connection is fine
     if isinstance(exc, asyncpg.PostgresError):
         return isinstance(
             exc, asyncpg.PostgresConnectionError | asyncpg.exceptions.OperatorInterventionError

@@ -14,7 +14,7 @@ import logging
 import socket
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 
@@ -195,15 +195,35 @@ def _award(row: Mapping[str, Any]) -> StampAward | Rejected:
     )
 
 
-def _journal_error(exc: BaseException) -> JournalError | None:
-    if isinstance(exc, JournalError):
+E = TypeVar("E", bound=BaseException)
+
+
+def _found(exc: BaseException, kind: type[E]) -> E | None:
+    """``exc`` or the first ``kind`` inside it (task groups wrap what they raise)."""
+    if isinstance(exc, kind):
         return exc
     if isinstance(exc, BaseExceptionGroup):
         for inner in exc.exceptions:
-            found = _journal_error(inner)
+            found = _found(inner, kind)
             if found is not None:
                 return found
     return None
+
+
+def _journal_error(exc: BaseException) -> JournalError | None:
+    return _found(exc, JournalError)
+
+
+async def _count_failure(ctx: dict[str, Any], try_: int) -> int:
+    """How often this job has failed unexpectedly, this time included (kept in Redis a
+    day, by job id); arq's own try count when Redis cannot say."""
+    key = f"stampsync:failures:{ctx.get('job_id', '')}"
+    try:
+        failures = int(await ctx["redis"].incr(key))
+        await ctx["redis"].expire(key, 86400)
+    except Exception:  # no Redis at hand: arq's count, which is never lower
+        return try_
+    return failures
 
 
 async def award_job(
@@ -226,9 +246,10 @@ async def award_job(
     held = 0
     taken = 0
     try_ = int(ctx.get("job_try", 1))
+    started = anyio.current_time()
 
     async def soft_deadline() -> None:
-        await anyio.sleep(settings.job_timeout / 2)
+        await anyio.sleep_until(started + settings.job_timeout / 2)
         stop.set()
 
     async def items() -> AsyncIterator[StampAward | Rejected]:
@@ -244,10 +265,11 @@ async def award_job(
         held -= 1
         gate.release()
 
+    deadline: anyio.CancelScope | None = None
     try:
         # Within arq's own timeout: arq does not run a timed-out job again, so a job held
         # up past it (a journal outage, a long quota wait) would drop its unclaimed rows.
-        with anyio.fail_after(settings.job_timeout * 0.9):
+        with anyio.fail_after(settings.job_timeout * 0.9) as deadline:
             client = await state.client(account)  # a provider's fault is retried too
             async with anyio.create_task_group() as tg:
                 tg.start_soon(soft_deadline)
@@ -261,21 +283,27 @@ async def award_job(
                     max_stamps=settings.max_stamps,
                 )
                 tg.cancel_scope.cancel()
-    except TimeoutError:
-        log.warning("fleet job for %s outlived its time; retrying", account)
-        raise Retry(defer=5) from None
     except Exception as exc:
+        if isinstance(exc, TimeoutError) and deadline is not None and deadline.cancelled_caught:
+            log.warning("fleet job for %s outlived its time; retrying", account)
+            raise Retry(defer=5) from None
         failure = _journal_error(exc)
         if failure is not None:
             log.warning("fleet job for %s: journal unavailable, retrying: %s", account, failure)
             raise Retry(defer=5) from None
-        # Anything else that escaped the batch (a driver's fault, a bug): a rerun is safe,
-        # since the journal skips what this run settled, while a job that fails for good
-        # leaves its untried rows out of the journal (``fleet status`` lists such jobs).
-        if isinstance(exc, ConfigurationError) or try_ >= UNEXPECTED_TRIES:
+        bad_settings = _found(exc, ConfigurationError)
+        if bad_settings is not None:
+            raise bad_settings from None
+        # Anything else that escaped the batch (a driver's fault, a provider's, a bug): a
+        # rerun is safe, since the journal skips what this run settled, while a job that
+        # fails for good leaves its untried rows out of the journal (``fleet status``
+        # lists such jobs). Counted apart from arq's tries, which held rows and journal
+        # outages use up too.
+        failures = await _count_failure(ctx, try_)
+        if failures >= UNEXPECTED_TRIES:
             raise
-        log.exception("fleet job for %s (try %d) failed; retrying", account, try_)
-        raise Retry(defer=5 * try_) from None
+        log.exception("fleet job for %s (failure %d) failed; retrying", account, failures)
+        raise Retry(defer=5 * failures) from None
     finally:
         for _ in range(held):  # rows that never reached an outcome (the job failed)
             gate.release()

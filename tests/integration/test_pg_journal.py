@@ -237,9 +237,11 @@ async def test_a_connection_left_half_read_is_dropped_and_the_operation_retried(
     await db.open()
     try:
         used: list[asyncpg.Connection] = []
+        raw: list[asyncpg.Connection] = []
 
         async def op(con: asyncpg.Connection) -> int:
             used.append(con)
+            raw.append(con._con)  # the pool's proxy lets go of it on release
             if len(used) == 1:
                 raise asyncpg.InternalClientError(
                     "cannot switch to state 12; another operation (2) is in progress"
@@ -248,6 +250,8 @@ async def test_a_connection_left_half_read_is_dropped_and_the_operation_retried(
 
         assert await db.run(op, "test") == 1
         assert len(used) == 2
+        assert raw[0].is_closed(), "a connection in an unknown state went back to the pool"
+        assert raw[1] is not raw[0]
         # Released by then, the first connection's proxy no longer reaches it; the pool
         # has no closed connection to hand out: every one of them still answers.
         answers = await asyncio.gather(*(db.run(op, "test") for _ in range(6)))
