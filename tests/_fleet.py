@@ -132,6 +132,18 @@ class Fleet:
         done = subprocess.run(argv, env=self.env(), capture_output=True, timeout=60, check=False)
         assert done.returncode == 0, done.stderr.decode()[-2000:]
 
+    async def wait_ready(self, within: float = 60.0) -> None:
+        """Wait until every worker started so far has connected to Redis (and so polls
+        within a moment): on a loaded machine a worker takes seconds to start, and one
+        started first would take every job before the others could."""
+        deadline = time.monotonic() + within
+        for n, proc in enumerate(self.workers):
+            log = self.workdir / f"worker-{n}.log"
+            while "redis_version=" not in log.read_text(errors="replace"):
+                assert proc.poll() is None, f"worker {n} exited:\n{log.read_text()[-2000:]}"
+                assert time.monotonic() < deadline, f"worker {n} never started"
+                await asyncio.sleep(0.1)
+
     def cmdline(self, proc: subprocess.Popen[bytes]) -> bytes:
         """The process's arguments as the system shows them to every user (``ps``)."""
         return Path(f"/proc/{proc.pid}/cmdline").read_bytes()

@@ -46,8 +46,18 @@ def redis_url() -> Iterator[str]:
         yield url
 
 
-def sandbox(stores: int) -> Sandbox:
-    return Sandbox(process=True, extra_tokens=stores, limit=LIMIT, seconds=1.0, members=50)
+def sandbox(stores: int, *, latency: float = 0.0) -> Sandbox:
+    """The sandbox, each store with its own quota; ``latency``: every answer that late,
+    so a worker seen holding a claim still holds it when it is killed a moment later."""
+    faults = [f"latency:1:{latency}"] if latency else []
+    return Sandbox(
+        process=True,
+        extra_tokens=stores,
+        limit=LIMIT,
+        seconds=1.0,
+        members=50,
+        faults=faults,
+    )
 
 
 def fleet_for(
@@ -136,18 +146,20 @@ async def test_a_sigkilled_workers_jobs_are_retried_and_nothing_applies_twice(
 ) -> None:
     stores, per_store = 4, 40
     total = write_campaign(tmp_path / "c.csv", stores, per_store)
-    with sandbox(stores) as sb:
+    with sandbox(stores, latency=0.3) as sb:
         fleet = fleet_for(tmp_path, redis_url, pg_dsn, sb, stores, job_timeout=4.0)
         try:
-            victim = fleet.start_worker()
+            # Every worker up before any job is queued, and none may take more than two
+            # of the 16 jobs: on a loaded CI machine a worker takes seconds to start, and
+            # the first one up had taken (or finished) all the work before the others
+            # (or, started first, the victim before the others) could send.
+            victim = fleet.start_worker(None, "--max-jobs", "2")
+            others = [fleet.start_worker(None, "--max-jobs", "2") for _ in range(2)]
             # The journal's password travels by environment, never in argv (ps shows it).
             assert PASSWORD.encode() not in fleet.cmdline(victim)
+            await fleet.wait_ready()
             fleet.enqueue(tmp_path / "c.csv", job_rows=10)
-            # The victim alone first, so it surely has work (on a slow CI machine the
-            # others took every job before it started); then the others join, and the
-            # victim dies mid-send, holding claimed rows.
-            await wait_until_sending(pg_dsn, victim.pid, within=60)
-            others = [fleet.start_worker() for _ in range(2)]
+            # All at work; the victim dies mid-send, holding a claimed row.
             await wait_until_sending(pg_dsn, others[0].pid, within=60)
             await wait_until_sending(pg_dsn, victim.pid, within=60)
             assert victim.poll() is None
@@ -200,7 +212,7 @@ async def test_two_hosts_a_live_lease_is_never_taken_and_a_dead_ones_rows_turn_a
     ambiguous; none is sent again, and no live worker's claim is ever taken."""
     stores, per_store = 3, 60
     total = write_campaign(tmp_path / "c.csv", stores, per_store)
-    with sandbox(stores) as sb:
+    with sandbox(stores, latency=0.3) as sb:
         fleet = fleet_for(
             tmp_path, redis_url, pg_dsn, sb, stores, job_timeout=4.0, lease_seconds=3.0
         )
@@ -211,6 +223,7 @@ async def test_two_hosts_a_live_lease_is_never_taken_and_a_dead_ones_rows_turn_a
             # the same store's keys in the same order, so the hosts meet on them.
             a = fleet.start_worker("host-a", "--max-jobs", "3")
             b = fleet.start_worker("host-b", "--max-jobs", "3")
+            await fleet.wait_ready()
             fleet.enqueue(tmp_path / "c.csv", job_rows=per_store, name="first")
             fleet.enqueue(tmp_path / "c.csv", job_rows=per_store, name="again")
             # Each host takes three of the six jobs, so one store's two jobs are on
