@@ -283,3 +283,16 @@ async def test_a_listing_fails_with_the_pages_error() -> None:
     async with client(broken) as stamped:
         with pytest.raises(StampsyncError):
             [r async for r in stamped.v3.loyalty.list_rewards()]
+
+
+def test_an_answer_of_several_pages_reads_as_one() -> None:
+    from stampsync.stamped.v3._resource import merge_pages
+    from stampsync.stamped.v3.models import Order, PaginatedOrders
+
+    first = PaginatedOrders(page=2, limit=2, more_pages=True, orders=[Order(order_id="a")])
+    last = PaginatedOrders(page=3, limit=5, more_pages=False, orders=[Order(order_id="b")])
+    merged = merge_pages([first, last], PaginatedOrders, "orders")
+    assert (merged.page, merged.limit, merged.more_pages) == (2, 5, False)
+    assert [o.order_id for o in merged.orders] == ["a", "b"]
+    assert merge_pages([], PaginatedOrders, "orders") == PaginatedOrders()
+    assert merge_pages(first, PaginatedOrders, "orders") is first

@@ -14,6 +14,7 @@ from ..._validate import positive
 from ...errors import ConfigurationError
 from .._resource import StampedResource
 from ._listing import Listing, V3Page
+from .models import Paginated
 
 T = TypeVar("T")
 S = TypeVar("S", bound=msgspec.Struct)
@@ -81,6 +82,22 @@ def check_limit(limit: object) -> int:
     return limit
 
 
+P = TypeVar("P", bound=Paginated)
+
+
+def merge_pages(answer: P | list[P], empty: type[P], items: str) -> P:
+    """A listing answered with an array of pages (as the reference shows it), as one page:
+    the first page's number, the last one's paging flags, every page's ``items``."""
+    if not isinstance(answer, list):
+        return answer
+    if not answer:
+        return empty()
+    if len(answer) == 1:
+        return answer[0]
+    merged = [item for page in answer for item in getattr(page, items)]
+    return msgspec.structs.replace(answer[-1], page=answer[0].page, **{items: merged})
+
+
 class V3Resource(StampedResource):
     """One section of ``client.v3``; paths are scoped to the shop (the store hash)."""
 
@@ -109,3 +126,26 @@ class V3Resource(StampedResource):
             return fetch(page, limit)
 
         return Listing(one, start_page=start_page, limit=limit, prefetch=ahead, key=key, what=what)
+
+    def _filtered_listing(
+        self,
+        filter_: Callable[..., Awaitable[V3Page[T]]],
+        filters: dict[str, Any],
+        *,
+        limit: int,
+        start_page: int | None,
+        prefetch: int | None,
+        key: Callable[[T], Hashable | None],
+        what: str,
+    ) -> Listing[T]:
+        """Every page of ``filter_(page=, limit=, **filters)``; the filters checked now."""
+        if "page" in filters:
+            raise ConfigurationError("list takes start_page, not page")
+        check_filters(filter_, filters)
+
+        def fetch(page: int | None, size: int) -> Awaitable[V3Page[T]]:
+            return filter_(page=page, limit=size, **filters)
+
+        return self._listing(
+            fetch, limit=limit, start_page=start_page, prefetch=prefetch, key=key, what=what
+        )

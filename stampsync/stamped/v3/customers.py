@@ -11,7 +11,6 @@ from ._resource import (
     DEFAULT_LIMIT,
     V3Resource,
     body,
-    check_filters,
     check_limit,
     query,
     record_id,
@@ -138,15 +137,9 @@ class Customers(V3Resource):
             async for customer in stamped.v3.customers.list(vip_tier="Gold"):
                 ...
         """
-        if "page" in filters:
-            raise ConfigurationError("list takes start_page, not page")
-        check_filters(self.filter, filters)
-
-        async def fetch(page: int | None, size: int) -> PaginatedCustomers:
-            return await self.filter(page=page, limit=size, **filters)
-
-        return self._listing(
-            fetch,
+        return self._filtered_listing(
+            self.filter,
+            filters,
             limit=limit,
             start_page=start_page,
             prefetch=prefetch,

@@ -13,7 +13,15 @@ from ..._endpoint import Endpoint, stamped_v3
 from ..._options import BREAKER_THRESHOLD
 from ...errors import ConfigurationError
 from ._listing import Listing
-from ._resource import DEFAULT_LIMIT, V3Resource, body, check_limit, query, record_id
+from ._resource import (
+    DEFAULT_LIMIT,
+    V3Resource,
+    body,
+    check_limit,
+    merge_pages,
+    query,
+    record_id,
+)
 from .models import (
     Order,
     OrderCartData,
@@ -68,21 +76,6 @@ if TYPE_CHECKING:
     Pushable = OrderPush | OrderData | Rejected
 
 
-def _merge(answer: PaginatedOrders | list[PaginatedOrders]) -> PaginatedOrders:
-    if not isinstance(answer, list):
-        return answer
-    if len(answer) == 1:
-        return answer[0]
-    last = answer[-1] if answer else PaginatedOrders()
-    return PaginatedOrders(
-        page=answer[0].page if answer else None,
-        limit=last.limit,
-        more_pages=last.more_pages,
-        subset=last.subset,
-        orders=[o for page in answer for o in page.orders],
-    )
-
-
 class Orders(V3Resource):
     """``stamped.v3.orders``: push orders (one or a journaled batch), read, list,
     update and delete them."""
@@ -133,7 +126,7 @@ class Orders(V3Resource):
         The reference answers an array of pages; their orders are joined into one.
         """
         answer = await self._call(FILTER_ORDERS, query=query(page=page, limit=check_limit(limit)))
-        return _merge(answer)
+        return merge_pages(answer, PaginatedOrders, "orders")
 
     def list(
         self,

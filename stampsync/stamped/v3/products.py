@@ -11,8 +11,8 @@ from ._resource import (
     DEFAULT_LIMIT,
     V3Resource,
     body,
-    check_filters,
     check_limit,
+    merge_pages,
     query,
     record_id,
 )
@@ -41,21 +41,6 @@ DELETE_PRODUCT = stamped_v3(
     "merchant", "DELETE", "/products/{product_id}", SoftDelete, idempotent=True
 )
 LOOKUP_PRODUCT = stamped_v3("merchant", "GET", "/products/lookup", Product, idempotent=True)
-
-
-def _merge(answer: PaginatedProducts | list[PaginatedProducts]) -> PaginatedProducts:
-    if not isinstance(answer, list):
-        return answer
-    if len(answer) == 1:
-        return answer[0]
-    last = answer[-1] if answer else PaginatedProducts()
-    return PaginatedProducts(
-        page=answer[0].page if answer else None,
-        limit=last.limit,
-        more_pages=last.more_pages,
-        subset=last.subset,
-        products=[p for page in answer for p in page.products],
-    )
 
 
 class Products(V3Resource):
@@ -111,7 +96,7 @@ class Products(V3Resource):
                 tags=tags,
             ),
         )
-        return _merge(answer)
+        return merge_pages(answer, PaginatedProducts, "products")
 
     def list(
         self,
@@ -123,15 +108,9 @@ class Products(V3Resource):
     ) -> Listing[Product]:
         """GET /api/v3/merchant/shops/{store_hash}/products, every page: an async
         iterator over every matching product (``filters``: those of :meth:`filter`)."""
-        if "page" in filters:
-            raise ConfigurationError("list takes start_page, not page")
-        check_filters(self.filter, filters)
-
-        async def fetch(page: int | None, size: int) -> PaginatedProducts:
-            return await self.filter(page=page, limit=size, **filters)
-
-        return self._listing(
-            fetch,
+        return self._filtered_listing(
+            self.filter,
+            filters,
             limit=limit,
             start_page=start_page,
             prefetch=prefetch,
