@@ -24,6 +24,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from stampsync._redis_throttle import redis_margin
+
 ROOT = Path(__file__).resolve().parent.parent
 BENCHMARKS = [
     "request_overhead",
@@ -261,8 +263,9 @@ def render(results: Path, page: Path, img: Path) -> None:
         lines += [
             "## 2b. The throttle under real conditions",
             "",
-            "An export through `StampedClient` against the sandbox in its own process with",
-            "a strict quota, once per throttle. `reconnects`: every 5th answer closes its",
+            "An export through `StampedClient` (8 connections, 10 pages ahead) against the",
+            "sandbox in its own process with a strict quota, once per throttle.",
+            "`reconnects`: every 5th answer closes its",
             "connection and each new connection's first request arrives 120 ms late.",
             "`overestimated`: `throttle_limit` twice the server's quota. `grant-stamped`",
             "is the previous design (a start counted at its grant, the limit never",
@@ -400,7 +403,8 @@ def render(results: Path, page: Path, img: Path) -> None:
                 f"too): {ten['elapsed_s']} s / {ten['ideal_s']} s = {ten['vs_ideal']:.2f}x, "
                 f"each store at {ten['store_rate_per_s']['median']} requests/s (its throttle "
                 f"admits at most {ten['limit_per_store']} per {ten['seconds']:g} s plus a "
-                f"50 ms margin), {ten['applied_twice']} applied twice, "
+                f"{redis_margin(ten['seconds']) * 1000:g} ms margin), "
+                f"{ten['applied_twice']} applied twice, "
                 f"{ten['outcomes']['ambiguous']} ambiguous (all the killed worker's). At "
                 f"{f['stores']} stores the stores run at "
                 f"{f['store_rate_per_s']['median']} requests/s: "

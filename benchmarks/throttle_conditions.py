@@ -90,8 +90,9 @@ async def one(
         async with sb.stamped_client(
             throttle_limit=limit,
             throttle_seconds=seconds,
-            concurrent_connections=4,
-            concurrent_batch_executions=4,
+            # Enough in flight to cover a slow reconnect: 8 connections, and the
+            # default 10 pages ahead (concurrent_batch_executions).
+            concurrent_connections=8,
             max_retries=8,
             **extra,
         ) as client:

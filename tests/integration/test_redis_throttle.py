@@ -81,8 +81,8 @@ async def test_three_processes_share_one_quota() -> None:
     assert counters.get("rate_limited", 0) == 0  # the strict server never refused one
     assert max_in_window(arrivals, seconds) <= limit
     # 120 starts at 30 per window: the last batch goes 3 windows after the first, each S
-    # plus the 50 ms cross-process margin plus a round trip (a start holds its slot until
-    # its answer is back and stamped in Redis; 50 ms allowed on this loopback).
+    # plus the margin plus a round trip (a start holds its slot until its answer is back
+    # and stamped in Redis; 50 ms allowed on this loopback).
     ideal = (3 * per_process // limit - 1) * (seconds + redis_margin(seconds) + 0.05)
     assert max(arrivals) - min(arrivals) <= ideal * 1.10
 

@@ -16,8 +16,8 @@ from stampsync.sandbox import Fault, Sandbox
 from stampsync.testing import max_in_window
 from stampsync.throttle import LocalThrottle
 
-#: Share of L/S an export must sustain under reconnects (see the test for why not 0.95).
-RECONNECT_RATE = 0.93
+#: Share of L/S an export must sustain under reconnects, after the first window.
+RECONNECT_RATE = 0.95
 
 
 def sustained(arrivals: list[float], seconds: float) -> float:
@@ -40,11 +40,13 @@ async def export_with_reconnects(limit: int, seconds: float, pages: int) -> floa
         faults=faults,
         fault_seed=1,
     ) as sb:
+        # Enough requests in flight to cover the slow ones (rate x round trip): with 4
+        # connections and 4 pages ahead, a page stuck behind a 120 ms reconnect stalls the
+        # in-order window, and the rate measured 0.946-0.960 of L/S.
         async with sb.stamped_client(
             throttle_limit=limit,
             throttle_seconds=seconds,
-            concurrent_connections=4,
-            concurrent_batch_executions=4,
+            concurrent_connections=8,
         ) as client:
             exported = [c async for c in client.customers.export(page_size=100)]
         arrivals = sorted(await sb.arrivals())
@@ -61,11 +63,10 @@ async def test_reconnects_over_a_slow_network_never_crowd_a_window(
     limit: int, seconds: float, pages: int
 ) -> None:
     # The window must hold in every run. The rate is a throughput figure: each start holds
-    # its slot until its answer, so a fifth of the requests taking 120 ms longer costs
-    # about 3 % at S = 1 s (L / (S + round trip)), and a busy spell of a shared 2-core
-    # machine lengthens every round trip. Measured 0.945-0.974 of L/S quiet, 0.926 at load
-    # 5; the issue asks 0.95, which this design reaches only at the quiet end. Asserted:
-    # 0.93, in one of two runs.
+    # its slot until its answer, so a fifth of the requests arriving 120 ms late costs
+    # about 3 % at S = 1 s (L / (S + margin + mean delay) = 0.97 at best), and a busy
+    # spell of a shared 2-core machine lengthens every round trip: asserted in one of two
+    # runs.
     rates = [await export_with_reconnects(limit, seconds, pages)]
     if rates[0] < RECONNECT_RATE * limit / seconds:
         rates.append(await export_with_reconnects(limit, seconds, pages))
