@@ -34,12 +34,13 @@ import json
 import logging
 import socket
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from yarl import URL
 
 from ..errors import ConfigurationError, JournalError
+from ._pg_batch import Coalescer
 from ._runs import LEASE_SECONDS, RunInfo
 from .journal import STATUSES, Claim, Entry, EntryStatus
 
@@ -96,6 +97,47 @@ _WITH_RUN = (
     " FROM stampsync_writes w LEFT JOIN stampsync_runs r ON r.run = w.run"
 )
 _DIED = "interrupted after the request may have been sent (its run ended or died)"
+
+#: A new key's claim: account, key, operation, request (JSON), run.
+NewClaim = tuple[str, str, str, str, str]
+#: An outcome: account, key, status, result id, error, and the run that must hold the key
+#: (``None``: whichever).
+OutcomeRow = tuple[str, str, str, int | None, str | None, str | None]
+
+
+def _columns(items: Sequence[tuple[Any, ...]], width: int) -> list[list[Any]]:
+    return [[item[i] for item in items] for i in range(width)]
+
+
+async def _insert_claims(con: asyncpg.Connection, items: Sequence[NewClaim]) -> list[bool]:
+    """Claim the keys nobody had: one ``INSERT ... ON CONFLICT DO NOTHING`` for all."""
+    rows = await con.fetch(
+        "INSERT INTO stampsync_writes"
+        " (account, key, operation, request, status, attempts, run, updated_at)"
+        f" SELECT a, k, o, r, 'pending', 1, u, {_NOW}"
+        " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])"
+        " AS t(a, k, o, r, u) ORDER BY a, k"  # one lock order for every worker
+        " ON CONFLICT (account, key) DO NOTHING RETURNING account, key",
+        *_columns(items, 5),
+    )
+    inserted = {(row["account"], row["key"]) for row in rows}
+    return [(item[0], item[1]) in inserted for item in items]
+
+
+async def _record_outcomes(con: asyncpg.Connection, items: Sequence[OutcomeRow]) -> list[bool]:
+    """Record outcomes: one ``UPDATE`` for all; says which rows it changed."""
+    rows = await con.fetch(
+        "UPDATE stampsync_writes w SET status = t.s, result_id = COALESCE(t.i, w.result_id),"
+        f" error = t.e, updated_at = {_NOW}"
+        " FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[],"
+        " $6::text[]) AS t(a, k, s, i, e, u)"
+        " WHERE w.account = t.a AND w.key = t.k AND (t.u IS NULL OR w.run = t.u)"
+        " RETURNING w.account, w.key",
+        *_columns(items, 6),
+    )
+    changed = {(row["account"], row["key"]) for row in rows}
+    return [(item[0], item[1]) in changed for item in items]
+
 
 #: Query parameters of a PostgreSQL URL that hold a secret.
 _SECRET_QUERY = ("password", "sslpassword", "passfile")
@@ -209,6 +251,20 @@ class PgDatabase:
         self._pool: asyncpg.Pool | None = None
         self._opening: asyncio.Lock | None = None
         self._users = 0
+        # Claims of new keys and outcomes, the two statements of every row, share round
+        # trips when several are waiting (see _pg_batch).
+        self.new_claims: Coalescer[NewClaim, bool] = Coalescer(
+            self,
+            _insert_claims,
+            key=lambda item: (item[0], item[1]),
+            doing=lambda item: f"cannot claim key {item[1]!r}",
+        )
+        self.outcomes: Coalescer[OutcomeRow, bool] = Coalescer(
+            self,
+            _record_outcomes,
+            key=lambda item: (item[0], item[1]),
+            doing=lambda item: f"cannot record the outcome of key {item[1]!r}",
+        )
 
     def __repr__(self) -> str:
         return f"PgDatabase({self.url!r})"
@@ -288,6 +344,8 @@ class PgDatabase:
         """Release this user's hold; the last one closes the pool."""
         self._users = max(0, self._users - 1)
         if self._users == 0 and self._pool is not None:
+            await self.new_claims.aclose()
+            await self.outcomes.aclose()
             pool, self._pool = self._pool, None
             await pool.close()
 
@@ -496,7 +554,8 @@ class PgJournal:
     ) -> Claim:
         """Check ``key`` and, if it may be sent, commit the intent under ``run``: atomically.
 
-        A new key is claimed by one ``INSERT ... ON CONFLICT DO NOTHING``; a known one is
+        A new key is claimed by one ``INSERT ... ON CONFLICT DO NOTHING`` (shared with the
+        claims waiting at the same moment, :mod:`~stampsync.batch._pg_batch`); a known one is
         answered from a plain read when that settles it (applied, ambiguous, another
         request, held by a live run), else decided under ``SELECT ... FOR UPDATE``.
         """
@@ -504,20 +563,10 @@ class PgJournal:
         payload = json.dumps(request, sort_keys=True, separators=(",", ":"))
         normal = json.loads(payload)
 
+        if await self._db.new_claims((account, key, operation, payload, run.run)):
+            return Claim("claimed")
+
         async def claim(con: asyncpg.Connection) -> Claim:
-            inserted = await con.fetchval(
-                "INSERT INTO stampsync_writes"
-                " (account, key, operation, request, status, attempts, run, updated_at)"
-                f" VALUES ($1, $2, $3, $4, 'pending', 1, $5, {_NOW})"
-                " ON CONFLICT (account, key) DO NOTHING RETURNING 1",
-                account,
-                key,
-                operation,
-                payload,
-                run.run,
-            )
-            if inserted:
-                return Claim("claimed")
             settled, _ = await self._verdict(con, account, key, normal, run, lock=False)
             if settled is not None:
                 return settled
@@ -593,19 +642,9 @@ class PgJournal:
         if status not in STATUSES:
             raise ConfigurationError(f"unknown journal status {status!r}")
 
-        async def write(con: asyncpg.Connection) -> bool:
-            sql = (
-                "UPDATE stampsync_writes SET status = $3, result_id = COALESCE($4, result_id),"
-                f" error = $5, updated_at = {_NOW} WHERE account = $1 AND key = $2"
-            )
-            args: list[object] = [account, key, status, result_id, error]
-            if run is not None:
-                sql += " AND run = $6"
-                args.append(run.run)
-            done = await con.execute(sql, *args)
-            return bool(done != "UPDATE 0")
-
-        changed = await self._db.run(write, f"cannot record the outcome of key {key!r}")
+        changed = await self._db.outcomes(
+            (account, key, status, result_id, error, None if run is None else run.run)
+        )
         if not changed and run is None:
             raise ConfigurationError(f"no journal entry for key {key!r}")
         return changed

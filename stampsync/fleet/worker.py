@@ -14,6 +14,7 @@ import logging
 import socket
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import anyio
@@ -315,15 +316,22 @@ async def award_job(
         log.warning("fleet job for %s stopped (%s); retrying", account, report.stopped)
         raise Retry(defer=5 * try_)
     if report.interrupted and taken < len(rows):
-        # The rows not taken go on in a job of their own (at the back of the queue), so
-        # no run checks the rows this one settled again. If this worker dies before the
-        # job is marked done, arq runs this job again too: the journal skips its rows.
+        # The rows not taken go on in a job of their own, so no run checks the rows this
+        # one settled again. It keeps this job's place in the queue (its score): at the
+        # back, behind every other store's jobs, a store could be left with no job
+        # running for seconds (measured: 1-4 s gaps per store at 50 stores). If this
+        # worker dies before the job is marked done, arq runs this job again too: the
+        # journal skips its rows.
+        score = ctx.get("score")
         await ctx["redis"].enqueue_job(
             AWARD_JOB,
             account,
             rows[taken:],
             _job_id=f"{ctx.get('job_id', 'job')}+{taken}",
             _queue_name=settings.queue_name or default_queue_name,
+            _defer_until=(
+                datetime.fromtimestamp(score / 1000, tz=UTC) if isinstance(score, int) else None
+            ),
         )
         counts["continued"] = len(rows) - taken
     return counts

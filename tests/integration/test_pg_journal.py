@@ -323,3 +323,90 @@ async def test_add_many_takes_a_database_url_and_files_keys_under_the_client(
     async with PgJournal(pg_dsn, account=None) as every:
         assert list(await every.acounts_by_account()) == [account]
     assert account == f"stamps:merchant:{stampsync_sandbox.config.merchant}"
+
+
+async def test_concurrent_claims_and_outcomes_share_statements(pg_dsn: str) -> None:
+    """A fleet worker's many stores: claims and outcomes waiting at the same moment go as
+    one statement (one round trip, one commit), and each caller still gets its own answer."""
+    db = PgDatabase(pg_dsn, max_connections=4)
+    await db.open()
+    try:
+        journals = [PgJournal(db, account=f"store-{n}") for n in range(10)]
+        run, other = host_run("host-a", "co"), host_run("host-b", "co")
+        await journals[0].astart_run(run)
+        await journals[0].astart_run(other)
+        await journals[3].aclaim("taken", "stamps.add", REQUEST, other)
+        keys = [(j, f"k{i}") for j in journals for i in range(6)]
+        claims = await asyncio.gather(
+            *(j.aclaim(key, "stamps.add", REQUEST, run) for j, key in keys),
+            journals[3].aclaim("taken", "stamps.add", REQUEST, run),
+        )
+        assert [c.kind for c in claims] == ["claimed"] * 60 + ["held"]
+        assert db.new_claims.calls == 62
+        assert db.new_claims.statements < 30, "claims were not coalesced"
+        done = await asyncio.gather(
+            *(
+                j.afinish(key, "applied" if i % 2 else "failed", result_id=i, run=run)
+                for i, (j, key) in enumerate(keys)
+            ),
+            journals[3].afinish("taken", "applied", run=run),  # held by another run
+        )
+        assert done == [True] * 60 + [False]
+        assert db.outcomes.statements < 30, "outcomes were not coalesced"
+        every = PgJournal(db, account=None)
+        assert await every.acounts() == {
+            "pending": 1,
+            "applied": 30,
+            "failed": 30,
+            "ambiguous": 0,
+        }
+        entry = await journals[9].aget("k5")
+        assert entry is not None
+        assert (entry.status, entry.result_id, entry.run) == ("applied", 59, run.run)
+    finally:
+        await db.close()
+
+
+async def test_a_row_the_database_refuses_fails_alone_in_a_shared_statement(
+    pg_dsn: str,
+) -> None:
+    """A NUL cannot be stored in a PostgreSQL text: that claim fails with a clear
+    JournalError, and the claims that shared its statement are made."""
+    async with PgJournal(pg_dsn, account="store-nul") as j:
+        run = host_run("host-a", "nul")
+        await j.astart_run(run)
+        keys = ["a", "b", "bad\x00key", "c", "d"]
+        claims = await asyncio.gather(
+            *(j.aclaim(key, "stamps.add", REQUEST, run) for key in keys),
+            return_exceptions=True,
+        )
+        assert [getattr(c, "kind", None) for c in claims] == [
+            "claimed",
+            "claimed",
+            None,
+            "claimed",
+            "claimed",
+        ]
+        refused = claims[2]
+        assert isinstance(refused, JournalError)
+        assert "cannot claim key 'bad\\x00key'" in str(refused)
+        assert await j.acounts() == {"pending": 4, "applied": 0, "failed": 0, "ambiguous": 0}
+
+
+async def test_a_claim_cancelled_while_it_waits_for_a_statement_is_never_made(
+    pg_dsn: str,
+) -> None:
+    async with PgJournal(pg_dsn, account="store-cancel") as j:
+        run = host_run("host-a", "cancel")
+        await j.astart_run(run)
+        first = asyncio.ensure_future(j.aclaim("first", "stamps.add", REQUEST, run))
+        await asyncio.sleep(0)  # its statement is in flight
+        waiting = asyncio.ensure_future(j.aclaim("second", "stamps.add", REQUEST, run))
+        await asyncio.sleep(0)  # queued behind it
+        waiting.cancel()
+        assert (await first).kind == "claimed"
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        third = await j.aclaim("third", "stamps.add", REQUEST, run)
+        assert third.kind == "claimed"
+        assert await j.aget("second") is None
