@@ -407,13 +407,21 @@ def render(results: Path, page: Path, img: Path) -> None:
                 f"{ten['applied_twice']} applied twice, "
                 f"{ten['outcomes']['ambiguous']} ambiguous (all the killed worker's). At "
                 f"{f['stores']} stores the stores run at "
-                f"{f['store_rate_per_s']['median']} requests/s: "
+                f"{f['store_rate_per_s']['median']} requests/s (median): "
                 f"{f['stores'] * f['limit_per_store']} awards/s through {f['workers']} "
-                "workers, the sandbox, PostgreSQL and Redis need more CPU than the "
-                f"machine's {f.get('cores', '?')} cores give (load average "
-                f"{f.get('load_average_1m', '?')}): each request's round trip, which the "
-                "throttle counts, grows longer. Runs vary: 1.22x-1.44x at 50 stores "
-                "on this machine.",
+                "workers, the sandbox, PostgreSQL and Redis take nearly all of the "
+                f"machine's {f.get('cores', '?')} cores (load average "
+                f"{f.get('load_average_1m', '?')}), and each request's round trip, which "
+                "the throttle counts, grows longer. Runs vary: 1.09x-1.13x at 50 stores "
+                "on this machine (five runs with a worker killed).",
+                "",
+                "The killed worker's ambiguous rows are the rows it had claimed: each "
+                "worker claims one row per store at a time, and a claimed row waits for "
+                "its store's slot before it is sent. Of those rows, "
+                f"{f['applied_on_server'] - o['applied']} had reached the server (the "
+                "sandbox's ledger holds "
+                f"{f['applied_on_server']:,} awards against {o['applied']:,} recorded "
+                "applied); the others were never sent, but a dead worker cannot say so.",
                 "",
             ]
 
