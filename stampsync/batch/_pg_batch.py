@@ -12,7 +12,8 @@ statement committed, a statement that failed with the database away is retried a
 whole (each kind is safe to repeat), and a row the database refuses (a data error) fails
 that row only: the statement is then repeated row by row. A caller cancelled while its
 call still waits in the queue is dropped from it; one cancelled while its statement is in
-flight is exactly as uncertain as a cancelled single statement.
+flight is exactly as uncertain as a cancelled single statement; one cancelled while its
+statement is retried through an outage is left out of the next try.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ import contextlib
 import functools
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import TYPE_CHECKING, Generic, TypeVar
+
+from ..errors import JournalError
 
 if TYPE_CHECKING:
     import asyncpg
@@ -76,15 +79,20 @@ class Coalescer(Generic[I, R]):
         return await future
 
     async def aclose(self) -> None:
-        """Stop the drainer; calls still queued fail as cancelled."""
+        """Stop the drainer; calls still waiting fail with a JournalError."""
         drainer, self._drainer = self._drainer, None
         if drainer is not None and not drainer.done():
             drainer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await drainer
-        for _, future in self._queue:
-            future.cancel()
+        self._fail(self._queue, JournalError("the journal database was closed"))
         self._queue.clear()
+
+    @staticmethod
+    def _fail(batch: Sequence[tuple[I, asyncio.Future[R]]], exc: BaseException) -> None:
+        for _, future in batch:
+            if not future.done():
+                future.set_exception(exc)
 
     def _take(self) -> list[tuple[I, asyncio.Future[R]]]:
         batch: list[tuple[I, asyncio.Future[R]]] = []
@@ -107,26 +115,39 @@ class Coalescer(Generic[I, R]):
             batch = self._take()
             if not batch:
                 continue
-            items = [item for item, _ in batch]
             self.statements += 1
+            # One item names its key; a shared statement names no caller's key to others.
+            doing = self._doing(batch[0][0]) if len(batch) == 1 else f"{len(batch)} keys at once"
             try:
-                results = await self._database.run(
-                    functools.partial(self._each_or_all, items=items), self._doing(items[0])
-                )
-            except BaseException as exc:
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-                if isinstance(exc, asyncio.CancelledError):
-                    raise
+                await self._database.run(functools.partial(self._attempt, batch=batch), doing)
+            except asyncio.CancelledError:
+                self._fail(batch, JournalError("the journal database was closed"))
+                raise
+            except Exception as exc:
+                self._fail(batch, exc)
+            finally:
+                # Whatever happened, no caller of this batch is left waiting.
+                self._fail(batch, JournalError("the journal statement ended without an answer"))
+
+    async def _attempt(
+        self, con: asyncpg.Connection, batch: Sequence[tuple[I, asyncio.Future[R]]]
+    ) -> None:
+        """One try of ``batch``'s statement: answers its callers, or raises to be retried.
+
+        Items whose callers went away (cancelled during an outage's retries) are left out
+        of each new try: a claim nobody will send must not be committed.
+        """
+        live = [(item, future) for item, future in batch if not future.done()]
+        if not live:
+            return
+        results = await self._each_or_all(con, [item for item, _ in live])
+        for (_, future), result in zip(live, results, strict=True):
+            if future.done():
                 continue
-            for (_, future), result in zip(batch, results, strict=True):
-                if future.done():
-                    continue
-                if isinstance(result, BaseException):
-                    future.set_exception(result)
-                else:
-                    future.set_result(result)
+            if isinstance(result, BaseException):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
 
     async def _each_or_all(
         self, con: asyncpg.Connection, items: Sequence[I]

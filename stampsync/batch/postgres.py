@@ -344,9 +344,9 @@ class PgDatabase:
         """Release this user's hold; the last one closes the pool."""
         self._users = max(0, self._users - 1)
         if self._users == 0 and self._pool is not None:
+            pool, self._pool = self._pool, None  # an open() from now on makes a new pool
             await self.new_claims.aclose()
             await self.outcomes.aclose()
-            pool, self._pool = self._pool, None
             await pool.close()
 
     async def run(self, fn: Callable[[asyncpg.Connection], Awaitable[T]], doing: str) -> T:

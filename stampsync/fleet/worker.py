@@ -14,7 +14,7 @@ import logging
 import socket
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import anyio
@@ -332,6 +332,9 @@ async def award_job(
             _defer_until=(
                 datetime.fromtimestamp(score / 1000, tz=UTC) if isinstance(score, int) else None
             ),
+            # arq's default lifetime counts from the score: a day less the time already
+            # spent, which a long chain of continuations would use up.
+            _expires=timedelta(days=1),
         )
         counts["continued"] = len(rows) - taken
     return counts

@@ -410,3 +410,44 @@ async def test_a_claim_cancelled_while_it_waits_for_a_statement_is_never_made(
         third = await j.aclaim("third", "stamps.add", REQUEST, run)
         assert third.kind == "claimed"
         assert await j.aget("second") is None
+
+
+async def test_a_claim_cancelled_during_an_outage_is_not_made_once_the_database_is_back(
+    own_cluster: PgCluster,
+) -> None:
+    """A job's deadline can cancel a claim that waits out an outage. Its shared statement
+    is retried for the others; the cancelled claim is left out of the retry, or its
+    key would sit pending, then ambiguous, though nothing was ever sent."""
+    db = PgDatabase(own_cluster.dsn, max_connections=2, outage_seconds=60)
+    await db.open()
+    try:
+        j = PgJournal(db, account="store-outage")
+        run = host_run("host-a", "outage")
+        await j.astart_run(run)
+        await asyncio.to_thread(own_cluster.stop)
+        kept = asyncio.ensure_future(j.aclaim("kept", "stamps.add", REQUEST, run))
+        dropped = asyncio.ensure_future(j.aclaim("dropped", "stamps.add", REQUEST, run))
+        await asyncio.sleep(0.5)  # both in one statement, retried while the database is away
+        assert not kept.done()
+        dropped.cancel()
+        await asyncio.to_thread(own_cluster.start)
+        assert (await asyncio.wait_for(kept, 30)).kind == "claimed"
+        with pytest.raises(asyncio.CancelledError):
+            await dropped
+        assert await j.aget("dropped") is None
+        assert await j.aget("kept") is not None
+    finally:
+        await db.close()
+
+
+async def test_a_closed_database_fails_waiting_calls_with_a_journal_error(pg_dsn: str) -> None:
+    db = PgDatabase(pg_dsn)
+    await db.open()
+    j = PgJournal(db, account="store-closed")
+    run = host_run("host-a", "closed")
+    await j.astart_run(run)
+    claim = asyncio.ensure_future(j.aclaim("k", "stamps.add", REQUEST, run))
+    await asyncio.sleep(0)  # queued, its statement not yet answered
+    await db.close()
+    with pytest.raises(JournalError):
+        await claim
