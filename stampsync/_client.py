@@ -12,7 +12,7 @@ from yarl import URL
 from ._auth import AuthScheme
 from ._endpoint import Endpoint
 from ._events import Hooks
-from ._http import AiohttpTransport, HTTPTransport
+from ._http import AiohttpTransport, EarlyStart, HTTPTransport
 from ._options import ClientOptions, ClientSettings
 from ._request import Request, is_loopback
 from ._retry import RetryPolicy
@@ -131,6 +131,14 @@ class BaseClient:
 
     def _bind_sections(self) -> None:
         """Create the API sections (attributes) bound to this client."""
+
+    def _early_start(self) -> EarlyStart | None:
+        """A start of the quota to take before a journaled write's claim (batch layer),
+        or None if this client's network layer or throttle cannot hand one over."""
+        http = self._transport.http
+        if not isinstance(http, AiohttpTransport):
+            return None
+        return http.early_start(self._transport.retry.budget)
 
     def _send(self, request: Request, into: type[T]) -> Coroutine[Any, Any, T]:
         return self._transport.send(request, into)

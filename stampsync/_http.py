@@ -11,6 +11,7 @@ aiohttp session, the connection slot, the throttle and the capped read.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections.abc import Mapping, Sequence
 from ssl import SSLContext
@@ -21,7 +22,7 @@ import msgspec
 from aiohttp.hdrs import CONTENT_ENCODING
 from yarl import URL
 
-from ._local_throttle import OverBudget, SendStampingThrottle, Throttle
+from ._local_throttle import OverBudget, SendStampingThrottle, Throttle, Ticket
 from .errors import (
     CertificateError,
     ClientStateError,
@@ -101,6 +102,57 @@ class HTTPTransport(Protocol):
         ...
 
 
+class EarlyStart:
+    """A start of the quota taken before its request is ready, for the task's next attempt.
+
+    A batch that journals its writes takes the start first and only then claims the row:
+    a worker that dies then leaves ambiguous only the rows whose requests were leaving,
+    not those still waiting for their store's quota. ``take()`` waits for the start (or
+    raises as an attempt would: :class:`~stampsync.errors.QuotaWaitError`, or
+    :class:`~stampsync.errors.ThrottleUnavailableError`); the next attempt this task makes
+    through the same throttle uses it; ``release()`` gives it back if no attempt did.
+    """
+
+    __slots__ = ("_token", "_transport", "_within", "ticket")
+
+    def __init__(self, transport: AiohttpTransport, within: float) -> None:
+        self._transport = transport
+        self._within = within
+        self.ticket: Ticket | None = None
+        self._token: contextvars.Token[EarlyStart | None] | None = None
+
+    async def take(self, what: str) -> None:
+        """Wait for the start, at most ``within`` seconds (the call's retry budget);
+        ``what`` names the operation in a refusal."""
+        transport = self._transport
+        reserve = transport._reserve
+        assert reserve is not None  # made only for a throttle that reserves
+        loop_time = asyncio.get_running_loop().time
+        started = loop_time()
+        try:
+            self.ticket = await reserve(self._within)
+        except OverBudget as over:
+            raise QuotaWaitError("", what, over.wait) from None
+        transport._stats.throttle_wait += loop_time() - started
+        self._token = _EARLY_START.set(self)
+
+    def release(self) -> None:
+        """Give the start back unless an attempt used it; stop offering it."""
+        if self._token is not None:
+            _EARLY_START.reset(self._token)
+            self._token = None
+        ticket, self.ticket = self.ticket, None
+        if ticket is not None:
+            ticket.release()  # never sent: the start is given back
+
+
+#: The early start this task holds, if any (a mutable holder: an attempt that runs in a
+#: copy of the context, under a timeout say, still takes it from the same object).
+_EARLY_START: contextvars.ContextVar[EarlyStart | None] = contextvars.ContextVar(
+    "stampsync_early_start", default=None
+)
+
+
 class AttemptStats(Protocol):
     attempts: int
     throttle_wait: float
@@ -146,6 +198,12 @@ class AiohttpTransport:
         self._proxy = proxy
         self._trust_env = trust_env
         self._trace_configs = list(trace_configs)
+
+    def early_start(self, within: float) -> EarlyStart | None:
+        """An :class:`EarlyStart` for this transport that waits at most ``within``
+        seconds, or None if its throttle cannot reserve a start ahead (a plain
+        ``acquire()`` throttle)."""
+        return None if self._reserve is None else EarlyStart(self, within)
 
     async def open(self) -> None:
         if self._closed:
@@ -202,7 +260,10 @@ class AiohttpTransport:
         loop_time = loop.time
         async with self._semaphore:
             started = loop_time()
-            if self._reserve is None:
+            early = _EARLY_START.get()
+            if early is not None and early.ticket is not None and early._transport is self:
+                ticket, early.ticket = early.ticket, None
+            elif self._reserve is None:
                 await self.throttle.acquire()
                 ticket = None
             else:

@@ -324,3 +324,13 @@ async def test_a_run_taken_for_dead_is_alive_again_once_it_renews(tmp_path: Path
         await j.arenew_run(away)  # it was only paused
         assert (await claim(j, away)).kind == "claimed"
         assert (await claim(j, me)).kind == "held"
+
+
+async def test_the_sqlite_journal_hints_settled_keys_too(tmp_path: Path) -> None:
+    async with Journal(tmp_path / "j.sqlite") as j:
+        run = RunInfo.current()
+        await j.astart_run(run)
+        await claim(j, run, "done")
+        await j.afinish("done", "applied", run=run)
+        await claim(j, run, "open")
+        assert [await j.asettled(k) for k in ("done", "open", "new")] == [True, False, False]

@@ -136,4 +136,5 @@ async def run_stamps_writes(
         stop=stop,
         preflight=client.auth.ping if check_first else None,
         breaker=positive(breaker, "breaker"),
+        early_start=client._early_start,
     )

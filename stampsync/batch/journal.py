@@ -173,6 +173,11 @@ class WriteJournal(Protocol):
         """The entry for ``key``, if any."""
         ...
 
+    async def asettled(self, key: str) -> bool:
+        """A hint: True if ``key`` is already applied or ambiguous, so its claim will
+        skip it (a batch then claims it without first waiting for quota)."""
+        ...
+
     async def aentries(self, status: EntryStatus | None = None) -> list[Entry]:
         """Entries in key order, optionally only those with ``status``."""
         ...
@@ -293,6 +298,11 @@ class Journal:
     async def aget(self, key: str) -> Entry | None:
         """The entry for ``key``, if any."""
         return await self._arun(lambda: self._get(key))
+
+    async def asettled(self, key: str) -> bool:
+        """True if ``key`` is already applied or ambiguous (a hint; the claim decides)."""
+        entry = await self.aget(key)
+        return entry is not None and entry.status in ("applied", "ambiguous")
 
     async def astart_run(self, run: RunInfo) -> None:
         """Register ``run`` with a fresh lease (renew it with :meth:`arenew_run`).

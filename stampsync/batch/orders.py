@@ -106,4 +106,5 @@ async def push_many(
         stop=stop,
         preflight=ping if check_first else None,
         breaker=breaker,
+        early_start=orders._client._early_start,
     )

@@ -124,6 +124,18 @@ async def _insert_claims(con: asyncpg.Connection, items: Sequence[NewClaim]) -> 
     return [(item[0], item[1]) in inserted for item in items]
 
 
+async def _read_settled(con: asyncpg.Connection, items: Sequence[tuple[str, str]]) -> list[bool]:
+    """Which of the (account, key) pairs are applied or ambiguous: one read for all."""
+    rows = await con.fetch(
+        "SELECT w.account, w.key FROM stampsync_writes w"
+        " JOIN unnest($1::text[], $2::text[]) AS t(a, k) ON w.account = t.a AND w.key = t.k"
+        " WHERE w.status IN ('applied', 'ambiguous')",
+        *_columns(items, 2),
+    )
+    settled = {(row["account"], row["key"]) for row in rows}
+    return [(item[0], item[1]) in settled for item in items]
+
+
 async def _record_outcomes(con: asyncpg.Connection, items: Sequence[OutcomeRow]) -> list[bool]:
     """Record outcomes: one ``UPDATE`` for all; says which rows it changed."""
     rows = await con.fetch(
@@ -259,6 +271,12 @@ class PgDatabase:
             key=lambda item: (item[0], item[1]),
             doing=lambda item: f"cannot claim key {item[1]!r}",
         )
+        self.settled: Coalescer[tuple[str, str], bool] = Coalescer(
+            self,
+            _read_settled,
+            key=lambda item: item,
+            doing=lambda item: f"cannot read key {item[1]!r}",
+        )
         self.outcomes: Coalescer[OutcomeRow, bool] = Coalescer(
             self,
             _record_outcomes,
@@ -346,6 +364,7 @@ class PgDatabase:
         if self._users == 0 and self._pool is not None:
             pool, self._pool = self._pool, None  # an open() from now on makes a new pool
             await self.new_claims.aclose()
+            await self.settled.aclose()
             await self.outcomes.aclose()
             await pool.close()
 
@@ -431,6 +450,7 @@ class PgJournal:
         self.account = account
         self.host = host or socket.gethostname()
         self.lease_seconds = float(lease_seconds)
+        self._known: dict[str, bool] = {}  # asettled's answers read ahead (aprefetch)
 
     @property
     def database(self) -> PgDatabase:
@@ -650,6 +670,27 @@ class PgJournal:
         return changed
 
     # -- reading and resolving ----------------------------------------------------------
+
+    async def asettled(self, key: str) -> bool:
+        """True if ``key`` is already applied or ambiguous (a hint; the claim decides).
+
+        Answered from :meth:`aprefetch` when it read the key, else by a read shared with
+        the others waiting at the same moment.
+        """
+        known = self._known.pop(key, None)
+        if known is not None:
+            return known
+        return await self._db.settled((self._account(), key))
+
+    async def aprefetch(self, keys: Sequence[str]) -> None:
+        """Read ahead, in one statement, which of ``keys`` :meth:`asettled` will call
+        settled: a fleet job does this once for its rows, not once per row."""
+        account = self._account()
+        found = await self._db.run(
+            lambda con: _read_settled(con, [(account, key) for key in keys]),
+            "cannot read the job's keys",
+        )
+        self._known.update(zip(keys, found, strict=True))
 
     async def aget(self, key: str) -> Entry | None:
         """The entry for ``key`` in this account, if any."""

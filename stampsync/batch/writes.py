@@ -10,7 +10,7 @@ import unicodedata
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import anyio
 
@@ -21,6 +21,7 @@ from ..errors import (
     AuthenticationError,
     ConfigurationError,
     DecodeError,
+    QuotaWaitError,
     StampsyncError,
     StateFileError,
     ThrottleUnavailableError,
@@ -30,6 +31,9 @@ from ..errors import (
 from ._runs import RunInfo
 from .fanout import StopEvent, _aiter, fan_out
 from .journal import WriteJournal, open_journal
+
+if TYPE_CHECKING:
+    from .._http import EarlyStart
 
 log = logging.getLogger("stampsync.batch")
 
@@ -266,6 +270,7 @@ async def run_writes(
     stop: StopEvent | None = None,
     preflight: Callable[[], Awaitable[object]] | None = None,
     breaker: int = BREAKER_THRESHOLD,
+    early_start: Callable[[], EarlyStart | None] | None = None,
 ) -> BatchReport:
     """Send every item at most once, journaling intent and outcome per key.
 
@@ -277,6 +282,13 @@ async def run_writes(
 
     ``journal`` is a SQLite path, a ``postgresql://`` URL (keys scoped by ``account``)
     or an open journal (see :func:`~stampsync.batch.journal.open_journal`).
+
+    ``early_start`` (the client's ``_early_start``): with a journal, each row first
+    waits for its start of the quota and only then claims its key, so a run that dies
+    leaves ambiguous only the rows it was sending, not those still waiting for quota.
+    A row whose start cannot be had (the quota's wait outlasts the retry budget, a
+    shared throttle is down) fails unclaimed. Rows begun before the preflight decided
+    claim first: a start held across the preflight's own request could starve it.
     """
     report = BatchReport()
     seen: set[str] = set()
@@ -344,6 +356,27 @@ async def run_writes(
         except ConfigurationError as exc:
             await emit(out(key, "failed", error=str(exc)))
             return
+        early = None
+        if (
+            jrn is not None
+            and early_start is not None
+            and (preflight is None or check)
+            and not await jrn.asettled(key)  # a rerun's settled rows need no quota
+        ):
+            early = early_start()
+        if early is not None:
+            try:
+                await early.take(operation)
+            except (QuotaWaitError, ThrottleUnavailableError) as exc:
+                await emit(out(key, "failed", error=str(exc)), exc)
+                return
+        try:
+            await claim_and_send(key, prepared, out)
+        finally:
+            if early is not None:
+                early.release()
+
+    async def claim_and_send(key: str, prepared: Prepared, out: Callable[..., Outcome]) -> None:
         if jrn is not None:
             claim = await jrn.aclaim(key, operation, prepared.request, me)
             if claim.kind == "conflict":

@@ -451,3 +451,24 @@ async def test_a_closed_database_fails_waiting_calls_with_a_journal_error(pg_dsn
     await db.close()
     with pytest.raises(JournalError):
         await claim
+
+
+async def test_settled_keys_are_hinted_from_a_read_ahead_or_a_shared_read(pg_dsn: str) -> None:
+    """A batch asks before it waits for quota whether a key is settled (a rerun's rows
+    need no start); a fleet job reads its keys ahead in one statement."""
+    async with PgJournal(pg_dsn, account="store-hint") as j:
+        run = host_run("host-a", "hint")
+        await j.astart_run(run)
+        for key, status in (("done", "applied"), ("lost", "ambiguous"), ("bad", "failed")):
+            await j.aclaim(key, "stamps.add", REQUEST, run)
+            await j.afinish(key, status, run=run)  # type: ignore[arg-type]
+        await j.aclaim("open", "stamps.add", REQUEST, run)
+        keys = ["done", "open", "lost", "bad", "new"]
+        hints = await asyncio.gather(*(j.asettled(k) for k in keys))
+        assert hints == [True, False, True, False, False]
+        shared = j.database.settled.statements
+        assert shared < len(keys)
+        await j.aprefetch(keys)
+        assert [await j.asettled(k) for k in keys] == [True, False, True, False, False]
+        assert j.database.settled.statements == shared  # answered from the read-ahead
+

@@ -341,3 +341,68 @@ async def test_the_breaker_stops_a_run_whose_credentials_are_refused_mid_run(
     assert (await stampsync_sandbox.counters())["unauthorized"] <= 7
     with Journal(tmp_path / "j.sqlite") as j:
         assert j.counts()["ambiguous"] == 0
+
+
+async def test_a_journaled_row_is_claimed_only_once_its_start_is_granted(
+    stampsync_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """A row waiting for the quota is not in the journal yet: were the run to die there,
+    the row would be sent by the next run, not left ambiguous for a person to check."""
+    journal = tmp_path / "j.sqlite"
+    first_applied = asyncio.Event()
+
+    def on_outcome(outcome: Outcome) -> None:
+        if outcome.status == "applied":
+            first_applied.set()
+
+    async with stampsync_sandbox.stamps_client(throttle_limit=1, throttle_seconds=1.5) as sp:
+        run = asyncio.create_task(
+            sp.stamps.add_many(awards(2), journal=journal, on_outcome=on_outcome, check_first=False)
+        )
+        await asyncio.wait_for(first_applied.wait(), 10)
+        await asyncio.sleep(0.3)  # the second row waits for the window to let it start
+        async with Journal(journal) as j:
+            waiting = await j.aget("order-1")
+            done = await j.aget("order-0")
+        report = await asyncio.wait_for(run, 10)
+    assert done is not None
+    assert done.status == "applied"
+    assert waiting is None, "a row was claimed while it waited for the quota"
+    assert report.counts["applied"] == 2
+    assert (await server_keys(stampsync_sandbox)) == {"order-0": 1, "order-1": 1}
+
+
+async def test_a_row_whose_start_would_outlast_the_budget_fails_unclaimed(
+    stampsync_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    journal = tmp_path / "j.sqlite"
+    async with stampsync_sandbox.stamps_client(
+        throttle_limit=1, throttle_seconds=60, retry_budget=1
+    ) as sp:
+        report = await sp.stamps.add_many(awards(2), journal=journal, check_first=False)
+    assert report.counts["applied"] == 1
+    assert report.counts["failed"] == 1
+    failed = next(o for o in report.outcomes if o.status == "failed")
+    assert "quota needs" in (failed.error or "")
+    async with Journal(journal) as j:
+        assert await j.aget(failed.key) is None  # never claimed: the next run sends it
+    assert sum((await server_keys(stampsync_sandbox)).values()) == 1
+
+
+async def test_a_rerun_skips_its_settled_rows_without_waiting_for_quota(
+    stampsync_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    journal = tmp_path / "j.sqlite"
+    async with stampsync_sandbox.stamps_client(**FAST) as sp:
+        first = await sp.stamps.add_many(awards(20), journal=journal, check_first=False)
+    assert first.counts["applied"] == 20
+    # One start a minute: had each settled row waited for a start before its claim
+    # skipped it, this rerun would take twenty minutes.
+    async with stampsync_sandbox.stamps_client(throttle_limit=1, throttle_seconds=60) as sp:
+        again = await asyncio.wait_for(
+            sp.stamps.add_many(awards(20), journal=journal, check_first=False), 10
+        )
+        waited = sp.stats.throttle_wait
+    assert again.counts["applied"] == 20
+    assert again.sent == 0
+    assert waited == 0
