@@ -11,6 +11,7 @@ aiohttp session, the connection slot, the throttle and the capped read.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import logging
 from collections.abc import Mapping, Sequence
@@ -113,38 +114,78 @@ class EarlyStart:
     through the same throttle uses it; ``release()`` gives it back if no attempt did.
     """
 
-    __slots__ = ("_token", "_transport", "_within", "ticket")
+    __slots__ = ("_slot", "_taken_at", "_token", "_transport", "_within", "ticket")
 
     def __init__(self, transport: AiohttpTransport, within: float) -> None:
         self._transport = transport
         self._within = within
         self.ticket: Ticket | None = None
+        self._slot = False  # holding a connection slot of the transport
+        self._taken_at = 0.0
         self._token: contextvars.Token[EarlyStart | None] | None = None
 
     async def take(self, what: str) -> None:
-        """Wait for the start, at most ``within`` seconds (the call's retry budget);
-        ``what`` names the operation in a refusal."""
+        """Wait for a connection slot, then the start, at most ``within`` seconds (the
+        call's retry budget); ``what`` names the operation in a refusal."""
         transport = self._transport
         reserve = transport._reserve
         assert reserve is not None  # made only for a throttle that reserves
         loop_time = asyncio.get_running_loop().time
+        # The slot first, then the start: the order of every attempt. A row holding a start
+        # while it waits for a slot could starve the attempts (retries, a token refresh)
+        # that hold the slots and wait for a start.
+        await transport._semaphore.acquire()
+        self._slot = True
         started = loop_time()
         try:
             self.ticket = await reserve(self._within)
         except OverBudget as over:
+            self._free_slot()
             raise QuotaWaitError("", what, over.wait) from None
-        transport._stats.throttle_wait += loop_time() - started
+        except BaseException:
+            self._free_slot()
+            raise
+        self._taken_at = loop_time()
+        transport._stats.throttle_wait += self._taken_at - started
         self._token = _EARLY_START.set(self)
 
-    def release(self) -> None:
-        """Give the start back unless an attempt used it; stop offering it."""
-        if self._token is not None:
-            _EARLY_START.reset(self._token)
-            self._token = None
-        ticket, self.ticket = self.ticket, None
-        if ticket is not None:
-            ticket.release()  # never sent: the start is given back
+    def usable_by(self, transport: AiohttpTransport) -> bool:
+        """Whether an attempt of ``transport`` may take this start and its slot."""
+        return self._transport is transport and self._slot and self.ticket is not None
 
+    def hand_over(self, now: float) -> Ticket | None:
+        """Give the attempt the slot (its to release) and the start, unless the start
+        waited too long to be used: a Redis reservation counts as "now" for one window
+        only, so a start held past half of it (a slow journal) is given back."""
+        ticket, self.ticket = self.ticket, None
+        self._slot = False
+        fresh_for = min(EARLY_START_FRESH, self._transport.throttle.seconds / 2)
+        if ticket is not None and now - self._taken_at > fresh_for:
+            ticket.release()
+            return None
+        return ticket
+
+    def _free_slot(self) -> None:
+        if self._slot:
+            self._slot = False
+            self._transport._semaphore.release()
+
+    def release(self) -> None:
+        """Give back what no attempt used (the start, the slot); stop offering them."""
+        ticket, self.ticket = self.ticket, None
+        try:
+            if ticket is not None:
+                ticket.release()  # never sent: the start is given back
+        finally:
+            self._free_slot()
+            token, self._token = self._token, None
+            if token is not None:
+                with contextlib.suppress(ValueError):  # set in another context
+                    _EARLY_START.reset(token)
+
+
+#: Seconds an early start may wait for its request before it is taken again.
+EARLY_START_FRESH = 0.5
 
 #: The early start this task holds, if any (a mutable holder: an attempt that runs in a
 #: copy of the context, under a timeout say, still takes it from the same object).
@@ -258,11 +299,17 @@ class AiohttpTransport:
             else aiohttp.ClientTimeout(total=request.timeout, sock_connect=request.timeout)
         )
         loop_time = loop.time
-        async with self._semaphore:
+        early = _EARLY_START.get()
+        handed = early is not None and early.usable_by(self)
+        if early is not None and handed:
+            early_ticket = early.hand_over(loop_time())  # and with it, a connection slot
+        else:
+            early_ticket = None
+            await self._semaphore.acquire()
+        try:
             started = loop_time()
-            early = _EARLY_START.get()
-            if early is not None and early.ticket is not None and early._transport is self:
-                ticket, early.ticket = early.ticket, None
+            if early_ticket is not None:
+                ticket: Ticket | None = early_ticket
             elif self._reserve is None:
                 await self.throttle.acquire()
                 ticket = None
@@ -315,6 +362,8 @@ class AiohttpTransport:
             finally:
                 if ticket is not None:
                     ticket.release()  # gives the start back only if never sent
+        finally:
+            self._semaphore.release()
 
     def _failed(self, exc: BaseException, method: str, path: str) -> TransportError:
         """The error for an attempt that got no answer, by whether the server may have it."""

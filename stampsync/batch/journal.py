@@ -173,11 +173,6 @@ class WriteJournal(Protocol):
         """The entry for ``key``, if any."""
         ...
 
-    async def asettled(self, key: str) -> bool:
-        """A hint: True if ``key`` is already applied or ambiguous, so its claim will
-        skip it (a batch then claims it without first waiting for quota)."""
-        ...
-
     async def aentries(self, status: EntryStatus | None = None) -> list[Entry]:
         """Entries in key order, optionally only those with ``status``."""
         ...

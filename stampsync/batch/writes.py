@@ -21,7 +21,6 @@ from ..errors import (
     AuthenticationError,
     ConfigurationError,
     DecodeError,
-    QuotaWaitError,
     StampsyncError,
     StateFileError,
     ThrottleUnavailableError,
@@ -357,17 +356,20 @@ async def run_writes(
             await emit(out(key, "failed", error=str(exc)))
             return
         early = None
+        settled = None if jrn is None else getattr(jrn, "asettled", None)
         if (
-            jrn is not None
-            and early_start is not None
-            and (preflight is None or check)
-            and not await jrn.asettled(key)  # a rerun's settled rows need no quota
+            early_start is not None
+            and settled is not None
+            and (preflight is None or (check and check[0]))
+            and report.stopped is None
+            and not await settled(key)  # a rerun's settled rows need no quota
         ):
             early = early_start()
         if early is not None:
             try:
                 await early.take(operation)
-            except (QuotaWaitError, ThrottleUnavailableError) as exc:
+            except StampsyncError as exc:
+                # Not claimed, not sent: the row fails alone, and a rerun sends it.
                 await emit(out(key, "failed", error=str(exc)), exc)
                 return
         try:

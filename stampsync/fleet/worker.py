@@ -21,7 +21,7 @@ import anyio
 
 from ..batch._runs import LEASE_SECONDS
 from ..batch.postgres import PgDatabase, PgJournal, safe_dsn
-from ..batch.writes import Outcome, Rejected, normal_key
+from ..batch.writes import Outcome, Rejected, key_problem, normal_key
 from ..errors import ConfigurationError, JournalError
 from ..stamps.client import StampsClient
 from ..stamps.stamps import DEFAULT_MAX_STAMPS, StampAward
@@ -272,8 +272,10 @@ async def award_job(
         # up past it (a journal outage, a long quota wait) would drop its unclaimed rows.
         with anyio.fail_after(settings.job_timeout * 0.9) as deadline:
             client = await state.client(account)  # a provider's fault is retried too
-            # Its settled rows (a rerun's) in one read, rather than one per row.
-            await journal.aprefetch([normal_key(row.get("key")) for row in rows])
+            # Its settled rows (a rerun's) in one read, rather than one per row. Only keys
+            # the batch can journal: it fails the others row by row.
+            keys = [normal_key(row.get("key")) for row in rows]
+            await journal.aprefetch([k for k in keys if k and key_problem(k) is None])
             async with anyio.create_task_group() as tg:
                 tg.start_soon(soft_deadline)
                 report = await client.stamps.add_many(

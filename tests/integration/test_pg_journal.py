@@ -471,4 +471,3 @@ async def test_settled_keys_are_hinted_from_a_read_ahead_or_a_shared_read(pg_dsn
         await j.aprefetch(keys)
         assert [await j.asettled(k) for k in keys] == [True, False, True, False, False]
         assert j.database.settled.statements == shared  # answered from the read-ahead
-

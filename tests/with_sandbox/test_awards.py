@@ -15,6 +15,7 @@ from stampsync.batch import Journal, Outcome
 from stampsync.sandbox import Fault, Sandbox
 from stampsync.stamps import StampAward, StampDeduction
 from stampsync.testing import no_backoff
+from stampsync.throttle import LocalThrottle
 
 ROUTE = "POST /api/stamps/add"
 
@@ -406,3 +407,60 @@ async def test_a_rerun_skips_its_settled_rows_without_waiting_for_quota(
     assert again.counts["applied"] == 20
     assert again.sent == 0
     assert waited == 0
+
+
+async def test_rows_holding_starts_never_starve_retries_of_a_tight_quota(
+    tmp_path: Path,
+) -> None:
+    """Ten rows at once, two connections, three starts a second, and 429s to retry: a row
+    takes its connection slot before its start, as every attempt does, so rows holding
+    starts never wait on retries that hold the slots and wait for a start."""
+    faults = [Fault("429", route=ROUTE, probability=0.3)]
+    async with Sandbox(members=50, faults=faults, fault_seed=3) as sb:
+        async with sb.stamps_client(
+            throttle_limit=3,
+            throttle_seconds=0.5,
+            concurrent_connections=2,
+            concurrent_batch_executions=10,
+            max_retries=8,
+        ) as sp:
+            with no_backoff():
+                report = await asyncio.wait_for(
+                    sp.stamps.add_many(
+                        awards(24), journal=tmp_path / "j.sqlite", check_first=False
+                    ),
+                    60,
+                )
+        refused = (await sb.counters()).get("fault:429", 0)
+        on_server = sorted(await server_keys(sb))
+    assert refused > 0  # there were retries to starve
+    assert (report.counts["applied"], report.counts["failed"], report.counts["ambiguous"]) == (
+        24,
+        0,
+        0,
+    )
+    assert on_server == sorted(f"order-{i}" for i in range(24))
+
+
+async def test_an_early_start_held_too_long_is_given_back_and_taken_again(
+    stampsync_sandbox: Sandbox,
+) -> None:
+    """A Redis reservation counts as "now" for one window only: a start a slow journal
+    held past half a window is not used, and its request takes a fresh one."""
+    async with stampsync_sandbox.stamps_client(throttle_limit=5, throttle_seconds=0.4) as sp:
+        throttle = sp.throttle
+        assert isinstance(throttle, LocalThrottle)
+        early = sp._early_start()
+        assert early is not None
+        await early.take("stamps.add")
+        stale = early.ticket
+        await asyncio.sleep(0.25)  # past half of the 0.4 s window
+        try:
+            await sp.stamps.add(user="member1@example.com", number_of_stamps=1)
+        finally:
+            early.release()
+        assert stale is not None
+        assert early.ticket is None
+        assert stale._state == 2  # type: ignore[attr-defined]  # given back, not sent
+        assert throttle._pending == 0
+        assert len(throttle._starts) == 1  # the request's own, fresh start
