@@ -254,6 +254,10 @@ class JwtAuth:
             return None
         return "Bearer " + self._jwt.reveal()
 
+    def current(self) -> str | None:
+        """The header if no renewal is due (never waits), else ``None``."""
+        return self._current()
+
     async def header(self) -> str:
         current = self._current()
         if current is not None:

@@ -187,6 +187,18 @@ class EarlyStart:
 #: Seconds an early start may wait for its request before it is taken again.
 EARLY_START_FRESH = 0.5
 
+
+def give_up_early_start() -> None:
+    """Give back this task's early start and its connection slot, if it holds one.
+
+    Before a wait whose end may need that slot: a token renewal's own request waits for
+    a connection, and tasks holding slots while they wait for the renewal would starve it.
+    """
+    early = _EARLY_START.get()
+    if early is not None:
+        early.release()
+
+
 #: The early start this task holds, if any (a mutable holder: an attempt that runs in a
 #: copy of the context, under a timeout say, still takes it from the same object).
 _EARLY_START: contextvars.ContextVar[EarlyStart | None] = contextvars.ContextVar(

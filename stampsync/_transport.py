@@ -22,7 +22,7 @@ from yarl import URL
 from ._auth import AuthScheme, MissingAuth
 from ._codec import decode, encode, is_api_error_body, parse_error_body
 from ._events import EventKind, Hooks, RequestEvent
-from ._http import HTTPRequest, HTTPResponse, HTTPTransport
+from ._http import HTTPRequest, HTTPResponse, HTTPTransport, give_up_early_start
 from ._request import Request, check_base_url, is_loopback, query_value
 from ._retry import RetryPolicy
 from ._sandbox_mark import warn_if_sandbox
@@ -368,6 +368,12 @@ class Transport:
         )
 
     async def _renewable_authorization(self, auth: AuthScheme, method: str, path: str) -> str:
+        current = getattr(auth, "current", None)
+        if current is None or current() is None:
+            # A renewal is due: this task may wait for it, and the renewal's request for
+            # a connection slot. A slot held meanwhile (a batch's early start) could be
+            # the one it needs.
+            give_up_early_start()
         try:
             return await auth.header()
         except StampsyncError as exc:

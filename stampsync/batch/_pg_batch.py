@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import functools
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import TYPE_CHECKING, Generic, TypeVar
@@ -74,7 +75,8 @@ class Coalescer(Generic[I, R]):
         self._queue.append((item, future))
         self.calls += 1
         if self._drainer is None or self._drainer.done():
-            self._drainer = loop.create_task(self._drain())
+            # In a context of its own: not the first caller's (its early start, say).
+            self._drainer = loop.create_task(self._drain(), context=contextvars.Context())
         # Cancelling the caller cancels ``future``: the drainer skips it if still queued.
         return await future
 

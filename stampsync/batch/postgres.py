@@ -378,8 +378,11 @@ class PgDatabase:
         delay = 0.05
         waiting = False
         while True:
+            pool = self._pool
+            if pool is None:  # closed while this operation waited out an outage
+                raise JournalError(f"journal database {self.url} was closed; {doing}")
             try:
-                async with self._pool.acquire(timeout=self.connect_timeout) as con:
+                async with pool.acquire(timeout=self.connect_timeout) as con:
                     try:
                         result = await fn(con)
                     except Exception as exc:

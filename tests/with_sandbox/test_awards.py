@@ -11,6 +11,7 @@ import anyio
 import pytest
 
 from stampsync import StampsClient
+from stampsync._auth import JwtAuth
 from stampsync.batch import Journal, Outcome
 from stampsync.sandbox import Fault, Sandbox
 from stampsync.stamps import StampAward, StampDeduction
@@ -464,3 +465,33 @@ async def test_an_early_start_held_too_long_is_given_back_and_taken_again(
         assert stale._state == 2  # type: ignore[attr-defined]  # given back, not sent
         assert throttle._pending == 0
         assert len(throttle._starts) == 1  # the request's own, fresh start
+
+
+async def test_a_token_renewal_is_never_starved_by_rows_holding_early_starts(
+    stampsync_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """The renewal's own request needs a connection slot. Rows that took their slot and
+    start early, then found the token due, used to wait for the renewal holding both
+    slots: a renewal begun by a task without an early start (a retry, a direct call)
+    then waited for a slot forever."""
+    async with stampsync_sandbox.stamps_client(
+        jwt=True, concurrent_connections=2, concurrent_batch_executions=4, **FAST
+    ) as sp:
+        auth = sp._transport._credentials[""].auth
+        assert isinstance(auth, JwtAuth)
+        await auth._lock.acquire()  # every caller waits for the first token
+        try:
+            direct = asyncio.ensure_future(
+                sp.stamps.add(user="member1@example.com", number_of_stamps=1)
+            )
+            await asyncio.sleep(0.05)  # first in line for the renewal, no early start
+            batch = asyncio.ensure_future(
+                sp.stamps.add_many(awards(4), journal=tmp_path / "j.sqlite", check_first=False)
+            )
+            await asyncio.sleep(0.3)  # rows take slots and starts, claim, find the token due
+        finally:
+            auth._lock.release()
+        done, report = await asyncio.wait_for(asyncio.gather(direct, batch), 20)
+    assert done is not None
+    assert report.counts["applied"] == 4
+    assert auth.renewals == 1
