@@ -222,21 +222,27 @@ async def test_stop_event_finishes_in_flight_and_takes_nothing_new(
 async def test_cancelling_a_batch_leaves_no_task_and_a_consistent_journal(
     stampsync_sandbox: Sandbox, tmp_path: Path
 ) -> None:
-    await stampsync_sandbox.set_faults(f"latency:1:0.05@{ROUTE}")
+    # Answers 0.5 s late: once five rows are done and 0.1 s more has passed, the next
+    # four are claimed and in flight (a row is claimed only once its start is granted,
+    # so the cancel must land while requests are out, not while rows wait for quota).
+    await stampsync_sandbox.set_faults(f"latency:1:0.5@{ROUTE}")
     journal = tmp_path / "j.sqlite"
-    async with stampsync_sandbox.stamps_client(concurrent_batch_executions=4, **FAST) as sp:
+    async with stampsync_sandbox.stamps_client(
+        concurrent_batch_executions=4, concurrent_connections=4, **FAST
+    ) as sp:
         some_done = asyncio.Event()
         seen: list[object] = []
 
         def record(outcome: object) -> None:
             seen.append(outcome)
-            if len(seen) >= 5:  # the batch is well under way, four more in flight
+            if len(seen) >= 5:  # the batch is well under way
                 some_done.set()
 
         task = asyncio.create_task(
             sp.stamps.add_many(awards(100), journal=journal, on_outcome=record)
         )
         await asyncio.wait_for(some_done.wait(), 30)
+        await asyncio.sleep(0.1)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
