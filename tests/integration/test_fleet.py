@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -93,27 +96,49 @@ def test_a_campaign_is_cut_into_bounded_jobs_per_store_round_robin(tmp_path: Pat
     assert len({j.job_id("c") for j in jobs}) == len(jobs)
 
 
-async def wait_until_sending(journal: str, pid: int | None, within: float) -> None:
-    """Wait until worker ``pid`` (any worker: None) holds a claimed row it has not settled."""
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
+async def pending_rows(journal: str, pid: int | None) -> int:
+    """Rows worker ``pid`` (any worker: None) has claimed and not settled."""
+    try:
+        con = await asyncpg.connect(journal)
         try:
-            con = await asyncpg.connect(journal)
-            try:
-                held = await con.fetchval(
+            return int(
+                await con.fetchval(
                     "SELECT count(*) FROM stampsync_writes w JOIN stampsync_runs r"
                     " ON r.run = w.run WHERE w.status = 'pending'"
                     " AND ($1::int IS NULL OR r.pid = $1::int)",
                     pid,
                 )
-            finally:
-                await con.close()
-        except (asyncpg.UndefinedTableError, OSError):
-            held = 0  # the schema is made by the first worker to claim
-        if held:
-            return
+            )
+        finally:
+            await con.close()
+    except (asyncpg.UndefinedTableError, OSError):
+        return 0  # the schema is made by the first worker to claim
+
+
+async def wait_until_sending(journal: str, pid: int | None, within: float) -> None:
+    """Wait until worker ``pid`` (any worker: None) holds a claimed row it has not settled."""
+    deadline = asyncio.get_running_loop().time() + within
+    while not await pending_rows(journal, pid):
         assert asyncio.get_running_loop().time() < deadline, f"worker {pid} never sent"
         await asyncio.sleep(0.05)
+
+
+async def kill_while_sending(fleet: Fleet, journal: str, proc: Any, within: float) -> None:
+    """SIGKILL ``proc`` at a moment it holds a claimed row.
+
+    A row is claimed only once its start is granted, for about one request: seen
+    pending, it may be settled by the time the kill lands. So the worker is frozen
+    (SIGSTOP) first, and killed only if it still holds a claim; else it goes on.
+    """
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        await wait_until_sending(journal, proc.pid, within=within)
+        os.kill(proc.pid, signal.SIGSTOP)
+        if await pending_rows(journal, proc.pid):
+            fleet.kill(proc)
+            return
+        os.kill(proc.pid, signal.SIGCONT)
+        assert asyncio.get_running_loop().time() < deadline, "never caught sending"
 
 
 #: A job's log line saying it found rows held by another live run.
@@ -161,9 +186,8 @@ async def test_a_sigkilled_workers_jobs_are_retried_and_nothing_applies_twice(
             fleet.enqueue(tmp_path / "c.csv", job_rows=10)
             # All at work; the victim dies mid-send, holding a claimed row.
             await wait_until_sending(pg_dsn, others[0].pid, within=60)
-            await wait_until_sending(pg_dsn, victim.pid, within=60)
             assert victim.poll() is None
-            fleet.kill(victim)
+            await kill_while_sending(fleet, pg_dsn, victim, within=60)
             by = await wait_settled(fleet, total, within=90)
         finally:
             fleet.stop_all()
@@ -230,9 +254,8 @@ async def test_two_hosts_a_live_lease_is_never_taken_and_a_dead_ones_rows_turn_a
             # different hosts: they meet. Once they did, host-a dies holding a claim.
             await wait_until_sending(pg_dsn, b.pid, within=60)
             await wait_for_log(fleet, HELD, within=60)
-            await wait_until_sending(pg_dsn, a.pid, within=60)
             assert a.poll() is None
-            fleet.kill(a)
+            await kill_while_sending(fleet, pg_dsn, a, within=60)
             by = await wait_settled(fleet, total, within=120)
         finally:
             fleet.stop_all()
