@@ -8,9 +8,9 @@ tree). API sections and models live in :mod:`stampsync.stamped` and
 :mod:`stampsync.stamps`; test helpers in :mod:`stampsync.testing`.
 """
 
-from ._events import RequestEvent
+from ._events import Hook, RequestEvent
 from ._http import HTTPRequest, HTTPResponse, HTTPTransport
-from ._options import ClientOptions, ClientSettings
+from ._options import CallSettings, ClientOptions, ClientSettings
 from ._transport import TransportStats
 from ._version import __version__
 from .errors import (
@@ -46,6 +46,7 @@ __all__ = [
     "APIError",
     "AmbiguousWriteError",
     "AuthenticationError",
+    "CallSettings",
     "CertificateError",
     "ClientOptions",
     "ClientSettings",
@@ -56,6 +57,7 @@ __all__ = [
     "HTTPRequest",
     "HTTPResponse",
     "HTTPTransport",
+    "Hook",
     "JournalError",
     "LocalThrottle",
     "NotFoundError",

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from types import TracebackType
-from typing import Any, Self, TypeVar, Unpack
+from typing import Any, Self, TypeVar, Unpack, cast
 
 from yarl import URL
 
@@ -13,7 +13,7 @@ from ._auth import AuthScheme
 from ._endpoint import Endpoint
 from ._events import Hooks
 from ._http import AiohttpTransport, EarlyStart, HTTPTransport
-from ._options import ClientOptions, ClientSettings
+from ._options import CallSettings, ClientOptions, ClientSettings
 from ._request import Request, is_loopback
 from ._retry import RetryPolicy
 from ._transport import Transport, TransportStats
@@ -24,7 +24,11 @@ T = TypeVar("T")
 
 #: What :meth:`BaseClient.with_options` may change: the rest belongs to the shared
 #: session and throttle.
-PER_CALL_SETTINGS = frozenset({"timeout", "max_retries", "retry_budget", "hooks"})
+PER_CALL_SETTINGS = frozenset(
+    {"timeout", "max_retries", "retry_budget", "hooks", "concurrent_batch_executions"}
+)
+#: The settings of the shared connections and quota (refused by ``with_options``).
+_SHARED_SETTINGS = frozenset(ClientSettings.__annotations__) - PER_CALL_SETTINGS
 
 
 def proxy_secrets(proxy: str | None) -> tuple[str, ...]:
@@ -106,18 +110,26 @@ class BaseClient:
         """Counters: attempts, retries, 429s seen, seconds spent waiting for the throttle."""
         return self._transport.stats
 
-    def with_options(self, **changes: Unpack[ClientSettings]) -> Self:
+    def with_options(self, **changes: Unpack[CallSettings]) -> Self:
         """A client sharing this one's connections, throttle and credentials, with
-        ``timeout``, ``max_retries``, ``retry_budget`` or ``concurrent_batch_executions``
-        changed (for one slow call, say). It lives as long as this client: close this one.
+        ``timeout``, ``max_retries``, ``retry_budget``, ``concurrent_batch_executions``
+        or ``hooks`` changed (for one slow call, say). It lives as long as this client:
+        close this one.
+
+        ``hooks`` are added after this client's hooks, so its tracing goes on;
+        ``replace_hooks=True`` keeps only the ones given.
         """
-        fixed = set(changes) - PER_CALL_SETTINGS - {"concurrent_batch_executions"}
-        if fixed:
-            raise ConfigurationError(
-                f"with_options cannot change {', '.join(sorted(fixed))}: they belong to the "
-                "shared connections and throttle; build another client for that"
-            )
-        options = ClientOptions.build(self.options, changes)
+        settings = dict(changes)
+        replace_hooks = settings.pop("replace_hooks", False)
+        if not isinstance(replace_hooks, bool):
+            raise ConfigurationError(f"replace_hooks must be True or False, got {replace_hooks!r}")
+        self._refuse_fixed(set(settings) - PER_CALL_SETTINGS)
+        if "hooks" in settings and not replace_hooks:
+            added = settings["hooks"]
+            if isinstance(added, str | bytes) or not isinstance(added, Sequence):
+                raise ConfigurationError("hooks must be a sequence of functions taking an event")
+            settings["hooks"] = (*self.options.hooks, *added)
+        options = ClientOptions.build(self.options, cast(ClientSettings, settings))
         other = copy.copy(self)
         other.options = options
         other._transport = self._transport.with_policy(
@@ -128,6 +140,28 @@ class BaseClient:
         other._owns_transport = False
         other._bind_sections()
         return other
+
+    def _refuse_fixed(self, names: set[str]) -> None:
+        """Refuse what :meth:`with_options` cannot change, each with its own reason."""
+        if not names:
+            return
+        reasons = []
+        shared = sorted(names & _SHARED_SETTINGS)
+        if shared:
+            reasons.append(
+                f"{', '.join(shared)} belong to the connections and quota this client shares "
+                f"with the clients made from it: build another {type(self).__name__} for that"
+            )
+        for name in sorted(names - _SHARED_SETTINGS):
+            reasons.append(self._fixed_reason(name))
+        raise ConfigurationError("with_options cannot change " + "; ".join(reasons))
+
+    def _fixed_reason(self, name: str) -> str:
+        """Why ``name`` (not a client setting shared with derived clients) is refused."""
+        return (
+            f"{name}: not a setting with_options takes (it takes "
+            f"{', '.join(sorted(PER_CALL_SETTINGS | {'replace_hooks'}))})"
+        )
 
     def _bind_sections(self) -> None:
         """Create the API sections (attributes) bound to this client."""

@@ -50,6 +50,8 @@ class RequestEvent(msgspec.Struct, frozen=True, kw_only=True):
     elapsed: float = 0.0
 
 
+#: A hook: a function called with each :class:`RequestEvent` of a client's calls (what it
+#: returns is ignored). Type a list of mixed hooks as ``list[stampsync.Hook]``.
 Hook = Callable[[RequestEvent], object]
 
 

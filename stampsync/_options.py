@@ -18,7 +18,7 @@ from .throttle import Throttle
 if TYPE_CHECKING:
     from ._http import HTTPTransport
 
-__all__ = ["ClientOptions", "ClientSettings"]
+__all__ = ["CallSettings", "ClientOptions", "ClientSettings"]
 
 #: Consecutive credential or connection failures after which a batch stops: the
 #: default ``breaker`` of every batch call, on either client.
@@ -162,6 +162,23 @@ class ClientSettings(TypedDict, total=False):
     trust_env: bool
     trace_configs: Sequence[TraceConfig]
     hooks: Sequence[Hook]
+
+
+class CallSettings(TypedDict, total=False):
+    """What :meth:`~stampsync.StampsClient.with_options` may change for the derived client:
+    the settings of one call's patience and observation, not of the shared connections
+    and quota.
+
+    ``hooks`` are added after the client's own hooks (its OpenTelemetry hook keeps
+    seeing the calls); pass ``replace_hooks=True`` to use only these.
+    """
+
+    timeout: float
+    max_retries: int
+    retry_budget: float
+    concurrent_batch_executions: int
+    hooks: Sequence[Hook]
+    replace_hooks: bool
 
 
 def check_proxy(proxy: object) -> URL:

@@ -11,9 +11,9 @@ from stampsync import StampsyncError
 
 #: Pinned on purpose: a name added or removed here is a decision, not an accident.
 EXPORTED = {
-    "APIError", "AmbiguousWriteError", "AuthenticationError", "CertificateError",
+    "APIError", "AmbiguousWriteError", "AuthenticationError", "CallSettings", "CertificateError",
     "ClientOptions", "ClientSettings", "ClientStateError", "ConcurrentRunError",
-    "ConfigurationError", "DecodeError", "HTTPRequest", "HTTPResponse", "HTTPTransport",
+    "ConfigurationError", "DecodeError", "HTTPRequest", "HTTPResponse", "HTTPTransport", "Hook",
     "JournalError", "QueueError",
     "LocalThrottle", "NotFoundError", "QuotaWaitError", "RateLimitError", "RedirectError",
     "RedisThrottle", "RequestError", "RequestEvent", "ServerError", "StampedClient", "StampsClient",

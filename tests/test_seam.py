@@ -78,7 +78,7 @@ async def test_with_options_shares_the_session_and_throttle() -> None:
         with no_backoff(), pytest.raises(ServerError):
             await client.loyalty.tiers()
     with pytest.raises(ConfigurationError, match="throttle_limit"):
-        client.with_options(throttle_limit=5)
+        client.with_options(throttle_limit=5)  # type: ignore[call-arg]
 
 
 def test_options_are_checked_once_and_shared() -> None:

@@ -4,7 +4,7 @@ from .accounts import Accounts
 from .activities import Activities, ExpirationJournals
 from .auth import Auth, Pong
 from .balances import Balances
-from .client import StampsClient
+from .client import StampsCallSettings, StampsClient
 from .diagnostics import Testing
 from .memberships import Memberships
 from .models import (
@@ -137,6 +137,7 @@ __all__ = [
     "StampAward",
     "StampDeduction",
     "Stamps",
+    "StampsCallSettings",
     "StampsClient",
     "StampsCustomer",
     "Status",

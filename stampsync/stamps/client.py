@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Unpack
+from typing import Self, Unpack, cast
 
 from .. import _environment as env
 from .._auth import AuthScheme, JwtAuth, Secret, TokenAuth
 from .._client import BaseClient
-from .._options import ClientOptions, ClientSettings
+from .._options import CallSettings, ClientOptions, ClientSettings
 from ..errors import ConfigurationError
 from .accounts import Accounts
 from .activities import Activities, ExpirationJournals
@@ -22,7 +22,14 @@ from .stores import Merchants, Stores
 from .transactions import Transactions
 from .vouchers import Vouchers
 
-__all__ = ["StampsClient"]
+__all__ = ["StampsCallSettings", "StampsClient"]
+
+
+class StampsCallSettings(CallSettings, total=False):
+    """What :meth:`StampsClient.with_options` may change: :class:`CallSettings` and the
+    default ``store``."""
+
+    store: int | None
 
 
 class StampsClient(BaseClient):
@@ -116,6 +123,26 @@ class StampsClient(BaseClient):
             options=ClientOptions.build(options, settings),
         )
         self._bind_sections()
+
+    def with_options(self, **changes: Unpack[StampsCallSettings]) -> Self:
+        """A client sharing this one's connections, throttle and credentials, with some
+        settings changed: those of :meth:`BaseClient.with_options`, and ``store`` (the
+        store for calls that name none)."""
+        settings = dict(changes)
+        store = settings.pop("store", self.store)
+        if store is not None and (isinstance(store, bool) or not isinstance(store, int)):
+            raise ConfigurationError(f"store must be an integer id, got {store!r}")
+        other = super().with_options(**cast(CallSettings, settings))
+        other.store = store
+        return other
+
+    def _fixed_reason(self, name: str) -> str:
+        if name == "merchant":
+            return (
+                "merchant: the credentials (and a JWT's exchange) are made for it; build "
+                "another StampsClient(merchant=...)"
+            )
+        return super()._fixed_reason(name)
 
     def _bind_sections(self) -> None:
         self.stamps = Stamps(self)
