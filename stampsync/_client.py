@@ -51,8 +51,11 @@ class BaseClient:
         auth: AuthScheme,
         options: ClientOptions,
         more_auth: dict[str, AuthScheme] | None = None,
+        owned_throttle: Throttle | None = None,
     ) -> None:
         self.options = options
+        # A throttle the client made itself (from STAMPSYNC_REDIS_URL) is closed with it.
+        self._owned_throttle = owned_throttle
         throttle: Throttle = options.throttle or LocalThrottle(
             options.throttle_limit, options.throttle_seconds
         )
@@ -212,6 +215,9 @@ class BaseClient:
         made by :meth:`with_options` leaves them to the client it came from."""
         if self._owns_transport:
             await self._transport.http.aclose()
+            closer = getattr(self._owned_throttle, "aclose", None)
+            if closer is not None:
+                await closer()
 
     def __repr__(self) -> str:
         return (

@@ -80,11 +80,13 @@ class StampedClient(BaseClient):
             api_url = "https://stamped.io"
         store_hash = str(store_hash).strip() if store_hash is not None else ""
         path_segment(store_hash, "store_hash")
+        settings, owned = env.client_settings(settings, options, quota_key=f"stamped:{store_hash}")
         super().__init__(
             api_url=api_url,
             auth=_v2_auth(public_key, private_key, api_key),
             options=ClientOptions.build(options, settings),
             more_auth={"stamped_v3": _v3_auth(api_key)},
+            owned_throttle=owned,
         )
         self.store_hash = store_hash
         self._bind_sections()
@@ -100,8 +102,12 @@ class StampedClient(BaseClient):
 def _v2_auth(public_key: str | None, private_key: str | None, api_key: str | None) -> AuthScheme:
     if public_key is None and private_key is None:
         if api_key is None:
-            raise ConfigurationError(
-                "StampedClient needs public_key and private_key (V2), api_key (V3), or both"
+            raise env.missing_credential(
+                "StampedClient",
+                "credentials",
+                "public_key=... and private_key=... (V2) or api_key=... (V3),",
+                f"{env.STAMPED_PUBLIC_KEY} and {env.STAMPED_PRIVATE_KEY}, "
+                f"or {env.STAMPED_API_KEY},",
             )
         return MissingAuth(
             "this V2 call needs public_key and private_key; the client was given only "

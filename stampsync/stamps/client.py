@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Self, Unpack, cast
 
+from yarl import URL
+
 from .. import _environment as env
 from .._auth import AuthScheme, JwtAuth, Secret, TokenAuth
 from .._client import BaseClient
@@ -96,9 +98,7 @@ class StampsClient(BaseClient):
     ) -> None:
         token = env.text(token, env.STAMPS_TOKEN)
         if token is None:
-            raise ConfigurationError(
-                f"StampsClient needs token=... (or {env.STAMPS_TOKEN} in the environment)"
-            )
+            raise env.missing_credential("StampsClient", "a token", "token=...", env.STAMPS_TOKEN)
         api_url = env.text(api_url, env.STAMPS_API_URL)
         if api_url is None:
             api_url = "https://stamps.co.id"
@@ -117,10 +117,14 @@ class StampsClient(BaseClient):
             auth = TokenAuth(self._static_token, token_type)
         self.merchant = merchant
         self.store = store
+        settings, owned = env.client_settings(
+            settings, options, quota_key=f"stamps:{URL(api_url).host}"
+        )
         super().__init__(
             api_url=api_url,
             auth=auth,
             options=ClientOptions.build(options, settings),
+            owned_throttle=owned,
         )
         self._bind_sections()
 
