@@ -1,4 +1,5 @@
-"""Development sessions: ``nox -s tests`` (the test suite), ``nox`` (lint, typecheck, tests,
+"""Development sessions: ``nox -s tests`` (the test suite, on this Python), ``nox -s
+tests_more`` (on the other supported Pythons found here), ``nox`` (lint, typecheck, tests,
 docs), ``nox -s bench`` (benchmarks and their results page)."""
 
 from __future__ import annotations
@@ -7,6 +8,7 @@ import glob
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import nox
@@ -64,14 +66,34 @@ def found_pythons() -> list[str]:
     return found
 
 
-@nox.session(python=found_pythons() or PYTHON)
-def tests(session: nox.Session) -> None:
-    """Run the whole test suite on every supported Python found here (tests-3.13: one).
+#: The interpreter nox itself runs on: ``nox -s tests`` tests on it alone.
+CURRENT = f"{sys.version_info.major}.{sys.version_info.minor}"
+#: The other supported versions found here, for ``nox -s tests_more`` (CI runs both).
+OTHERS = [v for v in found_pythons() if v != CURRENT]
 
-    Unit tests and tests against local servers; the interpreters: ``found_pythons``.
-    """
+
+def run_pytest(session: nox.Session) -> None:
     session.install("-e", ".[test,redis,cli]")
-    session.run("pytest", *session.posargs)
+    # Ctrl-C reaches pytest first; give its teardown time to stop the servers the
+    # fixtures started (nox's default escalates to SIGKILL after half a second).
+    session.run("pytest", *session.posargs, interrupt_timeout=60, terminate_timeout=30)
+
+
+@nox.session(python=CURRENT)
+def tests(session: nox.Session) -> None:
+    """Run the whole test suite once, on the Python that runs nox (about 10 minutes).
+
+    Unit tests and tests against local servers (sandbox, redis-server, PostgreSQL).
+    """
+    run_pytest(session)
+
+
+@nox.session(python=OTHERS or [CURRENT])
+def tests_more(session: nox.Session) -> None:
+    """The suite on every other supported Python found here (CI runs it after ``tests``)."""
+    if not OTHERS:
+        session.skip(f"no supported Python besides {CURRENT} was found")
+    run_pytest(session)
 
 
 @nox.session(python=PYTHON)

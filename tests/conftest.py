@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from stampsync.sandbox import SandboxConfig
-from tests import _aioresponses_compat
+from tests import _aioresponses_compat, _cleanup
 from tests._clock import FakeLoopTime
 from tests._postgres import PASSWORD as PG_PASSWORD
 from tests._postgres import PgCluster
@@ -22,6 +22,11 @@ _aioresponses_compat.install()
 #: Folders whose tests keep real time: they drive servers, subprocesses or Redis that
 #: live outside the test's loop.
 REAL_TIME_DIRS = ("integration", "with_sandbox")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """SIGTERM stops the run as Ctrl-C does: every fixture's server is stopped."""
+    _cleanup.install()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
