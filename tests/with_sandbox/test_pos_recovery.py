@@ -163,3 +163,23 @@ def test_the_import_exits_3_for_b_lost_sale(stampsync_sandbox: Sandbox, tmp_path
     assert (row["status"], row["recovered"]) == ("ambiguous", False)
     assert "0 recovered" in err
     assert len(anyio.run(sb.transactions)) == 1
+
+
+@pytest.mark.stampsync_sandbox(members=20)
+async def test_one_sale_written_in_two_offsets_is_one_key(
+    stampsync_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    # 01:00 in Jakarta is 18:00 UTC the day before: the two spellings name two dates in
+    # their own offsets, and one instant.
+    local = dt.datetime(2026, 3, 3, 1, 0, tzinfo=WIB)
+    as_utc = {**sale(A, local), "created": local.astimezone(dt.UTC).isoformat()}
+    rows = [PosTransaction(**sale(A, local)), PosTransaction(**as_utc)]
+    journal = tmp_path / "j.sqlite"
+    async with stampsync_sandbox.stamps_client() as client:
+        first = await client.transactions.add_many(rows, journal=journal)
+        again = await client.transactions.add_many(rows[1:], journal=journal)
+    assert {o.key for o in first} == {"1:INV-7:2026-03-02"}
+    assert sorted(o.status for o in first) == ["applied", "failed"]  # a duplicate key
+    assert [o.status for o in again] == ["failed"]  # the journal's key, another request
+    assert first.sent + again.sent == 1
+    assert len(await stampsync_sandbox.transactions()) == 1
