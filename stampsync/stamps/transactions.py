@@ -302,9 +302,10 @@ class Transactions(StampsResource):
         the transaction's natural key, so (with ``resolve``, the default) the client
         finds out: it looks the invoice up in the customer's transactions
         (``by-user``), and if it is not there it replays the same body through the
-        ``add-or-update`` upsert, which cannot record it twice. The result is then
-        marked ``recovered``. Only when that lookup fails too does
-        :class:`~stampsync.errors.AmbiguousWriteError` remain.
+        ``add-or-update`` upsert, which cannot record it twice. The result is marked
+        ``recovered`` only when the server shows the transaction is this sale (store,
+        customer, value, ``created`` instant); otherwise, or when the lookup fails,
+        :class:`~stampsync.errors.AmbiguousWriteError` remains (see :meth:`resolve`).
 
         Args:
             invoice_number: the POS's transaction number.
@@ -359,7 +360,7 @@ class Transactions(StampsResource):
         :class:`~stampsync.errors.AmbiguousWriteError` (``lost``, or one saying what
         could not be proven).
 
-        1. With a customer, their transactions around the ``created`` day are searched
+        1. With a customer, their transactions of the ``created`` day are searched
            for this sale: same invoice, same ``created`` instant, same value, and (by
            its details) same store.
         2. Otherwise, or if not found, the same body goes to ``add-or-update``, an upsert
