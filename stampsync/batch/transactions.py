@@ -38,7 +38,8 @@ class _Keyed(msgspec.Struct, frozen=True):
 async def resolve_journal(
     transactions: Transactions, journal: str | Path | WriteJournal
 ) -> dict[str, int | None]:
-    """Settle the ambiguous ``transactions.add`` keys of a journal by their invoices (see
+    """Settle the ambiguous ``transactions.add`` keys of a journal by looking them up,
+    sending no write (see
     :meth:`Transactions.resolve_journal <stampsync.stamps.Transactions.resolve_journal>`)."""
     own = not isinstance(journal, WriteJournal)
     jrn = open_journal(journal, account=client_account(transactions._client))
@@ -55,19 +56,40 @@ async def resolve_journal(
                 if entry.operation != "transactions.add":
                     continue
                 try:
-                    body = msgspec.convert(entry.request, TransactionBody)
-                    result = await transactions.settle(body)
+                    # The stored request is only read, to look the sale up; whoever can
+                    # write the journal must not be able to make this client send.
+                    body = _checked(transactions, entry.request)
+                    found = await transactions.find(body)
                 except (StampsyncError, msgspec.ValidationError) as exc:
                     log.warning("journal key %r stays ambiguous: %s", entry.key, exc)
                     continue
-                tx_id = result.transaction.id if result.transaction else None
+                if found is None:
+                    log.warning(
+                        "journal key %r stays ambiguous: not found by lookup; the import "
+                        "of the input file that holds its row settles it",
+                        entry.key,
+                    )
+                    continue
                 await jrn.aresolve(
-                    entry.key, applied=True, result_id=tx_id, note="settled by invoice"
+                    entry.key, applied=True, result_id=found.id, note="settled by lookup"
                 )
-                settled[entry.key] = tx_id
+                settled[entry.key] = found.id
         finally:
             await jrn.aend_run(me)
     return settled
+
+
+def _checked(transactions: Transactions, request: dict[str, object]) -> TransactionBody:
+    """A stored request as a body, through the row path's own checks."""
+    body = msgspec.convert(request, TransactionBody)
+    return transactions.add_body(
+        invoice_number=body.invoice_number,
+        total_value=body.total_value,
+        number_of_people=body.number_of_people,
+        created=body.created,
+        store=body.store,
+        user=body.user,
+    )
 
 
 async def add_many(
@@ -87,8 +109,6 @@ async def add_many(
     (see :meth:`Transactions.add_many <stampsync.stamps.Transactions.add_many>`)."""
     keys = recovered if recovered is not None else set()
     default_store = transactions._client.store
-    if journal is not None and settle_first:
-        keys.update(await transactions.resolve_journal(journal))
 
     async def keyed() -> AsyncIterable[_Keyed | Rejected]:
         async for row in _aiter(rows):
@@ -126,7 +146,16 @@ async def add_many(
                 keys.add(keyed_row.key)
             return result.transaction.id if result.transaction else None
 
-        return Prepared(keyed_row.key, msgspec.to_builtins(body), send)
+        async def settle() -> int | None:
+            # An earlier run left this key ambiguous with this very request (the journal
+            # compared them): the body is the input row's, checked above, not the stored one.
+            result = await transactions.settle(body)
+            keys.add(keyed_row.key)
+            return result.transaction.id if result.transaction else None
+
+        return Prepared(
+            keyed_row.key, msgspec.to_builtins(body), send, settle if settle_first else None
+        )
 
     report = await run_stamps_writes(
         transactions._client,

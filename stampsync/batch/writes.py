@@ -230,11 +230,18 @@ class Rejected:
 
 @dataclass(frozen=True, slots=True)
 class Prepared:
-    """An item checked and ready to send: its key, the request to journal, the send."""
+    """An item checked and ready to send: its key, the request to journal, the send.
+
+    ``settle``, if given, finds out what became of this item when an earlier run left its
+    key ambiguous (with the same request: the journal compares it), returning the id if
+    it proves the write applied and raising otherwise. It is built from the item of the
+    current input, never from what the journal stored.
+    """
 
     key: str
     request: dict[str, Any]
     send: Callable[[], Awaitable[int | None]]
+    settle: Callable[[], Awaitable[int | None]] | None = None
 
 
 def normal_key(raw: object) -> str:
@@ -400,6 +407,9 @@ async def run_writes(
             if claim.kind == "ambiguous":
                 why = claim.why or "interrupted after the request may have been sent"
                 entry = claim.entry
+                if prepared.settle is not None and await checked_first():
+                    await settle_earlier(jrn, key, prepared.settle, why, out)
+                    return
                 await emit(
                     out(
                         key,
@@ -435,6 +445,35 @@ async def run_writes(
             return
         if jrn is not None:
             await jrn.afinish(key, "applied", result_id=result_id, run=me)
+        await emit(out(key, "applied", result_id))
+
+    async def settle_earlier(
+        jrn: WriteJournal,
+        key: str,
+        settle: Callable[[], Awaitable[int | None]],
+        why: str,
+        out: Callable[..., Outcome],
+    ) -> None:
+        # An earlier run's ambiguous key, named by this input with the same request:
+        # find out from the server what became of it, through the item's own settle.
+        report.sent += 1
+        try:
+            result_id = await settle()
+        except Exception as exc:
+            error = f"unresolved from an earlier run: {why}; not settled: {exc}"
+            await emit(out(key, "ambiguous", None, error), exc)
+            return
+        try:
+            await jrn.aresolve(key, applied=True, result_id=result_id, note="settled")
+        except ConfigurationError:
+            # Another run settled it meanwhile: its verdict stands.
+            entry = await jrn.aget(key)
+            if entry is None or entry.status != "applied":
+                status = "ambiguous" if entry is None else entry.status
+                error = f"settled elsewhere meanwhile ({status})"
+                await emit(out(key, "ambiguous" if status != "failed" else "failed", None, error))
+                return
+            result_id = entry.result_id
         await emit(out(key, "applied", result_id))
 
     async def numbered() -> AsyncIterator[tuple[int, T | Rejected]]:

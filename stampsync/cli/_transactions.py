@@ -238,8 +238,9 @@ def import_(
 ) -> None:
     """Add every transaction of a day's file, each key at most once.
 
-    A lost answer is resolved by the invoice (the row is applied, ``recovered`` in the
-    report). Exit codes: 0 all applied; 1 some rows failed (a rerun retries them); 2
+    A lost answer is resolved by the invoice when the server proves the sale is this
+    row's (the row is applied, ``recovered`` in the report); otherwise it stays
+    ambiguous. Exit codes: 0 all applied; 1 some rows failed (a rerun retries them); 2
     refused before anything was sent; 3 some ambiguous (resolve them first: stampsync
     stamps journal resolve); 4 stopped early; 130/143 interrupted; 70 internal error.
     """
@@ -269,7 +270,8 @@ def import_(
     if c["ambiguous"]:
         err.print(
             f"[yellow]{c['ambiguous']} transaction(s) are ambiguous: the invoice lookup "
-            f"failed too.[/] Check them on Stamps, then: stampsync stamps journal resolve "
+            f"failed or could not prove them (see the report's errors).[/] Check them on "
+            f"Stamps, then: stampsync stamps journal resolve "
             f"--journal {journal} KEY --applied | --not-applied"
         )
     raise typer.Exit(result.exit_code)

@@ -150,6 +150,11 @@ class SandboxConfig:
         default_factory=list,
     )
     fault_seed: int = setting(0, help="seed of the fault dice")
+    listing_created: str = setting(
+        "unix", help="how by-user listings show created: unix, missing, or text (not ISO 8601)"
+    )
+    """How ``GET /api/transactions/by-user`` shows ``created``: ``unix`` (as documented),
+    ``missing`` (left out) or ``text`` (a non-ISO form): listings a client cannot match on."""
     arrival_log: bool = setting(True, help="keep every arrival time (8 bytes each)")
     """Keep every arrival time (8 bytes each) for the inspection API."""
 
@@ -160,6 +165,10 @@ class SandboxConfig:
             if not isinstance(f, Fault):
                 raise ConfigurationError(f"a fault is a Fault or a string, got {f!r}")
         self.stores = tuple(self.stores)
+        if self.listing_created not in ("unix", "missing", "text"):
+            raise ConfigurationError(
+                f"listing_created must be unix, missing or text, got {self.listing_created!r}"
+            )
 
 
 def _flag(f: Field[Any]) -> str:

@@ -6,6 +6,12 @@ Rules kept, beyond field checks:
 
 - an invoice number is unique per store and day (the day of ``created``, in its own
   offset): a second ``add`` answers 400 in the documented list shape;
+- ``add-or-update`` is keyed on (store, invoice_number), as the vendor's update payload
+  (which names no day) implies: it completes the latest transaction of that invoice in
+  that store, whatever its day or customer, and adds one only when none exists;
+- ``by-user`` shows ``created`` as a Unix time, or (``listing_created``) leaves it out
+  or writes it as non-ISO text, so clients can be tested against listings they cannot
+  match on;
 - a transaction earns ``stamps`` if given, else the ``stamps_subtotal`` of its eligible
   items if any item has one, else one stamp per :data:`RP_PER_STAMP` of its value less
   the items marked ineligible; an open transaction (no customer) earns nobody stamps;
@@ -476,13 +482,10 @@ class PosRoutes:
         invoice = data.get("invoice_number")
         if not isinstance(invoice, str) or not invoice:
             raise legacy("invoice_number", "This field is required.")
-        existing = None
-        if isinstance(data.get("created"), str):
-            key = (store, invoice, _created(data).date().isoformat())
-            existing = self.pos.txs.get(self.by_key.get(key, -1))
-        else:  # an update names no day: the latest transaction of the invoice
-            ids = [i for (s, inv, _), i in self.by_key.items() if (s, inv) == (store, invoice)]
-            existing = self.pos.txs[max(ids)] if ids else None
+        # Keyed on (store, invoice) alone, as the vendor's reference has it: a ``created``
+        # in the body does not pick the day, so the upsert may land on another day's sale.
+        ids = [i for (s, inv, _), i in self.by_key.items() if (s, inv) == (store, invoice)]
+        existing = self.pos.txs[max(ids)] if ids else None
         if existing is None:
             return self.add(data)
         if existing.items:
@@ -614,13 +617,23 @@ class PosRoutes:
             "discount": tx.discount,
             "subtotal": tx.subtotal,
             "invoice_number": tx.invoice,
-            "created": tx.created,
+            **self._listed_created(tx),
             "merchant": "Sandbox Merchant",
             "merchant_id": self.merchant,
             "status": tx.status,
             "meta": {"channel": tx.channel or 2, "channel_text": "POS"},
             "store": {"name": str(tx.store), "display_name": f"Store {tx.store}"},
         }
+
+    def _listed_created(self, tx: Tx) -> dict[str, Any]:
+        mode = self.gate.config.listing_created
+        if mode == "missing":
+            return {}
+        if mode == "text":  # a day-first local form, not ISO 8601
+            return {
+                "created": dt.datetime.fromtimestamp(tx.created, dt.UTC).strftime("%d/%m/%Y %H:%M")
+            }
+        return {"created": tx.created}
 
     def details(self, data: dict[str, Any]) -> dict[str, Any]:
         tx = self.pos.txs.get(_int(data, "transaction_id") or 0)

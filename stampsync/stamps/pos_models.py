@@ -363,8 +363,9 @@ class TransactionResult(msgspec.Struct, frozen=True, kw_only=True):
 
     ``recovered`` is set by the client, never by the server: the connection was lost
     after sending :meth:`~stampsync.stamps.Transactions.add`, and the transaction was
-    then found by its invoice (or written by the upsert); see *Ambiguity resolved* in
-    the retries guide. A recovered result carries what the lookup could tell.
+    then found by its invoice (or written by the upsert) and shown to be this sale
+    (store, customer, value, ``created`` instant); see *Ambiguity resolved* in the
+    retries guide. A recovered result carries what the lookup could tell.
     """
 
     transaction: Transaction | None = None

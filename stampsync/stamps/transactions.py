@@ -99,7 +99,7 @@ class PosTransaction(msgspec.Struct, kw_only=True, frozen=True):
     """One transaction of a day-end import (:meth:`Transactions.add_many`).
 
     ``key`` defaults to the invoice's natural key, ``"<store>:<invoice_number>:<day>"``
-    (the day of ``created``): with a journal, a key is applied at most once across runs.
+    (the UTC date of ``created``): with a journal, a key is applied at most once across runs.
     Values are checked when the batch reaches the row, so a bad row fails alone.
     """
 
@@ -125,13 +125,19 @@ class PosTransaction(msgspec.Struct, kw_only=True, frozen=True):
     """Where the row came from (the CLI gives the input file's line); reported back."""
 
     def natural_key(self, default_store: int | None = None) -> str:
-        """``"<store>:<invoice_number>:<day>"``, the key an unkeyed row is journaled by."""
+        """``"<store>:<invoice_number>:<day>"``, the key an unkeyed row is journaled by.
+
+        The day is the UTC date of the ``created`` instant, whatever offset the row
+        wrote it in: one sale written ``+07:00`` and ``Z`` has one key.
+        """
         created: object = self.created
         try:
             if not isinstance(created, dt.datetime):
                 created = dt.datetime.fromisoformat(str(created))
+            if created.utcoffset() is not None:
+                created = created.astimezone(dt.UTC)
             day = created.date().isoformat()
-        except ValueError:
+        except (ValueError, OverflowError):
             day = str(self.created)  # the row fails its check later; the key stays unique
         return (
             f"{self.store if self.store is not None else default_store}:{self.invoice_number}:{day}"
@@ -200,13 +206,20 @@ def _payments(payments: Iterable[Payment] | None) -> list[Payment] | None:
 
 
 def _instant(created: object) -> int | None:
-    """The Unix time of ``created`` (ISO text or a Unix time), or None."""
+    """The Unix time of ``created`` (ISO text with an offset, or a Unix time), or None.
+
+    ISO text without an offset is None: the instant it names depends on a time zone
+    nobody stated, so it proves nothing.
+    """
     if isinstance(created, int) and not isinstance(created, bool):
         return created
     if isinstance(created, str):
         try:
-            return int(dt.datetime.fromisoformat(created).timestamp())
-        except ValueError:
+            parsed = dt.datetime.fromisoformat(created)
+            if parsed.utcoffset() is None:
+                return None
+            return int(parsed.timestamp())
+        except (ValueError, OverflowError, OSError):
             return None
     return None
 
@@ -289,9 +302,10 @@ class Transactions(StampsResource):
         the transaction's natural key, so (with ``resolve``, the default) the client
         finds out: it looks the invoice up in the customer's transactions
         (``by-user``), and if it is not there it replays the same body through the
-        ``add-or-update`` upsert, which cannot record it twice. The result is then
-        marked ``recovered``. Only when that lookup fails too does
-        :class:`~stampsync.errors.AmbiguousWriteError` remain.
+        ``add-or-update`` upsert, which cannot record it twice. The result is marked
+        ``recovered`` only when the server shows the transaction is this sale (store,
+        customer, value, ``created`` instant); otherwise, or when the lookup fails,
+        :class:`~stampsync.errors.AmbiguousWriteError` remains (see :meth:`resolve`).
 
         Args:
             invoice_number: the POS's transaction number.
@@ -342,17 +356,26 @@ class Transactions(StampsResource):
 
     async def resolve(self, body: TransactionBody, lost: AmbiguousWriteError) -> TransactionResult:
         """What became of an ``add`` whose answer was lost: the transaction, marked
-        ``recovered``; or ``lost`` raised again when the API cannot tell.
+        ``recovered``, only when the server shows it is this body's; otherwise
+        :class:`~stampsync.errors.AmbiguousWriteError` (``lost``, or one saying what
+        could not be proven).
 
-        1. With a customer, their transactions of the ``created`` day are searched for
-           the invoice (same ``invoice_number``, same ``created`` instant).
-        2. Otherwise, or if not found, the same body goes to ``add-or-update``: an
-           upsert on (store, invoice_number), so it adds the transaction if the lost
-           request did not, and cannot add a second. An answer that the invoice's
-           details are already complete means the transaction exists.
+        1. With a customer, their transactions of the ``created`` day are searched
+           for this sale: same invoice, same ``created`` instant, same value, and (by
+           its details) same store.
+        2. Otherwise, or if not found, the same body goes to ``add-or-update``, an upsert
+           keyed on (store, invoice_number) that cannot add a second transaction. What
+           it answers is proven the same way: a transaction it names must be this sale
+           (the customer's, at this instant, value and store), since the key may hold
+           another customer's sale or another day's. An answer that the invoice's
+           details are "already complete" says nothing of whose sale it is, and is not
+           taken as proof.
         """
         try:
             return await self.settle(body)
+        except AmbiguousWriteError as unproven:
+            log.warning("transactions.add: %s", unproven)
+            raise unproven from lost
         except StampsyncError as failed:
             log.warning(
                 "transactions.add: invoice %r stays ambiguous: the lookup failed (%s)",
@@ -362,9 +385,16 @@ class Transactions(StampsResource):
             raise lost from failed
 
     async def settle(self, body: TransactionBody) -> TransactionResult:
-        """Make sure the transaction of ``body`` exists exactly once, sending no ``add``:
-        find it by its invoice, else write it through the ``add-or-update`` upsert (see
-        :meth:`resolve`). Raises what the lookup or the upsert raised."""
+        """Make sure the transaction of ``body`` exists exactly once, sending no ``add``,
+        and prove that what the server shows is this sale (see :meth:`resolve`).
+
+        Raises :class:`~stampsync.errors.AmbiguousWriteError` when the server's answers
+        do not prove it (a listing without a readable ``created``, an "already complete"
+        answer, an upsert that landed on another sale); otherwise what the lookup or the
+        upsert raised.
+        """
+        if _instant(body.created) is None:
+            raise _unproven(body, "its created is not an ISO 8601 instant with an offset")
         found = await self.find(body) if body.user is not None else None
         if found is not None:
             log.info("transactions.add: invoice %r found after a lost answer", body.invoice_number)
@@ -374,23 +404,53 @@ class Transactions(StampsResource):
         except ValidationError as refused:
             if not _already_complete(refused):
                 raise
+            # The lost add may have landed since the lookup; only the customer's own
+            # listing can say so. The refusal itself names no sale.
             found = await self.find(body) if body.user is not None else None
-            return TransactionResult(
-                transaction=found
-                or Transaction(invoice_number=body.invoice_number, value=body.total_value),
-                recovered=True,
+            if found is not None:
+                return TransactionResult(transaction=found, recovered=True)
+            raise _unproven(
+                body,
+                "add-or-update answered that the invoice's transaction is already "
+                "complete, which does not say whose sale it is",
+            ) from refused
+        return await self._prove(body, replayed)
+
+    async def _prove(self, body: TransactionBody, replayed: TransactionResult) -> TransactionResult:
+        """``replayed``, marked recovered, if the transaction the upsert names is ``body``'s."""
+        tx = replayed.transaction
+        if tx is None or tx.id is None:
+            raise _unproven(body, "add-or-update's answer names no transaction")
+        if body.user is not None:
+            found = await self.find(body)
+            if found is None or found.id != tx.id:
+                raise _unproven(
+                    body,
+                    f"add-or-update landed on transaction {tx.id}, which is not the "
+                    "customer's at this sale's instant, value and store",
+                )
+            return msgspec.structs.replace(replayed, recovered=True)
+        if replayed.customer is not None:
+            raise _unproven(
+                body, f"add-or-update landed on transaction {tx.id}, which has a customer"
             )
+        detail = await self.details(transaction_id=tx.id)
+        why = _mismatch(body, detail, check_invoice=False)
+        if why is not None:
+            raise _unproven(body, f"add-or-update landed on transaction {tx.id}: {why}")
         return msgspec.structs.replace(replayed, recovered=True)
 
     async def resolve_journal(self, journal: str | Path | WriteJournal) -> dict[str, int | None]:
-        """Settle the ambiguous ``transactions.add`` keys of a journal by their invoices.
+        """Settle the ambiguous ``transactions.add`` keys of a journal by looking them up,
+        sending no write.
 
         ``journal`` is a SQLite path, a ``postgresql://`` URL (this client's account) or
-        an open journal. A key is ambiguous when its request was sent and no answer was
-        journaled (a lost answer the lookup could not resolve then, or a run killed
-        mid-request). Each is settled as :meth:`settle` does and marked applied, with the
-        transaction's id; one whose lookup fails again stays ambiguous. Keys a live run
-        is sending are left alone (they are ``pending``, not ambiguous). Returns the keys
+        an open journal. A stored request is data, not a command: it is only read to
+        look the sale up in the customer's transactions (:meth:`find`), and a key is
+        marked applied when the lookup proves the sale is there. Nothing is replayed:
+        a key the lookup cannot prove (an open transaction, say) stays ambiguous, and
+        the import of the input file that holds its row settles it
+        (:meth:`add_many`). Keys a live run is sending are left alone. Returns the keys
         settled and their transaction ids.
         """
         from ..batch.transactions import resolve_journal
@@ -398,29 +458,47 @@ class Transactions(StampsResource):
         return await resolve_journal(self, journal)
 
     async def find(self, body: TransactionBody) -> Transaction | None:
-        """The customer's transaction with ``body``'s invoice and ``created`` instant,
-        searched on the ``created`` day through ``GET /api/transactions/by-user``."""
+        """The customer's transaction that is ``body``'s sale, or None.
+
+        Searched on the ``created`` day through ``GET /api/transactions/by-user``: same
+        invoice, same ``created`` instant, same value; then its store is checked
+        through ``GET /api/transactions/details``. Raises
+        :class:`~stampsync.errors.AmbiguousWriteError` when a listed transaction of the
+        same invoice cannot be compared (its ``created`` or value missing or unreadable)
+        and none other matches.
+        """
         if body.user is None:
             return None
         try:
             day = dt.datetime.fromisoformat(body.created).date()
         except ValueError:
-            return None  # not from add_body (a hand-edited journal, say): nothing to match
-        instant = _instant(body.created)
+            raise _unproven(body, "its created is not an ISO 8601 instant") from None
         cursor: int | None = None
+        unreadable: Transaction | None = None
         for _ in range(LOOKUP_PAGES):
             page = await self.by_user(
                 user=body.user, last_transaction_id=cursor, start_date=day, end_date=day
             )
-            for transaction in page.transactions:
-                if transaction.invoice_number != body.invoice_number:
-                    continue
-                seen = _instant(transaction.created)
-                if seen is None or instant is None or seen == instant:
-                    return transaction
+            for listed in page.transactions:
+                why = _mismatch(body, listed, check_store=False)
+                if why is None and listed.id is None:
+                    why = _UNREADABLE
+                if why is None and listed.id is not None:
+                    detail = await self.details(transaction_id=listed.id)
+                    why = _mismatch(body, detail, check_invoice=False)
+                    if why is None:
+                        return msgspec.structs.replace(listed, store=detail.store)
+                if why == _UNREADABLE:
+                    unreadable = unreadable or listed
             if not page.has_next or not page.transactions:
-                return None
+                break
             cursor = page.transactions[-1].id
+        if unreadable is not None:
+            raise _unproven(
+                body,
+                f"transaction {unreadable.id} of the same invoice is listed without a "
+                "readable created instant, value or store, so it cannot be told apart",
+            )
         return None
 
     async def add_many(
@@ -442,12 +520,15 @@ class Transactions(StampsResource):
         with ``journal``, each key's intent is recorded before its request and its
         outcome after, so a rerun after a crash skips what was applied and never
         repeats what is ambiguous. On top of it, a lost answer is resolved by the
-        invoice (see :meth:`add`): such a row is ``applied`` with the transaction's id,
-        and its key is added to ``recovered`` (and counted in ``counts["recovered"]``).
-        ``award_id`` in each outcome is the transaction's id. With ``settle_first``
-        (the default), the journal's ambiguous keys from earlier runs (a run killed
-        mid-request, say) are first settled by their invoices (:meth:`resolve_journal`),
-        so a rerun reports them applied.
+        invoice (see :meth:`add`): such a row is ``applied`` with the transaction's id
+        only when the server proves it is this sale, and its key is added to
+        ``recovered`` (and counted in ``counts["recovered"]``). ``award_id`` in each
+        outcome is the transaction's id. With ``settle_first`` (the default), a row
+        whose key an earlier run left ambiguous (a run killed mid-request, say) is
+        settled the same way when the batch reaches it: from this input's row, checked
+        like any row, and only if the journal's stored request is the same (a changed
+        row fails as a conflicting key). Each such settlement counts in ``sent``. Keys
+        the journal holds that this input does not name are never touched.
         """
         from ..batch.transactions import add_many
 
@@ -668,6 +749,49 @@ class Transactions(StampsResource):
             payments=_payments(payments),
         )
         return await self._call(TRANSACTIONS_PREVIEW_EARNINGS, body=body)
+
+
+#: What :func:`_mismatch` says of a transaction that cannot be compared.
+_UNREADABLE = "unreadable"
+
+
+def _mismatch(
+    body: TransactionBody,
+    seen: Transaction,
+    *,
+    check_invoice: bool = True,
+    check_store: bool = True,
+) -> str | None:
+    """Why ``seen`` is not ``body``'s sale; :data:`_UNREADABLE` when a field to compare is
+    missing or unreadable; None when it matches (the customer is the caller's to check)."""
+    if (check_invoice or seen.invoice_number is not None) and (
+        seen.invoice_number != body.invoice_number
+    ):
+        return "another invoice"
+    instant, expected = _instant(seen.created), _instant(body.created)
+    if instant is None or expected is None or seen.value is None:
+        return _UNREADABLE
+    if instant != expected:
+        return "created at another instant"
+    if abs(float(seen.value) - float(body.total_value)) > 0.005:
+        return "another value"
+    if check_store:
+        store = seen.store.id if seen.store is not None else None
+        if store is None:
+            return _UNREADABLE
+        if str(store) != str(body.store):
+            return "another store"
+    return None
+
+
+def _unproven(body: TransactionBody, reason: str) -> AmbiguousWriteError:
+    """The error of an ``add`` whose sale the server's answers do not prove recorded."""
+    return AmbiguousWriteError(
+        f"invoice {body.invoice_number!r} of store {body.store} not proven recorded "
+        f"after the lost answer: {reason}",
+        method=TRANSACTIONS_ADD.method,
+        path=TRANSACTIONS_ADD.path,
+    )
 
 
 def _already_complete(error: ValidationError) -> bool:

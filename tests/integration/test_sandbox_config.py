@@ -39,6 +39,7 @@ EVERY_FIELD_CHANGED = SandboxConfig(
     seconds=2.5,
     faults=[Fault("503", route="POST /api/stamps/add", probability=0.5, times=2)],
     fault_seed=3,
+    listing_created="text",
     arrival_log=False,
 )
 
@@ -201,3 +202,8 @@ def test_the_banner_can_be_sourced_as_it_is(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""  # no line of it is run as a command
     assert done.stdout.strip() == "a b|http://127.0.0.1:8080"
+
+
+def test_an_unknown_listing_created_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match="listing_created must be unix, missing or text"):
+        SandboxConfig(listing_created="iso")

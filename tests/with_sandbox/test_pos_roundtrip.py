@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 
 from stampsync._endpoint import ENDPOINTS, Endpoint
-from stampsync.errors import NotFoundError, ServerError, ValidationError
+from stampsync.errors import AmbiguousWriteError, NotFoundError, ServerError, ValidationError
 from stampsync.sandbox import Sandbox
 from stampsync.stamps import (
     ActivityType,
@@ -373,16 +373,30 @@ async def test_a_dropped_answer_is_resolved_by_the_invoice(stampsync_sandbox: Sa
         assert found.recovered
         assert found.transaction is not None
         assert found.transaction.stamps_earned == 3
-        open_with_items = await client.transactions.add(
-            invoice_number="D-2",
+        # An open transaction applied with its items: the upsert can only answer
+        # "already complete", which does not say whose sale it is. Not proof.
+        with pytest.raises(AmbiguousWriteError, match="already complete"):
+            await client.transactions.add(
+                invoice_number="D-2",
+                total_value=30_000,
+                number_of_people=1,
+                created=NOON,
+                items=[Item(product_name="Tea", quantity=1, subtotal=30_000)],
+            )
+        # Cut before the server applied it: the upsert adds it, and its details (store,
+        # instant, value, no customer) prove it is this sale.
+        await sb.set_faults(f"drop_before:1@{ADD_ROUTE}")
+        open_cut = await client.transactions.add(
+            invoice_number="D-3",
             total_value=30_000,
             number_of_people=1,
             created=NOON,
             items=[Item(product_name="Tea", quantity=1, subtotal=30_000)],
         )
-        assert open_with_items.recovered
-    assert (await sb.counters())["fault:drop_after"] == 2
-    assert sorted(x["invoice_number"] for x in await sb.transactions()) == ["D-1", "D-2"]
+        assert open_cut.recovered
+    counters = await sb.counters()
+    assert (counters["fault:drop_after"], counters["fault:drop_before"]) == (2, 1)
+    assert sorted(x["invoice_number"] for x in await sb.transactions()) == ["D-1", "D-2", "D-3"]
 
 
 def pos_endpoints() -> list[Endpoint[Any]]:
