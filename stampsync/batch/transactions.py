@@ -36,12 +36,20 @@ class _Keyed(msgspec.Struct, frozen=True):
 
 
 async def resolve_journal(
-    transactions: Transactions, journal: str | Path | WriteJournal
+    transactions: Transactions,
+    journal: str | Path | WriteJournal,
+    *,
+    account: str | None = None,
 ) -> dict[str, int | None]:
     """Settle the ambiguous ``transactions.add`` keys of a journal by their invoices (see
     :meth:`Transactions.resolve_journal <stampsync.stamps.Transactions.resolve_journal>`)."""
     own = not isinstance(journal, WriteJournal)
-    jrn = open_journal(journal, account=client_account(transactions._client))
+    client = transactions._client
+    jrn = open_journal(
+        journal,
+        account=account if account is not None else client_account(client),
+        merchant=client.merchant,
+    )
     settled: dict[str, int | None] = {}
     async with contextlib.AsyncExitStack() as stack:
         if own:
@@ -75,6 +83,7 @@ async def add_many(
     rows: Iterable[PosTransaction | Rejected] | AsyncIterable[PosTransaction | Rejected],
     *,
     journal: str | Path | WriteJournal | None,
+    account: str | None,
     on_outcome: OnOutcome | None,
     keep_outcomes: bool,
     stop: StopEvent | None,
@@ -88,7 +97,7 @@ async def add_many(
     keys = recovered if recovered is not None else set()
     default_store = transactions._client.store
     if journal is not None and settle_first:
-        keys.update(await transactions.resolve_journal(journal))
+        keys.update(await transactions.resolve_journal(journal, account=account))
 
     async def keyed() -> AsyncIterable[_Keyed | Rejected]:
         async for row in _aiter(rows):
@@ -137,6 +146,7 @@ async def add_many(
         on_outcome,
         keep_outcomes,
         stop,
+        account=account,
         check_first=check_first,
         breaker=breaker,
     )

@@ -382,7 +382,9 @@ class Transactions(StampsResource):
             )
         return msgspec.structs.replace(replayed, recovered=True)
 
-    async def resolve_journal(self, journal: str | Path | WriteJournal) -> dict[str, int | None]:
+    async def resolve_journal(
+        self, journal: str | Path | WriteJournal, *, account: str | None = None
+    ) -> dict[str, int | None]:
         """Settle the ambiguous ``transactions.add`` keys of a journal by their invoices.
 
         ``journal`` is a SQLite path, a ``postgresql://`` URL (this client's account) or
@@ -392,10 +394,13 @@ class Transactions(StampsResource):
         transaction's id; one whose lookup fails again stays ambiguous. Keys a live run
         is sending are left alone (they are ``pending``, not ambiguous). Returns the keys
         settled and their transaction ids.
+
+        ``account``: a database journal's account, as for :meth:`add_many` (default: the
+        client's merchant).
         """
         from ..batch.transactions import resolve_journal
 
-        return await resolve_journal(self, journal)
+        return await resolve_journal(self, journal, account=account)
 
     async def find(self, body: TransactionBody) -> Transaction | None:
         """The customer's transaction with ``body``'s invoice and ``created`` instant,
@@ -428,6 +433,7 @@ class Transactions(StampsResource):
         rows: Iterable[PosTransaction | Rejected] | AsyncIterable[PosTransaction | Rejected],
         *,
         journal: str | Path | WriteJournal | None = None,
+        account: str | None = None,
         on_outcome: OnOutcome | None = None,
         keep_outcomes: bool = True,
         stop: StopEvent | None = None,
@@ -447,7 +453,9 @@ class Transactions(StampsResource):
         ``award_id`` in each outcome is the transaction's id. With ``settle_first``
         (the default), the journal's ambiguous keys from earlier runs (a run killed
         mid-request, say) are first settled by their invoices (:meth:`resolve_journal`),
-        so a rerun reports them applied.
+        so a rerun reports them applied. ``account`` names the keys' account in a
+        ``postgresql://`` journal, as for :meth:`Stamps.add_many
+        <stampsync.stamps.Stamps.add_many>`.
         """
         from ..batch.transactions import add_many
 
@@ -455,6 +463,7 @@ class Transactions(StampsResource):
             self,
             rows,
             journal=journal,
+            account=account,
             on_outcome=on_outcome,
             keep_outcomes=keep_outcomes,
             stop=stop,
