@@ -13,7 +13,7 @@ import msgspec
 from .._validate import positive
 from ..errors import ConfigurationError
 from .fanout import StopEvent
-from .journal import WriteJournal, client_account
+from .journal import WriteJournal, batch_account
 from .writes import BatchReport, OnOutcome, Prepared, Rejected, run_writes
 
 if TYPE_CHECKING:
@@ -136,7 +136,7 @@ async def run_stamps_writes(
         operation=operation,
         concurrency=client.concurrent_batch_executions,
         journal=journal,
-        account=account if account is not None else client_account(client),
+        account=batch_account(journal, account, client),
         merchant=client.merchant,
         on_outcome=on_outcome,
         keep_outcomes=keep_outcomes,

@@ -214,6 +214,17 @@ def client_account(client: object) -> str | None:
     return None if merchant is None else f"stamps:merchant:{merchant}"
 
 
+def batch_account(
+    journal: str | Path | WriteJournal | None, account: str | None, client: object
+) -> str | None:
+    """The account a batch files its keys under: ``account`` if given; else none for a
+    journal object (it carries its own); else the client's merchant's
+    (:func:`client_account`)."""
+    if account is not None or isinstance(journal, WriteJournal):
+        return account
+    return client_account(client)
+
+
 def normal_account(value: object, *, what: str = "journal account") -> str:
     """An account name as journaled: stripped, NFC-normalised, non-empty, storable text;
     else a :class:`~stampsync.errors.ConfigurationError` naming what is wrong."""

@@ -17,7 +17,7 @@ from ..errors import StampsyncError
 from ..stamps.transactions import PosTransaction, TransactionBody
 from .awards import run_stamps_writes
 from .fanout import StopEvent, _aiter
-from .journal import WriteJournal, client_account, open_journal
+from .journal import WriteJournal, batch_account, open_journal
 from .writes import BatchReport, OnOutcome, Prepared, Rejected
 
 if TYPE_CHECKING:
@@ -47,7 +47,7 @@ async def resolve_journal(
     client = transactions._client
     jrn = open_journal(
         journal,
-        account=account if account is not None else client_account(client),
+        account=batch_account(journal, account, client),
         merchant=client.merchant,
     )
     settled: dict[str, int | None] = {}
