@@ -181,18 +181,17 @@ async def _foreign(
 def foreign_message(key: str, account: str, other: str, merchant: str | None) -> str:
     """Why a key of ``account`` is refused: ``other`` answers for it. Names both, and the
     way out."""
+    move = f"stampsync stamps journal rescope --from {other} --to {account}"
     if other.startswith(LEGACY_SCOPE_PREFIX):
-        where = (
-            f"under {other!r}, a scope an older stampsync made from a digest of the API URL "
-            "and token"
+        return (
+            f"key {key!r} is already in the journal under {other!r}, a scope an older "
+            "stampsync made from a digest of the API URL and token; this run's account is "
+            f"{account!r}. If those are this account's keys, move them once: {move}"
         )
-    else:
-        where = f"under account {other!r} of the same merchant ({merchant})"
     return (
-        f"key {key!r} is already in the journal {where}; this run's account is "
-        f"{account!r}. Run with --account {other} (account={other!r}) if that is the same "
-        f"store, or move its rows: stampsync stamps journal rescope --from {other} "
-        f"--to {account}"
+        f"key {key!r} is already in the journal under account {other!r} of the same "
+        f"merchant ({merchant}); this run's account is {account!r}. Run with --account "
+        f"{other} (account={other!r}) if that is the same store, or move its rows: {move}"
     )
 
 
