@@ -76,7 +76,7 @@ async def test_the_v2_pair_alone_refuses_v3_calls_and_both_speak_both() -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        ({}, "public_key and private_key .V2., api_key .V3., or both"),
+        ({}, r"needs credentials: pass public_key=\.\.\. and private_key=\.\.\. \(V2\) or api_key"),
         ({"public_key": "p"}, "go together"),
         ({"private_key": "k"}, "go together"),
         ({"api_key": ""}, "api_key must be a non-empty string"),

@@ -13,7 +13,7 @@ import msgspec
 from .._validate import positive
 from ..errors import ConfigurationError
 from .fanout import StopEvent
-from .journal import WriteJournal, client_account
+from .journal import WriteJournal, batch_account
 from .writes import BatchReport, OnOutcome, Prepared, Rejected, run_writes
 
 if TYPE_CHECKING:
@@ -28,6 +28,7 @@ async def add_many(
     awards: Iterable[StampAward | Rejected] | AsyncIterable[StampAward | Rejected],
     *,
     journal: str | Path | WriteJournal | None,
+    account: str | None,
     on_outcome: OnOutcome | None,
     keep_outcomes: bool,
     stop: StopEvent | None,
@@ -67,6 +68,7 @@ async def add_many(
         on_outcome,
         keep_outcomes,
         stop,
+        account=account,
         check_first=check_first,
         breaker=breaker,
     )
@@ -77,6 +79,7 @@ async def deduct_many(
     deductions: Iterable[StampDeduction | Rejected] | AsyncIterable[StampDeduction | Rejected],
     *,
     journal: str | Path | WriteJournal | None,
+    account: str | None,
     on_outcome: OnOutcome | None,
     keep_outcomes: bool,
     stop: StopEvent | None,
@@ -104,6 +107,7 @@ async def deduct_many(
         on_outcome,
         keep_outcomes,
         stop,
+        account=account,
         check_first=check_first,
         breaker=breaker,
     )
@@ -119,18 +123,21 @@ async def run_stamps_writes(
     keep_outcomes: bool,
     stop: StopEvent | None,
     *,
+    account: str | None,
     check_first: bool,
     breaker: int,
 ) -> BatchReport:
     """:func:`~stampsync.batch.writes.run_writes` with a Stamps client's settings: its
-    batch concurrency, its journal account, and its ``auth.ping`` as the preflight."""
+    batch concurrency, its merchant (the journal account when ``account`` is None), and
+    its ``auth.ping`` as the preflight."""
     return await run_writes(
         items,
         prepare,
         operation=operation,
         concurrency=client.concurrent_batch_executions,
         journal=journal,
-        account=client_account(client),
+        account=batch_account(journal, account, client),
+        merchant=client.merchant,
         on_outcome=on_outcome,
         keep_outcomes=keep_outcomes,
         stop=stop,

@@ -26,6 +26,13 @@ module's :class:`Journal` (a SQLite file: one machine, the embedded default) and
 workers on many machines, its rows scoped by account). :func:`open_journal` picks one from
 what the caller gave: a ``postgresql://`` URL, or a path.
 
+The scope rule: a SQLite file is its own scope (its keys belong to whoever runs with that
+file, so a rotated token or another spelling of the API URL finds the same keys). A
+database is shared, so its keys are filed under an *account* the user names
+(``account=``, ``--account``, ``STAMPSYNC_ACCOUNT``), or else the Stamps merchant
+(``stamps:merchant:<id>``); never under anything derived from the token or URL. Without
+either, a database journal is refused before anything is sent.
+
 The file is SQLite (see :class:`~stampsync.batch._sqlite.SqliteFile`): WAL,
 ``synchronous=FULL``, one thread, so fsyncs never block the event loop. It is created
 with mode 0600: it holds customers' emails and award history. Its schema version
@@ -80,7 +87,7 @@ CREATE TABLE IF NOT EXISTS runs (
 #: newer one is refused (see :class:`~stampsync.batch._sqlite.SqliteFile`).
 SCHEMA_VERSION = 2
 
-ClaimKind = Literal["claimed", "applied", "ambiguous", "conflict", "held"]
+ClaimKind = Literal["claimed", "applied", "ambiguous", "conflict", "held", "foreign"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +97,8 @@ class Claim:
     ``claimed``: the intent is recorded under this run; send it. ``applied`` and
     ``ambiguous``: an earlier run settled (or lost) it; send nothing. ``conflict``: the key
     was used for a different request. ``held``: another live run is sending it now.
+    ``foreign``: another account of a shared journal answers for the key (``why`` names
+    both); send nothing.
     """
 
     kind: ClaimKind
@@ -188,21 +197,51 @@ class WriteJournal(Protocol):
         ...
 
 
-def client_account(client: object) -> str:
-    """The account a shared journal files a Stamps client's keys under.
+#: How to name a database journal's account, for the refusal without one.
+NEED_ACCOUNT = (
+    "a PostgreSQL journal needs an account to file its keys under: name one with "
+    "account=... (on the command line --account NAME, or STAMPSYNC_ACCOUNT=NAME), e.g. "
+    "the store's name, the same on every run; or set the client's merchant (merchant=, "
+    "STAMPS_MERCHANT)"
+)
 
-    ``stamps:merchant:<id>`` when the client names its merchant, else a digest of its
-    API URL and token (``stamps:token:<16 hex>``): stable, and not the token itself.
-    """
-    import hashlib
 
+def client_account(client: object) -> str | None:
+    """The account a shared journal files a Stamps client's keys under when none is named:
+    ``stamps:merchant:<id>`` when the client names its merchant, else None (never anything
+    derived from the token or API URL, which change while the keys stay the same)."""
     merchant = getattr(client, "merchant", None)
-    if merchant is not None:
-        return f"stamps:merchant:{merchant}"
-    secret = getattr(client, "_static_token", None)
-    token = secret.reveal() if secret is not None else ""
-    digest = hashlib.sha256(f"{getattr(client, 'api_url', '')}\n{token}".encode()).hexdigest()
-    return f"stamps:token:{digest[:16]}"
+    return None if merchant is None else f"stamps:merchant:{merchant}"
+
+
+def batch_account(
+    journal: str | Path | WriteJournal | None, account: str | None, client: object
+) -> str | None:
+    """The account a batch files its keys under: ``account`` if given; else none for a
+    journal object (it carries its own); else the client's merchant's
+    (:func:`client_account`)."""
+    if account is not None or isinstance(journal, WriteJournal):
+        return account
+    return client_account(client)
+
+
+def normal_account(value: object, *, what: str = "journal account") -> str:
+    """An account name as journaled: stripped, NFC-normalised, non-empty, storable text;
+    else a :class:`~stampsync.errors.ConfigurationError` naming what is wrong."""
+    import unicodedata
+
+    if not isinstance(value, str):
+        raise ConfigurationError(f"{what} must be text, got {type(value).__name__}")
+    name = unicodedata.normalize("NFC", value.strip())
+    if not name:
+        raise ConfigurationError(f"{what} is empty")
+    if "\x00" in name or not name.isprintable():
+        raise ConfigurationError(f"{what} {name!r} holds a control character")
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ConfigurationError(f"{what} {name!r} is not valid Unicode text") from None
+    return name
 
 
 def is_database_url(spec: object) -> bool:
@@ -211,20 +250,32 @@ def is_database_url(spec: object) -> bool:
 
 
 def open_journal(
-    spec: str | Path | WriteJournal, *, account: str | None = None, host: str | None = None
+    spec: str | Path | WriteJournal,
+    *,
+    account: str | None = None,
+    host: str | None = None,
+    merchant: str | int | None = None,
 ) -> WriteJournal:
     """The journal ``spec`` names, not yet opened (open it with ``async with``).
 
     ``postgresql://user:password@host/db`` is a shared PostgreSQL journal whose keys are
-    scoped by ``account`` (the store: several stores share one database); anything else
-    is the path of a SQLite file. A journal object is returned as it is.
+    filed under ``account`` (required: a ConfigurationError says how to name one), of
+    ``merchant`` if known; anything else is the path of a SQLite file, its own scope
+    (``account`` is not needed there). A journal object is returned as it is.
     """
     if isinstance(spec, WriteJournal):
+        mine = getattr(spec, "account", None)
+        if account is not None and mine is not None and normal_account(account) != mine:
+            raise ConfigurationError(
+                f"account {account!r} was given with a journal of account {mine!r}"
+            )
         return spec
     if is_database_url(spec):
         from .postgres import PgJournal
 
-        return PgJournal(str(spec), account=account or "default", host=host)
+        if account is None:
+            raise ConfigurationError(NEED_ACCOUNT)
+        return PgJournal(str(spec), account=account, merchant=merchant, host=host)
     if isinstance(spec, str | Path):
         return Journal(spec)
     raise ConfigurationError(

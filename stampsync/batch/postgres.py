@@ -9,8 +9,13 @@ of a run whose lease lapsed (or whose process is gone, on the same host) become
 
 What changes with a shared database:
 
-- keys are scoped by *account* (a Stamps merchant or token, a Stamped.io store hash):
-  the rows of many stores live side by side, ``(account, key)`` unique;
+- keys are scoped by *account*, a name the user gives (a store, say) or the Stamps
+  merchant (``stamps:merchant:<id>``), never a digest of a token or URL, so a rotated
+  token or a URL spelled differently finds the same keys. The rows of many accounts live
+  side by side, ``(account, key)`` unique. An account run with a merchant is recorded as
+  that merchant's (``stampsync_accounts``); a key already under *another account of the
+  same merchant*, or under a token-digest scope of an older stampsync, is refused, never
+  sent (move such rows with :meth:`PgJournal.arescope`);
 - leases are read on the database's clock, so machines whose clocks differ agree;
 - a run's *host* is whatever the worker says it is (``host=``; the machine's name by
   default): process liveness is only checked for runs of this host;
@@ -20,7 +25,8 @@ What changes with a shared database:
   outcome received during the outage is recorded once it is back. Past that, or on any
   other database error, the operation raises :class:`~stampsync.errors.JournalError`.
 
-The schema (tables ``stampsync_writes``, ``stampsync_runs``, ``stampsync_schema``) is
+The schema (tables ``stampsync_writes``, ``stampsync_runs``, ``stampsync_accounts``,
+``stampsync_schema``) is
 created on first use under an advisory lock and versioned (:data:`SCHEMA_VERSION`): a
 database written by a newer stampsync is refused. The URL's password never appears in a
 repr, log line or message.
@@ -42,7 +48,7 @@ from yarl import URL
 from ..errors import ConfigurationError, JournalError
 from ._pg_batch import Coalescer
 from ._runs import LEASE_SECONDS, RunInfo
-from .journal import STATUSES, Claim, Entry, EntryStatus
+from .journal import STATUSES, Claim, Entry, EntryStatus, normal_account
 
 if TYPE_CHECKING:
     import asyncpg
@@ -51,8 +57,9 @@ log = logging.getLogger("stampsync.batch")
 
 T = TypeVar("T")
 
-#: The schema's version, kept in ``stampsync_schema``. 1: writes, runs.
-SCHEMA_VERSION = 1
+#: The schema's version, kept in ``stampsync_schema``. 1: writes, runs; 2: accounts (an
+#: account's merchant) and an index of keys across accounts.
+SCHEMA_VERSION = 2
 
 #: Serialises schema creation and upgrades across every process on the database.
 _SCHEMA_LOCK = 0x5354_4A52  # "STJR"
@@ -83,7 +90,34 @@ _SCHEMA = [
         ended BOOLEAN NOT NULL DEFAULT FALSE
     )""",
     "CREATE INDEX IF NOT EXISTS stampsync_runs_live ON stampsync_runs (run) WHERE NOT ended",
+    # Schema 2: the merchant an account was run for, and keys looked up across accounts.
+    """CREATE TABLE IF NOT EXISTS stampsync_accounts (
+        account TEXT PRIMARY KEY,
+        merchant TEXT
+    )""",
+    "CREATE INDEX IF NOT EXISTS stampsync_writes_key ON stampsync_writes (key)",
 ]
+
+#: The scopes older stampsyncs filed keys under when no merchant was set: a digest of the
+#: API URL and token. Their keys are refused to every account until moved (``rescope``).
+LEGACY_SCOPE_PREFIX = "stamps:token:"
+
+
+def _foreign_rows(key: str, account: str, merchant: str) -> str:
+    """SQL: the rows of ``key`` under another account than ``account`` that a run of
+    ``merchant`` must not ignore: an account of the same merchant, or a legacy
+    token-digest scope (the arguments are SQL expressions)."""
+    return (
+        "SELECT x.account, s.merchant FROM stampsync_writes x"
+        " LEFT JOIN stampsync_accounts s ON s.account = x.account"
+        f" WHERE x.key = {key} AND x.account <> {account}"
+        f" AND (starts_with(x.account, '{LEGACY_SCOPE_PREFIX}')"
+        f" OR ({merchant} IS NOT NULL AND s.merchant = {merchant}))"
+    )
+
+
+#: A new claim's foreign rows, in the claims' ``unnest`` (``t``).
+_FOREIGN = _foreign_rows("t.k", "t.a", "t.m")
 
 #: The database's clock, in Unix seconds: leases compare against it, never a worker's.
 _NOW = "extract(epoch from clock_timestamp())::float8"
@@ -98,8 +132,8 @@ _WITH_RUN = (
 )
 _DIED = "interrupted after the request may have been sent (its run ended or died)"
 
-#: A new key's claim: account, key, operation, request (JSON), run.
-NewClaim = tuple[str, str, str, str, str]
+#: A new key's claim: account, key, operation, request (JSON), run, merchant.
+NewClaim = tuple[str, str, str, str, str, str | None]
 #: An outcome: account, key, status, result id, error, and the run that must hold the key
 #: (``None``: whichever).
 OutcomeRow = tuple[str, str, str, int | None, str | None, str | None]
@@ -110,18 +144,55 @@ def _columns(items: Sequence[tuple[Any, ...]], width: int) -> list[list[Any]]:
 
 
 async def _insert_claims(con: asyncpg.Connection, items: Sequence[NewClaim]) -> list[bool]:
-    """Claim the keys nobody had: one ``INSERT ... ON CONFLICT DO NOTHING`` for all."""
+    """Claim the keys nobody had: one ``INSERT ... ON CONFLICT DO NOTHING`` for all.
+
+    A key that another account answers for (:data:`_FOREIGN`) is not inserted either."""
     rows = await con.fetch(
         "INSERT INTO stampsync_writes"
         " (account, key, operation, request, status, attempts, run, updated_at)"
         f" SELECT a, k, o, r, 'pending', 1, u, {_NOW}"
-        " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])"
-        " AS t(a, k, o, r, u) ORDER BY a, k"  # one lock order for every worker
+        " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],"
+        " $6::text[]) AS t(a, k, o, r, u, m)"
+        f" WHERE NOT EXISTS ({_FOREIGN})"
+        " ORDER BY a, k"  # one lock order for every worker
         " ON CONFLICT (account, key) DO NOTHING RETURNING account, key",
-        *_columns(items, 5),
+        *_columns(items, 6),
     )
     inserted = {(row["account"], row["key"]) for row in rows}
     return [(item[0], item[1]) in inserted for item in items]
+
+
+async def _foreign(
+    con: asyncpg.Connection, account: str, merchant: str | None, keys: Sequence[str]
+) -> dict[str, tuple[str, str | None]]:
+    """Which of ``keys`` another account answers for (:data:`_FOREIGN`): ``{key: (that
+    account, its merchant)}``, one read for all."""
+    rows = await con.fetch(
+        "SELECT t.k, f.account, f.merchant FROM unnest($1::text[]) AS t(k)"
+        f" CROSS JOIN LATERAL ({_foreign_rows('t.k', '$2', '$3::text')}"
+        " ORDER BY x.account LIMIT 1) AS f",
+        list(keys),
+        account,
+        merchant,
+    )
+    return {row["k"]: (row["account"], row["merchant"]) for row in rows}
+
+
+def foreign_message(key: str, account: str, other: str, merchant: str | None) -> str:
+    """Why a key of ``account`` is refused: ``other`` answers for it. Names both, and the
+    way out."""
+    move = f"stampsync stamps journal rescope --from {other} --to {account}"
+    if other.startswith(LEGACY_SCOPE_PREFIX):
+        return (
+            f"key {key!r} is already in the journal under {other!r}, a scope an older "
+            "stampsync made from a digest of the API URL and token; this run's account is "
+            f"{account!r}. If those are this account's keys, move them once: {move}"
+        )
+    return (
+        f"key {key!r} is already in the journal under account {other!r} of the same "
+        f"merchant ({merchant}); this run's account is {account!r}. Run with --account "
+        f"{other} (account={other!r}) if that is the same store, or move its rows: {move}"
+    )
 
 
 async def _read_settled(con: asyncpg.Connection, items: Sequence[tuple[str, str]]) -> list[bool]:
@@ -420,13 +491,16 @@ class PgDatabase:
 class PgJournal:
     """A write journal in PostgreSQL, for one account (store) of a shared database.
 
-    ``async with PgJournal("postgresql://...", account="merchant-14") as j:``, or pass
-    ``journal="postgresql://..."`` to a batch (the client names the account). Many
-    journals can share one :class:`PgDatabase`: ``journal.for_account(account)``.
+    ``async with PgJournal("postgresql://...", account="store-7") as j:``, or pass
+    ``journal="postgresql://...", account="store-7"`` to a batch (without ``account``, the
+    Stamps client's merchant names it). Many journals can share one
+    :class:`PgDatabase`: ``journal.for_account(account)``.
 
     Args:
         dsn: a ``postgresql://`` URL or an open-able :class:`PgDatabase`.
         account: whose keys these are; ``None`` for reading every account (tools).
+        merchant: the Stamps merchant the account belongs to, if known: a run records it,
+            and refuses keys already under another account of the same merchant.
         host: the host id runs are registered under (default: this machine's name).
         lease_seconds: how long a run's claim outlives its last renewal.
         outage_seconds: how long an operation waits for a database that went away.
@@ -437,20 +511,22 @@ class PgJournal:
         dsn: str | PgDatabase,
         *,
         account: str | None,
+        merchant: str | int | None = None,
         host: str | None = None,
         lease_seconds: float = LEASE_SECONDS,
         outage_seconds: float = 60.0,
     ) -> None:
-        if account is not None and (
-            not isinstance(account, str) or not account.strip() or "\x00" in account
-        ):
-            raise ConfigurationError(f"journal account must be non-empty text, got {account!r}")
+        if account is not None:
+            account = normal_account(account)
+        if merchant is not None:
+            merchant = normal_account(str(merchant), what="merchant")
         if not lease_seconds > 0:
             raise ConfigurationError("lease_seconds must be positive")
         self._db = (
             dsn if isinstance(dsn, PgDatabase) else PgDatabase(dsn, outage_seconds=outage_seconds)
         )
         self.account = account
+        self.merchant: str | None = merchant
         self.host = host or socket.gethostname()
         self.lease_seconds = float(lease_seconds)
         self._known: dict[str, bool] = {}  # asettled's answers read ahead (aprefetch)
@@ -467,7 +543,7 @@ class PgJournal:
         )
 
     def __repr__(self) -> str:
-        return f"PgJournal({self._db.url!r}, account={self.account!r})"
+        return f"PgJournal({self._db.url!r}, account={self.account!r}, merchant={self.merchant!r})"
 
     def describe(self) -> str:
         """The database URL (no password) and the account."""
@@ -496,10 +572,15 @@ class PgJournal:
 
     async def astart_run(self, run: RunInfo) -> None:
         """Register ``run`` with a fresh lease; runs found dead on the way are ended and
-        their ``pending`` keys (of every account) become ``ambiguous``."""
+        their ``pending`` keys (of every account) become ``ambiguous``.
+
+        With a merchant, the account is recorded as that merchant's; an account recorded
+        for another merchant is refused (:class:`~stampsync.errors.ConfigurationError`).
+        """
 
         async def write(con: asyncpg.Connection) -> None:
             async with con.transaction():
+                await self._own_account(con)
                 await self._bury_dead(con)
                 await con.execute(
                     "INSERT INTO stampsync_runs (run, pid, host, started_at, lease_until, ended)"
@@ -514,6 +595,103 @@ class PgJournal:
                 )
 
         await self._db.run(write, "cannot register the run")
+
+    async def _own_account(self, con: asyncpg.Connection) -> None:
+        """Record this account as its merchant's (the first merchant named stays)."""
+        if self.account is None or self.merchant is None:
+            return
+        recorded = await con.fetchval(
+            "INSERT INTO stampsync_accounts (account, merchant) VALUES ($1, $2)"
+            " ON CONFLICT (account) DO UPDATE SET"
+            " merchant = COALESCE(stampsync_accounts.merchant, excluded.merchant)"
+            " RETURNING merchant",
+            self.account,
+            self.merchant,
+        )
+        if recorded != self.merchant:
+            raise ConfigurationError(
+                f"journal account {self.account!r} belongs to merchant {recorded}, but this "
+                f"run's merchant is {self.merchant}: name this merchant's own account"
+            )
+
+    async def acheck_scope(self, keys: Sequence[str]) -> None:
+        """Refuse, before anything is sent, a run whose ``keys`` another account answers
+        for (another account of the same merchant, or a legacy token-digest scope): a
+        :class:`~stampsync.errors.ConfigurationError` naming both accounts. Records the
+        account's merchant, as a run's start does."""
+        account = self._account()
+
+        async def check(con: asyncpg.Connection) -> dict[str, tuple[str, str | None]]:
+            async with con.transaction():
+                await self._own_account(con)
+            return await _foreign(con, account, self.merchant, keys)
+
+        found = await self._db.run(check, "cannot check the run's keys")
+        if found:
+            key = min(found)
+            more = f" ({len(found)} keys in all)" if len(found) > 1 else ""
+            raise ConfigurationError(foreign_message(key, account, *found[key]) + more)
+
+    async def arescope(self, old: str, new: str) -> int:
+        """Move every entry of account ``old`` (a legacy ``stamps:token:...`` scope, say)
+        to account ``new``; return how many moved.
+
+        All or nothing, in one transaction: refused when ``old`` has no entries, when a
+        key is in both accounts, or when a live run is sending one of ``old``'s keys
+        (``pending``). Runs found dead are ended first, as a run's start does.
+        """
+        old = normal_account(old, what="--from scope")
+        new = normal_account(new, what="--to account")
+        if old == new:
+            raise ConfigurationError(f"--from and --to are the same account ({old!r})")
+
+        async def move(con: asyncpg.Connection) -> int:
+            async with con.transaction():
+                await self._bury_dead(con)
+                rows = await con.fetch(
+                    "SELECT key, status FROM stampsync_writes WHERE account = $1 FOR UPDATE",
+                    old,
+                )
+                if not rows:
+                    raise ConfigurationError(
+                        f"no journal entries under {old!r}: see the scopes with "
+                        "stampsync stamps journal list"
+                    )
+                busy = sorted(r["key"] for r in rows if r["status"] == "pending")
+                if busy:
+                    raise ConfigurationError(
+                        f"{len(busy)} key(s) of {old!r} are being sent by a live run "
+                        f"(first {busy[0]!r}); wait for it to end"
+                    )
+                both = await con.fetch(
+                    "SELECT key FROM stampsync_writes WHERE account = $2 AND key IN"
+                    " (SELECT key FROM stampsync_writes WHERE account = $1) ORDER BY key",
+                    old,
+                    new,
+                )
+                if both:
+                    raise ConfigurationError(
+                        f"{len(both)} key(s) are in both {old!r} and {new!r} (first "
+                        f"{both[0]['key']!r}): settle them by hand; nothing was moved"
+                    )
+                await con.execute(
+                    f"UPDATE stampsync_writes SET account = $2, updated_at = {_NOW}"
+                    " WHERE account = $1",
+                    old,
+                    new,
+                )
+                await con.execute(
+                    "INSERT INTO stampsync_accounts (account, merchant)"
+                    " SELECT $2, merchant FROM stampsync_accounts WHERE account = $1"
+                    " ON CONFLICT (account) DO UPDATE SET merchant ="
+                    " COALESCE(stampsync_accounts.merchant, excluded.merchant)",
+                    old,
+                    new,
+                )
+                await con.execute("DELETE FROM stampsync_accounts WHERE account = $1", old)
+                return len(rows)
+
+        return await self._db.run(move, f"cannot move the entries of {old!r}")
 
     async def _bury_dead(self, con: asyncpg.Connection) -> None:
         rows = await con.fetch(
@@ -586,18 +764,31 @@ class PgJournal:
         payload = json.dumps(request, sort_keys=True, separators=(",", ":"))
         normal = json.loads(payload)
 
-        if await self._db.new_claims((account, key, operation, payload, run.run)):
+        if await self._db.new_claims((account, key, operation, payload, run.run, self.merchant)):
             return Claim("claimed")
 
         async def claim(con: asyncpg.Connection) -> Claim:
-            settled, _ = await self._verdict(con, account, key, normal, run, lock=False)
+            settled, entry = await self._verdict(con, account, key, normal, run, lock=False)
             if settled is not None:
                 return settled
+            if entry is None:
+                # Not inserted and not ours: another account answers for the key.
+                found = await _foreign(con, account, self.merchant, [key])
+                if key in found:
+                    why = foreign_message(key, account, *found[key])
+                    return Claim("foreign", why=why)
+                # Gone since (a rescope moved it away): claim it as new, once more.
+                inserted = await _insert_claims(
+                    con, [(account, key, operation, payload, run.run, self.merchant)]
+                )
+                if inserted[0]:
+                    return Claim("claimed")
             async with con.transaction():
                 settled, entry = await self._verdict(con, account, key, normal, run, lock=True)
                 if settled is not None:
                     return settled
-                assert entry is not None  # rows are never deleted
+                if entry is None:
+                    raise JournalError(f"key {key!r} moved while it was being claimed; rerun")
                 if entry.status == "pending" and entry.run != run.run:
                     await con.execute(
                         "UPDATE stampsync_writes SET status = 'ambiguous', error = $3,"

@@ -17,7 +17,7 @@ from ..errors import StampsyncError
 from ..stamps.transactions import PosTransaction, TransactionBody
 from .awards import run_stamps_writes
 from .fanout import StopEvent, _aiter
-from .journal import WriteJournal, client_account, open_journal
+from .journal import WriteJournal, batch_account, open_journal
 from .writes import BatchReport, OnOutcome, Prepared, Rejected
 
 if TYPE_CHECKING:
@@ -36,13 +36,21 @@ class _Keyed(msgspec.Struct, frozen=True):
 
 
 async def resolve_journal(
-    transactions: Transactions, journal: str | Path | WriteJournal
+    transactions: Transactions,
+    journal: str | Path | WriteJournal,
+    *,
+    account: str | None = None,
 ) -> dict[str, int | None]:
     """Settle the ambiguous ``transactions.add`` keys of a journal by looking them up,
     sending no write (see
     :meth:`Transactions.resolve_journal <stampsync.stamps.Transactions.resolve_journal>`)."""
     own = not isinstance(journal, WriteJournal)
-    jrn = open_journal(journal, account=client_account(transactions._client))
+    client = transactions._client
+    jrn = open_journal(
+        journal,
+        account=batch_account(journal, account, client),
+        merchant=client.merchant,
+    )
     settled: dict[str, int | None] = {}
     async with contextlib.AsyncExitStack() as stack:
         if own:
@@ -97,6 +105,7 @@ async def add_many(
     rows: Iterable[PosTransaction | Rejected] | AsyncIterable[PosTransaction | Rejected],
     *,
     journal: str | Path | WriteJournal | None,
+    account: str | None,
     on_outcome: OnOutcome | None,
     keep_outcomes: bool,
     stop: StopEvent | None,
@@ -166,6 +175,7 @@ async def add_many(
         on_outcome,
         keep_outcomes,
         stop,
+        account=account,
         check_first=check_first,
         breaker=breaker,
     )

@@ -271,6 +271,7 @@ async def run_writes(
     concurrency: int,
     journal: str | Path | WriteJournal | None = None,
     account: str | None = None,
+    merchant: str | int | None = None,
     on_outcome: OnOutcome | None = None,
     keep_outcomes: bool = True,
     stop: StopEvent | None = None,
@@ -286,8 +287,11 @@ async def run_writes(
     ``breaker`` consecutive credential or connection failures stop the run: either sets
     :attr:`BatchReport.stopped` and leaves the rows not yet tried untouched.
 
-    ``journal`` is a SQLite path, a ``postgresql://`` URL (keys scoped by ``account``)
-    or an open journal (see :func:`~stampsync.batch.journal.open_journal`).
+    ``journal`` is a SQLite path, a ``postgresql://`` URL (keys filed under ``account``,
+    of ``merchant``; refused without an account) or an open journal (see
+    :func:`~stampsync.batch.journal.open_journal`). A key another account of a shared
+    journal answers for fails its row, naming both accounts, and stops the run
+    (:attr:`BatchReport.stopped`): its other keys are likely that account's too.
 
     ``early_start`` (the client's ``_early_start``): with a journal, each row first
     waits for its start of the quota and only then claims its key, so a run that dies
@@ -299,7 +303,7 @@ async def run_writes(
     report = BatchReport()
     seen: set[str] = set()
     owned = journal is not None and not isinstance(journal, WriteJournal)
-    jrn = None if journal is None else open_journal(journal, account=account)
+    jrn = None if journal is None else open_journal(journal, account=account, merchant=merchant)
     me = RunInfo.current() if jrn is None else jrn.new_run()
     halt = anyio.Event()
     streak = 0
@@ -398,6 +402,11 @@ async def run_writes(
             if claim.kind == "applied":
                 entry = claim.entry
                 await emit(out(key, "applied", entry.result_id if entry else None, skipped=True))
+                return
+            if claim.kind == "foreign":
+                why = claim.why or f"key {key!r} belongs to another account of the journal"
+                await emit(out(key, "failed", error=why))
+                trip(why)
                 return
             if claim.kind == "held":
                 report.held += 1

@@ -176,10 +176,17 @@ class Tuning:
             seconds=self.throttle_seconds,
         )
 
-    def stamps(self, api_url: str, token: str, *, store: int | None = None) -> StampsClient:
-        """A Stamps client with these settings (``store``: for calls that name none)."""
+    def stamps(
+        self, api_url: str, token: str, *, store: int | None = None, merchant: int | None = None
+    ) -> StampsClient:
+        """A Stamps client with these settings (``store``: for calls that name none;
+        ``merchant``: else ``STAMPS_MERCHANT``, as the client reads it)."""
         return StampsClient(
-            token, api_url=api_url, store=store, **self.settings(f"stamps:{URL(api_url).host}")
+            token,
+            api_url=api_url,
+            store=store,
+            merchant=merchant,
+            **self.settings(f"stamps:{URL(api_url).host}"),
         )
 
     def stamped(

@@ -33,6 +33,7 @@ from ._inputs import check_text_file
 from ._report import Aborted, ReportFile
 from ._secrets import file_option, resolve_secret, secret_option
 from ._signals import GracefulStop
+from ._stamps import Account
 
 ApiUrl = Annotated[str, typer.Option("--api-url", envvar="STAMPED_API_URL", help="Base URL.")]
 ApiKey = Annotated[
@@ -115,7 +116,12 @@ def read_orders(path: Path) -> Iterator[OrderPush | Rejected]:
 
 
 async def push_file(
-    client: StampedClient, path: Path, journal: Journal, report: ReportFile, total: int
+    client: StampedClient,
+    path: Path,
+    journal: Journal,
+    report: ReportFile,
+    total: int,
+    account: str | None = None,
 ) -> BatchReport:
     """Push every order of ``path``; the first SIGINT/SIGTERM stops taking rows."""
     started = time.monotonic()
@@ -134,6 +140,7 @@ async def push_file(
                     result = await client.v3.orders.push_many(
                         read_orders(path),
                         journal=journal,
+                        account=account,
                         on_outcome=record,
                         keep_outcomes=False,
                         stop=signals.event,
@@ -154,6 +161,7 @@ def push_orders(
         Path, typer.Option("--journal", help="SQLite journal: at most once per key, across runs")
     ],
     report: Annotated[Path, typer.Option("--report", help="JSONL: one outcome per row")],
+    account: Account = None,
     *,
     access: StampedV3Access,
     tuning: Tuning,
@@ -173,7 +181,7 @@ def push_orders(
         jrn = Journal(journal).open()
     try:
         with ReportFile(report) as out:
-            result = asyncio.run(push_file(client, input, jrn, out, total))
+            result = asyncio.run(push_file(client, input, jrn, out, total, account))
     except Aborted as aborted:
         err.print("[yellow]aborted: pushes in flight are ambiguous; see the journal")
         raise typer.Exit(128 + aborted.signum) from None

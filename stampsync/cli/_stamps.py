@@ -7,9 +7,10 @@ import contextlib
 import csv
 import json
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -20,11 +21,15 @@ from ..batch.journal import (
     WriteJournal,
     client_account,
     is_database_url,
+    normal_account,
 )
-from ..batch.writes import BatchReport, ExitCode, Outcome, normal_key
+from ..batch.writes import BatchReport, ExitCode, Outcome, Rejected, key_problem, normal_key
 from ..errors import ConfigurationError
 from ..stamps.client import StampsClient
 from ..stamps.stamps import DEFAULT_MAX_STAMPS
+
+if TYPE_CHECKING:
+    from ..batch.postgres import PgJournal
 from ._common import Tuning, api_errors, err, fail, progress, release, with_options
 from ._inputs import check_awards_file, read_awards
 from ._report import Aborted, ReportFile
@@ -54,10 +59,31 @@ Account = Annotated[
     str | None,
     typer.Option(
         "--account",
-        help="PostgreSQL journals: the account (store) whose keys to use "
-        "(award: default the token's identity; list: default every account)",
+        envvar="STAMPSYNC_ACCOUNT",
+        show_default=False,
+        help="PostgreSQL journals: the account the keys are filed under, the same on every "
+        "run (a store's name, say); writes: default the merchant's, else required; "
+        "list and resolve: default every account. A SQLite file needs none.",
     ),
 ]
+Merchant = Annotated[
+    int | None,
+    typer.Option(
+        "--merchant",
+        envvar="STAMPS_MERCHANT",
+        min=1,
+        show_default=False,
+        help="The Stamps merchant id: a PostgreSQL journal's default account, and the "
+        "merchant whose other accounts' keys a run refuses to send again.",
+    ),
+]
+
+#: How to name an account on the command line, for the refusal without one.
+NEED_ACCOUNT = (
+    "a PostgreSQL journal needs an account to file its keys under: give --account NAME "
+    "(or STAMPSYNC_ACCOUNT=NAME), the same on every run, such as the store's name, or "
+    "--merchant ID (STAMPS_MERCHANT); nothing was sent"
+)
 
 
 def shown(journal: str) -> str:
@@ -69,29 +95,52 @@ def shown(journal: str) -> str:
     return journal
 
 
-def pg_journal(url: str, account: str | None) -> WriteJournal:
+def pg_journal(url: str, account: str | None, merchant: int | None = None) -> PgJournal:
     """A PostgreSQL journal of ``account`` (or of every account, to read)."""
     from ..batch.postgres import PgJournal
 
-    return PgJournal(url, account=account)
+    return PgJournal(url, account=account, merchant=merchant)
 
 
-def write_journal(journal: str, client: StampsClient, account: str | None) -> WriteJournal:
-    """The journal a write command names: a SQLite file (opened now) or a PostgreSQL
-    database (checked now); either way an unusable one refuses the run here (exit 2)."""
+def write_journal(
+    journal: str, client: StampsClient, account: str | None, keys: Iterable[str] = ()
+) -> WriteJournal:
+    """The journal a write command names: a SQLite file (opened now, its own scope) or a
+    PostgreSQL database (checked now: reachable, an account named, none of ``keys``
+    another account's); either way a refusal comes here, before anything is sent (exit 2).
+    """
     if is_database_url(journal):
-        jrn = pg_journal(journal, account or client_account(client))
-        check_database(jrn)
+        name = account if account is not None else client_account(client)
+        if name is None:
+            fail(NEED_ACCOUNT)
+        jrn = pg_journal(journal, normal_account(name), client.merchant)
+        check_database(jrn, keys)
         return jrn
     return Journal(journal).open()
 
 
-def check_database(journal: WriteJournal) -> None:
-    """Open and close ``journal`` now, so an unusable database refuses the run (exit 2)."""
+#: Keys checked against other accounts per statement, before a run.
+_CHECK_CHUNK = 5000
+
+
+def check_database(journal: WriteJournal, keys: Iterable[str] = ()) -> None:
+    """Open ``journal`` now, so an unusable database refuses the run (exit 2), and refuse
+    a run whose ``keys`` another account of the database answers for."""
+    from ..batch.postgres import PgJournal
 
     async def check() -> None:
         async with journal:
-            pass
+            if not isinstance(journal, PgJournal):
+                return
+            chunk: list[str] = []
+            for raw in keys:
+                key = normal_key(raw)
+                if key and key_problem(key) is None:
+                    chunk.append(key)
+                if len(chunk) >= _CHECK_CHUNK:
+                    await journal.acheck_scope(chunk)
+                    chunk = []
+            await journal.acheck_scope(chunk)
 
     asyncio.run(check())
 
@@ -104,12 +153,14 @@ class StampsAccess:
     token: Token = field(default=None, repr=False)
     token_file: TokenFile = None
 
-    def client(self, tuning: Tuning, store: int | None = None) -> StampsClient:
+    def client(
+        self, tuning: Tuning, store: int | None = None, merchant: int | None = None
+    ) -> StampsClient:
         """A client with this token and ``tuning``; a usage error if there is no token."""
         token = resolve_secret(
             self.token, self.token_file, flag="--token", env="STAMPS_TOKEN", what="Stamps API token"
         )
-        return tuning.stamps(self.api_url, token, store=store)
+        return tuning.stamps(self.api_url, token, store=store, merchant=merchant)
 
 
 async def award_file(
@@ -214,6 +265,7 @@ def award(
             help="the store of rows whose store cell is blank (else such a row fails)",
         ),
     ] = None,
+    merchant: Merchant = None,
     *,
     access: StampsAccess,
     tuning: Tuning,
@@ -224,11 +276,16 @@ def award(
     before anything was sent (bad input, usage); 3 some ambiguous (resolve them first);
     4 stopped early (credentials refused or server unreachable); 130/143 interrupted by
     SIGINT/SIGTERM (rerun to finish); 70 internal error.
+
+    A PostgreSQL journal files the keys under --account (or the merchant's account);
+    a run whose keys are already under another account of the same merchant is refused.
     """
     total = check_awards_file(input, ignore_extra_columns=ignore_extra_columns)
     with api_errors():
-        client = access.client(tuning, store)
-        jrn = write_journal(journal, client, account)
+        client = access.client(tuning, store, merchant)
+        rows = read_awards(input, default_store=store)
+        keys = (row.key for row in rows if not isinstance(row, Rejected))
+        jrn = write_journal(journal, client, account, keys)
     try:
         with ReportFile(report) as out:
             result = asyncio.run(award_file(client, input, jrn, out, total, max_stamps, store))
@@ -262,7 +319,9 @@ def journal_list(
     """List journal entries as JSON lines (key, status, award id, error, request).
 
     A PostgreSQL journal lists every account's entries (each line names its account)
-    unless ``--account`` picks one.
+    unless ``--account`` picks one, and ends with each account's counts: an account
+    ``stamps:token:...`` is a scope an older stampsync made from the token (move it with
+    ``journal rescope``).
 
     Exit codes: 0 listed; 2 no such journal, a bad --status, or a file that is not a
     journal.
@@ -273,7 +332,13 @@ def journal_list(
     jrn = open_for_tools(journal, account)
 
     async def read() -> dict[str, int]:
+        from ..batch.postgres import PgJournal
+
         async with jrn:
+            if isinstance(jrn, PgJournal):
+                for name, by in (await jrn.acounts_by_account()).items():
+                    counted = ", ".join(f"{k} {v}" for k, v in by.items())
+                    err.print(f"account {name}: {counted}", highlight=False, markup=False)
             for e in await jrn.aentries(wanted):
                 line = {
                     "key": e.key,
@@ -291,6 +356,41 @@ def journal_list(
     with api_errors():
         counts = asyncio.run(read())
     err.print(", ".join(f"{k} {v}" for k, v in counts.items()))
+
+
+@journal_app.command("rescope")
+def journal_rescope(
+    journal: JournalSpec,
+    old: Annotated[
+        str,
+        typer.Option(
+            "--from",
+            help="the scope to empty: an account, or a stamps:token:... scope of an older "
+            "stampsync (see journal list)",
+        ),
+    ],
+    new: Annotated[str, typer.Option("--to", help="the account its entries belong to from now on")],
+) -> None:
+    """Move every entry of a PostgreSQL journal's scope --from to the account --to.
+
+    Older stampsyncs filed keys under a digest of the API URL and token when no merchant
+    was set; runs now name their account, so those keys must be moved to it, once and
+    explicitly, or a run would refuse them. All or nothing.
+
+    Exit codes: 0 moved; 2 refused, nothing moved (a SQLite journal, no such scope, a key
+    in both, a live run sending one of its keys, the database unusable).
+    """
+    if not is_database_url(journal):
+        fail(f"journal {journal} is a SQLite file: it is its own scope, nothing to move")
+    jrn = pg_journal(journal, None)
+
+    async def move() -> int:
+        async with jrn:
+            return await jrn.arescope(old, new)
+
+    with api_errors():
+        moved = asyncio.run(move())
+    err.print(f"moved {moved} entries from {old} to {new}", highlight=False, markup=False)
 
 
 RESOLUTIONS = {"applied": True, "not_applied": False, "not-applied": False}

@@ -38,7 +38,7 @@ from ._common import Tuning, api_errors, err, fail, progress, release, with_opti
 from ._inputs import check_csv_header, check_text_file
 from ._report import Aborted, ReportFile
 from ._signals import GracefulStop
-from ._stamps import Account, JournalSpec, StampsAccess, write_journal
+from ._stamps import Account, JournalSpec, Merchant, StampsAccess, write_journal
 
 app = typer.Typer(help="Transactions: a point of sale's day-end import.", no_args_is_help=True)
 
@@ -232,6 +232,7 @@ def import_(
         int | None, typer.Option(min=1, help="store id for rows that name none")
     ] = None,
     account: Account = None,
+    merchant: Merchant = None,
     *,
     access: StampsAccess,
     tuning: Tuning,
@@ -246,8 +247,13 @@ def import_(
     """
     total = check_transactions_file(input)
     with api_errors():
-        client = access.client(tuning, store)
-        jrn = write_journal(journal, client, account)
+        client = access.client(tuning, store, merchant)
+        keys = (
+            row.key if row.key is not None else row.natural_key(client.store)
+            for row in read_transactions(input)
+            if not isinstance(row, Rejected)
+        )
+        jrn = write_journal(journal, client, account, keys)
     try:
         with ReportFile(report) as out:
             result = asyncio.run(import_file(client, input, jrn, out, total))

@@ -175,6 +175,7 @@ class Stamps(StampsResource):
         awards: Iterable[StampAward | Rejected] | AsyncIterable[StampAward | Rejected],
         *,
         journal: str | Path | WriteJournal | None = None,
+        account: str | None = None,
         on_outcome: OnOutcome | None = None,
         keep_outcomes: bool = True,
         stop: StopEvent | None = None,
@@ -185,7 +186,7 @@ class Stamps(StampsResource):
         """Award stamps to many customers, each award at most once.
 
         Runs ``concurrent_batch_executions`` awards at a time through the throttle.
-        With ``journal`` (a SQLite file), every key's intent is recorded before its
+        With ``journal``, every key's intent is recorded before its
         request is sent and its outcome after, so a rerun after a crash skips what was
         applied, retries what provably failed, and reports what is ambiguous for review
         (``stampsync stamps journal list``). Each input item yields one
@@ -194,9 +195,14 @@ class Stamps(StampsResource):
 
         Args:
             awards: :class:`StampAward` items, any iterable or async iterable (streamed).
-            journal: path of a SQLite journal file, a ``postgresql://`` URL (a journal
-                shared by a fleet, keys scoped by this client's merchant or token), or
-                an open journal.
+            journal: path of a SQLite journal file (its own scope), a
+                ``postgresql://`` URL (a journal shared by a fleet), or an open journal.
+            account: the account a ``postgresql://`` journal files the keys under (the
+                store's name, say: the same on every run, whatever the token or API
+                URL). Default: the client's merchant (``stamps:merchant:<id>``); with
+                neither, a database journal is refused before anything is sent. A key
+                already under another account of the same merchant fails its row and
+                stops the run. Not needed for a SQLite file.
             on_outcome: called with each outcome as it happens (sync or async).
             keep_outcomes: keep every outcome in the report (turn off for huge batches
                 and stream them through ``on_outcome``).
@@ -216,6 +222,7 @@ class Stamps(StampsResource):
             self,
             awards,
             journal=journal,
+            account=account,
             on_outcome=on_outcome,
             keep_outcomes=keep_outcomes,
             stop=stop,
@@ -229,6 +236,7 @@ class Stamps(StampsResource):
         deductions: Iterable[StampDeduction | Rejected] | AsyncIterable[StampDeduction | Rejected],
         *,
         journal: str | Path | WriteJournal | None = None,
+        account: str | None = None,
         on_outcome: OnOutcome | None = None,
         keep_outcomes: bool = True,
         stop: StopEvent | None = None,
@@ -237,8 +245,8 @@ class Stamps(StampsResource):
     ) -> BatchReport:
         """Deduct stamps from many customers, each deduction at most once.
 
-        The same journal protocol as :meth:`add_many`; ``award_id`` in each outcome is
-        the deduction's id.
+        The same journal protocol (and ``account``) as :meth:`add_many`; ``award_id`` in
+        each outcome is the deduction's id.
         """
         from ..batch.awards import deduct_many
 
@@ -246,6 +254,7 @@ class Stamps(StampsResource):
             self,
             deductions,
             journal=journal,
+            account=account,
             on_outcome=on_outcome,
             keep_outcomes=keep_outcomes,
             stop=stop,

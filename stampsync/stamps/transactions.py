@@ -440,7 +440,9 @@ class Transactions(StampsResource):
             raise _unproven(body, f"add-or-update landed on transaction {tx.id}: {why}")
         return msgspec.structs.replace(replayed, recovered=True)
 
-    async def resolve_journal(self, journal: str | Path | WriteJournal) -> dict[str, int | None]:
+    async def resolve_journal(
+        self, journal: str | Path | WriteJournal, *, account: str | None = None
+    ) -> dict[str, int | None]:
         """Settle the ambiguous ``transactions.add`` keys of a journal by looking them up,
         sending no write.
 
@@ -452,10 +454,13 @@ class Transactions(StampsResource):
         the import of the input file that holds its row settles it
         (:meth:`add_many`). Keys a live run is sending are left alone. Returns the keys
         settled and their transaction ids.
+
+        ``account``: a database journal's account, as for :meth:`add_many` (default: the
+        client's merchant).
         """
         from ..batch.transactions import resolve_journal
 
-        return await resolve_journal(self, journal)
+        return await resolve_journal(self, journal, account=account)
 
     async def find(self, body: TransactionBody) -> Transaction | None:
         """The customer's transaction that is ``body``'s sale, or None.
@@ -506,6 +511,7 @@ class Transactions(StampsResource):
         rows: Iterable[PosTransaction | Rejected] | AsyncIterable[PosTransaction | Rejected],
         *,
         journal: str | Path | WriteJournal | None = None,
+        account: str | None = None,
         on_outcome: OnOutcome | None = None,
         keep_outcomes: bool = True,
         stop: StopEvent | None = None,
@@ -528,7 +534,9 @@ class Transactions(StampsResource):
         settled the same way when the batch reaches it: from this input's row, checked
         like any row, and only if the journal's stored request is the same (a changed
         row fails as a conflicting key). Each such settlement counts in ``sent``. Keys
-        the journal holds that this input does not name are never touched.
+        the journal holds that this input does not name are never touched. ``account``
+        names the keys' account in a ``postgresql://`` journal, as for
+        :meth:`Stamps.add_many <stampsync.stamps.Stamps.add_many>`.
         """
         from ..batch.transactions import add_many
 
@@ -536,6 +544,7 @@ class Transactions(StampsResource):
             self,
             rows,
             journal=journal,
+            account=account,
             on_outcome=on_outcome,
             keep_outcomes=keep_outcomes,
             stop=stop,

@@ -196,6 +196,7 @@ class Orders(V3Resource):
         rows: Iterable[Pushable] | AsyncIterable[Pushable],
         *,
         journal: str | Path | Journal | None = None,
+        account: str | None = None,
         on_outcome: Callable[[Outcome], Awaitable[None] | None] | None = None,
         keep_outcomes: bool = True,
         stop: StopEvent | None = None,
@@ -219,6 +220,9 @@ class Orders(V3Resource):
         Args:
             rows: :class:`OrderPush` or :class:`OrderData` items (streamed).
             journal: a journal path, or an open :class:`~stampsync.batch.journal.Journal`.
+            account: the account a shared (database) journal files the keys under, as
+                for :meth:`Stamps.add_many <stampsync.stamps.Stamps.add_many>`; a SQLite
+                file is its own scope and needs none.
             on_outcome: called with each outcome as it happens (sync or async).
             keep_outcomes: keep every outcome in the report.
             stop: set it to stop taking new rows; those in flight finish.
@@ -232,6 +236,7 @@ class Orders(V3Resource):
             self,
             rows,
             journal=journal,
+            account=account,
             on_outcome=on_outcome,
             keep_outcomes=keep_outcomes,
             stop=stop,
