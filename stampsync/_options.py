@@ -9,16 +9,18 @@ from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, TypedDict
 
 from aiohttp import TraceConfig
+from aiohttp.helpers import get_env_proxy_for_url
 from yarl import URL
 
 from ._events import Hook
+from ._request import is_loopback
 from .errors import ConfigurationError
 from .throttle import Throttle
 
 if TYPE_CHECKING:
     from ._http import HTTPTransport
 
-__all__ = ["ClientOptions", "ClientSettings"]
+__all__ = ["ClientOptions", "ClientSettings", "check_channel"]
 
 #: Consecutive credential or connection failures after which a batch stops: the
 #: default ``breaker`` of every batch call, on either client.
@@ -177,6 +179,56 @@ def check_proxy(proxy: object) -> URL:
             f"proxy must be an http:// or https:// URL with a host, got scheme {url.scheme!r}"
         )
     return url
+
+
+def env_proxy(url: URL) -> URL | None:
+    """The proxy ``trust_env`` would take from the environment for ``url``, if any."""
+    try:
+        proxy, _ = get_env_proxy_for_url(url)
+    except LookupError:  # none set, or NO_PROXY names the host
+        return None
+    return proxy
+
+
+def check_channel(api_url: URL, options: ClientOptions) -> None:
+    """Refuse a channel on which someone else could read the credentials.
+
+    Plain ``http://`` or ``ssl=False`` (no certificate check) is allowed only when the
+    API is on this machine (a loopback ``api_url``) *and* no proxy on another machine
+    stands in between: neither ``proxy=`` nor, with ``trust_env``, one from the
+    environment. Such a proxy would receive the Authorization header (and
+    ``stamped-api-key``) in the clear, or could answer in the server's name.
+    """
+    plain = api_url.scheme == "http"
+    if not plain and options.ssl is not False:
+        return
+    what = "plain http" if plain else "ssl=False"
+    if not is_loopback(api_url.host or ""):
+        if plain:
+            raise ConfigurationError(
+                f"api_url {api_url.scheme}://{api_url.host} uses plain http; https is required "
+                "(plain http is allowed only for loopback hosts such as the sandbox)"
+            )
+        raise ConfigurationError(
+            "ssl=False turns off certificate checks and is allowed only for a loopback "
+            "api_url (the sandbox); pass ssl=ssl.create_default_context(cafile=...) to "
+            "trust a private certificate authority"
+        )
+    if options.proxy is not None:
+        proxy: URL | None = check_proxy(options.proxy)
+        source = "proxy="
+    elif options.trust_env:
+        proxy = env_proxy(api_url)
+        source = "the environment's proxy (trust_env=True)"
+    else:
+        proxy = None
+    if proxy is not None and not is_loopback(proxy.host or ""):
+        # The proxy's host only: its URL may carry a password.
+        raise ConfigurationError(
+            f"{what} is allowed only with a loopback api_url and no proxy, but "
+            f"{source} sends through {proxy.host}, which would see the credentials "
+            "in the clear; use https with certificate checks, or no proxy"
+        )
 
 
 _NAMES = frozenset(f.name for f in fields(ClientOptions))
