@@ -75,6 +75,7 @@ class BaseClient:
             name=self._name,
             stats=stats,
             extra_secrets=proxy_secrets(options.proxy),
+            max_retry_after=float(options.max_retry_after),
             hooks=Hooks(options.hooks),
             more_auth=more_auth,
         )

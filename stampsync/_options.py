@@ -60,6 +60,10 @@ class ClientOptions:
         retry_budget: seconds after which a failing request stops being retried (the
             throttle's wait counts against it).
         max_response_bytes: a larger answer is refused with ``DecodeError`` (32 MiB).
+        max_retry_after: the longest pause, in seconds, a 429's ``Retry-After`` imposes
+            on every caller of the quota (300). A longer one is cut to this; then one
+            request goes out alone as a probe, and traffic resumes once it is answered
+            with anything but 429.
         throttle: a throttle shared with other clients (e.g. ``RedisThrottle``); when
             given, ``throttle_limit``/``throttle_seconds`` are the throttle's business.
         transport: the network layer; the default is aiohttp. Tests pass
@@ -88,6 +92,7 @@ class ClientOptions:
     max_retries: int = 3
     retry_budget: float = 120.0
     max_response_bytes: int = 32 * 2**20
+    max_retry_after: float = 300.0
     throttle: Throttle | None = None
     transport: HTTPTransport | None = None
     ssl: ssl_module.SSLContext | bool | None = None
@@ -104,7 +109,7 @@ class ClientOptions:
             "max_response_bytes",
         ):
             _positive_int(getattr(self, name), name)
-        for name in ("throttle_seconds", "timeout", "retry_budget"):
+        for name in ("throttle_seconds", "timeout", "retry_budget", "max_retry_after"):
             _positive_number(getattr(self, name), name)
         retries = self.max_retries
         if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
@@ -157,6 +162,7 @@ class ClientSettings(TypedDict, total=False):
     max_retries: int
     retry_budget: float
     max_response_bytes: int
+    max_retry_after: float
     throttle: Throttle | None
     transport: HTTPTransport | None
     ssl: ssl_module.SSLContext | bool | None

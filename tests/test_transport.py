@@ -420,13 +420,14 @@ async def test_a_retry_after_longer_than_the_budget_fails_fast_and_freezes_no_on
         with pytest.raises(RateLimitError) as first:
             await c.customers.get(1)
         assert loop.time() - started < 4
-        assert first.value.retry_after == pytest.approx(3600, abs=5)
-        # Every later call sees the shared hour-long pause and fails at once, unsent.
+        # The hour asked for is cut to max_retry_after (300 s by default).
+        assert first.value.retry_after == pytest.approx(300, abs=5)
+        # Every later call sees the shared pause and fails at once, unsent.
         again = loop.time()
         with pytest.raises(RateLimitError, match="past this call's retry budget") as second:
             await c.customers.get(2)
         assert loop.time() - again < 0.5
-        assert second.value.retry_after == pytest.approx(3600, abs=5)
+        assert second.value.retry_after == pytest.approx(300, abs=5)
     assert len(server.arrivals) == 1
 
 
@@ -446,3 +447,48 @@ async def test_hostile_retry_after_values_never_give_instant_retries(
         await c.customers.get(1)
     first, second = server.arrivals[0].at, server.arrivals[1].at
     assert second - first >= 0.4  # the default pause (0.5 s), not the hint's "now"
+
+
+# -- issue 26, item 8: a shared pause is bounded, then one probe goes out ------------------
+
+
+async def test_an_hour_long_retry_after_pauses_at_most_max_retry_after_then_one_probe(
+    server: RecordingServer,
+) -> None:
+    # The first answer asks for an hour; later ones take a second to answer.
+    server.responder = sequence((429, 3600), ("sleep", 1.0))
+    loop = asyncio.get_running_loop()
+    async with StampedClient(
+        "pub",
+        "key",
+        "1",
+        api_url=server.url,
+        max_retry_after=60,
+        retry_budget=10,
+        throttle_limit=1000,
+    ) as c:
+        started = loop.time()
+        with pytest.raises(RateLimitError) as info:
+            await c.customers.get(1)
+        assert info.value.retry_after == pytest.approx(60)  # not 3600
+        with pytest.raises(RateLimitError):
+            await c.customers.get(2)  # within the pause: refused, not sent
+        assert len(server.arrivals) == 1
+        await asyncio.sleep(60 - (loop.time() - started))
+        # After the pause, five callers at once: the probe goes alone, the rest once it
+        # is answered.
+        await asyncio.gather(*(c.customers.get(i) for i in range(5)))
+    times = [a.at for a in server.arrivals]
+    assert len(times) == 6
+    assert times[1] - started >= 59.9
+    assert all(t - times[1] >= 0.99 for t in times[2:])  # after the probe's answer
+    rest = sorted(times[2:])
+    assert rest[1] - rest[0] < 0.5  # then traffic resumes: both connections at once
+
+
+def test_max_retry_after_is_checked_by_name() -> None:
+    from stampsync import ClientOptions
+
+    with pytest.raises(ConfigurationError, match="max_retry_after"):
+        ClientOptions(max_retry_after=0)
+    assert ClientOptions().max_retry_after == 300
