@@ -537,8 +537,8 @@ class Transport:
             # Scrubbed before the cut, so no part of a secret survives it.
             body=self.scrub(data[: BODY_KEPT + 512].decode("utf-8", "replace")).encode(),
         )
-        # A 503 says "not applied" only in the API's own words: a proxy's 503 page may
-        # come after it forwarded the write (a gateway timeout dressed as 503).
+        # A 503 says "not applied" only in the vendor's documented error object: a
+        # proxy's 503 (a page, or JSON of its own) may come after it forwarded the write.
         if status >= 500 and not idempotent and (status != 503 or not is_api_error_body(data)):
             ambiguous = AmbiguousWriteError(
                 f"server answered {status}" + (f": {message}" if message else ""),

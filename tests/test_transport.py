@@ -492,3 +492,49 @@ def test_max_retry_after_is_checked_by_name() -> None:
     with pytest.raises(ConfigurationError, match="max_retry_after"):
         ClientOptions(max_retry_after=0)
     assert ClientOptions().max_retry_after == 300
+
+
+# -- issue 26, item 8: a 503 proves "not applied" only in the vendor's own words -----------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"message": "Service Unavailable"},  # a gateway's JSON
+        {"type": "about:blank", "title": "Unavailable", "status": 503, "detail": "upstream"},
+        {"detail": "busy", "retry": True},  # the envelope and more
+        {"detail": 503},  # the envelope's keys, not its types
+        {},
+    ],
+)
+async def test_a_write_answered_503_with_json_of_another_shape_is_ambiguous(
+    server: RecordingServer, stamps: StampsClient, body: dict[str, object]
+) -> None:
+    async def respond(request: web.Request, n: int) -> web.StreamResponse:
+        return web.json_response(body, status=503) if n == 0 else web.json_response(ADD_OK)
+
+    server.responder = respond
+    with no_backoff(), pytest.raises(AmbiguousWriteError) as info:
+        await add(stamps)
+    assert info.value.status == 503
+    assert len(server.arrivals) == 1  # never sent again
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"detail": "Service temporarily unavailable"},
+        {"detail": "down", "error_code": "maintenance", "error_message": "down", "errors": {}},
+    ],
+)
+async def test_a_write_answered_503_in_the_stamps_envelope_is_retried(
+    server: RecordingServer, stamps: StampsClient, body: dict[str, object]
+) -> None:
+    async def respond(request: web.Request, n: int) -> web.StreamResponse:
+        return web.json_response(body, status=503) if n == 0 else web.json_response(ADD_OK)
+
+    server.responder = respond
+    with no_backoff():
+        result = await add(stamps)
+    assert result.award.id == 77  # type: ignore[attr-defined]
+    assert len(server.arrivals) == 2
