@@ -14,6 +14,7 @@ from yarl import URL
 
 from ._events import Hook
 from ._request import is_loopback
+from ._validate import encodable
 from .errors import ConfigurationError
 from .throttle import Throttle
 
@@ -176,6 +177,7 @@ def check_proxy(proxy: object) -> URL:
     """The proxy URL parsed, or a ConfigurationError that never shows its password."""
     if not isinstance(proxy, str) or not proxy.strip():
         raise ConfigurationError("proxy must be a URL such as http://proxy.example:3128")
+    encodable(proxy, "proxy")
     try:
         url = URL(proxy.strip())
     except ValueError:

@@ -26,6 +26,7 @@ from ._http import HTTPRequest, HTTPResponse, HTTPTransport, give_up_early_start
 from ._request import Request, check_base_url, is_loopback, query_value
 from ._retry import RetryPolicy
 from ._sandbox_mark import warn_if_sandbox
+from ._validate import encodable
 from ._version import __version__
 from .errors import (
     BODY_KEPT,
@@ -186,6 +187,10 @@ class Transport:
                     pairs += [(k, query_value(x)) for x in v]
                 else:
                     pairs.append((k, query_value(v)))
+            for k, v in pairs:
+                # yarl drops a lone surrogate silently: "a\ud800@b.co" would name a@b.co.
+                if not v.isascii():
+                    encodable(v, f"{request.path}: query parameter {k!r}")
             if pairs:
                 url = url.with_query(pairs)
         return url

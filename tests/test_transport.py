@@ -538,3 +538,35 @@ async def test_a_write_answered_503_in_the_stamps_envelope_is_retried(
         result = await add(stamps)
     assert result.award.id == 77  # type: ignore[attr-defined]
     assert len(server.arrivals) == 2
+
+
+# -- issue 26, item 8: a setting that cannot be encoded is a ConfigurationError ------------
+
+
+@pytest.mark.parametrize(
+    ("build", "setting"),
+    [
+        (lambda: StampedClient("pub", "private-key", "12\ud800"), "store_hash"),
+        (lambda: StampedClient(store_hash="\udcff", api_key="v3-key-123"), "store_hash"),
+        (lambda: StampsClient("tok-123456", api_url="https://stamps.co.id/\ud800"), "api_url"),
+        (lambda: StampsClient("tok-123456", api_url="https://st\ud800mps.co.id"), "api_url"),
+        (lambda: StampsClient("tok-123456", proxy="http://u:p\ud800ss@proxy.example:1"), "proxy"),
+        (lambda: StampsClient("tok-1234\ud800"), "token"),
+    ],
+)
+def test_a_setting_with_a_lone_surrogate_is_refused_by_name(build: object, setting: str) -> None:
+    with pytest.raises(ConfigurationError, match=rf"^{setting} ") as info:
+        build()  # type: ignore[operator]
+    assert "p\ud800ss" not in str(info.value)
+
+
+async def test_a_query_value_with_a_lone_surrogate_is_refused_not_shortened() -> None:
+    from stampsync.testing import HTTPResponse, MockTransport
+
+    sent: list[object] = []
+    transport = MockTransport(lambda r: sent.append(r) or HTTPResponse.json({}))
+    async with StampsClient("tok-123456", transport=transport) as client:
+        # yarl would drop the surrogate: the listing of a@b.co, another customer.
+        with pytest.raises(ConfigurationError, match="query parameter 'user'"):
+            await client.transactions.by_user(user="a\ud800@b.co")
+    assert sent == []
