@@ -204,7 +204,9 @@ class Transport:
         if hooks and not call:
             return await self._observed(request, into)
         url = self.url_for(request)
-        method, path = request.method, url.path
+        # Errors and logs name the template (as hooks do): a filled path such as
+        # /customers/a@b.co would carry personal data into every message and log line.
+        method, path = request.method, request.path
         try:
             body = None if request.body is None else encode(request.body)
         except (UnicodeEncodeError, TypeError) as exc:

@@ -87,7 +87,7 @@ async def test_debug_log_has_one_line_per_attempt_without_headers(
             await c.customers.get(9)
     lines = [r.getMessage() for r in caplog.records if r.name == "stampsync"]
     assert lines == [
-        "GET /api/v2/1/dashboard/customers/9 -> 200 (attempt 1, throttle wait "
+        "GET /api/v2/1/dashboard/customers/{id} -> 200 (attempt 1, throttle wait "
         + lines[0].rsplit("wait ", 1)[1]
     ]
     assert leaks(caplog.text) == []
@@ -99,3 +99,37 @@ def test_secret_wrapper_never_shows_its_value() -> None:
     with pytest.raises(TypeError):
         pickle.dumps(secret)
     assert secret.reveal() == PRIVATE
+
+
+# -- issue 26, item 8: an email in a filled path reaches no message and no log line ------
+
+
+@pytest.mark.parametrize("answer", ["404", "500", "drop", "429", "gzip-bomb"])
+async def test_no_error_or_log_line_shows_the_email_in_a_filled_path(
+    server: RecordingServer, caplog: pytest.LogCaptureFixture, answer: str
+) -> None:
+    from tests._server import drop_connection
+
+    async def respond(request: web.Request, n: int) -> web.StreamResponse:
+        if answer == "drop":
+            return await drop_connection(request, n)
+        if answer == "gzip-bomb":  # over max_response_bytes: a DecodeError from the reader
+            return web.json_response({"pad": "x" * 4096})
+        return web.json_response({"message": "no"}, status=int(answer))
+
+    server.responder = respond
+    caplog.set_level(logging.DEBUG, logger="stampsync")
+    email = "ann.private@example.org"
+    async with StampedClient(
+        "pub", PRIVATE, "1", api_url=server.url, max_retries=1, max_response_bytes=1024
+    ) as client:
+        with no_backoff(), pytest.raises(StampsyncError) as info:
+            await client.customers.delete(email)  # idempotent: retried, logged twice
+    assert server.arrivals[0].path.endswith("/customers/ann.private@example.org")  # sent
+    error = info.value
+    shown = [str(error), repr(error), caplog.text, str(getattr(error, "path", ""))]
+    shown += traceback.format_exception(error)
+    for text in shown:
+        assert email not in text
+        assert "ann.private" not in text
+    assert "/customers/{email}" in str(error)  # the template names the endpoint

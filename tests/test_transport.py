@@ -564,7 +564,12 @@ async def test_a_query_value_with_a_lone_surrogate_is_refused_not_shortened() ->
     from stampsync.testing import HTTPResponse, MockTransport
 
     sent: list[object] = []
-    transport = MockTransport(lambda r: sent.append(r) or HTTPResponse.json({}))
+
+    def answer(request: object) -> HTTPResponse:
+        sent.append(request)
+        return HTTPResponse.json({})
+
+    transport = MockTransport(answer)
     async with StampsClient("tok-123456", transport=transport) as client:
         # yarl would drop the surrogate: the listing of a@b.co, another customer.
         with pytest.raises(ConfigurationError, match="query parameter 'user'"):
