@@ -63,6 +63,23 @@ class HTTPRequest(msgspec.Struct, frozen=True):
         return f"HTTPRequest({self.method} {self.path_template or self.url.path})"
 
 
+def _unfilled(text: str, request: HTTPRequest) -> str:
+    """``text`` with the request's filled URL and path put back to its template.
+
+    aiohttp's messages quote the URL (``url='https://.../customers/ann%40x.co'``), whose
+    path or query may carry an email.
+    """
+    template = request.path_template
+    url = request.url
+    if not template or (url.path == template and not url.query_string):
+        return text  # nothing was filled in
+    text = text.replace(str(url), f"{url.origin()}{template}")
+    for filled in (url.raw_path_qs, url.path_qs, url.raw_path, url.path):
+        if filled != template:
+            text = text.replace(filled, template)
+    return text
+
+
 class HTTPResponse(msgspec.Struct):
     """What came back: status, headers and the whole body.
 
@@ -362,17 +379,22 @@ class AiohttpTransport:
                     return HTTPResponse(response.status, response.headers, data, waited)
             except (aiohttp.ClientError, TimeoutError) as exc:
                 failure = self._failed(exc, method, where)
+                failure.args = tuple(_unfilled(str(a), request) for a in failure.args)
                 if ticket is not None and failure.sent:
                     ticket.sent()  # it may have arrived: count it, as of now
                 raise failure from None
             except ValueError as exc:
                 if answered:  # the server had the request: never "not sent"
                     raise TransportError(
-                        self._describe(exc), method=method, path=where, sent=True
+                        _unfilled(self._describe(exc), request),
+                        method=method,
+                        path=where,
+                        sent=True,
                     ) from None
                 # aiohttp refuses a header or URL it cannot write before sending it.
                 raise ConfigurationError(
-                    f"{method} {where}: the request could not be written: {exc}"
+                    f"{method} {where}: the request could not be written: "
+                    + _unfilled(str(exc), request)
                 ) from None
             finally:
                 if ticket is not None:

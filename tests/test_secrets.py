@@ -133,3 +133,33 @@ async def test_no_error_or_log_line_shows_the_email_in_a_filled_path(
         assert email not in text
         assert "ann.private" not in text
     assert "/customers/{email}" in str(error)  # the template names the endpoint
+
+
+async def test_an_aiohttp_message_quoting_the_url_shows_the_template_not_the_email(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """aiohttp's own errors quote the URL (a bad status line, say): its email goes too."""
+    import asyncio
+
+    async def bad_status(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 2x0 OK\r\nContent-Length: 2\r\n\r\n{}")
+        await writer.drain()
+        writer.close()
+
+    caplog.set_level(logging.DEBUG, logger="stampsync")
+    server = await asyncio.start_server(bad_status, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with StampedClient(
+            "pub", PRIVATE, "1", api_url=f"http://127.0.0.1:{port}", max_retries=0
+        ) as client:
+            with pytest.raises(StampsyncError) as info:
+                await client.customers.get_by_email("ann.private@example.org")
+    finally:
+        server.close()
+        await server.wait_closed()
+    text = str(info.value) + caplog.text
+    assert "Bad status line" in text  # aiohttp's message, kept
+    assert "/customers/{email}" in str(info.value)
+    assert "ann.private" not in text
