@@ -71,10 +71,13 @@ class ClientOptions:
             :class:`stampsync.testing.MockTransport`.
         ssl: an ``ssl.SSLContext`` to verify the server with (a private certificate
             authority: ``ssl.create_default_context(cafile=...)``), or ``False`` to skip
-            verification, allowed only for a loopback ``api_url``. Default: the system's
-            trusted authorities.
+            verification, allowed only for a loopback ``api_url`` reached without a proxy
+            on another machine (as plain ``http://`` is). Default: the system's trusted
+            authorities.
         proxy: an ``http://`` or ``https://`` proxy URL, credentials allowed (they are
-            treated as secrets: never shown in reprs, logs or errors).
+            treated as secrets: never shown in reprs, logs or errors). Refused with plain
+            ``http://`` or ``ssl=False`` unless the proxy is on this machine (loopback):
+            it would read the credentials in the clear.
         trust_env: take the proxy from ``HTTPS_PROXY``/``HTTP_PROXY`` (honouring
             ``NO_PROXY``) and credentials from ``~/.netrc``, as aiohttp does. Off by
             default: a batch job's proxy should be a decision, not an accident.

@@ -155,7 +155,7 @@ async def test_a_page_sent_again_under_a_new_cursor_ends_the_listing(
 
 
 async def test_transactions_by_user_end_when_the_server_repeats_its_page(
-    server: RecordingServer,
+    server: RecordingServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The issue's case: a server answering the same two transactions with has_next
     true read 12,000 items; now they are read once."""
@@ -181,3 +181,7 @@ async def test_transactions_by_user_end_when_the_server_repeats_its_page(
         got = [t.id async for t in stamps.transactions.all_by_user(user="a@b.co")]
     assert got == [78, 77]
     assert len(server.arrivals) <= 3  # the repeat, and at most one fetched ahead of it
+    assert "transactions by user listing: the server sent a page it had already sent" in (
+        caplog.text
+    )
+    assert "a@b.co" not in caplog.text
