@@ -13,8 +13,8 @@ from ._auth import AuthScheme
 from ._endpoint import Endpoint
 from ._events import Hooks
 from ._http import AiohttpTransport, EarlyStart, HTTPTransport
-from ._options import CallSettings, ClientOptions, ClientSettings
-from ._request import Request, is_loopback
+from ._options import CallSettings, ClientOptions, ClientSettings, check_channel
+from ._request import Request
 from ._retry import RetryPolicy
 from ._transport import Transport, TransportStats
 from .errors import ConfigurationError
@@ -82,15 +82,11 @@ class BaseClient:
             name=self._name,
             stats=stats,
             extra_secrets=proxy_secrets(options.proxy),
+            max_retry_after=float(options.max_retry_after),
             hooks=Hooks(options.hooks),
             more_auth=more_auth,
         )
-        if options.ssl is False and not is_loopback(self._transport.base_url.host or ""):
-            raise ConfigurationError(
-                "ssl=False turns off certificate checks and is allowed only for a loopback "
-                "api_url (the sandbox); pass ssl=ssl.create_default_context(cafile=...) to "
-                "trust a private certificate authority"
-            )
+        check_channel(self._transport.base_url, options)
         self._owns_transport = True
 
     @property
@@ -196,6 +192,9 @@ class BaseClient:
     async def open(self) -> Self:
         """Open the connections; for frameworks without ``async with`` (pair it with
         :meth:`aclose`)."""
+        if self.options.trust_env:
+            # The environment may have gained a proxy since the client was built.
+            check_channel(self._transport.base_url, self.options)
         await self._transport.http.open()
         return self
 

@@ -116,23 +116,29 @@ def parse_error_body(data: bytes, scrub: Callable[[str], str] = _keep) -> ErrorB
     )
 
 
-#: Keys of the error objects both APIs answer with (see api-notes.md).
-_ERROR_KEYS = frozenset(
-    {"detail", "error_code", "error_message", "errors", "message", "error", "validation_errors"}
-)
+#: The keys of Stamps' documented error object (DESIGN.md, api-notes.md).
+_ENVELOPE_KEYS = frozenset({"detail", "error_code", "error_message", "errors"})
 
 
 def is_api_error_body(data: bytes) -> bool:
-    """Whether ``data`` is an error object in the APIs' own JSON shape.
+    """Whether ``data`` is the vendor's own documented error object, nothing else.
 
-    A gateway or proxy answers with its own page (HTML, plain text, empty); the API
-    answers with a JSON object carrying one of its error keys.
+    That is Stamps' ``{"detail", "error_code", "error_message", "errors"}``: a JSON
+    object with some of these keys, no other key, text where text belongs. A gateway
+    or proxy answers with its own page: HTML, plain text, or JSON of its own
+    (``{"message": "Service Unavailable"}``, an RFC 7807 problem with ``title`` and
+    ``status``), none of which proves the API saw the request and refused it.
     """
     try:
         doc = msgspec.json.decode(data)
     except JSON_ERRORS:
         return False
-    return isinstance(doc, dict) and not _ERROR_KEYS.isdisjoint(doc)
+    if not isinstance(doc, dict) or not doc or not _ENVELOPE_KEYS.issuperset(doc):
+        return False
+    texts_ok = all(
+        isinstance(doc[k], str) for k in ("detail", "error_code", "error_message") if k in doc
+    )
+    return texts_ok and isinstance(doc.get("errors", {}), dict | list)
 
 
 def _merge_field_errors(into: dict[str, str], value: object, depth: int = 0) -> None:

@@ -47,7 +47,8 @@ class HTTPRequest(msgspec.Struct, frozen=True):
         timeout: seconds this attempt may take.
         deadline: the event loop's ``loop.time()`` after which the call's retry budget is
             spent; a throttle wait that would end later is refused, not waited out.
-        path_template: the endpoint's path template (no personal data), for reports.
+        path_template: the endpoint's path template (no personal data): what errors
+            and logs name, never the filled path.
     """
 
     method: str
@@ -59,7 +60,24 @@ class HTTPRequest(msgspec.Struct, frozen=True):
     path_template: str = ""
 
     def __repr__(self) -> str:
-        return f"HTTPRequest({self.method} {self.url.path})"
+        return f"HTTPRequest({self.method} {self.path_template or self.url.path})"
+
+
+def _unfilled(text: str, request: HTTPRequest) -> str:
+    """``text`` with the request's filled URL and path put back to its template.
+
+    aiohttp's messages quote the URL (``url='https://.../customers/ann%40x.co'``), whose
+    path or query may carry an email.
+    """
+    template = request.path_template
+    url = request.url
+    if not template or (url.path == template and not url.query_string):
+        return text  # nothing was filled in
+    text = text.replace(str(url), f"{url.origin()}{template}")
+    for filled in (url.raw_path_qs, url.path_qs, url.raw_path, url.path):
+        if filled != template:
+            text = text.replace(filled, template)
+    return text
 
 
 class HTTPResponse(msgspec.Struct):
@@ -305,6 +323,8 @@ class AiohttpTransport:
                 "loop that uses it (pytest-asyncio gives each test its own loop)"
             )
         method = request.method
+        # Errors name the endpoint's template: a filled path can carry an email.
+        where = request.path_template or request.url.path
         timeout = (
             self._client_timeout
             if request.timeout >= self._timeout
@@ -329,7 +349,7 @@ class AiohttpTransport:
                 try:
                     ticket = await self._reserve(request.deadline - started)
                 except OverBudget as over:
-                    raise QuotaWaitError(method, request.url.path, over.wait) from None
+                    raise QuotaWaitError(method, where, over.wait) from None
             waited = loop_time() - started
             self._stats.attempts += 1
             self._stats.throttle_wait += waited
@@ -355,21 +375,26 @@ class AiohttpTransport:
                     ):
                         data = await response.read()
                     else:
-                        data = await self._read_capped(response, method, request.url.path)
+                        data = await self._read_capped(response, method, where)
                     return HTTPResponse(response.status, response.headers, data, waited)
             except (aiohttp.ClientError, TimeoutError) as exc:
-                failure = self._failed(exc, method, request.url.path)
+                failure = self._failed(exc, method, where)
+                failure.args = tuple(_unfilled(str(a), request) for a in failure.args)
                 if ticket is not None and failure.sent:
                     ticket.sent()  # it may have arrived: count it, as of now
                 raise failure from None
             except ValueError as exc:
                 if answered:  # the server had the request: never "not sent"
                     raise TransportError(
-                        self._describe(exc), method=method, path=request.url.path, sent=True
+                        _unfilled(self._describe(exc), request),
+                        method=method,
+                        path=where,
+                        sent=True,
                     ) from None
                 # aiohttp refuses a header or URL it cannot write before sending it.
                 raise ConfigurationError(
-                    f"{method} {request.url.path}: the request could not be written: {exc}"
+                    f"{method} {where}: the request could not be written: "
+                    + _unfilled(str(exc), request)
                 ) from None
             finally:
                 if ticket is not None:

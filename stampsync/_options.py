@@ -9,16 +9,19 @@ from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, TypedDict
 
 from aiohttp import TraceConfig
+from aiohttp.helpers import get_env_proxy_for_url
 from yarl import URL
 
 from ._events import Hook
+from ._request import is_loopback
+from ._validate import encodable
 from .errors import ConfigurationError
 from .throttle import Throttle
 
 if TYPE_CHECKING:
     from ._http import HTTPTransport
 
-__all__ = ["CallSettings", "ClientOptions", "ClientSettings"]
+__all__ = ["CallSettings", "ClientOptions", "ClientSettings", "check_channel"]
 
 #: Consecutive credential or connection failures after which a batch stops: the
 #: default ``breaker`` of every batch call, on either client.
@@ -58,16 +61,23 @@ class ClientOptions:
         retry_budget: seconds after which a failing request stops being retried (the
             throttle's wait counts against it).
         max_response_bytes: a larger answer is refused with ``DecodeError`` (32 MiB).
+        max_retry_after: the longest pause, in seconds, a 429's ``Retry-After`` imposes
+            on every caller of the quota (300). A longer one is cut to this; then one
+            request goes out alone as a probe, and traffic resumes once it is answered
+            with anything but 429.
         throttle: a throttle shared with other clients (e.g. ``RedisThrottle``); when
             given, ``throttle_limit``/``throttle_seconds`` are the throttle's business.
         transport: the network layer; the default is aiohttp. Tests pass
             :class:`stampsync.testing.MockTransport`.
         ssl: an ``ssl.SSLContext`` to verify the server with (a private certificate
             authority: ``ssl.create_default_context(cafile=...)``), or ``False`` to skip
-            verification, allowed only for a loopback ``api_url``. Default: the system's
-            trusted authorities.
+            verification, allowed only for a loopback ``api_url`` reached without a proxy
+            on another machine (as plain ``http://`` is). Default: the system's trusted
+            authorities.
         proxy: an ``http://`` or ``https://`` proxy URL, credentials allowed (they are
-            treated as secrets: never shown in reprs, logs or errors).
+            treated as secrets: never shown in reprs, logs or errors). Refused with plain
+            ``http://`` or ``ssl=False`` unless the proxy is on this machine (loopback):
+            it would read the credentials in the clear.
         trust_env: take the proxy from ``HTTPS_PROXY``/``HTTP_PROXY`` (honouring
             ``NO_PROXY``) and credentials from ``~/.netrc``, as aiohttp does. Off by
             default: a batch job's proxy should be a decision, not an accident.
@@ -86,6 +96,7 @@ class ClientOptions:
     max_retries: int = 3
     retry_budget: float = 120.0
     max_response_bytes: int = 32 * 2**20
+    max_retry_after: float = 300.0
     throttle: Throttle | None = None
     transport: HTTPTransport | None = None
     ssl: ssl_module.SSLContext | bool | None = None
@@ -102,7 +113,7 @@ class ClientOptions:
             "max_response_bytes",
         ):
             _positive_int(getattr(self, name), name)
-        for name in ("throttle_seconds", "timeout", "retry_budget"):
+        for name in ("throttle_seconds", "timeout", "retry_budget", "max_retry_after"):
             _positive_number(getattr(self, name), name)
         retries = self.max_retries
         if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
@@ -155,6 +166,7 @@ class ClientSettings(TypedDict, total=False):
     max_retries: int
     retry_budget: float
     max_response_bytes: int
+    max_retry_after: float
     throttle: Throttle | None
     transport: HTTPTransport | None
     ssl: ssl_module.SSLContext | bool | None
@@ -185,6 +197,7 @@ def check_proxy(proxy: object) -> URL:
     """The proxy URL parsed, or a ConfigurationError that never shows its password."""
     if not isinstance(proxy, str) or not proxy.strip():
         raise ConfigurationError("proxy must be a URL such as http://proxy.example:3128")
+    encodable(proxy, "proxy")
     try:
         url = URL(proxy.strip())
     except ValueError:
@@ -194,6 +207,56 @@ def check_proxy(proxy: object) -> URL:
             f"proxy must be an http:// or https:// URL with a host, got scheme {url.scheme!r}"
         )
     return url
+
+
+def env_proxy(url: URL) -> URL | None:
+    """The proxy ``trust_env`` would take from the environment for ``url``, if any."""
+    try:
+        proxy, _ = get_env_proxy_for_url(url)
+    except LookupError:  # none set, or NO_PROXY names the host
+        return None
+    return proxy
+
+
+def check_channel(api_url: URL, options: ClientOptions) -> None:
+    """Refuse a channel on which someone else could read the credentials.
+
+    Plain ``http://`` or ``ssl=False`` (no certificate check) is allowed only when the
+    API is on this machine (a loopback ``api_url``) *and* no proxy on another machine
+    stands in between: neither ``proxy=`` nor, with ``trust_env``, one from the
+    environment. Such a proxy would receive the Authorization header (and
+    ``stamped-api-key``) in the clear, or could answer in the server's name.
+    """
+    plain = api_url.scheme == "http"
+    if not plain and options.ssl is not False:
+        return
+    what = "plain http" if plain else "ssl=False"
+    if not is_loopback(api_url.host or ""):
+        if plain:
+            raise ConfigurationError(
+                f"api_url {api_url.scheme}://{api_url.host} uses plain http; https is required "
+                "(plain http is allowed only for loopback hosts such as the sandbox)"
+            )
+        raise ConfigurationError(
+            "ssl=False turns off certificate checks and is allowed only for a loopback "
+            "api_url (the sandbox); pass ssl=ssl.create_default_context(cafile=...) to "
+            "trust a private certificate authority"
+        )
+    if options.proxy is not None:
+        proxy: URL | None = check_proxy(options.proxy)
+        source = "proxy="
+    elif options.trust_env:
+        proxy = env_proxy(api_url)
+        source = "the environment's proxy (trust_env=True)"
+    else:
+        proxy = None
+    if proxy is not None and not is_loopback(proxy.host or ""):
+        # The proxy's host only: its URL may carry a password.
+        raise ConfigurationError(
+            f"{what} is allowed only with a loopback api_url and no proxy, but "
+            f"{source} sends through {proxy.host}, which would see the credentials "
+            "in the clear; use https with certificate checks, or no proxy"
+        )
 
 
 _NAMES = frozenset(f.name for f in fields(ClientOptions))

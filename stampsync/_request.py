@@ -17,6 +17,7 @@ from urllib.parse import quote
 import msgspec
 from yarl import URL
 
+from ._validate import encodable
 from .errors import ConfigurationError
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
@@ -107,6 +108,7 @@ def path_segment(value: object, name: str = "value") -> str:
         return text
     if not text.strip():
         raise ConfigurationError(f"{name} must not be empty")
+    encodable(text, name)
     encoded = quote(text, safe="")
     # "." and ".." would be collapsed by URL normalisation, climbing out of the path.
     if encoded in (".", ".."):
@@ -142,7 +144,11 @@ def check_base_url(api_url: str) -> URL:
     """Parse ``api_url``; refuse plain http except on loopback, and anything not a base URL."""
     if not isinstance(api_url, str) or not api_url.strip():
         raise ConfigurationError("api_url must be a non-empty URL such as https://stamped.io")
-    url = URL(api_url.strip())
+    encodable(api_url, "api_url")
+    try:
+        url = URL(api_url.strip())
+    except ValueError:  # a host name IDNA refuses, a bad port; the URL not shown (a password?)
+        raise ConfigurationError("api_url is not a valid URL (its host name or port)") from None
     if url.scheme not in ("https", "http") or not url.host:
         raise ConfigurationError(f"api_url must be an http(s) URL with a host, got {api_url!r}")
     if url.user or url.password:

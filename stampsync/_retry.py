@@ -8,8 +8,8 @@ failure                                idempotent      non-idempotent
 connection never established           retry           retry
 connection reset / timeout after send  retry           AmbiguousWriteError
 429                                    retry           retry (not applied)
-503 in the API's own JSON error shape  retry           retry (not applied)
-503 from anything else (a proxy page)  retry           AmbiguousWriteError
+503 in Stamps' own error object       retry           retry (not applied)
+503 with anything else (a proxy's)     retry           AmbiguousWriteError
 502, 504                               retry           AmbiguousWriteError
 500                                    retry           AmbiguousWriteError
 other 5xx                              ServerError     AmbiguousWriteError

@@ -26,6 +26,7 @@ from ._http import HTTPRequest, HTTPResponse, HTTPTransport, give_up_early_start
 from ._request import Request, check_base_url, is_loopback, query_value
 from ._retry import RetryPolicy
 from ._sandbox_mark import warn_if_sandbox
+from ._validate import encodable
 from ._version import __version__
 from .errors import (
     BODY_KEPT,
@@ -93,6 +94,18 @@ class _Credential:
             )
 
 
+class _ProbeGate:
+    """After a ``Retry-After`` cut short to ``max_retry_after``: one attempt at a time,
+    until one is answered with anything but 429 (the server may still be limiting, and
+    a burst at the pause's end would only earn a burst of 429s)."""
+
+    __slots__ = ("active", "lock")
+
+    def __init__(self) -> None:
+        self.active = False
+        self.lock = asyncio.Lock()
+
+
 class Transport:
     """Sends :class:`Request` objects through an :class:`HTTPTransport`: credentials,
     401 refresh, status to typed error, retries by idempotency, decoding."""
@@ -111,8 +124,11 @@ class Transport:
         extra_secrets: tuple[str, ...] = (),
         hooks: Hooks | None = None,
         more_auth: Mapping[str, AuthScheme] | None = None,
+        max_retry_after: float = 300.0,
     ) -> None:
         self.base_url = check_base_url(api_url)
+        self.max_retry_after = max_retry_after
+        self._probe = _ProbeGate()
         self._base_path = self.base_url.raw_path.rstrip("/")
         self._auth = auth
         self._extra_secrets = extra_secrets
@@ -148,6 +164,8 @@ class Transport:
             "_name",
             "stats",
             "_check_sandbox_mark",
+            "max_retry_after",
+            "_probe",
         ):
             setattr(other, name, getattr(self, name))
         other.timeout = float(timeout)
@@ -169,6 +187,10 @@ class Transport:
                     pairs += [(k, query_value(x)) for x in v]
                 else:
                     pairs.append((k, query_value(v)))
+            for k, v in pairs:
+                # yarl drops a lone surrogate silently: "a\ud800@b.co" would name a@b.co.
+                if not v.isascii():
+                    encodable(v, f"{request.path}: query parameter {k!r}")
             if pairs:
                 url = url.with_query(pairs)
         return url
@@ -182,7 +204,9 @@ class Transport:
         if hooks and not call:
             return await self._observed(request, into)
         url = self.url_for(request)
-        method, path = request.method, url.path
+        # Errors and logs name the template (as hooks do): a filled path such as
+        # /customers/a@b.co would carry personal data into every message and log line.
+        method, path = request.method, request.path
         try:
             body = None if request.body is None else encode(request.body)
         except (UnicodeEncodeError, TypeError) as exc:
@@ -232,6 +256,8 @@ class Transport:
                     deadline,
                     request.path,
                 )
+                probe = self._probe
+                probing = probe.active and await self._probe_turn(method, path, deadline)
                 try:
                     response = await self.http.handle(attempt)
                 except TransportError as exc:
@@ -239,7 +265,12 @@ class Transport:
                 except StampsyncError as exc:
                     exc.args = tuple(self.scrub(str(a)) for a in exc.args)
                     raise
+                finally:
+                    if probing:
+                        probe.lock.release()
                 status = response.status
+                if probing and status != 429:
+                    probe.active = False  # answered: traffic resumes
                 if hooks:
                     self._observe(call, request, retry + 1, response, loop_time() - started)
                 if self._check_sandbox_mark:
@@ -255,7 +286,13 @@ class Transport:
                 )
                 if status == 429:
                     limited = RateLimitError("rate limited", status=429, method=method, path=path)
-                    limited.retry_after = _parse_retry_after(response.headers.get("Retry-After"))
+                    hint = _parse_retry_after(response.headers.get("Retry-After"))
+                    if hint is not None and hint > self.max_retry_after:
+                        # Obeyed, one hint could stop every call of the process for an
+                        # hour; after the cut pause, a probe asks again.
+                        hint = self.max_retry_after
+                        self._probe.active = True
+                    limited.retry_after = hint
                     raise limited
                 if (
                     status == 401
@@ -308,6 +345,20 @@ class Transport:
                 )
                 if wait > 0:
                     await asyncio.sleep(wait)
+
+    async def _probe_turn(self, method: str, path: str, deadline: float) -> bool:
+        """Wait to be the one attempt in flight while probing; False if probing ended
+        meanwhile. Raises QuotaWaitError if the turn would come after ``deadline``."""
+        probe = self._probe
+        remaining = deadline - asyncio.get_running_loop().time()
+        try:
+            await asyncio.wait_for(probe.lock.acquire(), max(remaining, 0.0))
+        except TimeoutError:
+            raise QuotaWaitError(method, path, remaining) from None
+        if not probe.active:
+            probe.lock.release()
+            return False
+        return True
 
     async def _observed(self, request: Request, into: type[T]) -> T:
         """``send`` with an ``end`` event, whatever the outcome (cancellation included)."""
@@ -493,8 +544,8 @@ class Transport:
             # Scrubbed before the cut, so no part of a secret survives it.
             body=self.scrub(data[: BODY_KEPT + 512].decode("utf-8", "replace")).encode(),
         )
-        # A 503 says "not applied" only in the API's own words: a proxy's 503 page may
-        # come after it forwarded the write (a gateway timeout dressed as 503).
+        # A 503 says "not applied" only in the vendor's documented error object: a
+        # proxy's 503 (a page, or JSON of its own) may come after it forwarded the write.
         if status >= 500 and not idempotent and (status != 503 or not is_api_error_body(data)):
             ambiguous = AmbiguousWriteError(
                 f"server answered {status}" + (f": {message}" if message else ""),

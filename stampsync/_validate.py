@@ -27,6 +27,20 @@ def user_ref(value: object, name: str = "user") -> str | int:
     return value
 
 
+def encodable(value: str, name: str) -> str:
+    """``value``, if it can be sent (encoded as UTF-8); else a ConfigurationError naming
+    ``name`` and the character, never the value (it may be a secret)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        bad = value[exc.start]
+        raise ConfigurationError(
+            f"{name} contains a character that cannot be sent (U+{ord(bad):04X}, a lone "
+            "surrogate: text decoded with errors='surrogateescape' or a broken escape?)"
+        ) from None
+    return value
+
+
 def text(value: object, name: str) -> str:
     """A required, non-empty string."""
     if not isinstance(value, str) or not value.strip():

@@ -26,8 +26,9 @@ Every exception derives from :class:`StampsyncError`::
         ├── AmbiguousWriteError a non-idempotent write was sent, its outcome is unknown
         └── DecodeError         an answer that is not the JSON shape the API documents
 
-Messages name the request (method and path) and what went wrong; they never contain
-a private key, token or Authorization header.
+Messages name the request (method and path template) and what went wrong; they never
+contain a private key, token or Authorization header, nor the filled path (an email in
+``/customers/a@b.co``): ``path`` is the endpoint's template, e.g. ``/customers/{email}``.
 """
 
 from __future__ import annotations
@@ -120,7 +121,8 @@ class RequestError(StampsyncError):
 
     Attributes:
         method: the request's HTTP method.
-        path: the request's path (no query string, no credentials).
+        path: the endpoint's path template (``/api/v2/{store_hash}/customers/{id}``),
+            never the filled path, which may carry personal data.
     """
 
     method: str
@@ -141,7 +143,7 @@ class APIError(RequestError):
     Attributes:
         status: the HTTP status code.
         method: the request's HTTP method.
-        path: the request's path (no query string, no credentials).
+        path: the endpoint's path template (no personal data).
         message: the server's own explanation, when it gave one.
         error_code: Stamps' ``error_code`` (e.g. ``"user_has_no_membership"``), if any.
         errors: field errors as ``{field: message}``; non-field errors under ``"__all__"``.

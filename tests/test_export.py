@@ -274,3 +274,26 @@ async def test_a_consumer_that_stops_early_costs_few_pages(server: RecordingServ
             if seen == 6:  # the first item of page 2
                 break
     assert len(pages.requested) <= 3, pages.requested
+
+
+async def test_an_export_whose_server_repeats_a_page_ends_with_a_warning(
+    server: RecordingServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The same page for every page number, and a total of a million: read once."""
+    rows = [{"id": i, "email": f"c{i}@x.co"} for i in range(1, 101)]
+
+    async def same_page(request: web.Request, n: int) -> web.StreamResponse:
+        if n > 60:  # a listing that would never end fails instead
+            return web.json_response({"message": "read forever"}, status=400)
+        return web.json_response({"data": rows, "page": 1, "total": 10**6})
+
+    server.responder = same_page
+    async with client_for(server) as c:
+        export = c.customers.export(page_size=100, prefetch=4)
+        ids = [cust.id async for cust in export]
+    assert ids == list(range(1, 101))
+    assert export.stats.looped
+    assert not export.stats.complete
+    assert len(server.arrivals) <= 2 + 4
+    assert "already sent" in caplog.text
+    assert "@x.co" not in caplog.text

@@ -446,3 +446,55 @@ async def test_a_refused_certificate_is_not_retried(tls_server: tuple[str, list[
     print(f"refused certificate: {accepted[0]} connection(s)")
     assert not caught.value.sent
     assert accepted[0] == 1
+
+
+# -- issue 26, item 8: server text is printed inert ----------------------------------------
+
+#: An OSC 52 clipboard write, a screen clear, a forged line and a bidi override.
+HOSTILE = "\x1b]52;c;ZWNobyBwd25lZA==\x07\x1b[2J\nok       store        fine\u202e"
+
+
+@pytest.mark.parametrize("status", [200, 401])
+def test_doctor_prints_no_control_character_from_the_server(
+    server: RecordingServer, status: int
+) -> None:
+    from typer.testing import CliRunner
+
+    from stampsync.cli._app import app
+
+    async def answer(request: web.Request, n: int) -> web.StreamResponse:
+        if status == 401:
+            return web.json_response({"detail": f"bad token {HOSTILE}"}, status=401)
+        return web.json_response({"pong": {"merchant": f"Shop {HOSTILE}", "merchant_id": 14}})
+
+    server.responder = answer
+    env = {"STAMPS_TOKEN": TOKEN, "STAMPS_API_URL": server.url, "STAMPSYNC_PROXY": None}
+    result = CliRunner().invoke(app, ["doctor"], env=env)
+    text = result.stdout + result.stderr
+    assert ("bad token" if status == 401 else "Shop") in text  # the text itself is shown
+    for control in ("\x1b", "\x07", "\u202e"):
+        assert control not in text
+    # The server's newline forged no line of its own.
+    assert not any(line.startswith("ok       store") for line in result.stdout.splitlines())
+
+
+def test_cli_errors_print_no_control_character_or_markup(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import io
+
+    import typer
+    from rich.console import Console
+
+    from stampsync.cli import _common
+
+    out = io.StringIO()
+    # A terminal's console: rich writes its own escapes, so only the server's must be absent.
+    monkeypatch.setattr(_common, "err", Console(file=out, force_terminal=True, width=300))
+    with pytest.raises(typer.Exit):
+        _common.fail(f"POST /api/x -> 400: {HOSTILE} [link=https://evil.example]click[/link]")
+    shown = out.getvalue()
+    for sequence in ("\x1b]52", "\x1b[2J", "\x07", "\u202e", "\n ok"):
+        assert sequence not in shown
+    assert "\x1b]8" not in shown  # no hyperlink escape made from the server's markup
+    assert "[link=https://evil.example]click[/link]" in shown  # shown as text

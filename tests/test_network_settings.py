@@ -254,3 +254,83 @@ async def test_the_cli_goes_through_the_proxy_it_is_given(
     assert proxy.requests  # the checks went through the proxy
     assert all(r.split()[1].startswith(sb.url) for r in proxy.requests)
     assert "proxy-pass-123" not in result.output
+
+
+# -- issue 26, item 6: credentials in the clear never pass a proxy ------------------------
+
+REMOTE_PROXY = "http://user:proxy-pass-123@proxy.example:3128"
+
+
+@pytest.mark.parametrize(
+    ("api_url", "ssl_setting"),
+    [("http://127.0.0.1:8080", None), ("https://127.0.0.1:8443", False)],
+)
+def test_plain_http_or_no_certificate_check_through_a_remote_proxy_is_refused(
+    api_url: str, ssl_setting: bool | None
+) -> None:
+    from stampsync import StampsClient
+
+    with pytest.raises(ConfigurationError, match="loopback api_url and no proxy") as info:
+        StampsClient("tok-123456", api_url=api_url, ssl=ssl_setting, proxy=REMOTE_PROXY)
+    assert "proxy.example" in str(info.value)
+    assert "proxy-pass-123" not in str(info.value)
+    with pytest.raises(ConfigurationError, match="loopback api_url and no proxy"):
+        StampedClient(
+            "pub", "private-key", "1", api_url=api_url, ssl=ssl_setting, proxy=REMOTE_PROXY
+        )
+    with pytest.raises(ConfigurationError, match="loopback api_url and no proxy"):
+        StampedClient(
+            store_hash="1",
+            api_key="v3-key-123",
+            api_url=api_url,
+            proxy=REMOTE_PROXY,
+            ssl=ssl_setting,
+        )
+    # Verified https through the same proxy is fine: the proxy sees only a tunnel.
+    StampsClient("tok-123456", api_url="https://stamps.co.id", proxy=REMOTE_PROXY)
+
+
+async def test_plain_http_with_a_proxy_from_the_environment_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", REMOTE_PROXY)
+    monkeypatch.setenv("http_proxy", REMOTE_PROXY)
+    url = "http://127.0.0.1:8080"
+    with pytest.raises(ConfigurationError, match=r"environment's proxy \(trust_env=True\)") as info:
+        StampedClient("pub", "private-key", "1", api_url=url, trust_env=True)
+    assert "proxy-pass-123" not in str(info.value)
+    StampedClient("pub", "private-key", "1", api_url=url)  # no trust_env: no proxy
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    monkeypatch.setenv("no_proxy", "127.0.0.1")
+    client = StampedClient("pub", "private-key", "1", api_url=url, trust_env=True)  # bypassed
+    # A proxy the environment gains after the client was built is refused when it opens.
+    monkeypatch.delenv("NO_PROXY")
+    monkeypatch.delenv("no_proxy")
+    with pytest.raises(ConfigurationError, match="loopback api_url and no proxy"):
+        await client.open()
+    await client.aclose()
+
+
+def test_a_proxy_password_on_the_command_line_is_warned_about_like_a_token() -> None:
+    from typer.testing import CliRunner
+
+    from stampsync.cli._app import app
+
+    # Nobody listens on the API URL: the run fails, the warning comes first.
+    api = f"http://127.0.0.1:{free_port()}"
+    proxy = f"http://user:proxy-pass-123@127.0.0.1:{free_port()}"
+    env = {"STAMPS_TOKEN": "tok-123456", "STAMPS_API_URL": api, "STAMPSYNC_PROXY": None}
+    flagged = CliRunner().invoke(app, ["doctor", "--proxy", proxy], env=env)
+    warned = [line for line in flagged.stderr.splitlines() if "warning" in line]
+    assert len(warned) == 1, flagged.stderr
+    assert "--proxy on the command line is visible to other local users (ps)" in warned[0]
+    assert "STAMPSYNC_PROXY" in warned[0]
+    assert "proxy-pass-123" not in flagged.output
+    from_env = CliRunner().invoke(app, ["doctor"], env={**env, "STAMPSYNC_PROXY": proxy})
+    assert "warning" not in from_env.stderr
+    no_password = CliRunner().invoke(
+        app, ["doctor", "--proxy", f"http://127.0.0.1:{free_port()}"], env=env
+    )
+    assert "warning" not in no_password.stderr

@@ -87,7 +87,7 @@ async def test_debug_log_has_one_line_per_attempt_without_headers(
             await c.customers.get(9)
     lines = [r.getMessage() for r in caplog.records if r.name == "stampsync"]
     assert lines == [
-        "GET /api/v2/1/dashboard/customers/9 -> 200 (attempt 1, throttle wait "
+        "GET /api/v2/1/dashboard/customers/{id} -> 200 (attempt 1, throttle wait "
         + lines[0].rsplit("wait ", 1)[1]
     ]
     assert leaks(caplog.text) == []
@@ -99,3 +99,67 @@ def test_secret_wrapper_never_shows_its_value() -> None:
     with pytest.raises(TypeError):
         pickle.dumps(secret)
     assert secret.reveal() == PRIVATE
+
+
+# -- issue 26, item 8: an email in a filled path reaches no message and no log line ------
+
+
+@pytest.mark.parametrize("answer", ["404", "500", "drop", "429", "gzip-bomb"])
+async def test_no_error_or_log_line_shows_the_email_in_a_filled_path(
+    server: RecordingServer, caplog: pytest.LogCaptureFixture, answer: str
+) -> None:
+    from tests._server import drop_connection
+
+    async def respond(request: web.Request, n: int) -> web.StreamResponse:
+        if answer == "drop":
+            return await drop_connection(request, n)
+        if answer == "gzip-bomb":  # over max_response_bytes: a DecodeError from the reader
+            return web.json_response({"pad": "x" * 4096})
+        return web.json_response({"message": "no"}, status=int(answer))
+
+    server.responder = respond
+    caplog.set_level(logging.DEBUG, logger="stampsync")
+    email = "ann.private@example.org"
+    async with StampedClient(
+        "pub", PRIVATE, "1", api_url=server.url, max_retries=1, max_response_bytes=1024
+    ) as client:
+        with no_backoff(), pytest.raises(StampsyncError) as info:
+            await client.customers.delete(email)  # idempotent: retried, logged twice
+    assert server.arrivals[0].path.endswith("/customers/ann.private@example.org")  # sent
+    error = info.value
+    shown = [str(error), repr(error), caplog.text, str(getattr(error, "path", ""))]
+    shown += traceback.format_exception(error)
+    for text in shown:
+        assert email not in text
+        assert "ann.private" not in text
+    assert "/customers/{email}" in str(error)  # the template names the endpoint
+
+
+async def test_an_aiohttp_message_quoting_the_url_shows_the_template_not_the_email(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """aiohttp's own errors quote the URL (a bad status line, say): its email goes too."""
+    import asyncio
+
+    async def bad_status(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 2x0 OK\r\nContent-Length: 2\r\n\r\n{}")
+        await writer.drain()
+        writer.close()
+
+    caplog.set_level(logging.DEBUG, logger="stampsync")
+    server = await asyncio.start_server(bad_status, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with StampedClient(
+            "pub", PRIVATE, "1", api_url=f"http://127.0.0.1:{port}", max_retries=0
+        ) as client:
+            with pytest.raises(StampsyncError) as info:
+                await client.customers.get_by_email("ann.private@example.org")
+    finally:
+        server.close()
+        await server.wait_closed()
+    text = str(info.value) + caplog.text
+    assert "Bad status line" in text  # aiohttp's message, kept
+    assert "/customers/{email}" in str(info.value)
+    assert "ann.private" not in text

@@ -296,3 +296,62 @@ def test_an_answer_of_several_pages_reads_as_one() -> None:
     assert [o.order_id for o in merged.orders] == ["a", "b"]
     assert merge_pages([], PaginatedOrders, "orders") == PaginatedOrders()
     assert merge_pages(first, PaginatedOrders, "orders") is first
+
+
+# -- issue 26, item 7: a listing that goes round in circles ends -------------------------
+
+
+def circling(period: int, limit: int = 10, cap: int = 60) -> Any:
+    """A server whose pages repeat every ``period`` pages, always saying more follow;
+    past ``cap`` requests it fails, so a listing that would never end fails instead."""
+    asked: list[str | None] = []
+
+    async def handler(request: HTTPRequest) -> HTTPResponse:
+        page_text = request.url.query.get("page")
+        asked.append(page_text)
+        if len(asked) > cap:
+            return HTTPResponse.json({"message": "read forever"}, status=400)
+        page = int(page_text) if page_text is not None else 1
+        start = ((page - 1) % period) * limit
+        items = [{"orderId": f"o{i}"} for i in range(start, start + limit)]
+        return HTTPResponse.json(
+            [{"page": page, "limit": limit, "morePages": True, "orders": items}]
+        )
+
+    return handler, asked
+
+
+@pytest.mark.parametrize("period", [1, 2, 3])
+async def test_a_listing_whose_pages_repeat_ends_with_a_warning(
+    period: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    handler, asked = circling(period)
+    async with client(handler, concurrent_batch_executions=4) as stamped:
+        listing = stamped.v3.orders.list(limit=10)
+        got = [o.order_id async for o in listing]
+    assert got == [f"o{i}" for i in range(10 * period)]  # each once
+    assert listing.stats.looped
+    assert len(asked) <= period + 1 + 4  # the repeat, and the fetches ahead of it
+    warnings = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1
+    assert "orders listing" in warnings[0].getMessage()
+
+
+async def test_a_listing_page_with_nothing_new_ends_it() -> None:
+    """A page shuffled, or padded with items already yielded: no new item, no end."""
+    asked: list[str | None] = []
+
+    async def handler(request: HTTPRequest) -> HTTPResponse:
+        asked.append(request.url.query.get("page"))
+        if len(asked) > 60:
+            return HTTPResponse.json({"message": "read forever"}, status=400)
+        n = len(asked)
+        items = [{"orderId": f"o{(i + n) % 10}"} for i in range(10)]  # rotated: new bytes
+        return HTTPResponse.json([{"page": len(asked), "morePages": True, "orders": items}])
+
+    async with client(handler, concurrent_batch_executions=2) as stamped:
+        listing = stamped.v3.orders.list(limit=10)
+        got = [o.order_id async for o in listing]
+    assert sorted(str(o) for o in got) == [f"o{i}" for i in range(10)]
+    assert listing.stats.looped
+    assert len(asked) <= 2 + 2  # the page with nothing new, and one fetched ahead

@@ -420,13 +420,14 @@ async def test_a_retry_after_longer_than_the_budget_fails_fast_and_freezes_no_on
         with pytest.raises(RateLimitError) as first:
             await c.customers.get(1)
         assert loop.time() - started < 4
-        assert first.value.retry_after == pytest.approx(3600, abs=5)
-        # Every later call sees the shared hour-long pause and fails at once, unsent.
+        # The hour asked for is cut to max_retry_after (300 s by default).
+        assert first.value.retry_after == pytest.approx(300, abs=5)
+        # Every later call sees the shared pause and fails at once, unsent.
         again = loop.time()
         with pytest.raises(RateLimitError, match="past this call's retry budget") as second:
             await c.customers.get(2)
         assert loop.time() - again < 0.5
-        assert second.value.retry_after == pytest.approx(3600, abs=5)
+        assert second.value.retry_after == pytest.approx(300, abs=5)
     assert len(server.arrivals) == 1
 
 
@@ -446,3 +447,131 @@ async def test_hostile_retry_after_values_never_give_instant_retries(
         await c.customers.get(1)
     first, second = server.arrivals[0].at, server.arrivals[1].at
     assert second - first >= 0.4  # the default pause (0.5 s), not the hint's "now"
+
+
+# -- issue 26, item 8: a shared pause is bounded, then one probe goes out ------------------
+
+
+async def test_an_hour_long_retry_after_pauses_at_most_max_retry_after_then_one_probe(
+    server: RecordingServer,
+) -> None:
+    # The first answer asks for an hour; later ones take a second to answer.
+    server.responder = sequence((429, 3600), ("sleep", 1.0))
+    loop = asyncio.get_running_loop()
+    async with StampedClient(
+        "pub",
+        "key",
+        "1",
+        api_url=server.url,
+        max_retry_after=60,
+        retry_budget=10,
+        throttle_limit=1000,
+    ) as c:
+        started = loop.time()
+        with pytest.raises(RateLimitError) as info:
+            await c.customers.get(1)
+        assert info.value.retry_after == pytest.approx(60)  # not 3600
+        with pytest.raises(RateLimitError):
+            await c.customers.get(2)  # within the pause: refused, not sent
+        assert len(server.arrivals) == 1
+        await asyncio.sleep(60 - (loop.time() - started))
+        # After the pause, five callers at once: the probe goes alone, the rest once it
+        # is answered.
+        await asyncio.gather(*(c.customers.get(i) for i in range(5)))
+    times = [a.at for a in server.arrivals]
+    assert len(times) == 6
+    assert times[1] - started >= 59.9
+    assert all(t - times[1] >= 0.99 for t in times[2:])  # after the probe's answer
+    rest = sorted(times[2:])
+    assert rest[1] - rest[0] < 0.5  # then traffic resumes: both connections at once
+
+
+def test_max_retry_after_is_checked_by_name() -> None:
+    from stampsync import ClientOptions
+
+    with pytest.raises(ConfigurationError, match="max_retry_after"):
+        ClientOptions(max_retry_after=0)
+    assert ClientOptions().max_retry_after == 300
+
+
+# -- issue 26, item 8: a 503 proves "not applied" only in the vendor's own words -----------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"message": "Service Unavailable"},  # a gateway's JSON
+        {"type": "about:blank", "title": "Unavailable", "status": 503, "detail": "upstream"},
+        {"detail": "busy", "retry": True},  # the envelope and more
+        {"detail": 503},  # the envelope's keys, not its types
+        {},
+    ],
+)
+async def test_a_write_answered_503_with_json_of_another_shape_is_ambiguous(
+    server: RecordingServer, stamps: StampsClient, body: dict[str, object]
+) -> None:
+    async def respond(request: web.Request, n: int) -> web.StreamResponse:
+        return web.json_response(body, status=503) if n == 0 else web.json_response(ADD_OK)
+
+    server.responder = respond
+    with no_backoff(), pytest.raises(AmbiguousWriteError) as info:
+        await add(stamps)
+    assert info.value.status == 503
+    assert len(server.arrivals) == 1  # never sent again
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"detail": "Service temporarily unavailable"},
+        {"detail": "down", "error_code": "maintenance", "error_message": "down", "errors": {}},
+    ],
+)
+async def test_a_write_answered_503_in_the_stamps_envelope_is_retried(
+    server: RecordingServer, stamps: StampsClient, body: dict[str, object]
+) -> None:
+    async def respond(request: web.Request, n: int) -> web.StreamResponse:
+        return web.json_response(body, status=503) if n == 0 else web.json_response(ADD_OK)
+
+    server.responder = respond
+    with no_backoff():
+        result = await add(stamps)
+    assert result.award.id == 77  # type: ignore[attr-defined]
+    assert len(server.arrivals) == 2
+
+
+# -- issue 26, item 8: a setting that cannot be encoded is a ConfigurationError ------------
+
+
+@pytest.mark.parametrize(
+    ("build", "setting"),
+    [
+        (lambda: StampedClient("pub", "private-key", "12\ud800"), "store_hash"),
+        (lambda: StampedClient(store_hash="\udcff", api_key="v3-key-123"), "store_hash"),
+        (lambda: StampsClient("tok-123456", api_url="https://stamps.co.id/\ud800"), "api_url"),
+        (lambda: StampsClient("tok-123456", api_url="https://st\ud800mps.co.id"), "api_url"),
+        (lambda: StampsClient("tok-123456", proxy="http://u:p\ud800ss@proxy.example:1"), "proxy"),
+        (lambda: StampsClient("tok-1234\ud800"), "token"),
+    ],
+)
+def test_a_setting_with_a_lone_surrogate_is_refused_by_name(build: object, setting: str) -> None:
+    with pytest.raises(ConfigurationError, match=rf"^{setting} ") as info:
+        build()  # type: ignore[operator]
+    assert "p\ud800ss" not in str(info.value)
+
+
+async def test_a_query_value_with_a_lone_surrogate_is_refused_not_shortened() -> None:
+    from stampsync.testing import HTTPResponse, MockTransport
+
+    sent: list[object] = []
+
+    def answer(request: object) -> HTTPResponse:
+        sent.append(request)
+        return HTTPResponse.json({})
+
+    transport = MockTransport(answer)
+    async with StampsClient("tok-123456", transport=transport) as client:
+        # yarl would drop the surrogate: the listing of a@b.co, another customer.
+        with pytest.raises(ConfigurationError, match="query parameter 'user'"):
+            await client.transactions.by_user(user="a\ud800@b.co")
+    assert sent == []

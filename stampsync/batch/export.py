@@ -12,7 +12,9 @@ across a page boundary, so the keys of the last few pages are all that de-duplic
 needs to remember: memory stays flat however many items are exported.
 
 The announced total is a hint, not a promise: the first empty page before the page it
-announces as last ends the export (one warning, ``complete`` false).
+announces as last ends the export (one warning, ``complete`` false). So does a server
+going round in circles: a page it already sent, or one whose items were all seen before
+(``looped``), which would otherwise be read up to a lying total, or forever without one.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Hashable, Seque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
-from .._paging import PagedIterator
+from .._paging import LoopGuard, PagedIterator
 from .._validate import positive
 
 if TYPE_CHECKING:
@@ -68,6 +70,9 @@ class ExportStats:
     """Pages, other than the last, that held fewer items than ``page_size``."""
     next_page: int = 1
     """The first page not yet fully yielded: pass it as ``start_page`` to resume."""
+    looped: bool = False
+    """True if the export stopped because the server went round in circles: a page
+    sent twice, or one that brought nothing not seen before (logged as a warning)."""
 
     @property
     def total_changed(self) -> bool:
@@ -77,7 +82,7 @@ class ExportStats:
     @property
     def complete(self) -> bool:
         """True when nothing suggests an item was missed."""
-        return not self.total_changed and not self.short_pages
+        return not self.total_changed and not self.short_pages and not self.looped
 
 
 class Export(PagedIterator[T]):
@@ -170,6 +175,7 @@ class Export(PagedIterator[T]):
 
     async def _run(self) -> AsyncGenerator[T, None]:
         stats = self.stats
+        guard = LoopGuard(self._what)
         recent: collections.deque[set[Hashable]] = collections.deque(maxlen=RECENT_PAGES)
         first = await self._fetch(self._start_page)
         stats.total_first = stats.total_last = first.total
@@ -182,6 +188,7 @@ class Export(PagedIterator[T]):
         if self._past_the_data(self._start_page, first, last_page):
             return
         self._check_page(self._start_page, first, last_page)
+        guard.page_repeated(first.items, stats.pages)  # remembered, never repeated yet
         for item in self._fresh(first.items, recent):
             stats.items += 1
             yield item
@@ -207,13 +214,20 @@ class Export(PagedIterator[T]):
                 if self._past_the_data(number, page, last_page):
                     return
                 self._check_page(number, page, last_page)
+                if guard.page_repeated(page.items, stats.pages):
+                    stats.looped = True
+                    return
                 if last_page is not None and page.total is not None:
                     # Records added mid-export push items past the planned last page.
                     last_page = max(last_page, math.ceil(page.total / self._page_size))
-                for item in self._fresh(page.items, recent):
+                fresh = self._fresh(page.items, recent)
+                for item in fresh:
                     stats.items += 1
                     yield item
                 stats.next_page = number + 1
+                if guard.nothing_new(page.items, len(fresh), stats.pages):
+                    stats.looped = True
+                    return
                 window = min(window * 2, self._prefetch)
                 if last_page is None and len(page.items) < self._page_size:
                     return

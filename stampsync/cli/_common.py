@@ -6,6 +6,7 @@ import dataclasses
 import functools
 import inspect
 import os
+import re
 import ssl
 import sys
 import time
@@ -18,6 +19,7 @@ from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -44,10 +46,52 @@ USAGE_ERROR = 2
 err = Console(stderr=True, soft_wrap=True)
 
 
+#: Characters a terminal acts on rather than shows: C0 and C1 controls, DEL, and the
+#: bidirectional overrides that reorder what is shown.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """``text`` made safe to print: control characters become spaces.
+
+    Server text (an error message, a merchant's name) can carry terminal escape
+    sequences: a colour change, a forged line, an OSC 52 write to the clipboard. Every
+    text that did not come from stampsync itself passes through here before it is printed.
+    """
+    return _UNPRINTABLE.sub(" ", text)
+
+
 def fail(message: str, code: int = USAGE_ERROR) -> NoReturn:
-    """Print ``message`` to stderr and exit (2: usage error, nothing was sent)."""
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    """Print ``message`` to stderr and exit (2: usage error, nothing was sent).
+
+    ``message`` is printed as it is: no control character, no rich markup is acted on.
+    """
+    err.print(f"[bold red]error:[/] {escape(printable(message))}", highlight=False)
     raise typer.Exit(code)
+
+
+def warn_visible_flag(flag: str, instead: str) -> None:
+    """Warn that a secret given as ``flag`` is visible to other local users (``ps``)."""
+    err.print(
+        f"[yellow]warning:[/] {flag} on the command line is visible to other local users "
+        f"(ps); use {instead} instead",
+        highlight=False,
+    )
+
+
+def _warn_proxy_password(
+    ctx: typer.Context, param: typer.CallbackParam, value: str | None
+) -> str | None:
+    """Option callback: a proxy URL with a password, typed as a flag, is in ``ps``."""
+    source = ctx.get_parameter_source(param.name or "")
+    if value and source is not None and source.name == "COMMANDLINE":
+        try:
+            password = URL(value.strip()).password
+        except ValueError:
+            password = None  # refused later, by the client, without showing it
+        if password:
+            warn_visible_flag("--proxy", "STAMPSYNC_PROXY")
+    return value
 
 
 ThrottleLimit = Annotated[
@@ -110,7 +154,9 @@ Proxy = Annotated[
         "--proxy",
         envvar="STAMPSYNC_PROXY",
         show_default=False,
-        help="Send requests through this http(s) proxy (credentials are kept secret).",
+        callback=_warn_proxy_password,
+        help="Send requests through this http(s) proxy (credentials are kept secret; "
+        "prefer STAMPSYNC_PROXY for one with a password: a flag is visible in ps).",
     ),
 ]
 TrustEnv = Annotated[

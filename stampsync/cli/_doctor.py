@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Annotated, Literal
 
 import typer
+from rich.markup import escape
 
 from ..errors import (
     AuthenticationError,
@@ -26,7 +27,7 @@ from ..errors import (
     ValidationError,
 )
 from ..stamps.client import StampsClient
-from ._common import Tuning, err, release, with_options
+from ._common import Tuning, err, printable, release, with_options
 from ._secrets import resolve_secret
 from ._stamps import StampsAccess
 
@@ -187,7 +188,7 @@ def doctor(
                 throttle=client.throttle,
             )
     except ConfigurationError as exc:
-        err.print(f"[bold red]problem[/] configuration: {exc}")
+        err.print(f"[bold red]problem[/] configuration: {escape(printable(str(exc)))}")
         raise typer.Exit(2) from None
 
     async def run() -> list[Finding]:
@@ -199,7 +200,8 @@ def doctor(
 
     findings = asyncio.run(run())
     for f in findings:
-        typer.echo(f"{f.verdict:8} {f.check:12} {f.message}")
+        # Findings quote the server (its errors, the merchant's name): printed inert.
+        typer.echo(f"{f.verdict:8} {f.check:12} {printable(f.message)}")
     problems = sum(f.verdict == "problem" for f in findings)
     if problems:
         err.print(f"[bold red]{problems} problem(s) found[/]")

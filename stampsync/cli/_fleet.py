@@ -18,7 +18,7 @@ from ._common import ThrottleLimit, ThrottleSeconds, api_errors, err, fail
 
 app = typer.Typer(
     help="Many stores, many workers: award campaigns queued on Redis (arq), journaled in "
-    "PostgreSQL. Needs the fleet extra: pip install 'stampsync\\[fleet]'.",
+    "PostgreSQL. Needs the fleet extra: pip install 'stampsync[fleet]'.",
     no_args_is_help=True,
 )
 
@@ -46,7 +46,7 @@ def _need_fleet() -> None:
         import arq  # noqa: F401
         import asyncpg  # noqa: F401
     except ImportError as exc:
-        fail(f"the fleet needs its extra: pip install 'stampsync\\[fleet]' ({exc.name} is missing)")
+        fail(f"the fleet needs its extra: pip install 'stampsync[fleet]' ({exc.name} is missing)")
 
 
 def _need_database(journal: str) -> None:

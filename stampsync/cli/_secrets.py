@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ._common import err, fail
+from ._common import err, fail, warn_visible_flag
 
 
 class _FromFlag(str):
@@ -29,11 +29,7 @@ def warn_if_flag(ctx: typer.Context, param: typer.CallbackParam, value: str | No
     source = ctx.get_parameter_source(param.name or "")
     if value is not None and source is not None and source.name == "COMMANDLINE":
         flag = param.opts[0] if param.opts else param.name
-        err.print(
-            f"[yellow]warning:[/] {flag} on the command line is visible to other local users "
-            f"(ps); use {param.envvar}, {flag}-file or the prompt instead",
-            highlight=False,
-        )
+        warn_visible_flag(str(flag), f"{param.envvar}, {flag}-file or the prompt")
         return _FromFlag(value)
     return value
 

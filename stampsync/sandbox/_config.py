@@ -26,6 +26,7 @@ AFTER = {
     "timeout",
     "huge",
     "gateway_503",
+    "gateway_503_json",
 }
 DELAY = {"latency"}
 #: Faults of the connection rather than the request: ``slow_connect`` holds the first
@@ -49,7 +50,8 @@ class Fault:
             spoiled), ``timeout`` (applied, answer held for ``seconds``), ``latency``
             (``seconds`` of delay, then a normal answer), ``slow_connect`` (the first
             request of each new connection arrives ``seconds`` late), ``close`` (answered,
-            then the connection is closed).
+            then the connection is closed), ``gateway_503``/``gateway_503_json`` (applied,
+            then a proxy's 503: an HTML page, or its own JSON ``{"message": ...}``).
         route: a glob over ``"METHOD /path"``, e.g. ``"POST /api/stamps/add"``.
         probability: chance that a matching request is hit (seeded, reproducible).
         seconds: for ``latency`` and ``timeout``.

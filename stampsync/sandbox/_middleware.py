@@ -258,6 +258,9 @@ class Gate:
                 content_type="text/html",
                 text="<html><head><title>503 Service Unavailable</title></head></html>",
             )
+        if fault.kind == "gateway_503_json":
+            # The same, from a gateway that answers in JSON of its own (not the API's).
+            return json_response({"message": "Service Unavailable"}, 503)
         if fault.kind == "huge":
             padding = b" " * (4 * 2**20)
             return web.Response(

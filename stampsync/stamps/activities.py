@@ -51,7 +51,7 @@ class Activities(StampsResource):
             page = await self.list(user=ref, older_than=cursor)
             return page.activities, _older(page)
 
-        return KeysetPages(fetch, prefetch=prefetch)
+        return KeysetPages(fetch, prefetch=prefetch, what="activities")
 
     async def by_merchant_group(
         self,
@@ -80,7 +80,7 @@ class Activities(StampsResource):
             )
             return page.activities, _older(page)
 
-        return KeysetPages(fetch, prefetch=prefetch)
+        return KeysetPages(fetch, prefetch=prefetch, what="activities by merchant group")
 
 
 class ExpirationJournals(StampsResource):

@@ -88,7 +88,7 @@ class Rewards(StampsResource):
             )
             return page.rewards, _last_reward(page, per_page)
 
-        return KeysetPages(fetch, prefetch=prefetch)
+        return KeysetPages(fetch, prefetch=prefetch, what="rewards")
 
     async def details(self, reward_code: str) -> Reward:
         """GET /api/rewards/{reward_code}: one reward by its code."""
@@ -136,4 +136,4 @@ class Rewards(StampsResource):
             )
             return page.rewards, _last_reward(page, per_page)
 
-        return KeysetPages(fetch, prefetch=prefetch)
+        return KeysetPages(fetch, prefetch=prefetch, what="rewards by merchant group")

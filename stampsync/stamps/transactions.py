@@ -722,7 +722,7 @@ class Transactions(StampsResource):
             last = page.transactions[-1].id if page.transactions else None
             return page.transactions, last if page.has_next else None
 
-        return KeysetPages(fetch, prefetch=prefetch)
+        return KeysetPages(fetch, prefetch=prefetch, what="transactions by user")
 
     async def preview_earnings(
         self,

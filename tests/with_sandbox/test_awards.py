@@ -501,3 +501,18 @@ async def test_a_token_renewal_is_never_starved_by_rows_holding_early_starts(
     assert done is not None
     assert report.counts["applied"] == 4
     assert auth.renewals == 1
+
+
+async def test_a_gateways_json_503_after_forwarding_is_ambiguous_never_a_second_award(
+    stampsync_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """JSON is not the API's word: ``{"message": "Service Unavailable"}`` proves nothing."""
+    sb = stampsync_sandbox
+    await sb.set_faults(f"gateway_503_json:1:0:2@{ROUTE}")
+    async with sb.stamps_client(**FAST) as sp:
+        with no_backoff():
+            report = await sp.stamps.add_many(awards(4), journal=tmp_path / "j.sqlite")
+    status = {o.key: o.status for o in report}
+    assert sorted(status.values()) == ["ambiguous", "ambiguous", "applied", "applied"]
+    assert (await server_keys(sb)) == {f"order-{i}": 1 for i in range(4)}
+    assert (await sb.counters())["fault:gateway_503_json"] == 2

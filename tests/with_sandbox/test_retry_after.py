@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
@@ -18,12 +19,29 @@ async def test_an_hour_long_retry_after_never_holds_a_call_past_its_budget() -> 
             with pytest.raises(RateLimitError) as first:
                 await client.customers.get(1)
             assert time.monotonic() - started < 4
-            assert first.value.retry_after == pytest.approx(3600, abs=5)
+            assert first.value.retry_after == pytest.approx(300, abs=5)  # max_retry_after
             again = time.monotonic()
             with pytest.raises(RateLimitError):
                 await client.customers.get(2)  # the shared pause outlasts this budget too
             assert time.monotonic() - again < 1
         assert (await sb.counters())["arrivals"] == 1  # nothing else was sent
+
+
+async def test_after_max_retry_after_one_probe_goes_out_and_traffic_resumes() -> None:
+    """An hour asked for, two seconds allowed: then the next call is sent, and served."""
+    hour = Fault("429_retry_after", seconds=3600, times=1)
+    async with Sandbox(process=True, customers=10, faults=[hour]) as sb:
+        async with sb.stamped_client(
+            retry_budget=1, max_retry_after=2, throttle_limit=100
+        ) as client:
+            started = time.monotonic()
+            with pytest.raises(RateLimitError) as first:
+                await client.customers.get(1)
+            assert first.value.retry_after == pytest.approx(2, abs=0.1)
+            await asyncio.sleep(max(0.0, 2.1 - (time.monotonic() - started)))
+            assert (await client.customers.get(1)).id == 1  # the probe, answered
+            await client.customers.get(2)  # and traffic resumes
+        assert (await sb.counters())["arrivals"] == 3
 
 
 @pytest.mark.parametrize("hint", [0.0, -1.0, float("nan")])

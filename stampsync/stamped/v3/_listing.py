@@ -20,7 +20,7 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Hashable, Seque
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
-from ..._paging import PagedIterator
+from ..._paging import LoopGuard, PagedIterator
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
@@ -56,13 +56,18 @@ class ListingStats:
     """Fetches started past the last page and cancelled or discarded."""
     next_page: int | None = None
     """The first page not yet fully yielded: pass it as ``start_page`` to resume."""
+    looped: bool = False
+    """True if the listing stopped because the server went round in circles: a page
+    sent twice, or one that brought nothing not seen before (logged as a warning)."""
 
 
 class Listing(PagedIterator[T]):
     """An async iterator over every item of a V3 listing.
 
     ``async for item in listing:``; wrap it in ``async with`` to stop in-flight fetches
-    the moment you leave the loop early. ``stats`` says what was seen.
+    the moment you leave the loop early. ``stats`` says what was seen. A page the
+    server already sent, or one whose items were all seen before, ends the listing with
+    a warning: a server that repeats itself is not read forever.
     """
 
     def __init__(
@@ -111,11 +116,14 @@ class Listing(PagedIterator[T]):
 
     async def _run(self) -> AsyncGenerator[T, None]:
         stats = self.stats
+        guard = LoopGuard(self._what)
         recent: collections.deque[set[Hashable]] = collections.deque(maxlen=RECENT_PAGES)
         first = await self._fetch(self._start)
         stats.pages += 1
+        guard.page_repeated(first.items, stats.pages)  # remembered, never repeated yet
         number = first.page if first.page is not None else (self._start or 0)
-        for item in self._fresh(first.items, recent):
+        fresh = self._fresh(first.items, recent)
+        for item in fresh:
             stats.items += 1
             yield item
         stats.next_page = number + 1
@@ -133,10 +141,17 @@ class Listing(PagedIterator[T]):
                 number, task = pending.popleft()
                 page = await task
                 stats.pages += 1
-                for item in self._fresh(page.items, recent):
+                if guard.page_repeated(page.items, stats.pages):
+                    stats.looped = True
+                    return
+                fresh = self._fresh(page.items, recent)
+                for item in fresh:
                     stats.items += 1
                     yield item
                 stats.next_page = number + 1
+                if guard.nothing_new(page.items, len(fresh), stats.pages):
+                    stats.looped = True
+                    return
                 if not self._more(page):
                     return
         finally:
