@@ -61,6 +61,18 @@ class HTTPRequest(msgspec.Struct, frozen=True):
     def __repr__(self) -> str:
         return f"HTTPRequest({self.method} {self.url.path})"
 
+    def __rich_repr__(self) -> list[tuple[str, object]]:
+        """What rich's pretty printer shows: no headers (the Authorization is one), no
+        body (the token exchange sends the static token in it), no query (it may hold
+        personal data)."""
+        return [
+            ("method", self.method),
+            ("path", self.url.path),
+            ("body", None if self.body is None else "<not shown>"),
+            ("timeout", self.timeout),
+            ("path_template", self.path_template),
+        ]
+
 
 class HTTPResponse(msgspec.Struct):
     """What came back: status, headers and the whole body.
@@ -72,6 +84,19 @@ class HTTPResponse(msgspec.Struct):
     headers: Mapping[str, str] = msgspec.field(default_factory=dict)
     body: bytes = b""
     throttle_wait: float = 0.0
+
+    def __repr__(self) -> str:
+        # The body is never shown: the token exchange answers with the JWT in it, and
+        # other answers carry personal data.
+        return f"HTTPResponse({self.status}, body=<{len(self.body)} bytes>)"
+
+    def __rich_repr__(self) -> list[tuple[str, object]]:
+        """What rich's pretty printer shows: the status and the body's size only."""
+        return [
+            ("status", self.status),
+            ("body", f"<{len(self.body)} bytes>"),
+            ("throttle_wait", self.throttle_wait),
+        ]
 
     @classmethod
     def json(
