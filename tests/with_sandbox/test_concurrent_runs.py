@@ -252,3 +252,52 @@ def test_a_live_run_meets_the_pending_key_of_a_run_killed_after_it_started(
         entry = j.get(key)
         assert entry is not None
         assert entry.status == "ambiguous"
+
+
+def test_two_deduct_many_processes_on_one_journal_deduct_each_key_once(tmp_path: Path) -> None:
+    """The same race as above between two processes (each its own journal connection,
+    nothing shared but the SQLite file), at a sandbox in a third process whose deductions
+    take 20 ms, so many rows are in flight in both runs at once."""
+    from tests._deduct_worker import DEDUCTIONS, USERS
+
+    slow = Fault("latency", route="POST /api/memberships/deduct-stamps", seconds=0.02)
+    with Sandbox(process=True, members=100, faults=[slow]) as sb:
+
+        async def fund() -> None:
+            async with sb.stamps_client() as sp:
+                for user in USERS:
+                    await sp.stamps.add(user=user, number_of_stamps=50, notes="fund")
+
+        anyio.run(fund)
+        journal = tmp_path / "d.sqlite"
+        start_at = time.time() + 2.0  # both processes are up and begin together
+        workers = [
+            subprocess.Popen(
+                [sys.executable, "-m", "tests._deduct_worker", sb.url, str(journal), str(start_at)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+            for _ in range(2)
+        ]
+        outputs = [w.communicate(timeout=120) for w in workers]
+        notes = collections.Counter(str(d["notes"]) for d in anyio.run(sb.deductions))
+        counters = anyio.run(sb.counters)
+    for worker, (_, err) in zip(workers, outputs, strict=True):
+        assert worker.returncode == 0, err.decode()[-2000:]
+    reports = [json.loads(out) for out, _ in outputs]
+    ours = {n: c for n, c in notes.items() if n.startswith("deduct-d")}
+    assert len(ours) == len(DEDUCTIONS)  # every deduction made...
+    assert max(ours.values()) == 1  # ...none twice
+    assert counters.get("fault:latency", 0) >= len(DEDUCTIONS)  # the requests were slow
+    assert sum(int(r["sent"]) for r in reports) == len(DEDUCTIONS)
+    for report in reports:
+        outcomes = report["outcomes"]
+        assert len(outcomes) == len(DEDUCTIONS)
+        failed = [o for o in outcomes if o[1] == "failed"]
+        assert report["held"] == len(failed)
+        assert all("held by another run" in str(o[2]) for o in failed)
+        # A row the other (live) process was sending is held, never taken for ambiguous.
+        assert all(o[1] in ("applied", "failed") for o in outcomes)
+    assert sum(int(r["held"]) for r in reports) > 0, "the runs never met: nothing was raced"
+    with Journal(journal) as j:
+        assert j.counts() == {"pending": 0, "applied": 200, "failed": 0, "ambiguous": 0}
