@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import os
 import ssl
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ._options import ClientOptions, ClientSettings
@@ -129,14 +130,14 @@ def _flag(name: str) -> bool | None:
 
 
 def client_settings(
-    settings: ClientSettings, options: ClientOptions | None, *, quota_key: str
+    settings: ClientSettings, options: ClientOptions | None, *, quota_key: Callable[[], str]
 ) -> tuple[ClientSettings, Throttle | None]:
     """``settings`` with what the environment says for each one not given, as the
     command line reads it; and the throttle made here (``STAMPSYNC_REDIS_URL``), which
     the client then owns and closes.
 
     An ``options=`` object is an explicit choice of every setting: with one, the
-    environment is not read. ``quota_key`` names the shared quota in Redis when
+    environment is not read. ``quota_key()`` names the shared quota in Redis when
     ``STAMPSYNC_THROTTLE_KEY`` does not (the command line's default for the same API
     and store, so a service and a batch script share one quota).
     """
@@ -176,7 +177,7 @@ def client_settings(
 
         throttle = RedisThrottle(
             redis_url,
-            key=_read(STAMPSYNC_THROTTLE_KEY) or quota_key,
+            key=_read(STAMPSYNC_THROTTLE_KEY) or quota_key(),
             limit=merged.get("throttle_limit", 500),
             seconds=merged.get("throttle_seconds", 60),
         )

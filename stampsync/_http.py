@@ -62,6 +62,18 @@ class HTTPRequest(msgspec.Struct, frozen=True):
     def __repr__(self) -> str:
         return f"HTTPRequest({self.method} {self.path_template or self.url.path})"
 
+    def __rich_repr__(self) -> list[tuple[str, object]]:
+        """What rich's pretty printer shows: no headers (the Authorization is one), no
+        body (the token exchange sends the static token in it), no query (it may hold
+        personal data)."""
+        return [
+            ("method", self.method),
+            ("path", self.path_template or self.url.path),
+            ("body", None if self.body is None else "<not shown>"),
+            ("timeout", self.timeout),
+            ("path_template", self.path_template),
+        ]
+
 
 def _unfilled(text: str, request: HTTPRequest) -> str:
     """``text`` with the request's filled URL and path put back to its template.
@@ -90,6 +102,19 @@ class HTTPResponse(msgspec.Struct):
     headers: Mapping[str, str] = msgspec.field(default_factory=dict)
     body: bytes = b""
     throttle_wait: float = 0.0
+
+    def __repr__(self) -> str:
+        # The body is never shown: the token exchange answers with the JWT in it, and
+        # other answers carry personal data.
+        return f"HTTPResponse({self.status}, body=<{len(self.body)} bytes>)"
+
+    def __rich_repr__(self) -> list[tuple[str, object]]:
+        """What rich's pretty printer shows: the status and the body's size only."""
+        return [
+            ("status", self.status),
+            ("body", f"<{len(self.body)} bytes>"),
+            ("throttle_wait", self.throttle_wait),
+        ]
 
     @classmethod
     def json(

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from yarl import URL
+
 from stampsync.fleet.status import failed_jobs, fleet_status, queued_jobs
 from stampsync.sandbox import Sandbox
 from stampsync.testing import max_in_window
@@ -62,9 +64,20 @@ def write_credentials(path: Path, sandbox: Sandbox, stores: int) -> None:
     path.chmod(0o600)
 
 
+#: Runs the command line with stampsync's DEBUG log on (the worker's own INFO setting then
+#: adds nothing): what a user chasing a problem would turn on.
+DEBUG_CLI = (
+    "import logging, sys\n"
+    "logging.basicConfig(level=logging.DEBUG, format='%(levelname)s %(name)s %(message)s')\n"
+    "from stampsync.cli import main\n"
+    "main(sys.argv[1:])\n"
+)
+
+
 @dataclass
 class Fleet:
-    """Worker processes of one fleet, started and stopped by pid."""
+    """Worker processes of one fleet, started and stopped by pid (``debug``: workers log
+    at DEBUG)."""
 
     workdir: Path
     redis_url: str
@@ -76,6 +89,7 @@ class Fleet:
     lease_seconds: float = 30.0
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
     started: float = 0.0
+    debug: bool = False
 
     def env(self) -> dict[str, str]:
         return {
@@ -92,8 +106,7 @@ class Fleet:
         log = (self.workdir / f"worker-{n}.log").open("wb")
         argv = [
             sys.executable,
-            "-m",
-            "stampsync.cli",
+            *(("-c", DEBUG_CLI) if self.debug else ("-m", "stampsync.cli")),
             "fleet",
             "worker",
             "--throttle-limit",
@@ -167,6 +180,19 @@ class Fleet:
         return "\n".join(
             p.read_text(errors="replace") for p in sorted(self.workdir.glob("worker-*.log"))
         )
+
+    def secrets(self) -> list[str]:
+        """Every credential the workers hold: each store's token (from the credentials
+        file), the journal's and Redis's passwords."""
+        stores = json.loads((self.workdir / "credentials.json").read_text())
+        found = [str(c["token"]) for c in stores.values()]
+        found += [u.password for u in (URL(self.journal), URL(self.redis_url)) if u.password]
+        return found
+
+    def leaked(self) -> list[str]:
+        """How many of :meth:`secrets` reached a worker's log (never which)."""
+        logs = self.logs()
+        return ["***" for s in self.secrets() if s in logs]
 
 
 async def counts(journal: str) -> dict[str, dict[str, int]]:

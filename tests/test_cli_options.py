@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import typer
 
+from stampsync import StampedClient
 from stampsync.cli import _common
 from stampsync.cli._app import app
 from stampsync.cli._common import Tuning
@@ -102,13 +103,16 @@ def test_no_command_declares_a_setting_of_its_own() -> None:
 def test_flags_and_env_vars_reach_the_client(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    seen: list[Tuning] = []
+    """The command builds its client from the flags and env vars: the client itself
+    (not only the parsed options) has the throttle and concurrency they say."""
+    built: list[StampedClient] = []
+    real = Tuning.stamped
 
     class Stop(Exception):
         pass
 
-    def stamped(self: Tuning, *args: object) -> typing.NoReturn:
-        seen.append(self)
+    def stamped(self: Tuning, *args: str) -> typing.NoReturn:
+        built.append(real(self, *args))  # the real client, then stop before any request
         raise Stop
 
     monkeypatch.setattr(Tuning, "stamped", stamped)
@@ -136,4 +140,8 @@ def test_flags_and_env_vars_reach_the_client(
         },
     )
     assert isinstance(result.exception, Stop), result.output
-    assert seen == [Tuning(7, 2.5, 3, 4, None, "k")]
+    [client] = built
+    assert (client.throttle.limit, client.throttle.seconds) == (7, 2.5)
+    assert client.options.concurrent_connections == 3
+    assert client.options.concurrent_batch_executions == 4
+    assert client.store_hash == "1"

@@ -222,13 +222,25 @@ def test_no_repr_shows_the_static_token() -> None:
 def test_rich_pretty_printing_shows_no_token() -> None:
     """rich (the CLI's console) prints a msgspec Struct through ``__rich_repr__``."""
     from rich.pretty import pretty_repr
+    from yarl import URL
 
     from stampsync.stamps.models import AccessToken
+    from stampsync.testing import HTTPRequest, HTTPResponse
 
     jwt = "eyJ-jwt-SECRET-0123456789"
     carriers: list[object] = [
         AccessToken(access_token=jwt),
         Request("POST", "/api/auth/get-access-token/", body={"token": TOKEN}),
+        # What every MockTransport handler is given, and what it answers.
+        HTTPRequest(
+            "POST",
+            URL("https://stamps.example/api/ping"),
+            {"Authorization": f"Bearer {jwt}"},
+            json.dumps({"token": TOKEN}).encode(),
+            30.0,
+            100.0,
+        ),
+        HTTPResponse.json({"access_token": jwt}, headers={"X-Echo": TOKEN}),
     ]
     for carrier in carriers:
         shown = pretty_repr(carrier) + repr(carrier) + str(carrier)

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from stampsync._codec import decode, parse_error_body
+from stampsync._codec import JSON_ERRORS, decode, parse_error_body
 from stampsync._retry import RetryPolicy
 from stampsync.errors import (
     AmbiguousWriteError,
@@ -105,7 +105,23 @@ def test_a_non_idempotent_write_is_never_retried_after_it_may_have_applied(
         isinstance(exc, APIError) and exc.status in (429, 503)
     )
     assert retried == provably_not_applied
-    assert policy.wait_before(retry, exc) >= 0
+
+
+@settings(max_examples=300)
+@given(exc=failures, retry=st.integers(1, 12))
+def test_backoff_is_full_jitter_under_an_exponential_ceiling_and_none_after_a_429(
+    exc: StampsyncError, retry: int
+) -> None:
+    policy = RetryPolicy(backoff_base=0.5, backoff_cap=20.0)
+    waits = [policy.wait_before(retry, exc) for _ in range(40)]
+    if isinstance(exc, RateLimitError):
+        # The throttle's shared pause already holds the caller: no second wait on top.
+        assert waits == [0.0] * 40
+        return
+    ceiling = min(20.0, 0.5 * 2 ** (retry - 1))
+    assert all(0.0 <= w <= ceiling for w in waits)
+    # Jittered over the whole range, not a fixed delay: 40 draws spread over most of it.
+    assert max(waits) - min(waits) > ceiling / 4
 
 
 MODELS = [
@@ -128,19 +144,49 @@ def test_every_model_is_fuzzed() -> None:
     assert len(MODELS) >= 25
 
 
+def decodes_as_msgspec_says(data: bytes, model: type) -> str:
+    """Decode ``data`` into ``model`` and check the outcome against msgspec's own verdict:
+    the same value when the bytes fit the model, otherwise a DecodeError, flagged
+    ``malformed`` (worth a retry) only for bytes that are not JSON at all. Returns which."""
+    verdict: BaseException | None = None
+    try:
+        expected: object = msgspec.json.decode(data, type=model)
+    except JSON_ERRORS as exc:
+        verdict = exc
+    if verdict is not None:
+        with pytest.raises(DecodeError) as raised:
+            decode(data, model, method="GET", path="/x", status=200)
+        error = raised.value
+        assert isinstance(error, StampsyncError)
+        assert (error.method, error.path, error.status) == ("GET", "/x", 200)
+        assert error.malformed == (
+            not isinstance(verdict, msgspec.ValidationError | RecursionError)
+        )
+        assert len(str(error)) <= 400  # the server's bytes are cut, not echoed whole
+        return "malformed" if error.malformed else "invalid"
+    got: object = decode(data, model, method="GET", path="/x", status=200)
+    assert type(got) is model
+    assert got == expected
+    return "decoded"
+
+
+def test_the_fuzz_oracle_sees_each_outcome() -> None:
+    """The three outcomes the fuzz tests below tell apart all occur."""
+    assert decodes_as_msgspec_says(b'{"id": 7}', stamps_models.Award) == "decoded"
+    assert decodes_as_msgspec_says(b'{"id": "x"}', stamps_models.Award) == "invalid"
+    assert decodes_as_msgspec_says(b'{"id": 7', stamps_models.Award) == "malformed"
+
+
 @settings(max_examples=400, deadline=None)
 @given(model=st.sampled_from(MODELS), value=json_values)
 def test_random_json_decodes_or_raises_decode_error(model: type, value: object) -> None:
-    body = msgspec.json.encode(value)
-    with contextlib.suppress(DecodeError):
-        decode(body, model, method="GET", path="/x", status=200)
+    decodes_as_msgspec_says(msgspec.json.encode(value), model)
 
 
 @settings(max_examples=400, deadline=None)
 @given(model=st.sampled_from(MODELS), data=st.binary(max_size=300))
 def test_random_bytes_decode_or_raise_decode_error(model: type, data: bytes) -> None:
-    with contextlib.suppress(DecodeError):
-        decode(data, model, method="GET", path="/x", status=200)
+    decodes_as_msgspec_says(data, model)
 
 
 VALID = msgspec.json.encode(
@@ -167,8 +213,7 @@ def test_mutated_bodies_decode_or_raise_decode_error(
     body = bytearray(VALID)
     for at, byte in flips:
         body[at] = byte
-    with contextlib.suppress(DecodeError):
-        decode(bytes(body[:cut]), model, method="GET", path="/x", status=200)
+    decodes_as_msgspec_says(bytes(body[:cut]), model)
 
 
 @settings(max_examples=400)

@@ -93,6 +93,57 @@ async def test_debug_log_has_one_line_per_attempt_without_headers(
     assert leaks(caplog.text) == []
 
 
+JWT = "eyJ-jwt-SECRET-0123456789"
+
+
+async def test_a_jwt_exchange_logged_at_debug_shows_neither_the_token_nor_the_jwt(
+    caplog: pytest.LogCaptureFixture, server: RecordingServer
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="stampsync")
+    exchanged: list[object] = []
+
+    async def answer(request: web.Request, n: int) -> web.StreamResponse:
+        if request.path == "/api/auth/get-access-token/":
+            exchanged.append((await request.json()).get("token"))
+            return web.json_response({"access_token": JWT})
+        return web.json_response({"pong": {"merchant": "m"}})
+
+    server.responder = answer
+    async with StampsClient(TOKEN, api_url=server.url, jwt=True, merchant=1) as stamps:
+        await stamps.auth.ping()
+    assert exchanged == [TOKEN]  # the static token did travel in a logged request's body
+    messages = [r.getMessage() for r in caplog.records if r.name == "stampsync"]
+    assert any("/api/auth/get-access-token/ -> 200" in m for m in messages)
+    assert any("/api/ping -> 200" in m for m in messages)
+    assert [m for m in messages if TOKEN in m or JWT in m] == []
+
+
+async def test_what_a_mock_handler_is_given_prints_no_secret_even_through_rich() -> None:
+    """``HTTPRequest``/``HTTPResponse`` are public (``stampsync.testing``): a user's handler
+    may print or pretty-print them."""
+    from rich.pretty import pretty_repr
+
+    from stampsync.testing import HTTPRequest, HTTPResponse, MockTransport
+
+    def handler(request: HTTPRequest) -> HTTPResponse:
+        if request.url.path == "/api/auth/get-access-token/":
+            return HTTPResponse.json({"access_token": JWT})
+        return HTTPResponse.json({"pong": {"merchant": "m"}})
+
+    mock = MockTransport(handler)
+    async with StampsClient(TOKEN, jwt=True, merchant=1, transport=mock) as stamps:
+        await stamps.auth.ping()
+    exchange, ping = mock.requests
+    # The scenario carries both secrets: the token in a body, the JWT in a header.
+    assert TOKEN.encode() in (exchange.body or b"")
+    assert JWT in ping.headers["Authorization"]
+    for carrier in (exchange, ping, handler(exchange), handler(ping)):
+        shown = pretty_repr(carrier) + repr(carrier) + str(carrier) + f"{carrier!s:>10}"
+        assert TOKEN not in shown
+        assert JWT not in shown
+        assert "POST" in shown or "200" in shown  # still says what it is
+
+
 def test_secret_wrapper_never_shows_its_value() -> None:
     secret = Secret(PRIVATE, name="private_key")
     assert PRIVATE not in f"{secret} {secret!r} {secret:>40}"
@@ -163,3 +214,57 @@ async def test_an_aiohttp_message_quoting_the_url_shows_the_template_not_the_ema
     assert "Bad status line" in text  # aiohttp's message, kept
     assert "/customers/{email}" in str(info.value)
     assert "ann.private" not in text
+
+
+# -- the suite's own scan ----------------------------------------------------------------
+
+pytest_plugins = ["pytester"]
+
+
+def test_the_scan_reads_messages_arguments_and_tracebacks() -> None:
+    from tests.conftest import secrets_in_records
+
+    def record(msg: str, *args: object, exc: BaseException | None = None) -> logging.LogRecord:
+        exc_info = (type(exc), exc, None) if exc is not None else None
+        return logging.LogRecord("stampsync", logging.DEBUG, "f.py", 1, msg, args, exc_info)
+
+    assert secrets_in_records([record("GET /x -> 200")]) == []
+    assert secrets_in_records([record("sent %s", TOKEN)]) == [TOKEN]
+    assert PRIVATE in secrets_in_records([record("failed", exc=ValueError(f"bad {PRIVATE}"))])
+
+
+def test_a_secret_logged_in_a_test_body_fails_that_test(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The autouse scan sees the test's own (call-phase) records, not only teardown's."""
+    import os
+    from pathlib import Path
+
+    repo = str(Path(__file__).resolve().parents[1])
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([repo, os.environ.get("PYTHONPATH", "")]))
+    pytester.makepyfile(
+        test_inner=f"""
+        import logging
+        import pytest
+
+        log = logging.getLogger("stampsync")
+
+        @pytest.fixture
+        def leaky_setup():
+            log.debug("setup with %s", "{PRIVATE}")
+
+        def test_body_logs_a_token():
+            log.debug("POST /api/auth/get-access-token/ body %s", "{TOKEN}")
+
+        def test_setup_logs_a_key(leaky_setup):
+            pass
+
+        def test_body_logs_nothing_secret():
+            log.debug("POST /api/auth/get-access-token/ body <not shown>")
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "tests.conftest", "-p", "no:cacheprovider", "-q")
+    result.assert_outcomes(passed=3, errors=2)
+    result.stdout.fnmatch_lines(["*ERROR at teardown of test_body_logs_a_token*"])
+    result.stdout.fnmatch_lines(["*ERROR at teardown of test_setup_logs_a_key*"])
+    result.stdout.fnmatch_lines(["*secret(s) in the log: 1*"])

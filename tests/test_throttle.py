@@ -243,3 +243,32 @@ def test_a_margin_that_is_not_finite_and_positive_is_refused(margin: float) -> N
     # Before, nan passed (nan < 0 is False) and silently disabled the window's margin.
     with pytest.raises(ConfigurationError, match="margin"):
         LocalThrottle(10, 1, margin=margin)
+
+
+@pytest.mark.parametrize("counted_at", ["grant", "send"])
+async def test_a_server_whose_window_runs_a_little_long_never_counts_one_too_many(
+    counted_at: str,
+) -> None:
+    """What the margin is for: a strict server whose 1 s window is really 1.001 s (or
+    whose clock ticks coarsely) still never counts L + 1, in a burst or in steady use."""
+    clock = FakeClock()
+    throttle = make(10, 1.0, clock)
+    arrivals: list[float] = []
+
+    async def one() -> None:
+        if counted_at == "grant":
+            await throttle.acquire()
+            arrivals.append(clock())
+        else:
+            ticket = await throttle.reserve()
+            arrivals.append(clock())  # the server has it at once, and answers
+            ticket.sent()
+
+    await asyncio.gather(*(one() for _ in range(60)))
+    for _ in range(40):
+        await one()
+    assert len(arrivals) == 100
+    assert max_in_window(arrivals, 1.0) == 10  # the quota is used, not left idle
+    assert max_in_window(arrivals, 1.001) <= 10
+    # ...while the sustained rate stays within 1 % of L/S (9 windows after the first).
+    assert arrivals[-1] - arrivals[0] <= 9 * 1.0 * 1.01

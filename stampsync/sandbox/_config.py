@@ -16,7 +16,18 @@ from typing import Any
 from ..errors import ConfigurationError
 
 #: Fault kinds that answer without applying the request.
-BEFORE = {"429", "429_retry_after", "500", "502", "503", "504", "drop_before", "html", "empty"}
+BEFORE = {
+    "429",
+    "429_retry_after",
+    "500",
+    "502",
+    "503",
+    "504",
+    "drop_before",
+    "html",
+    "empty",
+    "redirect",
+}
 #: Fault kinds that apply the request, then spoil or lose the answer.
 AFTER = {
     "drop_after",
@@ -45,6 +56,7 @@ class Fault:
             ``drop_before`` (connection cut, nothing applied), ``html`` (a 500 HTML page),
             ``empty`` (a 500 with no body), ``429_retry_after`` (a 429 with
             ``Retry-After: seconds``), ``huge`` (applied, then a 4 MiB answer),
+            ``redirect`` (a 307 to the same path on another host, nothing applied),
             ``drop_after`` (applied, then the connection
             is cut), ``malformed``/``truncated``/``wrong_content_type`` (applied, answer
             spoiled), ``timeout`` (applied, answer held for ``seconds``), ``latency``

@@ -230,6 +230,12 @@ class Gate:
             )
         if kind == "empty":
             return web.Response(status=500)
+        if kind == "redirect":
+            # An API moved (http to https, a new host): the client sees a 3xx for a request
+            # it cannot tell was applied; the sandbox did not apply it.
+            return web.Response(
+                status=307, headers={"Location": f"https://moved.invalid{request.path}"}
+            )
         if kind == "429_retry_after":
             return json_response(
                 {"detail": "Injected 429"}, 429, headers={"Retry-After": f"{fault.seconds:g}"}

@@ -80,7 +80,9 @@ class StampedClient(BaseClient):
             api_url = "https://stamped.io"
         store_hash = str(store_hash).strip() if store_hash is not None else ""
         path_segment(store_hash, "store_hash")
-        settings, owned = env.client_settings(settings, options, quota_key=f"stamped:{store_hash}")
+        settings, owned = env.client_settings(
+            settings, options, quota_key=lambda: f"stamped:{store_hash}"
+        )
         super().__init__(
             api_url=api_url,
             auth=_v2_auth(public_key, private_key, api_key),

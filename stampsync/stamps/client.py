@@ -118,7 +118,7 @@ class StampsClient(BaseClient):
         self.merchant = merchant
         self.store = store
         settings, owned = env.client_settings(
-            settings, options, quota_key=f"stamps:{URL(api_url).host}"
+            settings, options, quota_key=lambda: f"stamps:{URL(api_url).host}"
         )
         super().__init__(
             api_url=api_url,

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import signal
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -14,11 +17,13 @@ import pytest
 from stampsync.batch import Journal
 from stampsync.cli._app import app
 from stampsync.sandbox import Fault, Sandbox
+from stampsync.testing import max_in_window
 from tests._cli import (
     FAST,
     ROUTE,
     arrivals,
     cli_process,
+    env_for,
     good_rows,
     partial_report,
     report_rows,
@@ -388,3 +393,44 @@ def test_demo_quick(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.stderr
     assert "FAIL" not in result.stderr
     assert (tmp_path / "demo" / "report.jsonl").exists()
+
+
+#: Runs the command line in a subprocess with stampsync's DEBUG log on stderr, as a user
+#: chasing a problem would (the CLI itself sets no log level).
+DEBUG_CLI = (
+    "import logging, sys\n"
+    "logging.basicConfig(level=logging.DEBUG, format='%(levelname)s %(name)s %(message)s')\n"
+    "from stampsync.cli import main\n"
+    "main(sys.argv[1:])\n"
+)
+
+
+def test_award_keeps_its_throttle_limit_and_logs_no_secret_at_debug(tmp_path: Path) -> None:
+    """``--throttle-limit``/``--throttle-seconds`` reach the requests: a strict sandbox in
+    its own process, at that same quota, never sees more in a window nor answers 429. The
+    run's DEBUG log on stderr has its requests and none of its credentials."""
+    limit, seconds = 5, 1.0
+    with Sandbox(process=True, members=20, limit=limit, seconds=seconds) as sb:
+        src = write_awards(tmp_path / "a.csv", good_rows(20))
+        args = ["stamps", "award", "--input", str(src), "--journal", str(tmp_path / "j.sqlite")]
+        args += ["--report", str(tmp_path / "r.jsonl")]
+        tuning = ["--throttle-limit", str(limit), "--throttle-seconds", "1"]
+        done = subprocess.run(
+            [sys.executable, "-c", DEBUG_CLI, *args, *tuning, "--connections", "4", "--batch", "8"],
+            env={**os.environ, **env_for(sb)},
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
+        times = anyio.run(sb.arrivals)
+        counters = anyio.run(sb.counters)
+        config = sb.config
+    err = done.stderr.decode()
+    assert done.returncode == 0, err
+    assert len(report_rows(tmp_path / "r.jsonl")) == 20
+    assert counters.get("rate_limited", 0) == 0
+    assert len(times) == 21  # the preflight check, then 20 awards
+    assert max_in_window(times, seconds) <= limit
+    assert err.count("POST /api/stamps/add -> 200") == 20  # the DEBUG log was on
+    secrets = (config.stamps_token, config.private_key, config.api_key)
+    assert [s for s in secrets if s in err + done.stdout.decode()] == []

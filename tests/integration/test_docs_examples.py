@@ -13,6 +13,7 @@ import asyncio
 import importlib.util
 import inspect
 import json
+import logging
 import re
 import subprocess
 import sys
@@ -105,12 +106,59 @@ def run_tests_in(namespace: dict[str, Any]) -> int:
     return ran
 
 
+async def exercise_receiver(make_app: Any, secret: str, handled: list[str]) -> None:
+    """Deliver one review event twice, then once with a wrong secret, to the receiver."""
+    async with TestClient(TestServer(make_app())) as client:
+        headers = {"X-Stamped-Webhook-Secret": secret, "X-Stamped-Topic": "review.created"}
+        body = json.dumps({"id": 7, "reviewRating": 5, "customerEmail": "a@x.co"})
+        for _ in range(2):  # a redelivery is acknowledged but handled once
+            r = await client.post("/stamped/webhooks", data=body, headers=headers)
+            assert r.status == 204
+        bad = await client.post(
+            "/stamped/webhooks", data=body, headers={**headers, "X-Stamped-Webhook-Secret": "wrong"}
+        )
+        assert bad.status == 401
+    assert handled == ["review 5.0 by a@x.co"]
+
+
+def check_credentials_provider(namespace: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    row = {"token": "tok-store-1", "merchant": 14, "store": 2}
+    monkeypatch.setenv("STORE_STORE_1", json.dumps(row))
+    assert asyncio.run(namespace["credentials"]("store-1")) == row
+
+
+def check_receiver(namespace: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    asyncio.run(exercise_receiver(namespace["make_app"], namespace["SECRET"], namespace["handled"]))
+
+
+#: Examples that only define something (a module a reader saves as a file): by page, how
+#: what they define is run here. Any other example must send a request or run a test.
+DEFINITIONS = {
+    "docs/fleet.md": check_credentials_provider,
+    "docs/webhooks.md": check_receiver,
+}
+
+
+def requests_sent(caplog: pytest.LogCaptureFixture) -> int:
+    """Requests any stampsync client sent so far in this test (one DEBUG line each)."""
+    return sum(1 for r in caplog.records if r.name == "stampsync" and " -> " in r.getMessage())
+
+
 @pytest.mark.parametrize(("code", "where"), list(examples()))
 def test_example_runs(
-    code: str, where: str, sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    code: str,
+    where: str,
+    sandbox: Sandbox,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    """Each example does what it shows: it sends requests to the sandbox, runs the tests
+    it defines, or (listed in DEFINITIONS) what it defines is run and checked. One that
+    only defines a coroutine nobody awaits fails."""
     monkeypatch.chdir(tmp_path)  # examples may write journals
     namespace: dict[str, Any] = {"__name__": "__docs__"}
+    caplog.set_level(logging.DEBUG, logger="stampsync")
     if "RedisThrottle(" in code:
         from tests._redis import redis_server
 
@@ -122,6 +170,10 @@ def test_example_runs(
         exec(compile(code, where, "exec"), namespace)  # noqa: S102
     ran = run_tests_in(namespace)
     assert ran or "def test_" not in code
+    if not ran and requests_sent(caplog) == 0:
+        check = DEFINITIONS.get(where.split(":")[0])
+        assert check is not None, f"{where}: the example ran nothing (no request, no test)"
+        check(namespace, monkeypatch)
 
 
 @pytest.mark.parametrize(("code", "where"), list(examples()))
@@ -181,14 +233,4 @@ async def test_webhook_receiver_example() -> None:
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    async with TestClient(TestServer(module.make_app())) as client:
-        headers = {"X-Stamped-Webhook-Secret": module.SECRET, "X-Stamped-Topic": "review.created"}
-        body = json.dumps({"id": 7, "reviewRating": 5, "customerEmail": "a@x.co"})
-        for _ in range(2):  # a redelivery is acknowledged but handled once
-            r = await client.post("/stamped/webhooks", data=body, headers=headers)
-            assert r.status == 204
-        bad = await client.post(
-            "/stamped/webhooks", data=body, headers={**headers, "X-Stamped-Webhook-Secret": "wrong"}
-        )
-        assert bad.status == 401
-    assert module.handled == ["review 5.0 by a@x.co"]
+    await exercise_receiver(module.make_app, module.SECRET, module.handled)

@@ -15,7 +15,7 @@ from stampsync import StampedClient
 from stampsync._redis_throttle import redis_margin
 from stampsync.cli._common import Tuning
 from stampsync.errors import ConfigurationError, ThrottleUnavailableError
-from stampsync.sandbox import Sandbox
+from stampsync.sandbox import Fault, Sandbox
 from stampsync.testing import max_in_window
 from stampsync.throttle import RedisThrottle, Throttle
 from tests._arrival_server import free_port
@@ -411,3 +411,33 @@ async def test_a_stamp_sent_late_by_a_busy_loop_is_back_dated_never_before_the_a
     assert answered <= score, "back-dated before the answer: the window could overfill"
     # Without the back-dating the score would be the script's run, 300 ms after.
     assert score < answered + 100_000 < stamped_at
+
+
+async def test_reconnects_slower_than_the_window_never_crowd_it() -> None:
+    """A reserved start counts as "now" in Redis until its request is sent, however long
+    the trip: here a new connection's first request arrives 0.6 s after its grant, longer
+    than the 0.5 s window, at a strict sandbox in its own process. Scored at its grant,
+    such a start aged out of the log while still on its way, and the sandbox saw 16 in a
+    window of 15."""
+    limit, seconds, pages = 15, 0.5, 60
+    faults = [Fault("close", probability=0.3), Fault("slow_connect", seconds=0.6)]
+    with redis_server() as (url, _):
+        async with Sandbox(
+            process=True,
+            customers=pages * 100,
+            limit=limit,
+            seconds=seconds,
+            faults=faults,
+            fault_seed=1,
+        ) as sb:
+            async with (
+                RedisThrottle(url, key="slow-net", limit=limit, seconds=seconds) as shared,
+                sb.stamped_client(throttle=shared, concurrent_connections=8) as client,
+            ):
+                exported = [c async for c in client.customers.export(page_size=100)]
+            arrivals = sorted(await sb.arrivals())
+            counters = await sb.counters()
+    assert len(exported) == pages * 100
+    assert counters["fault:slow_connect"] >= pages // 6  # the trips were really that slow
+    assert counters.get("rate_limited", 0) == 0
+    assert max_in_window(arrivals, seconds) <= limit

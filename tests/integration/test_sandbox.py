@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+import socket
 
 import aiohttp
 import pytest
@@ -213,8 +214,36 @@ def test_unknown_settings_are_refused() -> None:
         Sandbox(colour="blue")
 
 
-def test_sandbox_listens_on_loopback_only(stampsync_sandbox: Sandbox) -> None:
-    assert stampsync_sandbox.url.startswith("http://127.0.0.1:")
+def listening_on(port: int) -> set[str]:
+    """The local addresses with a socket listening on TCP ``port``, as the kernel lists
+    them (``/proc/net/tcp``, ``tcp6``): what is bound, whatever the URL says."""
+    assert os.path.exists("/proc/net/tcp"), "this check reads /proc/net/tcp: run it on Linux"
+    found: set[str] = set()
+    for table, family in (("/proc/net/tcp", socket.AF_INET), ("/proc/net/tcp6", socket.AF_INET6)):
+        if not os.path.exists(table):
+            continue
+        with open(table) as fh:
+            next(fh)
+            for line in fh:
+                local, state = line.split()[1], line.split()[3]
+                address, hex_port = local.split(":")
+                if state != "0A" or int(hex_port, 16) != port:  # 0A: LISTEN
+                    continue
+                raw = bytes.fromhex(address)
+                # The kernel prints each 32-bit word in host (little-endian) order.
+                raw = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
+                found.add(socket.inet_ntop(family, raw))
+    return found
+
+
+@pytest.mark.parametrize("process", [False, True], ids=["thread", "process"])
+async def test_sandbox_listens_on_loopback_only(process: bool) -> None:
+    async with Sandbox(customers=1, members=1, process=process) as sb:
+        port = int(sb.url.rsplit(":", 1)[1])
+        bound = listening_on(port)
+        async with sb.stamped_client() as st:  # and it does serve there
+            assert (await st.customers.get(1)).id == 1
+    assert bound == {"127.0.0.1"}
 
 
 async def test_a_capped_fault_keeps_its_cap_through_set_faults_and_process_mode() -> None:

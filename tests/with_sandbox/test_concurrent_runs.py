@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import anyio
@@ -22,7 +22,7 @@ import pytest
 
 from stampsync.batch import BatchReport, Journal
 from stampsync.sandbox import Fault, Sandbox
-from stampsync.stamps import StampDeduction
+from stampsync.stamps import StampAward, StampDeduction
 from tests._cli import FAST, ROUTE, env_for, good_rows, write_awards
 
 KEYS = 500
@@ -200,5 +200,104 @@ def test_two_deduct_many_runs_on_one_journal_deduct_each_key_once(
         failed = [o for o in report if o.status == "failed"]
         assert report.held == len(failed)
         assert all(o.error and "held by another run" in o.error for o in failed)
+    with Journal(journal) as j:
+        assert j.counts() == {"pending": 0, "applied": 200, "failed": 0, "ambiguous": 0}
+
+
+def test_a_live_run_meets_the_pending_key_of_a_run_killed_after_it_started(
+    tmp_path: Path,
+) -> None:
+    """A run that was already going when another was SIGKILLed mid-send reaches that
+    run's pending key: it must take it for ambiguous and not send it. Its own start-up
+    sweep ran while the victim lived, so only the claim itself can see the death."""
+    key = "orphan-k1"
+    journal = tmp_path / "j.sqlite"
+    # Only the first award is held (the victim's): it is in flight when the kill comes.
+    held = Fault("latency", route=ROUTE, seconds=4.0, times=1)
+    with Sandbox(process=True, members=20, faults=[held]) as sb:
+        src = write_awards(tmp_path / "victim.csv", [[key, "member1@example.com", 1, 1, key]])
+        victim = start(sb, src, journal, tmp_path / "victim.jsonl")
+        deadline = time.monotonic() + 30
+        while anyio.run(sb.counters).get("fault:latency", 0) < 1:
+            assert victim.poll() is None, victim.communicate()[1].decode()
+            assert time.monotonic() < deadline, "the victim's award never arrived"
+            time.sleep(0.05)
+        killed: list[str] = []
+
+        async def survivor_rows() -> AsyncIterator[StampAward]:
+            # The survivor's run is registered (and has swept) before its first row is
+            # asked for: the victim dies only now.
+            victim.send_signal(signal.SIGKILL)
+            victim.communicate(timeout=30)  # and close its pipe
+            with Journal(journal) as j:
+                entry = j.get(key)
+                assert entry is not None
+                killed.append(entry.status)
+            yield StampAward(key=key, user="member1@example.com", number_of_stamps=1, notes=key)
+            yield StampAward(key="fresh-k2", user="member2@example.com", number_of_stamps=1)
+
+        async def survive() -> BatchReport:
+            async with sb.stamps_client() as sp:
+                return await sp.stamps.add_many(survivor_rows(), journal=journal)
+
+        report = anyio.run(survive)
+        time.sleep(held.seconds)  # the victim's request, if the server kept it, is done
+        on_server = collections.Counter(str(a["notes"]) for a in anyio.run(sb.awards))
+    assert victim.returncode == -signal.SIGKILL
+    assert killed == ["pending"]  # nothing had settled the key before the claim
+    outcomes = {o.key: o.status for o in report}
+    assert outcomes == {key: "ambiguous", "fresh-k2": "applied"}
+    assert on_server[key] <= 1  # the victim's award at most, never a second one
+    with Journal(journal) as j:
+        entry = j.get(key)
+        assert entry is not None
+        assert entry.status == "ambiguous"
+
+
+def test_two_deduct_many_processes_on_one_journal_deduct_each_key_once(tmp_path: Path) -> None:
+    """The same race as above between two processes (each its own journal connection,
+    nothing shared but the SQLite file), at a sandbox in a third process whose deductions
+    take 20 ms, so many rows are in flight in both runs at once."""
+    from tests._deduct_worker import DEDUCTIONS, USERS
+
+    slow = Fault("latency", route="POST /api/memberships/deduct-stamps", seconds=0.02)
+    with Sandbox(process=True, members=100, faults=[slow]) as sb:
+
+        async def fund() -> None:
+            async with sb.stamps_client() as sp:
+                for user in USERS:
+                    await sp.stamps.add(user=user, number_of_stamps=50, notes="fund")
+
+        anyio.run(fund)
+        journal = tmp_path / "d.sqlite"
+        start_at = time.time() + 2.0  # both processes are up and begin together
+        workers = [
+            subprocess.Popen(
+                [sys.executable, "-m", "tests._deduct_worker", sb.url, str(journal), str(start_at)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+            for _ in range(2)
+        ]
+        outputs = [w.communicate(timeout=120) for w in workers]
+        notes = collections.Counter(str(d["notes"]) for d in anyio.run(sb.deductions))
+        counters = anyio.run(sb.counters)
+    for worker, (_, err) in zip(workers, outputs, strict=True):
+        assert worker.returncode == 0, err.decode()[-2000:]
+    reports = [json.loads(out) for out, _ in outputs]
+    ours = {n: c for n, c in notes.items() if n.startswith("deduct-d")}
+    assert len(ours) == len(DEDUCTIONS)  # every deduction made...
+    assert max(ours.values()) == 1  # ...none twice
+    assert counters.get("fault:latency", 0) >= len(DEDUCTIONS)  # the requests were slow
+    assert sum(int(r["sent"]) for r in reports) == len(DEDUCTIONS)
+    for report in reports:
+        outcomes = report["outcomes"]
+        assert len(outcomes) == len(DEDUCTIONS)
+        failed = [o for o in outcomes if o[1] == "failed"]
+        assert report["held"] == len(failed)
+        assert all("held by another run" in str(o[2]) for o in failed)
+        # A row the other (live) process was sending is held, never taken for ambiguous.
+        assert all(o[1] in ("applied", "failed") for o in outcomes)
+    assert sum(int(r["held"]) for r in reports) > 0, "the runs never met: nothing was raced"
     with Journal(journal) as j:
         assert j.counts() == {"pending": 0, "applied": 200, "failed": 0, "ambiguous": 0}

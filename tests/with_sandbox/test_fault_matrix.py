@@ -2,7 +2,8 @@
 
 Each cell says what the caller gets, how many requests the server saw, and how many
 times the write was applied. Each fault fires once, so where a retry is allowed the
-second attempt succeeds.
+second attempt succeeds. The cells where a write's fate is unknown run again with the
+sandbox in its own process: what it counts is then the server's, not the client loop's.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from stampsync import StampedClient, StampsClient
 from stampsync.errors import (
     AmbiguousWriteError,
     DecodeError,
+    RedirectError,
     ServerError,
     TransportError,
 )
@@ -112,6 +114,16 @@ MATRIX: dict[str, dict[str, tuple[object, int, int]]] = {
         "idempotent write": (OK, 2, 0),
         "non-idempotent write": (AmbiguousWriteError, 1, 0),
     },
+    "gateway_503": {  # a proxy's 503 page after it forwarded the request
+        "read": (OK, 2, 0),
+        "idempotent write": (OK, 2, 0),
+        "non-idempotent write": (AmbiguousWriteError, 1, 1),
+    },
+    "redirect": {  # never followed, never taken for success
+        "read": (RedirectError, 1, 0),
+        "idempotent write": (RedirectError, 1, 0),
+        "non-idempotent write": (AmbiguousWriteError, 1, 0),
+    },
     "huge": {
         "read": (DecodeError, 1, 0),
         "idempotent write": (DecodeError, 1, 0),
@@ -122,9 +134,11 @@ MATRIX: dict[str, dict[str, tuple[object, int, int]]] = {
 CASES = [(fault, op) for fault, row in MATRIX.items() for op in row]
 
 
-async def run_cell(fault: str, op: Operation) -> tuple[object, int, int, float]:
+async def run_cell(
+    fault: str, op: Operation, *, process: bool = False
+) -> tuple[object, int, int, float]:
     rule = Fault(fault, route=op.route, seconds=1.0 if fault == "timeout" else 0.1, times=1)
-    async with Sandbox(customers=10, members=10, faults=[rule]) as sb:
+    async with Sandbox(customers=10, members=10, faults=[rule], process=process) as sb:
         settings: dict[str, Any] = {
             "timeout": 0.4,
             "max_retries": 2,
@@ -155,6 +169,22 @@ async def test_fault_matrix(fault: str, operation: str) -> None:
         assert elapsed >= 0.45  # everyone paused 0.5 s: no Retry-After from Stamped
     if fault == "429_retry_after" and outcome is OK:
         assert 0.09 <= elapsed < 0.45  # the server's Retry-After: 0.1 s
+
+
+#: Where a write may or may not have been applied: timeout after send, 500/502/504, a
+#: truncated 2xx, a proxy's 503, a 3xx; the idempotent write beside it must be retried.
+AMBIGUITY = ["timeout", "500", "502", "504", "truncated", "gateway_503", "redirect"]
+PROCESS_CASES = [(f, o) for f in AMBIGUITY for o in ("idempotent write", "non-idempotent write")]
+
+
+@pytest.mark.parametrize(
+    ("fault", "operation"),
+    PROCESS_CASES,
+    ids=[f"{f}-{o.replace(' ', '_')}" for f, o in PROCESS_CASES],
+)
+async def test_fault_matrix_with_the_sandbox_in_its_own_process(fault: str, operation: str) -> None:
+    outcome, requests, applied, _ = await run_cell(fault, OPERATIONS[operation], process=True)
+    assert (outcome, requests, applied) == MATRIX[fault][operation]
 
 
 @pytest.mark.parametrize("operation", list(OPERATIONS))

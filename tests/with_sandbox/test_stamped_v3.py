@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from stampsync import StampedClient
 from stampsync.errors import AuthenticationError, NotFoundError, RateLimitError, ValidationError
 from stampsync.sandbox import Sandbox
+from stampsync.testing import max_in_window
 
 CART = {
     "lineItems": [{"sku": "MUG", "quantity": "2", "price": "60.00"}],
@@ -225,3 +227,27 @@ async def test_v2_and_v3_count_against_one_store_quota(stampsync_sandbox: Sandbo
             await st.v3.customers.get("cus_000001")
     counters = await stampsync_sandbox.counters()
     assert (counters["ok"], counters["rate_limited"]) == (5, 1)
+
+
+async def test_v2_and_v3_calls_share_the_clients_throttle() -> None:
+    """The client's own throttle paces V3 calls with V2 ones: with both kinds at once
+    through a limit of 3 per second, a strict sandbox in its own process never sees a
+    fourth start in a second (V3 calls that skipped the throttle made it 6)."""
+    limit, seconds = 3, 1.0
+    async with Sandbox(process=True, limit=limit, seconds=seconds) as sb:
+        async with sb.stamped_client(
+            throttle_limit=limit,
+            throttle_seconds=seconds,
+            concurrent_connections=6,
+            max_retries=0,
+        ) as st:
+            v2 = [st.customers.get(1) for _ in range(5)]
+            v3 = [st.v3.customers.get("cus_000001") for _ in range(5)]
+            await asyncio.gather(*v2, *v3)
+        arrivals = await sb.arrivals()
+        paths = [r["path"] for r in await sb.requests()]
+        counters = await sb.counters()
+    assert len(arrivals) == 10
+    assert sum("/api/v3/" in p for p in paths) == 5
+    assert counters.get("rate_limited", 0) == 0
+    assert max_in_window(arrivals, seconds) <= limit
