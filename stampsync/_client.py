@@ -24,7 +24,9 @@ T = TypeVar("T")
 
 #: What :meth:`BaseClient.with_options` may change: the rest belongs to the shared
 #: session and throttle.
-PER_CALL_SETTINGS = frozenset({"timeout", "max_retries", "retry_budget", "hooks"})
+PER_CALL_SETTINGS = frozenset(
+    {"timeout", "max_retries", "retry_budget", "hooks", "max_stamps", "max_value"}
+)
 
 
 def proxy_secrets(proxy: str | None) -> tuple[str, ...]:
@@ -108,8 +110,9 @@ class BaseClient:
 
     def with_options(self, **changes: Unpack[ClientSettings]) -> Self:
         """A client sharing this one's connections, throttle and credentials, with
-        ``timeout``, ``max_retries``, ``retry_budget`` or ``concurrent_batch_executions``
-        changed (for one slow call, say). It lives as long as this client: close this one.
+        ``timeout``, ``max_retries``, ``retry_budget``, ``concurrent_batch_executions``,
+        ``max_stamps`` or ``max_value`` changed (for one slow call, or one large award).
+        It lives as long as this client: close this one.
         """
         fixed = set(changes) - PER_CALL_SETTINGS - {"concurrent_batch_executions"}
         if fixed:

@@ -78,6 +78,7 @@ async def push_many(
             raise ConfigurationError("an order needs customer_id or custom_customer_id")
         if order.cart is None:
             raise ConfigurationError("an order needs a cart")
+        orders.check(order)
 
         async def send() -> int | None:
             await orders.push(order)

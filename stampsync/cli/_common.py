@@ -176,11 +176,20 @@ class Tuning:
             seconds=self.throttle_seconds,
         )
 
-    def stamps(self, api_url: str, token: str, *, store: int | None = None) -> StampsClient:
-        """A Stamps client with these settings (``store``: for calls that name none)."""
-        return StampsClient(
-            token, api_url=api_url, store=store, **self.settings(f"stamps:{URL(api_url).host}")
-        )
+    def stamps(
+        self,
+        api_url: str,
+        token: str,
+        *,
+        store: int | None = None,
+        limits: dict[str, int | float] | None = None,
+    ) -> StampsClient:
+        """A Stamps client with these settings (``store``: for calls that name none;
+        ``limits``: ``max_stamps`` and ``max_value`` when a command's flags set them)."""
+        settings = self.settings(f"stamps:{URL(api_url).host}")
+        if limits:
+            settings.update(limits)  # type: ignore[typeddict-item]
+        return StampsClient(token, api_url=api_url, store=store, **settings)
 
     def stamped(
         self, api_url: str, public_key: str, private_key: str, store_hash: str

@@ -29,7 +29,7 @@ from ._common import (
     require,
     with_options,
 )
-from ._inputs import check_text_file
+from ._inputs import check_text_file, jsonl_lines, too_long
 from ._report import Aborted, ReportFile
 from ._secrets import file_option, resolve_secret, secret_option
 from ._signals import GracefulStop
@@ -83,35 +83,35 @@ def v3_client(
 def read_orders(path: Path) -> Iterator[OrderPush | Rejected]:
     """Stream JSONL rows (one order per line, the API's field names, an optional
     ``key``; else the key is ``customOrderId``) as :class:`OrderPush` items."""
-    with path.open(encoding="utf-8-sig") as fh:
-        for number, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                raw = msgspec.json.decode(line)
-            except msgspec.DecodeError:
-                yield Rejected("", f"line {number} is not JSON", number)
-                continue
-            if not isinstance(raw, dict):
-                yield Rejected("", f"line {number} is not a JSON object", number)
-                continue
-            key = raw.pop("key", None)
-            if key is None:
-                key = raw.get("customOrderId")
-            key_text = key if isinstance(key, str) else "" if key is None else str(key)
-            customer = raw.get("customCustomerId") or raw.get("customerId")
-            user = None if customer is None else str(customer)
-            unknown = set(raw) - ORDER_FIELDS
-            if unknown:
-                why = f"line {number}: unknown order fields: {', '.join(sorted(unknown))}"
-                yield Rejected(key_text, why, number, user)
-                continue
-            try:
-                order = msgspec.convert(raw, OrderData)
-            except msgspec.ValidationError as exc:
-                yield Rejected(key_text, f"line {number}: {exc}", number, user)
-                continue
-            yield OrderPush(key=key_text, order=order, row=number)
+    for number, line in jsonl_lines(path):
+        if line is None:
+            yield Rejected("", too_long(number), number)
+            continue
+        try:
+            raw = msgspec.json.decode(line)
+        except msgspec.DecodeError:
+            yield Rejected("", f"line {number} is not JSON", number)
+            continue
+        if not isinstance(raw, dict):
+            yield Rejected("", f"line {number} is not a JSON object", number)
+            continue
+        key = raw.pop("key", None)
+        if key is None:
+            key = raw.get("customOrderId")
+        key_text = key if isinstance(key, str) else "" if key is None else str(key)
+        customer = raw.get("customCustomerId") or raw.get("customerId")
+        user = None if customer is None else str(customer)
+        unknown = set(raw) - ORDER_FIELDS
+        if unknown:
+            why = f"line {number}: unknown order fields: {', '.join(sorted(unknown))}"
+            yield Rejected(key_text, why, number, user)
+            continue
+        try:
+            order = msgspec.convert(raw, OrderData)
+        except msgspec.ValidationError as exc:
+            yield Rejected(key_text, f"line {number}: {exc}", number, user)
+            continue
+        yield OrderPush(key=key_text, order=order, row=number)
 
 
 async def push_file(

@@ -104,12 +104,18 @@ class StampsAccess:
     token: Token = field(default=None, repr=False)
     token_file: TokenFile = None
 
-    def client(self, tuning: Tuning, store: int | None = None) -> StampsClient:
-        """A client with this token and ``tuning``; a usage error if there is no token."""
+    def client(
+        self,
+        tuning: Tuning,
+        store: int | None = None,
+        limits: dict[str, int | float] | None = None,
+    ) -> StampsClient:
+        """A client with this token and ``tuning`` (and ``limits``, see
+        :meth:`Tuning.stamps`); a usage error if there is no token."""
         token = resolve_secret(
             self.token, self.token_file, flag="--token", env="STAMPS_TOKEN", what="Stamps API token"
         )
-        return tuning.stamps(self.api_url, token, store=store)
+        return tuning.stamps(self.api_url, token, store=store, limits=limits)
 
 
 async def award_file(

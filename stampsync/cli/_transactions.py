@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import csv
-import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,12 +29,13 @@ from typing import Annotated, Any
 import msgspec
 import typer
 
+from .._validate import DEFAULT_MAX_STAMPS, DEFAULT_MAX_VALUE
 from ..batch.journal import Journal, WriteJournal
 from ..batch.writes import BatchReport, Outcome, Rejected
 from ..stamps.client import StampsClient
 from ..stamps.transactions import PosTransaction
 from ._common import Tuning, api_errors, err, fail, progress, release, with_options
-from ._inputs import check_csv_header, check_text_file
+from ._inputs import check_csv_header, check_text_file, json_row, jsonl_lines
 from ._report import Aborted, ReportFile
 from ._signals import GracefulStop
 from ._stamps import Account, JournalSpec, StampsAccess, write_journal
@@ -134,19 +134,12 @@ def _row(data: dict[str, Any], number: int) -> PosTransaction | Rejected:
 def read_transactions(path: Path) -> Iterator[PosTransaction | Rejected]:
     """Stream the rows of a JSONL or flat-CSV import file, each with its line number."""
     if is_jsonl(path):
-        with path.open(encoding="utf-8-sig") as fh:
-            for number, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    data = json.loads(line)
-                except json.JSONDecodeError:
-                    yield Rejected(f"line-{number}", f"line {number} is not JSON", number)
-                    continue
-                if not isinstance(data, dict):
-                    yield Rejected(f"line-{number}", f"line {number} is not an object", number)
-                    continue
-                yield _row(data, number)
+        for number, line in jsonl_lines(path):
+            data = json_row(number, line)
+            if isinstance(data, str):
+                yield Rejected(f"line-{number}", data, number)
+                continue
+            yield _row(data, number)
         return
     with path.open(newline="", encoding="utf-8-sig") as fh:
         reader = csv.reader(fh)
@@ -175,8 +168,7 @@ def check_transactions_file(path: Path) -> int:
     """Check an import file before anything is sent; return its number of rows."""
     if is_jsonl(path):
         check_text_file(path)
-        with path.open(encoding="utf-8-sig") as fh:
-            rows = sum(1 for line in fh if line.strip())
+        rows = sum(1 for _ in jsonl_lines(path))
         if rows == 0:
             fail(f"{path} has no rows")
         return rows
@@ -232,11 +224,24 @@ def import_(
         int | None, typer.Option(min=1, help="store id for rows that name none")
     ] = None,
     account: Account = None,
+    max_stamps: Annotated[
+        int,
+        typer.Option(min=1, help="most stamps one row may give (its stamps field); over it fails"),
+    ] = DEFAULT_MAX_STAMPS,
+    max_value: Annotated[
+        float,
+        typer.Option(
+            min=1, help="largest money value of a row (totals, items, payments); over it fails"
+        ),
+    ] = DEFAULT_MAX_VALUE,
     *,
     access: StampsAccess,
     tuning: Tuning,
 ) -> None:
     """Add every transaction of a day's file, each key at most once.
+
+    Every amount must be a finite number, not negative, and at most ``--max-value``; a
+    row's ``stamps`` at most ``--max-stamps``: a row over them fails alone, unsent.
 
     A lost answer is resolved by the invoice (the row is applied, ``recovered`` in the
     report). Exit codes: 0 all applied; 1 some rows failed (a rerun retries them); 2
@@ -245,7 +250,9 @@ def import_(
     """
     total = check_transactions_file(input)
     with api_errors():
-        client = access.client(tuning, store)
+        client = access.client(
+            tuning, store, limits={"max_stamps": max_stamps, "max_value": max_value}
+        )
         jrn = write_journal(journal, client, account)
     try:
         with ReportFile(report) as out:
