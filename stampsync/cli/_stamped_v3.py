@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ import typer
 
 from .._files import open_private
 from ..batch._runs import exclusive
-from ..batch.journal import Journal
+from ..batch.journal import Journal, WriteJournal, is_database_url
 from ..batch.writes import BatchReport, Outcome, Rejected
 from ..stamped.client import StampedClient
 from ..stamped.v3 import OrderData, OrderPush
@@ -30,9 +31,10 @@ from ._common import (
     with_options,
 )
 from ._inputs import check_text_file, jsonl_lines, too_long
-from ._report import Aborted, ReportFile
+from ._report import Aborted, ReportFile, batch_report
 from ._secrets import file_option, resolve_secret, secret_option
 from ._signals import GracefulStop
+from ._stamps import JournalSpec, check_database, pg_journal, shown
 
 ApiUrl = Annotated[str, typer.Option("--api-url", envvar="STAMPED_API_URL", help="Base URL.")]
 ApiKey = Annotated[
@@ -115,7 +117,7 @@ def read_orders(path: Path) -> Iterator[OrderPush | Rejected]:
 
 
 async def push_file(
-    client: StampedClient, path: Path, journal: Journal, report: ReportFile, total: int
+    client: StampedClient, path: Path, journal: WriteJournal, report: ReportFile, total: int
 ) -> BatchReport:
     """Push every order of ``path``; the first SIGINT/SIGTERM stops taking rows."""
     started = time.monotonic()
@@ -130,7 +132,10 @@ async def push_file(
                     rate = done / max(time.monotonic() - started, 1e-6)
                     bar.update(task, advance=1, rate=f"{rate:.1f}/s")
 
-                async with client:
+                async with contextlib.AsyncExitStack() as stack:
+                    if not isinstance(journal, Journal):  # a database: open it on this loop
+                        await stack.enter_async_context(journal)
+                    await stack.enter_async_context(client)
                     result = await client.v3.orders.push_many(
                         read_orders(path),
                         journal=journal,
@@ -150,9 +155,7 @@ def push_orders(
     input: Annotated[
         Path, typer.Option("--input", help="JSONL: one order per line, the API's field names")
     ],
-    journal: Annotated[
-        Path, typer.Option("--journal", help="SQLite journal: at most once per key, across runs")
-    ],
+    journal: JournalSpec,
     report: Annotated[Path, typer.Option("--report", help="JSONL: one outcome per row")],
     *,
     access: StampedV3Access,
@@ -170,22 +173,23 @@ def push_orders(
     total = check_text_file(input)
     with api_errors():
         client = access.client(tuning)
-        jrn = Journal(journal).open()
+        jrn = orders_journal(journal, client)
     try:
-        with ReportFile(report) as out:
+        with batch_report(report) as out:
             result = asyncio.run(push_file(client, input, jrn, out, total))
     except Aborted as aborted:
         err.print("[yellow]aborted: pushes in flight are ambiguous; see the journal")
         raise typer.Exit(128 + aborted.signum) from None
     finally:
-        jrn.close()
+        if isinstance(jrn, Journal):
+            jrn.close()
     c = result.counts
     err.print(
         f"pushed {c['applied']} (of which {c['skipped']} already in the journal), "
         f"failed {c['failed']}, ambiguous {c['ambiguous']}; sent {result.sent} requests"
     )
     if result.held:
-        err.print(f"[yellow]{result.held} row(s) held by another run on {journal}: not sent")
+        err.print(f"[yellow]{result.held} row(s) held by another run on {shown(journal)}: not sent")
     if result.stopped:
         err.print(f"[bold red]stopped early:[/] {result.stopped}; rows not tried are untouched")
     if result.interrupted:
@@ -194,9 +198,21 @@ def push_orders(
         err.print(
             f"[yellow]{c['ambiguous']} order(s) are ambiguous: sent, outcome unknown.[/] "
             f"Look them up (orders.lookup), then: stampsync stamps journal resolve "
-            f"--journal {journal} KEY --applied | --not-applied"
+            f"--journal {shown(journal)} KEY --applied | --not-applied"
         )
     raise typer.Exit(result.exit_code)
+
+
+def orders_journal(journal: str, client: StampedClient) -> WriteJournal:
+    """The journal of ``push-orders``: a SQLite file (opened now) or a PostgreSQL
+    database (checked now, keys filed under the shop's store hash)."""
+    if is_database_url(journal):
+        from ..batch.orders import orders_account
+
+        jrn = pg_journal(journal, orders_account(client.v3.orders))
+        check_database(jrn)
+        return jrn
+    return Journal(journal).open()
 
 
 def parse_filters(pairs: list[str]) -> dict[str, Any]:
@@ -227,25 +243,36 @@ def parse_filters(pairs: list[str]) -> dict[str, Any]:
 async def export_v3(
     client: StampedClient, out: Path, page_size: int, filters: dict[str, Any]
 ) -> int:
-    """Write every matching V3 customer to ``out`` as JSONL; the signal that stopped it, or 0."""
+    """Write every matching V3 customer to ``out`` as JSONL; the signal that stopped it, or 0.
+
+    The file is written aside (``out.partial``) and renamed over ``out`` only once the
+    listing ends (or a signal stops it: then ``out`` holds what was read), so a refused
+    key or a failure part way leaves the last export whole.
+    """
     count = 0
     started = time.monotonic()
+    partial = out.with_name(out.name + ".partial")
     with GracefulStop("stopping the export") as signals:
         try:
             async with client:
                 listing = client.v3.customers.list(limit=page_size, **filters)
-                fd = open_private(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
-                with os.fdopen(fd, "w", encoding="utf-8") as fh, progress() as bar:
-                    task = bar.add_task("exporting (V3)", total=None, rate="")
-                    async with listing:
-                        async for customer in listing:
-                            if signals.event.is_set():
-                                err.print("[yellow]interrupted: the file holds what was read")
-                                break
-                            fh.write(msgspec.json.encode(customer).decode() + "\n")
-                            count += 1
-                            rate = count / max(time.monotonic() - started, 1e-6)
-                            bar.update(task, completed=count, rate=f"{rate:.0f}/s")
+                fd = open_private(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+                try:
+                    with os.fdopen(fd, "w", encoding="utf-8") as fh, progress() as bar:
+                        task = bar.add_task("exporting (V3)", total=None, rate="")
+                        async with listing:
+                            async for customer in listing:
+                                if signals.event.is_set():
+                                    err.print("[yellow]interrupted: the file holds what was read")
+                                    break
+                                fh.write(msgspec.json.encode(customer).decode() + "\n")
+                                count += 1
+                                rate = count / max(time.monotonic() - started, 1e-6)
+                                bar.update(task, completed=count, rate=f"{rate:.0f}/s")
+                except BaseException:
+                    partial.unlink(missing_ok=True)
+                    raise
+                os.replace(partial, out)
         finally:
             await release(client)
     err.print(

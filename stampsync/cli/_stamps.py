@@ -27,7 +27,7 @@ from ..stamps.client import StampsClient
 from ..stamps.stamps import DEFAULT_MAX_STAMPS
 from ._common import Tuning, api_errors, err, fail, progress, release, with_options
 from ._inputs import check_awards_file, read_awards
-from ._report import Aborted, ReportFile
+from ._report import Aborted, ReportFile, batch_report
 from ._secrets import TokenFile, resolve_secret, secret_option
 from ._signals import GracefulStop
 
@@ -236,7 +236,7 @@ def award(
         client = access.client(tuning, store)
         jrn = write_journal(journal, client, account)
     try:
-        with ReportFile(report) as out:
+        with batch_report(report) as out:
             result = asyncio.run(award_file(client, input, jrn, out, total, max_stamps, store))
     except Aborted as aborted:
         err.print("[yellow]aborted: awards in flight are ambiguous; see the journal")

@@ -36,9 +36,9 @@ from ..stamps.client import StampsClient
 from ..stamps.transactions import PosTransaction
 from ._common import Tuning, api_errors, err, fail, progress, release, with_options
 from ._inputs import check_csv_header, check_text_file, json_row, jsonl_lines
-from ._report import Aborted, ReportFile
+from ._report import Aborted, ReportFile, batch_report
 from ._signals import GracefulStop
-from ._stamps import Account, JournalSpec, StampsAccess, write_journal
+from ._stamps import Account, JournalSpec, StampsAccess, shown, write_journal
 
 app = typer.Typer(help="Transactions: a point of sale's day-end import.", no_args_is_help=True)
 
@@ -255,7 +255,7 @@ def import_(
         )
         jrn = write_journal(journal, client, account)
     try:
-        with ReportFile(report) as out:
+        with batch_report(report) as out:
             result = asyncio.run(import_file(client, input, jrn, out, total))
     except Aborted as aborted:
         err.print("[yellow]aborted: transactions in flight are ambiguous; see the journal")
@@ -277,6 +277,6 @@ def import_(
         err.print(
             f"[yellow]{c['ambiguous']} transaction(s) are ambiguous: the invoice lookup "
             f"failed too.[/] Check them on Stamps, then: stampsync stamps journal resolve "
-            f"--journal {journal} KEY --applied | --not-applied"
+            f"--journal {shown(journal)} KEY --applied | --not-applied"
         )
     raise typer.Exit(result.exit_code)

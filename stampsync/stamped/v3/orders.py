@@ -34,7 +34,7 @@ from .models import (
 
 if TYPE_CHECKING:
     from ...batch.fanout import StopEvent
-    from ...batch.journal import Journal
+    from ...batch.journal import WriteJournal
     from ...batch.writes import BatchReport, Outcome, Rejected
 
 __all__ = ["OrderPush", "Orders"]
@@ -223,7 +223,7 @@ class Orders(V3Resource):
         self,
         rows: Iterable[Pushable] | AsyncIterable[Pushable],
         *,
-        journal: str | Path | Journal | None = None,
+        journal: str | Path | WriteJournal | None = None,
         on_outcome: Callable[[Outcome], Awaitable[None] | None] | None = None,
         keep_outcomes: bool = True,
         stop: StopEvent | None = None,
@@ -246,7 +246,8 @@ class Orders(V3Resource):
 
         Args:
             rows: :class:`OrderPush` or :class:`OrderData` items (streamed).
-            journal: a journal path, or an open :class:`~stampsync.batch.journal.Journal`.
+            journal: a SQLite journal path, a ``postgresql://`` URL (a journal shared by a
+                fleet; keys filed under this shop's store hash), or an open journal.
             on_outcome: called with each outcome as it happens (sync or async).
             keep_outcomes: keep every outcome in the report.
             stop: set it to stop taking new rows; those in flight finish.
