@@ -161,7 +161,7 @@ async def test_the_guards_are_client_settings_a_caller_can_raise(server: Recordi
     [("max_stamps", 0), ("max_stamps", 2.5), ("max_value", math.inf), ("max_value", -1)],
 )
 def test_a_guard_must_be_a_positive_finite_setting(setting: str, value: object) -> None:
-    with pytest.raises(ConfigurationError, match=setting):
+    with pytest.raises(ConfigurationError, match=f"{setting} must be a positive"):
         StampsClient("tok-123456", **{setting: value})  # type: ignore[arg-type]
 
 
