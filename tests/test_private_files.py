@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import anyio
+import msgspec
 import pytest
 from aiohttp import web
 
@@ -31,6 +32,7 @@ from stampsync.cli._stamped import ExportWriter
 from stampsync.errors import ConfigurationError
 from stampsync.sandbox import Sandbox
 from stampsync.stamped.models import Customer
+from stampsync.stamped.v3 import OrderData, OrderPush
 from tests._cli import FAST, arrivals, env_for, good_rows, run_cli, runner, write_awards
 from tests._postgres import PASSWORD as PG_PASSWORD
 from tests._server import RecordingServer
@@ -276,6 +278,26 @@ def test_push_orders_takes_a_database_journal_and_never_prints_its_password(
             return {e.account for e in await j.aentries()}
 
     assert anyio.run(accounts) == {"stamped:store:270392"}
+
+
+@pytest.mark.real_time  # a database connection's timeouts run on the real clock
+@pytest.mark.stampsync_sandbox(customers=5)
+async def test_push_many_takes_a_database_url_like_every_journaled_batch(
+    stampsync_sandbox: Sandbox, pg_dsn: str
+) -> None:
+    rows = [json.loads(line) for line in order_lines(3).splitlines()]
+    pushes = [
+        OrderPush(key=r.pop("key"), order=msgspec.convert(r, OrderData, from_attributes=True))
+        for r in rows
+    ]
+    async with stampsync_sandbox.stamped_client() as st:
+        first = await st.v3.orders.push_many(pushes, journal=pg_dsn)
+        again = await st.v3.orders.push_many(pushes, journal=pg_dsn)
+    assert first.counts["applied"] == 3
+    assert again.sent == 0
+    assert again.counts["skipped"] == 3
+    async with PgJournal(pg_dsn, account="stamped:store:270392") as j:
+        assert (await j.acounts())["applied"] == 3
 
 
 def test_import_prints_a_database_journal_without_its_password(
