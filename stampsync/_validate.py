@@ -72,6 +72,16 @@ def optional_finite(
     return finite(value, name, limit=limit, signed=signed, setting=setting)
 
 
+def positive_amount(
+    value: object, name: str, *, limit: int | float, setting: str = "max_value"
+) -> int | float:
+    """A :func:`finite` amount above zero (a credit, a voucher's value)."""
+    number = finite(value, name, limit=limit, setting=setting)
+    if number == 0:
+        raise ConfigurationError(f"{name} must be a positive number, got 0")
+    return number
+
+
 def amount_text(
     value: object, name: str, *, limit: int | float, setting: str = "max_value"
 ) -> None:

@@ -26,7 +26,14 @@ from stampsync.cli._inputs import MAX_JSONL_LINE, json_row, jsonl_lines
 from stampsync.errors import ConfigurationError
 from stampsync.sandbox import Sandbox
 from stampsync.stamped.v3 import OrderData
-from stampsync.stamps import Item, Payment, PosTransaction, StampAward
+from stampsync.stamps import (
+    IssueVoucher,
+    Item,
+    Payment,
+    PosTransaction,
+    RewardRedemption,
+    StampAward,
+)
 from tests._cli import report_rows, run_cli
 from tests._server import RecordingServer
 from tests.with_sandbox.test_pos_import import import_args
@@ -79,6 +86,37 @@ REFUSED: dict[str, tuple[Call, str]] = {
     "payment-inf": (
         sale(payments=[Payment(value=math.inf, payment_method=10)]),
         "payments[0].value must be a finite number",
+    ),
+    "redeem-stamps-2e9": (
+        lambda sp, _: sp.transactions.add_with_redemptions(
+            **SALE,
+            reward_redemptions=[RewardRedemption(request_id="r", reward=1, stamps=2_000_000_000)],
+        ),
+        "reward_redemptions[0].stamps 2000000000 is over the limit",
+    ),
+    "issued-voucher-nan": (
+        lambda sp, _: sp.transactions.add_with_redemptions(
+            **SALE, issue_voucher=IssueVoucher(template_id=1, value=math.nan)
+        ),
+        "issue_voucher.value must be a finite number",
+    ),
+    "credit-nan": (
+        lambda sp, _: sp.balances.credit(user="a@b.co", amount=math.nan, type="stamps"),
+        "amount must be a finite number",
+    ),
+    "debit-1e18": (
+        lambda sp, _: sp.balances.debit(user="a@b.co", amount=1e18, type="stamps"),
+        "amount 1e+18 is over the limit",
+    ),
+    "voucher-deduct-inf": (
+        lambda sp, _: sp.vouchers.deduct_value(user="a@b.co", voucher=1, value=math.inf),
+        "value must be a finite number",
+    ),
+    "voucher-validate-nan": (
+        lambda sp, _: sp.vouchers.validate(
+            voucher_code="V", merchant=1, transaction_value=math.nan
+        ),
+        "transaction_value must be a finite number",
     ),
     "award-2e9": (
         lambda sp, _: sp.stamps.add(user="a@b.co", store=2, number_of_stamps=2_000_000_000),

@@ -22,6 +22,7 @@ from .._validate import (
     optional_finite,
     optional_text,
     positive,
+    positive_amount,
     text,
     user_ref,
 )
@@ -532,9 +533,17 @@ class Transactions(StampsResource):
             user=user,
             **fields,
         )
+        limits = self._client.options
+        rewards = None if reward_redemptions is None else list(reward_redemptions)
+        for at, reward in enumerate(rewards or ()):
+            if reward.stamps is not None:
+                name = f"reward_redemptions[{at}].stamps"
+                bounded(reward.stamps, name, limit=limits.max_stamps)
+        if issue_voucher is not None and issue_voucher.value is not None:
+            positive_amount(issue_voucher.value, "issue_voucher.value", limit=limits.max_value)
         body = msgspec.structs.replace(
             base,
-            reward_redemptions=None if reward_redemptions is None else list(reward_redemptions),
+            reward_redemptions=rewards,
             voucher_redemptions=None if voucher_redemptions is None else list(voucher_redemptions),
             issue_voucher=issue_voucher,
         )
