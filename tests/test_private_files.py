@@ -356,3 +356,19 @@ def test_a_full_disk_mid_batch_is_a_stopped_run_naming_its_cause_not_a_crash(
     assert "internal error" not in err
     name = "r.jsonl" if where == "report" else "j.sqlite"
     assert f"stopped: cannot write {name}: No space left on device" in err
+
+
+@pytest.mark.stampsync_sandbox(customers=5)
+def test_a_full_disk_during_a_customer_sync_is_a_stopped_run_too(
+    stampsync_sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ReportFile, "write", _full_disk)
+    people = tmp_path / "people.csv"
+    people.write_text("email,first_name\nann@x.co,Ann\nbob@x.co,Bob\n")
+    code, _, err = run_cli(
+        ["stamped", "sync-customers", "--input", str(people), "--state", str(tmp_path / "s.sqlite"),
+         "--report", str(tmp_path / "r.jsonl"), *FAST],
+        stampsync_sandbox,
+    )  # fmt: skip
+    assert code == ExitCode.STOPPED, err
+    assert "stopped: cannot write r.jsonl: No space left on device" in err

@@ -97,13 +97,21 @@ def batch_report(path: Path) -> Iterator[ReportFile]:
         report.__enter__()
     except ConfigurationError as exc:
         fail(str(exc))
-    try:
+    with stop_on_write_failure():
         try:
             yield report
         except BaseException as exc:
             report.__exit__(type(exc), exc, exc.__traceback__)
             raise
         report.__exit__(None, None, None)
+
+
+@contextmanager
+def stop_on_write_failure() -> Iterator[None]:
+    """A journal, state or report file that cannot be written during a run (a full
+    disk) ends the command with exit 4 and the cause named; anything else goes on up."""
+    try:
+        yield
     except Exception as exc:
         why = write_failure(exc)
         if why is None:
