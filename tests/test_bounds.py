@@ -146,6 +146,16 @@ REFUSED: dict[str, tuple[Call, str]] = {
         lambda _, st: st.v3.loyalty.adjust_points("c-1", points=-1e9),
         "points -1000000000.0 is over the limit of 10,000 (max_stamps",
     ),
+    "v2-points-nan": (
+        lambda _, st: st.loyalty.create_transaction(email="a@b.co", type="custom", points=math.nan),
+        "points must be a finite number",
+    ),
+    "v2-order-value-inf": (
+        lambda _, st: st.loyalty.create_transaction(
+            email="a@b.co", type="purchase", order_value=math.inf
+        ),
+        "order_value must be a finite number",
+    ),
     "order-total-nan": (order(shopPriceTotal="NaN"), "cart.shop_price_total must be a finite"),
     "order-total-1e18": (order(shopPriceTotal="1e18"), "cart.shop_price_total 1e+18 is over"),
     "order-tax-negative": (order(shopPriceTax="-3"), "cart.shop_price_tax must not be negative"),
@@ -162,7 +172,10 @@ REFUSED: dict[str, tuple[Call, str]] = {
 
 def clients(url: str, **settings: Any) -> tuple[StampsClient, StampedClient]:
     sp = StampsClient("tok-123456", api_url=url, store=2, **settings)
-    st = StampedClient(store_hash="270392", api_key="key-v3-123456", api_url=url, **settings)
+    st = StampedClient(
+        "pub-123456", "key-private-123456", "270392", api_key="key-v3-123456", api_url=url,
+        **settings,
+    )  # fmt: skip
     return sp, st
 
 
