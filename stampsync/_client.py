@@ -25,7 +25,15 @@ T = TypeVar("T")
 #: What :meth:`BaseClient.with_options` may change: the rest belongs to the shared
 #: session and throttle.
 PER_CALL_SETTINGS = frozenset(
-    {"timeout", "max_retries", "retry_budget", "hooks", "concurrent_batch_executions"}
+    {
+        "timeout",
+        "max_retries",
+        "retry_budget",
+        "hooks",
+        "concurrent_batch_executions",
+        "max_stamps",
+        "max_value",
+    }
 )
 #: The settings of the shared connections and quota (refused by ``with_options``).
 _SHARED_SETTINGS = frozenset(ClientSettings.__annotations__) - PER_CALL_SETTINGS
@@ -111,9 +119,9 @@ class BaseClient:
 
     def with_options(self, **changes: Unpack[CallSettings]) -> Self:
         """A client sharing this one's connections, throttle and credentials, with
-        ``timeout``, ``max_retries``, ``retry_budget``, ``concurrent_batch_executions``
-        or ``hooks`` changed (for one slow call, say). It lives as long as this client:
-        close this one.
+        ``timeout``, ``max_retries``, ``retry_budget``, ``concurrent_batch_executions``,
+        ``hooks``, ``max_stamps`` or ``max_value`` changed (for one slow call, or one
+        large award). It lives as long as this client: close this one.
 
         ``hooks`` are added after this client's hooks, so its tracing goes on;
         ``replace_hooks=True`` keeps only the ones given.

@@ -14,7 +14,7 @@ from yarl import URL
 
 from ._events import Hook
 from ._request import is_loopback
-from ._validate import encodable
+from ._validate import DEFAULT_MAX_STAMPS, DEFAULT_MAX_VALUE, encodable
 from .errors import ConfigurationError
 from .throttle import Throttle
 
@@ -86,6 +86,10 @@ class ClientOptions:
             (attempts, answers, throttle waits, retries, ambiguous writes, the end). They
             run in the request's task, so keep them quick; one that raises is logged once
             and never breaks a request. :class:`stampsync.otel.OpenTelemetryHook` is one.
+        max_stamps: the most stamps (or points) one write may carry; a larger count is
+            refused before sending (10,000: a guard against a price typed into a count).
+        max_value: the largest money value (a total, a payment, an item's subtotal) a
+            write may carry; a larger one is refused before sending (10**12).
     """
 
     throttle_limit: int = 500
@@ -104,6 +108,8 @@ class ClientOptions:
     trust_env: bool = False
     trace_configs: Sequence[TraceConfig] = ()
     hooks: Sequence[Hook] = ()
+    max_stamps: int = DEFAULT_MAX_STAMPS
+    max_value: int | float = DEFAULT_MAX_VALUE
 
     def __post_init__(self) -> None:
         for name in (
@@ -111,9 +117,16 @@ class ClientOptions:
             "concurrent_connections",
             "concurrent_batch_executions",
             "max_response_bytes",
+            "max_stamps",
         ):
             _positive_int(getattr(self, name), name)
-        for name in ("throttle_seconds", "timeout", "retry_budget", "max_retry_after"):
+        for name in (
+            "throttle_seconds",
+            "timeout",
+            "retry_budget",
+            "max_retry_after",
+            "max_value",
+        ):
             _positive_number(getattr(self, name), name)
         retries = self.max_retries
         if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
@@ -174,6 +187,8 @@ class ClientSettings(TypedDict, total=False):
     trust_env: bool
     trace_configs: Sequence[TraceConfig]
     hooks: Sequence[Hook]
+    max_stamps: int
+    max_value: int | float
 
 
 class CallSettings(TypedDict, total=False):
@@ -191,6 +206,8 @@ class CallSettings(TypedDict, total=False):
     concurrent_batch_executions: int
     hooks: Sequence[Hook]
     replace_hooks: bool
+    max_stamps: int
+    max_value: int | float
 
 
 def check_proxy(proxy: object) -> URL:

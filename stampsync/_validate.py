@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import math
 import re
 from typing import TypeVar
 
@@ -12,6 +13,104 @@ from .errors import ConfigurationError
 E = TypeVar("E", bound=enum.Enum)
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+#: The most stamps (or points) one write may carry unless the caller raises it (client
+#: setting ``max_stamps``): a guard against a price typed into a count.
+DEFAULT_MAX_STAMPS = 10_000
+#: The largest money value (in the currency's unit) a write may carry unless the caller
+#: raises it (client setting ``max_value``): a guard against a unit mix-up or garbage.
+DEFAULT_MAX_VALUE = 10**12
+#: The most people one sale may be for; a larger count is a typo, not a sale.
+MAX_PEOPLE = 100_000
+
+
+def _shown(value: object) -> str:
+    """``value`` for a message, kept short (a 5,000-digit integer cannot even be printed)."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**15:
+        return f"{float(value) if value.bit_length() < 1024 else float('inf'):.3g}"
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def finite(
+    value: object,
+    name: str,
+    *,
+    limit: int | float,
+    signed: bool = False,
+    setting: str = "max_value",
+) -> int | float:
+    """A finite number (no NaN, no Infinity), at most ``limit`` in size, and not negative
+    unless ``signed``: what the API means by an amount. JSON cannot carry NaN or Infinity
+    (they would reach the server as ``null``), and a value past ``limit`` is refused as a
+    likely mistake; ``setting`` names the client setting that raises the limit."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigurationError(f"{name} must be a number, got {_shown(value)}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigurationError(f"{name} must be a finite number, got {_shown(value)}")
+    if value < 0 and not signed:
+        raise ConfigurationError(f"{name} must not be negative, got {_shown(value)}")
+    if abs(value) > limit:
+        raise ConfigurationError(
+            f"{name} {_shown(value)} is over the limit of {limit:,} ({setting}; raise it if "
+            "the value is right)"
+        )
+    return value
+
+
+def optional_finite(
+    value: object,
+    name: str,
+    *,
+    limit: int | float,
+    signed: bool = False,
+    setting: str = "max_value",
+) -> int | float | None:
+    """``None`` or :func:`finite`."""
+    if value is None:
+        return None
+    return finite(value, name, limit=limit, signed=signed, setting=setting)
+
+
+def positive_amount(
+    value: object, name: str, *, limit: int | float, setting: str = "max_value"
+) -> int | float:
+    """A :func:`finite` amount above zero (a credit, a voucher's value)."""
+    number = finite(value, name, limit=limit, setting=setting)
+    if number == 0:
+        raise ConfigurationError(f"{name} must be a positive number, got 0")
+    return number
+
+
+def amount_text(
+    value: object, name: str, *, limit: int | float, setting: str = "max_value"
+) -> None:
+    """``None``, or an amount given as text (``"19.90"``, as Stamped V3 spells money) or as
+    a number: it must read as a finite number, not negative, at most ``limit``."""
+    if value is None:
+        return
+    if isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            raise ConfigurationError(
+                f"{name} must be a number written as text, got {_shown(value)}"
+            ) from None
+        if not math.isfinite(number):
+            raise ConfigurationError(f"{name} must be a finite number, got {_shown(value)}")
+        finite(number, name, limit=limit, setting=setting)
+        return
+    finite(value, name, limit=limit, setting=setting)
+
+
+def bounded(value: object, name: str, *, limit: int, setting: str | None = "max_stamps") -> int:
+    """An integer >= 1 and at most ``limit`` (a count of stamps, say); ``setting`` names
+    the client setting that raises the limit (``None``: a fixed one)."""
+    count = positive(value, name)
+    if count > limit:
+        why = f" ({setting}; raise it if the count is right)" if setting else ""
+        raise ConfigurationError(f"{name} {_shown(count)} is over the limit of {limit:,}{why}")
+    return count
 
 
 def user_ref(value: object, name: str = "user") -> str | int:
@@ -66,7 +165,7 @@ def email(value: object, name: str = "email") -> str:
 def positive(value: object, name: str) -> int:
     """An integer >= 1."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigurationError(f"{name} must be a positive integer, got {value!r}")
+        raise ConfigurationError(f"{name} must be a positive integer, got {_shown(value)}")
     return value
 
 

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, TypeVar
 import msgspec
 
 from .._validate import positive
-from ..errors import ConfigurationError
 from .fanout import StopEvent
 from .journal import WriteJournal, batch_account
 from .writes import BatchReport, OnOutcome, Prepared, Rejected, run_writes
@@ -32,21 +31,18 @@ async def add_many(
     on_outcome: OnOutcome | None,
     keep_outcomes: bool,
     stop: StopEvent | None,
-    max_stamps: int,
+    max_stamps: int | None,
     check_first: bool,
     breaker: int,
 ) -> BatchReport:
     """Award stamps to many customers, each award at most once (see
     :meth:`Stamps.add_many <stampsync.stamps.Stamps.add_many>`)."""
-    positive(max_stamps, "max_stamps")
+    limit = stamps._client.options.max_stamps if max_stamps is None else max_stamps
+    positive(limit, "max_stamps")
 
     def prepare(award: StampAward) -> Prepared:
-        if isinstance(award.number_of_stamps, int) and award.number_of_stamps > max_stamps:
-            raise ConfigurationError(
-                f"number_of_stamps {award.number_of_stamps} is over the limit of "
-                f"{max_stamps} per award (max_stamps)"
-            )
         body = stamps.add_body(
+            max_stamps=limit,
             user=award.user,
             number_of_stamps=award.number_of_stamps,
             store=award.store,

@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterable, AsyncIterator, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import anyio
 import msgspec
 
 from .._validate import positive
@@ -15,7 +15,7 @@ from ..errors import ConfigurationError
 from ..stamped.v3.models import OrderData
 from ..stamped.v3.orders import OrderPush
 from .fanout import StopEvent, _aiter
-from .journal import Journal
+from .journal import Entry, Journal, WriteJournal, open_journal
 from .writes import BatchReport, OnOutcome, Prepared, Rejected, run_writes
 
 if TYPE_CHECKING:
@@ -23,6 +23,19 @@ if TYPE_CHECKING:
 
 #: The journal's name for an order push.
 PUSH_OPERATION = "stamped.v3.orders.push"
+
+
+#: The note of an upsert marked for sending again.
+_RESENT = "an upsert by customOrderId: resent"
+
+
+def _unsettled_upsert(entry: Entry) -> bool:
+    return (
+        entry.operation == PUSH_OPERATION
+        and entry.status in ("ambiguous", "pending")
+        and isinstance(entry.request, dict)
+        and bool(entry.request.get("customOrderId"))
+    )
 
 
 def resend_upserts(journal: Journal) -> int:
@@ -34,23 +47,41 @@ def resend_upserts(journal: Journal) -> int:
     """
     resent = 0
     for entry in list(journal.entries()):
-        if entry.operation != PUSH_OPERATION or entry.status not in ("ambiguous", "pending"):
-            continue
-        if not isinstance(entry.request, dict) or not entry.request.get("customOrderId"):
+        if not _unsettled_upsert(entry):
             continue
         try:
-            journal.resolve(entry.key, applied=False, note="an upsert by customOrderId: resent")
+            journal.resolve(entry.key, applied=False, note=_RESENT)
         except ConfigurationError:
             continue  # held by a live run
         resent += 1
     return resent
 
 
+async def aresend_upserts(journal: WriteJournal) -> int:
+    """:func:`resend_upserts` for any journal (SQLite or PostgreSQL), from async code."""
+    resent = 0
+    for entry in await journal.aentries():
+        if not _unsettled_upsert(entry):
+            continue
+        try:
+            await journal.aresolve(entry.key, applied=False, note=_RESENT)
+        except ConfigurationError:
+            continue  # held by a live run
+        resent += 1
+    return resent
+
+
+def orders_account(orders: Orders) -> str:
+    """The account a shared (PostgreSQL) journal files a shop's order pushes under: the
+    shop's store hash, never a digest of the key."""
+    return f"stamped:store:{orders._store_hash}"
+
+
 async def push_many(
     orders: Orders,
     rows: Iterable[Pushable] | AsyncIterable[Pushable],
     *,
-    journal: str | Path | Journal | None,
+    journal: str | Path | WriteJournal | None,
     account: str | None,
     on_outcome: OnOutcome | None,
     keep_outcomes: bool,
@@ -61,15 +92,30 @@ async def push_many(
     """Push many orders, each key at most once (see
     :meth:`Orders.push_many <stampsync.stamped.v3.orders.Orders.push_many>`)."""
     positive(breaker, "breaker")
-    if isinstance(journal, Journal):
-        await anyio.to_thread.run_sync(resend_upserts, journal)
-    elif journal is not None:
+    # The shop's store hash is its identity (Stamped has no merchant): the default account.
+    account = account if account is not None else orders_account(orders)
+    jrn = None if journal is None else open_journal(journal, account=account)
+    async with contextlib.AsyncExitStack() as stack:
+        if jrn is not None:
+            if jrn is not journal:  # opened here, closed here
+                await stack.enter_async_context(jrn)
+            await aresend_upserts(jrn)
+        return await _push(
+            orders, rows, jrn, account, on_outcome, keep_outcomes, stop, check_first, breaker
+        )
 
-        def settle(path: str | Path = journal) -> None:
-            with Journal(path) as opened:
-                resend_upserts(opened)
 
-        await anyio.to_thread.run_sync(settle)
+async def _push(
+    orders: Orders,
+    rows: Iterable[Pushable] | AsyncIterable[Pushable],
+    journal: WriteJournal | None,
+    account: str,
+    on_outcome: OnOutcome | None,
+    keep_outcomes: bool,
+    stop: StopEvent | None,
+    check_first: bool,
+    breaker: int,
+) -> BatchReport:
 
     def prepare(item: OrderPush) -> Prepared:
         order = item.order
@@ -79,6 +125,7 @@ async def push_many(
             raise ConfigurationError("an order needs customer_id or custom_customer_id")
         if order.cart is None:
             raise ConfigurationError("an order needs a cart")
+        orders.check(order)
 
         async def send() -> int | None:
             await orders.push(order)

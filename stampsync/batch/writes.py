@@ -58,7 +58,8 @@ class ExitCode(enum.IntEnum):
     """Some rows were sent and their outcome is unknown: resolve them before rerunning."""
     STOPPED = 4
     """Stopped early: credentials refused or the server unreachable, so every row would
-    fail. Rows not tried are untouched; fix the cause and rerun."""
+    fail (or, on the command line, the journal or report could not be written: a full
+    disk). Rows not tried are untouched; fix the cause and rerun."""
     CRASHED = 70
     """An internal error (a bug): nothing more was sent; the journal is consistent."""
     INTERRUPTED = 130

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Self
 
 from .._files import open_private
+from ..batch.writes import ExitCode
+from ..errors import ConfigurationError, StateFileError
+from ._common import fail
 
 
 class Aborted(Exception):
@@ -60,3 +65,59 @@ class ReportFile:
         # Even an interrupted or crashed run's rows are worth keeping: they are what was
         # done. The rename is atomic, so a reader sees the old report or the new one.
         os.replace(self._partial, self.path)
+
+
+def write_failure(exc: BaseException) -> str | None:
+    """What stopped a run when ``exc`` is a journal or report that could not be written
+    (a full disk, say), found inside exception groups; ``None`` for anything else."""
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            if (found := write_failure(inner)) is not None:
+                return found
+        return None
+    if isinstance(exc, StateFileError):
+        return str(exc)
+    if isinstance(exc, OSError):
+        where = f"{exc.filename}: " if exc.filename else ""
+        return f"cannot write {where}{exc.strerror or exc}"
+    return None
+
+
+@contextmanager
+def batch_report(path: Path) -> Iterator[ReportFile]:
+    """The report of a batch command, opened now, and its files' failures as exit codes.
+
+    A report path that cannot be opened (a symbolic link, a directory) refuses the run
+    (exit 2) before anything is sent. A journal or report that cannot be written during
+    the run (a full disk) stops it with exit 4, the cause named (not as an internal
+    error): rows not tried are untouched, rows in flight are in the journal as sent.
+    """
+    report = ReportFile(path)
+    try:
+        report.__enter__()
+    except ConfigurationError as exc:
+        fail(str(exc))
+    with stop_on_write_failure():
+        try:
+            yield report
+        except BaseException as exc:
+            report.__exit__(type(exc), exc, exc.__traceback__)
+            raise
+        report.__exit__(None, None, None)
+
+
+@contextmanager
+def stop_on_write_failure() -> Iterator[None]:
+    """A journal, state or report file that cannot be written during a run (a full
+    disk) ends the command with exit 4 and the cause named; anything else goes on up."""
+    try:
+        yield
+    except Exception as exc:
+        why = write_failure(exc)
+        if why is None:
+            raise
+        fail(
+            f"stopped: {why}; rows not tried are untouched: free the space (or fix the file) "
+            "and rerun the same command",
+            ExitCode.STOPPED,
+        )

@@ -35,7 +35,7 @@ from ._common import (
     with_options,
 )
 from ._inputs import check_records_file, read_records
-from ._report import Aborted, ReportFile
+from ._report import Aborted, ReportFile, stop_on_write_failure
 from ._secrets import PrivateKeyFile, resolve_secret, secret_option
 from ._signals import GracefulStop
 
@@ -422,7 +422,7 @@ def sync_customers_command(
             return result
 
         try:
-            with out if out else contextlib.nullcontext():
+            with stop_on_write_failure(), out if out else contextlib.nullcontext():
                 result = asyncio.run(run())
         except Aborted as aborted:
             err.print("[yellow]aborted: a rerun sends the rows in flight again (upserts repeat)")

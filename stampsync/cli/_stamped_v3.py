@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ import typer
 
 from .._files import open_private
 from ..batch._runs import exclusive
-from ..batch.journal import Journal
+from ..batch.journal import Journal, WriteJournal, is_database_url
 from ..batch.writes import BatchReport, Outcome, Rejected
 from ..stamped.client import StampedClient
 from ..stamped.v3 import OrderData, OrderPush
@@ -29,11 +30,11 @@ from ._common import (
     require,
     with_options,
 )
-from ._inputs import check_text_file
-from ._report import Aborted, ReportFile
+from ._inputs import check_text_file, jsonl_lines, too_long
+from ._report import Aborted, ReportFile, batch_report
 from ._secrets import file_option, resolve_secret, secret_option
 from ._signals import GracefulStop
-from ._stamps import Account
+from ._stamps import Account, JournalSpec, check_database, pg_journal, shown
 
 ApiUrl = Annotated[str, typer.Option("--api-url", envvar="STAMPED_API_URL", help="Base URL.")]
 ApiKey = Annotated[
@@ -84,41 +85,41 @@ def v3_client(
 def read_orders(path: Path) -> Iterator[OrderPush | Rejected]:
     """Stream JSONL rows (one order per line, the API's field names, an optional
     ``key``; else the key is ``customOrderId``) as :class:`OrderPush` items."""
-    with path.open(encoding="utf-8-sig") as fh:
-        for number, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                raw = msgspec.json.decode(line)
-            except msgspec.DecodeError:
-                yield Rejected("", f"line {number} is not JSON", number)
-                continue
-            if not isinstance(raw, dict):
-                yield Rejected("", f"line {number} is not a JSON object", number)
-                continue
-            key = raw.pop("key", None)
-            if key is None:
-                key = raw.get("customOrderId")
-            key_text = key if isinstance(key, str) else "" if key is None else str(key)
-            customer = raw.get("customCustomerId") or raw.get("customerId")
-            user = None if customer is None else str(customer)
-            unknown = set(raw) - ORDER_FIELDS
-            if unknown:
-                why = f"line {number}: unknown order fields: {', '.join(sorted(unknown))}"
-                yield Rejected(key_text, why, number, user)
-                continue
-            try:
-                order = msgspec.convert(raw, OrderData)
-            except msgspec.ValidationError as exc:
-                yield Rejected(key_text, f"line {number}: {exc}", number, user)
-                continue
-            yield OrderPush(key=key_text, order=order, row=number)
+    for number, line in jsonl_lines(path):
+        if line is None:
+            yield Rejected("", too_long(number), number)
+            continue
+        try:
+            raw = msgspec.json.decode(line)
+        except msgspec.DecodeError:
+            yield Rejected("", f"line {number} is not JSON", number)
+            continue
+        if not isinstance(raw, dict):
+            yield Rejected("", f"line {number} is not a JSON object", number)
+            continue
+        key = raw.pop("key", None)
+        if key is None:
+            key = raw.get("customOrderId")
+        key_text = key if isinstance(key, str) else "" if key is None else str(key)
+        customer = raw.get("customCustomerId") or raw.get("customerId")
+        user = None if customer is None else str(customer)
+        unknown = set(raw) - ORDER_FIELDS
+        if unknown:
+            why = f"line {number}: unknown order fields: {', '.join(sorted(unknown))}"
+            yield Rejected(key_text, why, number, user)
+            continue
+        try:
+            order = msgspec.convert(raw, OrderData)
+        except msgspec.ValidationError as exc:
+            yield Rejected(key_text, f"line {number}: {exc}", number, user)
+            continue
+        yield OrderPush(key=key_text, order=order, row=number)
 
 
 async def push_file(
     client: StampedClient,
     path: Path,
-    journal: Journal,
+    journal: WriteJournal,
     report: ReportFile,
     total: int,
     account: str | None = None,
@@ -136,7 +137,10 @@ async def push_file(
                     rate = done / max(time.monotonic() - started, 1e-6)
                     bar.update(task, advance=1, rate=f"{rate:.1f}/s")
 
-                async with client:
+                async with contextlib.AsyncExitStack() as stack:
+                    if not isinstance(journal, Journal):  # a database: open it on this loop
+                        await stack.enter_async_context(journal)
+                    await stack.enter_async_context(client)
                     result = await client.v3.orders.push_many(
                         read_orders(path),
                         journal=journal,
@@ -157,9 +161,7 @@ def push_orders(
     input: Annotated[
         Path, typer.Option("--input", help="JSONL: one order per line, the API's field names")
     ],
-    journal: Annotated[
-        Path, typer.Option("--journal", help="SQLite journal: at most once per key, across runs")
-    ],
+    journal: JournalSpec,
     report: Annotated[Path, typer.Option("--report", help="JSONL: one outcome per row")],
     account: Account = None,
     *,
@@ -178,22 +180,23 @@ def push_orders(
     total = check_text_file(input)
     with api_errors():
         client = access.client(tuning)
-        jrn = Journal(journal).open()
+        jrn = orders_journal(journal, client, account)
     try:
-        with ReportFile(report) as out:
+        with batch_report(report) as out:
             result = asyncio.run(push_file(client, input, jrn, out, total, account))
     except Aborted as aborted:
         err.print("[yellow]aborted: pushes in flight are ambiguous; see the journal")
         raise typer.Exit(128 + aborted.signum) from None
     finally:
-        jrn.close()
+        if isinstance(jrn, Journal):
+            jrn.close()
     c = result.counts
     err.print(
         f"pushed {c['applied']} (of which {c['skipped']} already in the journal), "
         f"failed {c['failed']}, ambiguous {c['ambiguous']}; sent {result.sent} requests"
     )
     if result.held:
-        err.print(f"[yellow]{result.held} row(s) held by another run on {journal}: not sent")
+        err.print(f"[yellow]{result.held} row(s) held by another run on {shown(journal)}: not sent")
     if result.stopped:
         err.print(f"[bold red]stopped early:[/] {result.stopped}; rows not tried are untouched")
     if result.interrupted:
@@ -202,9 +205,21 @@ def push_orders(
         err.print(
             f"[yellow]{c['ambiguous']} order(s) are ambiguous: sent, outcome unknown.[/] "
             f"Look them up (orders.lookup), then: stampsync stamps journal resolve "
-            f"--journal {journal} KEY --applied | --not-applied"
+            f"--journal {shown(journal)} KEY --applied | --not-applied"
         )
     raise typer.Exit(result.exit_code)
+
+
+def orders_journal(journal: str, client: StampedClient, account: str | None = None) -> WriteJournal:
+    """The journal of ``push-orders``: a SQLite file (opened now) or a PostgreSQL
+    database (checked now, keys filed under ``--account``, else the shop's store hash)."""
+    if is_database_url(journal):
+        from ..batch.orders import orders_account
+
+        jrn = pg_journal(journal, account or orders_account(client.v3.orders))
+        check_database(jrn)
+        return jrn
+    return Journal(journal).open()
 
 
 def parse_filters(pairs: list[str]) -> dict[str, Any]:
@@ -235,25 +250,36 @@ def parse_filters(pairs: list[str]) -> dict[str, Any]:
 async def export_v3(
     client: StampedClient, out: Path, page_size: int, filters: dict[str, Any]
 ) -> int:
-    """Write every matching V3 customer to ``out`` as JSONL; the signal that stopped it, or 0."""
+    """Write every matching V3 customer to ``out`` as JSONL; the signal that stopped it, or 0.
+
+    The file is written aside (``out.partial``) and renamed over ``out`` only once the
+    listing ends (or a signal stops it: then ``out`` holds what was read), so a refused
+    key or a failure part way leaves the last export whole.
+    """
     count = 0
     started = time.monotonic()
+    partial = out.with_name(out.name + ".partial")
     with GracefulStop("stopping the export") as signals:
         try:
             async with client:
                 listing = client.v3.customers.list(limit=page_size, **filters)
-                fd = open_private(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
-                with os.fdopen(fd, "w", encoding="utf-8") as fh, progress() as bar:
-                    task = bar.add_task("exporting (V3)", total=None, rate="")
-                    async with listing:
-                        async for customer in listing:
-                            if signals.event.is_set():
-                                err.print("[yellow]interrupted: the file holds what was read")
-                                break
-                            fh.write(msgspec.json.encode(customer).decode() + "\n")
-                            count += 1
-                            rate = count / max(time.monotonic() - started, 1e-6)
-                            bar.update(task, completed=count, rate=f"{rate:.0f}/s")
+                fd = open_private(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+                try:
+                    with os.fdopen(fd, "w", encoding="utf-8") as fh, progress() as bar:
+                        task = bar.add_task("exporting (V3)", total=None, rate="")
+                        async with listing:
+                            async for customer in listing:
+                                if signals.event.is_set():
+                                    err.print("[yellow]interrupted: the file holds what was read")
+                                    break
+                                fh.write(msgspec.json.encode(customer).decode() + "\n")
+                                count += 1
+                                rate = count / max(time.monotonic() - started, 1e-6)
+                                bar.update(task, completed=count, rate=f"{rate:.0f}/s")
+                except BaseException:
+                    partial.unlink(missing_ok=True)
+                    raise
+                os.replace(partial, out)
         finally:
             await release(client)
     err.print(

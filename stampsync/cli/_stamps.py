@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from ..batch.postgres import PgJournal
 from ._common import Tuning, api_errors, err, fail, progress, release, with_options
 from ._inputs import check_awards_file, read_awards
-from ._report import Aborted, ReportFile
+from ._report import Aborted, ReportFile, batch_report
 from ._secrets import TokenFile, resolve_secret, secret_option
 from ._signals import GracefulStop
 
@@ -154,13 +154,18 @@ class StampsAccess:
     token_file: TokenFile = None
 
     def client(
-        self, tuning: Tuning, store: int | None = None, merchant: int | None = None
+        self,
+        tuning: Tuning,
+        store: int | None = None,
+        merchant: int | None = None,
+        limits: dict[str, int | float] | None = None,
     ) -> StampsClient:
-        """A client with this token and ``tuning``; a usage error if there is no token."""
+        """A client with this token and ``tuning`` (and ``merchant``, ``limits``, see
+        :meth:`Tuning.stamps`); a usage error if there is no token."""
         token = resolve_secret(
             self.token, self.token_file, flag="--token", env="STAMPS_TOKEN", what="Stamps API token"
         )
-        return tuning.stamps(self.api_url, token, store=store, merchant=merchant)
+        return tuning.stamps(self.api_url, token, store=store, merchant=merchant, limits=limits)
 
 
 async def award_file(
@@ -287,7 +292,7 @@ def award(
         keys = (row.key for row in rows if not isinstance(row, Rejected))
         jrn = write_journal(journal, client, account, keys)
     try:
-        with ReportFile(report) as out:
+        with batch_report(report) as out:
             result = asyncio.run(award_file(client, input, jrn, out, total, max_stamps, store))
     except Aborted as aborted:
         err.print("[yellow]aborted: awards in flight are ambiguous; see the journal")

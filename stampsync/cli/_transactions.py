@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import csv
-import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,15 +29,16 @@ from typing import Annotated, Any
 import msgspec
 import typer
 
+from .._validate import DEFAULT_MAX_STAMPS, DEFAULT_MAX_VALUE
 from ..batch.journal import Journal, WriteJournal
 from ..batch.writes import BatchReport, Outcome, Rejected
 from ..stamps.client import StampsClient
 from ..stamps.transactions import PosTransaction
 from ._common import Tuning, api_errors, err, fail, progress, release, with_options
-from ._inputs import check_csv_header, check_text_file
-from ._report import Aborted, ReportFile
+from ._inputs import check_csv_header, check_text_file, json_row, jsonl_lines
+from ._report import Aborted, ReportFile, batch_report
 from ._signals import GracefulStop
-from ._stamps import Account, JournalSpec, Merchant, StampsAccess, write_journal
+from ._stamps import Account, JournalSpec, Merchant, StampsAccess, shown, write_journal
 
 app = typer.Typer(help="Transactions: a point of sale's day-end import.", no_args_is_help=True)
 
@@ -134,19 +134,12 @@ def _row(data: dict[str, Any], number: int) -> PosTransaction | Rejected:
 def read_transactions(path: Path) -> Iterator[PosTransaction | Rejected]:
     """Stream the rows of a JSONL or flat-CSV import file, each with its line number."""
     if is_jsonl(path):
-        with path.open(encoding="utf-8-sig") as fh:
-            for number, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    data = json.loads(line)
-                except json.JSONDecodeError:
-                    yield Rejected(f"line-{number}", f"line {number} is not JSON", number)
-                    continue
-                if not isinstance(data, dict):
-                    yield Rejected(f"line-{number}", f"line {number} is not an object", number)
-                    continue
-                yield _row(data, number)
+        for number, line in jsonl_lines(path):
+            data = json_row(number, line)
+            if isinstance(data, str):
+                yield Rejected(f"line-{number}", data, number)
+                continue
+            yield _row(data, number)
         return
     with path.open(newline="", encoding="utf-8-sig") as fh:
         reader = csv.reader(fh)
@@ -175,8 +168,7 @@ def check_transactions_file(path: Path) -> int:
     """Check an import file before anything is sent; return its number of rows."""
     if is_jsonl(path):
         check_text_file(path)
-        with path.open(encoding="utf-8-sig") as fh:
-            rows = sum(1 for line in fh if line.strip())
+        rows = sum(1 for _ in jsonl_lines(path))
         if rows == 0:
             fail(f"{path} has no rows")
         return rows
@@ -233,11 +225,24 @@ def import_(
     ] = None,
     account: Account = None,
     merchant: Merchant = None,
+    max_stamps: Annotated[
+        int,
+        typer.Option(min=1, help="most stamps one row may give (its stamps field); over it fails"),
+    ] = DEFAULT_MAX_STAMPS,
+    max_value: Annotated[
+        float,
+        typer.Option(
+            min=1, help="largest money value of a row (totals, items, payments); over it fails"
+        ),
+    ] = DEFAULT_MAX_VALUE,
     *,
     access: StampsAccess,
     tuning: Tuning,
 ) -> None:
     """Add every transaction of a day's file, each key at most once.
+
+    Every amount must be a finite number, not negative, and at most ``--max-value``; a
+    row's ``stamps`` at most ``--max-stamps``: a row over them fails alone, unsent.
 
     A lost answer is resolved by the invoice when the server proves the sale is this
     row's (the row is applied, ``recovered`` in the report); otherwise it stays
@@ -247,7 +252,12 @@ def import_(
     """
     total = check_transactions_file(input)
     with api_errors():
-        client = access.client(tuning, store, merchant)
+        client = access.client(
+            tuning,
+            store,
+            merchant,
+            limits={"max_stamps": max_stamps, "max_value": max_value},
+        )
         keys = (
             row.key if row.key is not None else row.natural_key(client.store)
             for row in read_transactions(input)
@@ -255,7 +265,7 @@ def import_(
         )
         jrn = write_journal(journal, client, account, keys)
     try:
-        with ReportFile(report) as out:
+        with batch_report(report) as out:
             result = asyncio.run(import_file(client, input, jrn, out, total))
     except Aborted as aborted:
         err.print("[yellow]aborted: transactions in flight are ambiguous; see the journal")
@@ -278,6 +288,6 @@ def import_(
             f"[yellow]{c['ambiguous']} transaction(s) are ambiguous: the invoice lookup "
             f"failed or could not prove them (see the report's errors).[/] Check them on "
             f"Stamps, then: stampsync stamps journal resolve "
-            f"--journal {journal} KEY --applied | --not-applied"
+            f"--journal {shown(journal)} KEY --applied | --not-applied"
         )
     raise typer.Exit(result.exit_code)

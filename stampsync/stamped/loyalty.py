@@ -5,8 +5,7 @@ from __future__ import annotations
 from .._endpoint import stamped
 from .._request import compact
 from .._validate import email as check_email
-from .._validate import optional_text, text
-from ..errors import ConfigurationError
+from .._validate import optional_finite, optional_text, text
 from ._resource import StampedResource
 from .models import LoyaltyTransaction, Tiers
 
@@ -35,16 +34,19 @@ class Loyalty(StampedResource):
 
         ``type`` must be a transaction type configured in the loyalty program
         (``"custom"``, ``"purchase"``, ...). **Not idempotent**: never retried once sent.
+        ``points`` (either sign, at most the client's ``max_stamps``) and ``order_value``
+        (at most ``max_value``) must be finite numbers; they are checked before sending.
         """
-        if points is not None and (isinstance(points, bool) or not isinstance(points, int | float)):
-            raise ConfigurationError(f"points must be a number, got {points!r}")
+        limits = self._client.options
         body = compact(
             email=check_email(email, "email"),
             type=text(type, "type"),
-            points=points,
+            points=optional_finite(
+                points, "points", limit=limits.max_stamps, signed=True, setting="max_stamps"
+            ),
             note=optional_text(note, "note"),
             action=optional_text(action, "action"),
-            orderValue=order_value,
+            orderValue=optional_finite(order_value, "order_value", limit=limits.max_value),
         )
         return await self._call(CREATE_LOYALTY_TRANSACTION, body=body)
 

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from .._endpoint import stamps
-from .._validate import positive, text, user_ref
-from ..errors import ConfigurationError
+from .._validate import positive, positive_amount, text, user_ref
 from ._resource import StampsResource
 from .pos_models import BalanceResult
 
@@ -27,11 +26,9 @@ class Balances(StampsResource):
         merchant: int | None,
         store: int | None,
     ) -> dict[str, object]:
-        if isinstance(amount, bool) or not isinstance(amount, int | float) or amount <= 0:
-            raise ConfigurationError(f"amount must be a positive number, got {amount!r}")
         return {
             "user": user_ref(user),
-            "amount": amount,
+            "amount": positive_amount(amount, "amount", limit=self._client.options.max_value),
             "type": text(type, "type"),
             "merchant": self._merchant(merchant),
             "store": self._store(store, required=True),

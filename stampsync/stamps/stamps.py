@@ -11,7 +11,10 @@ import msgspec
 
 from .._endpoint import stamps
 from .._options import BREAKER_THRESHOLD
-from .._validate import iso_date, optional_text, positive, text, user_ref
+from .._validate import (
+    DEFAULT_MAX_STAMPS as DEFAULT_MAX_STAMPS,  # its home before _validate; still imported
+)
+from .._validate import bounded, iso_date, optional_text, positive, text, user_ref
 from ._resource import StampsResource
 from .models import AddStampsResult, DeductStampsResult
 
@@ -57,11 +60,6 @@ class StampDeduction(msgspec.Struct, kw_only=True, frozen=True):
     row: int | None = None
 
 
-#: The most stamps one award of a mass award may carry unless told otherwise: a guard
-#: against a unit mix-up (a price in cents in the stamps column) reaching the server.
-DEFAULT_MAX_STAMPS = 10_000
-
-
 class AddStampsBody(msgspec.Struct, omit_defaults=True, kw_only=True):
     """Body of ``POST /api/stamps/add``."""
 
@@ -85,12 +83,17 @@ class Stamps(StampsResource):
         notes: str | None = None,
         expiration_date: dt.date | str | None = None,
         require_email_notification: bool | None = None,
+        max_stamps: int | None = None,
     ) -> AddStampsBody:
-        """Check the arguments of :meth:`add` and build its body, sending nothing."""
+        """Check the arguments of :meth:`add` and build its body, sending nothing.
+
+        ``number_of_stamps`` may be at most ``max_stamps`` (default: the client's
+        ``max_stamps`` setting)."""
+        limit = self._client.options.max_stamps if max_stamps is None else max_stamps
         return AddStampsBody(
             user=user_ref(user),
             store=positive(self._store(store, required=True), "store"),
-            number_of_stamps=positive(number_of_stamps, "number_of_stamps"),
+            number_of_stamps=bounded(number_of_stamps, "number_of_stamps", limit=limit),
             notes=optional_text(notes, "notes"),
             expiration_date=iso_date(expiration_date, "expiration_date"),
             require_email_notification=require_email_notification,
@@ -110,7 +113,8 @@ class Stamps(StampsResource):
 
         Args:
             user: the customer's email or member id.
-            number_of_stamps: how many stamps, >= 1.
+            number_of_stamps: how many stamps, >= 1 and at most the client's
+                ``max_stamps`` (10,000 unless raised).
             store: the store id (defaults to the client's ``store``).
             notes: why the stamps are awarded.
             expiration_date: when they expire (defaults to the merchant's setting).
@@ -152,7 +156,7 @@ class Stamps(StampsResource):
         """Check the arguments of :meth:`deduct` and build its body, sending nothing."""
         return {
             "user": user_ref(user),
-            "stamps": positive(stamps, "stamps"),
+            "stamps": bounded(stamps, "stamps", limit=self._client.options.max_stamps),
             "notes": text(notes, "notes"),
         }
 
@@ -179,7 +183,7 @@ class Stamps(StampsResource):
         on_outcome: OnOutcome | None = None,
         keep_outcomes: bool = True,
         stop: StopEvent | None = None,
-        max_stamps: int = DEFAULT_MAX_STAMPS,
+        max_stamps: int | None = None,
         check_first: bool = True,
         breaker: int = BREAKER_THRESHOLD,
     ) -> BatchReport:
@@ -207,7 +211,8 @@ class Stamps(StampsResource):
             keep_outcomes: keep every outcome in the report (turn off for huge batches
                 and stream them through ``on_outcome``).
             stop: set it to stop taking new awards; those in flight finish.
-            max_stamps: an award of more stamps fails its row, unsent.
+            max_stamps: an award of more stamps fails its row, unsent (default: the
+                client's ``max_stamps`` setting, 10,000 unless raised).
             check_first: ping the API before the first award, so wrong credentials or an
                 unreachable server stop the run before any row is tried.
             breaker: stop after this many credential or connection failures in a row

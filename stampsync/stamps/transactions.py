@@ -14,7 +14,18 @@ from .._endpoint import stamps
 from .._options import BREAKER_THRESHOLD
 from .._paging import KeysetPages
 from .._request import compact
-from .._validate import iso_date, optional_text, positive, text, user_ref
+from .._validate import (
+    MAX_PEOPLE,
+    bounded,
+    finite,
+    iso_date,
+    optional_finite,
+    optional_text,
+    positive,
+    positive_amount,
+    text,
+    user_ref,
+)
 from ..errors import AmbiguousWriteError, ConfigurationError, StampsyncError, ValidationError
 from ._resource import StampsResource
 from .pos_models import (
@@ -33,6 +44,7 @@ from .pos_models import (
 )
 
 if TYPE_CHECKING:
+    from .._options import ClientOptions
     from ..batch.fanout import StopEvent
     from ..batch.journal import WriteJournal
     from ..batch.writes import BatchReport, OnOutcome, Rejected
@@ -167,14 +179,6 @@ def created_text(value: object, name: str = "created") -> str:
     )
 
 
-def _number(value: object, name: str, *, required: bool = True) -> int | float | None:
-    if value is None and not required:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigurationError(f"{name} must be a number, got {value!r}")
-    return value
-
-
 def _code(value: object, kind: type[Channel] | type[TransactionType], name: str) -> int | None:
     if value is None:
         return None
@@ -183,26 +187,54 @@ def _code(value: object, kind: type[Channel] | type[TransactionType], name: str)
     return int(value)
 
 
-def _items(items: Iterable[Item] | None) -> list[Item] | None:
+def _items(
+    items: Iterable[Item] | None, limits: ClientOptions, *, signed: bool = False
+) -> list[Item] | None:
+    """The items, each amount finite and within ``max_value`` (negative only as the
+    deltas of ``modify``), each count of stamps within ``max_stamps``."""
     if items is None:
         return None
     out = list(items)
-    for item in out:
+    for at, item in enumerate(out):
         if not isinstance(item, Item):
             raise ConfigurationError(f"items must be stampsync.stamps.Item objects, got {item!r}")
+        where = f"items[{at}]"
+        finite(item.quantity, f"{where}.quantity", limit=limits.max_value, signed=signed)
+        for name in ("subtotal", "price"):
+            optional_finite(
+                getattr(item, name), f"{where}.{name}", limit=limits.max_value, signed=signed
+            )
+        if item.stamps_subtotal is not None:
+            finite(
+                item.stamps_subtotal,
+                f"{where}.stamps_subtotal",
+                limit=limits.max_stamps,
+                signed=signed,
+                setting="max_stamps",
+            )
     return out
 
 
-def _payments(payments: Iterable[Payment] | None) -> list[Payment] | None:
+def _payments(payments: Iterable[Payment] | None, limits: ClientOptions) -> list[Payment] | None:
+    """The payments, each value finite, not negative and within ``max_value``."""
     if payments is None:
         return None
     out = list(payments)
-    for payment in out:
+    for at, payment in enumerate(out):
         if not isinstance(payment, Payment):
             raise ConfigurationError(
                 f"payments must be stampsync.stamps.Payment objects, got {payment!r}"
             )
+        finite(payment.value, f"payments[{at}].value", limit=limits.max_value)
     return out
+
+
+def _money(value: object, name: str, limits: ClientOptions) -> int | float:
+    return finite(value, name, limit=limits.max_value)
+
+
+def _optional_money(value: object, name: str, limits: ClientOptions) -> int | float | None:
+    return optional_finite(value, name, limit=limits.max_value)
 
 
 def _instant(created: object) -> int | None:
@@ -250,23 +282,26 @@ class Transactions(StampsResource):
         extra_data: dict[str, Any] | None = None,
     ) -> TransactionBody:
         """Check the arguments of :meth:`add` and build its body, sending nothing."""
+        limits = self._client.options
         store_id = positive(self._store(store, required=True), "store")
         return TransactionBody(
             store=store_id,
             invoice_number=text(invoice_number, "invoice_number").strip(),
-            total_value=_number(total_value, "total_value") or 0,
-            number_of_people=positive(number_of_people, "number_of_people"),
+            total_value=_money(total_value, "total_value", limits),
+            number_of_people=bounded(
+                number_of_people, "number_of_people", limit=MAX_PEOPLE, setting=None
+            ),
             created=created_text(created),
             user=None if user is None else user_ref(user),
-            sub_total=_number(sub_total, "sub_total", required=False),
-            discount=_number(discount, "discount", required=False),
-            service_charge=_number(service_charge, "service_charge", required=False),
-            tax=_number(tax, "tax", required=False),
+            sub_total=_optional_money(sub_total, "sub_total", limits),
+            discount=_optional_money(discount, "discount", limits),
+            service_charge=_optional_money(service_charge, "service_charge", limits),
+            tax=_optional_money(tax, "tax", limits),
             channel=_code(channel, Channel, "channel"),
             type=_code(type, TransactionType, "type"),
-            items=_items(items),
-            payments=_payments(payments),
-            stamps=None if stamps is None else positive(stamps, "stamps"),
+            items=_items(items, limits),
+            payments=_payments(payments, limits),
+            stamps=None if stamps is None else bounded(stamps, "stamps", limit=limits.max_stamps),
             require_email_notification=require_email_notification,
             employee_code=optional_text(employee_code, "employee_code"),
             extra_data=extra_data,
@@ -309,7 +344,8 @@ class Transactions(StampsResource):
 
         Args:
             invoice_number: the POS's transaction number.
-            total_value: the grand total.
+            total_value: the grand total. Every amount (totals, items, payments) must
+                be a finite number, not negative, and at most the client's ``max_value``.
             number_of_people: how many people the sale was for.
             created: when the sale happened, an aware ``datetime`` or ISO 8601 with
                 an offset.
@@ -319,7 +355,8 @@ class Transactions(StampsResource):
             type: a :class:`TransactionType` code.
             items: :class:`Item` lines.
             payments: :class:`Payment` lines.
-            stamps: a custom number of stamps instead of the merchant's rule.
+            stamps: a custom number of stamps instead of the merchant's rule (at most
+                the client's ``max_stamps``).
             resolve: look the invoice up after a lost answer (see above).
         """
         body = self.add_body(
@@ -586,9 +623,17 @@ class Transactions(StampsResource):
             user=user,
             **fields,
         )
+        limits = self._client.options
+        rewards = None if reward_redemptions is None else list(reward_redemptions)
+        for at, reward in enumerate(rewards or ()):
+            if reward.stamps is not None:
+                name = f"reward_redemptions[{at}].stamps"
+                bounded(reward.stamps, name, limit=limits.max_stamps)
+        if issue_voucher is not None and issue_voucher.value is not None:
+            positive_amount(issue_voucher.value, "issue_voucher.value", limit=limits.max_value)
         body = msgspec.structs.replace(
             base,
-            reward_redemptions=None if reward_redemptions is None else list(reward_redemptions),
+            reward_redemptions=rewards,
             voucher_redemptions=None if voucher_redemptions is None else list(voucher_redemptions),
             issue_voucher=issue_voucher,
         )
@@ -616,7 +661,7 @@ class Transactions(StampsResource):
             body: object = {
                 "store": store_id,
                 "invoice_number": text(invoice_number, "invoice_number").strip(),
-                "items": _items(items),
+                "items": _items(items, self._client.options),
             }
         else:
             if total_value is None or number_of_people is None or created is None:
@@ -660,11 +705,12 @@ class Transactions(StampsResource):
     ) -> TransactionResult:
         """POST /api/v2/transactions/modify: take value and items off a transaction (the
         amounts are negative deltas). **Not idempotent**: a repeat takes them off twice."""
+        limits = self._client.options
         body = {
             "id": positive(id, "id"),
-            "total_value": _number(total_value, "total_value"),
-            "subtotal": _number(subtotal, "subtotal"),
-            "items": _items(items),
+            "total_value": finite(total_value, "total_value", limit=limits.max_value, signed=True),
+            "subtotal": finite(subtotal, "subtotal", limit=limits.max_value, signed=True),
+            "items": _items(items, limits, signed=True),
         }
         return await self._call(TRANSACTIONS_MODIFY, body=body)
 
@@ -744,18 +790,19 @@ class Transactions(StampsResource):
         The document says GET and shows a JSON body (items and payments do not fit a
         query string): the fields go as a JSON body on the GET.
         """
+        limits = self._client.options
         body = compact(
             store=positive(self._store(store, required=True), "store"),
-            total_value=_number(total_value, "total_value"),
+            total_value=_money(total_value, "total_value", limits),
             user=None if user is None else user_ref(user),
-            sub_total=_number(sub_total, "sub_total", required=False),
-            discount=_number(discount, "discount", required=False),
-            service_charge=_number(service_charge, "service_charge", required=False),
-            tax=_number(tax, "tax", required=False),
+            sub_total=_optional_money(sub_total, "sub_total", limits),
+            discount=_optional_money(discount, "discount", limits),
+            service_charge=_optional_money(service_charge, "service_charge", limits),
+            tax=_optional_money(tax, "tax", limits),
             channel=_code(channel, Channel, "channel"),
             type=_code(type, TransactionType, "type"),
-            items=_items(items),
-            payments=_payments(payments),
+            items=_items(items, limits),
+            payments=_payments(payments, limits),
         )
         return await self._call(TRANSACTIONS_PREVIEW_EARNINGS, body=body)
 

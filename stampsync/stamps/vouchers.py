@@ -7,7 +7,15 @@ from typing import Any
 
 from .._endpoint import stamps
 from .._request import compact
-from .._validate import iso_date, optional_text, positive, text, user_ref
+from .._validate import (
+    iso_date,
+    optional_finite,
+    optional_text,
+    positive,
+    positive_amount,
+    text,
+    user_ref,
+)
 from ..errors import ConfigurationError
 from ._resource import StampsResource
 from .pos_models import (
@@ -37,12 +45,10 @@ VOUCHERS_DEDUCT_VALUE = stamps(
 )
 
 
-def _amount(value: object, name: str, *, required: bool) -> int | float | None:
+def _amount(value: object, name: str, limit: int | float, *, required: bool) -> int | float | None:
     if value is None and not required:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise ConfigurationError(f"{name} must be a positive number, got {value!r}")
-    return value
+    return positive_amount(value, name, limit=limit)
 
 
 class Vouchers(StampsResource):
@@ -69,7 +75,7 @@ class Vouchers(StampsResource):
             start_date=start,
             quantity=positive(quantity, "quantity"),
             notes=optional_text(notes, "notes"),
-            value=_amount(value, "value", required=False),
+            value=_amount(value, "value", self._client.options.max_value, required=False),
         )
         return await self._call(VOUCHERS_ISSUE, body=body)
 
@@ -89,7 +95,9 @@ class Vouchers(StampsResource):
             merchant=self._merchant(merchant),
             store=self._store(store, required=True),
             user=None if user is None else user_ref(user),
-            transaction_value=transaction_value,
+            transaction_value=optional_finite(
+                transaction_value, "transaction_value", limit=self._client.options.max_value
+            ),
         )
         return await self._call(VOUCHERS_VALIDATE, query=query)
 
@@ -150,7 +158,7 @@ class Vouchers(StampsResource):
             user=user_ref(user),
             voucher=positive(voucher, "voucher"),
             store=self._store(store, required=True),
-            value=_amount(value, "value", required=True),
+            value=_amount(value, "value", self._client.options.max_value, required=True),
             invoice_number=optional_text(invoice_number, "invoice_number"),
             channel=channel_code(channel),
             request_id=optional_text(request_id, "request_id"),

@@ -119,6 +119,7 @@ async def hostile_journal(
         return path, None
     async with sb.stamps_client() as client:
         account = client_account(client)
+    assert account is not None  # the sandbox's client names its merchant
     await insert_pg(dsn, account, key, body)
     return dsn, account
 

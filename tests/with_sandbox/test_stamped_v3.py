@@ -35,8 +35,10 @@ async def test_loyalty_round_trip(stampsync_sandbox: Sandbox) -> None:
         taken = await loyalty.adjust_points("cus_000001", points=-100)
         assert taken.activity is not None
         assert taken.activity.points_debit == 100
+        # Past the client's max_stamps guard on purpose: the server's answer is the test.
+        big = st.with_options(max_stamps=10**10).v3.loyalty
         with pytest.raises(ValidationError, match="Insufficient"):
-            await loyalty.adjust_points("cus_000001", points=-(10**9))
+            await big.adjust_points("cus_000001", points=-(10**9))
         with pytest.raises(NotFoundError):
             await loyalty.adjust_points("cus_nobody", points=1)
 

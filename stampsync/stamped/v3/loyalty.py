@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..._endpoint import stamped_v3
 from ..._validate import email as check_email
-from ..._validate import optional_text, text
+from ..._validate import finite, optional_text, text
 from ...errors import ConfigurationError
 from ._listing import Listing
 from ._resource import DEFAULT_LIMIT, V3Resource, check_limit, query, record_id
@@ -48,10 +48,9 @@ VOID_COUPON = stamped_v3(
 )
 
 
-def _number(value: object, name: str) -> int | float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
-        raise ConfigurationError(f"{name} must be a number, got {value!r}")
-    return value
+def _points(value: object, name: str, limit: int, *, signed: bool) -> int | float:
+    """Points: a finite number, at most ``max_stamps`` either way."""
+    return finite(value, name, limit=limit, signed=signed, setting="max_stamps")
 
 
 class Loyalty(V3Resource):
@@ -62,12 +61,16 @@ class Loyalty(V3Resource):
         self, customer_id: str | int, *, points: int | float, reason: str | None = None
     ) -> Activity:
         """POST /api/v3/loyalty/shops/{store_hash}/customers/{customer_id}/adjust-points:
-        add (positive) or subtract (negative) points.
+        add (positive) or subtract (negative) points; a finite number, at most the
+        client's ``max_stamps`` either way (refused before sending).
 
         **Not idempotent**: a repeat moves the balance twice, so it is never retried once
         it may have been sent (an unknown outcome raises ``AmbiguousWriteError``).
         """
-        payload = {"points": _number(points, "points"), "reason": optional_text(reason, "reason")}
+        payload = {
+            "points": _points(points, "points", self._client.options.max_stamps, signed=True),
+            "reason": optional_text(reason, "reason"),
+        }
         return await self._call(
             ADJUST_POINTS,
             params={"customer_id": record_id(customer_id, "customer_id")},
@@ -141,7 +144,11 @@ class Loyalty(V3Resource):
         **Not idempotent**: a repeat redeems (and spends) twice.
         """  # noqa: E501
         q: dict[str, object] | None = (
-            None if points is None else {"points": _number(points, "points")}
+            None
+            if points is None
+            else {
+                "points": _points(points, "points", self._client.options.max_stamps, signed=False)
+            }
         )
         return await self._call(
             REDEEM_REWARD,

@@ -11,6 +11,7 @@ import msgspec
 
 from ..._endpoint import Endpoint, stamped_v3
 from ..._options import BREAKER_THRESHOLD
+from ..._validate import amount_text
 from ...errors import ConfigurationError
 from ._listing import Listing
 from ._resource import (
@@ -33,7 +34,7 @@ from .models import (
 
 if TYPE_CHECKING:
     from ...batch.fanout import StopEvent
-    from ...batch.journal import Journal
+    from ...batch.journal import WriteJournal
     from ...batch.writes import BatchReport, Outcome, Rejected
 
 __all__ = ["OrderPush", "Orders"]
@@ -109,11 +110,38 @@ class Orders(V3Resource):
         )
         return await self.push(data)
 
-    async def push(self, order: OrderData) -> Order:
-        """POST /api/v3/merchant/shops/{store_hash}/orders: push an :class:`OrderData`
-        (what :meth:`create` sends; idempotent with a ``custom_order_id``)."""
+    def check(self, order: OrderData) -> OrderData:
+        """Check an order's amounts before it is sent: every price, total, quantity and
+        discount must read as a finite number, not negative, at most the client's
+        ``max_value``. Returns the order; raises ``ConfigurationError`` naming the field."""
         if not isinstance(order, OrderData):
             raise ConfigurationError(f"push takes an OrderData, got {type(order).__name__}")
+        cart = order.cart
+        if cart is None:
+            return order
+        limit = self._client.options.max_value
+        for name in (
+            "shop_price_discount_total",
+            "shop_price_items_total",
+            "shop_price_sub_total",
+            "shop_price_total",
+            "shop_price_shipping",
+            "shop_price_tax",
+        ):
+            amount_text(getattr(cart, name), f"cart.{name}", limit=limit)
+        for at, line in enumerate(cart.line_items or ()):
+            amount_text(line.price, f"cart.line_items[{at}].price", limit=limit)
+            amount_text(line.quantity, f"cart.line_items[{at}].quantity", limit=limit)
+        for at, discount in enumerate(cart.discounts_applied or ()):
+            if not isinstance(discount.amount, bool):
+                amount_text(discount.amount, f"cart.discounts_applied[{at}].amount", limit=limit)
+        return order
+
+    async def push(self, order: OrderData) -> Order:
+        """POST /api/v3/merchant/shops/{store_hash}/orders: push an :class:`OrderData`
+        (what :meth:`create` sends; idempotent with a ``custom_order_id``). Its amounts
+        are checked first (:meth:`check`)."""
+        self.check(order)
         return await self._call(
             CREATE_ORDER, body=order, idempotent=order.custom_order_id is not None
         )
@@ -195,7 +223,7 @@ class Orders(V3Resource):
         self,
         rows: Iterable[Pushable] | AsyncIterable[Pushable],
         *,
-        journal: str | Path | Journal | None = None,
+        journal: str | Path | WriteJournal | None = None,
         account: str | None = None,
         on_outcome: Callable[[Outcome], Awaitable[None] | None] | None = None,
         keep_outcomes: bool = True,
@@ -219,10 +247,11 @@ class Orders(V3Resource):
 
         Args:
             rows: :class:`OrderPush` or :class:`OrderData` items (streamed).
-            journal: a journal path, or an open :class:`~stampsync.batch.journal.Journal`.
-            account: the account a shared (database) journal files the keys under, as
-                for :meth:`Stamps.add_many <stampsync.stamps.Stamps.add_many>`; a SQLite
-                file is its own scope and needs none.
+            journal: a SQLite journal path, a ``postgresql://`` URL (a journal shared by a
+                fleet), or an open journal.
+            account: the account a shared (database) journal files the keys under
+                (default: this shop's store hash); a SQLite file is its own scope and
+                needs none.
             on_outcome: called with each outcome as it happens (sync or async).
             keep_outcomes: keep every outcome in the report.
             stop: set it to stop taking new rows; those in flight finish.
