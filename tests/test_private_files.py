@@ -312,7 +312,8 @@ def test_import_prints_a_database_journal_without_its_password(
     result = runner.invoke(
         app,
         ["stamps", "transactions", "import", "--input", str(src), "--journal", pg_dsn,
-         "--report", str(tmp_path / "r.jsonl"), "--api-url", server.url, *FAST],
+         "--account", "store-1", "--report", str(tmp_path / "r.jsonl"), "--api-url",
+         server.url, *FAST],
         env={"STAMPS_TOKEN": "tok-123456"},
     )  # fmt: skip
     assert result.exit_code == 3, result.stderr
