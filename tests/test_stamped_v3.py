@@ -343,6 +343,7 @@ async def test_ids_read_as_strings_whether_sent_as_numbers_or_strings(sent: obje
 @pytest.mark.parametrize(
     ("sent", "points"),
     [(120, 120.0), (120.5, 120.5), ("120.5", 120.5), ("120", 120.0), ("-3", -3.0)],
+    ids=["int", "float", "numeric-string", "integer-string", "negative-string"],
 )
 async def test_points_and_money_read_as_numbers(sent: object, points: float) -> None:
     customer = {"customerId": "c1", "activity": {"totalPoints": sent, "vipTier": "Gold"}}
@@ -395,6 +396,7 @@ async def test_points_that_are_no_number_fail_naming_the_field(
         (lambda s: s.v3.loyalty.adjust_points("c1", points=1), {"customerId": "c1"}, "activityId"),
         (lambda s: s.v3.loyalty.void_coupon("c1", "C"), {"couponCode": "C"}, "rewardId"),
     ],
+    ids=["customer", "order", "product", "activity", "reward"],
 )
 async def test_a_record_without_its_own_id_is_a_decode_error(
     call: Any, answer: dict[str, Any], field: str
