@@ -5,9 +5,10 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar, get_args
 
 import msgspec
+import msgspec.inspect as mi
 
 from .errors import DecodeError
 
@@ -29,18 +30,168 @@ def encode(body: object) -> bytes:
     return _encoder.encode(body)
 
 
+class _Decoder(Protocol):
+    def decode(self, data: bytes, /) -> Any: ...
+
+
+#: Struct classes whose answers are read leniently (see :func:`lenient`), subclasses too.
+_LENIENT: set[type] = set()
+
+C = TypeVar("C", bound=type)
+
+
+def lenient(cls: C) -> C:
+    """Read answers of ``cls`` and its subclasses leniently, for an API whose reference
+    types numbers and ids as strings and whose servers send either.
+
+    A numeric string where the model says ``float`` or ``int`` reads as the number; an
+    integer where it says ``str`` reads as its digits. Anything else that does not fit
+    (``"abc"`` for a number) is still a :class:`DecodeError` naming the field.
+    Encoding is untouched: the fields stay plain ``str`` and ``float``.
+    """
+    _LENIENT.add(cls)
+    return cls
+
+
+def _is_lenient(into: Any) -> bool:
+    if isinstance(into, type) and any(issubclass(into, base) for base in _LENIENT):
+        return True
+    return any(_is_lenient(arg) for arg in get_args(into))
+
+
+class _LenientDecoder:
+    """Numeric strings read as numbers (msgspec's ``strict=False``), and, only for an
+    answer that fails that way, integers where strings belong converted first: the
+    common answer pays nothing for the rare one."""
+
+    __slots__ = ("_fast", "_fix", "_into")
+
+    def __init__(self, into: Any) -> None:
+        self._into = into
+        self._fast: msgspec.json.Decoder[Any] = msgspec.json.Decoder(into, strict=False)
+        self._fix = _digits_fixer(mi.type_info(into), {}) or _same
+
+    def decode(self, data: bytes, /) -> Any:
+        try:
+            return self._fast.decode(data)
+        except msgspec.ValidationError:
+            # Either an integer id (fixed below) or a value that fits nowhere: then the
+            # conversion raises the same error, naming the same field.
+            raw = self._fix(msgspec.json.decode(data))
+            return msgspec.convert(raw, self._into, strict=False)
+
+
+_Fix = Callable[[Any], Any]
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _to_digits(value: Any) -> Any:
+    return str(value) if type(value) is int else value
+
+
+def _digits_fixer(kind: mi.Type, seen: dict[type, dict[str, _Fix]]) -> _Fix | None:
+    """A function turning integers into strings wherever ``kind`` expects a string (and
+    no number), or None if there is no such place."""
+    if isinstance(kind, mi.StrType):
+        return _to_digits
+    if isinstance(kind, mi.StructType):
+        return _struct_fixer(kind, seen)
+    if isinstance(kind, mi.ListType | mi.SetType | mi.FrozenSetType | mi.VarTupleType):
+        item = _digits_fixer(kind.item_type, seen)
+        return None if item is None else _items_fixer(item)
+    if isinstance(kind, mi.DictType):
+        value = _digits_fixer(kind.value_type, seen)
+        return None if value is None else _values_fixer(value)
+    if isinstance(kind, mi.UnionType):
+        return _union_fixer(kind, seen)
+    return None
+
+
+def _struct_fixer(kind: mi.StructType, seen: dict[type, dict[str, _Fix]]) -> _Fix | None:
+    if kind.cls in seen:  # met again (a recursive type): the first visit fills it
+        known = seen[kind.cls]
+        return lambda value: _fix_fields(value, known)
+    fields: dict[str, _Fix] = {}
+    seen[kind.cls] = fields
+    for field in kind.fields:
+        fix = _digits_fixer(field.type, seen)
+        if fix is not None:
+            fields[field.encode_name] = fix
+    if not fields:
+        return None
+    return lambda value: _fix_fields(value, fields)
+
+
+def _fix_fields(value: Any, fields: dict[str, _Fix]) -> Any:
+    if isinstance(value, dict):
+        for name, fix in fields.items():
+            if name in value:
+                value[name] = fix(value[name])
+    return value
+
+
+def _items_fixer(fix: _Fix) -> _Fix:
+    def items(value: Any) -> Any:
+        return [fix(v) for v in value] if isinstance(value, list) else value
+
+    return items
+
+
+def _values_fixer(fix: _Fix) -> _Fix:
+    def values(value: Any) -> Any:
+        return {k: fix(v) for k, v in value.items()} if isinstance(value, dict) else value
+
+    return values
+
+
+def _union_fixer(kind: mi.UnionType, seen: dict[type, dict[str, _Fix]]) -> _Fix | None:
+    # A union that takes a number as it is (``str | int``) keeps it; otherwise each JSON
+    # kind goes to the member that reads it.
+    numbers = any(isinstance(t, mi.IntType | mi.FloatType) for t in kind.types)
+    scalar = None if numbers else _to_digits
+    if not any(isinstance(t, mi.StrType) for t in kind.types):
+        scalar = None
+    mapping: _Fix | None = None
+    sequence: _Fix | None = None
+    for member in kind.types:
+        if isinstance(member, mi.StructType | mi.DictType):
+            mapping = mapping or _digits_fixer(member, seen)
+        elif isinstance(member, mi.ListType | mi.SetType | mi.FrozenSetType | mi.VarTupleType):
+            sequence = sequence or _digits_fixer(member, seen)
+    if scalar is None and mapping is None and sequence is None:
+        return None
+
+    def union(value: Any) -> Any:
+        if isinstance(value, dict):
+            return mapping(value) if mapping is not None else value
+        if isinstance(value, list):
+            return sequence(value) if sequence is not None else value
+        return scalar(value) if scalar is not None else value
+
+    return union
+
+
 @functools.cache
-def _decoder(into: Any) -> msgspec.json.Decoder[Any]:
+def _decoder(into: Any) -> _Decoder:
     # Building a decoder compiles the type once; every later answer reuses it.
+    if _is_lenient(into):
+        return _LenientDecoder(into)
     return msgspec.json.Decoder(into)
 
 
 def decode(data: bytes, into: type[T], *, method: str, path: str, status: int) -> T:
-    """Decode ``data`` straight into ``into``; any failure becomes a :class:`DecodeError`."""
+    """Decode ``data`` straight into ``into``; any failure becomes a :class:`DecodeError`.
+
+    Types registered with :func:`lenient` are read leniently.
+    """
     try:
         # Types are hashable at run time; typeshed's type[T] just does not say so.
-        decoder: msgspec.json.Decoder[T] = _decoder(into)  # type: ignore[arg-type]
-        return decoder.decode(data)
+        decoder = _decoder(into)  # type: ignore[arg-type]
+        result: T = decoder.decode(data)
+        return result
     except JSON_ERRORS as exc:
         # msgspec.ValidationError subclasses DecodeError: both mean "not the shape we know";
         # only bytes that are not JSON at all (truncated, garbled) are worth a retry.

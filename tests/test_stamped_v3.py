@@ -14,6 +14,7 @@ from stampsync.errors import (
     AmbiguousWriteError,
     AuthenticationError,
     ConfigurationError,
+    DecodeError,
     NotFoundError,
     StampsyncError,
     TransportError,
@@ -39,7 +40,7 @@ async def test_an_api_key_alone_makes_a_client_that_refuses_v2_calls_before_send
 
     def handler(request: HTTPRequest) -> HTTPResponse:
         sent.append(request)
-        return HTTPResponse.json({})
+        return HTTPResponse.json({"customerId": "c1"})
 
     async with client(handler) as stamped:
         with pytest.raises(ConfigurationError, match="needs public_key and private_key"):
@@ -54,7 +55,7 @@ async def test_the_v2_pair_alone_refuses_v3_calls_and_both_speak_both() -> None:
 
     def handler(request: HTTPRequest) -> HTTPResponse:
         sent.append(request)
-        return HTTPResponse.json({})
+        return HTTPResponse.json({"customerId": "c1"})
 
     async with StampedClient(
         "pub-1", "key-private-1", "270392", transport=MockTransport(handler)
@@ -166,7 +167,10 @@ async def test_an_upsert_by_the_platforms_id_is_retried() -> None:
             raise TransportError(
                 "connection reset", sent=True, method=request.method, path=request.url.path
             )
-        return HTTPResponse.json({"orderId": "o"})
+        # One answer for four calls: each reads its own record's id and ignores the rest.
+        return HTTPResponse.json(
+            {"orderId": "o", "rewardId": "r", "customerId": "c", "productId": "p"}
+        )
 
     with no_backoff():
         async with client(flaky) as stamped:
@@ -355,3 +359,122 @@ async def test_a_listing_page_with_nothing_new_ends_it() -> None:
     assert sorted(str(o) for o in got) == [f"o{i}" for i in range(10)]
     assert listing.stats.looped
     assert len(asked) <= 2 + 2  # the page with nothing new, and one fetched ahead
+
+
+# --------------------------------------------------------------------------- typed answers
+
+
+def answering(doc: object) -> Any:
+    def handler(request: HTTPRequest) -> HTTPResponse:
+        return HTTPResponse.json(doc)
+
+    return handler
+
+
+@pytest.mark.parametrize("sent", [1042, "1042"], ids=["number", "string"])
+async def test_ids_read_as_strings_whether_sent_as_numbers_or_strings(sent: object) -> None:
+    customer = {"customerId": sent, "shopId": 270392, "accountId": "acc-1"}
+    order = {
+        "orderId": sent,
+        "customerId": sent,
+        "cartStates": [{"lineItems": [{"productId": sent, "variantId": 7, "quantity": 2}]}],
+    }
+    activity = {"activityId": sent, "customerId": sent, "activity": {"orderId": sent}}
+    async with client(answering(customer)) as stamped:
+        got = await stamped.v3.customers.get("1042")
+    assert (got.customer_id, got.shop_id, got.account_id) == ("1042", "270392", "acc-1")
+    async with client(answering([{"orders": [order], "morePages": False}])) as stamped:
+        [listed] = [o async for o in stamped.v3.orders.list()]
+    assert (listed.order_id, listed.customer_id) == ("1042", "1042")
+    assert listed.cart_states is not None
+    assert listed.cart_states[0].line_items is not None
+    line = listed.cart_states[0].line_items[0]
+    assert (line.product_id, line.variant_id, line.quantity) == ("1042", "7", 2)
+    async with client(answering(activity)) as stamped:
+        done = await stamped.v3.loyalty.adjust_points("1042", points=5)
+    assert done.activity_id == "1042"
+    assert done.activity is not None
+    assert done.activity.order_id == "1042"
+    async with client(answering({"rewardId": sent, "couponCode": "C-1"})) as stamped:
+        assert (await stamped.v3.loyalty.void_coupon("1042", "C-1")).reward_id == "1042"
+
+
+@pytest.mark.parametrize(
+    ("sent", "points"),
+    [(120, 120.0), (120.5, 120.5), ("120.5", 120.5), ("120", 120.0), ("-3", -3.0)],
+    ids=["int", "float", "numeric-string", "integer-string", "negative-string"],
+)
+async def test_points_and_money_read_as_numbers(sent: object, points: float) -> None:
+    customer = {"customerId": "c1", "activity": {"totalPoints": sent, "vipTier": "Gold"}}
+    async with client(answering(customer)) as stamped:
+        got = await stamped.v3.customers.get("c1")
+    assert got.activity is not None
+    assert got.activity.total_points == points
+    assert type(got.activity.total_points) is float
+    assert got.points == points
+    order = {
+        "orderId": "o1",
+        "cartStates": [{"shopPriceTotal": sent, "lineItems": [{"price": sent}]}],
+    }
+    async with client(answering(order)) as stamped:
+        placed = await stamped.v3.orders.get("o1")
+    assert placed.cart_states is not None
+    assert placed.cart_states[0].line_items is not None
+    assert placed.cart_states[0].shop_price_total == points
+    assert placed.cart_states[0].line_items[0].price == points
+
+
+async def test_a_customer_without_points_has_none_to_add() -> None:
+    answers = [{"customerId": "c1"}, {"customerId": "c2", "activity": {"vipTier": "Bronze"}}]
+    page = {"customers": answers, "morePages": False}
+    async with client(answering(page)) as stamped:
+        everyone = [c async for c in stamped.v3.customers.list()]
+    assert [c.points for c in everyone] == [0.0, 0.0]
+
+
+@pytest.mark.parametrize("customer_id", ["c1", 7], ids=["string-id", "number-id"])
+@pytest.mark.parametrize("points", ["lots", "", True])
+async def test_points_that_are_no_number_fail_naming_the_field(
+    customer_id: object, points: object
+) -> None:
+    # With a number for the id too, the answer takes the slower path: the same error.
+    page = {"customers": [{"customerId": customer_id, "activity": {"totalPoints": points}}]}
+    async with client(answering(page)) as stamped:
+        with pytest.raises(DecodeError, match=r"\$\.customers\[0\]\.activity\.totalPoints") as e:
+            await stamped.v3.customers.filter()
+    assert e.value.status == 200
+    assert not e.value.malformed  # the wrong shape: not worth a retry
+
+
+@pytest.mark.parametrize(
+    ("call", "answer", "field"),
+    [
+        (lambda s: s.v3.customers.get("c1"), {"email": "a@b.co"}, "customerId"),
+        (lambda s: s.v3.orders.get("o1"), {"customerId": "c1"}, "orderId"),
+        (lambda s: s.v3.products.get("p1"), {"title": "Mug"}, "productId"),
+        (lambda s: s.v3.loyalty.adjust_points("c1", points=1), {"customerId": "c1"}, "activityId"),
+        (lambda s: s.v3.loyalty.void_coupon("c1", "C"), {"couponCode": "C"}, "rewardId"),
+    ],
+    ids=["customer", "order", "product", "activity", "reward"],
+)
+async def test_a_record_without_its_own_id_is_a_decode_error(
+    call: Any, answer: dict[str, Any], field: str
+) -> None:
+    async with client(answering(answer)) as stamped:
+        with pytest.raises(DecodeError, match=f"missing required field `{field}`"):
+            await call(stamped)
+
+
+async def test_decoded_models_encode_back_as_plain_json() -> None:
+    import msgspec
+
+    from stampsync.stamped.v3.models import Customer
+
+    sent = {"customerId": 12, "email": "a@b.co", "activity": {"totalPoints": "40.5"}}
+    async with client(answering(sent)) as stamped:
+        got = await stamped.v3.customers.get("12")
+    as_json = msgspec.json.decode(msgspec.json.encode(got))
+    assert as_json["customerId"] == "12"
+    assert as_json["activity"]["totalPoints"] == 40.5
+    assert msgspec.to_builtins(got) == as_json
+    assert msgspec.json.decode(msgspec.json.encode(got), type=Customer) == got

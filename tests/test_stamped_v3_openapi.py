@@ -18,10 +18,11 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import msgspec
+import msgspec.inspect
 import pytest
 
 from stampsync import StampedClient
-from stampsync.stamped.v3 import OrderData
+from stampsync.stamped.v3 import OrderData, models
 from stampsync.testing import HTTPRequest, HTTPResponse, MockTransport
 
 #: The structural facts of the vendor's OpenAPI files (tests/data/extract_stamped_v3.py
@@ -178,6 +179,27 @@ PAGINATED = {"PaginatedCustomers", "PaginatedOrders", "PaginatedProducts"}
 PAGINATED |= {"PaginatedActivities", "PaginatedRewards"}
 
 
+def _read_as_numbers() -> frozenset[str]:
+    """The JSON names of the model fields read as numbers (points, money), whatever the
+    reference types them as."""
+    names = set()
+    for name in models.__all__:
+        info = msgspec.inspect.type_info(getattr(models, name))
+        if isinstance(info, msgspec.inspect.StructType):
+            for field in info.fields:
+                kinds = getattr(field.type, "types", (field.type,))
+                if any(isinstance(k, msgspec.inspect.FloatType) for k in kinds) and not any(
+                    isinstance(k, msgspec.inspect.StrType) for k in kinds
+                ):
+                    names.add(field.encode_name)
+    return frozenset(names)
+
+
+#: Where the reference says string and the model says number, the answer carries a
+#: numeric string (as the API sends): it must decode to that number.
+NUMERIC = _read_as_numbers()
+
+
 def resolve(schema: dict[str, Any], schemas: dict[str, Any]) -> dict[str, Any]:
     while "$ref" in schema:
         schema = schemas[schema["$ref"].rsplit("/", 1)[1]]
@@ -196,6 +218,8 @@ def example(schema: dict[str, Any], schemas: dict[str, Any], name: str = "x") ->
         return 7
     if kind == "boolean":
         return True
+    if name in NUMERIC:
+        return "7.25"
     return f"{name}-value"
 
 
@@ -300,9 +324,13 @@ async def test_the_operation_is_sent_as_the_reference_says(op: dict[str, Any]) -
 
 
 def _numbers(value: Any) -> Any:
-    """Ints as floats: a number field decodes 7 as 7.0."""
+    """Ints as floats: a number field decodes 7 as 7.0; a numeric string sent for a
+    number field, as that number."""
     if isinstance(value, dict):
-        return {k: _numbers(v) for k, v in value.items()}
+        return {
+            k: float(v) if k in NUMERIC and isinstance(v, str) else _numbers(v)
+            for k, v in value.items()
+        }
     if isinstance(value, list):
         return [_numbers(v) for v in value]
     if isinstance(value, int) and not isinstance(value, bool):

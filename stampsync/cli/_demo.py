@@ -13,6 +13,7 @@ import collections
 import csv
 import shutil
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -122,7 +123,7 @@ def summarise(
     report: BatchReport,
     arrivals: list[float],
     counters: dict[str, int],
-    server_awards: list[dict[str, object]],
+    server_awards: Sequence[Mapping[str, object]],
     times: tuple[float, float, float],
 ) -> int:
     t0, t1, t2 = times

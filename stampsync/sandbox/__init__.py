@@ -9,8 +9,40 @@ what it saw through an inspection API. It listens on 127.0.0.1 only.
 - the ``stampsync_sandbox`` pytest fixture, available once stampsync is installed.
 """
 
+from . import records
 from ._middleware import Fault, SandboxConfig
 from .app import build_app
+from .records import (
+    AwardRecord,
+    CustomerRecord,
+    DeductionRecord,
+    MemberRecord,
+    RequestRecord,
+    TransactionRecord,
+    V3ActivityRecord,
+    V3CustomerRecord,
+    V3OrderRecord,
+    V3ProductRecord,
+    V3RewardRecord,
+)
 from .server import Sandbox, free_port
 
-__all__ = ["Fault", "Sandbox", "SandboxConfig", "build_app", "free_port"]
+__all__ = [
+    "AwardRecord",
+    "CustomerRecord",
+    "DeductionRecord",
+    "Fault",
+    "MemberRecord",
+    "RequestRecord",
+    "Sandbox",
+    "SandboxConfig",
+    "TransactionRecord",
+    "V3ActivityRecord",
+    "V3CustomerRecord",
+    "V3OrderRecord",
+    "V3ProductRecord",
+    "V3RewardRecord",
+    "build_app",
+    "free_port",
+    "records",
+]

@@ -27,7 +27,7 @@ import urllib.error
 import urllib.request
 from dataclasses import fields, replace
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Literal, Self, overload
 from urllib.parse import quote
 
 import aiohttp
@@ -39,6 +39,19 @@ from ..stamped.client import StampedClient
 from ..stamps.client import StampsClient
 from ._config import Fault, SandboxConfig, config_args
 from .app import build_app
+from .records import (
+    AwardRecord,
+    CustomerRecord,
+    DeductionRecord,
+    MemberRecord,
+    RequestRecord,
+    TransactionRecord,
+    V3ActivityRecord,
+    V3CustomerRecord,
+    V3OrderRecord,
+    V3ProductRecord,
+    V3RewardRecord,
+)
 
 HOST = "127.0.0.1"
 
@@ -280,37 +293,36 @@ class Sandbox:
         counts: dict[str, int] = await self._call("GET", "/counters")
         return counts
 
-    async def requests(self) -> list[dict[str, Any]]:
+    async def requests(self) -> list[RequestRecord]:
         """The last 10 000 requests: method, path, status, injected fault, credential."""
-        log: list[dict[str, Any]] = await self._call("GET", "/requests")
+        log: list[RequestRecord] = await self._call("GET", "/requests")
         return log
 
-    async def awards(self) -> list[dict[str, Any]]:
-        """Every stamps award the server applied: id, pk, email, store, stamps, status."""
-        awards: list[dict[str, Any]] = await self._call("GET", "/awards")
+    async def awards(self) -> list[AwardRecord]:
+        """Every stamps award the server applied: id, pk, email, store, stamps, notes,
+        status."""
+        awards: list[AwardRecord] = await self._call("GET", "/awards")
         return awards
 
-    async def transactions(self) -> list[dict[str, Any]]:
+    async def transactions(self) -> list[TransactionRecord]:
         """Every transaction recorded: id, user, store, invoice_number, day, value,
         stamps, status (1 new, 2 canceled, 3 open), items (their count)."""
-        found: list[dict[str, Any]] = await self._call("GET", "/transactions")
+        found: list[TransactionRecord] = await self._call("GET", "/transactions")
         return found
 
-    async def deductions(self) -> list[dict[str, Any]]:
+    async def deductions(self) -> list[DeductionRecord]:
         """Every stamps deduction the server applied."""
-        items: list[dict[str, Any]] = await self._call("GET", "/deductions")
+        items: list[DeductionRecord] = await self._call("GET", "/deductions")
         return items
 
-    async def member(self, ref: str | int) -> dict[str, Any] | None:
+    async def member(self, ref: str | int) -> MemberRecord | None:
         """A Stamps member's state (stamps, level, tags, ...) by any reference."""
-        found: dict[str, Any] | None = await self._call(
-            "GET", f"/members/{quote(str(ref), safe='')}"
-        )
+        found: MemberRecord | None = await self._call("GET", f"/members/{quote(str(ref), safe='')}")
         return found
 
-    async def customer(self, email: str) -> dict[str, Any] | None:
+    async def customer(self, email: str) -> CustomerRecord | None:
         """A Stamped.io customer's stored record (plus ``subscribed``), by email."""
-        found: dict[str, Any] | None = await self._call(
+        found: CustomerRecord | None = await self._call(
             "GET", f"/customers/{quote(email, safe='')}"
         )
         return found
@@ -319,12 +331,22 @@ class Sandbox:
         """Replace the fault rules, e.g. ``await sb.set_faults("503:0.5@POST /api/stamps/add")``."""
         await self._call("PUT", "/faults", [f if isinstance(f, str) else f.spec() for f in faults])
 
-    async def v3(self, what: str) -> list[dict[str, Any]]:
+    @overload
+    async def v3(self, what: Literal["customers"]) -> list[V3CustomerRecord]: ...
+    @overload
+    async def v3(self, what: Literal["orders"]) -> list[V3OrderRecord]: ...
+    @overload
+    async def v3(self, what: Literal["products"]) -> list[V3ProductRecord]: ...
+    @overload
+    async def v3(self, what: Literal["activities"]) -> list[V3ActivityRecord]: ...
+    @overload
+    async def v3(self, what: Literal["rewards"]) -> list[V3RewardRecord]: ...
+
+    async def v3(self, what: str) -> Any:
         """The sandbox's Stamped V3 records: ``"customers"``, ``"orders"`` (each with
         ``writes``, how many times it was pushed), ``"products"``, ``"activities"``,
-        ``"rewards"``."""
-        found: list[dict[str, Any]] = await self._call("GET", f"/v3/{what}")
-        return found
+        ``"rewards"``; typed by which (see :mod:`stampsync.sandbox.records`)."""
+        return await self._call("GET", f"/v3/{what}")
 
     async def clear(self) -> None:
         """Forget arrivals, requests, counters and quota windows (state is kept)."""

@@ -37,7 +37,7 @@ def awards(n: int, *, start: int = 0) -> list[StampAward]:
 
 
 async def server_keys(sb: Sandbox) -> collections.Counter[str]:
-    return collections.Counter(a["notes"] for a in await sb.awards())
+    return collections.Counter(a["notes"] or "" for a in await sb.awards())
 
 
 @pytest.mark.stampsync_sandbox(

@@ -76,7 +76,9 @@ async def test_b_lost_sale_of_a_day_whose_invoice_a_holds(
     # without, it completes A's sale with B's items and names A's transaction.
     assert ("already complete" if a_items else "landed on transaction") in str(outcome.error)
     [only] = await sb.transactions()
-    assert only["user"] == (await sb.member(A) or {})["pk"]  # A's sale, and no other
+    member = await sb.member(A)
+    assert member is not None
+    assert only["user"] == member["pk"]  # A's sale, and no other
 
 
 @pytest.mark.parametrize("items", [True, False], ids=["complete", "without-items"])

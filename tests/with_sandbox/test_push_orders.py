@@ -13,7 +13,7 @@ import anyio
 import pytest
 
 from stampsync.batch.journal import Journal
-from stampsync.sandbox import Fault, Sandbox
+from stampsync.sandbox import Fault, Sandbox, V3OrderRecord
 from stampsync.stamped.v3 import OrderData, OrderPush
 from stampsync.testing import no_backoff
 from tests._cli import FAST, cli_process, partial_report, report_rows, run_cli, wait_for_lines
@@ -48,11 +48,11 @@ def write_orders(path: Path, n: int) -> Path:
     return path
 
 
-def server_orders(sb: Sandbox) -> list[dict[str, Any]]:
-    return anyio.run(sb.v3, "orders")
+def server_orders(sb: Sandbox) -> list[V3OrderRecord]:
+    return anyio.run(lambda: sb.v3("orders"))
 
 
-def plain_creates(orders: list[dict[str, Any]]) -> Counter[str]:
+def plain_creates(orders: list[V3OrderRecord]) -> Counter[str]:
     """How many server orders carry each plain-create key."""
     return Counter(t[4:] for o in orders for t in o.get("tags") or [] if t.startswith("key:"))
 

@@ -24,8 +24,7 @@ async def test_loyalty_round_trip(stampsync_sandbox: Sandbox) -> None:
     async with sb.stamped_client() as st:
         loyalty = st.v3.loyalty
         start = await st.v3.customers.get("cus_000001")
-        assert start.activity is not None
-        before = float(start.activity.total_points or 0)
+        before = start.points
 
         added = await loyalty.adjust_points("cus_000001", points=1000, reason="welcome")
         assert added.activity is not None
@@ -60,7 +59,7 @@ async def test_loyalty_round_trip(stampsync_sandbox: Sandbox) -> None:
         now = await st.v3.customers.get("cus_000001")
         assert now.activity is not None
         assert now.activity.vip_tier == "Platinum"
-        assert float(now.activity.total_points or 0) == before + 1000 - 100 + 200 - 500
+        assert now.points == before + 1000 - 100 + 200 - 500
 
         rewards = [r async for r in loyalty.list_rewards(limit=2)]
         assert len(rewards) == 1
@@ -98,7 +97,7 @@ async def test_customers_round_trip(stampsync_sandbox: Sandbox) -> None:
         for c in gold:
             assert c.activity is not None
             assert c.activity.vip_tier == "Gold"
-            assert float(c.activity.total_points or 0) >= 600
+            assert c.points >= 600
 
         made = await customers.create(
             email="nia@shop.co",
@@ -120,12 +119,12 @@ async def test_customers_round_trip(stampsync_sandbox: Sandbox) -> None:
         assert [c.customer_id for c in by_email] == [made.customer_id]
         assert [c async for c in customers.list(email="nia@", tags=["other"])] == []
 
-        changed = await customers.update(made.customer_id or "", first_name="Nina")
+        changed = await customers.update(made.customer_id, first_name="Nina")
         assert changed.first_name == "Nina"
-        gone = await customers.delete(made.customer_id or "")
+        gone = await customers.delete(made.customer_id)
         assert gone.soft_delete is True
         with pytest.raises(NotFoundError):
-            await customers.get(made.customer_id or "")
+            await customers.get(made.customer_id)
         with pytest.raises(NotFoundError):
             await customers.lookup(email="nia@shop.co")
 
@@ -138,7 +137,7 @@ async def test_orders_round_trip(stampsync_sandbox: Sandbox) -> None:
         )
         assert first.customer_id == "cus_000003"
         assert first.cart_states is not None
-        assert first.cart_states[0].shop_price_total == "120.00"
+        assert first.cart_states[0].shop_price_total == 120.0  # sent as "120.00"
         repeat = await orders.create(
             custom_order_id="web-1001", custom_customer_id="shop-3", cart=CART
         )
@@ -151,11 +150,11 @@ async def test_orders_round_trip(stampsync_sandbox: Sandbox) -> None:
         listed = [o.order_id async for o in orders.list(limit=1)]
         assert listed == [first.order_id, other.order_id]
         assert (await orders.lookup(custom_order_id="web-1001")).order_id == first.order_id
-        fulfilled = await orders.update(first.order_id or "", fulfillment_status="fulfilled")
+        fulfilled = await orders.update(first.order_id, fulfillment_status="fulfilled")
         assert fulfilled.cart_states is not None
         assert fulfilled.cart_states[-1].fulfillment_status == "fulfilled"
-        assert (await orders.get(first.order_id or "")).order_entries is not None
-        assert (await orders.delete(other.order_id or "")).soft_delete is True
+        assert (await orders.get(first.order_id)).order_entries is not None
+        assert (await orders.delete(other.order_id)).soft_delete is True
         assert [o.order_id async for o in orders.list()] == [first.order_id]
 
         # The order earned its points once, for all its pushes.
@@ -180,13 +179,13 @@ async def test_products_round_trip(stampsync_sandbox: Sandbox) -> None:
         await products.create(custom_product_id="mug-1", title="Blue mug")
         cup = await products.create(custom_product_id="cup-1", title="Cup", vendor="Other")
         assert mug.variants is not None
-        assert mug.variants[0].price == "9.50"
+        assert mug.variants[0].price == 9.5  # sent as "9.50"
         acme = [p async for p in products.list(vendor="Acme")]
         assert [(p.product_id, p.title) for p in acme] == [(mug.product_id, "Blue mug")]
         assert (await products.lookup(custom_product_id="cup-1")).product_id == cup.product_id
-        assert (await products.update(cup.product_id or "", status="draft")).status == "draft"
-        assert (await products.get(cup.product_id or "")).status == "draft"
-        await products.delete(cup.product_id or "")
+        assert (await products.update(cup.product_id, status="draft")).status == "draft"
+        assert (await products.get(cup.product_id)).status == "draft"
+        await products.delete(cup.product_id)
         assert [p.product_id async for p in products.list()] == [mug.product_id]
 
 

@@ -1,9 +1,17 @@
 """Stamped V3 data, as msgspec Structs with snake_case attributes over camelCase JSON.
 
 One Struct per schema of the V3 reference (Loyalty Operations and Merchant Data).
-Every field is optional and unknown fields are ignored: the reference is harvested from
-per-operation pages and the API changes without notice. Fields the reference types as
-strings but that carry numbers or flags (``quantity``, ``price``, ``totalPoints``,
+Unknown fields are ignored and every field is optional but a record's own id
+(``Customer.customer_id``, ``Order.order_id``, ``Product.product_id``,
+``Activity.activity_id``, ``Reward.reward_id``): the reference is harvested from
+per-operation pages and the API changes without notice, but a record without its id is
+unusable, so an answer without it is a :class:`~stampsync.errors.DecodeError`.
+
+Answers are read leniently, as the reference types them: every id is a ``str`` (a
+number sent for one reads as its digits); points and money (``total_points``,
+``price``, the carts' ``..._price_...`` totals) are ``float``, sent as a number or a
+numeric string (a non-numeric string is a ``DecodeError`` naming the field). Other
+fields the reference types as strings but that carry numbers or flags (``quantity``,
 ``taxable``...) accept a string, a number or a boolean as sent.
 
 Request bodies (``...Data``) leave out what is not set (``omit_defaults``).
@@ -14,6 +22,8 @@ from __future__ import annotations
 from typing import TypeVar
 
 import msgspec
+
+from ..._codec import lenient
 
 __all__ = [
     "Activity",
@@ -49,12 +59,14 @@ __all__ = [
     "SoftDelete",
 ]
 
+#: What ids were typed as before they became ``str``; kept importable for old annotations.
 Id = str | int
 #: A value the reference calls a string that servers send as a number or flag too.
 Loose = str | int | float | bool
 T = TypeVar("T")
 
 
+@lenient
 class _Model(msgspec.Struct, rename="camel", frozen=True, kw_only=True):
     pass
 
@@ -92,15 +104,15 @@ class ActivityDetail(_Model, frozen=True):
     points_debit: float | None = None
     points_credit: float | None = None
     event: str | None = None
-    order_id: Id | None = None
+    order_id: str | None = None
     order_breakdown: OrderBreakdown | None = None
 
 
 class Activity(_Model, frozen=True):
     """A loyalty activity (``ActivityResponse``): one entry of a customer's history."""
 
-    activity_id: Id | None = None
-    customer_id: Id | None = None
+    activity_id: str
+    customer_id: str | None = None
     date_created: str | None = None
     rule: ActivityRule | None = None
     activity: ActivityDetail | None = None
@@ -109,18 +121,18 @@ class Activity(_Model, frozen=True):
 class ActivityTriggered(_Model, frozen=True):
     """Answer of creating a custom activity or triggering one for a customer."""
 
-    customer_id: Id | None = None
-    rule_id: Id | None = None
-    activity_id: Id | None = None
+    customer_id: str | None = None
+    rule_id: str | None = None
+    activity_id: str | None = None
     points_added: float | None = None
 
 
 class Reward(_Model, frozen=True):
     """A reward a customer redeemed (``RewardResponse``), with its coupon code."""
 
-    reward_id: Id | None = None
-    activity_id: Id | None = None
-    customer_id: Id | None = None
+    reward_id: str
+    activity_id: str | None = None
+    customer_id: str | None = None
     status: str | None = None
     title: str | None = None
     description: str | None = None
@@ -185,7 +197,7 @@ class CustomerNotification(_Model, frozen=True):
     """A notification sent to a customer."""
 
     notification_type: str | None = None
-    reference_id: Id | None = None
+    reference_id: str | None = None
     date_notified: str | None = None
 
 
@@ -194,7 +206,7 @@ class CustomerActivity(_Model, frozen=True):
 
     vip_tier: str | None = None
     date_vip_tier_updated: str | None = None
-    total_points: Loose | None = None
+    total_points: float | None = None
     date_total_points_updated: str | None = None
     total_affiliate_orders: Loose | None = None
     date_affiliate_orders_updated: str | None = None
@@ -205,13 +217,13 @@ class CustomerActivity(_Model, frozen=True):
 class Customer(_Model, frozen=True):
     """A V3 customer (``CustomerResponse``), keyed by ``customer_id``."""
 
-    customer_id: Id | None = None
+    customer_id: str
     email: str | None = None
-    account_id: Id | None = None
-    shop_id: Id | None = None
-    shopify_id: Id | None = None
-    bigcommerce_id: Id | None = None
-    custom_customer_id: Id | None = None
+    account_id: str | None = None
+    shop_id: str | None = None
+    shopify_id: str | None = None
+    bigcommerce_id: str | None = None
+    custom_customer_id: str | None = None
     first_name: str | None = None
     last_name: str | None = None
     date_platform_updated: str | None = None
@@ -227,6 +239,15 @@ class Customer(_Model, frozen=True):
     notifications: list[CustomerNotification] | None = None
     unsubscribed: list[str] | None = None
     activity: CustomerActivity | None = None
+
+    @property
+    def points(self) -> float:
+        """The customer's points balance (``activity.total_points``), 0.0 when the
+        answer carries none."""
+        standing = self.activity
+        if standing is None or standing.total_points is None:
+            return 0.0
+        return standing.total_points
 
 
 class CustomerData(_Body):
@@ -273,14 +294,14 @@ class DiscountApplied(msgspec.Struct, rename="camel", omit_defaults=True, kw_onl
 class CartItem(_Model, frozen=True):
     """A line of an order's cart, as answered."""
 
-    product_id: Id | None = None
-    variant_id: Id | None = None
-    custom_product_id: Id | None = None
-    custom_variant_id: Id | None = None
-    shopify_product_id: Id | None = None
-    shopify_variant_id: Id | None = None
-    bigcommerce_product_id: Id | None = None
-    bigcommerce_variant_id: Id | None = None
+    product_id: str | None = None
+    variant_id: str | None = None
+    custom_product_id: str | None = None
+    custom_variant_id: str | None = None
+    shopify_product_id: str | None = None
+    shopify_variant_id: str | None = None
+    bigcommerce_product_id: str | None = None
+    bigcommerce_variant_id: str | None = None
     name: str | None = None
     gift_card: Loose | None = None
     quantity: Loose | None = None
@@ -288,7 +309,7 @@ class CartItem(_Model, frozen=True):
     title: str | None = None
     variant_title: str | None = None
     fulfillment_status: str | None = None
-    price: Loose | None = None
+    price: float | None = None
     taxable: Loose | None = None
 
 
@@ -318,19 +339,19 @@ class OrderCart(_Model, frozen=True):
     fulfillment_status: str | None = None
     discounts_applied: list[DiscountApplied] | None = None
     customer_currency: str | None = None
-    customer_price_discount_total: Loose | None = None
-    customer_price_items_total: Loose | None = None
-    customer_price_sub_total: Loose | None = None
-    customer_price_total: Loose | None = None
-    customer_price_shipping: Loose | None = None
-    customer_price_tax: Loose | None = None
+    customer_price_discount_total: float | None = None
+    customer_price_items_total: float | None = None
+    customer_price_sub_total: float | None = None
+    customer_price_total: float | None = None
+    customer_price_shipping: float | None = None
+    customer_price_tax: float | None = None
     shop_currency: str | None = None
-    shop_price_discount_total: Loose | None = None
-    shop_price_items_total: Loose | None = None
-    shop_price_sub_total: Loose | None = None
-    shop_price_total: Loose | None = None
-    shop_price_shipping: Loose | None = None
-    shop_price_tax: Loose | None = None
+    shop_price_discount_total: float | None = None
+    shop_price_items_total: float | None = None
+    shop_price_sub_total: float | None = None
+    shop_price_total: float | None = None
+    shop_price_shipping: float | None = None
+    shop_price_tax: float | None = None
 
 
 class OrderCartData(_Body):
@@ -360,13 +381,13 @@ class OrderEntry(_Model, frozen=True):
 class Order(_Model, frozen=True):
     """A V3 order (``OrderResponse``), keyed by ``order_id``."""
 
-    order_id: Id | None = None
-    account_id: Id | None = None
-    shop_id: Id | None = None
-    customer_id: Id | None = None
-    shopify_id: Id | None = None
-    bigcommerce_id: Id | None = None
-    custom_order_id: Id | None = None
+    order_id: str
+    account_id: str | None = None
+    shop_id: str | None = None
+    customer_id: str | None = None
+    shopify_id: str | None = None
+    bigcommerce_id: str | None = None
+    custom_order_id: str | None = None
     currency: str | None = None
     referring_site: str | None = None
     source_name: str | None = None
@@ -423,11 +444,11 @@ class ProductImage(msgspec.Struct, rename="camel", omit_defaults=True, kw_only=T
 class ProductVariant(_Model, frozen=True):
     """A product variant, as answered."""
 
-    custom_variant_id: Id | None = None
-    shopify_variant_id: Id | None = None
-    bigcommerce_variant_id: Id | None = None
+    custom_variant_id: str | None = None
+    shopify_variant_id: str | None = None
+    bigcommerce_variant_id: str | None = None
     title: str | None = None
-    price: Loose | None = None
+    price: float | None = None
     sku: str | None = None
     position: Loose | None = None
     taxable: Loose | None = None
@@ -460,12 +481,12 @@ class ProductVariantData(_Body):
 class Product(_Model, frozen=True):
     """A V3 product (``ProductResponse``), keyed by ``product_id``."""
 
-    product_id: Id | None = None
-    account_id: Id | None = None
-    shop_id: Id | None = None
-    shopify_id: Id | None = None
-    bigcommerce_id: Id | None = None
-    custom_product_id: Id | None = None
+    product_id: str
+    account_id: str | None = None
+    shop_id: str | None = None
+    shopify_id: str | None = None
+    bigcommerce_id: str | None = None
+    custom_product_id: str | None = None
     published_scope: str | None = None
     status: str | None = None
     title: str | None = None
