@@ -1,5 +1,6 @@
 """Development sessions: ``nox -s tests`` (the test suite), ``nox`` (lint, typecheck, tests,
-docs), ``nox -s bench`` (benchmarks and their results page)."""
+docs), ``nox -s bench`` (benchmarks and their results page), ``nox -s mutants`` (named
+mutations of the guarantees, each of which the tests must catch)."""
 
 from __future__ import annotations
 
@@ -98,6 +99,17 @@ def docs(session: nox.Session) -> None:
     """
     session.install("-e", ".[docs]")
     session.run("mkdocs", "build", "--strict", "--site-dir", "site")
+
+
+@nox.session(python=PYTHON)
+def mutants(session: nox.Session) -> None:
+    """Apply each named mutation of mutants/catalog.toml to a scratch copy; fail if one survives.
+
+    ``nox -s mutants`` runs the fast tier (as CI does); ``-- --tier all`` every mutation,
+    ``-- --only NAME ...`` some, ``-- --list`` lists them. See docs/contributing.md.
+    """
+    session.install("-e", ".[test,redis,cli]")
+    session.run("python", "-m", "mutants.run", *session.posargs)
 
 
 @nox.session(python=PYTHON)
