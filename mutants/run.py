@@ -224,18 +224,51 @@ def run_one(mutation: Mutation, root: Path, files: Sequence[str], timeout: float
     return Result(mutation.name, verdict, time.monotonic() - started, detail)
 
 
+def foreign_import(scratch: Path, package: str) -> str | None:
+    """Where ``package`` is imported from, if not from ``scratch`` (else None).
+
+    An install that shadows the copy (a plain ``pip install .``) would make every
+    mutation survive: the tests would never run the mutated code.
+    """
+    found = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", f"import {package}; print({package}.__file__)"],
+        cwd=scratch,
+        env={**os.environ, "PYTHONPATH": str(scratch)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if found.returncode != 0:
+        lines = found.stderr.strip().splitlines()
+        return f"nowhere ({lines[-1] if lines else 'the import failed'})"
+    where = found.stdout.strip()
+    return None if Path(where).resolve().is_relative_to(scratch.resolve()) else where
+
+
+def packages_of(mutations: Sequence[Mutation], root: Path) -> list[str]:
+    """The top-level packages the mutations change (directories with an __init__.py)."""
+    tops = dict.fromkeys(Path(m.file).parts[0] for m in mutations if len(Path(m.file).parts) > 1)
+    return [top for top in tops if (root / top / "__init__.py").is_file()]
+
+
 def baseline(
     mutations: Sequence[Mutation], root: Path, files: Sequence[str], timeout: float
 ) -> tuple[bool, float, str, str]:
     """Every selected mutation's tests, once, on the unmutated tree: they must all pass.
 
-    Returns whether they passed, the seconds taken, a one-line reason and pytest's output.
+    First each mutated package must import from the scratch copy. Returns whether all
+    is well, the seconds taken, a one-line reason and pytest's output.
     """
     tests = list(dict.fromkeys(t for m in mutations for t in m.tests))
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="mutant-baseline-") as tmp:
         scratch = Path(tmp)
         copy_tree(root, files, scratch)
+        for package in packages_of(mutations, root):
+            where = foreign_import(scratch, package)
+            if where is not None:
+                reason = f"{package} is imported from {where}, not from the copy"
+                return False, time.monotonic() - started, reason, ""
         status, output = run_pytest(scratch, tests, timeout)
     seconds = time.monotonic() - started
     if status == PYTEST_PASSED:

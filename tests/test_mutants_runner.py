@@ -157,3 +157,20 @@ def test_tiers_and_list(tree: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert names == ["quick", "long"]
     assert session(tree, catalog, "--list", "--only", "long") == 0
     assert capsys.readouterr().out.startswith("long [slow]")
+
+
+def test_a_package_imported_from_outside_the_copy_is_caught(tmp_path: Path) -> None:
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    (tmp_path / "pkg" / "mod.py").write_text("X = 1\n")
+    mutations = [
+        run.Mutation("a", "g", "pkg/mod.py", "X = 1", "X = 2", ("t.py",)),
+        run.Mutation("b", "g", "calc.py", "a + b", "a - b", ("t.py",)),
+    ]
+    assert run.packages_of(mutations, tmp_path) == ["pkg"]
+    assert run.foreign_import(tmp_path, "pkg") is None
+    # The standard library's json stands for an installed copy shadowing the scratch one.
+    where = run.foreign_import(tmp_path, "json")
+    assert where is not None
+    assert not Path(where).is_relative_to(tmp_path)
+    assert (run.foreign_import(tmp_path, "no_such_package") or "").startswith("nowhere")
