@@ -84,6 +84,25 @@ async def test_a_write_that_timed_out_after_sending_keeps_its_start(
     assert second.at - first.at >= 60
 
 
+async def test_a_deduction_that_timed_out_after_sending_is_ambiguous_and_sent_once(
+    server: RecordingServer,
+) -> None:
+    """deduct-stamps-declared-idempotent: repeated after a timeout, one deduction could
+    take the stamps twice."""
+
+    async def answer(request: web.Request, n: int) -> web.StreamResponse:
+        await asyncio.sleep(5)  # past the client's timeout, after the server has it
+        return web.json_response({}, status=500)
+
+    server.responder = answer
+    async with StampsClient(
+        "tok-SECRET-abcdef", api_url=server.url, store=2, timeout=0.5, max_retries=3
+    ) as c:
+        with no_backoff(), pytest.raises(AmbiguousWriteError):
+            await c.stamps.deduct(user=1865, stamps=1, notes="refund")
+    assert [a.path for a in server.arrivals] == ["/api/memberships/deduct-stamps"]
+
+
 async def test_a_secret_straddling_the_error_body_cut_leaves_no_piece(
     server: RecordingServer,
 ) -> None:
