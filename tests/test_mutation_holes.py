@@ -13,6 +13,7 @@ import pytest
 from aiohttp import web
 
 from stampsync import StampsClient
+from stampsync._local_throttle import OverBudget
 from stampsync.cli._report import ReportFile
 from stampsync.errors import AmbiguousWriteError, ValidationError
 from stampsync.testing import no_backoff
@@ -138,6 +139,21 @@ async def test_a_server_whose_window_runs_a_little_long_never_sees_more_than_the
     seen = max(sum(1 for t in starts if s <= t <= s + 1.0005) for s in starts)
     assert len(starts) == 20
     assert seen == 5
+
+
+async def test_a_start_beyond_the_callers_budget_is_refused_at_once() -> None:
+    """local-wait-past-the-budget: the caller would wait a whole window past its budget."""
+    throttle = LocalThrottle(1, 60, burst=1)
+    loop = asyncio.get_running_loop()
+    await throttle.acquire()
+    asked = loop.time()
+    with pytest.raises(OverBudget) as refused:
+        await throttle.reserve(within=5)
+    assert loop.time() - asked < 1
+    assert refused.value.wait > 5
+    ticket = await throttle.reserve(within=120)  # a budget the window fits in: it waits
+    assert loop.time() - asked >= 60
+    ticket.release()
 
 
 def test_the_last_report_stays_whole_until_the_new_one_is_complete(tmp_path: Path) -> None:
