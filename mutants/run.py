@@ -15,6 +15,7 @@ session stops there. The exit status is 0 only when every selected mutation was 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import shutil
@@ -176,6 +177,28 @@ def first_failure(output: str) -> str:
     return lines[-1].strip() if lines else ""
 
 
+#: The pytest runs in progress, each the leader of its own process group.
+_running: set[subprocess.Popen[bytes]] = set()
+_running_lock = threading.Lock()
+_stopping = threading.Event()
+
+
+def _kill(process: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+def stop_all() -> None:
+    """Kill every pytest run in progress and what it started (on Ctrl-C or SIGTERM).
+
+    Each run has a session of its own, out of reach of the terminal's Ctrl-C.
+    """
+    _stopping.set()
+    with _running_lock:
+        for process in _running:
+            _kill(process)
+
+
 def run_pytest(scratch: Path, tests: Sequence[str], timeout: float) -> tuple[int | None, str]:
     """Run pytest on ``tests`` inside ``scratch``; None as status when it ran past ``timeout``."""
     env = {**os.environ, "PYTHONPATH": str(scratch)}
@@ -188,12 +211,20 @@ def run_pytest(scratch: Path, tests: Sequence[str], timeout: float) -> tuple[int
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+    with _running_lock:
+        _running.add(process)
     try:
         out, _ = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
+        _kill(process)
         out, _ = process.communicate()
         return None, out.decode(errors="replace")
+    except BaseException:
+        _kill(process)  # interrupted while waiting here (the baseline, in the main thread)
+        raise
+    finally:
+        with _running_lock:
+            _running.discard(process)
     return process.returncode, out.decode(errors="replace")
 
 
@@ -323,9 +354,29 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the session; 0 when every selected mutation was caught, 1 otherwise, 2 on bad input."""
+    """Run the session; 0 when every selected mutation was caught, 1 otherwise, 2 on bad
+    input, 130 when interrupted (Ctrl-C or SIGTERM: the runs in progress are killed)."""
     args = parse_args(argv)
+    _stopping.clear()
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
+    try:
+        return _session(args)
+    except KeyboardInterrupt:
+        stop_all()
+        print("mutants: interrupted", file=sys.stderr)
+        return 130
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _session(args: argparse.Namespace) -> int:
     root: Path = args.root.resolve()
     try:
         chosen = select(load_catalog(args.catalog, root), args.only, args.tier)
@@ -351,14 +402,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     results: list[Result] = []
 
     def one(mutation: Mutation) -> None:
+        if _stopping.is_set():
+            return
         result = run_one(mutation, root, files, args.timeout)
         with lock:
-            results.append(result)
-            print(_line(result, width), flush=True)
+            if not _stopping.is_set():
+                results.append(result)
+                print(_line(result, width), flush=True)
 
-    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+    pool = ThreadPoolExecutor(max_workers=args.jobs)
+    try:
         for future in [pool.submit(one, m) for m in chosen]:
             future.result()
+    except KeyboardInterrupt:
+        stop_all()
+        pool.shutdown(cancel_futures=True)
+        print(f"mutants: interrupted after {len(results)} of {len(chosen)}", file=sys.stderr)
+        return 130
+    pool.shutdown()
     failed = [r for r in results if r.verdict != "caught"]
     counts = {v: sum(r.verdict == v for r in results) for v in ("caught", "survived", "broken")}
     print(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import subprocess
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -174,3 +176,39 @@ def test_a_package_imported_from_outside_the_copy_is_caught(tmp_path: Path) -> N
     assert where is not None
     assert not Path(where).is_relative_to(tmp_path)
     assert (run.foreign_import(tmp_path, "no_such_package") or "").startswith("nowhere")
+
+
+def test_the_catalogue_matches_the_code_and_the_docs_list_its_slow_tier() -> None:
+    # The session refuses a stale entry too; this says so in the ordinary test run.
+    mutations = run.load_catalog(run.CATALOG, run.ROOT)
+    assert len(mutations) >= 40
+    assert all(m.file.startswith("stampsync/") for m in mutations)
+    page = (run.ROOT / "docs" / "contributing.md").read_text()
+    slow = [m.name for m in mutations if m.tier == "slow"]
+    assert [name for name in slow if f"`{name}`" not in page] == []
+
+
+def test_stop_all_ends_a_run_in_progress_and_what_it_started(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What Ctrl-C and SIGTERM do: a run has its own session, out of the terminal's reach.
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    (tmp_path / "test_hang.py").write_text("import time\n\ndef test_hang():\n    time.sleep(60)\n")
+    outcome: list[tuple[int | None, str]] = []
+    worker = threading.Thread(
+        target=lambda: outcome.append(run.run_pytest(tmp_path, ["test_hang.py"], 120))
+    )
+    worker.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not run._running and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert run._running
+        run.stop_all()
+        worker.join(10)
+        assert not worker.is_alive()
+        [(status, _)] = outcome
+        assert run.judge(status, "", 120)[0] == "broken"
+    finally:
+        run.stop_all()  # whatever happened, leave no run behind
+        run._stopping.clear()
