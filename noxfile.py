@@ -1,6 +1,7 @@
 """Development sessions: ``nox -s tests`` (the test suite, on this Python), ``nox -s
 tests_more`` (on the other supported Pythons found here), ``nox`` (lint, typecheck, tests,
-docs), ``nox -s bench`` (benchmarks and their results page)."""
+docs), ``nox -s bench`` (benchmarks and their results page), ``nox -s mutants`` (named
+mutations of the guarantees, each of which the tests must catch)."""
 
 from __future__ import annotations
 
@@ -120,6 +121,17 @@ def docs(session: nox.Session) -> None:
     """
     session.install("-e", ".[docs]")
     session.run("mkdocs", "build", "--strict", "--site-dir", "site")
+
+
+@nox.session(python=PYTHON)
+def mutants(session: nox.Session) -> None:
+    """Apply each named mutation of mutants/catalog.toml to a scratch copy; fail if one survives.
+
+    ``nox -s mutants`` runs the fast tier (as CI does); ``-- --tier all`` every mutation,
+    ``-- --only NAME ...`` some, ``-- --list`` lists them. See docs/contributing.md.
+    """
+    session.install("-e", ".[test,redis,cli]")
+    session.run("python", "-m", "mutants.run", *session.posargs)
 
 
 @nox.session(python=PYTHON)
