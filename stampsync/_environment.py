@@ -129,6 +129,17 @@ def _flag(name: str) -> bool | None:
     raise ConfigurationError(f"{name} must be 1/true/yes or 0/false/no, got {found!r}")
 
 
+#: The variables read as plain values: (variable, client setting, reader).
+_SIMPLE: tuple[tuple[str, str, Callable[[str], object]], ...] = (
+    (STAMPSYNC_THROTTLE_LIMIT, "throttle_limit", _integer),
+    (STAMPSYNC_THROTTLE_SECONDS, "throttle_seconds", _seconds),
+    (STAMPSYNC_CONNECTIONS, "concurrent_connections", _integer),
+    (STAMPSYNC_BATCH, "concurrent_batch_executions", _integer),
+    (STAMPSYNC_TRUST_ENV, "trust_env", _flag),
+    (STAMPSYNC_PROXY, "proxy", _read),
+)
+
+
 def client_settings(
     settings: ClientSettings, options: ClientOptions | None, *, quota_key: Callable[[], str]
 ) -> tuple[ClientSettings, Throttle | None]:
@@ -144,24 +155,12 @@ def client_settings(
     if options is not None:
         return settings, None
     merged = ClientSettings(**settings)
-    limit = _integer(STAMPSYNC_THROTTLE_LIMIT)
-    if limit is not None and "throttle_limit" not in merged:
-        merged["throttle_limit"] = limit
-    seconds = _seconds(STAMPSYNC_THROTTLE_SECONDS)
-    if seconds is not None and "throttle_seconds" not in merged:
-        merged["throttle_seconds"] = seconds
-    connections = _integer(STAMPSYNC_CONNECTIONS)
-    if connections is not None and "concurrent_connections" not in merged:
-        merged["concurrent_connections"] = connections
-    batch = _integer(STAMPSYNC_BATCH)
-    if batch is not None and "concurrent_batch_executions" not in merged:
-        merged["concurrent_batch_executions"] = batch
-    trust_env = _flag(STAMPSYNC_TRUST_ENV)
-    if trust_env is not None and "trust_env" not in merged:
-        merged["trust_env"] = trust_env
-    proxy = _read(STAMPSYNC_PROXY)
-    if proxy is not None and "proxy" not in merged:
-        merged["proxy"] = proxy
+    found: dict[str, object] = {}
+    for variable, setting, read in _SIMPLE:
+        value = read(variable)  # read even when given: a bad value is refused either way
+        if value is not None and setting not in merged:
+            found[setting] = value
+    merged.update(found)  # type: ignore[typeddict-item]
     ca_file = _read(STAMPSYNC_CA_FILE)
     if ca_file is not None and "ssl" not in merged:
         try:
