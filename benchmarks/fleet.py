@@ -1,10 +1,10 @@
-"""Fleet mode: many stores, arq workers (one SIGKILLed mid-run), one PostgreSQL journal.
+"""Fleet mode: many stores, workers on the journal's PostgreSQL queue (one SIGKILLed mid-run).
 
 50 stores, each with its own sandbox quota of 10 requests per second, 20,000 awards
-spread evenly over them, 4 ``stampsync fleet worker`` processes on one redis-server and a
-throwaway PostgreSQL cluster; the sandbox runs in its own process. A third of the way
-through the ideal time one worker is killed with SIGKILL; arq runs its jobs again once
-their in-progress marks expire.
+spread evenly over them, 4 ``stampsync fleet worker`` processes, a redis-server for the quotas and a
+throwaway PostgreSQL cluster for the journal and the queue; the sandbox runs in its own
+process. A third of the way through the ideal time one worker is killed with SIGKILL; its
+jobs run again once their heartbeats are stale.
 
 Measured: awards applied twice on the sandbox's ledger (must be 0), outcome counts from
 the journal (ambiguous rows only from the killed worker), the most arrivals any store's
@@ -146,7 +146,7 @@ async def run(
                     )
                     started = time.monotonic()
                     # In-process, as a platform queues a campaign (no CLI start-up counted).
-                    await enqueue_campaign(work / "campaign.csv", redis_url, job_rows=job_rows)
+                    await enqueue_campaign(work / "campaign.csv", cluster.dsn, job_rows=job_rows)
                     await asyncio.sleep(max(0.0, started + ideal / 3 - time.monotonic()))
                     victim = procs[0]
                     killed_at = float("nan")

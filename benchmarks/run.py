@@ -48,7 +48,7 @@ PACKAGES = [
     "pydantic",
     "redis",
     "asyncpg",
-    "arq",
+    "pgqueuer",
 ]
 
 
