@@ -83,6 +83,10 @@ def enqueue(
     err.print(f"queued {done.jobs} job(s) for {done.rows} row(s) as campaign {done.campaign}")
 
 
+def _no_batch_stops(record: logging.LogRecord) -> bool:
+    return not str(record.msg).startswith("batch stopped")
+
+
 @app.command()
 def worker(
     redis_url: FleetRedis,
@@ -124,10 +128,11 @@ def worker(
     from ..fleet.worker import FleetSettings, run_worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    # The fleet logs one line per job and per outage; the batch's per-job warnings and
-    # pgqueuer's tracebacks would repeat them (and a traceback may quote a row).
-    logging.getLogger("stampsync.batch").setLevel(logging.ERROR)
-    logging.getLogger("pgqueuer").setLevel(logging.CRITICAL)
+    # The fleet logs one line per job and per outage; the batch's per-job "stopped" line
+    # and the drivers' tracebacks would repeat them (and a traceback may quote a row).
+    logging.getLogger("stampsync.batch").addFilter(_no_batch_stops)
+    for noisy in ("pgqueuer", "asyncpg"):
+        logging.getLogger(noisy).setLevel(logging.CRITICAL)
     with api_errors():
         settings = FleetSettings(
             redis_url=redis_url,

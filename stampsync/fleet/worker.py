@@ -58,8 +58,10 @@ MAX_ROW_ATTEMPTS = 30
 #: The longest wait before a retry of rows that could not be sent for now.
 MAX_RETRY_DELAY = 300.0
 
-#: Failures that prove nothing was claimed or sent, for now only: the row is retried.
-_NOT_YET = ("not sent", "held by another run", "cannot reach Redis")
+#: Failures that prove the row was not sent, for now only (no quota start, the quota's
+#: wait past the call's budget, Redis away, the breaker open, held by a live run): the
+#: row is retried.
+_NOT_YET = ("not sent:", "held by another run", "cannot reach Redis")
 
 
 @dataclass
@@ -126,8 +128,13 @@ class _Outage:
     def __init__(self, name: str) -> None:
         self.name = name
         self.down = False
+        self._back_at = float("-inf")
 
-    def fell(self, why: str) -> None:
+    def fell(self, why: str, since: float | None = None) -> None:
+        """It failed for work begun at ``since``; work begun before it was last seen
+        back only echoes the outage that is over."""
+        if since is not None and since < self._back_at:
+            return
         if not self.down:
             self.down = True
             log.warning("%s unavailable (%s); rows wait for it", self.name, why)
@@ -135,6 +142,7 @@ class _Outage:
     def back(self) -> None:
         if self.down:
             self.down = False
+            self._back_at = anyio.current_time()
             log.warning("%s is back", self.name)
 
 
@@ -411,7 +419,7 @@ async def award_job(state: FleetState, args: AwardJobArgs, *, priority: int = 0)
                 handoff.retry_why = failure or stopped or "not tried"
         elif outcome.status == "failed":
             why = outcome.error or "failed"
-            if why.startswith(_NOT_YET) or "cannot reach Redis" in why:
+            if any(mark in why for mark in _NOT_YET):
                 handoff.retry.append(row)
                 handoff.retry_why = why
             else:
@@ -423,7 +431,7 @@ async def award_job(state: FleetState, args: AwardJobArgs, *, priority: int = 0)
         handoff.failed += [(r, w) for r, w in final_failed if normal_key(r.key) not in in_journal]
     redis_trouble = any("cannot reach Redis" in (o.error or "") for o in outcomes.values())
     if redis_trouble:
-        state.redis.fell("cannot reach it")
+        state.redis.fell("cannot reach it", since=started)
     elif any(o.status == "applied" and not o.skipped for o in outcomes.values()):
         state.redis.back()
     counts = {"applied": 0, "failed": 0, "ambiguous": 0, "skipped": 0}
@@ -538,7 +546,13 @@ async def _hand_on(state: FleetState, args: AwardJobArgs, handoff: _Handoff, pri
 
 def _reason_kind(why: str) -> str:
     """A reason shortened for a log line (no key, no customer)."""
-    return why.split(":", 1)[0][:80]
+    if "cannot reach Redis" in why or "throttle is unavailable" in why:
+        return "Redis unavailable"
+    if "quota needs" in why:
+        return "waiting for the store's quota"
+    if "held by another run" in why:
+        return "held by another live run"
+    return why.split(":", 1)[0][:60]
 
 
 async def run_payload(state: FleetState, payload: bytes | None, *, priority: int = 0) -> None:
@@ -610,21 +624,33 @@ async def run_worker(
     state = FleetState(settings)
     try:
         await check_start(state)
-        database = _Outage(f"the job queue ({safe_dsn(settings.journal)})")
         log.info("fleet worker ready (host %s)", settings.host)
         while not stop.is_set():
             try:
                 await _serve(state, stop, burst)
-                database.back()
                 if burst:
                     return
             except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
-                database.fell(type(exc).__name__)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), 1.0)
+                # A connection kept across a restart fails once; only a database that
+                # cannot be reached now is an outage.
+                if not await _reachable(settings.journal):
+                    state.database.outage_began(type(exc).__name__)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), 1.0)
     finally:
         state.stopping.set()
         await state.close()
+
+
+async def _reachable(dsn: str) -> bool:
+    import asyncpg
+
+    try:
+        con = await asyncpg.connect(dsn, timeout=2)
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError):
+        return False
+    await con.close()
+    return True
 
 
 async def _serve(state: FleetState, stop: asyncio.Event, burst: bool) -> None:
@@ -638,7 +664,7 @@ async def _serve(state: FleetState, stop: asyncio.Event, burst: bool) -> None:
     settings = state.settings
     pool = await asyncpg.create_pool(settings.journal, min_size=1, max_size=3, timeout=5)
     try:
-        # Connected: the outage (if any) is over.
+        state.database.outage_ended()  # connected: the outage (if any) is over
         qm = QueueManager(Queries.from_asyncpg_pool(pool))
 
         @qm.entrypoint(AWARD_JOB, on_failure="hold")
