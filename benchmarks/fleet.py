@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import tempfile
@@ -99,6 +100,11 @@ def timeline(times: list[float], step: float) -> list[int]:
     for t in times:
         counts[int((t - times[0]) / step)] += 1
     return counts
+
+
+def gaps(times: list[float]) -> list[float]:
+    ordered = sorted(times)
+    return [b - a for a, b in itertools.pairwise(ordered)]
 
 
 async def run(
@@ -199,6 +205,11 @@ async def run(
         "arrivals_per_10s": timeline(arrivals, 10.0),
         "store_span_s": spread([max(t) - min(t) for t in store_arrivals.values()]),
         "store_start_s": spread([min(t) - arrivals[0] for t in store_arrivals.values()]),
+        # The longest any store stood still: the killed worker's stores wait for its jobs
+        # to be taken for stalled (no heartbeat for --stalled-seconds) and run again.
+        "longest_store_pause_s": round(
+            max((max(gaps(t), default=0.0) for t in store_arrivals.values()), default=0.0), 1
+        ),
         "store_rate_per_s": spread(
             [(len(t) - 1) / (max(t) - min(t)) for t in store_arrivals.values()]
         ),

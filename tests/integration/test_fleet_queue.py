@@ -379,3 +379,53 @@ async def test_a_postgresql_restart_mid_run_logs_one_line_each_way_and_loses_no_
     assert PASSWORD not in logs
     assert "Traceback" not in logs
     assert not EMAIL.findall(logs), "a worker logged an email address"
+
+
+async def test_bad_rows_fail_alone_and_fleet_status_names_them(
+    tmp_path: Path, redis: RestartableRedis, pg_dsn: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A row read from the queue is checked like an input row: a bad one fails with its
+    reason in the fleet's failed list (it never reached the journal), the others go on."""
+    from stampsync.fleet import FleetSettings, run_worker
+
+    campaign = tmp_path / "c.csv"
+    campaign.write_text(
+        "account,key,user,number_of_stamps,store\n"
+        "store-1,ok-1,member1@example.com,1,1\n"
+        "store-1,bad-number,member2@example.com,lots,1\n"
+        "store-1,ok-1,member3@example.com,1,1\n"  # the same key again
+        "store-1,wide,member4@example.com,1,1,surplus\n"
+        "store-1,,member5@example.com,1,1\n"
+        "store-1,ok-2,member6@example.com,1,1\n"
+    )
+    async with Sandbox(extra_tokens=1, limit=LIMIT, seconds=1.0, members=50) as sb:
+        write_credentials(tmp_path / "credentials.json", sb, 1)
+        credentials = json.loads((tmp_path / "credentials.json").read_text())
+        settings = FleetSettings(
+            redis_url=redis.url,
+            journal=pg_dsn,
+            credentials=lambda account: credentials[account],
+            throttle_limit=LIMIT,
+            throttle_seconds=1.0,
+            poll_seconds=0.2,
+        )
+        assert (await queue_campaign(campaign, pg_dsn)).jobs == 1
+        with caplog.at_level("INFO", logger="stampsync"):
+            await run_worker(settings, burst=True)
+        applied_on_server = await sb.awards()
+    assert len(applied_on_server) == 2
+    by = await fleet_overview(pg_dsn)
+    assert by["store-1"]["applied"] == 2
+    assert by["store-1"]["failed"] == 4
+    assert by["store-1"]["pending"] == by["store-1"]["queued_jobs"] == 0
+    shown = await asyncio.to_thread(
+        CliRunner().invoke, app, ["fleet", "status", "--journal", pg_dsn, "--failed", "--json"]
+    )
+    assert shown.exit_code == 0, shown.stderr
+    reasons = {(r["row"], r["key"]): r["reason"] for r in json.loads(shown.stdout)["failed_rows"]}
+    assert set(reasons) == {(3, "bad-number"), (4, "ok-1"), (5, "wide"), (6, "")}
+    assert "number_of_stamps" in reasons[(3, "bad-number")]
+    assert "duplicate key" in reasons[(4, "ok-1")]
+    assert "header has 5" in reasons[(5, "wide")]
+    assert "key is missing" in reasons[(6, "")]
+    assert not EMAIL.findall(caplog.text), "the worker logged an email address"
