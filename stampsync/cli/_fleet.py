@@ -60,7 +60,9 @@ def enqueue(
     input: Annotated[
         Path,
         typer.Option(
-            "--input", help="CSV: account,key,user,number_of_stamps[,store,notes,expiration_date]"
+            "--input",
+            help="awards: CSV account,key,user,number_of_stamps[,store,notes,expiration_date];"
+            " transactions: the import's JSONL or CSV with an account column",
         ),
     ],
     journal: FleetJournal,
@@ -69,14 +71,24 @@ def enqueue(
         str | None,
         typer.Option(help="the campaign's name (default: a digest of the file)"),
     ] = None,
+    kind: Annotated[
+        str,
+        typer.Option(
+            "--kind",
+            help="what the rows write: stamps.add (awards) or transactions.add (a point of "
+            "sale's day-end file, JSONL or the import's CSV, with an account column)",
+        ),
+    ] = "stamps.add",
 ) -> None:
-    """Queue a campaign file as award jobs: bounded size, one store each, round-robin."""
+    """Queue a campaign file as jobs: bounded size, one store each, round-robin."""
     _need_fleet()
     _need_database(journal)
     from ..fleet.campaign import queue_campaign
 
     with api_errors():
-        done = asyncio.run(queue_campaign(input, journal, job_rows=job_rows, campaign=campaign))
+        done = asyncio.run(
+            queue_campaign(input, journal, job_rows=job_rows, campaign=campaign, kind=kind)
+        )
     if done.why is not None:
         err.print(f"queued 0 jobs: {done.why}", markup=False)
         return

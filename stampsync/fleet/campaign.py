@@ -81,6 +81,27 @@ def read_campaign(path: str | Path) -> Iterator[dict[str, Any]]:
             raise ConfigurationError(f"campaign {path} is not UTF-8 CSV: {exc}") from None
 
 
+def read_pos_campaign(path: str | Path) -> Iterator[dict[str, Any]]:
+    """Rows of a point of sale campaign: the transactions import's file (JSONL, or its
+    flat CSV form) with an ``account`` column naming each row's store, each row as
+    ``{"account", "row", "data"}`` (or ``"rejected"``, why its line cannot be read)."""
+    from ..stamps.pos_rows import pos_records
+
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigurationError(f"cannot read campaign {path}: no such file")
+    try:
+        for number, data in pos_records(path):
+            if isinstance(data, str):
+                raise ConfigurationError(f"campaign {path}: {data}; its account is unknown")
+            account = data.pop("account", None)
+            if not isinstance(account, str) or not account.strip():
+                raise ConfigurationError(f"campaign {path} line {number} names no account")
+            yield {"account": account.strip(), "row": number, "data": data}
+    except (csv.Error, UnicodeDecodeError, StopIteration) as exc:
+        raise ConfigurationError(f"campaign {path} is not UTF-8 CSV or JSONL: {exc}") from None
+
+
 def split_jobs(
     rows: Iterable[dict[str, Any]], *, job_rows: int = DEFAULT_JOB_ROWS
 ) -> list[CampaignJob]:
@@ -128,6 +149,7 @@ async def queue_campaign(
     *,
     job_rows: int = DEFAULT_JOB_ROWS,
     campaign: str | None = None,
+    kind: str = "stamps.add",
 ) -> Enqueued:
     """Queue ``path``'s rows as award jobs in the journal's database, in one transaction
     with the campaign's record.
@@ -136,11 +158,18 @@ async def queue_campaign(
     same file queued again queues nothing and says why (its rows are in the queue or
     the journal already). Name it anew to queue it again: the journal skips every row
     settled before.
+
+    ``kind`` is what the rows write: ``stamps.add`` (columns
+    ``account,key,user,number_of_stamps[,store,notes,expiration_date]``) or
+    ``transactions.add`` (the transactions import's JSONL or flat CSV, plus ``account``).
     """
     from pgqueuer.queries import Queries
 
     from ..batch.postgres import PgDatabase
-    from .queue import AWARD_JOB, AwardJobArgs, JobRow, encode_job, ensure_queue_schema
+    from .queue import AWARD_JOB, KINDS, AwardJobArgs, encode_job, ensure_queue_schema
+
+    if kind not in KINDS:
+        raise ConfigurationError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
 
     if not isinstance(journal, str) or not journal.lower().startswith(
         ("postgresql://", "postgres://")
@@ -148,25 +177,16 @@ async def queue_campaign(
         raise ConfigurationError(
             "the fleet's queue is in the journal's database: give its postgresql:// URL"
         )
-    jobs = split_jobs(read_campaign(path), job_rows=job_rows)
+    reader = read_pos_campaign if kind == "transactions.add" else read_campaign
+    jobs = split_jobs(reader(path), job_rows=job_rows)
     name = campaign or campaign_id(path)
     total = sum(len(job.rows) for job in jobs)
     payloads = []
     for job in jobs:
-        rows = [
-            JobRow(
-                row=int(r["row"]),
-                key=str(r.get("key") or ""),
-                user=str(r.get("user") or ""),
-                number_of_stamps=str(r.get("number_of_stamps") or ""),
-                store=r.get("store") or None,
-                notes=r.get("notes") or None,
-                expiration_date=r.get("expiration_date") or None,
-                rejected=r.get("rejected"),
-            )
-            for r in job.rows
-        ]
-        args = AwardJobArgs(v=1, id=job.job_id(name), campaign=name, account=job.account, rows=rows)
+        rows = [_job_row(r) for r in job.rows]
+        args = AwardJobArgs(
+            v=1, id=job.job_id(name), campaign=name, account=job.account, rows=rows, kind=kind
+        )
         payloads.append((args.id, encode_job(args)))
 
     async def write(con: Any) -> str | None:
@@ -208,6 +228,29 @@ async def queue_campaign(
     if why is not None:
         return Enqueued(0, total, name, why)
     return Enqueued(len(payloads), total, name)
+
+
+def _job_row(r: dict[str, Any]) -> Any:
+    from .queue import JobRow
+
+    if "data" in r:  # a transaction: its fields as read, checked when the job runs
+        data = r["data"]
+        return JobRow(
+            row=int(r["row"]),
+            key=str(data.get("key") or ""),
+            user=str(data.get("user") or ""),
+            data=data,
+        )
+    return JobRow(
+        row=int(r["row"]),
+        key=str(r.get("key") or ""),
+        user=str(r.get("user") or ""),
+        number_of_stamps=str(r.get("number_of_stamps") or ""),
+        store=r.get("store") or None,
+        notes=r.get("notes") or None,
+        expiration_date=r.get("expiration_date") or None,
+        rejected=r.get("rejected"),
+    )
 
 
 async def enqueue_campaign(

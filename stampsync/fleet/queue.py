@@ -10,7 +10,7 @@ before they could reach the journal (a bad row, a row given up on), with their r
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import msgspec
 
@@ -19,8 +19,12 @@ from ..errors import ConfigurationError
 if TYPE_CHECKING:
     import asyncpg
 
-#: The entrypoint (pgqueuer's name for a job's function) of award jobs.
+#: The entrypoint (pgqueuer's name for a job's function) of the fleet's jobs, every kind.
 AWARD_JOB = "stampsync.award"
+
+#: The write kinds a campaign can carry: stamp awards, a point of sale's transactions.
+JobKind = Literal["stamps.add", "transactions.add"]
+KINDS: tuple[JobKind, ...] = ("stamps.add", "transactions.add")
 
 #: Taken while the fleet's tables are made, so workers starting together do not race.
 _FLEET_SCHEMA_LOCK = 0x5354_464C  # "STFL"
@@ -35,7 +39,7 @@ _Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 class JobRow(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     """One campaign row as a job carries it: the file's cells as text, its line number."""
 
-    row: Annotated[int, msgspec.Meta(ge=0)]
+    row: Annotated[int, msgspec.Meta(ge=1)]
     key: _Text = ""
     user: _Text = ""
     number_of_stamps: _Text = ""
@@ -44,6 +48,9 @@ class JobRow(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     expiration_date: _Text | None = None
     rejected: _Text | None = None
     """Why the file's reader refused the row (it fails with this reason)."""
+    data: Annotated[dict[str, Any], msgspec.Meta(max_length=64)] | None = None
+    """A transaction's fields (``transactions.add``), checked as the import checks them
+    when the job runs: a row that is not a transaction fails alone."""
 
 
 class AwardJobArgs(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
@@ -57,6 +64,8 @@ class AwardJobArgs(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Tru
     rows: Annotated[list[JobRow], msgspec.Meta(min_length=1, max_length=MAX_JOB_ROWS)]
     attempt: Annotated[int, msgspec.Meta(ge=0)] = 0
     """How many times these rows were handed to a retry already."""
+    kind: JobKind = "stamps.add"
+    """What the rows write."""
 
 
 class BadJob(ConfigurationError):

@@ -20,7 +20,7 @@ import contextlib
 import inspect
 import logging
 import socket
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -29,9 +29,10 @@ import anyio
 
 from ..batch._runs import LEASE_SECONDS
 from ..batch.postgres import PgDatabase, PgJournal, safe_dsn
-from ..batch.writes import Outcome, Rejected, key_problem, normal_key
+from ..batch.writes import BatchReport, Outcome, Rejected, key_problem, normal_key
 from ..errors import ConfigurationError, JournalError
 from ..stamps.client import StampsClient
+from ..stamps.pos_rows import to_transaction
 from ..stamps.stamps import DEFAULT_MAX_STAMPS, StampAward
 from ..throttle import RedisThrottles
 from .credentials import CredentialsProvider
@@ -336,20 +337,30 @@ async def award_job(state: FleetState, args: AwardJobArgs, *, priority: int = 0)
     gate = state.gate(account)
     stop = anyio.Event()
     handoff = _Handoff()
-    to_send: list[tuple[JobRow, StampAward]] = []
-    seen: set[str] = set()
-    for row in args.rows:
-        award = _award(row)
-        problem = _row_problem(row, award, client, settings.max_stamps)
-        key = normal_key(row.key)
-        if problem is None and key in seen:
-            problem = "duplicate key in this job"
-        if problem is not None or isinstance(award, Rejected):
-            handoff.failed.append((row, problem or "rejected"))
-            continue
-        seen.add(key)
-        to_send.append((row, award))
-    outcomes: dict[str, Outcome] = {}
+    to_send: list[tuple[JobRow, Any]] = []
+    if args.kind == "transactions.add":
+        # Checked as the import checks its rows; the batch fails a bad one alone.
+        for row in args.rows:
+            item = (
+                to_transaction(dict(row.data), row.row)
+                if row.data is not None
+                else Rejected(row.key or f"line-{row.row}", row.rejected or "no fields", row.row)
+            )
+            to_send.append((row, item))
+    else:
+        seen: set[str] = set()
+        for row in args.rows:
+            award = _award(row)
+            problem = _row_problem(row, award, client, settings.max_stamps)
+            key = normal_key(row.key)
+            if problem is None and key in seen:
+                problem = "duplicate key in this job"
+            if problem is not None or isinstance(award, Rejected):
+                handoff.failed.append((row, problem or "rejected"))
+                continue
+            seen.add(key)
+            to_send.append((row, award))
+    outcomes: dict[int | None, Outcome] = {}  # by row (line) number
     held = 0
     taken = 0
     started = anyio.current_time()
@@ -359,37 +370,27 @@ async def award_job(state: FleetState, args: AwardJobArgs, *, priority: int = 0)
             await state.stopping.wait()
         stop.set()
 
-    async def items() -> AsyncIterator[StampAward]:
+    async def items() -> AsyncIterator[Any]:
         nonlocal held, taken
-        for _, award in to_send:
+        for _, item in to_send:
             await gate.acquire()  # released by the row's outcome
             held += 1
             taken += 1
-            yield award
+            yield item
 
     def settled(outcome: Outcome) -> None:
         nonlocal held
         held -= 1
         gate.release()
-        outcomes[outcome.key] = outcome
+        outcomes[outcome.row] = outcome
 
     stopped: str | None = None
     failure: str | None = None
     try:
         if to_send:
-            keys = [normal_key(row.key) for row, _ in to_send]
-            await journal.aprefetch(keys)  # a rerun's settled rows in one read
             async with anyio.create_task_group() as tg:
                 tg.start_soon(soft_deadline)
-                report = await client.stamps.add_many(
-                    items(),
-                    journal=journal,
-                    on_outcome=settled,
-                    keep_outcomes=False,
-                    stop=stop,
-                    check_first=False,
-                    max_stamps=settings.max_stamps,
-                )
+                report = await _run_batch(state, client, args, journal, items(), settled, stop)
                 tg.cancel_scope.cancel()
             stopped = report.stopped
     except Exception as exc:
@@ -408,9 +409,9 @@ async def award_job(state: FleetState, args: AwardJobArgs, *, priority: int = 0)
     finally:
         for _ in range(held):  # rows that never reached an outcome (the job failed)
             gate.release()
-    final_failed: list[tuple[JobRow, str]] = []
+    final_failed: list[tuple[JobRow, str, str]] = []
     for n, (row, _) in enumerate(to_send):
-        outcome = outcomes.get(normal_key(row.key))
+        outcome = outcomes.get(row.row)
         if outcome is None:
             if failure is None and stopped is None and n >= taken:
                 handoff.rest.append(row)  # not taken by the soft deadline: goes on now
@@ -423,12 +424,12 @@ async def award_job(state: FleetState, args: AwardJobArgs, *, priority: int = 0)
                 handoff.retry.append(row)
                 handoff.retry_why = why
             else:
-                final_failed.append((row, why))
+                final_failed.append((row, outcome.key, why))
     if final_failed:
         # Those the journal lists as failed are accounted for there; the others (a key
         # another account or operation owns) are the fleet's to list.
-        in_journal = await _journal_failed(state, account, [r.key for r, _ in final_failed])
-        handoff.failed += [(r, w) for r, w in final_failed if normal_key(r.key) not in in_journal]
+        in_journal = await _journal_failed(state, account, [k for _, k, _ in final_failed])
+        handoff.failed += [(r, w) for r, k, w in final_failed if normal_key(k) not in in_journal]
     redis_trouble = any("cannot reach Redis" in (o.error or "") for o in outcomes.values())
     if redis_trouble:
         state.redis.fell("cannot reach it", since=started)
@@ -453,6 +454,38 @@ async def award_job(state: FleetState, args: AwardJobArgs, *, priority: int = 0)
         anyio.current_time() - started,
     )
     return counts
+
+
+async def _run_batch(
+    state: FleetState,
+    client: StampsClient,
+    args: AwardJobArgs,
+    journal: PgJournal,
+    items: AsyncIterator[Any],
+    settled: Callable[[Outcome], None],
+    stop: anyio.Event,
+) -> BatchReport:
+    """The job's rows through the batch of its kind, on the store's journal."""
+    if args.kind == "transactions.add":
+        return await client.transactions.add_many(
+            items,
+            journal=journal,
+            on_outcome=settled,
+            keep_outcomes=False,
+            stop=stop,
+            check_first=False,
+        )
+    keys = [normal_key(row.key) for row in args.rows]
+    await journal.aprefetch([k for k in keys if k and key_problem(k) is None])
+    return await client.stamps.add_many(
+        items,
+        journal=journal,
+        on_outcome=settled,
+        keep_outcomes=False,
+        stop=stop,
+        check_first=False,
+        max_stamps=state.settings.max_stamps,
+    )
 
 
 async def _journal_failed(state: FleetState, account: str, keys: list[str]) -> set[str]:
@@ -497,6 +530,7 @@ async def _hand_on(state: FleetState, args: AwardJobArgs, handoff: _Handoff, pri
             account=args.account,
             rows=handoff.rest,
             attempt=args.attempt,
+            kind=args.kind,
         )
         # Ahead of fresh jobs: at the back of the queue, a store could be left with no
         # job running for seconds (measured: 1-4 s gaps per store at 50 stores).
@@ -509,6 +543,7 @@ async def _hand_on(state: FleetState, args: AwardJobArgs, handoff: _Handoff, pri
             account=args.account,
             rows=retry,
             attempt=attempt,
+            kind=args.kind,
         )
         delay = retry_delay(attempt, settings.lease_seconds)
         jobs.append((again, priority, timedelta(seconds=delay)))

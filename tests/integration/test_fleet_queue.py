@@ -6,6 +6,7 @@ stopping a worker at start. Real servers: redis-server, PostgreSQL, the sandbox 
 from __future__ import annotations
 
 import asyncio
+import csv
 import json
 import os
 import pickle
@@ -14,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,6 +30,7 @@ from stampsync.sandbox import Sandbox, free_port
 from tests._fleet import Fleet, ledger, totals, wait_settled, write_campaign, write_credentials
 from tests._postgres import PASSWORD, PgCluster
 from tests._redis import redis_binary
+from tests.integration.test_fleet import kill_while_sending
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 
@@ -429,3 +432,64 @@ async def test_bad_rows_fail_alone_and_fleet_status_names_them(
     assert "header has 5" in reasons[(5, "wide")]
     assert "key is missing" in reasons[(6, "")]
     assert not EMAIL.findall(caplog.text), "the worker logged an email address"
+
+
+def write_pos_campaign(path: Path, stores: int, sales: int, store_id: int) -> int:
+    """Each store's day-end file in one campaign: the import's CSV plus ``account``."""
+    with path.open("w", newline="") as fh:
+        out = csv.writer(fh)
+        out.writerow(
+            [
+                *("account", "invoice_number", "total_value", "number_of_people"),
+                *("created", "store", "user"),
+            ]
+        )
+        for i in range(sales):
+            for s in range(1, stores + 1):
+                user = f"member{i % 50 + 1}@example.com"
+                day = "2026-03-02T10:00:00+07:00"
+                out.writerow(
+                    [f"store-{s}", f"store-{s}-INV-{i}", 40_000 + i, 1, day, store_id, user]
+                )
+    return stores * sales
+
+
+async def test_a_pos_campaign_with_lost_answers_and_a_killed_worker_records_every_sale_once(
+    tmp_path: Path, redis: RestartableRedis, pg_dsn: str
+) -> None:
+    """Day-end files of several stores as one fleet campaign, through the transactions
+    batch: answers lost after the server applied the sale, one worker SIGKILLed. A lost
+    answer is settled by the invoice; the killed worker's jobs run again elsewhere."""
+    stores, sales = 3, 30
+    # Lost answers, and every answer late enough that a worker is seen holding a claim.
+    faults = ["drop_after:0.05@POST /api/v2/transactions/add", "latency:1:0.2"]
+    with Sandbox(
+        process=True, extra_tokens=stores, limit=LIMIT, seconds=1.0, members=50, faults=faults
+    ) as sb:
+        total = write_pos_campaign(tmp_path / "pos.csv", stores, sales, sb.config.stores[0])
+        fleet = fleet_for(tmp_path, redis.url, pg_dsn, sb, stores)
+        try:
+            extra = ("--max-jobs", "2", "--stalled-seconds", "3")
+            victim = fleet.start_worker(None, *extra)
+            fleet.start_worker(None, *extra)
+            await fleet.wait_ready()
+            done = await queue_campaign(
+                tmp_path / "pos.csv", pg_dsn, job_rows=10, kind="transactions.add"
+            )
+            assert (done.jobs, done.rows) == (9, total)
+            # SIGKILLed while it holds a claimed sale: its job runs again on the other.
+            await kill_while_sending(fleet, pg_dsn, victim, within=60)
+            by = await wait_settled(fleet, total, within=120)
+        finally:
+            fleet.stop_all()
+        recorded = Counter(t["invoice_number"] for t in await sb.transactions())
+        counters = await sb.counters()
+    assert counters.get("fault:drop_after", 0) > 0, "no answer was lost: the test proved nothing"
+    assert set(recorded.values()) == {1}, "a sale was recorded twice"
+    t = totals(by)
+    assert t["failed"] == 0, by
+    assert t["applied"] + t["ambiguous"] == total, await failed_rows(pg_dsn)
+    # Every sale the journal calls applied is on the server once; an ambiguous one (the
+    # killed worker's in-flight row, if its settling could not prove it) may be.
+    assert t["applied"] <= len(recorded) <= total
+    assert not EMAIL.findall(fleet.logs()), "a worker logged an email address"
