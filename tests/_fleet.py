@@ -87,10 +87,19 @@ class Fleet:
             "PYTHONUNBUFFERED": "1",
         }
 
-    def start_worker(self, host: str | None = None, *extra: str) -> subprocess.Popen[bytes]:
+    def start_worker(
+        self,
+        host: str | None = None,
+        *extra: str,
+        wrap: tuple[str, ...] = (),
+        env: dict[str, str] | None = None,
+    ) -> subprocess.Popen[bytes]:
+        """A worker process; ``wrap`` goes before its command (``ip netns exec NS``: on
+        a test host of its own, with the same pid), ``env`` over :meth:`env`."""
         n = len(self.workers)
         log = (self.workdir / f"worker-{n}.log").open("wb")
         argv = [
+            *wrap,
             sys.executable,
             "-m",
             "stampsync.cli",
@@ -108,7 +117,8 @@ class Fleet:
         ]
         if host:
             argv += ["--host-id", host]
-        proc = subprocess.Popen(argv, env=self.env(), stdout=log, stderr=subprocess.STDOUT)
+        environ = {**self.env(), **(env or {})}
+        proc = subprocess.Popen(argv, env=environ, stdout=log, stderr=subprocess.STDOUT)
         log.close()
         self.workers.append(proc)
         return proc
