@@ -403,8 +403,12 @@ async def award_job(state: FleetState, args: AwardJobArgs, *, priority: int = 0)
             if journal_down is not None
             else f"{type(exc).__name__}: {exc}"
         )
+        # The kind of failure only: an unplanned error's text may quote a row.
         log.warning(
-            "fleet job %s for %s failed (%s); its rows are retried", args.id, account, failure
+            "fleet job %s for %s failed (%s); its rows are retried",
+            args.id,
+            account,
+            "journal unavailable" if journal_down is not None else type(exc).__name__,
         )
     finally:
         for _ in range(held):  # rows that never reached an outcome (the job failed)
