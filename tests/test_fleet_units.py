@@ -15,6 +15,7 @@ from stampsync.errors import ConfigurationError
 from stampsync.fleet import FleetSettings, json_credentials, load_provider, read_campaign
 from stampsync.fleet.credentials import CREDENTIALS_ENV
 from stampsync.fleet.queue import AwardJobArgs, BadJob, JobRow, decode_job, encode_job
+from stampsync.fleet.status import eta_seconds
 from stampsync.fleet.worker import MAX_RETRY_DELAY, retry_delay
 from stampsync.throttle import RedisThrottles
 
@@ -135,3 +136,10 @@ def test_retries_wait_longer_each_time_up_to_a_cap() -> None:
     assert waits[0] >= 1.0
     assert max(waits) == MAX_RETRY_DELAY
     assert retry_delay(1, lease_seconds=30.0) >= 10.0  # a held row's lease renews that often
+
+
+def test_an_eta_is_the_pending_rows_at_the_last_minutes_rate() -> None:
+    assert eta_seconds(100, 60) == 100.0
+    assert eta_seconds(30, 120) == 15.0
+    assert eta_seconds(0, 0) == 0.0
+    assert eta_seconds(5, 0) is None  # nothing applied lately: no rate to go by

@@ -192,6 +192,7 @@ def status(
         COLUMNS,
         FailedJob,
         FailedRow,
+        eta_seconds,
         failed_jobs,
         failed_rows,
         fleet_overview,
@@ -204,9 +205,10 @@ def status(
     with api_errors():
         counts, jobs, rows = asyncio.run(gather())
     total = {c: sum(by[c] for by in counts.values()) for c in COLUMNS}
+    etas = {a: eta_seconds(c["pending"], c["applied_last_minute"]) for a, c in counts.items()}
     if as_json:
         shown: dict[str, object] = {
-            "accounts": counts,
+            "accounts": {a: {**c, "eta_s": etas[a]} for a, c in counts.items()},
             "total": total,
             "failed_jobs": [dataclasses.asdict(j) for j in jobs],
         }
@@ -216,13 +218,17 @@ def status(
         return
     heads = [c.removesuffix("_jobs") if c.endswith("_jobs") else c for c in COLUMNS]
     width = max([len("account"), *(len(a) for a in counts)])
-    typer.echo(f"{'account':<{width}}  " + "  ".join(f"{h:>9}" for h in heads))
+    typer.echo(f"{'account':<{width}}  " + "  ".join(f"{h:>9}" for h in [*heads, "eta"]))
     for account, c in counts.items():
-        typer.echo(f"{account:<{width}}  " + "  ".join(f"{c[s]:>9}" for s in COLUMNS))
+        eta = etas[account]
+        shown_eta = "-" if eta is None else f"{eta:.0f}s"
+        cells = [*(f"{c[s]:>9}" for s in COLUMNS), f"{shown_eta:>9}"]
+        typer.echo(f"{account:<{width}}  " + "  ".join(cells))
     typer.echo(f"{'total':<{width}}  " + "  ".join(f"{total[s]:>9}" for s in COLUMNS))
     err.print(
         "rows: applied, failed, ambiguous, pending (claimed or in a queued job); "
-        "jobs: queued, running, stalled (they run again), failed",
+        "jobs: queued, running, stalled (they run again), failed; eta: the pending rows "
+        "at the last minute's rate (-: none applied in it)",
         markup=False,
     )
     for job in jobs:

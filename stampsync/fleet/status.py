@@ -24,6 +24,16 @@ COLUMNS = (
 )
 
 
+def eta_seconds(pending: int, applied_last_minute: int) -> float | None:
+    """How long ``pending`` rows take at the rate of the last minute; None when nothing
+    was applied in it (a store waiting for its quota, say)."""
+    if pending <= 0:
+        return 0.0
+    if applied_last_minute <= 0:
+        return None
+    return pending * 60.0 / applied_last_minute
+
+
 @dataclass(frozen=True, slots=True)
 class FailedJob:
     """A job the queue holds as failed: refused (its arguments are not an award job's)
@@ -57,8 +67,9 @@ async def fleet_overview(
     journal: str, *, stalled_seconds: float = 30.0
 ) -> dict[str, dict[str, int]]:
     """Per store: rows applied, failed (in the journal or the fleet's list), ambiguous,
-    pending (claimed now, or waiting in a queued job), and its jobs queued, running,
-    stalled (no heartbeat for ``stalled_seconds``: they run again) and failed."""
+    pending (claimed now, or waiting in a queued job), its jobs queued, running, stalled
+    (no heartbeat for ``stalled_seconds``: they run again) and failed, and
+    ``applied_last_minute`` (its rate now: see :func:`eta_seconds`)."""
     from .queue import ensure_queue_schema
 
     database = PgDatabase(journal, max_connections=2)
@@ -70,6 +81,7 @@ async def fleet_overview(
         jobs = await database.run(
             lambda con: _queue_rows(con, stalled_seconds), "cannot read the job queue"
         )
+        recent = await database.run(_applied_last_minute, "cannot read the journal")
     finally:
         await database.close()
     out: dict[str, dict[str, int]] = {}
@@ -93,7 +105,17 @@ async def fleet_overview(
             entry["pending"] += rows
         elif state == "failed":
             entry["failed_jobs"] += 1
+    for account, entry in out.items():
+        entry["applied_last_minute"] = recent.get(account, 0)
     return dict(sorted(out.items()))
+
+
+async def _applied_last_minute(con: asyncpg.Connection) -> dict[str, int]:
+    rows = await con.fetch(
+        "SELECT account, count(*) AS n FROM stampsync_writes WHERE status = 'applied'"
+        " AND updated_at > extract(epoch FROM now()) - 60 GROUP BY account"
+    )
+    return {r["account"]: int(r["n"]) for r in rows}
 
 
 async def _fleet_failed_counts(con: asyncpg.Connection) -> dict[str, int]:

@@ -231,6 +231,7 @@ async def test_a_sigkilled_workers_jobs_are_retried_and_nothing_applies_twice(
         "running",
         "stalled",
         "failed",
+        "eta",
     ]
     assert len(table.stdout.splitlines()) == stores + 2
 

@@ -141,6 +141,10 @@ async def test_a_redis_restart_mid_run_loses_no_row_and_the_workers_ride_it_out(
     assert logs.count("Redis (the stores' quotas) is back") == down
     assert "retried in" in logs
     assert not EMAIL.findall(logs), "a worker logged an email address"
+    # Every row applied within the last minute: the rate ``fleet status`` takes its ETA from.
+    recent = {a: c["applied_last_minute"] for a, c in (await fleet_overview(pg_dsn)).items()}
+    assert recent == dict.fromkeys(recent, per_store)
+    assert len(recent) == stores
 
 
 async def test_a_retry_after_of_an_hour_on_one_store_leaves_every_row_accounted_for(
@@ -185,6 +189,13 @@ async def test_a_retry_after_of_an_hour_on_one_store_leaves_every_row_accounted_
     assert shown.exit_code == 0, shown.stderr
     [line] = [ln for ln in shown.stdout.splitlines() if ln.startswith(f"{paused}\t")]
     assert "429" in line
+    as_json = await asyncio.to_thread(
+        CliRunner().invoke, app, ["fleet", "status", "--journal", pg_dsn, "--json"]
+    )
+    etas = {a: c["eta_s"] for a, c in json.loads(as_json.stdout)["accounts"].items()}
+    # Its pending rows at the rate it applied rows in the last minute; the others are done.
+    assert etas.pop(paused) == pytest.approx(stuck["pending"] * 60 / stuck["applied"])
+    assert set(etas.values()) == {0.0}
 
 
 async def test_a_hostile_job_row_is_refused_not_run(
