@@ -1,10 +1,10 @@
-"""Fleet mode: many stores, arq workers (one SIGKILLed mid-run), one PostgreSQL journal.
+"""Fleet mode: many stores, workers on the journal's PostgreSQL queue (one SIGKILLed mid-run).
 
 50 stores, each with its own sandbox quota of 10 requests per second, 20,000 awards
-spread evenly over them, 4 ``stampsync fleet worker`` processes on one redis-server and a
-throwaway PostgreSQL cluster; the sandbox runs in its own process. A third of the way
-through the ideal time one worker is killed with SIGKILL; arq runs its jobs again once
-their in-progress marks expire.
+spread evenly over them, 4 ``stampsync fleet worker`` processes, a redis-server for the quotas and a
+throwaway PostgreSQL cluster for the journal and the queue; the sandbox runs in its own
+process. A third of the way through the ideal time one worker is killed with SIGKILL; its
+jobs run again once their heartbeats are stale.
 
 Measured: awards applied twice on the sandbox's ledger (must be 0), outcome counts from
 the journal (ambiguous rows only from the killed worker), the most arrivals any store's
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import tempfile
@@ -101,6 +102,11 @@ def timeline(times: list[float], step: float) -> list[int]:
     return counts
 
 
+def gaps(times: list[float]) -> list[float]:
+    ordered = sorted(times)
+    return [b - a for a, b in itertools.pairwise(ordered)]
+
+
 async def run(
     stores: int,
     per_store: int,
@@ -146,7 +152,7 @@ async def run(
                     )
                     started = time.monotonic()
                     # In-process, as a platform queues a campaign (no CLI start-up counted).
-                    await enqueue_campaign(work / "campaign.csv", redis_url, job_rows=job_rows)
+                    await enqueue_campaign(work / "campaign.csv", cluster.dsn, job_rows=job_rows)
                     await asyncio.sleep(max(0.0, started + ideal / 3 - time.monotonic()))
                     victim = procs[0]
                     killed_at = float("nan")
@@ -199,6 +205,11 @@ async def run(
         "arrivals_per_10s": timeline(arrivals, 10.0),
         "store_span_s": spread([max(t) - min(t) for t in store_arrivals.values()]),
         "store_start_s": spread([min(t) - arrivals[0] for t in store_arrivals.values()]),
+        # The longest any store stood still: the killed worker's stores wait for its jobs
+        # to be taken for stalled (no heartbeat for --stalled-seconds) and run again.
+        "longest_store_pause_s": round(
+            max((max(gaps(t), default=0.0) for t in store_arrivals.values()), default=0.0), 1
+        ),
         "store_rate_per_s": spread(
             [(len(t) - 1) / (max(t) - min(t)) for t in store_arrivals.values()]
         ),

@@ -48,7 +48,7 @@ PACKAGES = [
     "pydantic",
     "redis",
     "asyncpg",
-    "arq",
+    "pgqueuer",
 ]
 
 
@@ -361,8 +361,9 @@ def render(results: Path, page: Path, img: Path) -> None:
             f"{f['stores']} stores, each with its own sandbox quota of {f['limit_per_store']} "
             f"requests per {f['seconds']:g} s, {f['awards']:,} awards spread evenly over "
             f"them, {f['workers']} `stampsync fleet worker` processes (jobs of "
-            f"{f['job_rows']} rows, `--job-timeout {f['job_timeout_s']:g}`) on one "
-            "redis-server and a PostgreSQL journal; one worker SIGKILLed "
+            f"{f['job_rows']} rows, `--job-timeout {f['job_timeout_s']:g}`), a "
+            "redis-server for the quotas and one PostgreSQL database for the journal and "
+            "the job queue; one worker SIGKILLed "
             f"{f['killed_at_s']:g} s into the run (`benchmarks/fleet.py`).",
             "",
             "| measure | value |",
@@ -380,6 +381,8 @@ def render(results: Path, page: Path, img: Path) -> None:
             f"{f['ideal_s']} s = {f['vs_ideal']:.2f}x |",
             f"| worker CPU per award | {f['worker_cpu_ms_per_award']} ms |",
         ]
+        if "longest_store_pause_s" in f:
+            lines += [f"| longest any store stood still | {f['longest_store_pause_s']} s |"]
         if "postgres_cpu_ms_per_award" in f:
             per_award = (
                 f["worker_cpu_ms_per_award"]

@@ -9,7 +9,7 @@ Every exception derives from :class:`StampsyncError`::
     ├── StateFileError          a journal or sync-state file cannot be read or written
     │   └── JournalError        a journal database (PostgreSQL) cannot be used
     ├── ThrottleUnavailableError  a shared throttle (Redis) cannot be reached; nothing sent
-    ├── QueueError              a fleet's job queue (Redis) cannot be reached
+    ├── QueueError              a fleet's job queue cannot be reached
     ├── TokenExchangeError      the access token could not be obtained; nothing sent
     ├── WebhookError            a webhook request to refuse (wrong secret, not JSON)
     └── RequestError            one request went wrong; ``.method`` and ``.path`` say which
@@ -68,8 +68,8 @@ class StampsyncError(Exception):
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Pickled as it stands, not through __init__ (whose keyword-only arguments the
-        # default protocol cannot replay): a job queue that stores a failed job's error
-        # (arq, a process pool) can read it back.
+        # default protocol cannot replay): a process pool that sends a failed task's
+        # error back can read it.
         return (_rebuild, (type(self), self.args, self.__dict__.copy()))
 
 
@@ -105,7 +105,9 @@ class StateFileError(StampsyncError):
 
 
 class QueueError(StampsyncError):
-    """A fleet's job queue (arq on Redis) could not be reached; nothing was queued."""
+    """A fleet's job queue could not be reached; nothing was queued. (The queue lives in
+    the journal's database now, whose errors are :class:`JournalError`; kept for code
+    that catches it.)"""
 
 
 class JournalError(StateFileError):

@@ -21,7 +21,7 @@ from typing import Any
 
 from yarl import URL
 
-from stampsync.fleet.status import failed_jobs, fleet_status, queued_jobs
+from stampsync.fleet.status import failed_jobs, fleet_overview, fleet_status
 from stampsync.sandbox import Sandbox
 from stampsync.testing import max_in_window
 
@@ -101,10 +101,19 @@ class Fleet:
             "PYTHONUNBUFFERED": "1",
         }
 
-    def start_worker(self, host: str | None = None, *extra: str) -> subprocess.Popen[bytes]:
+    def start_worker(
+        self,
+        host: str | None = None,
+        *extra: str,
+        wrap: tuple[str, ...] = (),
+        env: dict[str, str] | None = None,
+    ) -> subprocess.Popen[bytes]:
+        """A worker process; ``wrap`` goes before its command (``ip netns exec NS``: on
+        a test host of its own, with the same pid), ``env`` over :meth:`env`."""
         n = len(self.workers)
         log = (self.workdir / f"worker-{n}.log").open("wb")
         argv = [
+            *wrap,
             sys.executable,
             *(("-c", DEBUG_CLI) if self.debug else ("-m", "stampsync.cli")),
             "fleet",
@@ -121,7 +130,8 @@ class Fleet:
         ]
         if host:
             argv += ["--host-id", host]
-        proc = subprocess.Popen(argv, env=self.env(), stdout=log, stderr=subprocess.STDOUT)
+        environ = {**self.env(), **(env or {})}
+        proc = subprocess.Popen(argv, env=environ, stdout=log, stderr=subprocess.STDOUT)
         log.close()
         self.workers.append(proc)
         return proc
@@ -135,8 +145,6 @@ class Fleet:
             "enqueue",
             "--input",
             str(campaign),
-            "--redis-url",
-            self.redis_url,
             "--job-rows",
             str(job_rows),
         ]
@@ -146,13 +154,13 @@ class Fleet:
         assert done.returncode == 0, done.stderr.decode()[-2000:]
 
     async def wait_ready(self, within: float = 60.0) -> None:
-        """Wait until every worker started so far has connected to Redis (and so polls
-        within a moment): on a loaded machine a worker takes seconds to start, and one
-        started first would take every job before the others could."""
+        """Wait until every worker started so far has checked its settings and takes jobs:
+        on a loaded machine a worker takes seconds to start, and one started first would
+        take every job before the others could."""
         deadline = time.monotonic() + within
         for n, proc in enumerate(self.workers):
             log = self.workdir / f"worker-{n}.log"
-            while "redis_version=" not in log.read_text(errors="replace"):
+            while "fleet worker ready" not in log.read_text(errors="replace"):
                 assert proc.poll() is None, f"worker {n} exited:\n{log.read_text()[-2000:]}"
                 assert time.monotonic() < deadline, f"worker {n} never started"
                 await asyncio.sleep(0.1)
@@ -202,23 +210,27 @@ async def counts(journal: str) -> dict[str, dict[str, int]]:
 async def wait_settled(
     fleet: Fleet, total: int, within: float, *, poll: float = 0.5
 ) -> dict[str, dict[str, int]]:
-    """Wait until every row is applied, failed or ambiguous, none pending, no job queued."""
+    """Wait until every row is applied, failed or ambiguous, none pending, no job queued
+    or running; returns the journal's counts per store."""
     deadline = time.monotonic() + within
     while True:
-        by = await counts(fleet.journal)
+        by = await fleet_overview(fleet.journal)
         settled = sum(c["applied"] + c["failed"] + c["ambiguous"] for c in by.values())
-        pending = sum(c["pending"] for c in by.values())
-        if settled >= total and pending == 0 and await queued_jobs(fleet.redis_url) == 0:
-            return by
-        # A job arq gave up on leaves its untried rows out of the journal: lost for good.
-        failed = await failed_jobs(fleet.redis_url)
-        assert not failed, f"jobs failed for good: {failed}\n{fleet.logs()[-4000:]}"
+        busy = sum(
+            c["pending"] + c["queued_jobs"] + c["running_jobs"] + c["stalled_jobs"]
+            for c in by.values()
+        )
+        if settled >= total and busy == 0:
+            return await counts(fleet.journal)
+        # A job the queue holds as failed was not run: its rows are lost for good.
+        failed = await failed_jobs(fleet.journal)
+        assert not failed, f"jobs failed: {failed}\n{fleet.logs()[-4000:]}"
         if time.monotonic() > deadline:
             logs = fleet.logs()
             errors = [line for line in logs.splitlines() if "Error" in line or "rror:" in line]
             raise AssertionError(
                 f"fleet not settled after {within} s: {settled}/{total} settled, "
-                f"{pending} pending\nerrors: {errors[:20]}\n{logs[-4000:]}"
+                f"{by}\nerrors: {errors[:20]}\n{logs[-4000:]}"
             )
         await asyncio.sleep(poll)
 

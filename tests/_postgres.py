@@ -96,6 +96,15 @@ class PgCluster:
         )
         pwfile.unlink()
         self.pid: int | None = None
+        self.listen = "127.0.0.1"
+        """Where the server listens (``listen_addresses``); see :meth:`allow`."""
+
+    def allow(self, server: str, client: str) -> None:
+        """Listen on ``server`` too and let ``client`` in from there, by password (a test
+        host in a network namespace of its own); before :meth:`start`."""
+        self.listen += f",{server}"
+        with (self.data / "pg_hba.conf").open("a") as fh:  # root or its owner writes it
+            fh.write(f"host all all {client}/32 scram-sha-256\n")
 
     @property
     def dsn(self) -> str:
@@ -113,7 +122,7 @@ class PgCluster:
 
     def start(self) -> None:
         options = (
-            f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root} "
+            f"-p {self.port} -c listen_addresses={self.listen} -k {self.root} "
             "-c max_connections=200 -c shared_buffers=32MB"
         )
         self._run(

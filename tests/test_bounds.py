@@ -22,7 +22,7 @@ import pytest
 from aiohttp import web
 
 from stampsync import StampedClient, StampsClient
-from stampsync.cli._inputs import MAX_JSONL_LINE, json_row, jsonl_lines
+from stampsync._jsonl import MAX_JSONL_LINE, json_row, jsonl_lines
 from stampsync.errors import ConfigurationError
 from stampsync.sandbox import Sandbox
 from stampsync.stamped.v3 import OrderData

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import json
+import pickle
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+import stampsync
 from stampsync import StampsClient
 from stampsync.batch.journal import client_account, is_database_url
 from stampsync.errors import ConfigurationError
 from stampsync.fleet import FleetSettings, json_credentials, load_provider, read_campaign
 from stampsync.fleet.credentials import CREDENTIALS_ENV
-from stampsync.fleet.worker import UNEXPECTED_TRIES, FleetState, award_job
+from stampsync.fleet.queue import AwardJobArgs, BadJob, JobRow, decode_job, encode_job
+from stampsync.fleet.status import eta_seconds
+from stampsync.fleet.worker import MAX_RETRY_DELAY, retry_delay
 from stampsync.throttle import RedisThrottles
 
 SECRET = "tok-SECRET-abcdef"
@@ -90,80 +93,53 @@ def test_a_campaign_file_is_checked_before_anything_is_queued(tmp_path: Path) ->
         list(read_campaign(tmp_path / "missing.csv"))
 
 
-def _job_context(provider: Any, job_try: int) -> dict[str, Any]:
-    settings = FleetSettings(
-        redis_url="redis://127.0.0.1:1/0",
-        journal="postgresql://u:pw@127.0.0.1:1/db",
-        credentials=provider,
+def test_job_arguments_are_json_checked_when_read() -> None:
+    good = AwardJobArgs(
+        v=1,
+        id="c:s1:1",
+        campaign="c",
+        account="s1",
+        rows=[JobRow(row=2, key="k1", user="m@example.com", number_of_stamps="1")],
     )
-    return {"stampsync_fleet": FleetState(settings), "job_try": job_try, "job_id": "j"}
+    assert decode_job(encode_job(good)) == good
+    hostile = [
+        pickle.dumps({"account": "s1"}),  # what arq stored: refused unread
+        b"not json",
+        b'{"v": 1, "id": "x", "campaign": "c", "account": "s1", "rows": "rm -rf"}',
+        b'{"v": 1, "id": "x", "campaign": "c", "account": "s1", "rows": [{"row": 2}],'
+        b' "__reduce__": "os.system"}',
+        b'{"v": 2, "id": "x", "campaign": "c", "account": "s1", "rows": [{"row": 2}]}',
+        b'{"v": 1, "id": "x", "campaign": "c", "account": "", "rows": [{"row": 2}]}',
+        b'{"v": 1, "id": "x", "campaign": "c", "account": "s1", "rows": []}',
+        b'{"v": 1, "id": "x", "campaign": "c", "account": "s1", "rows": [{"row": 2, "key": 7}]}',
+        None,
+    ]
+    for payload in hostile:
+        with pytest.raises(BadJob) as refused:
+            decode_job(payload)
+        assert isinstance(refused.value, ConfigurationError)
+    with pytest.raises(BadJob, match=r"rows\[0\]\.key"):
+        decode_job(hostile[7])
 
 
-ROWS = [{"account": "s1", "key": "k1", "user": "m@example.com", "number_of_stamps": "1"}]
+def test_no_pickle_in_stampsync() -> None:
+    root = Path(stampsync.__file__).parent
+    for path in root.rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        assert "import pickle" not in text, path
+        assert "from pickle" not in text, path
 
 
-async def test_a_job_that_fails_unexpectedly_is_run_again_then_given_up() -> None:
-    from arq.worker import Retry
-
-    def flaky(account: str) -> dict[str, Any]:
-        raise RuntimeError("secrets store timed out")
-
-    # A rerun is safe (the journal skips what was settled), so arq is asked for one...
-    with pytest.raises(Retry):
-        await award_job(_job_context(flaky, 1), "s1", ROWS)
-    # ...until the job has had its tries: then arq records it failed (fleet status lists it).
-    with pytest.raises(RuntimeError, match="secrets store"):
-        await award_job(_job_context(flaky, UNEXPECTED_TRIES), "s1", ROWS)
+def test_retries_wait_longer_each_time_up_to_a_cap() -> None:
+    waits = [retry_delay(n, lease_seconds=3.0) for n in range(1, 12)]
+    assert waits == sorted(waits)
+    assert waits[0] >= 1.0
+    assert max(waits) == MAX_RETRY_DELAY
+    assert retry_delay(1, lease_seconds=30.0) >= 10.0  # a held row's lease renews that often
 
 
-async def test_a_job_with_bad_settings_fails_at_once() -> None:
-    def no_token(account: str) -> dict[str, Any]:
-        return {"private_key": "x"}
-
-    with pytest.raises(ConfigurationError, match="no token for account 's1'"):
-        await award_job(_job_context(no_token, 1), "s1", ROWS)
-
-
-class _Counter:
-    """The few Redis calls the job makes to count its failures."""
-
-    def __init__(self) -> None:
-        self.counts: dict[str, int] = {}
-
-    async def incr(self, key: str) -> int:
-        self.counts[key] = self.counts.get(key, 0) + 1
-        return self.counts[key]
-
-    async def expire(self, key: str, seconds: int) -> bool:
-        return True
-
-
-async def test_unexpected_failures_are_counted_apart_from_arqs_tries() -> None:
-    """arq's try count also grows with held rows and journal outages: a job retried ten
-    times for held rows still gets its reruns after a first fault."""
-    from arq.worker import Retry
-
-    def flaky(account: str) -> dict[str, Any]:
-        raise RuntimeError("secrets store timed out")
-
-    redis = _Counter()
-    for _ in range(UNEXPECTED_TRIES - 1):
-        ctx = {**_job_context(flaky, 10), "redis": redis}
-        with pytest.raises(Retry):
-            await award_job(ctx, "s1", ROWS)
-    with pytest.raises(RuntimeError):
-        await award_job({**_job_context(flaky, 10), "redis": redis}, "s1", ROWS)
-    assert redis.counts == {"stampsync:failures:j": UNEXPECTED_TRIES}
-
-
-async def test_a_providers_own_timeout_is_not_taken_for_the_jobs() -> None:
-    """Only the job's deadline means "outlived its time" (retried up to arq's tries);
-    a TimeoutError from the credentials provider is a fault like any other."""
-
-    def slow_store(account: str) -> dict[str, Any]:
-        raise TimeoutError("secrets store")
-
-    ctx = {**_job_context(slow_store, 1), "redis": _Counter()}
-    ctx["redis"].counts["stampsync:failures:j"] = UNEXPECTED_TRIES - 1
-    with pytest.raises(TimeoutError, match="secrets store"):
-        await award_job(ctx, "s1", ROWS)
+def test_an_eta_is_the_pending_rows_at_the_last_minutes_rate() -> None:
+    assert eta_seconds(100, 60) == 100.0
+    assert eta_seconds(30, 120) == 15.0
+    assert eta_seconds(0, 0) == 0.0
+    assert eta_seconds(5, 0) is None  # nothing applied lately: no rate to go by

@@ -64,6 +64,9 @@ SCHEMA_VERSION = 2
 #: Serialises schema creation and upgrades across every process on the database.
 _SCHEMA_LOCK = 0x5354_4A52  # "STJR"
 
+#: Seconds an operation must keep failing before the database is logged as away.
+_OUTAGE_AFTER = 0.5
+
 _SCHEMA = [
     """CREATE TABLE IF NOT EXISTS stampsync_writes (
         account TEXT NOT NULL,
@@ -334,6 +337,7 @@ class PgDatabase:
         self._pool: asyncpg.Pool | None = None
         self._opening: asyncio.Lock | None = None
         self._users = 0
+        self._down = False
         # Claims of new keys and outcomes, the two statements of every row, share round
         # trips when several are waiting (see _pg_batch).
         self.new_claims: Coalescer[NewClaim, bool] = Coalescer(
@@ -439,6 +443,24 @@ class PgDatabase:
             await self.outcomes.aclose()
             await pool.close()
 
+    def outage_began(self, why: str) -> None:
+        """Log that the database went away: once per outage, however many operations
+        (or a queue's listener) notice it."""
+        if not self._down:
+            self._down = True
+            log.warning(
+                "journal database %s unavailable (%s); waiting up to %.0f s per operation",
+                self.url,
+                why,
+                self.outage_seconds,
+            )
+
+    def outage_ended(self) -> None:
+        """Log that the database is back, once."""
+        if self._down:
+            self._down = False
+            log.warning("journal database %s is back", self.url)
+
     async def run(self, fn: Callable[[asyncpg.Connection], Awaitable[T]], doing: str) -> T:
         """``fn(connection)``, retried while the database is away (up to the outage)."""
         import asyncpg
@@ -448,6 +470,7 @@ class PgDatabase:
         deadline = time.monotonic() + self.outage_seconds
         delay = 0.05
         waiting = False
+        first_failure: float | None = None
         while True:
             pool = self._pool
             if pool is None:  # closed while this operation waited out an outage
@@ -463,7 +486,7 @@ class PgDatabase:
                                 con.terminate()  # refused if the pool already let it go
                         raise
                 if waiting:
-                    log.warning("journal database %s is back", self.url)
+                    self.outage_ended()
                 return result
             except ConfigurationError:
                 raise
@@ -476,14 +499,13 @@ class PgDatabase:
             ) as exc:
                 if not _transient(exc) or time.monotonic() + delay > deadline:
                     raise self._error(exc, doing) from None
-                if not waiting:
+                if first_failure is None:
+                    first_failure = time.monotonic()
+                # A connection the pool kept across a restart fails once and is replaced
+                # at once: only a failure that outlasts a moment is an outage.
+                if not waiting and time.monotonic() - first_failure >= _OUTAGE_AFTER:
                     waiting = True
-                    log.warning(
-                        "journal database %s unavailable (%s); waiting up to %.0f s",
-                        self.url,
-                        type(exc).__name__,
-                        self.outage_seconds,
-                    )
+                    self.outage_began(type(exc).__name__)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 1.0)
 

@@ -6,19 +6,20 @@ import asyncio
 import dataclasses
 import json
 import logging
+import signal
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from ..batch._runs import LEASE_SECONDS
-from ..batch.journal import STATUSES, is_database_url
-from ..errors import ConfigurationError
+from ..batch.journal import is_database_url
 from ._common import ThrottleLimit, ThrottleSeconds, api_errors, err, fail
 
 app = typer.Typer(
-    help="Many stores, many workers: award campaigns queued on Redis (arq), journaled in "
-    "PostgreSQL. Needs the fleet extra: pip install 'stampsync[fleet]'.",
+    help="Many stores, many workers: award campaigns queued in the journal's PostgreSQL "
+    "(pgqueuer), journaled there, each store's quota in Redis. Needs the fleet extra: "
+    "pip install 'stampsync[fleet]'.",
     no_args_is_help=True,
 )
 
@@ -27,7 +28,7 @@ FleetRedis = Annotated[
     typer.Option(
         "--redis-url",
         envvar="STAMPSYNC_REDIS_URL",
-        help="Redis of the job queue and the per-store quotas.",
+        help="Redis of the per-store quotas.",
     ),
 ]
 FleetJournal = Annotated[
@@ -35,16 +36,16 @@ FleetJournal = Annotated[
     typer.Option(
         "--journal",
         envvar="STAMPSYNC_JOURNAL",
-        help="The shared journal: postgresql://user:password@host/db",
+        help="The shared journal and job queue: postgresql://user@host/db",
     ),
 ]
-Queue = Annotated[str | None, typer.Option("--queue", help="arq queue name (default: arq's)")]
 
 
 def _need_fleet() -> None:
     try:
-        import arq  # noqa: F401
         import asyncpg  # noqa: F401
+        import pgqueuer  # noqa: F401
+        import redis  # noqa: F401
     except ImportError as exc:
         fail(f"the fleet needs its extra: pip install 'stampsync[fleet]' ({exc.name} is missing)")
 
@@ -59,28 +60,43 @@ def enqueue(
     input: Annotated[
         Path,
         typer.Option(
-            "--input", help="CSV: account,key,user,number_of_stamps[,store,notes,expiration_date]"
+            "--input",
+            help="awards: CSV account,key,user,number_of_stamps[,store,notes,expiration_date];"
+            " transactions: the import's JSONL or CSV with an account column",
         ),
     ],
-    redis_url: FleetRedis,
+    journal: FleetJournal,
     job_rows: Annotated[int, typer.Option("--job-rows", min=1, help="rows per job")] = 100,
     campaign: Annotated[
         str | None,
-        typer.Option(help="the campaign's name in job ids (default: a digest of the file)"),
+        typer.Option(help="the campaign's name (default: a digest of the file)"),
     ] = None,
-    queue: Queue = None,
+    kind: Annotated[
+        str,
+        typer.Option(
+            "--kind",
+            help="what the rows write: stamps.add (awards) or transactions.add (a point of "
+            "sale's day-end file, JSONL or the import's CSV, with an account column)",
+        ),
+    ] = "stamps.add",
 ) -> None:
-    """Queue a campaign file as award jobs: bounded size, one store each, round-robin."""
+    """Queue a campaign file as jobs: bounded size, one store each, round-robin."""
     _need_fleet()
-    from ..fleet.campaign import enqueue_campaign
+    _need_database(journal)
+    from ..fleet.campaign import queue_campaign
 
     with api_errors():
-        queued, rows = asyncio.run(
-            enqueue_campaign(
-                input, redis_url, job_rows=job_rows, campaign=campaign, queue_name=queue
-            )
+        done = asyncio.run(
+            queue_campaign(input, journal, job_rows=job_rows, campaign=campaign, kind=kind)
         )
-    err.print(f"queued {queued} job(s) for {rows} row(s)")
+    if done.why is not None:
+        err.print(f"queued 0 jobs: {done.why}", markup=False)
+        return
+    err.print(f"queued {done.jobs} job(s) for {done.rows} row(s) as campaign {done.campaign}")
+
+
+def _no_batch_stops(record: logging.LogRecord) -> bool:
+    return not str(record.msg).startswith("batch stopped")
 
 
 @app.command()
@@ -103,23 +119,32 @@ def worker(
     host_id: Annotated[
         str | None, typer.Option("--host-id", help="this worker's host in the journal")
     ] = None,
-    job_timeout: Annotated[float, typer.Option(min=1, help="arq's limit per job (s)")] = 120.0,
+    job_timeout: Annotated[
+        float, typer.Option(min=1, help="a job hands its rest on after half of this (s)")
+    ] = 120.0,
     max_jobs: Annotated[int, typer.Option(min=1, help="jobs at once in this process")] = 50,
-    concurrency: Annotated[int, typer.Option(min=1, help="awards claimed at once per job")] = 1,
+    concurrency: Annotated[
+        int, typer.Option(min=1, help="rows of one store claimed at once in this process")
+    ] = 1,
     lease_seconds: Annotated[
         float, typer.Option(min=0.1, help="journal lease of a job's run (s)")
     ] = LEASE_SECONDS,
-    queue: Queue = None,
+    stalled_seconds: Annotated[
+        float, typer.Option(min=1, help="a job whose worker is silent this long runs again (s)")
+    ] = 30.0,
 ) -> None:
-    """Run a fleet worker until SIGINT/SIGTERM (jobs in flight finish or are retried)."""
+    """Run a fleet worker until SIGINT/SIGTERM (running jobs hand their rest on)."""
     _need_fleet()
     _need_database(journal)
-    from arq.worker import Worker
-
     from ..fleet.credentials import load_provider
-    from ..fleet.worker import FleetSettings, worker_settings
+    from ..fleet.worker import FleetSettings, run_worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    # The fleet logs one line per job and per outage; the batch's per-job "stopped" line
+    # and the drivers' tracebacks would repeat them (and a traceback may quote a row).
+    logging.getLogger("stampsync.batch").addFilter(_no_batch_stops)
+    for noisy in ("pgqueuer", "asyncpg"):
+        logging.getLogger(noisy).setLevel(logging.CRITICAL)
     with api_errors():
         settings = FleetSettings(
             redis_url=redis_url,
@@ -132,64 +157,86 @@ def worker(
             max_jobs=max_jobs,
             concurrency=concurrency,
             lease_seconds=lease_seconds,
-            queue_name=queue,
+            stalled_seconds=stalled_seconds,
         )
         if host_id:
             settings.host = host_id
-        arq_worker = Worker(**worker_settings(settings))
-    try:
-        arq_worker.run()
-    except ConfigurationError as exc:
-        fail(str(exc))
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await run_worker(settings, stop=stop)
+
+    with api_errors():
+        asyncio.run(main())
 
 
 @app.command()
 def status(
     journal: FleetJournal,
-    redis_url: Annotated[
-        str | None,
-        typer.Option("--redis-url", envvar="STAMPSYNC_REDIS_URL", help="also count queued jobs"),
-    ] = None,
-    queue: Queue = None,
     as_json: Annotated[bool, typer.Option("--json", help="one JSON object")] = False,
+    failed: Annotated[
+        bool, typer.Option("--failed", help="name every failed row and why it failed")
+    ] = False,
+    stalled_seconds: Annotated[
+        float, typer.Option(min=1, help="a running job silent this long is stalled (s)")
+    ] = 30.0,
 ) -> None:
-    """Outcome counts per store and status, from the shared journal."""
+    """Per store: rows applied, failed, ambiguous, pending; jobs queued, running,
+    stalled, failed."""
     _need_fleet()
     _need_database(journal)
-    from ..fleet.status import FailedJob, failed_jobs, fleet_status, queued_jobs
+    from ..fleet.status import (
+        COLUMNS,
+        FailedJob,
+        FailedRow,
+        eta_seconds,
+        failed_jobs,
+        failed_rows,
+        fleet_overview,
+    )
 
-    async def gather() -> tuple[dict[str, dict[str, int]], int | None, list[FailedJob] | None]:
-        counts = await fleet_status(journal)
-        if redis_url is None:
-            return counts, None, None
-        return counts, await queued_jobs(redis_url, queue), await failed_jobs(redis_url, queue)
+    async def gather() -> tuple[dict[str, dict[str, int]], list[FailedJob], list[FailedRow]]:
+        counts = await fleet_overview(journal, stalled_seconds=stalled_seconds)
+        return counts, await failed_jobs(journal), (await failed_rows(journal) if failed else [])
 
     with api_errors():
-        counts, jobs, failed = asyncio.run(gather())
-    total = {s: sum(c[s] for c in counts.values()) for s in STATUSES}
+        counts, jobs, rows = asyncio.run(gather())
+    total = {c: sum(by[c] for by in counts.values()) for c in COLUMNS}
+    etas = {a: eta_seconds(c["pending"], c["applied_last_minute"]) for a, c in counts.items()}
     if as_json:
-        shown = None if failed is None else [dataclasses.asdict(f) for f in failed]
-        typer.echo(
-            json.dumps(
-                {"accounts": counts, "total": total, "queued_jobs": jobs, "failed_jobs": shown}
-            )
-        )
+        shown: dict[str, object] = {
+            "accounts": {a: {**c, "eta_s": etas[a]} for a, c in counts.items()},
+            "total": total,
+            "failed_jobs": [dataclasses.asdict(j) for j in jobs],
+        }
+        if failed:
+            shown["failed_rows"] = [dataclasses.asdict(r) for r in rows]
+        typer.echo(json.dumps(shown))
         return
+    heads = [c.removesuffix("_jobs") if c.endswith("_jobs") else c for c in COLUMNS]
     width = max([len("account"), *(len(a) for a in counts)])
-    typer.echo(f"{'account':<{width}}  " + "  ".join(f"{s:>9}" for s in STATUSES))
+    typer.echo(f"{'account':<{width}}  " + "  ".join(f"{h:>9}" for h in [*heads, "eta"]))
     for account, c in counts.items():
-        typer.echo(f"{account:<{width}}  " + "  ".join(f"{c[s]:>9}" for s in STATUSES))
-    typer.echo(f"{'total':<{width}}  " + "  ".join(f"{total[s]:>9}" for s in STATUSES))
-    if jobs is not None:
-        err.print(f"{jobs} job(s) queued or running")
-    for job in failed or []:
+        eta = etas[account]
+        shown_eta = "-" if eta is None else f"{eta:.0f}s"
+        cells = [*(f"{c[s]:>9}" for s in COLUMNS), f"{shown_eta:>9}"]
+        typer.echo(f"{account:<{width}}  " + "  ".join(cells))
+    typer.echo(f"{'total':<{width}}  " + "  ".join(f"{total[s]:>9}" for s in COLUMNS))
+    err.print(
+        "rows: applied, failed, ambiguous, pending (claimed or in a queued job); "
+        "jobs: queued, running, stalled (they run again), failed; eta: the pending rows "
+        "at the last minute's rate (-: none applied in it)",
+        markup=False,
+    )
+    for job in jobs:
         err.print(
-            f"job {job.job_id} ({job.account}, {job.rows} rows) failed for good: {job.error}",
+            f"job {job.job_id} ({job.account}, {job.rows} rows) failed, not run: {job.error}",
             markup=False,
         )
     if failed:
-        err.print(
-            f"{len(failed)} job(s) failed for good: their rows missing from the journal were "
-            "never sent; enqueue the campaign again with a new --campaign name",
-            markup=False,
-        )
+        for row in rows:
+            where = f"line {row.row}" if row.row is not None else "journal"
+            typer.echo(f"{row.account}\t{row.key}\t{where}\t{row.reason}")

@@ -15,6 +15,7 @@ import msgspec
 import typer
 
 from .._files import open_private
+from .._jsonl import jsonl_lines, too_long
 from ..batch._runs import exclusive
 from ..batch.journal import Journal, WriteJournal, is_database_url
 from ..batch.writes import BatchReport, Outcome, Rejected
@@ -30,7 +31,7 @@ from ._common import (
     require,
     with_options,
 )
-from ._inputs import check_text_file, jsonl_lines, too_long
+from ._inputs import check_text_file
 from ._report import Aborted, ReportFile, batch_report
 from ._secrets import file_option, resolve_secret, secret_option
 from ._signals import GracefulStop

@@ -20,22 +20,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import csv
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
-import msgspec
 import typer
 
+from .._jsonl import jsonl_lines
 from .._validate import DEFAULT_MAX_STAMPS, DEFAULT_MAX_VALUE
 from ..batch.journal import Journal, WriteJournal
 from ..batch.writes import BatchReport, Outcome, Rejected
 from ..stamps.client import StampsClient
-from ..stamps.transactions import PosTransaction
+from ..stamps.pos_rows import is_jsonl
+from ..stamps.pos_rows import read_transactions as read_transactions
 from ._common import Tuning, api_errors, err, fail, progress, release, with_options
-from ._inputs import check_csv_header, check_text_file, json_row, jsonl_lines
+from ._inputs import check_csv_header, check_text_file
 from ._report import Aborted, ReportFile, batch_report
 from ._signals import GracefulStop
 from ._stamps import Account, JournalSpec, Merchant, StampsAccess, shown, write_journal
@@ -58,110 +57,6 @@ CSV_OPTIONAL = (
     "items",
     "payments",
 )
-NUMBERS = ("total_value", "sub_total", "discount", "service_charge", "tax")
-INTEGERS = ("number_of_people", "store", "channel", "type", "stamps")
-
-
-def is_jsonl(path: Path) -> bool:
-    return path.suffix.lower() in (".jsonl", ".ndjson")
-
-
-def _number(text: str) -> int | float | str:
-    try:
-        return int(text)
-    except ValueError:
-        try:
-            return float(text)
-        except ValueError:
-            return text  # the row then fails with the field named
-
-
-def _flat_items(text: str) -> list[dict[str, Any]]:
-    items = []
-    for part in filter(None, (p.strip() for p in text.split("|"))):
-        head, _, subtotal = part.rpartition("=")
-        name, _, quantity = head.rpartition("*")
-        if not name or not quantity or not subtotal:
-            raise ValueError(f"item {part!r} is not name*quantity=subtotal")
-        items.append(
-            {"product_name": name, "quantity": _number(quantity), "subtotal": _number(subtotal)}
-        )
-    return items
-
-
-def _flat_payments(text: str) -> list[dict[str, Any]]:
-    payments = []
-    for part in filter(None, (p.strip() for p in text.split("|"))):
-        method, _, value = part.rpartition("=")
-        if not method or not value:
-            raise ValueError(f"payment {part!r} is not method=value")
-        payments.append({"payment_method": _number(method), "value": _number(value)})
-    return payments
-
-
-def _from_csv(cells: dict[str, str]) -> dict[str, Any]:
-    row: dict[str, Any] = {}
-    for name, raw in cells.items():
-        value = raw.strip()
-        if not value:
-            continue
-        if name in NUMBERS or name in INTEGERS:
-            row[name] = _number(value)
-        elif name == "items":
-            row[name] = _flat_items(value)
-        elif name == "payments":
-            row[name] = _flat_payments(value)
-        else:
-            row[name] = value
-    return row
-
-
-def _row(data: dict[str, Any], number: int) -> PosTransaction | Rejected:
-    key = data.get("key")
-    user = data.get("user")
-    try:
-        parsed = msgspec.convert({**data, "row": number}, PosTransaction, strict=False)
-    except msgspec.ValidationError as exc:
-        return Rejected(
-            key if isinstance(key, str) and key else f"line-{number}",
-            f"line {number}: {exc}",
-            number,
-            None if user is None else str(user),
-        )
-    return parsed
-
-
-def read_transactions(path: Path) -> Iterator[PosTransaction | Rejected]:
-    """Stream the rows of a JSONL or flat-CSV import file, each with its line number."""
-    if is_jsonl(path):
-        for number, line in jsonl_lines(path):
-            data = json_row(number, line)
-            if isinstance(data, str):
-                yield Rejected(f"line-{number}", data, number)
-                continue
-            yield _row(data, number)
-        return
-    with path.open(newline="", encoding="utf-8-sig") as fh:
-        reader = csv.reader(fh)
-        names = [h.strip() for h in next(reader)]
-        start = reader.line_num + 1
-        for cells in reader:
-            number, start = start, reader.line_num + 1
-            if not any(cell.strip() for cell in cells):
-                continue
-            if len(cells) > len(names):
-                yield Rejected(
-                    f"line-{number}",
-                    f"line {number} has more cells than the header; quote a comma in a value",
-                    number,
-                )
-                continue
-            try:
-                data = _from_csv(dict(zip(names, cells, strict=False)))
-            except ValueError as exc:
-                yield Rejected(f"line-{number}", f"line {number}: {exc}", number)
-                continue
-            yield _row(data, number)
 
 
 def check_transactions_file(path: Path) -> int:

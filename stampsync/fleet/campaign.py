@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigurationError, QueueError
+from ..errors import ConfigurationError
 
 #: Columns of a campaign file; ``store``, ``notes`` and ``expiration_date`` are optional.
 CAMPAIGN_COLUMNS = ("account", "key", "user", "number_of_stamps")
@@ -80,6 +81,27 @@ def read_campaign(path: str | Path) -> Iterator[dict[str, Any]]:
             raise ConfigurationError(f"campaign {path} is not UTF-8 CSV: {exc}") from None
 
 
+def read_pos_campaign(path: str | Path) -> Iterator[dict[str, Any]]:
+    """Rows of a point of sale campaign: the transactions import's file (JSONL, or its
+    flat CSV form) with an ``account`` column naming each row's store, each row as
+    ``{"account", "row", "data"}`` (or ``"rejected"``, why its line cannot be read)."""
+    from ..stamps.pos_rows import pos_records
+
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigurationError(f"cannot read campaign {path}: no such file")
+    try:
+        for number, data in pos_records(path):
+            if isinstance(data, str):
+                raise ConfigurationError(f"campaign {path}: {data}; its account is unknown")
+            account = data.pop("account", None)
+            if not isinstance(account, str) or not account.strip():
+                raise ConfigurationError(f"campaign {path} line {number} names no account")
+            yield {"account": account.strip(), "row": number, "data": data}
+    except (csv.Error, UnicodeDecodeError, StopIteration) as exc:
+        raise ConfigurationError(f"campaign {path} is not UTF-8 CSV or JSONL: {exc}") from None
+
+
 def split_jobs(
     rows: Iterable[dict[str, Any]], *, job_rows: int = DEFAULT_JOB_ROWS
 ) -> list[CampaignJob]:
@@ -110,54 +132,144 @@ def campaign_id(path: str | Path) -> str:
     return digest.hexdigest()[:12]
 
 
-async def enqueue_campaign(
+@dataclass(frozen=True, slots=True)
+class Enqueued:
+    """What :func:`queue_campaign` did: jobs queued, rows, and why nothing was, if so."""
+
+    jobs: int
+    rows: int
+    campaign: str
+    why: str | None = None
+    """Set when nothing was queued: the reason, and what to do."""
+
+
+async def queue_campaign(
     path: str | Path,
-    redis_url: str,
+    journal: str,
     *,
     job_rows: int = DEFAULT_JOB_ROWS,
     campaign: str | None = None,
-    queue_name: str | None = None,
-) -> tuple[int, int]:
-    """Queue ``path``'s rows as award jobs; return (jobs queued, rows).
+    kind: str = "stamps.add",
+) -> Enqueued:
+    """Queue ``path``'s rows as award jobs in the journal's database, in one transaction
+    with the campaign's record.
 
-    Job ids are stable (``campaign`` defaults to a digest of the file), so enqueuing the
-    same file twice while its jobs are queued, running or kept as results queues nothing
-    new; the journal would skip their applied rows anyway.
+    A campaign is queued once: ``campaign`` defaults to a digest of the file, so the
+    same file queued again queues nothing and says why (its rows are in the queue or
+    the journal already). Name it anew to queue it again: the journal skips every row
+    settled before.
+
+    ``kind`` is what the rows write: ``stamps.add`` (columns
+    ``account,key,user,number_of_stamps[,store,notes,expiration_date]``) or
+    ``transactions.add`` (the transactions import's JSONL or flat CSV, plus ``account``).
     """
-    from arq import create_pool
-    from arq.connections import RedisSettings
-    from arq.constants import default_queue_name
+    from pgqueuer.queries import Queries
 
-    from .worker import AWARD_JOB
+    from ..batch.postgres import PgDatabase
+    from .queue import AWARD_JOB, KINDS, AwardJobArgs, encode_job, ensure_queue_schema
 
-    jobs = split_jobs(read_campaign(path), job_rows=job_rows)
+    if kind not in KINDS:
+        raise ConfigurationError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
+
+    if not isinstance(journal, str) or not journal.lower().startswith(
+        ("postgresql://", "postgres://")
+    ):
+        raise ConfigurationError(
+            "the fleet's queue is in the journal's database: give its postgresql:// URL"
+        )
+    reader = read_pos_campaign if kind == "transactions.add" else read_campaign
+    jobs = split_jobs(reader(path), job_rows=job_rows)
     name = campaign or campaign_id(path)
-    try:
-        settings = RedisSettings.from_dsn(redis_url)
-    except (RuntimeError, ValueError) as exc:
-        raise ConfigurationError(f"bad redis url: {exc}") from None
-    settings.conn_retries = 0
-    queued = 0
-    pool = await _connect(create_pool, settings)
-    try:
-        for job in jobs:
-            done = await pool.enqueue_job(
-                AWARD_JOB,
-                job.account,
-                job.rows,
-                _job_id=job.job_id(name),
-                _queue_name=queue_name or default_queue_name,
+    total = sum(len(job.rows) for job in jobs)
+    payloads = []
+    for job in jobs:
+        rows = [_job_row(r) for r in job.rows]
+        args = AwardJobArgs(
+            v=1, id=job.job_id(name), campaign=name, account=job.account, rows=rows, kind=kind
+        )
+        payloads.append((args.id, encode_job(args)))
+
+    async def write(con: Any) -> str | None:
+        async with con.transaction():
+            at = await con.fetchval(
+                "INSERT INTO stampsync_fleet_campaigns (campaign, jobs, rows) VALUES ($1, $2, $3)"
+                " ON CONFLICT (campaign) DO NOTHING RETURNING queued_at",
+                name,
+                len(payloads),
+                total,
             )
-            queued += done is not None
-    finally:
-        await pool.aclose()
-    return queued, sum(len(job.rows) for job in jobs)
+            if at is None:
+                before = await con.fetchrow(
+                    "SELECT jobs, rows, queued_at FROM stampsync_fleet_campaigns"
+                    " WHERE campaign = $1",
+                    name,
+                )
+                return (
+                    f"campaign {name!r} was queued already ({before['jobs']} job(s), "
+                    f"{before['rows']} row(s), at {before['queued_at']:%Y-%m-%d %H:%M:%S %Z}): "
+                    "its rows are in the queue or the journal. To queue the file again, "
+                    "name it anew with --campaign (the journal skips its settled rows)"
+                )
+            if payloads:
+                await Queries.from_asyncpg_connection(con).enqueue(
+                    [AWARD_JOB] * len(payloads),
+                    [p for _, p in payloads],
+                    [0] * len(payloads),
+                    None,
+                    [job_id for job_id, _ in payloads],
+                    on_conflict="skip",
+                )
+            return None
+
+    database = PgDatabase(journal, max_connections=2)
+    async with _opened(database):
+        await database.run(ensure_queue_schema, "cannot create the job queue's tables")
+        why = await database.run(write, "cannot queue the campaign")
+    if why is not None:
+        return Enqueued(0, total, name, why)
+    return Enqueued(len(payloads), total, name)
 
 
-async def _connect(create_pool: Any, settings: Any) -> Any:
-    import redis.exceptions
+def _job_row(r: dict[str, Any]) -> Any:
+    from .queue import JobRow
 
+    if "data" in r:  # a transaction: its fields as read, checked when the job runs
+        data = r["data"]
+        return JobRow(
+            row=int(r["row"]),
+            key=str(data.get("key") or ""),
+            user=str(data.get("user") or ""),
+            data=data,
+        )
+    return JobRow(
+        row=int(r["row"]),
+        key=str(r.get("key") or ""),
+        user=str(r.get("user") or ""),
+        number_of_stamps=str(r.get("number_of_stamps") or ""),
+        store=r.get("store") or None,
+        notes=r.get("notes") or None,
+        expiration_date=r.get("expiration_date") or None,
+        rejected=r.get("rejected"),
+    )
+
+
+async def enqueue_campaign(
+    path: str | Path,
+    journal: str,
+    *,
+    job_rows: int = DEFAULT_JOB_ROWS,
+    campaign: str | None = None,
+) -> tuple[int, int]:
+    """Queue ``path``'s rows as award jobs; return (jobs queued, rows). See
+    :func:`queue_campaign`, which also says why nothing was queued."""
+    done = await queue_campaign(path, journal, job_rows=job_rows, campaign=campaign)
+    return done.jobs, done.rows
+
+
+@contextlib.asynccontextmanager
+async def _opened(database: Any) -> AsyncIterator[Any]:
+    await database.open()
     try:
-        return await create_pool(settings)
-    except (OSError, redis.exceptions.RedisError) as exc:
-        raise QueueError(f"cannot reach Redis to queue jobs: {exc}") from None
+        yield database
+    finally:
+        await database.close()

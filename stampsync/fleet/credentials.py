@@ -32,6 +32,17 @@ def json_credentials(account: str) -> Mapping[str, Any]:
     The file holds secrets: it must not be readable by group or others. It is read on
     each call (a worker calls once per store), so rotated tokens are picked up.
     """
+    data, path = credentials_file()
+    found = data.get(account) if isinstance(data, dict) else None
+    if not isinstance(found, dict):
+        raise ConfigurationError(f"no credentials for account {account!r} in {path}")
+    return found
+
+
+def credentials_file() -> tuple[Any, Path]:
+    """The parsed file :func:`json_credentials` reads, and its path; a
+    :class:`ConfigurationError` if it is not named, missing, readable by others or not
+    JSON (a worker checks this at start)."""
     name = os.environ.get(CREDENTIALS_ENV)
     if not name:
         raise ConfigurationError(f"{CREDENTIALS_ENV} names no credentials file")
@@ -47,10 +58,7 @@ def json_credentials(account: str) -> Mapping[str, Any]:
         data = json.loads(text)
     except ValueError:
         raise ConfigurationError(f"credentials file {path} is not JSON") from None
-    found = data.get(account) if isinstance(data, dict) else None
-    if not isinstance(found, dict):
-        raise ConfigurationError(f"no credentials for account {account!r} in {path}")
-    return found
+    return data, path
 
 
 def load_provider(spec: str) -> CredentialsProvider:

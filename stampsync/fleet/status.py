@@ -1,21 +1,60 @@
-"""A fleet's progress, per store, from the shared journal (and the queue's depth)."""
+"""A fleet's progress, per store: the shared journal's outcomes and the queue's jobs."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from ..batch.postgres import PgJournal
-from ..errors import ConfigurationError
+from ..batch.journal import STATUSES
+from ..batch.postgres import PgDatabase, PgJournal
+
+if TYPE_CHECKING:
+    import asyncpg
+
+#: The per-store figures of :func:`fleet_overview`, in the order ``fleet status`` shows.
+COLUMNS = (
+    "applied",
+    "failed",
+    "ambiguous",
+    "pending",
+    "queued_jobs",
+    "running_jobs",
+    "stalled_jobs",
+    "failed_jobs",
+)
+
+
+def eta_seconds(pending: int, applied_last_minute: int) -> float | None:
+    """How long ``pending`` rows take at the rate of the last minute; None when nothing
+    was applied in it (a store waiting for its quota, say)."""
+    if pending <= 0:
+        return 0.0
+    if applied_last_minute <= 0:
+        return None
+    return pending * 60.0 / applied_last_minute
 
 
 @dataclass(frozen=True, slots=True)
 class FailedJob:
-    """An award job arq gave up on: its rows not yet in the journal were never tried."""
+    """A job the queue holds as failed: refused (its arguments are not an award job's)
+    or failed before it ran (no credentials for its account). Its rows were not sent."""
 
     job_id: str
     account: str
     rows: int
     error: str
+
+
+@dataclass(frozen=True, slots=True)
+class FailedRow:
+    """A row that failed, with its reason: from the journal (sent and refused, or not
+    sent for a reason the row carries) or from the fleet (never reached the journal)."""
+
+    account: str
+    key: str
+    reason: str
+    row: int | None = None
+    campaign: str | None = None
 
 
 async def fleet_status(journal: str) -> dict[str, dict[str, int]]:
@@ -24,63 +63,169 @@ async def fleet_status(journal: str) -> dict[str, dict[str, int]]:
         return await every.acounts_by_account()
 
 
-async def queued_jobs(redis_url: str, queue_name: str | None = None) -> int:
-    """How many jobs wait in (or are being run from) the arq queue."""
-    from arq import create_pool
-    from arq.connections import RedisSettings
-    from arq.constants import default_queue_name
+async def fleet_overview(
+    journal: str, *, stalled_seconds: float = 30.0
+) -> dict[str, dict[str, int]]:
+    """Per store: rows applied, failed (in the journal or the fleet's list), ambiguous,
+    pending (claimed now, or waiting in a queued job), its jobs queued, running, stalled
+    (no heartbeat for ``stalled_seconds``: they run again) and failed, and
+    ``applied_last_minute`` (its rate now: see :func:`eta_seconds`)."""
+    from .queue import ensure_queue_schema
 
-    pool = await create_pool(RedisSettings.from_dsn(redis_url))
+    database = PgDatabase(journal, max_connections=2)
+    await database.open()
     try:
-        return int(await pool.zcard(queue_name or default_queue_name))
+        await database.run(ensure_queue_schema, "cannot create the job queue's tables")
+        counts = await PgJournal(database, account=None).acounts_by_account()
+        fleet_failed = await database.run(_fleet_failed_counts, "cannot read the failed rows")
+        jobs = await database.run(
+            lambda con: _queue_rows(con, stalled_seconds), "cannot read the job queue"
+        )
+        recent = await database.run(_applied_last_minute, "cannot read the journal")
     finally:
-        await pool.aclose()
+        await database.close()
+    out: dict[str, dict[str, int]] = {}
+
+    def of(account: str) -> dict[str, int]:
+        return out.setdefault(account, dict.fromkeys(COLUMNS, 0))
+
+    for account, by in counts.items():
+        entry = of(account)
+        for status in STATUSES:
+            entry[status] += by.get(status, 0)
+    for account, n in fleet_failed.items():
+        of(account)["failed"] += n
+    for account, state, stalled, rows in jobs:
+        entry = of(account)
+        if state == "queued":
+            entry["queued_jobs"] += 1
+            entry["pending"] += rows
+        elif state == "picked":
+            entry["stalled_jobs" if stalled else "running_jobs"] += 1
+            entry["pending"] += rows
+        elif state == "failed":
+            entry["failed_jobs"] += 1
+    for account, entry in out.items():
+        entry["applied_last_minute"] = recent.get(account, 0)
+    return dict(sorted(out.items()))
 
 
-async def failed_jobs(redis_url: str, queue_name: str | None = None) -> list[FailedJob]:
-    """Award jobs whose kept result (an hour, arq's ``keep_result``) says they failed for
-    good, on ``queue_name`` (default: arq's queue).
+async def _applied_last_minute(con: asyncpg.Connection) -> dict[str, int]:
+    rows = await con.fetch(
+        "SELECT account, count(*) AS n FROM stampsync_writes WHERE status = 'applied'"
+        " AND updated_at > extract(epoch FROM now()) - 60 GROUP BY account"
+    )
+    return {r["account"]: int(r["n"]) for r in rows}
 
-    A job fails for good only on a fault that outlasted its reruns (or on bad settings);
-    its rows that the journal does not list were never sent. Queue the campaign again
-    under a new ``--campaign`` name to send them: the journal skips every settled row. A
-    result that cannot be read back is listed too, its error saying so.
-    """
-    from arq import create_pool
-    from arq.connections import RedisSettings
-    from arq.constants import default_queue_name, result_key_prefix
-    from arq.jobs import DeserializationError, deserialize_result
 
-    from .campaign import _connect
-    from .worker import AWARD_JOB
+async def _fleet_failed_counts(con: asyncpg.Connection) -> dict[str, int]:
+    rows = await con.fetch(
+        "SELECT account, count(*) AS n FROM stampsync_fleet_failed GROUP BY account"
+    )
+    return {r["account"]: int(r["n"]) for r in rows}
 
+
+async def _queue_rows(
+    con: asyncpg.Connection, stalled_seconds: float
+) -> list[tuple[str, str, bool, int]]:
+    """(account, status, stalled, rows) of every award job; a job whose arguments are not
+    an award job's counts under the account ``?``."""
+    from .queue import AWARD_JOB, BadJob, decode_job, queue_table
+
+    found = await con.fetch(
+        f"SELECT payload, status::text AS status,"  # noqa: S608 - a constant table name
+        " heartbeat < now() - make_interval(secs => $2) AS stalled"
+        f" FROM {queue_table()} WHERE entrypoint = $1",
+        AWARD_JOB,
+        float(stalled_seconds),
+    )
+    out = []
+    for r in found:
+        try:
+            args = decode_job(r["payload"])
+        except BadJob:
+            out.append(("?", r["status"], bool(r["stalled"]), 0))
+            continue
+        out.append((args.account, r["status"], bool(r["stalled"]), len(args.rows)))
+    return out
+
+
+async def failed_rows(journal: str) -> list[FailedRow]:
+    """Every failed row with its reason: the journal's and the fleet's own, by account."""
+    from .queue import ensure_queue_schema
+
+    database = PgDatabase(journal, max_connections=2)
+    await database.open()
     try:
-        settings = RedisSettings.from_dsn(redis_url)
-    except (RuntimeError, ValueError) as exc:
-        raise ConfigurationError(f"bad redis url: {exc}") from None
-    settings.conn_retries = 0
-    queue = queue_name or default_queue_name
-    found = []
-    pool = await _connect(create_pool, settings)
-    try:
-        for key in sorted(await pool.keys(result_key_prefix + "*")):
-            name = key.decode() if isinstance(key, bytes) else str(key)
-            job_id = name.removeprefix(result_key_prefix)
-            raw = await pool.get(name)
-            if raw is None:
-                continue  # expired since it was listed
-            try:
-                result = deserialize_result(raw, deserializer=pool.job_deserializer)
-            except DeserializationError as exc:
-                found.append(FailedJob(job_id, "?", 0, f"its result cannot be read: {exc}"))
-                continue
-            if result.success or result.function != AWARD_JOB or result.queue_name != queue:
-                continue
-            args = list(result.args)
-            account = str(args[0]) if args else "?"
-            rows = len(args[1]) if len(args) > 1 and isinstance(args[1], list) else 0
-            error = f"{type(result.result).__name__}: {result.result}"
-            found.append(FailedJob(job_id, account, rows, error))
+        await database.run(ensure_queue_schema, "cannot create the job queue's tables")
+        entries = await PgJournal(database, account=None).aentries("failed")
+
+        async def read(con: asyncpg.Connection) -> list[Any]:
+            return list(
+                await con.fetch(
+                    "SELECT campaign, account, row, key, reason FROM stampsync_fleet_failed"
+                    " ORDER BY account, campaign, row"
+                )
+            )
+
+        fleet = await database.run(read, "cannot read the failed rows")
     finally:
-        await pool.aclose()
-    return found
+        await database.close()
+    out = [
+        FailedRow(str(e.account), e.key, e.error or "failed")
+        for e in entries
+        if getattr(e, "account", None) is not None
+    ]
+    out += [FailedRow(r["account"], r["key"], r["reason"], r["row"], r["campaign"]) for r in fleet]
+    return sorted(out, key=lambda f: (f.account, f.row or 0, f.key))
+
+
+async def failed_jobs(journal: str) -> list[FailedJob]:
+    """The award jobs the queue holds as failed, each with its reason."""
+    from .queue import AWARD_JOB, BadJob, decode_job, ensure_queue_schema, queue_table
+
+    table = queue_table()
+
+    async def read(con: asyncpg.Connection) -> list[Any]:
+        return list(
+            await con.fetch(
+                f"SELECT q.id, q.payload, (SELECT l.traceback::text FROM {table}_log l"  # noqa: S608
+                " WHERE l.job_id = q.id AND l.traceback IS NOT NULL ORDER BY l.id DESC LIMIT 1)"
+                f" AS traceback FROM {table} q WHERE q.entrypoint = $1"
+                " AND q.status = 'failed' ORDER BY q.id",
+                AWARD_JOB,
+            )
+        )
+
+    database = PgDatabase(journal, max_connections=2)
+    await database.open()
+    try:
+        await database.run(ensure_queue_schema, "cannot create the job queue's tables")
+        found = await database.run(read, "cannot read the job queue")
+    finally:
+        await database.close()
+    out = []
+    for r in found:
+        error = _reason(r["traceback"])
+        try:
+            args = decode_job(r["payload"])
+        except BadJob as exc:
+            out.append(FailedJob(str(r["id"]), "?", 0, str(exc)))
+            continue
+        out.append(FailedJob(str(r["id"]), args.account, len(args.rows), error))
+    return out
+
+
+def _reason(traceback: str | None) -> str:
+    """The exception's message from pgqueuer's traceback record."""
+    import json
+
+    if not traceback:
+        return "failed"
+    try:
+        record = json.loads(traceback)
+    except ValueError:
+        return "failed"
+    if isinstance(record, dict):
+        return f"{record.get('exception_type', 'Error')}: {record.get('exception_message', '')}"
+    return "failed"

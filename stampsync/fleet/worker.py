@@ -1,44 +1,68 @@
-"""The fleet's worker: arq settings, one client per store on demand, the award job.
+"""The fleet's worker: pgqueuer on the journal's database, one client per store, the job.
 
-arq runs a job at least once: again after a worker dies (once the job's in-progress mark
-expires, ``job_timeout`` + 10 s after it started), or when the job asks to be retried.
-Every run of a job is a journal run of its own, so a rerun skips the rows applied,
-leaves a dead run's in-flight rows ambiguous, and sends only what was provably not.
+pgqueuer runs a job at least once: again when its worker stops beating (a worker
+SIGKILLed or its host cut off; ``stalled_seconds`` after its last heartbeat). Every run
+of a job is a journal run of its own, so a rerun skips the rows applied, leaves a dead
+run's in-flight rows ambiguous, and sends only what was provably not.
+
+A job ends only when each of its rows is applied, failed with a reason (in the journal,
+or in the fleet's failed rows when it never reached the journal), ambiguous, or handed
+on: the rows it did not take by its soft deadline go on in a job of their own, and the
+rows that could not be sent for now (no quota start, Redis away, held by another live
+run, the breaker open) go to a retry of the job, later, in the same transaction that
+records the job's failed rows.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
 import socket
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 
 from ..batch._runs import LEASE_SECONDS
 from ..batch.postgres import PgDatabase, PgJournal, safe_dsn
-from ..batch.writes import Outcome, Rejected, key_problem, normal_key
+from ..batch.writes import BatchReport, Outcome, Rejected, key_problem, normal_key
 from ..errors import ConfigurationError, JournalError
 from ..stamps.client import StampsClient
+from ..stamps.pos_rows import to_transaction
 from ..stamps.stamps import DEFAULT_MAX_STAMPS, StampAward
 from ..throttle import RedisThrottles
 from .credentials import CredentialsProvider
+from .queue import (
+    AWARD_JOB,
+    AwardJobArgs,
+    BadJob,
+    JobRow,
+    child_id,
+    decode_job,
+    encode_job,
+    ensure_queue_schema,
+)
+
+if TYPE_CHECKING:
+    import asyncpg
 
 log = logging.getLogger("stampsync.fleet")
 
-#: The name the award job is queued under.
-AWARD_JOB = "stampsync.award"
+#: How often the rows of a job may be handed to a retry before they fail for good
+#: (with the last reason): about two hours at the longest delay.
+MAX_ROW_ATTEMPTS = 30
 
-#: How often a job is run when it fails in a way nobody planned for (not the journal's
-#: outage, not a soft stop): a rerun is safe, and most such faults pass.
-UNEXPECTED_TRIES = 5
+#: The longest wait before a retry of rows that could not be sent for now.
+MAX_RETRY_DELAY = 300.0
 
-_SETTINGS = "stampsync_settings"
-_STATE = "stampsync_fleet"
+#: Failures that prove the row was not sent, for now only (no quota start, the quota's
+#: wait past the call's budget, Redis away, the breaker open, held by a live run): the
+#: row is retried.
+_NOT_YET = ("not sent:", "held by another run", "cannot reach Redis")
 
 
 @dataclass
@@ -46,8 +70,8 @@ class FleetSettings:
     """What every worker of a fleet needs; the same for all workers of one fleet.
 
     Attributes:
-        redis_url: Redis for the queue and the per-store quotas.
-        journal: the shared journal, ``postgresql://...``.
+        redis_url: Redis for the per-store quotas (the queue is in ``journal``).
+        journal: the shared journal and job queue, ``postgresql://...``.
         credentials: ``provider(account)`` -> StampsClient keyword arguments.
         throttle_key: the quota key template; ``{account}`` is the store.
         throttle_limit: each store's most requests per window.
@@ -55,19 +79,19 @@ class FleetSettings:
         host: this worker's host id in the journal (default: the machine's name). Runs
             of the same host are known dead as soon as their process is gone; runs of
             other hosts when their lease lapses.
-        job_timeout: arq's hard limit per job. A job stops taking rows at half of it
-            and queues the rest as a new job, so it never meets the limit.
-        concurrency: awards claimed at once per job. A store's rate is its quota's
-            anyway, and a row is claimed (its intent committed) before it waits for the
-            quota, so every claimed row of a worker that dies becomes ambiguous: keep it
-            low. 1 keeps a store at its full rate as long as a request takes less than
-            the quota's interval.
-        max_jobs: jobs one worker process runs at once.
-        max_tries: how often arq may run a job (each soft stop is a try).
+        job_timeout: a job stops taking rows at half of it and hands the rest on as a new
+            job; it is never cut off, so its claimed rows are always settled.
+        concurrency: rows of one store claimed at once in this process, across its jobs.
+            A worker that dies leaves those ambiguous: keep it low. 1 keeps a store at
+            its full rate as long as a request takes less than the quota's interval.
+        max_jobs: jobs one worker process runs at once; it takes no more than that from
+            the queue (at least 2).
         lease_seconds: a job run's journal lease.
-        outage_seconds: how long journal operations wait for PostgreSQL to come back.
+        outage_seconds: how long one journal operation waits for PostgreSQL to come back.
         max_stamps: the per-award guard of :meth:`~stampsync.stamps.stamps.Stamps.add_many`.
-        queue_name: arq's queue (default: arq's).
+        stalled_seconds: a job whose worker has not beaten for this long runs again.
+        poll_seconds: how often an idle worker looks for due jobs (new jobs wake it).
+        max_row_attempts: how often rows are handed to a retry before they fail.
     """
 
     redis_url: str
@@ -80,11 +104,12 @@ class FleetSettings:
     job_timeout: float = 120.0
     concurrency: int = 1
     max_jobs: int = 50
-    max_tries: int = 1000
     lease_seconds: float = LEASE_SECONDS
     outage_seconds: float = 60.0
     max_stamps: int = DEFAULT_MAX_STAMPS
-    queue_name: str | None = None
+    stalled_seconds: float = 30.0
+    poll_seconds: float = 1.0
+    max_row_attempts: int = MAX_ROW_ATTEMPTS
 
     def __repr__(self) -> str:
         from .._redis_throttle import safe_url
@@ -95,6 +120,31 @@ class FleetSettings:
             f"throttle_limit={self.throttle_limit}, throttle_seconds={self.throttle_seconds:g}, "
             f"host={self.host!r})"
         )
+
+
+class _Outage:
+    """One log line when a service goes away, one when it is back, however many jobs
+    notice it."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.down = False
+        self._back_at = float("-inf")
+
+    def fell(self, why: str, since: float | None = None) -> None:
+        """It failed for work begun at ``since``; work begun before it was last seen
+        back only echoes the outage that is over."""
+        if since is not None and since < self._back_at:
+            return
+        if not self.down:
+            self.down = True
+            log.warning("%s unavailable (%s); rows wait for it", self.name, why)
+
+    def back(self) -> None:
+        if self.down:
+            self.down = False
+            self._back_at = anyio.current_time()
+            log.warning("%s is back", self.name)
 
 
 class FleetState:
@@ -109,21 +159,25 @@ class FleetState:
             limit=settings.throttle_limit,
             seconds=settings.throttle_seconds,
         )
+        self.stopping = anyio.Event()
+        """Set on SIGTERM: running jobs stop taking rows and hand the rest on."""
+        self.redis = _Outage("Redis (the stores' quotas)")
         self._clients: dict[str, StampsClient] = {}
         self._making: dict[str, asyncio.Lock] = {}
         self._gates: dict[str, asyncio.Semaphore] = {}
 
     def gate(self, account: str) -> asyncio.Semaphore:
         """At most ``concurrency`` rows of ``account`` claimed at once in this process,
-        whichever of its jobs they belong to: a row is claimed before it waits for the
-        store's quota, and a worker that dies leaves its claimed rows ambiguous."""
+        whichever of its jobs they belong to."""
         found = self._gates.get(account)
         if found is None:
             found = self._gates[account] = asyncio.Semaphore(self.settings.concurrency)
         return found
 
     async def open(self) -> None:
+        """Connect to the journal (making its tables and the queue's) and to Redis."""
         await self.database.open()
+        await self.database.run(ensure_queue_schema, "cannot create the job queue's tables")
 
     def journal(self, account: str) -> PgJournal:
         """The journal of ``account`` over this process's pool."""
@@ -147,7 +201,8 @@ class FleetState:
                 self._clients[account] = found
         return found
 
-    async def _make(self, account: str) -> StampsClient:
+    async def credentials_of(self, account: str) -> dict[str, Any]:
+        """The provider's StampsClient arguments for ``account``, checked."""
         given = self.settings.credentials(account)
         if inspect.isawaitable(given):
             given = await given
@@ -159,7 +214,10 @@ class FleetState:
             raise ConfigurationError(
                 "a credentials provider may not set the throttle: the fleet's is the store's"
             )
-        kwargs = dict(given)
+        return dict(given)
+
+    async def _make(self, account: str) -> StampsClient:
+        kwargs = await self.credentials_of(account)
         kwargs.setdefault("concurrent_batch_executions", self.settings.concurrency)
         client = StampsClient(**kwargs, throttle=self.throttles.for_account(account))
         await client.__aenter__()
@@ -173,27 +231,55 @@ class FleetState:
         await self.database.close()
 
 
-def _award(row: Mapping[str, Any]) -> StampAward | Rejected:
-    key, user = str(row.get("key", "")), str(row.get("user", ""))
-    if row.get("rejected"):
-        return Rejected(key, str(row["rejected"]), row.get("row"), user or None)
+def _award(row: JobRow) -> StampAward | Rejected:
+    key, user = row.key, row.user
+    if row.rejected:
+        return Rejected(key, row.rejected, row.row, user or None)
 
-    def number(value: Any) -> Any:
+    def number(value: str) -> Any:
         try:
-            return int(str(value).strip())
+            return int(value.strip())
         except ValueError:
             return value  # the award's own check fails the row with a clear message
 
-    store = row.get("store")
     return StampAward(
         key=key,
         user=user,
-        number_of_stamps=number(row.get("number_of_stamps", "")),
-        store=number(store) if store not in (None, "") else None,
-        notes=row.get("notes") or None,
-        expiration_date=row.get("expiration_date") or None,
-        row=row.get("row"),
+        number_of_stamps=number(row.number_of_stamps),
+        store=number(row.store) if row.store not in (None, "") else None,
+        notes=row.notes or None,
+        expiration_date=row.expiration_date or None,
+        row=row.row,
     )
+
+
+def _row_problem(
+    row: JobRow, award: StampAward | Rejected, client: StampsClient, max_stamps: int
+) -> str | None:
+    """Why ``row`` can never be sent as it is (checked as an input row is), or None."""
+    if isinstance(award, Rejected):
+        return award.error
+    key = normal_key(row.key)
+    if not key:
+        return "key is missing"
+    if problem := key_problem(key):
+        return problem
+    if isinstance(award.number_of_stamps, int) and award.number_of_stamps > max_stamps:
+        return (
+            f"number_of_stamps {award.number_of_stamps} is over the limit of {max_stamps} "
+            "per award (max_stamps)"
+        )
+    try:
+        client.stamps.add_body(
+            user=award.user,
+            number_of_stamps=award.number_of_stamps,
+            store=award.store,
+            notes=award.notes,
+            expiration_date=award.expiration_date,
+        )
+    except ConfigurationError as exc:
+        return str(exc)
+    return None
 
 
 E = TypeVar("E", bound=BaseException)
@@ -211,199 +297,458 @@ def _found(exc: BaseException, kind: type[E]) -> E | None:
     return None
 
 
-def _journal_error(exc: BaseException) -> JournalError | None:
-    return _found(exc, JournalError)
+@dataclass
+class _Handoff:
+    """What a job leaves to others: its rest, its retry, its failed rows."""
+
+    rest: list[JobRow] = field(default_factory=list)
+    retry: list[JobRow] = field(default_factory=list)
+    retry_why: str = ""
+    failed: list[tuple[JobRow, str]] = field(default_factory=list)
 
 
-async def _count_failure(ctx: dict[str, Any], try_: int) -> int:
-    """How often this job has failed unexpectedly, this time included (kept in Redis a
-    day, by job id); arq's own try count when Redis cannot say."""
-    key = f"stampsync:failures:{ctx.get('job_id', '')}"
-    try:
-        failures = int(await ctx["redis"].incr(key))
-        await ctx["redis"].expire(key, 86400)
-    except Exception:  # no Redis at hand: arq's count, which is never lower
-        return try_
-    return failures
+async def award_job(state: FleetState, args: AwardJobArgs, *, priority: int = 0) -> dict[str, int]:
+    """Award ``args.rows`` of ``args.account`` through its quota and the journal; hand
+    every row not settled on (see the module's docs). Returns the outcome counts.
 
-
-async def award_job(
-    ctx: dict[str, Any], account: str, rows: list[dict[str, Any]]
-) -> dict[str, Any]:
-    """The arq job: award ``rows`` of ``account`` through its quota and the journal.
-
-    Returns the outcome counts. Asks arq to run it again (``Retry``) when it stopped
-    taking rows at its soft deadline, when rows were held by another live run, when the
-    server could not be reached, or when the journal stayed away past its outage limit.
+    A :class:`~stampsync.errors.ConfigurationError` (the provider has no credentials for
+    the account) fails the job, unrun; anything else unplanned hands its unsettled rows
+    to a retry.
     """
-    from arq.constants import default_queue_name
-    from arq.worker import Retry
-
-    state: FleetState = ctx[_STATE]
     settings = state.settings
+    account = args.account
+    try:
+        client = await state.client(account)
+    except ConfigurationError:
+        raise
+    except Exception as exc:
+        # A provider's passing fault (a secrets store timing out): every row waits.
+        log.warning(
+            "fleet job for %s: no client (%s); its rows are retried", account, type(exc).__name__
+        )
+        await _hand_on(
+            state,
+            args,
+            _Handoff(retry=list(args.rows), retry_why=f"no client: {type(exc).__name__}"),
+            priority,
+        )
+        return {"retried": len(args.rows)}
     journal = state.journal(account)
-    stop = anyio.Event()
     gate = state.gate(account)
+    stop = anyio.Event()
+    handoff = _Handoff()
+    to_send: list[tuple[JobRow, Any]] = []
+    if args.kind == "transactions.add":
+        # Checked as the import checks its rows; the batch fails a bad one alone.
+        for row in args.rows:
+            item = (
+                to_transaction(dict(row.data), row.row)
+                if row.data is not None
+                else Rejected(row.key or f"line-{row.row}", row.rejected or "no fields", row.row)
+            )
+            to_send.append((row, item))
+    else:
+        seen: set[str] = set()
+        for row in args.rows:
+            award = _award(row)
+            problem = _row_problem(row, award, client, settings.max_stamps)
+            key = normal_key(row.key)
+            if problem is None and key in seen:
+                problem = "duplicate key in this job"
+            if problem is not None or isinstance(award, Rejected):
+                handoff.failed.append((row, problem or "rejected"))
+                continue
+            seen.add(key)
+            to_send.append((row, award))
+    outcomes: dict[int | None, Outcome] = {}  # by row (line) number
     held = 0
     taken = 0
-    try_ = int(ctx.get("job_try", 1))
     started = anyio.current_time()
 
     async def soft_deadline() -> None:
-        await anyio.sleep_until(started + settings.job_timeout / 2)
+        with anyio.move_on_after(settings.job_timeout / 2):
+            await state.stopping.wait()
         stop.set()
 
-    async def items() -> AsyncIterator[StampAward | Rejected]:
+    async def items() -> AsyncIterator[Any]:
         nonlocal held, taken
-        for row in rows:
+        for _, item in to_send:
             await gate.acquire()  # released by the row's outcome
             held += 1
             taken += 1
-            yield _award(row)
+            yield item
 
-    def settled(_: Outcome) -> None:
+    def settled(outcome: Outcome) -> None:
         nonlocal held
         held -= 1
         gate.release()
+        outcomes[outcome.row] = outcome
 
-    deadline: anyio.CancelScope | None = None
+    stopped: str | None = None
+    failure: str | None = None
     try:
-        # Within arq's own timeout: arq does not run a timed-out job again, so a job held
-        # up past it (a journal outage, a long quota wait) would drop its unclaimed rows.
-        with anyio.fail_after(settings.job_timeout * 0.9) as deadline:
-            client = await state.client(account)  # a provider's fault is retried too
-            # Its settled rows (a rerun's) in one read, rather than one per row. Only keys
-            # the batch can journal: it fails the others row by row.
-            keys = [normal_key(row.get("key")) for row in rows]
-            await journal.aprefetch([k for k in keys if k and key_problem(k) is None])
+        if to_send:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(soft_deadline)
-                report = await client.stamps.add_many(
-                    items(),
-                    journal=journal,
-                    on_outcome=settled,
-                    keep_outcomes=False,
-                    stop=stop,
-                    check_first=False,
-                    max_stamps=settings.max_stamps,
-                )
+                report = await _run_batch(state, client, args, journal, items(), settled, stop)
                 tg.cancel_scope.cancel()
+            stopped = report.stopped
     except Exception as exc:
-        if isinstance(exc, TimeoutError) and deadline is not None and deadline.cancelled_caught:
-            log.warning("fleet job for %s outlived its time; retrying", account)
-            raise Retry(defer=5) from None
-        failure = _journal_error(exc)
-        if failure is not None:
-            log.warning("fleet job for %s: journal unavailable, retrying: %s", account, failure)
-            raise Retry(defer=5) from None
-        bad_settings = _found(exc, ConfigurationError)
-        if bad_settings is not None:
-            raise bad_settings from None
-        # Anything else that escaped the batch (a driver's fault, a provider's, a bug): a
-        # rerun is safe, since the journal skips what this run settled, while a job that
-        # fails for good leaves its untried rows out of the journal (``fleet status``
-        # lists such jobs). Counted apart from arq's tries, which held rows and journal
-        # outages use up too.
-        failures = await _count_failure(ctx, try_)
-        if failures >= UNEXPECTED_TRIES:
-            raise
-        log.exception("fleet job for %s (failure %d) failed; retrying", account, failures)
-        raise Retry(defer=5 * failures) from None
+        bad = _found(exc, ConfigurationError)
+        if bad is not None and not isinstance(bad, JournalError):
+            raise bad from None
+        journal_down = _found(exc, JournalError)
+        failure = (
+            f"journal unavailable: {journal_down}"
+            if journal_down is not None
+            else f"{type(exc).__name__}: {exc}"
+        )
+        # The kind of failure only: an unplanned error's text may quote a row.
+        log.warning(
+            "fleet job %s for %s failed (%s); its rows are retried",
+            args.id,
+            account,
+            "journal unavailable" if journal_down is not None else type(exc).__name__,
+        )
     finally:
         for _ in range(held):  # rows that never reached an outcome (the job failed)
             gate.release()
-    counts = {**report.counts, "sent": report.sent, "held": report.held}
-    log.info("fleet job for %s (try %d): %s", account, try_, counts)
-    if report.held:
-        raise Retry(defer=max(1.0, settings.lease_seconds / 3))
-    if report.stopped is not None and try_ < 5:
-        log.warning("fleet job for %s stopped (%s); retrying", account, report.stopped)
-        raise Retry(defer=5 * try_)
-    if report.interrupted and taken < len(rows):
-        # The rows not taken go on in a job of their own, so no run checks the rows this
-        # one settled again. It keeps this job's place in the queue (its score): at the
-        # back, behind every other store's jobs, a store could be left with no job
-        # running for seconds (measured: 1-4 s gaps per store at 50 stores). If this
-        # worker dies before the job is marked done, arq runs this job again too: the
-        # journal skips its rows.
-        score = ctx.get("score")
-        await ctx["redis"].enqueue_job(
-            AWARD_JOB,
-            account,
-            rows[taken:],
-            _job_id=f"{ctx.get('job_id', 'job')}+{taken}",
-            _queue_name=settings.queue_name or default_queue_name,
-            _defer_until=(
-                datetime.fromtimestamp(score / 1000, tz=UTC) if isinstance(score, int) else None
-            ),
-            # arq's default lifetime counts from the score: a day less the time already
-            # spent, which a long chain of continuations would use up.
-            _expires=timedelta(days=1),
-        )
-        counts["continued"] = len(rows) - taken
+    final_failed: list[tuple[JobRow, str, str]] = []
+    for n, (row, _) in enumerate(to_send):
+        outcome = outcomes.get(row.row)
+        if outcome is None:
+            if failure is None and stopped is None and n >= taken:
+                handoff.rest.append(row)  # not taken by the soft deadline: goes on now
+            else:
+                handoff.retry.append(row)
+                handoff.retry_why = failure or stopped or "not tried"
+        elif outcome.status == "failed":
+            why = outcome.error or "failed"
+            if any(mark in why for mark in _NOT_YET):
+                handoff.retry.append(row)
+                handoff.retry_why = why
+            else:
+                final_failed.append((row, outcome.key, why))
+    if final_failed:
+        # Those the journal lists as failed are accounted for there; the others (a key
+        # another account or operation owns) are the fleet's to list.
+        in_journal = await _journal_failed(state, account, [k for _, k, _ in final_failed])
+        handoff.failed += [(r, w) for r, k, w in final_failed if normal_key(k) not in in_journal]
+    redis_trouble = any("cannot reach Redis" in (o.error or "") for o in outcomes.values())
+    if redis_trouble:
+        state.redis.fell("cannot reach it", since=started)
+    elif any(o.status == "applied" and not o.skipped for o in outcomes.values()):
+        state.redis.back()
+    counts = {"applied": 0, "failed": 0, "ambiguous": 0, "skipped": 0}
+    for outcome in outcomes.values():
+        counts[outcome.status] += 1
+        counts["skipped"] += outcome.skipped
+    counts["held"] = sum(
+        1 for o in outcomes.values() if (o.error or "").startswith("held by another run")
+    )
+    counts["invalid"] = len(handoff.failed)
+    counts["continued"] = len(handoff.rest)
+    counts["retried"] = len(handoff.retry)
+    await _hand_on(state, args, handoff, priority)
+    log.info(
+        "fleet job for %s (try %d): %s in %.1f s",
+        account,
+        args.attempt + 1,
+        counts,
+        anyio.current_time() - started,
+    )
     return counts
 
 
-async def _startup(ctx: dict[str, Any]) -> None:
-    state = FleetState(ctx[_SETTINGS])
+async def _run_batch(
+    state: FleetState,
+    client: StampsClient,
+    args: AwardJobArgs,
+    journal: PgJournal,
+    items: AsyncIterator[Any],
+    settled: Callable[[Outcome], None],
+    stop: anyio.Event,
+) -> BatchReport:
+    """The job's rows through the batch of its kind, on the store's journal."""
+    if args.kind == "transactions.add":
+        return await client.transactions.add_many(
+            items,
+            journal=journal,
+            on_outcome=settled,
+            keep_outcomes=False,
+            stop=stop,
+            check_first=False,
+        )
+    keys = [normal_key(row.key) for row in args.rows]
+    await journal.aprefetch([k for k in keys if k and key_problem(k) is None])
+    return await client.stamps.add_many(
+        items,
+        journal=journal,
+        on_outcome=settled,
+        keep_outcomes=False,
+        stop=stop,
+        check_first=False,
+        max_stamps=state.settings.max_stamps,
+    )
+
+
+async def _journal_failed(state: FleetState, account: str, keys: list[str]) -> set[str]:
+    normal = [normal_key(k) for k in keys]
+
+    async def read(con: asyncpg.Connection) -> set[str]:
+        rows = await con.fetch(
+            "SELECT key FROM stampsync_writes WHERE account = $1 AND key = ANY($2::text[])"
+            " AND status = 'failed'",
+            account,
+            normal,
+        )
+        return {r["key"] for r in rows}
+
+    return await state.database.run(read, "cannot read the journal")
+
+
+def retry_delay(attempt: int, lease_seconds: float) -> float:
+    """The wait before the ``attempt``-th retry (1-based): doubling, a third of a lease
+    at least (a held row's run renews its lease that often), capped."""
+    return min(MAX_RETRY_DELAY, max(2.0 ** min(attempt, 16), lease_seconds / 3))
+
+
+async def _hand_on(state: FleetState, args: AwardJobArgs, handoff: _Handoff, priority: int) -> None:
+    """The job's failed rows, its rest and its retry, in one transaction."""
+    from pgqueuer.queries import Queries
+
+    settings = state.settings
+    failed = list(handoff.failed)
+    retry = handoff.retry
+    attempt = args.attempt + 1
+    if retry and attempt > settings.max_row_attempts:
+        why = f"given up after {args.attempt} retries: {handoff.retry_why}"
+        failed += [(row, why) for row in retry]
+        retry = []
+    jobs: list[tuple[AwardJobArgs, int, timedelta | None]] = []
+    if handoff.rest:
+        rest = AwardJobArgs(
+            v=1,
+            id=child_id(args.id, f"rest:{handoff.rest[0].row}"),
+            campaign=args.campaign,
+            account=args.account,
+            rows=handoff.rest,
+            attempt=args.attempt,
+            kind=args.kind,
+        )
+        # Ahead of fresh jobs: at the back of the queue, a store could be left with no
+        # job running for seconds (measured: 1-4 s gaps per store at 50 stores).
+        jobs.append((rest, priority + 1, None))
+    if retry:
+        again = AwardJobArgs(
+            v=1,
+            id=child_id(args.id, f"retry:{attempt}:{retry[0].row}"),
+            campaign=args.campaign,
+            account=args.account,
+            rows=retry,
+            attempt=attempt,
+            kind=args.kind,
+        )
+        delay = retry_delay(attempt, settings.lease_seconds)
+        jobs.append((again, priority, timedelta(seconds=delay)))
+        log.info(
+            "fleet job for %s: %d row(s) retried in %.0f s (%s)",
+            args.account,
+            len(retry),
+            delay,
+            _reason_kind(handoff.retry_why),
+        )
+    if not failed and not jobs:
+        return
+
+    async def write(con: asyncpg.Connection) -> None:
+        async with con.transaction():
+            if failed:
+                await con.executemany(
+                    "INSERT INTO stampsync_fleet_failed (campaign, account, row, key, reason)"
+                    " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (campaign, account, row)"
+                    " DO UPDATE SET reason = excluded.reason, key = excluded.key, at = now()",
+                    [(args.campaign, args.account, r.row, r.key, why) for r, why in failed],
+                )
+            if jobs:
+                await Queries.from_asyncpg_connection(con).enqueue(
+                    [AWARD_JOB] * len(jobs),
+                    [encode_job(job) for job, _, _ in jobs],
+                    [p for _, p, _ in jobs],
+                    [after for _, _, after in jobs],
+                    [job.id for job, _, _ in jobs],
+                    on_conflict="skip",
+                )
+
+    await state.database.run(write, "cannot hand the job's rows on")
+
+
+def _reason_kind(why: str) -> str:
+    """A reason shortened for a log line (no key, no customer)."""
+    if "cannot reach Redis" in why or "throttle is unavailable" in why:
+        return "Redis unavailable"
+    if "quota needs" in why:
+        return "waiting for the store's quota"
+    if "held by another run" in why:
+        return "held by another live run"
+    return why.split(":", 1)[0][:60]
+
+
+async def run_payload(state: FleetState, payload: bytes | None, *, priority: int = 0) -> None:
+    """Check a job's arguments as read from the queue, then run it: :class:`BadJob` (it
+    fails alone, unrun) if they are not an award job's."""
+    args = decode_job(payload)
+    await award_job(state, args, priority=priority)
+
+
+async def check_start(state: FleetState) -> None:
+    """What a worker checks before taking jobs; a :class:`ConfigurationError` (or a
+    :class:`JournalError`) names what is wrong.
+
+    The journal's database (reachable, the password right), Redis (the same), and the
+    credentials of every account that has jobs in the queue.
+    """
+    from .credentials import credentials_file, json_credentials
+
+    if state.settings.credentials is json_credentials:
+        credentials_file()
     await state.open()
-    ctx[_STATE] = state
+    try:
+        await state.throttles._redis.ping()
+    except Exception as exc:
+        from .._redis_throttle import safe_url
+
+        raise ConfigurationError(
+            f"cannot reach Redis at {safe_url(state.settings.redis_url)} for the stores' "
+            f"quotas ({type(exc).__name__})"
+        ) from None
+    for account in await queued_accounts(state.database):
+        await state.credentials_of(account)
 
 
-async def _shutdown(ctx: dict[str, Any]) -> None:
-    state: FleetState | None = ctx.pop(_STATE, None)
-    if state is not None:
+async def queued_accounts(database: PgDatabase) -> list[str]:
+    """Accounts with award jobs waiting or running in the queue."""
+    from .queue import queue_table
+
+    table = queue_table()
+
+    async def read(con: asyncpg.Connection) -> list[bytes]:
+        rows = await con.fetch(
+            f"SELECT payload FROM {table} WHERE entrypoint = $1"  # noqa: S608 - a constant
+            " AND status IN ('queued', 'picked')",
+            AWARD_JOB,
+        )
+        return [r["payload"] for r in rows]
+
+    found: set[str] = set()
+    for payload in await database.run(read, "cannot read the job queue"):
+        with contextlib.suppress(BadJob):
+            found.add(decode_job(payload).account)
+    return sorted(found)
+
+
+async def run_worker(
+    settings: FleetSettings, *, stop: asyncio.Event | None = None, burst: bool = False
+) -> None:
+    """Run a fleet worker until ``stop`` is set (or, with ``burst``, the queue is empty).
+
+    Checks its settings first (:func:`check_start`). Rides out PostgreSQL going away:
+    running jobs wait for the journal, and the worker takes jobs again once it is back.
+    """
+    import asyncpg
+
+    if not isinstance(settings, FleetSettings):
+        raise ConfigurationError("run_worker needs a FleetSettings")
+    stop = stop or asyncio.Event()
+    state = FleetState(settings)
+    try:
+        await check_start(state)
+        log.info("fleet worker ready (host %s)", settings.host)
+        while not stop.is_set():
+            try:
+                await _serve(state, stop, burst)
+                if burst:
+                    return
+            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+                # A connection kept across a restart fails once; only a database that
+                # cannot be reached now is an outage.
+                if not await _reachable(settings.journal):
+                    state.database.outage_began(type(exc).__name__)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), 1.0)
+    finally:
+        state.stopping.set()
         await state.close()
 
 
-def worker_settings(settings: FleetSettings) -> dict[str, Any]:
-    """Keyword arguments of ``arq.Worker`` for a fleet worker: ``Worker(**them).run()``.
+async def _reachable(dsn: str) -> bool:
+    import asyncpg
 
-    The worker opens the journal's pool and the per-store quotas at startup and builds a
-    client per store on its first job for that store.
-    """
-    from arq.connections import RedisSettings
-    from arq.worker import func
-
-    if not isinstance(settings, FleetSettings):
-        raise ConfigurationError("worker_settings needs a FleetSettings")
     try:
-        redis_settings = RedisSettings.from_dsn(settings.redis_url)
-    except (RuntimeError, ValueError) as exc:
-        raise ConfigurationError(f"bad redis url: {exc}") from None
-    out: dict[str, Any] = {
-        "functions": [
-            func(
-                award_job,
-                name=AWARD_JOB,
-                timeout=settings.job_timeout,
-                max_tries=settings.max_tries,
+        con = await asyncpg.connect(dsn, timeout=2)
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError):
+        return False
+    await con.close()
+    return True
+
+
+async def _serve(state: FleetState, stop: asyncio.Event, burst: bool) -> None:
+    """One pgqueuer queue manager over its own small pool, until ``stop`` or an outage."""
+    import asyncpg
+    from pgqueuer import QueueManager
+    from pgqueuer.models import Job
+    from pgqueuer.queries import Queries
+    from pgqueuer.types import QueueExecutionMode
+
+    settings = state.settings
+    pool = await asyncpg.create_pool(settings.journal, min_size=1, max_size=3, timeout=5)
+    try:
+        state.database.outage_ended()  # connected: the outage (if any) is over
+        qm = QueueManager(Queries.from_asyncpg_pool(pool))
+
+        @qm.entrypoint(AWARD_JOB, on_failure="hold")
+        async def award(job: Job) -> None:
+            try:
+                await run_payload(state, job.payload, priority=job.priority)
+            except BadJob as exc:
+                log.warning("fleet job %s refused, not run: %s", job.id, exc)
+                raise
+            except ConfigurationError as exc:
+                log.warning("fleet job %s failed, not run: %s", job.id, exc)
+                raise
+
+        async def watch() -> None:
+            await stop.wait()
+            state.stopping.set()
+            qm.shutdown.set()
+
+        batch = max(1, settings.max_jobs // 2)
+        watcher = asyncio.create_task(watch())
+        try:
+            await qm.run(
+                dequeue_timeout=timedelta(seconds=settings.poll_seconds),
+                batch_size=batch,
+                max_concurrent_tasks=max(settings.max_jobs, 2 * batch),
+                heartbeat_timeout=timedelta(seconds=settings.stalled_seconds),
+                mode=QueueExecutionMode.drain if burst else QueueExecutionMode.continuous,
+                log_aggregation_interval=timedelta(0),
             )
-        ],
-        "redis_settings": redis_settings,
-        "on_startup": _startup,
-        "on_shutdown": _shutdown,
-        "max_jobs": settings.max_jobs,
-        "job_timeout": settings.job_timeout,
-        "max_tries": settings.max_tries,
-        "poll_delay": 0.5,
-        # SIGTERM/SIGINT: stop picking jobs and let the running ones end, which they do
-        # by their soft deadline (half the timeout), queuing their rest; cancelling them
-        # would leave their claimed rows ambiguous.
-        "job_completion_wait": max(1, int(settings.job_timeout)),
-        "keep_result": 3600,
-        "ctx": {_SETTINGS: settings},
-    }
-    if settings.queue_name:
-        out["queue_name"] = settings.queue_name
-    return out
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+    finally:
+        pool.terminate()
 
 
 __all__ = [
     "AWARD_JOB",
-    "UNEXPECTED_TRIES",
+    "MAX_ROW_ATTEMPTS",
     "FleetSettings",
     "FleetState",
     "award_job",
-    "worker_settings",
+    "check_start",
+    "retry_delay",
+    "run_payload",
+    "run_worker",
 ]

@@ -9,11 +9,11 @@ when PostgreSQL restarts mid-run.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import re
 import signal
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ import pytest
 from typer.testing import CliRunner
 
 from stampsync.cli._app import app
+from stampsync.errors import ConfigurationError
 from stampsync.fleet import split_jobs
 from stampsync.fleet.campaign import read_campaign
 from stampsync.sandbox import Sandbox
@@ -221,15 +222,21 @@ async def test_a_sigkilled_workers_jobs_are_retried_and_nothing_applies_twice(
     )
     assert result.exit_code == 0, result.stderr
     shown = json.loads(result.stdout)
-    assert shown["accounts"] == by
+    assert {a: {s: c[s] for s in by[a]} for a, c in shown["accounts"].items()} == by
+    assert all(c["queued_jobs"] == c["running_jobs"] == 0 for c in shown["accounts"].values())
     assert PASSWORD not in result.stdout + result.stderr
     table = await asyncio.to_thread(runner.invoke, app, ["fleet", "status", "--journal", pg_dsn])
     assert table.stdout.splitlines()[0].split() == [
         "account",
-        "pending",
         "applied",
         "failed",
         "ambiguous",
+        "pending",
+        "queued",
+        "running",
+        "stalled",
+        "failed",
+        "eta",
     ]
     assert len(table.stdout.splitlines()) == stores + 2
 
@@ -322,56 +329,72 @@ async def test_postgresql_restarted_mid_run_workers_pause_and_resume(
     assert len(applied_on_server) == total
 
 
-async def test_a_job_that_fails_for_good_is_named_by_fleet_status(
+async def test_a_job_that_cannot_run_is_named_by_fleet_status(
     tmp_path: Path, redis_url: str, pg_dsn: str
 ) -> None:
-    """Its rows never reach the journal, so the journal's counts cannot show them: the
-    queue's kept results can, and ``fleet status`` says what to do."""
-    from arq.worker import Worker
-
-    from stampsync.fleet import FleetSettings, enqueue_campaign, failed_jobs, worker_settings
+    """A job whose account has no usable credentials is not run: the queue holds it as
+    failed, and ``fleet status`` names it with the reason (its rows were not sent)."""
+    from stampsync.fleet import FleetSettings, enqueue_campaign, failed_jobs, run_worker
 
     write_campaign(tmp_path / "c.csv", 2, 3)
     settings = FleetSettings(
         redis_url=redis_url,
         journal=pg_dsn,
         credentials=lambda account: {"private_key": "no token here"},
+        poll_seconds=0.2,
     )
-    assert await enqueue_campaign(tmp_path / "c.csv", redis_url, job_rows=10) == (2, 6)
-    worker = Worker(**worker_settings(settings), burst=True)
-    try:
-        await worker.async_run()
-    finally:
-        await worker.close()
-    failed = await failed_jobs(redis_url)
+    assert await enqueue_campaign(tmp_path / "c.csv", pg_dsn, job_rows=10) == (2, 6)
+    # A worker refuses to start when a queued job's account has no credentials...
+    with pytest.raises(ConfigurationError, match="no token for account"):
+        await run_worker(settings, burst=True)
+    # ...and a job whose account loses them later fails alone, unrun.
+    from stampsync.fleet.worker import FleetState, check_start
+
+    state = FleetState(dataclasses.replace(settings, credentials=lambda a: {"token": "t"}))
+    await check_start(state)
+    await state.close()
+    await run_worker_with_failing_credentials(settings)
+    failed = await failed_jobs(pg_dsn)
     assert sorted((f.account, f.rows) for f in failed) == [("store-1", 3), ("store-2", 3)]
     assert all("no token" in f.error for f in failed)
     result = await asyncio.to_thread(
-        CliRunner().invoke,
-        app,
-        ["fleet", "status", "--journal", pg_dsn, "--redis-url", redis_url, "--json"],
+        CliRunner().invoke, app, ["fleet", "status", "--journal", pg_dsn, "--json"]
     )
     assert result.exit_code == 0, result.stderr
     shown = json.loads(result.stdout)
     assert {f["account"] for f in shown["failed_jobs"]} == {"store-1", "store-2"}
+    assert shown["accounts"]["store-1"]["failed_jobs"] == 1
     text = await asyncio.to_thread(
-        CliRunner().invoke, app, ["fleet", "status", "--journal", pg_dsn, "--redis-url", redis_url]
+        CliRunner().invoke, app, ["fleet", "status", "--journal", pg_dsn]
     )
-    assert "2 job(s) failed for good" in text.stderr
-    assert "new --campaign name" in text.stderr
+    assert "failed, not run: ConfigurationError" in text.stderr
 
 
-async def test_a_job_stopped_at_its_soft_deadline_queues_its_rest_in_its_own_place(
+async def run_worker_with_failing_credentials(settings: Any) -> None:
+    """A worker whose start-up check passes, then whose provider refuses every store."""
+    from stampsync.fleet import run_worker
+    from stampsync.fleet import worker as worker_module
+
+    original = worker_module.check_start
+
+    async def lenient(state: Any) -> None:
+        await state.open()
+
+    worker_module.check_start = lenient
+    try:
+        await run_worker(settings, burst=True)
+    finally:
+        worker_module.check_start = original
+
+
+async def test_a_job_stopped_at_its_soft_deadline_hands_its_rest_on_ahead_of_fresh_jobs(
     tmp_path: Path, redis_url: str, pg_dsn: str
 ) -> None:
-    """The rest of a job goes on in a job with the stopped job's place in the queue, not
-    behind every other store's jobs: at the back, a store was left with no job running
-    for seconds at a time (1-4 s gaps per store at 50 stores)."""
-    from arq import create_pool
-    from arq.connections import RedisSettings
-    from arq.constants import default_queue_name
-
-    from stampsync.fleet import FleetSettings
+    """The rest of a job goes on in a job queued ahead of fresh jobs, not behind every
+    other store's: at the back, a store was left with no job running for seconds at a
+    time (1-4 s gaps per store at 50 stores)."""
+    from stampsync.fleet import AwardJobArgs, FleetSettings, JobRow, decode_job
+    from stampsync.fleet.queue import queue_table
     from stampsync.fleet.worker import FleetState, award_job
 
     async with sandbox(1) as sb:
@@ -386,37 +409,31 @@ async def test_a_job_stopped_at_its_soft_deadline_queues_its_rest_in_its_own_pla
             job_timeout=2.0,  # stops taking rows after 1 s: about 10 of the 40
         )
         rows = [
-            {
-                "account": "store-1",
-                "key": f"k{i}",
-                "user": f"member{i + 1}@example.com",
-                "store": "1",
-                "number_of_stamps": "1",
-            }
+            JobRow(
+                row=i + 2,
+                key=f"k{i}",
+                user=f"member{i + 1}@example.com",
+                store="1",
+                number_of_stamps="1",
+            )
             for i in range(40)
         ]
+        args = AwardJobArgs(v=1, id="c:store-1:1", campaign="c", account="store-1", rows=rows)
         state = FleetState(settings)
         await state.open()
-        redis = await create_pool(RedisSettings.from_dsn(redis_url))
         try:
-            score = int(time.time() * 1000) - 60_000  # queued a minute ago
-            await redis.zadd(default_queue_name, {"later-store": score + 1000})
-            ctx = {
-                "stampsync_fleet": state,
-                "redis": redis,
-                "job_id": "first",
-                "job_try": 1,
-                "score": score,
-            }
-            counts = await award_job(ctx, "store-1", rows)
-            queued = await redis.zrange(default_queue_name, 0, -1, withscores=True)
+            counts = await award_job(state, args, priority=0)
         finally:
-            await redis.aclose()
             await state.close()
     taken = 40 - counts["continued"]
     assert 0 < taken < 40
     assert counts["applied"] == taken
-    assert [(job.decode(), int(at)) for job, at in queued] == [
-        (f"first+{taken}", score),  # ahead of the job queued after the stopped one
-        ("later-store", score + 1000),
-    ]
+    con = await asyncpg.connect(pg_dsn)
+    try:
+        queued = await con.fetch(f"SELECT priority, payload FROM {queue_table()}")  # noqa: S608
+    finally:
+        await con.close()
+    [(priority, payload)] = [(r["priority"], r["payload"]) for r in queued]
+    assert priority == 1  # ahead of fresh jobs (priority 0)
+    rest = decode_job(payload)
+    assert [r.key for r in rest.rows] == [f"k{i}" for i in range(taken, 40)]

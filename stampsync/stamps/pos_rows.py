@@ -1,0 +1,125 @@
+"""The rows of a point of sale's day-end file (JSONL, or the flat CSV form), read as the
+CLI's import and a fleet campaign read them: each a :class:`PosTransaction`, or a
+:class:`~stampsync.batch.writes.Rejected` row saying what is wrong with it."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from .._jsonl import json_row, jsonl_lines
+from ..batch.writes import Rejected
+from .transactions import PosTransaction
+
+NUMBERS = ("total_value", "sub_total", "discount", "service_charge", "tax")
+INTEGERS = ("number_of_people", "store", "channel", "type", "stamps")
+
+
+def is_jsonl(path: Path) -> bool:
+    return path.suffix.lower() in (".jsonl", ".ndjson")
+
+
+def _number(text: str) -> int | float | str:
+    try:
+        return int(text)
+    except ValueError:
+        try:
+            return float(text)
+        except ValueError:
+            return text  # the row then fails with the field named
+
+
+def _flat_items(text: str) -> list[dict[str, Any]]:
+    items = []
+    for part in filter(None, (p.strip() for p in text.split("|"))):
+        head, _, subtotal = part.rpartition("=")
+        name, _, quantity = head.rpartition("*")
+        if not name or not quantity or not subtotal:
+            raise ValueError(f"item {part!r} is not name*quantity=subtotal")
+        items.append(
+            {"product_name": name, "quantity": _number(quantity), "subtotal": _number(subtotal)}
+        )
+    return items
+
+
+def _flat_payments(text: str) -> list[dict[str, Any]]:
+    payments = []
+    for part in filter(None, (p.strip() for p in text.split("|"))):
+        method, _, value = part.rpartition("=")
+        if not method or not value:
+            raise ValueError(f"payment {part!r} is not method=value")
+        payments.append({"payment_method": _number(method), "value": _number(value)})
+    return payments
+
+
+def _from_csv(cells: dict[str, str]) -> dict[str, Any]:
+    row: dict[str, Any] = {}
+    for name, raw in cells.items():
+        value = raw.strip()
+        if not value:
+            continue
+        if name in NUMBERS or name in INTEGERS:
+            row[name] = _number(value)
+        elif name == "items":
+            row[name] = _flat_items(value)
+        elif name == "payments":
+            row[name] = _flat_payments(value)
+        else:
+            row[name] = value
+    return row
+
+
+def to_transaction(data: dict[str, Any], number: int) -> PosTransaction | Rejected:
+    """One row's fields as a transaction, or the row rejected with the field named."""
+    key = data.get("key")
+    user = data.get("user")
+    try:
+        parsed = msgspec.convert({**data, "row": number}, PosTransaction, strict=False)
+    except msgspec.ValidationError as exc:
+        return Rejected(
+            key if isinstance(key, str) and key else f"line-{number}",
+            f"line {number}: {exc}",
+            number,
+            None if user is None else str(user),
+        )
+    return parsed
+
+
+def pos_records(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
+    """``(line, fields)`` for each row of a JSONL or flat-CSV file, or ``(line, why)``
+    for a line that cannot be read as one."""
+    if is_jsonl(path):
+        for number, line in jsonl_lines(path):
+            yield number, json_row(number, line)
+        return
+    with path.open(newline="", encoding="utf-8-sig") as fh:
+        reader = csv.reader(fh)
+        names = [h.strip() for h in next(reader)]
+        start = reader.line_num + 1
+        for cells in reader:
+            number, start = start, reader.line_num + 1
+            if not any(cell.strip() for cell in cells):
+                continue
+            if len(cells) > len(names):
+                yield (
+                    number,
+                    f"line {number} has more cells than the header; quote a comma in a value",
+                )
+                continue
+            try:
+                yield number, _from_csv(dict(zip(names, cells, strict=False)))
+            except ValueError as exc:
+                yield number, f"line {number}: {exc}"
+
+
+def read_transactions(path: Path) -> Iterator[PosTransaction | Rejected]:
+    """Stream the rows of a JSONL or flat-CSV import file, each with its line number."""
+    for number, data in pos_records(path):
+        if isinstance(data, str):
+            yield Rejected(f"line-{number}", data, number)
+        else:
+            yield to_transaction(data, number)
