@@ -140,6 +140,13 @@ _SIMPLE: tuple[tuple[str, str, Callable[[str], object]], ...] = (
 )
 
 
+def _quota_key(make: Callable[[], str]) -> str:
+    try:
+        return make()
+    except (ValueError, UnicodeError):  # the api_url, checked again (and named) later
+        raise ConfigurationError("api_url is not a valid URL") from None
+
+
 def client_settings(
     settings: ClientSettings, options: ClientOptions | None, *, quota_key: Callable[[], str]
 ) -> tuple[ClientSettings, Throttle | None]:
@@ -176,7 +183,7 @@ def client_settings(
 
         throttle = RedisThrottle(
             redis_url,
-            key=_read(STAMPSYNC_THROTTLE_KEY) or quota_key(),
+            key=_read(STAMPSYNC_THROTTLE_KEY) or _quota_key(quota_key),
             limit=merged.get("throttle_limit", 500),
             seconds=merged.get("throttle_seconds", 60),
         )

@@ -48,7 +48,9 @@ def json_row(number: int, text: str | None) -> dict[str, Any] | str:
         return too_long(number)
     try:
         row = json.loads(text)
-    except ValueError:  # JSONDecodeError, and an integer of more digits than Python reads
+    except (ValueError, RecursionError):
+        # JSONDecodeError, an integer of more digits than Python reads, a document nested
+        # deeper than the interpreter recurses.
         return f"line {number} is not JSON"
     if not isinstance(row, dict):
         return f"line {number} is not a JSON object"

@@ -382,3 +382,26 @@ def test_a_huge_jsonl_line_is_read_past_without_holding_it(tmp_path: Path) -> No
     assert [(n, t is None) for n, t in lines] == [(1, False), (2, True), (3, False)]
     assert json_row(*lines[2]) == {"a": 3}
     assert peak < 4 * MAX_JSONL_LINE, peak  # a line's cap and a chunk, not 64 MiB
+
+
+def test_a_deeply_nested_or_unreadable_pos_file_fails_rows_never_the_run(tmp_path: Path) -> None:
+    """Reader errors are rows' errors: a nested JSONL line, an empty or non-UTF-8 CSV."""
+    from stampsync.batch.pos_rows import read_transactions
+    from stampsync.batch.writes import Rejected
+
+    nested = tmp_path / "day.jsonl"
+    good = {"invoice_number": "I-1", "total_value": 1, "number_of_people": 1,
+            "created": "2026-03-02T09:00:00+07:00", "store": 1}  # fmt: skip
+    nested.write_text(json.dumps(good) + "\n" + "[" * 100_000 + "\n")
+    rows = list(read_transactions(nested))
+    assert not isinstance(rows[0], Rejected)
+    assert isinstance(rows[1], Rejected)
+    assert "not JSON" in rows[1].error
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    assert list(read_transactions(empty)) == []
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes(b"invoice_number,total_value\nI-\xe9,1\n")
+    (bad,) = list(read_transactions(latin))
+    assert isinstance(bad, Rejected)
+    assert "not UTF-8" in bad.error

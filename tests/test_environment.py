@@ -154,3 +154,11 @@ def test_both_clients_word_a_missing_credential_alike(monkeypatch: pytest.Monkey
         StampsClient()
     with pytest.raises(ConfigurationError, match=pattern):
         StampedClient(store_hash="1")
+
+
+def test_a_malformed_api_url_with_a_redis_url_in_the_environment_is_a_configuration_error(
+    no_tuning: pytest.MonkeyPatch,
+) -> None:
+    no_tuning.setenv("STAMPSYNC_REDIS_URL", "redis://127.0.0.1:1/0")
+    with pytest.raises(ConfigurationError, match="api_url"):
+        StampsClient("tok-123456", api_url="http://[bad")

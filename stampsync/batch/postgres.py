@@ -425,6 +425,16 @@ class PgDatabase:
                     )
                 for statement in _SCHEMA:
                     await con.execute(statement)
+                if found is not None and found < 2:
+                    # Keys an older stampsync filed under a merchant's account belong to
+                    # that merchant: an account named now for it must meet them as its
+                    # own merchant's, never send them again.
+                    await con.execute(
+                        "INSERT INTO stampsync_accounts (account, merchant)"
+                        " SELECT DISTINCT account, substr(account, 17) FROM stampsync_writes"
+                        " WHERE starts_with(account, 'stamps:merchant:')"
+                        " ON CONFLICT (account) DO NOTHING"
+                    )
                 await con.execute(
                     "INSERT INTO stampsync_schema (id, version) VALUES (1, $1)"
                     " ON CONFLICT (id) DO UPDATE SET version = excluded.version",

@@ -29,10 +29,10 @@ import typer
 from .._jsonl import jsonl_lines
 from .._validate import DEFAULT_MAX_STAMPS, DEFAULT_MAX_VALUE
 from ..batch.journal import Journal, WriteJournal
+from ..batch.pos_rows import is_jsonl
+from ..batch.pos_rows import read_transactions as read_transactions
 from ..batch.writes import BatchReport, Outcome, Rejected
 from ..stamps.client import StampsClient
-from ..stamps.pos_rows import is_jsonl
-from ..stamps.pos_rows import read_transactions as read_transactions
 from ._common import Tuning, api_errors, err, fail, progress, release, with_options
 from ._inputs import check_csv_header, check_text_file
 from ._report import Aborted, ReportFile, batch_report

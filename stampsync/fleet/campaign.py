@@ -85,7 +85,7 @@ def read_pos_campaign(path: str | Path) -> Iterator[dict[str, Any]]:
     """Rows of a point of sale campaign: the transactions import's file (JSONL, or its
     flat CSV form) with an ``account`` column naming each row's store, each row as
     ``{"account", "row", "data"}`` (or ``"rejected"``, why its line cannot be read)."""
-    from ..stamps.pos_rows import pos_records
+    from ..batch.pos_rows import pos_records
 
     path = Path(path)
     if not path.is_file():

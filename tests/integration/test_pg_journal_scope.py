@@ -164,3 +164,38 @@ async def test_add_many_files_keys_under_the_named_account_whatever_the_token(
     assert "'store-8'" in other.stopped
     assert other.counts["applied"] == 0
     assert len(await sb.awards()) == 5
+
+
+async def test_an_upgraded_journal_keeps_its_merchants_keys_from_a_newly_named_account(
+    pg_dsn: str,
+) -> None:
+    """Rows an older stampsync filed under ``stamps:merchant:N`` (schema 1, no accounts
+    table) are that merchant's: an account named for it after the upgrade meets them as
+    another account's keys, never sends them again."""
+    import asyncpg
+
+    db = PgDatabase(pg_dsn)
+    await db.open()
+    try:
+        old = PgJournal(db, account="stamps:merchant:14")
+        run = await started(old, "old")
+        assert (await old.aclaim("k1", "stamps.add", REQUEST, run)).kind == "claimed"
+        await old.afinish("k1", "applied", result_id=1, run=run)
+    finally:
+        await db.close()
+    con = await asyncpg.connect(pg_dsn)
+    try:  # as schema 1 left it: no account knew its merchant
+        await con.execute("DELETE FROM stampsync_accounts")
+        await con.execute("UPDATE stampsync_schema SET version = 1")
+    finally:
+        await con.close()
+    db = PgDatabase(pg_dsn)
+    await db.open()
+    try:
+        named = PgJournal(db, account="store-7", merchant=14)
+        claim = await named.aclaim("k1", "stamps.add", REQUEST, await started(named, "new"))
+        assert claim.kind == "foreign"
+        with pytest.raises(ConfigurationError, match="stamps:merchant:14"):
+            await named.acheck_scope(["k1"])
+    finally:
+        await db.close()

@@ -12,8 +12,8 @@ from typing import Any
 import msgspec
 
 from .._jsonl import json_row, jsonl_lines
-from ..batch.writes import Rejected
-from .transactions import PosTransaction
+from ..stamps.transactions import PosTransaction
+from .writes import Rejected
 
 NUMBERS = ("total_value", "sub_total", "discount", "service_charge", "tax")
 INTEGERS = ("number_of_people", "store", "channel", "type", "stamps")
@@ -96,9 +96,21 @@ def pos_records(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
         for number, line in jsonl_lines(path):
             yield number, json_row(number, line)
         return
+    try:
+        yield from _csv_records(path)
+    except (UnicodeDecodeError, csv.Error) as exc:
+        # A file that stops being readable part way: the rest cannot be told apart.
+        what = "not UTF-8" if isinstance(exc, UnicodeDecodeError) else str(exc)
+        yield 0, f"the rest of {path.name} cannot be read ({what})"
+
+
+def _csv_records(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
     with path.open(newline="", encoding="utf-8-sig") as fh:
         reader = csv.reader(fh)
-        names = [h.strip() for h in next(reader)]
+        header = next(reader, None)
+        if header is None:
+            return  # an empty file has no rows
+        names = [h.strip() for h in header]
         start = reader.line_num + 1
         for cells in reader:
             number, start = start, reader.line_num + 1
