@@ -35,7 +35,14 @@ from ..batch.writes import BatchReport, Outcome, Rejected
 from ..stamps.client import StampsClient
 from ..stamps.transactions import PosTransaction
 from ._common import Tuning, api_errors, err, fail, progress, release, with_options
-from ._inputs import check_csv_header, check_text_file, json_row, jsonl_lines
+from ._inputs import (
+    KeyLines,
+    check_csv_header,
+    check_text_file,
+    field_problem,
+    json_row,
+    jsonl_lines,
+)
 from ._report import Aborted, ReportFile, batch_report
 from ._signals import GracefulStop
 from ._stamps import Account, JournalSpec, Merchant, StampsAccess, shown, write_journal
@@ -116,30 +123,51 @@ def _from_csv(cells: dict[str, str]) -> dict[str, Any]:
     return row
 
 
-def _row(data: dict[str, Any], number: int) -> PosTransaction | Rejected:
+#: Why a row without a store cannot be used, in the command line's words.
+NO_STORE = (
+    "the store is blank; fill the store field or give --store N (the store of rows without one)"
+)
+
+
+def _row_key(data: dict[str, Any], number: int, default_store: int | None) -> str:
+    """The row's key as the report and the journal show it, the same whether or not the
+    row is valid: its ``key``, else its natural key, else (unusable) ``line-N``."""
     key = data.get("key")
+    if isinstance(key, str) and key.strip():
+        return key
+    store = data.get("store", default_store)
+    invoice, created = data.get("invoice_number"), data.get("created")
+    if store is not None and isinstance(invoice, str) and isinstance(created, str):
+        sketch = PosTransaction(
+            invoice_number=invoice, total_value=0, number_of_people=0, created=created
+        )
+        return sketch.natural_key(store)
+    return f"line-{number}"
+
+
+def _row(data: dict[str, Any], number: int, default_store: int | None) -> PosTransaction | Rejected:
+    key = _row_key(data, number, default_store)
     user = data.get("user")
+    shown_user = None if user is None else str(user)
     try:
         parsed = msgspec.convert({**data, "row": number}, PosTransaction, strict=False)
     except msgspec.ValidationError as exc:
-        return Rejected(
-            key if isinstance(key, str) and key else f"line-{number}",
-            f"line {number}: {exc}",
-            number,
-            None if user is None else str(user),
-        )
+        return Rejected(key, f"line {number}: {field_problem(exc)}", number, shown_user)
+    if parsed.store is None and default_store is None:
+        return Rejected(key, f"line {number}: {NO_STORE}", number, shown_user)
     return parsed
 
 
-def read_transactions(path: Path) -> Iterator[PosTransaction | Rejected]:
-    """Stream the rows of a JSONL or flat-CSV import file, each with its line number."""
+def _numbered(
+    path: Path, default_store: int | None
+) -> Iterator[tuple[int, PosTransaction | Rejected]]:
     if is_jsonl(path):
         for number, line in jsonl_lines(path):
             data = json_row(number, line)
             if isinstance(data, str):
-                yield Rejected(f"line-{number}", data, number)
+                yield number, Rejected(f"line-{number}", data, number)
                 continue
-            yield _row(data, number)
+            yield number, _row(data, number, default_store)
         return
     with path.open(newline="", encoding="utf-8-sig") as fh:
         reader = csv.reader(fh)
@@ -149,19 +177,51 @@ def read_transactions(path: Path) -> Iterator[PosTransaction | Rejected]:
             number, start = start, reader.line_num + 1
             if not any(cell.strip() for cell in cells):
                 continue
+            fields = dict(zip(names, cells, strict=False))
+            # The row's key is read from its cells before anything else can fail, so a
+            # bad row is reported under the key it names, as a good one would be.
+            key = _row_key(
+                {k: v.strip() for k, v in fields.items() if v.strip()}, number, default_store
+            )
             if len(cells) > len(names):
-                yield Rejected(
-                    f"line-{number}",
-                    f"line {number} has more cells than the header; quote a comma in a value",
+                yield (
                     number,
+                    Rejected(
+                        key,
+                        f"line {number} has more cells than the header; quote a comma in a value",
+                        number,
+                    ),
                 )
                 continue
             try:
-                data = _from_csv(dict(zip(names, cells, strict=False)))
+                data = _from_csv(fields)
             except ValueError as exc:
-                yield Rejected(f"line-{number}", f"line {number}: {exc}", number)
+                yield number, Rejected(key, f"line {number}: {exc}", number)
                 continue
-            yield _row(data, number)
+            yield number, _row(data, number, default_store)
+
+
+def read_transactions(
+    path: Path, default_store: int | None = None
+) -> Iterator[PosTransaction | Rejected]:
+    """Stream the rows of a JSONL or flat-CSV import file, each with its line number.
+
+    A row without a store, when there is no ``default_store`` (``--store``), fails alone.
+    """
+    for _, row in _numbered(path, default_store):
+        yield row
+
+
+def check_keys(path: Path, default_store: int | None) -> list[str]:
+    """Every key of the import file (given, or the invoice's natural key), in order; a
+    key on two lines refuses the file whole (exit 2) naming both, as ``award`` does."""
+    keys = KeyLines(path)
+    for number, row in _numbered(path, default_store):
+        if isinstance(row, PosTransaction):
+            keys.add(row.key if row.key is not None else row.natural_key(default_store), number)
+        elif row.key != f"line-{number}":
+            keys.add(row.key, number)
+    return keys.keys()
 
 
 def check_transactions_file(path: Path) -> int:
@@ -200,7 +260,7 @@ async def import_file(
                         await stack.enter_async_context(journal)
                     await stack.enter_async_context(client)
                     result = await client.transactions.add_many(
-                        read_transactions(path),
+                        read_transactions(path, client.store),
                         journal=journal,
                         on_outcome=record,
                         keep_outcomes=False,
@@ -258,11 +318,7 @@ def import_(
             merchant,
             limits={"max_stamps": max_stamps, "max_value": max_value},
         )
-        keys = (
-            row.key if row.key is not None else row.natural_key(client.store)
-            for row in read_transactions(input)
-            if not isinstance(row, Rejected)
-        )
+        keys = check_keys(input, client.store)
         jrn = write_journal(journal, client, account, keys)
     try:
         with batch_report(report) as out:
