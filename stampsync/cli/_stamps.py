@@ -331,6 +331,14 @@ def journal_list(
     Exit codes: 0 listed; 2 no such journal, a bad --status, or a file that is not a
     journal.
     """
+    list_entries(journal, status, account, "award_id")
+
+
+def list_entries(
+    journal: str, status: str | None, account: str | None, id_name: str | None
+) -> None:
+    """``journal list`` of any journaled batch: each entry as a JSON line (its result id
+    named ``id_name``, or left out when the journal keeps none), then the counts."""
     if status is not None and status not in STATUSES:
         fail(f"--status must be one of {', '.join(STATUSES)}")
     wanted: EntryStatus | None = next((s for s in STATUSES if s == status), None)
@@ -345,14 +353,10 @@ def journal_list(
                     counted = ", ".join(f"{k} {v}" for k, v in by.items())
                     err.print(f"account {name}: {counted}", highlight=False, markup=False)
             for e in await jrn.aentries(wanted):
-                line = {
-                    "key": e.key,
-                    "status": e.status,
-                    "award_id": e.result_id,
-                    "error": e.error,
-                    "attempts": e.attempts,
-                    "request": e.request,
-                }
+                line: dict[str, object] = {"key": e.key, "status": e.status}
+                if id_name is not None:
+                    line[id_name] = e.result_id
+                line |= {"error": e.error, "attempts": e.attempts, "request": e.request}
                 if e.account is not None:
                     line = {"account": e.account, **line}
                 typer.echo(json.dumps(line))
@@ -470,6 +474,14 @@ def journal_resolve(
         # As the award compared and journaled it: "café" typed decomposed (as macOS input
         # methods do) is the same key.
         todo = [(normal_key(key), applied, award_id)]
+    resolve_entries(journal, todo, account)
+
+
+def resolve_entries(
+    journal: str, todo: list[tuple[str, bool, int | None]], account: str | None
+) -> None:
+    """``journal resolve`` of any journaled batch: settle each ``(key, applied, id)``;
+    exit 1 if some of many could not be settled (each named)."""
     jrn = open_for_tools(journal, account)
 
     async def resolve() -> int:
