@@ -348,6 +348,10 @@ def list_entries(
         from ..batch.postgres import PgJournal
 
         async with jrn:
+            if isinstance(jrn, Journal | PgJournal):
+                # A dead run's claims are ambiguous (sent, outcome unknown), as the next
+                # run would find them: listed so, and resolvable now.
+                await jrn.aend_dead_runs()
             if isinstance(jrn, PgJournal):
                 for name, by in (await jrn.acounts_by_account()).items():
                     counted = ", ".join(f"{k} {v}" for k, v in by.items())
@@ -365,6 +369,14 @@ def list_entries(
     with api_errors():
         counts = asyncio.run(read())
     err.print(", ".join(f"{k} {v}" for k, v in counts.items()))
+    if counts.get("pending"):
+        err.print(
+            f"{counts['pending']} pending: claimed by a run that is still running, which "
+            "records their outcome; if it dies, they are listed as ambiguous (sent, "
+            "outcome unknown) to be checked and resolved with journal resolve",
+            highlight=False,
+            markup=False,
+        )
 
 
 @journal_app.command("rescope")
