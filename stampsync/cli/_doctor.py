@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 import typer
 from rich.markup import escape
 
+from .._redis_throttle import safe_url
 from ..errors import (
     AuthenticationError,
     CertificateError,
@@ -57,6 +58,7 @@ class Finding:
 
 def _why(exc: BaseException, api_url: str = "", credential: str = "the token") -> str:
     """What went wrong, with a hint for the usual causes."""
+    api_url = safe_url(api_url) if api_url else api_url  # a password in it stays unsaid
     if isinstance(exc, AuthenticationError):
         return f"the server refused {credential} ({exc}): check it is this API's and current"
     if isinstance(exc, TokenExchangeError):
@@ -251,7 +253,7 @@ class StampedSetup:
     def describe(self, version: str) -> str:
         """The effective configuration, no secret."""
         key = "STAMPED_PUBLIC_KEY and STAMPED_PRIVATE_KEY" if version == "v2" else "STAMPED_API_KEY"
-        return f"url {self.api_url}, store hash {self.store_hash}, keys from {key}"
+        return f"url {safe_url(self.api_url)}, store hash {self.store_hash}, keys from {key}"
 
 
 async def diagnose_stamped(client: StampedClient, setup: StampedSetup, version: str) -> Finding:
@@ -337,7 +339,7 @@ def doctor(
                     options=client.options,  # the same network settings
                     throttle=client.throttle,
                 )
-            described = f"url {api_url}, token from {source}"
+            described = f"url {safe_url(api_url)}, token from {source}"
             if merchant is not None:
                 described += f", merchant {merchant}"
             if store is not None:
