@@ -262,7 +262,8 @@ def test_an_ambiguous_push_is_listed_and_resolved_with_stamped_journal(
 ) -> None:
     sb = stampsync_sandbox
     src = tmp_path / "orders.jsonl"
-    row = {"key": "pos-1", "customCustomerId": "shop-1", "cart": {"shopPriceTotal": "5"}}
+    cart = {"lineItems": [{"sku": "MUG", "quantity": "1", "price": "5"}], "shopPriceTotal": "5"}
+    row = {"key": "pos-1", "customCustomerId": "shop-1", "cart": cart}
     src.write_text(json.dumps(row) + "\n")
     code, _, err = run_cli(push_args(src, tmp_path), sb)
     assert code == 3, err
@@ -281,3 +282,30 @@ def test_an_ambiguous_push_is_listed_and_resolved_with_stamped_journal(
     with Journal(journal) as j:
         assert j.counts()["applied"] == 1
         assert j.counts()["ambiguous"] == 0
+
+
+@pytest.mark.stampsync_sandbox(faults=[Fault("drop_after", route=ORDERS_ROUTE, times=1)])
+def test_stamped_journal_commands_read_a_postgresql_journal(
+    stampsync_sandbox: Sandbox, tmp_path: Path, pg_dsn: str
+) -> None:
+    sb = stampsync_sandbox
+    src = tmp_path / "orders.jsonl"
+    cart = {"lineItems": [{"sku": "MUG", "quantity": "1", "price": "5"}], "shopPriceTotal": "5"}
+    row = {"key": "pos-1", "customCustomerId": "shop-1", "cart": cart}
+    src.write_text(json.dumps(row) + "\n")
+    args = push_args(src, tmp_path)
+    args[args.index("--journal") + 1] = pg_dsn
+    code, _, err = run_cli(args, sb)
+    assert code == 3, err
+    listing = ["stamped", "journal", "list", "--journal", pg_dsn, "--status", "ambiguous"]
+    code, out, err = run_cli(listing, sb)
+    assert code == 0, err
+    (entry,) = [json.loads(line) for line in out.splitlines()]
+    assert (entry["account"], entry["key"]) == ("stamped:store:270392", "pos-1")
+    resolve = ["stamped", "journal", "resolve", "--journal", pg_dsn, "pos-1", "--not-applied"]
+    code, _, err = run_cli(resolve, sb)
+    assert code == 0, err
+    code, _, err = run_cli(args, sb)  # not applied: pushed again, and answered this time
+    assert code == 0, err + json.dumps(report_rows(tmp_path / "r.jsonl"))
+    (pushed,) = report_rows(tmp_path / "r.jsonl")
+    assert pushed["order_id"] in {o["orderId"] for o in server_orders(sb)}
