@@ -323,6 +323,9 @@ def journal_list(
 ) -> None:
     """List journal entries as JSON lines (key, status, award id, error, request).
 
+    Runs that died first have their pending keys made ambiguous (sent, outcome unknown),
+    as the next run would; a key still pending is being sent by a live run.
+
     A PostgreSQL journal lists every account's entries (each line names its account)
     unless ``--account`` picks one, and ends with each account's counts: an account
     ``stamps:token:...`` is a scope an older stampsync made from the token (move it with

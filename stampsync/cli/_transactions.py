@@ -306,9 +306,11 @@ def import_(
 
     A lost answer is resolved by the invoice when the server proves the sale is this
     row's (the row is applied, ``recovered`` in the report); otherwise it stays
-    ambiguous. Exit codes: 0 all applied; 1 some rows failed (a rerun retries them); 2
-    refused before anything was sent; 3 some ambiguous (resolve them first: stampsync
-    stamps journal resolve); 4 stopped early; 130/143 interrupted; 70 internal error.
+    ambiguous. A key on two lines (given twice, or one invoice's natural key twice) refuses
+    the file, naming both lines. Exit codes: 0 all applied; 1 some rows failed (a rerun
+    retries them); 2 refused before anything was sent; 3 some ambiguous (resolve them
+    first: stampsync stamps journal resolve); 4 stopped early; 130/143 interrupted; 70
+    internal error.
     """
     total = check_transactions_file(input)
     with api_errors():
