@@ -724,3 +724,21 @@ async def test_arguments_are_checked_before_sending() -> None:
         with pytest.raises(ConfigurationError, match="positive"):
             await client.balances.credit(user=1, amount=0, merchant=1)
     assert mock.requests == []
+
+
+def test_a_missing_store_is_named_for_the_sdk_and_the_command_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("STAMPS_STORE", raising=False)
+    client = StampsClient("a-token")
+    with pytest.raises(ConfigurationError) as caught:
+        client.transactions.add_body(
+            invoice_number="F-1",
+            total_value=1000,
+            number_of_people=1,
+            created="2026-12-05T10:00:00+07:00",
+        )
+    message = str(caught.value)
+    assert message.startswith("store is required")
+    assert "StampsClient(store=...)" in message
+    assert "--store N" in message

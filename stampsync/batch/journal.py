@@ -380,6 +380,23 @@ class Journal:
 
         await self._arun(write)
 
+    async def aend_dead_runs(self) -> None:
+        """End the runs found dead (lease expired, or process gone on this host), as the
+        next run's start does: their ``pending`` keys become ``ambiguous``. A live run's
+        keys stay ``pending``. For tools that read the journal (``journal list``)."""
+
+        def write() -> None:
+            db = self._open()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                self._bury_dead(db, time.time())
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+        await self._arun(write)
+
     def _bury_dead(self, db: sqlite3.Connection, now: float) -> None:
         why = "interrupted after the request may have been sent (its run ended or died)"
         rows = db.execute(

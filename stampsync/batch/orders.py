@@ -16,7 +16,7 @@ from ..stamped.v3.models import OrderData
 from ..stamped.v3.orders import OrderPush
 from .fanout import StopEvent, _aiter
 from .journal import Entry, Journal, WriteJournal, open_journal
-from .writes import BatchReport, OnOutcome, Prepared, Rejected, run_writes
+from .writes import BatchReport, OnOutcome, Prepared, Rejected, normal_key, run_writes
 
 if TYPE_CHECKING:
     from ..stamped.v3.orders import Orders, Pushable
@@ -88,6 +88,7 @@ async def push_many(
     stop: StopEvent | None,
     check_first: bool,
     breaker: int,
+    order_ids: dict[str, str] | None = None,
 ) -> BatchReport:
     """Push many orders, each key at most once (see
     :meth:`Orders.push_many <stampsync.stamped.v3.orders.Orders.push_many>`)."""
@@ -101,7 +102,16 @@ async def push_many(
                 await stack.enter_async_context(jrn)
             await aresend_upserts(jrn)
         return await _push(
-            orders, rows, jrn, account, on_outcome, keep_outcomes, stop, check_first, breaker
+            orders,
+            rows,
+            jrn,
+            account,
+            on_outcome,
+            keep_outcomes,
+            stop,
+            check_first,
+            breaker,
+            order_ids,
         )
 
 
@@ -115,8 +125,8 @@ async def _push(
     stop: StopEvent | None,
     check_first: bool,
     breaker: int,
+    order_ids: dict[str, str] | None,
 ) -> BatchReport:
-
     def prepare(item: OrderPush) -> Prepared:
         order = item.order
         if not isinstance(order, OrderData):
@@ -127,8 +137,12 @@ async def _push(
             raise ConfigurationError("an order needs a cart")
         orders.check(order)
 
+        key = normal_key(item.key)
+
         async def send() -> int | None:
-            await orders.push(order)
+            answer = await orders.push(order)
+            if order_ids is not None:  # set before the outcome is emitted: on_outcome reads it
+                order_ids[key] = answer.order_id
             return None
 
         return Prepared(item.key, msgspec.to_builtins(order), send)

@@ -725,6 +725,16 @@ class PgJournal:
 
         return await self._db.run(move, f"cannot move the entries of {old!r}")
 
+    async def aend_dead_runs(self) -> None:
+        """End the runs found dead, as a run's start does: their ``pending`` keys (of
+        every account) become ``ambiguous``; a live run's stay ``pending``."""
+
+        async def write(con: asyncpg.Connection) -> None:
+            async with con.transaction():
+                await self._bury_dead(con)
+
+        await self._db.run(write, "cannot end the dead runs")
+
     async def _bury_dead(self, con: asyncpg.Connection) -> None:
         rows = await con.fetch(
             f"SELECT run, pid, host, started_at, lease_until, {_NOW} AS now"

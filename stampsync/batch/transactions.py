@@ -25,6 +25,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("stampsync")
 
+#: Why a row with neither key nor store fails: its key is made from its store.
+NO_STORE = (
+    "the row has no store (and no key, which is made from the store): give the row's "
+    "store, or a default store (StampsClient(store=...), --store N on the command line)"
+)
+
 
 class _Keyed(msgspec.Struct, frozen=True):
     """A row with its key filled in, as run_writes reads it (``key``, ``user``, ``row``)."""
@@ -123,6 +129,13 @@ async def add_many(
         async for row in _aiter(rows):
             if isinstance(row, Rejected):
                 yield row
+                continue
+            if row.key is None and row.store is None and default_store is None:
+                # Its natural key would read "None:<invoice>:<day>": fail it, unsent.
+                where = f"row {row.row}" if row.row is not None else row.invoice_number
+                yield Rejected(
+                    where, NO_STORE, row.row, None if row.user is None else str(row.user)
+                )
                 continue
             key = row.key if row.key is not None else row.natural_key(default_store)
             yield _Keyed(key, row.user, row.row, row)

@@ -16,6 +16,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 _stamped.app.command("push-orders")(_stamped_v3.push_orders)
+_stamped.app.add_typer(_stamped_v3.journal_app, name="journal")
 app.add_typer(_stamped.app, name="stamped")
 app.add_typer(_stamps.app, name="stamps")
 app.add_typer(_fleet.app, name="fleet")

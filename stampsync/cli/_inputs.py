@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import codecs
 import csv
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from .._jsonl import json_row, jsonl_lines
 from ..batch.sync import LINE_KEY, canonical_column
@@ -114,6 +117,62 @@ def check_records_file(path: Path) -> None:
         fail(f"{path} has no email column; found: {','.join(header)}")
 
 
+class KeyLines:
+    """The line each key of an input file is on: a key given twice (after Unicode NFC
+    normalisation) refuses the file whole (exit 2), naming both lines, before anything
+    is sent, whichever command reads it."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._lines: dict[str, int] = {}
+
+    def add(self, raw: str, line: int) -> str:
+        """Note ``raw`` (normalised) on ``line``; refuse the file if another line has it."""
+        key = normal_key(raw)
+        first = self._lines.setdefault(key, line)
+        if first != line:
+            fail(
+                f"{self._path} line {line}: key {key!r} is also on line {first}; "
+                "each row needs its own key"
+            )
+        return key
+
+    def keys(self) -> list[str]:
+        """The keys noted, in the order of their lines."""
+        return list(self._lines)
+
+
+_EXPECTED = re.compile(r"Expected `(?P<want>[^`]+)`, got `[^`]+`(?: - at `\$\.?(?P<at>[^`]*)`)?")
+_MISSING = re.compile(
+    r"Object missing required field `(?P<name>[^`]+)`(?: - at `\$\.?(?P<at>[^`]*)`)?"
+)
+_AT = re.compile(r" - at `\$\.?(?P<at>[^`]*)`")
+_KINDS = {
+    "int": "a whole number",
+    "float": "a number",
+    "int | float": "a number",
+    "str": "text",
+    "bool": "true or false",
+    "array": "a list",
+    "object": "an object",
+}
+
+
+def field_problem(exc: msgspec.ValidationError) -> str:
+    """A row's conversion error in the input file's words: ``total_value must be a
+    number``, ``invoice_number is missing``, ``items[0].quantity must be a whole number``
+    (msgspec says ``Expected `int | float`, got `str` - at `$.total_value```)."""
+    text = str(exc)
+    if expected := _EXPECTED.fullmatch(text):
+        want = expected["want"].removesuffix(" | null")
+        kind = _KINDS.get(want, want.replace("str", "text").replace(" | ", " or "))
+        return f"{expected['at'] or 'the row'} must be {kind}"
+    if missing := _MISSING.fullmatch(text):
+        where = f"{missing['at']}." if missing["at"] else ""
+        return f"{where}{missing['name']} is missing"
+    return _AT.sub(lambda at: f" (at {at['at'] or 'the row'})", text)
+
+
 @dataclass(frozen=True)
 class _Checked:
     rows: int
@@ -157,7 +216,7 @@ def _check_csv(
                 f"{','.join(required + optional)} (or pass --ignore-extra-columns)"
             )
         key_at = names.index(key_column) if key_column else None
-        keys: dict[str, int] = {}
+        keys = KeyLines(path)
         rows = 0
         line = reader.line_num + 1
         for row in reader:
@@ -169,12 +228,7 @@ def _check_csv(
                     key = normal_key(row[key_at]) if key_at < len(row) else ""
                     if not key:
                         fail(f"{path} line {line}: the key (column {key_at + 1}) is empty")
-                    if key in keys:
-                        fail(
-                            f"{path} line {line}: key {key!r} is also on line {keys[key]}; "
-                            "each row needs its own key"
-                        )
-                    keys[key] = line
+                    keys.add(key, line)
             line = reader.line_num + 1
     if rows == 0:
         fail(f"{path} has a header but no rows")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Iterator
@@ -11,9 +12,15 @@ from types import TracebackType
 from typing import IO, Any, Self
 
 from .._files import open_private
+from ..batch._runs import pid_alive
 from ..batch.writes import ExitCode
 from ..errors import ConfigurationError, StateFileError
 from ._common import fail
+
+try:  # POSIX: a lock the kernel releases when its process dies, however it dies.
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: stale partial files stay, documented
+    fcntl = None  # type: ignore[assignment]
 
 
 class Aborted(Exception):
@@ -39,8 +46,36 @@ class ReportFile:
 
     def __enter__(self) -> Self:
         fd = open_private(self._partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+        if fcntl is not None:
+            # Held while this run writes: the next run knows a partial file is stale
+            # (its run died, SIGKILLed say) when it can take the lock.
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         self._fh = os.fdopen(fd, "w", encoding="utf-8")
+        self._remove_stale()
         return self
+
+    def _remove_stale(self) -> None:
+        """Remove the partial reports of runs that died (killed before renaming theirs):
+        unlocked, and their process gone. Another live run's file is left alone."""
+        if fcntl is None:
+            return
+        for other in self.path.parent.glob(f".{glob_escape(self.path.name)}.*.partial"):
+            pid = other.name.removeprefix(f".{self.path.name}.").removesuffix(".partial")
+            if other == self._partial or not pid.isdigit() or pid_alive(int(pid)):
+                continue
+            try:
+                fd = os.open(other, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+            except OSError:
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                continue  # held: its run is alive (on another host sharing the folder)
+            else:
+                with contextlib.suppress(OSError):
+                    other.unlink()
+            finally:
+                os.close(fd)
 
     def write(self, row: dict[str, Any]) -> None:
         """Append one row (flushed, so a crash keeps what was written)."""
@@ -65,6 +100,11 @@ class ReportFile:
         # Even an interrupted or crashed run's rows are worth keeping: they are what was
         # done. The rename is atomic, so a reader sees the old report or the new one.
         os.replace(self._partial, self.path)
+
+
+def glob_escape(name: str) -> str:
+    """``name`` with the characters :meth:`Path.glob` reads as a pattern escaped."""
+    return "".join(f"[{c}]" if c in "*?[" else c for c in name)
 
 
 def write_failure(exc: BaseException) -> str | None:

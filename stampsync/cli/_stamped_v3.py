@@ -15,12 +15,13 @@ import msgspec
 import typer
 
 from .._files import open_private
-from .._jsonl import jsonl_lines, too_long
+from .._jsonl import json_row, jsonl_lines
 from ..batch._runs import exclusive
-from ..batch.journal import Journal, WriteJournal, is_database_url
-from ..batch.writes import BatchReport, Outcome, Rejected
+from ..batch.journal import STATUSES, Journal, WriteJournal, is_database_url
+from ..batch.writes import BatchReport, Outcome, Rejected, normal_key
 from ..stamped.client import StampedClient
 from ..stamped.v3 import OrderData, OrderPush
+from ..stamped.v3.models import CartItemData, DiscountApplied, OrderCartData
 from ._common import (
     Tuning,
     api_errors,
@@ -31,11 +32,20 @@ from ._common import (
     require,
     with_options,
 )
-from ._inputs import check_text_file
+from ._inputs import check_text_file, field_problem
 from ._report import Aborted, ReportFile, batch_report
 from ._secrets import file_option, resolve_secret, secret_option
 from ._signals import GracefulStop
-from ._stamps import Account, JournalSpec, check_database, pg_journal, shown
+from ._stamps import (
+    Account,
+    JournalSpec,
+    check_database,
+    list_entries,
+    pg_journal,
+    resolutions,
+    resolve_entries,
+    shown,
+)
 
 ApiUrl = Annotated[str, typer.Option("--api-url", envvar="STAMPED_API_URL", help="Base URL.")]
 ApiKey = Annotated[
@@ -51,6 +61,42 @@ StoreHash = Annotated[
 
 #: The order fields a row may carry, in the API's spelling.
 ORDER_FIELDS = frozenset(f.encode_name for f in msgspec.structs.fields(OrderData))
+CART_FIELDS = frozenset(f.encode_name for f in msgspec.structs.fields(OrderCartData))
+LINE_FIELDS = frozenset(f.encode_name for f in msgspec.structs.fields(CartItemData))
+DISCOUNT_FIELDS = frozenset(f.encode_name for f in msgspec.structs.fields(DiscountApplied))
+#: Cart fields the API takes as text that a row may also give as a JSON number.
+_AMOUNTS = frozenset(
+    {"quantity", "price"} | {name for name in CART_FIELDS if name.startswith("shopPrice")}
+)
+
+journal_app = typer.Typer(
+    help="Inspect and resolve a push-orders journal.", no_args_is_help=True, rich_markup_mode=None
+)
+
+
+def _cart_problem(cart: object) -> str | None:
+    """Why a row's ``cart`` cannot be read as the API's (unknown or misspelt fields, at
+    any depth), or None; amounts given as JSON numbers are turned into the API's text."""
+    if not isinstance(cart, dict):
+        return None  # the conversion names it
+    parts: list[tuple[str, dict[str, Any], frozenset[str]]] = [("cart", cart, CART_FIELDS)]
+    for name, fields in (("lineItems", LINE_FIELDS), ("discountsApplied", DISCOUNT_FIELDS)):
+        listed = cart.get(name)
+        if isinstance(listed, list):
+            parts += [
+                (f"cart.{name}[{at}]", one, fields)
+                for at, one in enumerate(listed)
+                if isinstance(one, dict)
+            ]
+    for where, part, fields in parts:
+        unknown = set(part) - fields
+        if unknown:
+            return f"unknown {where} fields: {', '.join(sorted(unknown))}"
+        for name in _AMOUNTS & set(part):
+            value = part[name]
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                part[name] = repr(value) if isinstance(value, float) else str(value)
+    return None
 
 
 @dataclass(frozen=True)
@@ -87,16 +133,9 @@ def read_orders(path: Path) -> Iterator[OrderPush | Rejected]:
     """Stream JSONL rows (one order per line, the API's field names, an optional
     ``key``; else the key is ``customOrderId``) as :class:`OrderPush` items."""
     for number, line in jsonl_lines(path):
-        if line is None:
-            yield Rejected("", too_long(number), number)
-            continue
-        try:
-            raw = msgspec.json.decode(line)
-        except msgspec.DecodeError:
-            yield Rejected("", f"line {number} is not JSON", number)
-            continue
-        if not isinstance(raw, dict):
-            yield Rejected("", f"line {number} is not a JSON object", number)
+        raw = json_row(number, line)
+        if isinstance(raw, str):
+            yield Rejected("", raw, number)
             continue
         key = raw.pop("key", None)
         if key is None:
@@ -109,12 +148,27 @@ def read_orders(path: Path) -> Iterator[OrderPush | Rejected]:
             why = f"line {number}: unknown order fields: {', '.join(sorted(unknown))}"
             yield Rejected(key_text, why, number, user)
             continue
+        if problem := _cart_problem(raw.get("cart")):
+            yield Rejected(key_text, f"line {number}: {problem}", number, user)
+            continue
         try:
             order = msgspec.convert(raw, OrderData)
         except msgspec.ValidationError as exc:
-            yield Rejected(key_text, f"line {number}: {exc}", number, user)
+            yield Rejected(key_text, f"line {number}: {field_problem(exc)}", number, user)
             continue
         yield OrderPush(key=key_text, order=order, row=number)
+
+
+def order_row(outcome: Outcome, order_id: str | None) -> dict[str, object]:
+    """A push-orders report line: row, key, status, the Stamped ``order_id`` (``null``
+    when this run did not push it: skipped as pushed by an earlier run, or failed), error."""
+    return {
+        "row": outcome.row,
+        "key": outcome.key,
+        "status": outcome.status,
+        "order_id": order_id,
+        "error": outcome.error,
+    }
 
 
 async def push_file(
@@ -132,8 +186,10 @@ async def push_file(
             with progress() as bar:
                 task = bar.add_task("pushing", total=total, rate="")
 
+                order_ids: dict[str, str] = {}
+
                 def record(outcome: Outcome) -> None:
-                    report.write(outcome.as_dict())
+                    report.write(order_row(outcome, order_ids.pop(outcome.key, None)))
                     done = bar.tasks[0].completed + 1
                     rate = done / max(time.monotonic() - started, 1e-6)
                     bar.update(task, advance=1, rate=f"{rate:.1f}/s")
@@ -149,6 +205,7 @@ async def push_file(
                         on_outcome=record,
                         keep_outcomes=False,
                         stop=signals.event,
+                        order_ids=order_ids,
                     )
         finally:
             await release(client)
@@ -173,9 +230,10 @@ def push_orders(
 
     A row is an order as the API spells it (``customOrderId``, ``customCustomerId`` or
     ``customerId``, ``cart``, ``tags``) with an optional ``key`` (default: its
-    ``customOrderId``). Exit codes: 0 all pushed; 1 some rows failed (a rerun retries
+    ``customOrderId``). The report has one line per row: row, key, status, the Stamped
+    order_id, error. Exit codes: 0 all pushed; 1 some rows failed (a rerun retries
     them); 2 refused before anything was sent; 3 some ambiguous (resolve them with
-    ``stampsync stamps journal resolve``); 4 stopped early (key refused or server
+    ``stampsync stamped journal resolve``); 4 stopped early (key refused or server
     unreachable); 130/143 interrupted (rerun to finish); 70 internal error.
     """
     total = check_text_file(input)
@@ -205,10 +263,70 @@ def push_orders(
     if c["ambiguous"]:
         err.print(
             f"[yellow]{c['ambiguous']} order(s) are ambiguous: sent, outcome unknown.[/] "
-            f"Look them up (orders.lookup), then: stampsync stamps journal resolve "
+            f"Look them up on Stamped, then: stampsync stamped journal resolve "
             f"--journal {shown(journal)} KEY --applied | --not-applied"
         )
     raise typer.Exit(result.exit_code)
+
+
+@journal_app.command("list")
+def journal_list(
+    journal: JournalSpec,
+    status: Annotated[
+        str | None, typer.Option(help="only this status: " + ", ".join(STATUSES))
+    ] = None,
+    account: Account = None,
+) -> None:
+    """List a push-orders journal's entries as JSON lines (key, status, error, request).
+
+    A PostgreSQL journal lists every account's entries (each shop's are under
+    ``stamped:store:<store hash>`` unless pushed with --account) unless ``--account``
+    picks one. Exit codes: 0 listed; 2 no such journal, a bad --status, or a file that
+    is not a journal.
+    """
+    list_entries(journal, status, account, None)
+
+
+@journal_app.command("resolve")
+def journal_resolve(
+    journal: JournalSpec,
+    key: Annotated[
+        str | None, typer.Argument(help="the key of an ambiguous order (or use --from)")
+    ] = None,
+    applied: Annotated[
+        bool | None,
+        typer.Option(
+            "--applied/--not-applied",
+            help="applied: a rerun skips it; not applied: a rerun pushes it again",
+        ),
+    ] = None,
+    from_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--from",
+            help="CSV of many: key,outcome (outcome: applied or not_applied)",
+            show_default=False,
+        ),
+    ] = None,
+    account: Account = None,
+) -> None:
+    """Settle ambiguous order pushes after checking Stamped: one KEY, or many --from a CSV.
+
+    Exit codes: 0 all settled; 1 some keys could not be settled (named; the others
+    were); 2 bad usage, a bad --from file or no such journal (nothing settled).
+    """
+    todo: list[tuple[str, bool, int | None]]
+    if from_file is not None:
+        if key is not None or applied is not None:
+            fail("give KEY with --applied/--not-applied, or --from FILE, not both")
+        todo = [(k, done, None) for k, done, _ in resolutions(from_file)]
+    else:
+        if key is None:
+            fail("give the KEY to settle (or --from FILE)")
+        if applied is None:
+            fail("say --applied or --not-applied")
+        todo = [(normal_key(key), applied, None)]
+    resolve_entries(journal, todo, account)
 
 
 def orders_journal(journal: str, client: StampedClient, account: str | None = None) -> WriteJournal:

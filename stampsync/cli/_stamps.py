@@ -323,6 +323,9 @@ def journal_list(
 ) -> None:
     """List journal entries as JSON lines (key, status, award id, error, request).
 
+    Runs that died first have their pending keys made ambiguous (sent, outcome unknown),
+    as the next run would; a key still pending is being sent by a live run.
+
     A PostgreSQL journal lists every account's entries (each line names its account)
     unless ``--account`` picks one, and ends with each account's counts: an account
     ``stamps:token:...`` is a scope an older stampsync made from the token (move it with
@@ -331,6 +334,14 @@ def journal_list(
     Exit codes: 0 listed; 2 no such journal, a bad --status, or a file that is not a
     journal.
     """
+    list_entries(journal, status, account, "award_id")
+
+
+def list_entries(
+    journal: str, status: str | None, account: str | None, id_name: str | None
+) -> None:
+    """``journal list`` of any journaled batch: each entry as a JSON line (its result id
+    named ``id_name``, or left out when the journal keeps none), then the counts."""
     if status is not None and status not in STATUSES:
         fail(f"--status must be one of {', '.join(STATUSES)}")
     wanted: EntryStatus | None = next((s for s in STATUSES if s == status), None)
@@ -340,19 +351,19 @@ def journal_list(
         from ..batch.postgres import PgJournal
 
         async with jrn:
+            if isinstance(jrn, Journal | PgJournal):
+                # A dead run's claims are ambiguous (sent, outcome unknown), as the next
+                # run would find them: listed so, and resolvable now.
+                await jrn.aend_dead_runs()
             if isinstance(jrn, PgJournal):
                 for name, by in (await jrn.acounts_by_account()).items():
                     counted = ", ".join(f"{k} {v}" for k, v in by.items())
                     err.print(f"account {name}: {counted}", highlight=False, markup=False)
             for e in await jrn.aentries(wanted):
-                line = {
-                    "key": e.key,
-                    "status": e.status,
-                    "award_id": e.result_id,
-                    "error": e.error,
-                    "attempts": e.attempts,
-                    "request": e.request,
-                }
+                line: dict[str, object] = {"key": e.key, "status": e.status}
+                if id_name is not None:
+                    line[id_name] = e.result_id
+                line |= {"error": e.error, "attempts": e.attempts, "request": e.request}
                 if e.account is not None:
                     line = {"account": e.account, **line}
                 typer.echo(json.dumps(line))
@@ -361,6 +372,14 @@ def journal_list(
     with api_errors():
         counts = asyncio.run(read())
     err.print(", ".join(f"{k} {v}" for k, v in counts.items()))
+    if counts.get("pending"):
+        err.print(
+            f"{counts['pending']} pending: claimed by a run that is still running, which "
+            "records their outcome; if it dies, they are listed as ambiguous (sent, "
+            "outcome unknown) to be checked and resolved with journal resolve",
+            highlight=False,
+            markup=False,
+        )
 
 
 @journal_app.command("rescope")
@@ -470,6 +489,14 @@ def journal_resolve(
         # As the award compared and journaled it: "café" typed decomposed (as macOS input
         # methods do) is the same key.
         todo = [(normal_key(key), applied, award_id)]
+    resolve_entries(journal, todo, account)
+
+
+def resolve_entries(
+    journal: str, todo: list[tuple[str, bool, int | None]], account: str | None
+) -> None:
+    """``journal resolve`` of any journaled batch: settle each ``(key, applied, id)``;
+    exit 1 if some of many could not be settled (each named)."""
     jrn = open_for_tools(journal, account)
 
     async def resolve() -> int:

@@ -20,21 +20,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import csv
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
+import msgspec
 import typer
 
-from .._jsonl import jsonl_lines
+from .._jsonl import json_row, jsonl_lines
 from .._validate import DEFAULT_MAX_STAMPS, DEFAULT_MAX_VALUE
 from ..batch.journal import Journal, WriteJournal
-from ..batch.pos_rows import is_jsonl
-from ..batch.pos_rows import read_transactions as read_transactions
 from ..batch.writes import BatchReport, Outcome, Rejected
 from ..stamps.client import StampsClient
+from ..stamps.transactions import PosTransaction
 from ._common import Tuning, api_errors, err, fail, progress, release, with_options
-from ._inputs import check_csv_header, check_text_file
+from ._inputs import (
+    KeyLines,
+    check_csv_header,
+    check_text_file,
+    field_problem,
+)
 from ._report import Aborted, ReportFile, batch_report
 from ._signals import GracefulStop
 from ._stamps import Account, JournalSpec, Merchant, StampsAccess, shown, write_journal
@@ -57,6 +64,163 @@ CSV_OPTIONAL = (
     "items",
     "payments",
 )
+NUMBERS = ("total_value", "sub_total", "discount", "service_charge", "tax")
+INTEGERS = ("number_of_people", "store", "channel", "type", "stamps")
+
+
+def is_jsonl(path: Path) -> bool:
+    return path.suffix.lower() in (".jsonl", ".ndjson")
+
+
+def _number(text: str) -> int | float | str:
+    try:
+        return int(text)
+    except ValueError:
+        try:
+            return float(text)
+        except ValueError:
+            return text  # the row then fails with the field named
+
+
+def _flat_items(text: str) -> list[dict[str, Any]]:
+    items = []
+    for part in filter(None, (p.strip() for p in text.split("|"))):
+        head, _, subtotal = part.rpartition("=")
+        name, _, quantity = head.rpartition("*")
+        if not name or not quantity or not subtotal:
+            raise ValueError(f"item {part!r} is not name*quantity=subtotal")
+        items.append(
+            {"product_name": name, "quantity": _number(quantity), "subtotal": _number(subtotal)}
+        )
+    return items
+
+
+def _flat_payments(text: str) -> list[dict[str, Any]]:
+    payments = []
+    for part in filter(None, (p.strip() for p in text.split("|"))):
+        method, _, value = part.rpartition("=")
+        if not method or not value:
+            raise ValueError(f"payment {part!r} is not method=value")
+        payments.append({"payment_method": _number(method), "value": _number(value)})
+    return payments
+
+
+def _from_csv(cells: dict[str, str]) -> dict[str, Any]:
+    row: dict[str, Any] = {}
+    for name, raw in cells.items():
+        value = raw.strip()
+        if not value:
+            continue
+        if name in NUMBERS or name in INTEGERS:
+            row[name] = _number(value)
+        elif name == "items":
+            row[name] = _flat_items(value)
+        elif name == "payments":
+            row[name] = _flat_payments(value)
+        else:
+            row[name] = value
+    return row
+
+
+#: Why a row without a store cannot be used, in the command line's words.
+NO_STORE = (
+    "the store is blank; fill the store field or give --store N (the store of rows without one)"
+)
+
+
+def _row_key(data: dict[str, Any], number: int, default_store: int | None) -> str:
+    """The row's key as the report and the journal show it, the same whether or not the
+    row is valid: its ``key``, else its natural key, else (unusable) ``line-N``."""
+    key = data.get("key")
+    if isinstance(key, str) and key.strip():
+        return key
+    store = data.get("store", default_store)
+    invoice, created = data.get("invoice_number"), data.get("created")
+    if store is not None and isinstance(invoice, str) and isinstance(created, str):
+        sketch = PosTransaction(
+            invoice_number=invoice, total_value=0, number_of_people=0, created=created
+        )
+        return sketch.natural_key(store)
+    return f"line-{number}"
+
+
+def _row(data: dict[str, Any], number: int, default_store: int | None) -> PosTransaction | Rejected:
+    key = _row_key(data, number, default_store)
+    user = data.get("user")
+    shown_user = None if user is None else str(user)
+    try:
+        parsed = msgspec.convert({**data, "row": number}, PosTransaction, strict=False)
+    except msgspec.ValidationError as exc:
+        return Rejected(key, f"line {number}: {field_problem(exc)}", number, shown_user)
+    if parsed.store is None and default_store is None:
+        return Rejected(key, f"line {number}: {NO_STORE}", number, shown_user)
+    return parsed
+
+
+def _numbered(
+    path: Path, default_store: int | None
+) -> Iterator[tuple[int, PosTransaction | Rejected]]:
+    if is_jsonl(path):
+        for number, line in jsonl_lines(path):
+            data = json_row(number, line)
+            if isinstance(data, str):
+                yield number, Rejected(f"line-{number}", data, number)
+                continue
+            yield number, _row(data, number, default_store)
+        return
+    with path.open(newline="", encoding="utf-8-sig") as fh:
+        reader = csv.reader(fh)
+        names = [h.strip() for h in next(reader)]
+        start = reader.line_num + 1
+        for cells in reader:
+            number, start = start, reader.line_num + 1
+            if not any(cell.strip() for cell in cells):
+                continue
+            fields = dict(zip(names, cells, strict=False))
+            # The row's key is read from its cells before anything else can fail, so a
+            # bad row is reported under the key it names, as a good one would be.
+            key = _row_key(
+                {k: v.strip() for k, v in fields.items() if v.strip()}, number, default_store
+            )
+            if len(cells) > len(names):
+                yield (
+                    number,
+                    Rejected(
+                        key,
+                        f"line {number} has more cells than the header; quote a comma in a value",
+                        number,
+                    ),
+                )
+                continue
+            try:
+                data = _from_csv(fields)
+            except ValueError as exc:
+                yield number, Rejected(key, f"line {number}: {exc}", number)
+                continue
+            yield number, _row(data, number, default_store)
+
+
+def read_transactions(
+    path: Path, default_store: int | None = None
+) -> Iterator[PosTransaction | Rejected]:
+    """Stream the rows of a JSONL or flat-CSV import file, each with its line number.
+
+    A row without a store, when there is no ``default_store`` (``--store``), fails alone.
+    """
+    for _, row in _numbered(path, default_store):
+        yield row
+
+
+def check_keys(path: Path, default_store: int | None) -> list[str]:
+    """Every key of the import file (given, or the invoice's natural key), in order; a
+    key on two lines refuses the file whole (exit 2) naming both, as ``award`` does."""
+    keys = KeyLines(path)
+    for number, row in _numbered(path, default_store):
+        if isinstance(row, PosTransaction):
+            keys.add(row.key if row.key is not None else row.natural_key(default_store), number)
+        elif row.key != f"line-{number}":
+            keys.add(row.key, number)
+    return keys.keys()
 
 
 def check_transactions_file(path: Path) -> int:
@@ -95,7 +259,7 @@ async def import_file(
                         await stack.enter_async_context(journal)
                     await stack.enter_async_context(client)
                     result = await client.transactions.add_many(
-                        read_transactions(path),
+                        read_transactions(path, client.store),
                         journal=journal,
                         on_outcome=record,
                         keep_outcomes=False,
@@ -141,9 +305,11 @@ def import_(
 
     A lost answer is resolved by the invoice when the server proves the sale is this
     row's (the row is applied, ``recovered`` in the report); otherwise it stays
-    ambiguous. Exit codes: 0 all applied; 1 some rows failed (a rerun retries them); 2
-    refused before anything was sent; 3 some ambiguous (resolve them first: stampsync
-    stamps journal resolve); 4 stopped early; 130/143 interrupted; 70 internal error.
+    ambiguous. A key on two lines (given twice, or one invoice's natural key twice) refuses
+    the file, naming both lines. Exit codes: 0 all applied; 1 some rows failed (a rerun
+    retries them); 2 refused before anything was sent; 3 some ambiguous (resolve them
+    first: stampsync stamps journal resolve); 4 stopped early; 130/143 interrupted; 70
+    internal error.
     """
     total = check_transactions_file(input)
     with api_errors():
@@ -153,11 +319,7 @@ def import_(
             merchant,
             limits={"max_stamps": max_stamps, "max_value": max_value},
         )
-        keys = (
-            row.key if row.key is not None else row.natural_key(client.store)
-            for row in read_transactions(input)
-            if not isinstance(row, Rejected)
-        )
+        keys = check_keys(input, client.store)
         jrn = write_journal(journal, client, account, keys)
     try:
         with batch_report(report) as out:

@@ -35,7 +35,8 @@ class StampsResource:
         value = store if store is not None else self._client.store
         if value is None and required:
             raise ConfigurationError(
-                "store is required: pass store=... or set it on StampsClient(store=...)"
+                "store is required: give the store (store=... on the call or on "
+                "StampsClient(store=...), STAMPS_STORE, or --store N on the command line)"
             )
         return value
 

@@ -11,6 +11,7 @@ import signal
 from pathlib import Path
 
 import anyio
+import msgspec
 import pytest
 
 from stampsync.sandbox import Fault, Sandbox
@@ -237,3 +238,106 @@ async def test_ambiguous_keys_are_settled_by_invoice_on_the_next_run(
     on_server = collections.Counter(t["invoice_number"] for t in await sb.transactions())
     assert len(on_server) == 6
     assert max(on_server.values()) == 1
+
+
+def test_import_refuses_a_repeated_key_naming_both_lines(
+    stampsync_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    # Two sales of one invoice on one day (written in two offsets) share a natural key.
+    first, second = day_rows(2)
+    again = msgspec.structs.replace(
+        second,
+        invoice_number=first.invoice_number,
+        store=first.store,
+        created=DAY.astimezone(dt.UTC).isoformat(),
+    )
+    src = write_jsonl(tmp_path / "day.jsonl", [first, second, again])
+    code, _, err = run_cli(import_args(src, tmp_path), stampsync_sandbox)
+    assert code == 2, err
+    assert "line 3: key '1:POS-00000:2026-03-02' is also on line 1" in err, err
+    assert anyio.run(stampsync_sandbox.transactions) == []
+    assert not (tmp_path / "r.jsonl").exists()
+
+
+def test_import_refuses_a_repeated_given_key_in_a_csv(
+    stampsync_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    src = tmp_path / "day.csv"
+    created = DAY.isoformat()
+    src.write_text(
+        "key,store,invoice_number,total_value,number_of_people,created\n"
+        f"sale-1,1,A-1,20000,1,{created}\n"
+        f"sale-2,1,A-2,20000,1,{created}\n"
+        f"sale-1,1,A-3,20000,1,{created}\n"
+    )
+    code, _, err = run_cli(import_args(src, tmp_path), stampsync_sandbox)
+    assert code == 2, err
+    assert "line 4: key 'sale-1' is also on line 2" in err, err
+    assert anyio.run(stampsync_sandbox.transactions) == []
+
+
+def test_import_speaks_the_command_lines_words(stampsync_sandbox: Sandbox, tmp_path: Path) -> None:
+    created = DAY.isoformat()
+    rows = [
+        {
+            "invoice_number": "W-1",
+            "store": 1,
+            "total_value": "lots",
+            "number_of_people": 1,
+            "created": created,
+        },
+        {"invoice_number": "W-2", "total_value": 20000, "number_of_people": 1, "created": created},
+        {
+            "key": "mine",
+            "store": 1,
+            "invoice_number": "W-3",
+            "total_value": 1,
+            "number_of_people": "two",
+            "created": created,
+        },
+    ]
+    src = tmp_path / "day.jsonl"
+    src.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    code, _, err = run_cli(import_args(src, tmp_path), stampsync_sandbox)
+    assert code == 1, err
+    report = {r["row"]: r for r in report_rows(tmp_path / "r.jsonl")}
+    assert report[1]["key"] == "1:W-1:2026-03-02"
+    assert report[1]["error"] == "line 1: total_value must be a number"
+    assert "--store" in str(report[2]["error"])
+    assert "store=" not in str(report[2]["error"])
+    assert not str(report[2]["key"]).startswith("None:")
+    assert report[3]["key"] == "mine"
+    assert report[3]["error"] == "line 3: number_of_people must be a whole number"
+    assert anyio.run(stampsync_sandbox.transactions) == []
+
+
+def test_a_bad_csv_row_keeps_the_key_it_names(stampsync_sandbox: Sandbox, tmp_path: Path) -> None:
+    src = tmp_path / "day.csv"
+    created = DAY.isoformat()
+    src.write_text(
+        "key,store,invoice_number,total_value,number_of_people,created,items\n"
+        f"sale-1,1,B-1,20000,1,{created},Latte=1\n"
+        f",1,B-2,20000,1,{created},Latte=1\n"
+        f"sale-3,1,B-3,20000,1,{created},,extra\n"
+    )
+    code, _, err = run_cli(import_args(src, tmp_path), stampsync_sandbox)
+    assert code == 1, err
+    keys = {r["row"]: r["key"] for r in report_rows(tmp_path / "r.jsonl")}
+    assert keys == {2: "sale-1", 3: "1:B-2:2026-03-02", 4: "sale-3"}
+
+
+async def test_a_row_without_store_or_key_fails_alone_without_a_none_key(
+    stampsync_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    good, bare = day_rows(2)
+    bare = msgspec.structs.replace(bare, store=None, row=7)
+    sandbox = stampsync_sandbox
+    async with sandbox.stamps_client(throttle_limit=100_000, store=None) as client:
+        report = await client.transactions.add_many([good, bare], journal=tmp_path / "j.sqlite")
+    outcomes = {o.row: o for o in report}
+    assert outcomes[1].status == "applied"
+    assert outcomes[7].status == "failed"
+    assert not outcomes[7].key.startswith("None:")
+    assert "no store" in str(outcomes[7].error)
+    sent = [t["invoice_number"] for t in await stampsync_sandbox.transactions()]
+    assert sent == [good.invoice_number]

@@ -210,3 +210,102 @@ def test_export_customers_v3(stampsync_sandbox: Sandbox, tmp_path: Path) -> None
     )
     assert code == 2
     assert "--filter takes NAME=VALUE" in err
+
+
+def push_args(src: Path, tmp_path: Path) -> list[str]:
+    return [
+        "stamped",
+        "push-orders",
+        "--input",
+        str(src),
+        "--journal",
+        str(tmp_path / "j.sqlite"),
+        "--report",
+        str(tmp_path / "r.jsonl"),
+        *FAST,
+    ]
+
+
+def test_push_orders_reports_each_order_with_its_stamped_id_and_checks_the_cart(
+    stampsync_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    line = {"sku": "MUG", "quantity": 2, "price": 12.5}  # numbers: sent as the API's text
+    rows = [
+        {"customOrderId": "web-1", "customCustomerId": "shop-1", "cart": {"lineItems": [line]}},
+        {
+            "key": "pos-2",
+            "customCustomerId": "shop-2",
+            "cart": {"lineItems": [{"sku": "MUG", "prise": "12.00"}], "shopPriceTotal": "12"},
+        },
+        {"key": "pos-3", "customCustomerId": "shop-3", "cart": {"lineItems": [{"price": 1e400}]}},
+        {"key": "pos-4", "customCustomerId": "shop-4", "cart": {"shopPriceTotal": True}},
+    ]
+    src = tmp_path / "orders.jsonl"
+    src.write_text("".join(json.dumps(row) + "\n" for row in rows).replace("Infinity", "1e400"))
+    code, _, err = run_cli(push_args(src, tmp_path), stampsync_sandbox)
+    assert code == 1, err
+    report = {str(r["key"]): r for r in report_rows(tmp_path / "r.jsonl")}
+    assert {tuple(r) for r in report.values()} == {("row", "key", "status", "order_id", "error")}
+    (order,) = server_orders(stampsync_sandbox)
+    assert report["web-1"]["status"] == "applied"
+    assert report["web-1"]["order_id"] == order["orderId"]
+    assert order["cartStates"][0]["lineItems"][0]["price"] in ("12.5", 12.5)
+    assert report["pos-2"]["error"] == "line 2: unknown cart.lineItems[0] fields: prise"
+    assert "cart.line_items[0].price must be a finite number" in str(report["pos-3"]["error"])
+    assert report["pos-4"]["error"] == "line 4: cart.shopPriceTotal must be text"
+    assert all(report[k]["order_id"] is None for k in ("pos-2", "pos-3", "pos-4"))
+
+
+@pytest.mark.stampsync_sandbox(faults=[Fault("drop_after", route=ORDERS_ROUTE, probability=1.0)])
+def test_an_ambiguous_push_is_listed_and_resolved_with_stamped_journal(
+    stampsync_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    sb = stampsync_sandbox
+    src = tmp_path / "orders.jsonl"
+    cart = {"lineItems": [{"sku": "MUG", "quantity": "1", "price": "5"}], "shopPriceTotal": "5"}
+    row = {"key": "pos-1", "customCustomerId": "shop-1", "cart": cart}
+    src.write_text(json.dumps(row) + "\n")
+    code, _, err = run_cli(push_args(src, tmp_path), sb)
+    assert code == 3, err
+    journal = str(tmp_path / "j.sqlite")
+    assert f"stampsync stamped journal resolve --journal {journal} KEY" in " ".join(err.split())
+    listing = ["stamped", "journal", "list", "--journal", journal, "--status", "ambiguous"]
+    code, out, err = run_cli(listing, sb)
+    assert code == 0, err
+    (entry,) = [json.loads(line) for line in out.splitlines()]
+    assert (entry["key"], entry["status"]) == ("pos-1", "ambiguous")
+    assert "award_id" not in entry
+    code, _, err = run_cli(
+        ["stamped", "journal", "resolve", "--journal", journal, "pos-1", "--applied"], sb
+    )
+    assert code == 0, err
+    with Journal(journal) as j:
+        assert j.counts()["applied"] == 1
+        assert j.counts()["ambiguous"] == 0
+
+
+@pytest.mark.stampsync_sandbox(faults=[Fault("drop_after", route=ORDERS_ROUTE, times=1)])
+def test_stamped_journal_commands_read_a_postgresql_journal(
+    stampsync_sandbox: Sandbox, tmp_path: Path, pg_dsn: str
+) -> None:
+    sb = stampsync_sandbox
+    src = tmp_path / "orders.jsonl"
+    cart = {"lineItems": [{"sku": "MUG", "quantity": "1", "price": "5"}], "shopPriceTotal": "5"}
+    row = {"key": "pos-1", "customCustomerId": "shop-1", "cart": cart}
+    src.write_text(json.dumps(row) + "\n")
+    args = push_args(src, tmp_path)
+    args[args.index("--journal") + 1] = pg_dsn
+    code, _, err = run_cli(args, sb)
+    assert code == 3, err
+    listing = ["stamped", "journal", "list", "--journal", pg_dsn, "--status", "ambiguous"]
+    code, out, err = run_cli(listing, sb)
+    assert code == 0, err
+    (entry,) = [json.loads(line) for line in out.splitlines()]
+    assert (entry["account"], entry["key"]) == ("stamped:store:270392", "pos-1")
+    resolve = ["stamped", "journal", "resolve", "--journal", pg_dsn, "pos-1", "--not-applied"]
+    code, _, err = run_cli(resolve, sb)
+    assert code == 0, err
+    code, _, err = run_cli(args, sb)  # not applied: pushed again, and answered this time
+    assert code == 0, err + json.dumps(report_rows(tmp_path / "r.jsonl"))
+    (pushed,) = report_rows(tmp_path / "r.jsonl")
+    assert pushed["order_id"] in {o["orderId"] for o in server_orders(sb)}

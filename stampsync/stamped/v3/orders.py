@@ -230,6 +230,7 @@ class Orders(V3Resource):
         stop: StopEvent | None = None,
         check_first: bool = True,
         breaker: int = BREAKER_THRESHOLD,
+        order_ids: dict[str, str] | None = None,
     ) -> BatchReport:
         """Push many orders (POST /api/v3/merchant/shops/{store_hash}/orders each), each
         key at most once, with the guarantees of the mass award.
@@ -258,6 +259,10 @@ class Orders(V3Resource):
             check_first: one cheap read before the first push, so a refused key or an
                 unreachable server stops the run before any row is tried.
             breaker: stop after this many credential or connection failures in a row.
+            order_ids: filled with the Stamped order id (``order_id``) of each key pushed
+                in this run, as the answer gives it; read it in ``on_outcome`` (by the
+                outcome's ``key``). The journal does not keep it: a key skipped as
+                already pushed has none.
         """
         from ...batch.orders import push_many
 
@@ -271,4 +276,5 @@ class Orders(V3Resource):
             stop=stop,
             check_first=check_first,
             breaker=breaker,
+            order_ids=order_ids,
         )
