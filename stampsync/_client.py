@@ -13,6 +13,8 @@ from ._auth import AuthScheme
 from ._endpoint import Endpoint
 from ._events import Hooks
 from ._http import AiohttpTransport, EarlyStart, HTTPTransport
+from ._lanes import task_lane
+from ._local_throttle import DEFAULT_RESERVE, LaneThrottle, Plan, estimate
 from ._options import CallSettings, ClientOptions, ClientSettings, check_channel
 from ._request import Request
 from ._retry import RetryPolicy
@@ -25,7 +27,7 @@ T = TypeVar("T")
 #: What :meth:`BaseClient.with_options` may change: the rest belongs to the shared
 #: session and throttle.
 PER_CALL_SETTINGS = frozenset(
-    {"timeout", "max_retries", "retry_budget", "hooks", "concurrent_batch_executions"}
+    {"timeout", "max_retries", "retry_budget", "hooks", "concurrent_batch_executions", "lane"}
 )
 #: The settings of the shared connections and quota (refused by ``with_options``).
 _SHARED_SETTINGS = frozenset(ClientSettings.__annotations__) - PER_CALL_SETTINGS
@@ -57,7 +59,11 @@ class BaseClient:
         # A throttle the client made itself (from STAMPSYNC_REDIS_URL) is closed with it.
         self._owned_throttle = owned_throttle
         throttle: Throttle = options.throttle or LocalThrottle(
-            options.throttle_limit, options.throttle_seconds
+            options.throttle_limit,
+            options.throttle_seconds,
+            reserve=DEFAULT_RESERVE
+            if options.throttle_reserve is None
+            else options.throttle_reserve,
         )
         stats = TransportStats()
         http: HTTPTransport = options.transport or AiohttpTransport(
@@ -85,6 +91,7 @@ class BaseClient:
             max_retry_after=float(options.max_retry_after),
             hooks=Hooks(options.hooks),
             more_auth=more_auth,
+            lane=options.lane,
         )
         check_channel(self._transport.base_url, options)
         self._owns_transport = True
@@ -109,11 +116,36 @@ class BaseClient:
         """Counters: attempts, retries, 429s seen, seconds spent waiting for the throttle."""
         return self._transport.stats
 
+    async def plan(self, requests: int, *, round_trip: float | None = None) -> Plan:
+        """An estimate of the time ``requests`` bulk requests take through this client:
+        at the throttle's limit in force (learned from 429s) less its reserve, with
+        ``concurrent_connections`` in flight, each holding its slot for ``round_trip``
+        seconds (default: the round trip measured so far, 0 before any). Its
+        ``limited_by`` says what sets the pace: the quota, the connections or the round
+        trip (see :class:`~stampsync.throttle.Plan`).
+        """
+        trip = self.stats.round_trip if round_trip is None else round_trip
+        throttle = self.throttle
+        connections = self.options.concurrent_connections
+        if isinstance(throttle, LaneThrottle):
+            return throttle.plan(requests, round_trip=trip, connections=connections)
+        # A throttle without lanes or a plan: its limit, no reserve, no pacing known.
+        return estimate(
+            requests,
+            limit=throttle.limit,
+            bulk_limit=throttle.limit,
+            window=throttle.seconds,
+            span=throttle.seconds,
+            burst=throttle.limit,
+            round_trip=trip,
+            connections=connections,
+        )
+
     def with_options(self, **changes: Unpack[CallSettings]) -> Self:
         """A client sharing this one's connections, throttle and credentials, with
-        ``timeout``, ``max_retries``, ``retry_budget``, ``concurrent_batch_executions``
-        or ``hooks`` changed (for one slow call, say). It lives as long as this client:
-        close this one.
+        ``timeout``, ``max_retries``, ``retry_budget``, ``concurrent_batch_executions``,
+        ``hooks`` or ``lane`` changed (for one slow call, or a bot's calls that must go
+        ahead of a campaign's, say). It lives as long as this client: close this one.
 
         ``hooks`` are added after this client's hooks, so its tracing goes on;
         ``replace_hooks=True`` keeps only the ones given.
@@ -135,6 +167,7 @@ class BaseClient:
             timeout=options.timeout,
             retry=RetryPolicy(max_retries=options.max_retries, budget=float(options.retry_budget)),
             hooks=Hooks(options.hooks),
+            lane=options.lane,
         )
         other._owns_transport = False
         other._bind_sections()
@@ -171,7 +204,8 @@ class BaseClient:
         http = self._transport.http
         if not isinstance(http, AiohttpTransport):
             return None
-        return http.early_start(self._transport.retry.budget)
+        transport = self._transport
+        return http.early_start(transport.retry.budget, transport.lane or task_lane())
 
     def _send(self, request: Request, into: type[T]) -> Coroutine[Any, Any, T]:
         return self._transport.send(request, into)

@@ -16,14 +16,30 @@ from .errors import ClientStateError, ConfigurationError
 log = logging.getLogger("stampsync.throttle")
 
 __all__ = [
+    "BULK",
+    "INTERACTIVE",
+    "LANES",
+    "LaneThrottle",
     "LocalThrottle",
     "OverBudget",
+    "Plan",
     "SendStampingThrottle",
     "Throttle",
     "Ticket",
+    "check_lane",
     "check_limits",
+    "check_reserve",
     "default_margin",
+    "reserve_slots",
 ]
+
+#: The lane of single calls a person or a bot waits for: it may use the reserve.
+INTERACTIVE = "interactive"
+#: The lane of exports, batches, imports and fleet jobs: never the reserve's slots.
+BULK = "bulk"
+LANES = (INTERACTIVE, BULK)
+#: The reserve's default fraction of the limit, held for interactive starts.
+DEFAULT_RESERVE = 0.1
 
 
 @runtime_checkable
@@ -80,6 +96,149 @@ class SendStampingThrottle(Throttle, Protocol):
         ...
 
 
+@runtime_checkable
+class LaneThrottle(SendStampingThrottle, Protocol):
+    """A throttle with lanes: a reserve of each window held for interactive starts."""
+
+    @property
+    def reserve_fraction(self) -> float:
+        """The fraction of the limit held for interactive starts."""
+        ...
+
+    async def reserve(self, within: float | None = None, lane: str = INTERACTIVE) -> Ticket:
+        """As :meth:`SendStampingThrottle.reserve`, in ``lane`` (``"interactive"`` or
+        ``"bulk"``)."""
+        ...
+
+    def plan(
+        self,
+        requests: int,
+        *,
+        round_trip: float = 0.0,
+        connections: int | None = None,
+    ) -> Plan:
+        """An estimate of the time ``requests`` bulk starts take (see :class:`Plan`)."""
+        ...
+
+
+class Plan:
+    """An estimate of how long a number of bulk requests takes, and what limits it.
+
+    Attributes:
+        requests: how many requests.
+        seconds: the estimated time to make them all, in seconds.
+        rate: the sustained starts per second the estimate assumes.
+        limited_by: what sets ``rate``: ``"quota"`` (the window, less the reserve),
+            ``"connections"`` (too few in flight for the round trip) or ``"round trip"``
+            (each start holds its slot for its round trip, a large share of the window).
+        limit: the limit in force (learned from 429s) the estimate used.
+        bulk_limit: the starts of a window the bulk lane may take (``limit`` less the reserve).
+        window: the window's length in seconds.
+        round_trip: the round trip in seconds the estimate used.
+        in_flight_needed: requests to keep in flight to reach the quota's rate.
+    """
+
+    __slots__ = (
+        "bulk_limit",
+        "in_flight_needed",
+        "limit",
+        "limited_by",
+        "rate",
+        "requests",
+        "round_trip",
+        "seconds",
+        "window",
+    )
+
+    def __init__(
+        self,
+        requests: int,
+        seconds: float,
+        rate: float,
+        limited_by: str,
+        limit: int,
+        bulk_limit: int,
+        window: float,
+        round_trip: float,
+        in_flight_needed: int,
+    ) -> None:
+        self.requests = requests
+        self.seconds = seconds
+        self.rate = rate
+        self.limited_by = limited_by
+        self.limit = limit
+        self.bulk_limit = bulk_limit
+        self.window = window
+        self.round_trip = round_trip
+        self.in_flight_needed = in_flight_needed
+
+    def __repr__(self) -> str:
+        return (
+            f"Plan(requests={self.requests}, seconds={self.seconds:.1f}, "
+            f"rate={self.rate:.2f}, limited_by={self.limited_by!r})"
+        )
+
+    def __str__(self) -> str:
+        return (
+            f"{self.requests} requests: about {_duration(self.seconds)} at "
+            f"{self.bulk_limit} per {self.window:g} s (limited by {self.limited_by})"
+        )
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def estimate(
+    requests: int,
+    *,
+    limit: int,
+    bulk_limit: int,
+    window: float,
+    span: float,
+    burst: int,
+    round_trip: float,
+    connections: int | None,
+) -> Plan:
+    """The :class:`Plan` for ``requests`` bulk starts through a sliding log of
+    ``bulk_limit`` per ``span`` seconds, paced at ``limit``/``window`` in bursts of
+    ``burst``, with ``connections`` in flight and each start holding its slot (and its
+    connection) for ``round_trip`` seconds."""
+    if isinstance(requests, bool) or not isinstance(requests, int) or requests < 0:
+        raise ConfigurationError(f"requests must be an integer >= 0, got {requests!r}")
+    if not (isinstance(round_trip, int | float) and 0 <= round_trip < math.inf):
+        raise ConfigurationError(f"round_trip must be finite and >= 0, got {round_trip!r}")
+    if connections is not None and (
+        isinstance(connections, bool) or not isinstance(connections, int) or connections < 1
+    ):
+        raise ConfigurationError(f"connections must be a positive integer, got {connections!r}")
+    pace = limit / window
+    # A start holds its slot from its grant until its answer: the log turns over once
+    # per span plus a round trip.
+    quota_rate = min(pace, bulk_limit / (span + round_trip))
+    limited_by = "quota" if round_trip <= 0.01 * span else "round trip"
+    rate = quota_rate
+    if connections is not None and round_trip > 0 and connections / round_trip < rate:
+        rate = connections / round_trip
+        limited_by = "connections"
+    in_flight = max(1, math.ceil(quota_rate * round_trip))
+    if requests == 0:
+        seconds = 0.0
+    elif limited_by == "connections":
+        seconds = requests / rate
+    else:
+        # The first window: a burst, then paced; after it, the log's own rate.
+        first = min(requests, bulk_limit)
+        seconds = max(0, first - burst) / pace + max(0, requests - first) / rate + round_trip
+    return Plan(
+        requests, seconds, rate, limited_by, limit, bulk_limit, window, round_trip, in_flight
+    )
+
+
 class OverBudget(Exception):
     """The wait for a start would outlast the caller's budget (``wait`` seconds)."""
 
@@ -107,6 +266,32 @@ def default_margin(seconds: float) -> float:
     server whose clock ticks coarsely or whose window is a little longer than it says.
     """
     return min(0.05, max(0.002, seconds * 0.001))
+
+
+def check_lane(lane: object) -> str:
+    """``lane`` if it names a lane, else :class:`ConfigurationError`."""
+    if lane == INTERACTIVE:
+        return INTERACTIVE
+    if lane == BULK:
+        return BULK
+    raise ConfigurationError(f"lane must be 'interactive' or 'bulk', got {lane!r}")
+
+
+def check_reserve(fraction: object, name: str = "throttle_reserve") -> float:
+    """``fraction`` as a float if it is a number in [0, 1), else :class:`ConfigurationError`."""
+    if isinstance(fraction, bool) or not isinstance(fraction, int | float) or not 0 <= fraction < 1:
+        raise ConfigurationError(
+            f"{name} must be a fraction of the limit in [0, 1), got {fraction!r}"
+        )
+    return float(fraction)
+
+
+def reserve_slots(limit: int, fraction: float) -> int:
+    """Starts of each window held for the interactive lane: ``fraction`` of ``limit``,
+    at least 1 when ``fraction`` > 0, and never all of them (bulk keeps at least one)."""
+    if fraction <= 0 or limit < 2:
+        return 0
+    return min(limit - 1, max(1, int(limit * fraction)))
 
 
 def check_limits(limit: int, seconds: float) -> None:
@@ -139,8 +324,12 @@ class LocalThrottle:
             test that moves the loop's time drives them all. A function given here must
             be on the same scale as ``sleep``.
         sleep: what waits for the log; ``asyncio.sleep`` (loop time) by default.
+        reserve: the fraction of the limit held for interactive starts (default 0.1,
+            at least one start): a bulk start never takes the last ``reserve`` slots
+            of a window. ``0`` turns the reserve off.
 
-    Waiters are served first come, first served: only the head waiter sleeps.
+    Waiters of a lane are served first come, first served: only the head waiter of each
+    lane sleeps, and an interactive start never waits behind a bulk one.
     """
 
     def __init__(
@@ -152,8 +341,10 @@ class LocalThrottle:
         burst: int | None = None,
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        reserve: float = DEFAULT_RESERVE,
     ) -> None:
         check_limits(limit, seconds)
+        self._reserve_fraction = check_reserve(reserve, "reserve")
         if margin is not None and not (isinstance(margin, int | float) and 0 <= margin < math.inf):
             raise ConfigurationError(f"throttle margin must be finite and >= 0, got {margin!r}")
         if burst is None:
@@ -168,8 +359,9 @@ class LocalThrottle:
         self._starts: collections.deque[float] = collections.deque()
         self._pending = 0  # granted, not yet sent: each occupies the present of the log
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._lock = asyncio.Lock()
-        self._queued = 0  # callers inside or waiting for the lock
+        # One line per lane: an interactive caller never queues behind a bulk one.
+        self._locks = {INTERACTIVE: asyncio.Lock(), BULK: asyncio.Lock()}
+        self._queued = {INTERACTIVE: 0, BULK: 0}  # callers inside or waiting for the lock
         # Bound to the loop's time on first use (there may be no loop yet).
         self._clock = _running_loop_time if clock is None else clock
         self._bind_clock = clock is None
@@ -183,7 +375,8 @@ class LocalThrottle:
         # Only read once a 429 has lowered the limit, which sets it first.
         self._calm_since = 0.0
         self._warned = False
-        self._pacer: AsyncLimiter | None = None
+        self._pacers: dict[str, AsyncLimiter | None] = {}
+        self._held = 0
         self._pace(limit)
         self.rate_limited_count = 0
         """How many 429 answers this throttle was told about."""
@@ -205,13 +398,51 @@ class LocalThrottle:
         """The limit in force: ``limit``, or less while 429s say the server allows less."""
         return self._effective
 
+    @property
+    def reserve_fraction(self) -> float:
+        """The fraction of the limit held for interactive starts."""
+        return self._reserve_fraction
+
+    @property
+    def reserved(self) -> int:
+        """Starts of each window bulk never takes, at the limit in force."""
+        return self._held
+
     def __repr__(self) -> str:
         return f"LocalThrottle(limit={self._limit}, seconds={self._seconds:g})"
 
     def _pace(self, limit: int) -> None:
         burst = max(1, round(limit * self._burst_share))
+        self._held = reserve_slots(limit, self._reserve_fraction)
         # burst == limit: the log alone already allows that; skip the pacer's cost.
-        self._pacer = AsyncLimiter(burst, burst * self._seconds / limit) if burst < limit else None
+        # A pacer per lane: an interactive start must not wait in line behind bulk
+        # starts the pacer holds back.
+        self._pacers = {
+            lane: AsyncLimiter(burst, burst * self._seconds / limit) if burst < limit else None
+            for lane in LANES
+        }
+
+    def plan(
+        self,
+        requests: int,
+        *,
+        round_trip: float = 0.0,
+        connections: int | None = None,
+    ) -> Plan:
+        """An estimate of the time ``requests`` bulk starts take at the limit in force
+        (:attr:`effective_limit`) less the reserve, with ``connections`` in flight and
+        ``round_trip`` seconds each (see :class:`Plan`)."""
+        limit = self._effective
+        return estimate(
+            requests,
+            limit=limit,
+            bulk_limit=limit - self._held,
+            window=self._seconds,
+            span=self._span,
+            burst=max(1, round(limit * self._burst_share)),
+            round_trip=round_trip,
+            connections=connections,
+        )
 
     def _set_effective(self, limit: int, now: float) -> None:
         self._effective = limit
@@ -226,7 +457,7 @@ class LocalThrottle:
             step = max(1, self._limit // 20)
             self._set_effective(min(self._limit, self._effective + step), now)
 
-    def _wait_needed(self, now: float) -> float:
+    def _wait_needed(self, now: float, lane: str = INTERACTIVE) -> float:
         starts = self._starts
         horizon = now - self._span
         while starts and starts[0] <= horizon:
@@ -236,6 +467,11 @@ class LocalThrottle:
         if limit < self._limit:
             self._probe_up(now)
             limit = self._effective
+        if lane == BULK:
+            limit -= self._held
+            if self._queued[INTERACTIVE]:
+                # Interactive starts go first: look again once they have gone.
+                wait = max(wait, PENDING_POLL)
         used = len(starts) + self._pending
         if used >= limit:
             if used - limit < len(starts):
@@ -259,25 +495,27 @@ class LocalThrottle:
                 "loops, threads and processes"
             )
 
-    def _free_now(self) -> float | None:
-        """The time, if a start fits at once with nobody queued (no lock needed then)."""
-        if self._queued:
+    def _free_now(self, lane: str) -> float | None:
+        """The time, if a start of ``lane`` fits at once with nobody of its lane queued
+        (no lock needed then)."""
+        if self._queued[lane]:
             return None
         now = self._clock()
-        return now if self._wait_needed(now) <= 0 else None
+        return now if self._wait_needed(now, lane) <= 0 else None
 
-    async def _queue_for_slot(self, within: float | None) -> float:
-        """Wait in line until a start fits; return the time it was granted.
+    async def _queue_for_slot(self, within: float | None, lane: str) -> float:
+        """Wait in line until a start of ``lane`` fits; return the time it was granted.
 
         With ``within``, a wait that would end later than that raises OverBudget.
         """
         deadline = None if within is None else self._clock() + within
-        self._queued += 1
+        queued = self._queued
+        queued[lane] += 1
         try:
-            async with self._lock:
+            async with self._locks[lane]:
                 while True:
                     now = self._clock()
-                    wait = self._wait_needed(now)
+                    wait = self._wait_needed(now, lane)
                     if wait <= 0:
                         return now
                     if deadline is not None and now + wait > deadline:
@@ -286,32 +524,40 @@ class LocalThrottle:
                     # large clock value is lost, and the waiter would never get there.
                     await self._sleep(max(wait, MIN_SLEEP))
         finally:
-            self._queued -= 1
+            queued[lane] -= 1
 
-    async def acquire(self) -> None:
-        """Wait until a start fits in the window, then record it as starting now."""
+    async def acquire(self, lane: str = INTERACTIVE) -> None:
+        """Wait until a start of ``lane`` fits in the window, then record it as starting now."""
+        if lane not in LANES:
+            check_lane(lane)
         if self._loop is not asyncio.get_running_loop():
             self._check_loop()  # before the pacer, which is bound to its loop too
-        if self._pacer is not None:
-            await self._pacer.acquire()
-        now = self._free_now()
-        self._starts.append(now if now is not None else await self._queue_for_slot(None))
+        pacer = self._pacers[lane]
+        if pacer is not None:
+            await pacer.acquire()
+        now = self._free_now(lane)
+        self._starts.append(now if now is not None else await self._queue_for_slot(None, lane))
 
-    async def reserve(self, within: float | None = None) -> Ticket:
-        """Wait until a start fits; it counts as happening now until the ticket is sent.
+    async def reserve(self, within: float | None = None, lane: str = INTERACTIVE) -> Ticket:
+        """Wait until a start of ``lane`` fits; it counts as happening now until the
+        ticket is sent.
 
         The transport uses this (``acquire`` stamps the start at once, for other callers).
         A wait that would end more than ``within`` seconds from now raises
-        :class:`OverBudget` instead.
+        :class:`OverBudget` instead. A ``"bulk"`` start never takes the reserve's slots,
+        and waits while an interactive start is waiting.
         """
         # Written out rather than shared with acquire: a coroutine level costs about 1 %
         # of a request, and every request of both clients comes through here.
+        if lane not in LANES:
+            check_lane(lane)
         if self._loop is not asyncio.get_running_loop():
             self._check_loop()  # before the pacer, which is bound to its loop too
-        if self._pacer is not None:
-            await self._pacer.acquire()
-        if self._free_now() is None:
-            await self._queue_for_slot(within)
+        pacer = self._pacers[lane]
+        if pacer is not None:
+            await pacer.acquire()
+        if self._free_now(lane) is None:
+            await self._queue_for_slot(within, lane)
         self._pending += 1
         return _LocalTicket(self)
 
