@@ -24,6 +24,7 @@ from aiohttp.hdrs import CONTENT_ENCODING
 from yarl import URL
 
 from ._local_throttle import (
+    BULK,
     INTERACTIVE,
     LaneThrottle,
     OverBudget,
@@ -142,7 +143,16 @@ class EarlyStart:
     through the same throttle uses it; ``release()`` gives it back if no attempt did.
     """
 
-    __slots__ = ("_lane", "_slot", "_taken_at", "_token", "_transport", "_within", "ticket")
+    __slots__ = (
+        "_lane",
+        "_slot",
+        "_taken_at",
+        "_token",
+        "_transport",
+        "_within",
+        "gated",
+        "ticket",
+    )
 
     def __init__(self, transport: AiohttpTransport, within: float, lane: str = INTERACTIVE) -> None:
         self._transport = transport
@@ -150,6 +160,7 @@ class EarlyStart:
         self._lane = lane
         self.ticket: Ticket | None = None
         self._slot = False  # holding a connection slot of the transport
+        self.gated = False  # and a place in the bulk lane's share of the connections
         self._taken_at = 0.0
         self._token: contextvars.Token[EarlyStart | None] | None = None
 
@@ -162,7 +173,7 @@ class EarlyStart:
         # The slot first, then the start: the order of every attempt. A row holding a start
         # while it waits for a slot could starve the attempts (retries, a token refresh)
         # that hold the slots and wait for a start.
-        await transport._semaphore.acquire()
+        self.gated = await transport._take_slot(self._lane)
         self._slot = True
         started = loop_time()
         try:
@@ -196,7 +207,7 @@ class EarlyStart:
     def _free_slot(self) -> None:
         if self._slot:
             self._slot = False
-            self._transport._semaphore.release()
+            self._transport._free_slot(self.gated)
 
     def release(self) -> None:
         """Give back what no attempt used (the start, the slot); stop offering them."""
@@ -279,6 +290,12 @@ class AiohttpTransport:
         self._stats = stats
         self._name = name
         self._semaphore = asyncio.Semaphore(concurrent_connections)
+        # Bulk attempts hold their connection while they wait for the quota: with three
+        # connections or more, one is kept from them so a person's call never queues
+        # behind an export's for a connection.
+        self._bulk_gate = (
+            asyncio.Semaphore(concurrent_connections - 1) if concurrent_connections >= 3 else None
+        )
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
@@ -292,6 +309,27 @@ class AiohttpTransport:
         ``within`` seconds, or None if its throttle cannot reserve a start ahead (a plain
         ``acquire()`` throttle)."""
         return None if self._reserve is None else EarlyStart(self, within, lane)
+
+    async def _take_slot(self, lane: str) -> bool:
+        """Wait for a connection slot for an attempt in ``lane``; True if it also took a
+        place in the bulk lane's share (give both back with :meth:`_free_slot`)."""
+        gate = self._bulk_gate if lane == BULK else None
+        if gate is None:
+            await self._semaphore.acquire()
+            return False
+        await gate.acquire()
+        try:
+            await self._semaphore.acquire()
+        except BaseException:
+            gate.release()
+            raise
+        return True
+
+    def _free_slot(self, gated: bool) -> None:
+        self._semaphore.release()
+        if gated:
+            assert self._bulk_gate is not None
+            self._bulk_gate.release()
 
     def _reserve_in(self, within: float, lane: str) -> Awaitable[Ticket]:
         """The throttle's reserve, in ``lane`` when the throttle has lanes."""
@@ -359,10 +397,11 @@ class AiohttpTransport:
         early = _EARLY_START.get()
         handed = early is not None and early.usable_by(self)
         if early is not None and handed:
+            gated = early.gated
             early_ticket = early.hand_over(loop_time())  # and with it, a connection slot
         else:
             early_ticket = None
-            await self._semaphore.acquire()
+            gated = await self._take_slot(request.lane)
         try:
             started = loop_time()
             if early_ticket is not None:
@@ -432,7 +471,7 @@ class AiohttpTransport:
                 if ticket is not None:
                     ticket.release()  # gives the start back only if never sent
         finally:
-            self._semaphore.release()
+            self._free_slot(gated)
 
     def _failed(self, exc: BaseException, method: str, path: str) -> TransportError:
         """The error for an attempt that got no answer, by whether the server may have it."""

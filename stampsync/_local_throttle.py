@@ -207,7 +207,8 @@ def estimate(
     """The :class:`Plan` for ``requests`` bulk starts through a sliding log of
     ``bulk_limit`` per ``span`` seconds, paced at ``limit``/``window`` in bursts of
     ``burst``, with ``connections`` in flight and each start holding its slot (and its
-    connection) for ``round_trip`` seconds."""
+    connection) for ``round_trip`` seconds. The bulk lane is paced at its own share,
+    ``bulk_limit`` per ``window``."""
     if isinstance(requests, bool) or not isinstance(requests, int) or requests < 0:
         raise ConfigurationError(f"requests must be an integer >= 0, got {requests!r}")
     if not (isinstance(round_trip, int | float) and 0 <= round_trip < math.inf):
@@ -216,7 +217,7 @@ def estimate(
         isinstance(connections, bool) or not isinstance(connections, int) or connections < 1
     ):
         raise ConfigurationError(f"connections must be a positive integer, got {connections!r}")
-    pace = limit / window
+    pace = bulk_limit / window
     # A start holds its slot from its grant until its answer: the log turns over once
     # per span plus a round trip.
     quota_rate = min(pace, bulk_limit / (span + round_trip))
@@ -266,6 +267,12 @@ def default_margin(seconds: float) -> float:
     server whose clock ticks coarsely or whose window is a little longer than it says.
     """
     return min(0.05, max(0.002, seconds * 0.001))
+
+
+def _pacer(rate: int, burst_share: float, seconds: float) -> AsyncLimiter:
+    """A pacer of ``rate`` starts per ``seconds``, in bursts of ``burst_share`` of them."""
+    burst = max(1, round(rate * burst_share))
+    return AsyncLimiter(burst, burst * seconds / rate)
 
 
 def check_lane(lane: object) -> str:
@@ -325,8 +332,9 @@ class LocalThrottle:
             be on the same scale as ``sleep``.
         sleep: what waits for the log; ``asyncio.sleep`` (loop time) by default.
         reserve: the fraction of the limit held for interactive starts (default 0.1,
-            at least one start): a bulk start never takes the last ``reserve`` slots
-            of a window. ``0`` turns the reserve off.
+            at least one start): a bulk start never takes the reserve's slots that
+            interactive starts left unused in the window (so bulk runs at most at L
+            less the unused reserve). ``0`` turns the reserve off.
 
     Waiters of a lane are served first come, first served: only the head waiter of each
     lane sleeps, and an interactive start never waits behind a bulk one.
@@ -358,6 +366,10 @@ class LocalThrottle:
         self._span = self._seconds + (default_margin(seconds) if margin is None else margin)
         self._starts: collections.deque[float] = collections.deque()
         self._pending = 0  # granted, not yet sent: each occupies the present of the log
+        # The interactive ones among them: what they use of the reserve is not held back
+        # from bulk (bulk runs at L less the *unused* reserve).
+        self._istarts: collections.deque[float] = collections.deque()
+        self._ipending = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         # One line per lane: an interactive caller never queues behind a bulk one.
         self._locks = {INTERACTIVE: asyncio.Lock(), BULK: asyncio.Lock()}
@@ -417,9 +429,15 @@ class LocalThrottle:
         # burst == limit: the log alone already allows that; skip the pacer's cost.
         # A pacer per lane: an interactive start must not wait in line behind bulk
         # starts the pacer holds back.
+        # The bulk lane is paced at its own share, L less the reserve, so its starts
+        # spread over the window instead of filling it early and leaving a gap at its
+        # end: a person's call then never waits longer than about S/L for a slot to age.
+        bulk = limit - self._held
         self._pacers = {
-            lane: AsyncLimiter(burst, burst * self._seconds / limit) if burst < limit else None
-            for lane in LANES
+            INTERACTIVE: AsyncLimiter(burst, burst * self._seconds / limit)
+            if burst < limit
+            else None,
+            BULK: _pacer(bulk, 0.0, self._seconds) if burst < limit else None,
         }
 
     def plan(
@@ -439,7 +457,7 @@ class LocalThrottle:
             bulk_limit=limit - self._held,
             window=self._seconds,
             span=self._span,
-            burst=max(1, round(limit * self._burst_share)),
+            burst=1 if self._pacers[BULK] is not None else limit,
             round_trip=round_trip,
             connections=connections,
         )
@@ -468,7 +486,10 @@ class LocalThrottle:
             self._probe_up(now)
             limit = self._effective
         if lane == BULK:
-            limit -= self._held
+            istarts = self._istarts
+            while istarts and istarts[0] <= horizon:
+                istarts.popleft()
+            limit -= max(0, self._held - len(istarts) - self._ipending)
             if self._queued[INTERACTIVE]:
                 # Interactive starts go first: look again once they have gone.
                 wait = max(wait, PENDING_POLL)
@@ -536,7 +557,11 @@ class LocalThrottle:
         if pacer is not None:
             await pacer.acquire()
         now = self._free_now(lane)
-        self._starts.append(now if now is not None else await self._queue_for_slot(None, lane))
+        if now is None:
+            now = await self._queue_for_slot(None, lane)
+        self._starts.append(now)
+        if lane == INTERACTIVE:
+            self._istarts.append(now)
 
     async def reserve(self, within: float | None = None, lane: str = INTERACTIVE) -> Ticket:
         """Wait until a start of ``lane`` fits; it counts as happening now until the
@@ -559,18 +584,26 @@ class LocalThrottle:
         if self._free_now(lane) is None:
             await self._queue_for_slot(within, lane)
         self._pending += 1
-        return _LocalTicket(self)
+        interactive = lane == INTERACTIVE
+        if interactive:
+            self._ipending += 1
+        return _LocalTicket(self, interactive)
 
-    def _sent(self) -> None:
+    def _sent(self, interactive: bool) -> None:
         self._pending -= 1
         now = self._clock()
         starts = self._starts
         if starts and starts[-1] > now:  # a fake clock in tests may hand out equal times
             now = starts[-1]
         starts.append(now)
+        if interactive:
+            self._ipending -= 1
+            self._istarts.append(now)
 
-    def _give_back(self) -> None:
+    def _give_back(self, interactive: bool) -> None:
         self._pending -= 1
+        if interactive:
+            self._ipending -= 1
 
     def seed(self, starts: collections.abc.Iterable[float]) -> None:
         """Count ``starts`` (times on this throttle's clock) as already made.
@@ -638,18 +671,19 @@ class LocalThrottle:
 class _LocalTicket:
     """A start held by a LocalThrottle until its request is sent (or given back)."""
 
-    __slots__ = ("_state", "_throttle")
+    __slots__ = ("_interactive", "_state", "_throttle")
 
-    def __init__(self, throttle: LocalThrottle) -> None:
+    def __init__(self, throttle: LocalThrottle, interactive: bool) -> None:
         self._throttle = throttle
+        self._interactive = interactive
         self._state = 0  # 0 held, 1 sent, 2 given back
 
     def sent(self) -> None:
         if self._state == 0:
             self._state = 1
-            self._throttle._sent()
+            self._throttle._sent(self._interactive)
 
     def release(self) -> None:
         if self._state == 0:
             self._state = 2
-            self._throttle._give_back()
+            self._throttle._give_back(self._interactive)

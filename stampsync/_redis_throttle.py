@@ -30,6 +30,7 @@ from aiolimiter import AsyncLimiter
 from yarl import URL
 
 from ._local_throttle import (
+    BULK,
     DEFAULT_RESERVE,
     INTERACTIVE,
     LANES,
@@ -50,7 +51,8 @@ from .errors import ConfigurationError, ThrottleUnavailableError
 
 log = logging.getLogger("stampsync")
 
-#: KEYS: log, cool-down, config, interactive queue, bulk queue, queue expiries, bulk tags.
+#: KEYS: log, cool-down, config, interactive queue, bulk queue, queue expiries, bulk tags,
+#: interactive log (the interactive starts of the log, to know what of the reserve is used).
 #: ARGV: limit, span (us), member prefix, seconds (us), probe (us), step, hold (us: a
 #: reserved start is scored that far ahead, so it counts as "now" until stamped, and ages
 #: out on its own if its process dies), lane, reserve fraction, waiter id, weight, starts
@@ -72,7 +74,9 @@ local limit = tonumber(ARGV[1])
 local span = tonumber(ARGV[2])
 local hold = tonumber(ARGV[7])
 for i = 14, #ARGV, 2 do
-  redis.call('ZADD', KEYS[1], 'XX', now - math.max(0, tonumber(ARGV[i + 1])), ARGV[i])
+  local stamped = now - math.max(0, tonumber(ARGV[i + 1]))
+  redis.call('ZADD', KEYS[1], 'XX', stamped, ARGV[i])
+  redis.call('ZADD', KEYS[8], 'XX', stamped, ARGV[i])
 end
 local cfg = redis.call('HMGET', KEYS[3], 'limit', 'seconds', 'effective', 'calm')
 if not cfg[1] then
@@ -97,9 +101,11 @@ end
 local me = ARGV[10]
 local q = KEYS[4]
 local cap = effective
+redis.call('ZREMRANGEBYSCORE', KEYS[8], '-inf', now - span)
 if bulk then
   q = KEYS[5]
-  cap = effective - held
+  -- The reserve held back is what interactive starts left unused in the window.
+  cap = effective - math.max(0, held - redis.call('ZCARD', KEYS[8]))
 end
 local gone = redis.call('ZRANGEBYSCORE', KEYS[6], '-inf', now)
 for _, w in ipairs(gone) do
@@ -135,8 +141,14 @@ if used < cap and not blocked then
   local n = math.min(tonumber(ARGV[12]), cap - used)
   for i = 1, n do
     redis.call('ZADD', KEYS[1], now + hold, ARGV[3] .. ':' .. i)
+    if not bulk then
+      redis.call('ZADD', KEYS[8], now + hold, ARGV[3] .. ':' .. i)
+    end
   end
   redis.call('PEXPIRE', KEYS[1], math.ceil((span + hold) / 1000) + 1000)
+  if not bulk then
+    redis.call('PEXPIRE', KEYS[8], math.ceil((span + hold) / 1000) + 1000)
+  end
   if bulk then
     local s = tag()
     redis.call('HSET', KEYS[3], 'v', s)
@@ -173,14 +185,16 @@ return 1
 #: What a stamp's back-dating leaves out of its measured age, in us (see _send_stamp).
 STAMP_AGE_MARGIN_US = 2000
 
-#: KEYS: log. ARGV: (member, age us) pairs. Stamps reserved starts with Redis's time now
-#: less ``age``, the time each stamp spent in this process after its answer came (if still
-#: there). Used only when no acquire comes soon enough to carry them.
+#: KEYS: log, interactive log. ARGV: (member, age us) pairs. Stamps reserved starts with
+#: Redis's time now less ``age``, the time each stamp spent in this process after its
+#: answer came (if still there). Used only when no acquire comes soon enough to carry them.
 SENT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 for i = 1, #ARGV, 2 do
-  redis.call('ZADD', KEYS[1], 'XX', now - math.max(0, tonumber(ARGV[i + 1])), ARGV[i])
+  local stamped = now - math.max(0, tonumber(ARGV[i + 1]))
+  redis.call('ZADD', KEYS[1], 'XX', stamped, ARGV[i])
+  redis.call('ZADD', KEYS[2], 'XX', stamped, ARGV[i])
 end
 return 1
 """
@@ -302,7 +316,8 @@ class RedisThrottle:
             expire two minutes after the key was last used.
         reserve: the fraction of the limit held for interactive starts (default 0.1, at
             least one start; ``0`` turns it off): no bulk start of any process on the key
-            takes the last ``reserve`` slots of a window. Give every process the same.
+            takes the reserve's slots that interactive starts left unused in the window.
+            Give every process the same.
         weight: this process's share of the bulk lane against the other processes on the
             key: two campaigns at weights 1 and 1 split it evenly whatever their
             concurrency, at 2 and 1 two to one.
@@ -394,6 +409,7 @@ class RedisThrottle:
             f"stampsync:{tag}:wait:until",
         ]
         self._tags_key = f"stampsync:{tag}:tags"
+        self._ilog_key = f"stampsync:{tag}:log:interactive"
         self._pause_key = f"stampsync:{tag}:pause"
         self._strikes_key = f"stampsync:{tag}:strikes"
         self._config_key = f"stampsync:{tag}:config"
@@ -446,10 +462,14 @@ class RedisThrottle:
         # Paced over the window plus its margin: the log's own rate, so a paced start
         # finds room in Redis at its first call. One pacer per lane: an interactive start
         # must not wait in line behind the bulk starts a pacer holds back.
+        # The bulk lane at its own share (L less the reserve), one start at a time: its
+        # starts then spread over the window, and a person's call waits at most about
+        # S/L for the next slot to age (bursts would leave a gap at the window's end).
         burst = max(1, limit // 10)
+        bulk = limit - reserve_slots(limit, self._reserve_fraction)
         self._pacers = {
-            lane: AsyncLimiter(burst, burst * self._span / limit) if burst < limit else None
-            for lane in LANES
+            INTERACTIVE: AsyncLimiter(burst, burst * self._span / limit) if burst < limit else None,
+            BULK: AsyncLimiter(1, self._span / bulk) if burst < limit else None,
         }
 
     @property
@@ -479,7 +499,7 @@ class RedisThrottle:
             bulk_limit=limit - reserve_slots(limit, self._reserve_fraction),
             window=self._seconds,
             span=self._span,
-            burst=max(1, limit // 10),
+            burst=1 if self._pacers[BULK] is not None else limit,
             round_trip=round_trip,
             connections=connections,
         )
@@ -616,6 +636,7 @@ class RedisThrottle:
                                 self._config_key,
                                 *self._queue_keys,
                                 self._tags_key,
+                                self._ilog_key,
                             ],
                             args=[
                                 self._limit,
@@ -720,7 +741,7 @@ class RedisThrottle:
             args = self._carried()
             try:
                 self.redis_calls += 1
-                await self._sent_script(keys=[self._log_key], args=args)
+                await self._sent_script(keys=[self._log_key, self._ilog_key], args=args)
             except self._errors as exc:
                 # The starts keep their reserved score, a window ahead: safe, only slower.
                 log.debug("could not stamp starts on %r: %s", self.key, type(exc).__name__)

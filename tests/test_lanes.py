@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from aiohttp import web
 
 from stampsync import StampedClient, StampsClient
 from stampsync.errors import ConfigurationError
@@ -13,6 +14,7 @@ from stampsync.stamps import StampAward
 from stampsync.testing import HTTPRequest, HTTPResponse, MockTransport, max_in_window
 from stampsync.throttle import LocalThrottle
 from tests._clock import FakeLoopTime
+from tests._server import RecordingServer
 
 
 async def test_bulk_never_takes_the_reserved_slots_of_a_window(clock: FakeLoopTime) -> None:
@@ -33,6 +35,24 @@ async def test_bulk_never_takes_the_reserved_slots_of_a_window(clock: FakeLoopTi
     for _ in range(2):
         (await throttle.reserve(lane="interactive")).sent()
     assert loop.time() == granted_at
+
+
+async def test_bulk_runs_at_the_limit_less_only_the_unused_reserve(clock: FakeLoopTime) -> None:
+    loop = asyncio.get_running_loop()
+    throttle = LocalThrottle(10, 1.0, burst=10, reserve=0.3)  # 3 starts held
+    t0 = loop.time()
+    for _ in range(2):  # a person used two of the three
+        (await throttle.reserve(lane="interactive")).sent()
+    for _ in range(7):  # bulk may take 10 - 2 - 1 unused
+        (await throttle.reserve(lane="bulk")).sent()
+    assert loop.time() == t0
+    late = asyncio.ensure_future(throttle.reserve(lane="bulk"))
+    await asyncio.sleep(0.5)
+    assert not late.done()  # the last unused slot stays a person's
+    (await throttle.reserve(lane="interactive")).sent()
+    assert loop.time() - t0 == pytest.approx(0.5)
+    (await late).sent()
+    assert loop.time() - t0 == pytest.approx(1.002)  # once the first start aged out
 
 
 async def test_interactive_starts_go_ahead_of_waiting_bulk_starts(clock: FakeLoopTime) -> None:
@@ -182,3 +202,34 @@ async def test_client_plan_uses_the_learned_limit_and_the_measured_round_trip() 
     assert (before.limit, after.limit) == (100, 50)
     assert after.bulk_limit == 45
     assert after.seconds > 1.9 * before.seconds
+
+
+async def test_a_persons_call_never_queues_for_a_connection_behind_bulk_calls(
+    server: RecordingServer,
+) -> None:
+    async def customer(request: web.Request, n: int) -> web.StreamResponse:
+        return web.json_response({"id": 1, "email": "c@x.co"})
+
+    server.responder = customer
+    loop = asyncio.get_running_loop()
+    async with StampedClient(
+        "pub",
+        "key",
+        "1",
+        api_url=server.url,
+        throttle_limit=10,
+        throttle_seconds=60,
+        throttle_reserve=0.2,
+        concurrent_connections=3,
+    ) as c:
+        bulk = c.with_options(lane="bulk")
+        # Paced at one start per 6 s: the bulk calls hold connections while they wait.
+        waiting = [asyncio.ensure_future(bulk.customers.get(1)) for _ in range(20)]
+        await asyncio.sleep(1.0)
+        assert len(server.arrivals) == 1
+        asked = loop.time()
+        await c.customers.get(2)
+        assert loop.time() - asked < 0.1  # not the ~5 s until a bulk call lets one go
+        for task in waiting:
+            task.cancel()
+        await asyncio.gather(*waiting, return_exceptions=True)
