@@ -9,6 +9,7 @@ import pytest
 from aiohttp import web
 
 from stampsync import StampedClient, StampsClient
+from stampsync.cli._common import announce_plan
 from stampsync.errors import ConfigurationError
 from stampsync.stamps import StampAward
 from stampsync.testing import HTTPRequest, HTTPResponse, MockTransport, max_in_window
@@ -233,3 +234,15 @@ async def test_a_persons_call_never_queues_for_a_connection_behind_bulk_calls(
         for task in waiting:
             task.cancel()
         await asyncio.gather(*waiting, return_exceptions=True)
+
+
+async def test_the_cli_announces_the_plan_before_a_long_batch_only(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    client = StampsClient("token", throttle_limit=500, throttle_seconds=60)
+    plan = await announce_plan(client, 3000)
+    said = capsys.readouterr().err
+    assert said.startswith("plan: 3000 requests: about 7 min at 450 per 60 s")
+    assert plan.seconds == pytest.approx(400, rel=0.01)
+    await announce_plan(client, 20)  # a few seconds: nothing to announce
+    assert capsys.readouterr().err == ""
