@@ -430,7 +430,9 @@ class RedisThrottle:
         self._stamps: list[tuple[str, int]] = []
         self._flush: asyncio.TimerHandle | None = None
         self._fallback = (
-            LocalThrottle(max(1, limit // fallback_processes), seconds)
+            LocalThrottle(
+                max(1, limit // fallback_processes), seconds, reserve=self._reserve_fraction
+            )
             if fallback_processes
             else None
         )
