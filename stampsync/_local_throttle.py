@@ -429,15 +429,19 @@ class LocalThrottle:
         # burst == limit: the log alone already allows that; skip the pacer's cost.
         # A pacer per lane: an interactive start must not wait in line behind bulk
         # starts the pacer holds back.
-        # The bulk lane is paced at its own share, L less the reserve, so its starts
-        # spread over the window instead of filling it early and leaving a gap at its
-        # end: a person's call then never waits longer than about S/L for a slot to age.
+        # With a reserve, the bulk lane is paced at its own share (L less the reserve),
+        # one start at a time, so its starts spread over the window instead of filling
+        # it early and leaving a gap at its end: a person's call then waits about S/L at
+        # most for a slot to age. (One at a time loses the timer's lateness, 2-3 % of
+        # the bulk rate; without a reserve there is nobody to make room for.)
         bulk = limit - self._held
         self._pacers = {
             INTERACTIVE: AsyncLimiter(burst, burst * self._seconds / limit)
             if burst < limit
             else None,
-            BULK: _pacer(bulk, 0.0, self._seconds) if burst < limit else None,
+            BULK: _pacer(bulk, self._burst_share if not self._held else 0.0, self._seconds)
+            if burst < limit
+            else None,
         }
 
     def plan(
@@ -457,7 +461,7 @@ class LocalThrottle:
             bulk_limit=limit - self._held,
             window=self._seconds,
             span=self._span,
-            burst=1 if self._pacers[BULK] is not None else limit,
+            burst=max(1, round(limit * self._burst_share)) if not self._held else 1,
             round_trip=round_trip,
             connections=connections,
         )

@@ -464,14 +464,18 @@ class RedisThrottle:
         # Paced over the window plus its margin: the log's own rate, so a paced start
         # finds room in Redis at its first call. One pacer per lane: an interactive start
         # must not wait in line behind the bulk starts a pacer holds back.
-        # The bulk lane at its own share (L less the reserve), one start at a time: its
-        # starts then spread over the window, and a person's call waits at most about
-        # S/L for the next slot to age (bursts would leave a gap at the window's end).
+        # With a reserve, the bulk lane at its own share (L less the reserve), one start
+        # at a time: its starts then spread over the window, and a person's call waits
+        # about S/L at most for the next slot to age (bursts would leave a gap at the
+        # window's end).
         burst = max(1, limit // 10)
         bulk = limit - reserve_slots(limit, self._reserve_fraction)
+        bulk_burst = burst if bulk == limit else 1  # no reserve: nobody to make room for
         self._pacers = {
             INTERACTIVE: AsyncLimiter(burst, burst * self._span / limit) if burst < limit else None,
-            BULK: AsyncLimiter(1, self._span / bulk) if burst < limit else None,
+            BULK: AsyncLimiter(bulk_burst, bulk_burst * self._span / bulk)
+            if burst < limit
+            else None,
         }
 
     @property
@@ -495,13 +499,14 @@ class RedisThrottle:
         the key (as this process last saw it) less the reserve, if this process had the
         bulk lane to itself (see :class:`~stampsync.throttle.Plan`)."""
         limit = self.effective_limit
+        bulk = limit - reserve_slots(limit, self._reserve_fraction)
         return estimate(
             requests,
             limit=limit,
-            bulk_limit=limit - reserve_slots(limit, self._reserve_fraction),
+            bulk_limit=bulk,
             window=self._seconds,
             span=self._span,
-            burst=1 if self._pacers[BULK] is not None else limit,
+            burst=1 if bulk < limit else max(1, limit // 10),
             round_trip=round_trip,
             connections=connections,
         )
