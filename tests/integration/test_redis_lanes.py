@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from stampsync._local_throttle import OverBudget
 from stampsync.errors import ConfigurationError
 from stampsync.testing import max_in_window
 from stampsync.throttle import RedisThrottle
@@ -79,6 +80,25 @@ async def test_an_interactive_start_goes_ahead_of_bulk_starts_waiting_in_another
         await start(bot, "person", "interactive")
         assert order == ["person"]
         await asyncio.gather(*bulk)
+
+
+async def test_a_slot_freed_while_a_person_waits_is_never_a_bulk_start(redis_url: str) -> None:
+    def one() -> RedisThrottle:
+        return RedisThrottle(redis_url, key="held", limit=4, seconds=2, reserve=0.25)
+
+    async with contextlib.AsyncExitStack() as stack:
+        # Each a process of its own (a fresh pacer): the window fills at once.
+        campaign, bot, *fillers = [await stack.enter_async_context(one()) for _ in range(6)]
+        for filler in fillers:
+            (await filler.reserve()).sent()
+        person = asyncio.ensure_future(bot.reserve(lane="interactive"))
+        await asyncio.sleep(0.1)
+        assert await bot._redis.zcard("stampsync:{held}:wait:interactive") == 1
+        # A slot frees while the person sleeps until the window moves on.
+        await bot._redis.zpopmin("stampsync:{held}:log")
+        with pytest.raises(OverBudget):
+            await campaign.reserve(within=0.001, lane="bulk")
+        await _drain([person])  # type: ignore[list-item]
 
 
 async def _share(throttle: RedisThrottle, in_flight: int, until: float, count: list[int]) -> None:
