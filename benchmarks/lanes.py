@@ -5,13 +5,14 @@
    ``customers.get`` every 0.25 s through ``with_options(lane="interactive")``. Measured:
    the bot's slowest call against S/L plus its idle round trip (reported) and against
    S/(L - reserve) plus the margin and the round trip (asserted: the bulk lane's starts
-   are that far apart, so a slot ages at least that often), the export's sustained
+   are that far apart, so a slot ages at least that often; through Redis plus the 10 ms
+   a waiter takes to look again at a start not yet stamped), the export's sustained
    rate against L/S, the most arrivals in any window, 429s.
 2. The same across two processes on one ``RedisThrottle`` key (the export in one, the
    bot in the other).
 3. Fair shares: two processes in the bulk lane of one key, with 4 and 40 starts in flight.
 4. The planner: ``client.plan(n)`` against the measured time of an n-request export at
-   L=100/S=2 (3,000 requests; 600 with ``--quick``).
+   L=100/S=2 (3,000 requests; 300 with ``--quick``).
 
 Run: ``python -m benchmarks.lanes [--quick] [--json PATH]``. Every bound of issue 29 is
 asserted here, with its tolerance, not in the default test suite.
@@ -108,13 +109,20 @@ async def bot(c: StampedClient, start_at: float, stop_at: float) -> dict[str, An
 
 
 def verdict(
-    sb_arrivals: list[float], counters: dict[str, int], ex: dict[str, Any], b: Any
+    sb_arrivals: list[float],
+    counters: dict[str, int],
+    ex: dict[str, Any],
+    b: Any,
+    shared: bool,
 ) -> dict[str, Any]:
     calls = b["calls"]
     bound = SECONDS / LIMIT + b["idle_round_trip"]
     # What the bulk lane's pacing allows: its starts are spaced S/(L - reserve) apart, so
-    # a slot ages at least that often (plus the log's margin).
+    # a slot ages at least that often (plus the log's margin). Through Redis, a slot
+    # held by a start not yet stamped is looked at again every 10 ms.
     paced = SECONDS / (LIMIT - reserve_slots(LIMIT, 0.1)) + default_margin(SECONDS)
+    if shared:
+        paced += 0.01
     return {
         "bot_call_times_s": [round(c, 4) for c in calls],
         "bot_idle_s": [round(c, 4) for c in b["idle"]],
@@ -163,7 +171,7 @@ async def bot_beside_export(pages: int, redis_url: str | None) -> dict[str, Any]
             ex, b = [json.loads((await p.communicate())[0]) for p in procs]
         arrivals = await sb.arrivals()
         counters = await sb.counters()
-    return verdict(arrivals, counters, ex, b)
+    return verdict(arrivals, counters, ex, b, redis_url is not None)
 
 
 async def worker(
@@ -257,7 +265,7 @@ async def main(quick: bool) -> dict[str, Any]:
             "two_processes_redis": await bot_beside_export(pages, url),
             "fair_shares": await fair_shares(url, 3.0 if quick else 10.0),
         }
-    result["planner"] = await planner(600 if quick else 3000)
+    result["planner"] = await planner(300 if quick else 3000)
     return result
 
 

@@ -199,6 +199,8 @@ end
 return 1
 """
 
+#: How soon a bulk waiter asks again when its slot is held by a start not yet stamped.
+PENDING_RECHECK = 0.01
 #: Seconds a stamp waits for an acquire to carry it before it is sent on its own.
 STAMP_CARRY_WAIT = 0.002
 #: Most starts one call may ask for, for the waiters queued behind the head.
@@ -694,8 +696,9 @@ class RedisThrottle:
                     wait = int(answer[1]) / 1_000_000
                     if verdict == 1 and wait > self._span:
                         # The slot to free is a start reserved but not yet stamped: it
-                        # will be stamped (or age out) soon; ask again shortly instead.
-                        wait = max(PENDING_POLL, 0.01)
+                        # will be stamped (or age out) soon; ask again shortly instead
+                        # (sooner for a person waiting than for a batch).
+                        wait = PENDING_POLL if lane == INTERACTIVE else PENDING_RECHECK
                     if deadline is not None and loop_time() + wait > deadline:
                         raise OverBudget(wait)
                     await asyncio.sleep(wait)
