@@ -5,8 +5,8 @@
    ``customers.get`` every 0.25 s through ``with_options(lane="interactive")``. Measured:
    the bot's slowest call against S/L plus its idle round trip (reported) and against
    S/(L - reserve) plus the margin and the round trip (asserted: the bulk lane's starts
-   are that far apart, so a slot ages at least that often; through Redis plus the 10 ms
-   a waiter takes to look again at a start not yet stamped), the export's sustained
+   are that far apart, so a slot ages at least that often; through Redis 10 ms more, for
+   the other process's stamps and the waiter's polls), the export's sustained
    rate against L/S, the most arrivals in any window, 429s.
 2. The same across two processes on one ``RedisThrottle`` key (the export in one, the
    bot in the other).
@@ -118,8 +118,9 @@ def verdict(
     calls = b["calls"]
     bound = SECONDS / LIMIT + b["idle_round_trip"]
     # What the bulk lane's pacing allows: its starts are spaced S/(L - reserve) apart, so
-    # a slot ages at least that often (plus the log's margin). Through Redis, a slot
-    # held by a start not yet stamped is looked at again every 10 ms.
+    # a slot ages at least that often (plus the log's margin). Through Redis, 10 ms more:
+    # the other process stamps its starts on its next call to Redis (or within 2 ms, its
+    # loop permitting), and a waiting person looks again every 2 ms.
     paced = SECONDS / (LIMIT - reserve_slots(LIMIT, 0.1)) + default_margin(SECONDS)
     if shared:
         paced += 0.01

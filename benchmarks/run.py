@@ -193,8 +193,8 @@ def lanes_section(r: dict[str, Any]) -> list[str]:
         '0.25 s through `with_options(lane="interactive")` (default reserve: 3 starts). '
         "Bounds for the bot's slowest call: S/L plus its idle round trip (the goal), and "
         "S/(L - reserve) plus the margin and the round trip (the spacing of the bulk "
-        "lane's paced starts; through Redis 10 ms more, the poll on a start not yet "
-        "stamped; asserted) (`benchmarks/lanes.py`).",
+        "lane's paced starts; through Redis 10 ms more, for the other process's stamps "
+        "and the waiter's polls; asserted) (`benchmarks/lanes.py`).",
         "",
         "| setup | bot slowest / median | S/L + trip | paced bound | export vs L/S "
         "| max in a window | 429s |",
