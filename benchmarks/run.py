@@ -35,6 +35,7 @@ BENCHMARKS = [
     "decode",
     "mass_awards",
     "redis_throttle",
+    "lanes",
     "fleet",
     "sandbox_rate",
 ]
@@ -180,6 +181,47 @@ def conditions_rows(result: dict[str, Any] | None) -> list[str]:
         f"| {r['rate_vs_server']:.3f} |"
         for r in result["results"]
     ]
+
+
+def lanes_section(r: dict[str, Any]) -> list[str]:
+    """A bot beside a campaign on one quota, fair shares and the planner (issue 29)."""
+    lines = [
+        "## 6a. Lanes: a bot beside a campaign",
+        "",
+        "An export fills L = 30 per S = 1 s (10 pages ahead, 8 connections, the bulk lane) "
+        "against a strict sandbox in its own process; a bot calls `customers.get` every "
+        '0.25 s through `with_options(lane="interactive")` (default reserve: 3 starts). '
+        "Bounds for the bot's slowest call: S/L plus its idle round trip (the goal), and "
+        "S/(L - reserve) plus the margin and the round trip (the spacing of the bulk "
+        "lane's paced starts; through Redis 10 ms more, for the other process's stamps "
+        "and the waiter's polls; asserted) (`benchmarks/lanes.py`).",
+        "",
+        "| setup | bot slowest / median | S/L + trip | paced bound | export vs L/S "
+        "| max in a window | 429s |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, label in (
+        ("one_process", "one process, LocalThrottle"),
+        ("two_processes_redis", "two processes, one RedisThrottle key"),
+    ):
+        b = r[name]
+        lines.append(
+            f"| {label} | {b['bot_slowest_s'] * 1000:.1f} / {b['bot_median_s'] * 1000:.1f} ms "
+            f"| {b['bot_bound_s'] * 1000:.1f} ms | {b['bot_bound_paced_s'] * 1000:.1f} ms "
+            f"| {b['export_rate_vs_limit']:.3f} | "
+            f"{b['max_in_window']} | {b['rate_limited_429']} |"
+        )
+    fair, plan = r["fair_shares"], r["planner"]
+    lines += [
+        "",
+        f"Fair shares: two bulk processes on one key with {fair['in_flight'][0]} and "
+        f"{fair['in_flight'][1]} starts in flight got {fair['starts'][0]} and "
+        f"{fair['starts'][1]} starts ({fair['difference']:.1%} apart). The planner: "
+        f"`client.plan({plan['requests']})` said {plan['plan_s']} s, the export took "
+        f"{plan['measured_s']} s ({plan['error']:.1%} off; L = 100 per 2 s).",
+        "",
+    ]
+    return lines
 
 
 def render(results: Path, page: Path, img: Path) -> None:
@@ -343,14 +385,21 @@ def render(results: Path, page: Path, img: Path) -> None:
             f"| acquire, one task, loopback: p50 / mean | {ov['redis_p50_us']} / "
             f"{ov['redis_mean_us']} µs (LocalThrottle: {ov['local_mean_us']} µs) |",
             f"| Redis round trips per acquire | {ov['round_trips_per_acquire']} |",
-            f"| acquires/s, one process (32 tasks) | {r['one_process_acquires_per_s']:,} |",
-            f"| acquires/s, four processes | {r['four_processes_acquires_per_s']:,} |",
+            f"| starts/s, one process (32 tasks; reserve, then sent) | "
+            f"{r['one_process_acquires_per_s']:,} |",
+            f"| Redis round trips per start, the stamp carried on the next call | "
+            f"{r.get('round_trips_per_start', 'n/a')} |",
+            f"| starts/s, four processes | {r['four_processes_acquires_per_s']:,} |",
             f"| {c['processes']} processes at {c['limit']} / {c['seconds']:g} s: max in "
             f"any window | {c['max_in_window']} |",
             f"| ... 429s / sustained vs L/S | {c['rate_limited_429']} / "
             f"{c['sustained_vs_limit']:.3f} |",
             "",
         ]
+
+    lanes = load(results, "lanes")
+    if lanes:
+        lines += lanes_section(lanes)
 
     f = load(results, "fleet")
     if f:

@@ -13,6 +13,8 @@ from ._auth import AuthScheme
 from ._endpoint import Endpoint
 from ._events import Hooks
 from ._http import AiohttpTransport, EarlyStart, HTTPTransport
+from ._lanes import task_lane
+from ._local_throttle import DEFAULT_RESERVE, LaneThrottle, Plan, estimate
 from ._options import CallSettings, ClientOptions, ClientSettings, check_channel
 from ._request import Request
 from ._retry import RetryPolicy
@@ -33,6 +35,7 @@ PER_CALL_SETTINGS = frozenset(
         "concurrent_batch_executions",
         "max_stamps",
         "max_value",
+        "lane",
     }
 )
 #: The settings of the shared connections and quota (refused by ``with_options``).
@@ -65,7 +68,11 @@ class BaseClient:
         # A throttle the client made itself (from STAMPSYNC_REDIS_URL) is closed with it.
         self._owned_throttle = owned_throttle
         throttle: Throttle = options.throttle or LocalThrottle(
-            options.throttle_limit, options.throttle_seconds
+            options.throttle_limit,
+            options.throttle_seconds,
+            reserve=DEFAULT_RESERVE
+            if options.throttle_reserve is None
+            else options.throttle_reserve,
         )
         stats = TransportStats()
         http: HTTPTransport = options.transport or AiohttpTransport(
@@ -93,6 +100,7 @@ class BaseClient:
             max_retry_after=float(options.max_retry_after),
             hooks=Hooks(options.hooks),
             more_auth=more_auth,
+            lane=options.lane,
         )
         check_channel(self._transport.base_url, options)
         self._owns_transport = True
@@ -117,11 +125,37 @@ class BaseClient:
         """Counters: attempts, retries, 429s seen, seconds spent waiting for the throttle."""
         return self._transport.stats
 
+    async def plan(self, requests: int, *, round_trip: float | None = None) -> Plan:
+        """An estimate of the time ``requests`` bulk requests take through this client:
+        at the throttle's limit in force (learned from 429s) less its reserve, with
+        ``concurrent_connections`` in flight, each holding its slot for ``round_trip``
+        seconds (default: the round trip measured so far, 0 before any). Its
+        ``limited_by`` says what sets the pace: the quota, the connections or the round
+        trip (see :class:`~stampsync.throttle.Plan`).
+        """
+        trip = self.stats.round_trip if round_trip is None else round_trip
+        throttle = self.throttle
+        connections = self.options.concurrent_connections
+        if isinstance(throttle, LaneThrottle):
+            return throttle.plan(requests, round_trip=trip, connections=connections)
+        # A throttle without lanes or a plan: its limit, no reserve, no pacing known.
+        return estimate(
+            requests,
+            limit=throttle.limit,
+            bulk_limit=throttle.limit,
+            window=throttle.seconds,
+            span=throttle.seconds,
+            burst=throttle.limit,
+            round_trip=trip,
+            connections=connections,
+        )
+
     def with_options(self, **changes: Unpack[CallSettings]) -> Self:
         """A client sharing this one's connections, throttle and credentials, with
         ``timeout``, ``max_retries``, ``retry_budget``, ``concurrent_batch_executions``,
-        ``hooks``, ``max_stamps`` or ``max_value`` changed (for one slow call, or one
-        large award). It lives as long as this client: close this one.
+        ``hooks``, ``max_stamps``, ``max_value`` or ``lane`` changed (for one slow call,
+        one large award, or a bot's calls that must go ahead of a campaign's, say). It
+        lives as long as this client: close this one.
 
         ``hooks`` are added after this client's hooks, so its tracing goes on;
         ``replace_hooks=True`` keeps only the ones given.
@@ -143,6 +177,7 @@ class BaseClient:
             timeout=options.timeout,
             retry=RetryPolicy(max_retries=options.max_retries, budget=float(options.retry_budget)),
             hooks=Hooks(options.hooks),
+            lane=options.lane,
         )
         other._owns_transport = False
         other._bind_sections()
@@ -179,7 +214,8 @@ class BaseClient:
         http = self._transport.http
         if not isinstance(http, AiohttpTransport):
             return None
-        return http.early_start(self._transport.retry.budget)
+        transport = self._transport
+        return http.early_start(transport.retry.budget, transport.lane or task_lane())
 
     def _send(self, request: Request, into: type[T]) -> Coroutine[Any, Any, T]:
         return self._transport.send(request, into)

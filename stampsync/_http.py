@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import contextvars
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from ssl import SSLContext
 from typing import Protocol, runtime_checkable
 
@@ -23,7 +23,15 @@ import msgspec
 from aiohttp.hdrs import CONTENT_ENCODING
 from yarl import URL
 
-from ._local_throttle import OverBudget, SendStampingThrottle, Throttle, Ticket
+from ._local_throttle import (
+    BULK,
+    INTERACTIVE,
+    LaneThrottle,
+    OverBudget,
+    SendStampingThrottle,
+    Throttle,
+    Ticket,
+)
 from .errors import (
     CertificateError,
     ClientStateError,
@@ -49,6 +57,8 @@ class HTTPRequest(msgspec.Struct, frozen=True):
             spent; a throttle wait that would end later is refused, not waited out.
         path_template: the endpoint's path template (no personal data): what errors
             and logs name, never the filled path.
+        lane: the throttle lane this attempt waits in: ``"interactive"`` (may use the
+            reserve) or ``"bulk"``.
     """
 
     method: str
@@ -58,6 +68,7 @@ class HTTPRequest(msgspec.Struct, frozen=True):
     timeout: float
     deadline: float
     path_template: str = ""
+    lane: str = INTERACTIVE
 
     def __repr__(self) -> str:
         return f"HTTPRequest({self.method} {self.path_template or self.url.path})"
@@ -157,13 +168,24 @@ class EarlyStart:
     through the same throttle uses it; ``release()`` gives it back if no attempt did.
     """
 
-    __slots__ = ("_slot", "_taken_at", "_token", "_transport", "_within", "ticket")
+    __slots__ = (
+        "_lane",
+        "_slot",
+        "_taken_at",
+        "_token",
+        "_transport",
+        "_within",
+        "gated",
+        "ticket",
+    )
 
-    def __init__(self, transport: AiohttpTransport, within: float) -> None:
+    def __init__(self, transport: AiohttpTransport, within: float, lane: str = INTERACTIVE) -> None:
         self._transport = transport
         self._within = within
+        self._lane = lane
         self.ticket: Ticket | None = None
         self._slot = False  # holding a connection slot of the transport
+        self.gated = False  # and a place in the bulk lane's share of the connections
         self._taken_at = 0.0
         self._token: contextvars.Token[EarlyStart | None] | None = None
 
@@ -171,17 +193,16 @@ class EarlyStart:
         """Wait for a connection slot, then the start, at most ``within`` seconds (the
         call's retry budget); ``what`` names the operation in a refusal."""
         transport = self._transport
-        reserve = transport._reserve
-        assert reserve is not None  # made only for a throttle that reserves
+        assert transport._reserve is not None  # made only for a throttle that reserves
         loop_time = asyncio.get_running_loop().time
         # The slot first, then the start: the order of every attempt. A row holding a start
         # while it waits for a slot could starve the attempts (retries, a token refresh)
         # that hold the slots and wait for a start.
-        await transport._semaphore.acquire()
+        self.gated = await transport._take_slot(self._lane)
         self._slot = True
         started = loop_time()
         try:
-            self.ticket = await reserve(self._within)
+            self.ticket = await transport._reserve_in(self._within, self._lane)
         except OverBudget as over:
             self._free_slot()
             raise QuotaWaitError("", what, over.wait) from None
@@ -211,7 +232,7 @@ class EarlyStart:
     def _free_slot(self) -> None:
         if self._slot:
             self._slot = False
-            self._transport._semaphore.release()
+            self._transport._free_slot(self.gated)
 
     def release(self) -> None:
         """Give back what no attempt used (the start, the slot); stop offering them."""
@@ -252,6 +273,11 @@ _EARLY_START: contextvars.ContextVar[EarlyStart | None] = contextvars.ContextVar
 class AttemptStats(Protocol):
     attempts: int
     throttle_wait: float
+    round_trip: float
+
+
+#: The weight of the latest round trip in the moving average.
+ROUND_TRIP_WEIGHT = 0.1
 
 
 class AiohttpTransport:
@@ -280,6 +306,8 @@ class AiohttpTransport:
     ) -> None:
         self.throttle = throttle
         self._reserve = throttle.reserve if isinstance(throttle, SendStampingThrottle) else None
+        # A throttle without lanes is asked as before; every request is then alike.
+        self._lanes = isinstance(throttle, LaneThrottle)
         self.concurrent_connections = concurrent_connections
         self._timeout = timeout
         self._client_timeout = aiohttp.ClientTimeout(total=timeout, sock_connect=timeout)
@@ -287,6 +315,12 @@ class AiohttpTransport:
         self._stats = stats
         self._name = name
         self._semaphore = asyncio.Semaphore(concurrent_connections)
+        # Bulk attempts hold their connection while they wait for the quota: with three
+        # connections or more, one is kept from them so a person's call never queues
+        # behind an export's for a connection.
+        self._bulk_gate = (
+            asyncio.Semaphore(concurrent_connections - 1) if concurrent_connections >= 3 else None
+        )
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
@@ -295,11 +329,40 @@ class AiohttpTransport:
         self._trust_env = trust_env
         self._trace_configs = list(trace_configs)
 
-    def early_start(self, within: float) -> EarlyStart | None:
-        """An :class:`EarlyStart` for this transport that waits at most ``within``
-        seconds, or None if its throttle cannot reserve a start ahead (a plain
+    def early_start(self, within: float, lane: str = INTERACTIVE) -> EarlyStart | None:
+        """An :class:`EarlyStart` in ``lane`` for this transport that waits at most
+        ``within`` seconds, or None if its throttle cannot reserve a start ahead (a plain
         ``acquire()`` throttle)."""
-        return None if self._reserve is None else EarlyStart(self, within)
+        return None if self._reserve is None else EarlyStart(self, within, lane)
+
+    async def _take_slot(self, lane: str) -> bool:
+        """Wait for a connection slot for an attempt in ``lane``; True if it also took a
+        place in the bulk lane's share (give both back with :meth:`_free_slot`)."""
+        gate = self._bulk_gate if lane == BULK else None
+        if gate is None:
+            await self._semaphore.acquire()
+            return False
+        await gate.acquire()
+        try:
+            await self._semaphore.acquire()
+        except BaseException:
+            gate.release()
+            raise
+        return True
+
+    def _free_slot(self, gated: bool) -> None:
+        self._semaphore.release()
+        if gated:
+            assert self._bulk_gate is not None
+            self._bulk_gate.release()
+
+    def _reserve_in(self, within: float, lane: str) -> Awaitable[Ticket]:
+        """The throttle's reserve, in ``lane`` when the throttle has lanes."""
+        reserve = self._reserve
+        assert reserve is not None
+        if self._lanes:
+            return reserve(within, lane)  # type: ignore[call-arg]
+        return reserve(within)
 
     async def open(self) -> None:
         if self._closed:
@@ -359,10 +422,11 @@ class AiohttpTransport:
         early = _EARLY_START.get()
         handed = early is not None and early.usable_by(self)
         if early is not None and handed:
+            gated = early.gated
             early_ticket = early.hand_over(loop_time())  # and with it, a connection slot
         else:
             early_ticket = None
-            await self._semaphore.acquire()
+            gated = await self._take_slot(request.lane)
         try:
             started = loop_time()
             if early_ticket is not None:
@@ -372,13 +436,15 @@ class AiohttpTransport:
                 ticket = None
             else:
                 try:
-                    ticket = await self._reserve(request.deadline - started)
+                    ticket = await self._reserve_in(request.deadline - started, request.lane)
                 except OverBudget as over:
                     raise QuotaWaitError(method, where, over.wait) from None
             waited = loop_time() - started
-            self._stats.attempts += 1
-            self._stats.throttle_wait += waited
+            stats = self._stats
+            stats.attempts += 1
+            stats.throttle_wait += waited
             answered = False
+            leaving = loop_time()
             try:
                 async with session.request(
                     method,
@@ -389,6 +455,11 @@ class AiohttpTransport:
                     allow_redirects=False,
                 ) as response:
                     answered = True
+                    trip = loop_time() - leaving
+                    average = stats.round_trip
+                    stats.round_trip = (
+                        trip if not average else average + (trip - average) * ROUND_TRIP_WEIGHT
+                    )
                     if ticket is not None:
                         ticket.sent()  # after which release() has nothing to do
                         ticket = None
@@ -425,7 +496,7 @@ class AiohttpTransport:
                 if ticket is not None:
                     ticket.release()  # gives the start back only if never sent
         finally:
-            self._semaphore.release()
+            self._free_slot(gated)
 
     def _failed(self, exc: BaseException, method: str, path: str) -> TransportError:
         """The error for an attempt that got no answer, by whether the server may have it."""

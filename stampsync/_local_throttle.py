@@ -16,14 +16,30 @@ from .errors import ClientStateError, ConfigurationError
 log = logging.getLogger("stampsync.throttle")
 
 __all__ = [
+    "BULK",
+    "INTERACTIVE",
+    "LANES",
+    "LaneThrottle",
     "LocalThrottle",
     "OverBudget",
+    "Plan",
     "SendStampingThrottle",
     "Throttle",
     "Ticket",
+    "check_lane",
     "check_limits",
+    "check_reserve",
     "default_margin",
+    "reserve_slots",
 ]
+
+#: The lane of single calls a person or a bot waits for: it may use the reserve.
+INTERACTIVE = "interactive"
+#: The lane of exports, batches, imports and fleet jobs: never the reserve's slots.
+BULK = "bulk"
+LANES = (INTERACTIVE, BULK)
+#: The reserve's default fraction of the limit, held for interactive starts.
+DEFAULT_RESERVE = 0.1
 
 
 @runtime_checkable
@@ -80,6 +96,150 @@ class SendStampingThrottle(Throttle, Protocol):
         ...
 
 
+@runtime_checkable
+class LaneThrottle(SendStampingThrottle, Protocol):
+    """A throttle with lanes: a reserve of each window held for interactive starts."""
+
+    @property
+    def reserve_fraction(self) -> float:
+        """The fraction of the limit held for interactive starts."""
+        ...
+
+    async def reserve(self, within: float | None = None, lane: str = INTERACTIVE) -> Ticket:
+        """As :meth:`SendStampingThrottle.reserve`, in ``lane`` (``"interactive"`` or
+        ``"bulk"``)."""
+        ...
+
+    def plan(
+        self,
+        requests: int,
+        *,
+        round_trip: float = 0.0,
+        connections: int | None = None,
+    ) -> Plan:
+        """An estimate of the time ``requests`` bulk starts take (see :class:`Plan`)."""
+        ...
+
+
+class Plan:
+    """An estimate of how long a number of bulk requests takes, and what limits it.
+
+    Attributes:
+        requests: how many requests.
+        seconds: the estimated time to make them all, in seconds.
+        rate: the sustained starts per second the estimate assumes.
+        limited_by: what sets ``rate``: ``"quota"`` (the window, less the reserve),
+            ``"connections"`` (too few in flight for the round trip) or ``"round trip"``
+            (each start holds its slot for its round trip, a large share of the window).
+        limit: the limit in force (learned from 429s) the estimate used.
+        bulk_limit: the starts of a window the bulk lane may take (``limit`` less the reserve).
+        window: the window's length in seconds.
+        round_trip: the round trip in seconds the estimate used.
+        in_flight_needed: requests to keep in flight to reach the quota's rate.
+    """
+
+    __slots__ = (
+        "bulk_limit",
+        "in_flight_needed",
+        "limit",
+        "limited_by",
+        "rate",
+        "requests",
+        "round_trip",
+        "seconds",
+        "window",
+    )
+
+    def __init__(
+        self,
+        requests: int,
+        seconds: float,
+        rate: float,
+        limited_by: str,
+        limit: int,
+        bulk_limit: int,
+        window: float,
+        round_trip: float,
+        in_flight_needed: int,
+    ) -> None:
+        self.requests = requests
+        self.seconds = seconds
+        self.rate = rate
+        self.limited_by = limited_by
+        self.limit = limit
+        self.bulk_limit = bulk_limit
+        self.window = window
+        self.round_trip = round_trip
+        self.in_flight_needed = in_flight_needed
+
+    def __repr__(self) -> str:
+        return (
+            f"Plan(requests={self.requests}, seconds={self.seconds:.1f}, "
+            f"rate={self.rate:.2f}, limited_by={self.limited_by!r})"
+        )
+
+    def __str__(self) -> str:
+        return (
+            f"{self.requests} requests: about {_duration(self.seconds)} at "
+            f"{self.bulk_limit} per {self.window:g} s (limited by {self.limited_by})"
+        )
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def estimate(
+    requests: int,
+    *,
+    limit: int,
+    bulk_limit: int,
+    window: float,
+    span: float,
+    burst: int,
+    round_trip: float,
+    connections: int | None,
+) -> Plan:
+    """The :class:`Plan` for ``requests`` bulk starts through a sliding log of
+    ``bulk_limit`` per ``span`` seconds, paced at ``limit``/``window`` in bursts of
+    ``burst``, with ``connections`` in flight and each start holding its slot (and its
+    connection) for ``round_trip`` seconds. The bulk lane is paced at its own share,
+    ``bulk_limit`` per ``window``."""
+    if isinstance(requests, bool) or not isinstance(requests, int) or requests < 0:
+        raise ConfigurationError(f"requests must be an integer >= 0, got {requests!r}")
+    if not (isinstance(round_trip, int | float) and 0 <= round_trip < math.inf):
+        raise ConfigurationError(f"round_trip must be finite and >= 0, got {round_trip!r}")
+    if connections is not None and (
+        isinstance(connections, bool) or not isinstance(connections, int) or connections < 1
+    ):
+        raise ConfigurationError(f"connections must be a positive integer, got {connections!r}")
+    pace = bulk_limit / window
+    # A start holds its slot from its grant until its answer: the log turns over once
+    # per span plus a round trip.
+    quota_rate = min(pace, bulk_limit / (span + round_trip))
+    limited_by = "quota" if round_trip <= 0.01 * span else "round trip"
+    rate = quota_rate
+    if connections is not None and round_trip > 0 and connections / round_trip < rate:
+        rate = connections / round_trip
+        limited_by = "connections"
+    in_flight = max(1, math.ceil(quota_rate * round_trip))
+    if requests == 0:
+        seconds = 0.0
+    elif limited_by == "connections":
+        seconds = requests / rate
+    else:
+        # The first window: a burst, then paced; after it, the log's own rate.
+        first = min(requests, bulk_limit)
+        seconds = max(0, first - burst) / pace + max(0, requests - first) / rate + round_trip
+    return Plan(
+        requests, seconds, rate, limited_by, limit, bulk_limit, window, round_trip, in_flight
+    )
+
+
 class OverBudget(Exception):
     """The wait for a start would outlast the caller's budget (``wait`` seconds)."""
 
@@ -107,6 +267,38 @@ def default_margin(seconds: float) -> float:
     server whose clock ticks coarsely or whose window is a little longer than it says.
     """
     return min(0.05, max(0.002, seconds * 0.001))
+
+
+def _pacer(rate: int, burst_share: float, seconds: float) -> AsyncLimiter:
+    """A pacer of ``rate`` starts per ``seconds``, in bursts of ``burst_share`` of them."""
+    burst = max(1, round(rate * burst_share))
+    return AsyncLimiter(burst, burst * seconds / rate)
+
+
+def check_lane(lane: object) -> str:
+    """``lane`` if it names a lane, else :class:`ConfigurationError`."""
+    if lane == INTERACTIVE:
+        return INTERACTIVE
+    if lane == BULK:
+        return BULK
+    raise ConfigurationError(f"lane must be 'interactive' or 'bulk', got {lane!r}")
+
+
+def check_reserve(fraction: object, name: str = "throttle_reserve") -> float:
+    """``fraction`` as a float if it is a number in [0, 1), else :class:`ConfigurationError`."""
+    if isinstance(fraction, bool) or not isinstance(fraction, int | float) or not 0 <= fraction < 1:
+        raise ConfigurationError(
+            f"{name} must be a fraction of the limit in [0, 1), got {fraction!r}"
+        )
+    return float(fraction)
+
+
+def reserve_slots(limit: int, fraction: float) -> int:
+    """Starts of each window held for the interactive lane: ``fraction`` of ``limit``,
+    at least 1 when ``fraction`` > 0, and never all of them (bulk keeps at least one)."""
+    if fraction <= 0 or limit < 2:
+        return 0
+    return min(limit - 1, max(1, int(limit * fraction)))
 
 
 def check_limits(limit: int, seconds: float) -> None:
@@ -139,8 +331,13 @@ class LocalThrottle:
             test that moves the loop's time drives them all. A function given here must
             be on the same scale as ``sleep``.
         sleep: what waits for the log; ``asyncio.sleep`` (loop time) by default.
+        reserve: the fraction of the limit held for interactive starts (default 0.1,
+            at least one start): a bulk start never takes the reserve's slots that
+            interactive starts left unused in the window (so bulk runs at most at L
+            less the unused reserve). ``0`` turns the reserve off.
 
-    Waiters are served first come, first served: only the head waiter sleeps.
+    Waiters of a lane are served first come, first served: only the head waiter of each
+    lane sleeps, and an interactive start never waits behind a bulk one.
     """
 
     def __init__(
@@ -152,8 +349,10 @@ class LocalThrottle:
         burst: int | None = None,
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        reserve: float = DEFAULT_RESERVE,
     ) -> None:
         check_limits(limit, seconds)
+        self._reserve_fraction = check_reserve(reserve, "reserve")
         if margin is not None and not (isinstance(margin, int | float) and 0 <= margin < math.inf):
             raise ConfigurationError(f"throttle margin must be finite and >= 0, got {margin!r}")
         if burst is None:
@@ -167,9 +366,14 @@ class LocalThrottle:
         self._span = self._seconds + (default_margin(seconds) if margin is None else margin)
         self._starts: collections.deque[float] = collections.deque()
         self._pending = 0  # granted, not yet sent: each occupies the present of the log
+        # The interactive ones among them: what they use of the reserve is not held back
+        # from bulk (bulk runs at L less the *unused* reserve).
+        self._istarts: collections.deque[float] = collections.deque()
+        self._ipending = 0
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._lock = asyncio.Lock()
-        self._queued = 0  # callers inside or waiting for the lock
+        # One line per lane: an interactive caller never queues behind a bulk one.
+        self._locks = {INTERACTIVE: asyncio.Lock(), BULK: asyncio.Lock()}
+        self._queued = {INTERACTIVE: 0, BULK: 0}  # callers inside or waiting for the lock
         # Bound to the loop's time on first use (there may be no loop yet).
         self._clock = _running_loop_time if clock is None else clock
         self._bind_clock = clock is None
@@ -183,7 +387,8 @@ class LocalThrottle:
         # Only read once a 429 has lowered the limit, which sets it first.
         self._calm_since = 0.0
         self._warned = False
-        self._pacer: AsyncLimiter | None = None
+        self._pacers: dict[str, AsyncLimiter | None] = {}
+        self._held = 0
         self._pace(limit)
         self.rate_limited_count = 0
         """How many 429 answers this throttle was told about."""
@@ -205,13 +410,61 @@ class LocalThrottle:
         """The limit in force: ``limit``, or less while 429s say the server allows less."""
         return self._effective
 
+    @property
+    def reserve_fraction(self) -> float:
+        """The fraction of the limit held for interactive starts."""
+        return self._reserve_fraction
+
+    @property
+    def reserved(self) -> int:
+        """Starts of each window bulk never takes, at the limit in force."""
+        return self._held
+
     def __repr__(self) -> str:
         return f"LocalThrottle(limit={self._limit}, seconds={self._seconds:g})"
 
     def _pace(self, limit: int) -> None:
         burst = max(1, round(limit * self._burst_share))
+        self._held = reserve_slots(limit, self._reserve_fraction)
         # burst == limit: the log alone already allows that; skip the pacer's cost.
-        self._pacer = AsyncLimiter(burst, burst * self._seconds / limit) if burst < limit else None
+        # A pacer per lane: an interactive start must not wait in line behind bulk
+        # starts the pacer holds back.
+        # With a reserve, the bulk lane is paced at its own share (L less the reserve),
+        # one start at a time, so its starts spread over the window instead of filling
+        # it early and leaving a gap at its end: a person's call then waits about S/L at
+        # most for a slot to age. (One at a time loses the timer's lateness, 2-3 % of
+        # the bulk rate; without a reserve there is nobody to make room for.)
+        bulk = limit - self._held
+        self._pacers = {
+            INTERACTIVE: AsyncLimiter(burst, burst * self._seconds / limit)
+            if burst < limit
+            else None,
+            BULK: _pacer(bulk, self._burst_share if not self._held else 0.0, self._seconds)
+            if burst < limit
+            else None,
+        }
+
+    def plan(
+        self,
+        requests: int,
+        *,
+        round_trip: float = 0.0,
+        connections: int | None = None,
+    ) -> Plan:
+        """An estimate of the time ``requests`` bulk starts take at the limit in force
+        (:attr:`effective_limit`) less the reserve, with ``connections`` in flight and
+        ``round_trip`` seconds each (see :class:`Plan`)."""
+        limit = self._effective
+        return estimate(
+            requests,
+            limit=limit,
+            bulk_limit=limit - self._held,
+            window=self._seconds,
+            span=self._span,
+            burst=max(1, round(limit * self._burst_share)) if not self._held else 1,
+            round_trip=round_trip,
+            connections=connections,
+        )
 
     def _set_effective(self, limit: int, now: float) -> None:
         self._effective = limit
@@ -226,7 +479,7 @@ class LocalThrottle:
             step = max(1, self._limit // 20)
             self._set_effective(min(self._limit, self._effective + step), now)
 
-    def _wait_needed(self, now: float) -> float:
+    def _wait_needed(self, now: float, lane: str = INTERACTIVE) -> float:
         starts = self._starts
         horizon = now - self._span
         while starts and starts[0] <= horizon:
@@ -236,6 +489,14 @@ class LocalThrottle:
         if limit < self._limit:
             self._probe_up(now)
             limit = self._effective
+        if lane == BULK:
+            istarts = self._istarts
+            while istarts and istarts[0] <= horizon:
+                istarts.popleft()
+            limit -= max(0, self._held - len(istarts) - self._ipending)
+            if self._queued[INTERACTIVE]:
+                # Interactive starts go first: look again once they have gone.
+                wait = max(wait, PENDING_POLL)
         used = len(starts) + self._pending
         if used >= limit:
             if used - limit < len(starts):
@@ -259,25 +520,27 @@ class LocalThrottle:
                 "loops, threads and processes"
             )
 
-    def _free_now(self) -> float | None:
-        """The time, if a start fits at once with nobody queued (no lock needed then)."""
-        if self._queued:
+    def _free_now(self, lane: str) -> float | None:
+        """The time, if a start of ``lane`` fits at once with nobody of its lane queued
+        (no lock needed then)."""
+        if self._queued[lane]:
             return None
         now = self._clock()
-        return now if self._wait_needed(now) <= 0 else None
+        return now if self._wait_needed(now, lane) <= 0 else None
 
-    async def _queue_for_slot(self, within: float | None) -> float:
-        """Wait in line until a start fits; return the time it was granted.
+    async def _queue_for_slot(self, within: float | None, lane: str) -> float:
+        """Wait in line until a start of ``lane`` fits; return the time it was granted.
 
         With ``within``, a wait that would end later than that raises OverBudget.
         """
         deadline = None if within is None else self._clock() + within
-        self._queued += 1
+        queued = self._queued
+        queued[lane] += 1
         try:
-            async with self._lock:
+            async with self._locks[lane]:
                 while True:
                     now = self._clock()
-                    wait = self._wait_needed(now)
+                    wait = self._wait_needed(now, lane)
                     if wait <= 0:
                         return now
                     if deadline is not None and now + wait > deadline:
@@ -286,45 +549,65 @@ class LocalThrottle:
                     # large clock value is lost, and the waiter would never get there.
                     await self._sleep(max(wait, MIN_SLEEP))
         finally:
-            self._queued -= 1
+            queued[lane] -= 1
 
-    async def acquire(self) -> None:
-        """Wait until a start fits in the window, then record it as starting now."""
+    async def acquire(self, lane: str = INTERACTIVE) -> None:
+        """Wait until a start of ``lane`` fits in the window, then record it as starting now."""
+        if lane not in LANES:
+            check_lane(lane)
         if self._loop is not asyncio.get_running_loop():
             self._check_loop()  # before the pacer, which is bound to its loop too
-        if self._pacer is not None:
-            await self._pacer.acquire()
-        now = self._free_now()
-        self._starts.append(now if now is not None else await self._queue_for_slot(None))
+        pacer = self._pacers[lane]
+        if pacer is not None:
+            await pacer.acquire()
+        now = self._free_now(lane)
+        if now is None:
+            now = await self._queue_for_slot(None, lane)
+        self._starts.append(now)
+        if lane == INTERACTIVE:
+            self._istarts.append(now)
 
-    async def reserve(self, within: float | None = None) -> Ticket:
-        """Wait until a start fits; it counts as happening now until the ticket is sent.
+    async def reserve(self, within: float | None = None, lane: str = INTERACTIVE) -> Ticket:
+        """Wait until a start of ``lane`` fits; it counts as happening now until the
+        ticket is sent.
 
         The transport uses this (``acquire`` stamps the start at once, for other callers).
         A wait that would end more than ``within`` seconds from now raises
-        :class:`OverBudget` instead.
+        :class:`OverBudget` instead. A ``"bulk"`` start never takes the reserve's slots,
+        and waits while an interactive start is waiting.
         """
         # Written out rather than shared with acquire: a coroutine level costs about 1 %
         # of a request, and every request of both clients comes through here.
+        if lane not in LANES:
+            check_lane(lane)
         if self._loop is not asyncio.get_running_loop():
             self._check_loop()  # before the pacer, which is bound to its loop too
-        if self._pacer is not None:
-            await self._pacer.acquire()
-        if self._free_now() is None:
-            await self._queue_for_slot(within)
+        pacer = self._pacers[lane]
+        if pacer is not None:
+            await pacer.acquire()
+        if self._free_now(lane) is None:
+            await self._queue_for_slot(within, lane)
         self._pending += 1
-        return _LocalTicket(self)
+        interactive = lane == INTERACTIVE
+        if interactive:
+            self._ipending += 1
+        return _LocalTicket(self, interactive)
 
-    def _sent(self) -> None:
+    def _sent(self, interactive: bool) -> None:
         self._pending -= 1
         now = self._clock()
         starts = self._starts
         if starts and starts[-1] > now:  # a fake clock in tests may hand out equal times
             now = starts[-1]
         starts.append(now)
+        if interactive:
+            self._ipending -= 1
+            self._istarts.append(now)
 
-    def _give_back(self) -> None:
+    def _give_back(self, interactive: bool) -> None:
         self._pending -= 1
+        if interactive:
+            self._ipending -= 1
 
     def seed(self, starts: collections.abc.Iterable[float]) -> None:
         """Count ``starts`` (times on this throttle's clock) as already made.
@@ -392,18 +675,19 @@ class LocalThrottle:
 class _LocalTicket:
     """A start held by a LocalThrottle until its request is sent (or given back)."""
 
-    __slots__ = ("_state", "_throttle")
+    __slots__ = ("_interactive", "_state", "_throttle")
 
-    def __init__(self, throttle: LocalThrottle) -> None:
+    def __init__(self, throttle: LocalThrottle, interactive: bool) -> None:
         self._throttle = throttle
+        self._interactive = interactive
         self._state = 0  # 0 held, 1 sent, 2 given back
 
     def sent(self) -> None:
         if self._state == 0:
             self._state = 1
-            self._throttle._sent()
+            self._throttle._sent(self._interactive)
 
     def release(self) -> None:
         if self._state == 0:
             self._state = 2
-            self._throttle._give_back()
+            self._throttle._give_back(self._interactive)

@@ -13,6 +13,7 @@ from aiohttp.helpers import get_env_proxy_for_url
 from yarl import URL
 
 from ._events import Hook
+from ._local_throttle import check_lane, check_reserve
 from ._request import is_loopback
 from ._validate import DEFAULT_MAX_STAMPS, DEFAULT_MAX_VALUE, encodable
 from .errors import ConfigurationError
@@ -90,6 +91,14 @@ class ClientOptions:
             refused before sending (10,000: a guard against a price typed into a count).
         max_value: the largest money value (a total, a payment, an item's subtotal) a
             write may carry; a larger one is refused before sending (10**12).
+        lane: the throttle lane of every request of the client: ``"interactive"`` (may
+            use the reserve; single calls a person waits for) or ``"bulk"`` (never the
+            reserve). ``None`` (the default): single calls are interactive, the requests
+            of exports, batches, imports and fleet jobs bulk.
+        throttle_reserve: the fraction of ``throttle_limit`` held for interactive starts
+            in each window (at least one start; ``0`` turns it off) by the throttle the
+            client builds; ``None`` means 0.1. A shared throttle (``throttle=``) has its
+            own ``reserve=``.
     """
 
     throttle_limit: int = 500
@@ -110,6 +119,8 @@ class ClientOptions:
     hooks: Sequence[Hook] = ()
     max_stamps: int = DEFAULT_MAX_STAMPS
     max_value: int | float = DEFAULT_MAX_VALUE
+    lane: str | None = None
+    throttle_reserve: float | None = None
 
     def __post_init__(self) -> None:
         for name in (
@@ -154,6 +165,15 @@ class ClientOptions:
             raise ConfigurationError("trace_configs must be a sequence of aiohttp.TraceConfig")
         if isinstance(self.hooks, str | bytes) or not all(callable(h) for h in self.hooks):
             raise ConfigurationError("hooks must be a sequence of functions taking an event")
+        if self.lane is not None:
+            check_lane(self.lane)
+        if self.throttle_reserve is not None:
+            check_reserve(self.throttle_reserve)
+            if self.throttle is not None:
+                raise ConfigurationError(
+                    "throttle_reserve applies to the throttle a client builds; a shared "
+                    "throttle holds its own reserve (pass reserve= to it)"
+                )
 
     @classmethod
     def build(cls, options: ClientOptions | None, settings: ClientSettings) -> ClientOptions:
@@ -189,6 +209,8 @@ class ClientSettings(TypedDict, total=False):
     hooks: Sequence[Hook]
     max_stamps: int
     max_value: int | float
+    lane: str | None
+    throttle_reserve: float | None
 
 
 class CallSettings(TypedDict, total=False):
@@ -197,7 +219,9 @@ class CallSettings(TypedDict, total=False):
     and quota.
 
     ``hooks`` are added after the client's own hooks (its OpenTelemetry hook keeps
-    seeing the calls); pass ``replace_hooks=True`` to use only these.
+    seeing the calls); pass ``replace_hooks=True`` to use only these. ``lane`` puts the
+    derived client's requests in the ``"interactive"`` or ``"bulk"`` lane of the throttle
+    (``None``: by what each call is part of).
     """
 
     timeout: float
@@ -208,6 +232,7 @@ class CallSettings(TypedDict, total=False):
     replace_hooks: bool
     max_stamps: int
     max_value: int | float
+    lane: str | None
 
 
 def check_proxy(proxy: object) -> URL:

@@ -22,6 +22,7 @@ from typing import Generic, Self, TypeVar
 
 import msgspec
 
+from ._lanes import as_bulk
 from .errors import ConfigurationError
 
 __all__ = ["KeysetPages", "LoopGuard", "PagedIterator"]
@@ -138,7 +139,7 @@ class KeysetPages(PagedIterator[T], Generic[T, K]):
         ``what`` names the listing in warnings."""
         if isinstance(prefetch, bool) or not isinstance(prefetch, int) or prefetch < 1:
             raise ConfigurationError(f"prefetch must be an integer >= 1, got {prefetch!r}")
-        self._fetch = fetch
+        self._fetch = as_bulk(fetch)  # a listing read page after page is bulk work
         self._prefetch = prefetch
         self._max_pages = max_pages
         self.pages = 0

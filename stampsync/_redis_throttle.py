@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import collections.abc
 import logging
+import math
 import secrets
 import time
 from types import TracebackType
@@ -28,30 +30,54 @@ from aiolimiter import AsyncLimiter
 from yarl import URL
 
 from ._local_throttle import (
+    BULK,
+    DEFAULT_RESERVE,
+    INTERACTIVE,
+    LANES,
     PENDING_POLL,
     PROBE_WINDOWS,
     LocalThrottle,
     OverBudget,
+    Plan,
     Ticket,
+    check_lane,
     check_limits,
+    check_reserve,
     default_margin,
+    estimate,
+    reserve_slots,
 )
 from .errors import ConfigurationError, ThrottleUnavailableError
 
 log = logging.getLogger("stampsync")
 
-#: KEYS: log, cool-down, config. ARGV: limit, span (us), member, seconds (us), probe (us),
-#: step, hold (us: a reserved start is scored that far ahead, so it counts as "now" until
-#: SENT stamps it, and ages out on its own if its process dies). The config hash holds
-#: the quota's limit and seconds (set by the first process, refused to a process that
-#: differs) and the learned limit in force (``effective``). Returns {0, 0, effective}
-#: when granted, {1, wait_us, effective} when full, {2, wait_us} when cooling down,
-#: {3, stored_limit, stored_seconds_us} when this process's settings differ.
+#: KEYS: log, cool-down, config, interactive queue, bulk queue, queue expiries, bulk tags,
+#: interactive log (the interactive starts of the log, to know what of the reserve is used).
+#: ARGV: limit, span (us), member prefix, seconds (us), probe (us), step, hold (us: a
+#: reserved start is scored that far ahead, so it counts as "now" until stamped, and ages
+#: out on its own if its process dies), lane, reserve fraction, waiter id, weight, starts
+#: wanted, grace (us), then (member, age us) pairs: stamps carried from earlier answers.
+#:
+#: The config hash holds the quota's limit and seconds (set by the first process, refused
+#: to a process that differs), the learned limit in force (``effective``) and the bulk
+#: lane's virtual time ``v``. A refused waiter is queued in its lane (interactive: by
+#: arrival; bulk: by virtual start tag, start-time fair queueing by weight) and only the
+#: first of a lane's queue may start; a bulk start also waits while any interactive one
+#: waits, and never takes the reserve's slots. Returns {0, n, effective} when n starts
+#: were granted (members prefix:1..n), {1, wait_us, effective} when full or not its turn,
+#: {2, wait_us} when cooling down, {3, stored_limit, stored_seconds_us} when this
+#: process's settings differ.
 ACQUIRE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local limit = tonumber(ARGV[1])
 local span = tonumber(ARGV[2])
+local hold = tonumber(ARGV[7])
+for i = 14, #ARGV, 2 do
+  local stamped = now - math.max(0, tonumber(ARGV[i + 1]))
+  redis.call('ZADD', KEYS[1], 'XX', stamped, ARGV[i])
+  redis.call('ZADD', KEYS[8], 'XX', stamped, ARGV[i])
+end
 local cfg = redis.call('HMGET', KEYS[3], 'limit', 'seconds', 'effective', 'calm')
 if not cfg[1] then
   redis.call('HSET', KEYS[3], 'limit', limit, 'seconds', ARGV[4], 'effective', limit, 'calm', now)
@@ -59,38 +85,130 @@ if not cfg[1] then
 elseif tonumber(cfg[1]) ~= limit or tonumber(cfg[2]) ~= tonumber(ARGV[4]) then
   return {3, tonumber(cfg[1]), tonumber(cfg[2])}
 end
-redis.call('PEXPIRE', KEYS[3], math.ceil(tonumber(ARGV[5]) / 1000) * 2 + 60000)
+local keep = math.ceil(tonumber(ARGV[5]) / 1000) * 2 + 60000
+redis.call('PEXPIRE', KEYS[3], keep)
 local effective = tonumber(cfg[3] or limit)
 if effective < limit and now - tonumber(cfg[4] or now) >= tonumber(ARGV[5]) then
   effective = math.min(limit, effective + tonumber(ARGV[6]))
   redis.call('HSET', KEYS[3], 'effective', effective, 'calm', now)
 end
+local bulk = ARGV[8] == 'bulk'
+local frac = tonumber(ARGV[9])
+local held = 0
+if frac > 0 and effective >= 2 then
+  held = math.min(effective - 1, math.max(1, math.floor(effective * frac)))
+end
+local me = ARGV[10]
+local q = KEYS[4]
+local cap = effective
+redis.call('ZREMRANGEBYSCORE', KEYS[8], '-inf', now - span)
+if bulk then
+  q = KEYS[5]
+  -- The reserve held back is what interactive starts left unused in the window.
+  cap = effective - math.max(0, held - redis.call('ZCARD', KEYS[8]))
+end
+local gone = redis.call('ZRANGEBYSCORE', KEYS[6], '-inf', now)
+for _, w in ipairs(gone) do
+  redis.call('ZREM', KEYS[6], w)
+  redis.call('ZREM', KEYS[4], w)
+  redis.call('ZREM', KEYS[5], w)
+end
+local function tag()
+  local v = tonumber(redis.call('HGET', KEYS[3], 'v') or '0')
+  return math.max(v, tonumber(redis.call('HGET', KEYS[7], me) or '0'))
+end
+local function enqueue(wait)
+  local score = now
+  if bulk then score = tag() end
+  redis.call('ZADD', q, 'NX', score, me)
+  redis.call('ZADD', KEYS[6], now + wait + tonumber(ARGV[13]), me)
+  redis.call('PEXPIRE', q, keep)
+  redis.call('PEXPIRE', KEYS[6], keep)
+end
 local pause = tonumber(redis.call('GET', KEYS[2]) or '0')
 if pause > now then
+  enqueue(pause - now)
   return {2, math.ceil(pause - now)}
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - span)
 local used = redis.call('ZCARD', KEYS[1])
-if used < effective then
-  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[7]), ARGV[3])
-  redis.call('PEXPIRE', KEYS[1], math.ceil((span + tonumber(ARGV[7])) / 1000) + 1000)
-  return {0, 0, effective}
+local first = redis.call('ZRANGE', q, 0, 0)[1]
+local blocked = first ~= nil and first ~= me
+if bulk and not blocked and redis.call('ZCARD', KEYS[4]) > 0 then
+  blocked = true
 end
-local oldest = redis.call('ZRANGE', KEYS[1], used - effective, used - effective, 'WITHSCORES')
-return {1, math.max(1, math.ceil(tonumber(oldest[2]) + span - now)), effective}
+if used < cap and not blocked then
+  local n = math.min(tonumber(ARGV[12]), cap - used)
+  for i = 1, n do
+    redis.call('ZADD', KEYS[1], now + hold, ARGV[3] .. ':' .. i)
+    if not bulk then
+      redis.call('ZADD', KEYS[8], now + hold, ARGV[3] .. ':' .. i)
+    end
+  end
+  redis.call('PEXPIRE', KEYS[1], math.ceil((span + hold) / 1000) + 1000)
+  if not bulk then
+    redis.call('PEXPIRE', KEYS[8], math.ceil((span + hold) / 1000) + 1000)
+  end
+  if bulk then
+    local s = tag()
+    redis.call('HSET', KEYS[3], 'v', s)
+    redis.call('HSET', KEYS[7], me, s + n / tonumber(ARGV[11]))
+    redis.call('PEXPIRE', KEYS[7], keep)
+  end
+  if first ~= nil then
+    redis.call('ZREM', q, me)
+    redis.call('ZREM', KEYS[6], me)
+  end
+  return {0, n, effective}
+end
+local wait = 0
+if used >= cap then
+  local oldest = redis.call('ZRANGE', KEYS[1], used - cap, used - cap, 'WITHSCORES')
+  wait = math.max(1, math.ceil(tonumber(oldest[2]) + span - now))
+end
+if blocked then
+  wait = wait + 2000
+end
+enqueue(wait)
+return {1, wait, effective}
+"""
+
+#: KEYS: interactive queue, bulk queue, queue expiries. ARGV: waiter id. A waiter that
+#: gave up (its budget, a cancellation) leaves its lane's queue at once.
+LEAVE = """
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[3], ARGV[1])
+return 1
 """
 
 #: What a stamp's back-dating leaves out of its measured age, in us (see _send_stamp).
 STAMP_AGE_MARGIN_US = 2000
 
-#: KEYS: log. ARGV: member, age (us). Stamps a reserved start with Redis's time now less
-#: ``age``, the time the stamp spent in this process after the answer came (if still there).
+#: KEYS: log, interactive log. ARGV: (member, age us) pairs. Stamps reserved starts with
+#: Redis's time now less ``age``, the time each stamp spent in this process after its
+#: answer came (if still there). Used only when no acquire comes soon enough to carry them.
 SENT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-redis.call('ZADD', KEYS[1], 'XX', now - math.max(0, tonumber(ARGV[2])), ARGV[1])
+for i = 1, #ARGV, 2 do
+  local stamped = now - math.max(0, tonumber(ARGV[i + 1]))
+  redis.call('ZADD', KEYS[1], 'XX', stamped, ARGV[i])
+  redis.call('ZADD', KEYS[2], 'XX', stamped, ARGV[i])
+end
 return 1
 """
+
+#: How soon a bulk waiter asks again when its slot is held by a start not yet stamped.
+PENDING_RECHECK = 0.01
+#: Seconds a stamp waits for an acquire to carry it before it is sent on its own.
+STAMP_CARRY_WAIT = 0.002
+#: Most starts one call may ask for, for the waiters queued behind the head.
+MAX_GRANT = 32
+#: How long past its wait a queued waiter keeps its place without asking again (us).
+QUEUE_GRACE_US = 100_000
+#: The most stamps one call carries (a script's arguments stay small).
+MAX_CARRIED = 256
 
 #: KEYS: cool-down, strikes, log, config. ARGV: retry_after (us, -1 if none), base (us),
 #: cap (us), window (us). Returns the pause now in force, in us. The first 429 of a burst
@@ -198,6 +316,16 @@ class RedisThrottle:
             naming both (two settings on one quota would let the larger one through);
             ``adopt_stored=True`` takes the stored ones instead. The stored settings
             expire two minutes after the key was last used.
+        reserve: the fraction of the limit held for interactive starts (default 0.1, at
+            least one start; ``0`` turns it off): no bulk start of any process on the key
+            takes the reserve's slots that interactive starts left unused in the window.
+            Give every process the same.
+        weight: this process's share of the bulk lane against the other processes on the
+            key: two campaigns at weights 1 and 1 split it evenly whatever their
+            concurrency, at 2 and 1 two to one.
+
+    Waiting callers on one key are served in arrival order across processes (bulk ones
+    by weighted fair share); an interactive start goes ahead of every waiting bulk one.
 
     A 429 lowers the limit in force for every process on the key to what the window
     accepted (at least half), and every ``PROBE_WINDOWS`` calm windows it goes up by a
@@ -218,10 +346,20 @@ class RedisThrottle:
         fallback_processes: int | None = None,
         redis: Any = None,
         adopt_stored: bool = False,
+        reserve: float = DEFAULT_RESERVE,
+        weight: float = 1.0,
     ) -> None:
         check_limits(limit, seconds)
         if not isinstance(key, str) or not key.strip():
             raise ConfigurationError("RedisThrottle key must be a non-empty string")
+        self._reserve_fraction = check_reserve(reserve, "reserve")
+        if (
+            isinstance(weight, bool)
+            or not isinstance(weight, int | float)
+            or not 0 < weight < math.inf
+        ):
+            raise ConfigurationError(f"weight must be a positive, finite number, got {weight!r}")
+        self._weight = float(weight)
         if fallback_processes is not None and (
             isinstance(fallback_processes, bool)
             or not isinstance(fallback_processes, int)
@@ -267,16 +405,36 @@ class RedisThrottle:
         self.key = key
         tag = "{" + key + "}"  # one hash slot for all keys of a quota (Redis Cluster)
         self._log_key = f"stampsync:{tag}:log"
+        self._queue_keys = [
+            f"stampsync:{tag}:wait:interactive",
+            f"stampsync:{tag}:wait:bulk",
+            f"stampsync:{tag}:wait:until",
+        ]
+        self._tags_key = f"stampsync:{tag}:tags"
+        self._ilog_key = f"stampsync:{tag}:log:interactive"
         self._pause_key = f"stampsync:{tag}:pause"
         self._strikes_key = f"stampsync:{tag}:strikes"
         self._config_key = f"stampsync:{tag}:config"
         self._acquire = redis.register_script(ACQUIRE)
         self._rate_limited = redis.register_script(RATE_LIMITED)
         self._sent_script = redis.register_script(SENT)
+        self._leave_script = redis.register_script(LEAVE)
         self._updates: set[asyncio.Task[None]] = set()
-        self._queue = asyncio.Lock()
+        # Per lane: only the head waiter talks to Redis; starts granted beyond the head's
+        # own wait in ``_spare`` for the tasks queued behind it.
+        self._locks = {lane: asyncio.Lock() for lane in LANES}
+        self._waiting = dict.fromkeys(LANES, 0)
+        self._spare: dict[str, collections.deque[str]] = {
+            lane: collections.deque() for lane in LANES
+        }
+        self._id = secrets.token_hex(6)
+        # Answered starts not yet stamped: the next acquire carries them (one round trip).
+        self._stamps: list[tuple[str, int]] = []
+        self._flush: asyncio.TimerHandle | None = None
         self._fallback = (
-            LocalThrottle(max(1, limit // fallback_processes), seconds)
+            LocalThrottle(
+                max(1, limit // fallback_processes), seconds, reserve=self._reserve_fraction
+            )
             if fallback_processes
             else None
         )
@@ -306,9 +464,54 @@ class RedisThrottle:
         # Each process paces its own starts at the limit in force, in bursts of a tenth:
         # a first window of 429s then costs a few requests, not a whole burst of L.
         # Paced over the window plus its margin: the log's own rate, so a paced start
-        # finds room in Redis at its first call.
+        # finds room in Redis at its first call. One pacer per lane: an interactive start
+        # must not wait in line behind the bulk starts a pacer holds back.
+        # With a reserve, the bulk lane at its own share (L less the reserve), one start
+        # at a time: its starts then spread over the window, and a person's call waits
+        # about S/L at most for the next slot to age (bursts would leave a gap at the
+        # window's end).
         burst = max(1, limit // 10)
-        self._pacer = AsyncLimiter(burst, burst * self._span / limit) if burst < limit else None
+        bulk = limit - reserve_slots(limit, self._reserve_fraction)
+        bulk_burst = burst if bulk == limit else 1  # no reserve: nobody to make room for
+        self._pacers = {
+            INTERACTIVE: AsyncLimiter(burst, burst * self._span / limit) if burst < limit else None,
+            BULK: AsyncLimiter(bulk_burst, bulk_burst * self._span / bulk)
+            if burst < limit
+            else None,
+        }
+
+    @property
+    def reserve_fraction(self) -> float:
+        """The fraction of the limit held for interactive starts."""
+        return self._reserve_fraction
+
+    @property
+    def weight(self) -> float:
+        """This process's weight in the bulk lane's fair share."""
+        return self._weight
+
+    def plan(
+        self,
+        requests: int,
+        *,
+        round_trip: float = 0.0,
+        connections: int | None = None,
+    ) -> Plan:
+        """An estimate of the time ``requests`` bulk starts take at the limit in force on
+        the key (as this process last saw it) less the reserve, if this process had the
+        bulk lane to itself (see :class:`~stampsync.throttle.Plan`)."""
+        limit = self.effective_limit
+        bulk = limit - reserve_slots(limit, self._reserve_fraction)
+        return estimate(
+            requests,
+            limit=limit,
+            bulk_limit=bulk,
+            window=self._seconds,
+            span=self._span,
+            burst=1 if bulk < limit else max(1, limit // 10),
+            round_trip=round_trip,
+            connections=connections,
+        )
 
     def _mismatch(self, stored_limit: int, stored_us: int) -> None:
         stored_seconds = stored_us / 1_000_000
@@ -373,109 +576,186 @@ class RedisThrottle:
             f"({type(exc).__name__}); nothing was sent"
         )
 
-    async def acquire(self) -> None:
-        """Wait until the shared window admits one more start, then record it as now."""
-        await self._admit(None, hold_us=0)
+    async def acquire(self, lane: str = INTERACTIVE) -> None:
+        """Wait until the shared window admits one more start of ``lane``, then record it
+        as now."""
+        await self._admit(None, hold_us=0, lane=check_lane(lane))
 
-    async def reserve(self, within: float | None = None) -> Ticket:
-        """Wait until the shared window admits one more start; it counts as "now" in
-        Redis until the ticket says ``sent`` (one more round trip, made in the
-        background), and ages out after a window if its process dies first.
+    async def reserve(self, within: float | None = None, lane: str = INTERACTIVE) -> Ticket:
+        """Wait until the shared window admits one more start of ``lane``; it counts as
+        "now" in Redis until the ticket says ``sent`` (the stamp rides on this process's
+        next call to Redis), and ages out after a window if its process dies first.
 
         A wait that would end more than ``within`` seconds from now raises
         :class:`~stampsync.throttle.OverBudget` instead.
         """
-        member = await self._admit(within, hold_us=self._seconds_us)
+        member = await self._admit(within, hold_us=self._seconds_us, lane=check_lane(lane))
         if member is None:  # the local fallback admitted it
             assert self._fallback is not None
-            return await self._fallback.reserve(within)
+            return await self._fallback.reserve(within, lane)
         return _RedisTicket(self, member)
 
-    async def _admit(self, within: float | None, *, hold_us: int) -> str | None:
+    def _carried(self) -> list[str | int]:
+        """The stamps waiting in this process, as script arguments (taken: sent now)."""
+        stamps = self._stamps
+        if not stamps:
+            return []
+        carried, self._stamps = stamps[:MAX_CARRIED], stamps[MAX_CARRIED:]
+        now = time.monotonic_ns()
+        args: list[str | int] = []
+        for member, answered in carried:
+            # Back-dated by the time the stamp waited here; see _send_stamps.
+            args += [member, (now - answered) // 1000 - STAMP_AGE_MARGIN_US]
+        return args
+
+    async def _admit(self, within: float | None, *, hold_us: int, lane: str) -> str | None:
         """The admitted member, or None when the fallback is to admit the start."""
         # The loop's clock, like the local throttle's: the fallback is seeded with times
         # from it, and the sleeps below are on it.
         loop_time = asyncio.get_running_loop().time
         if self._fallback is not None and loop_time() < self._fallback_until:
             if hold_us == 0:
-                await self._fallback.acquire()
+                await self._fallback.acquire(lane)
             return None
         deadline = None if within is None else loop_time() + within
-        if self._pacer is not None:
-            await self._pacer.acquire()
-        async with self._queue:
-            while True:
-                member = f"{time.time_ns()}-{secrets.token_hex(4)}"
-                try:
-                    self.redis_calls += 1
-                    answer = await self._acquire(
-                        keys=[self._log_key, self._pause_key, self._config_key],
-                        args=[
-                            self._limit,
-                            self._span_us,
-                            member,
-                            self._seconds_us,
-                            PROBE_WINDOWS * self._seconds_us,
-                            self._step,
-                            hold_us,
-                        ],
-                    )
-                except self._errors as exc:
-                    if self._fallback is None:
-                        raise self._unavailable(exc) from None
-                    log.warning(
-                        "%s; using a local throttle at %d per %gs for %gs",
-                        self._unavailable(exc),
-                        self._fallback.limit,
-                        self._seconds,
-                        self._seconds,
-                    )
-                    self._fallback_until = loop_time() + self._seconds
-                    # What this process already sent in the window still counts there.
-                    self._fallback.seed(self._recent)
-                    break
-                verdict = int(answer[0])
-                if verdict == 3:
-                    self._mismatch(int(answer[1]), int(answer[2]))
-                    continue
-                if len(answer) > 2:
-                    self._saw(int(answer[2]))
-                if verdict == 0:
-                    self._remember()
-                    return member
-                wait = int(answer[1]) / 1_000_000
-                if verdict == 1 and wait > self._span:
-                    # The slot to free is a start reserved but not yet stamped: it will be
-                    # stamped (or age out) soon; ask again shortly instead.
-                    wait = max(PENDING_POLL, 0.01)
-                if deadline is not None and loop_time() + wait > deadline:
-                    raise OverBudget(wait)
-                await asyncio.sleep(wait)
+        pacer = self._pacers[lane]
+        if pacer is not None:
+            await pacer.acquire()
+        spare = self._spare[lane]
+        if spare and hold_us:
+            return spare.popleft()
+        waiter = f"{self._id}:{lane}"
+        self._waiting[lane] += 1
+        queued = False  # this process's head is in the lane's queue in Redis
+        try:
+            async with self._locks[lane]:
+                while True:
+                    if spare and hold_us:
+                        return spare.popleft()
+                    prefix = f"{time.time_ns()}-{secrets.token_hex(4)}"
+                    # Ask for the tasks queued behind this one too (reserved starts only:
+                    # an acquire's start is stamped at once, so it must be this task's).
+                    want = min(MAX_GRANT, self._waiting[lane]) if hold_us else 1
+                    try:
+                        self.redis_calls += 1
+                        answer = await self._acquire(
+                            keys=[
+                                self._log_key,
+                                self._pause_key,
+                                self._config_key,
+                                *self._queue_keys,
+                                self._tags_key,
+                                self._ilog_key,
+                            ],
+                            args=[
+                                self._limit,
+                                self._span_us,
+                                prefix,
+                                self._seconds_us,
+                                PROBE_WINDOWS * self._seconds_us,
+                                self._step,
+                                hold_us,
+                                lane,
+                                repr(self._reserve_fraction),
+                                waiter,
+                                repr(self._weight),
+                                want,
+                                QUEUE_GRACE_US,
+                                *self._carried(),
+                            ],
+                        )
+                    except self._errors as exc:
+                        if self._fallback is None:
+                            raise self._unavailable(exc) from None
+                        log.warning(
+                            "%s; using a local throttle at %d per %gs for %gs",
+                            self._unavailable(exc),
+                            self._fallback.limit,
+                            self._seconds,
+                            self._seconds,
+                        )
+                        self._fallback_until = loop_time() + self._seconds
+                        # What this process already sent in the window still counts there.
+                        self._fallback.seed(self._recent)
+                        break
+                    verdict = int(answer[0])
+                    if verdict == 3:
+                        self._mismatch(int(answer[1]), int(answer[2]))
+                        continue
+                    if len(answer) > 2:
+                        self._saw(int(answer[2]))
+                    if verdict == 0:
+                        queued = False
+                        granted = int(answer[1])
+                        for i in range(granted):
+                            self._remember()
+                            if i:
+                                spare.append(f"{prefix}:{i + 1}")
+                        return f"{prefix}:1"
+                    queued = True
+                    wait = int(answer[1]) / 1_000_000
+                    if verdict == 1 and wait > self._span:
+                        # The slot to free is a start reserved but not yet stamped: it
+                        # will be stamped (or age out) soon; ask again shortly instead
+                        # (sooner for a person waiting than for a batch).
+                        wait = PENDING_POLL if lane == INTERACTIVE else PENDING_RECHECK
+                    if deadline is not None and loop_time() + wait > deadline:
+                        raise OverBudget(wait)
+                    await asyncio.sleep(wait)
+        finally:
+            self._waiting[lane] -= 1
+            if queued:
+                self._leave(waiter)  # gave up: others need not wait for our place
         assert self._fallback is not None
         if hold_us == 0:
-            await self._fallback.acquire()
+            await self._fallback.acquire(lane)
         return None
 
-    def _stamp(self, member: str) -> None:
-        answered = time.monotonic_ns()
-        task = asyncio.ensure_future(self._send_stamp(member, answered))
+    def _background(self, work: collections.abc.Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(work)
         self._updates.add(task)
         task.add_done_callback(self._updates.discard)
 
-    async def _send_stamp(self, member: str, answered: int) -> None:
-        # The stamp is back-dated by the time it waited here (a busy loop runs this task
-        # late): Redis runs the script after this moment, so "its time now less the
-        # age" is still no earlier than the answer, which came after the arrival the
-        # server counted. Left out, a busy worker holds each slot that much longer. The
-        # process's monotonic clock in ns (an event loop's may tick in ms), less
-        # STAMP_AGE_MARGIN for the two clocks' rates.
-        age_us = (time.monotonic_ns() - answered) // 1000 - STAMP_AGE_MARGIN_US
+    def _leave(self, waiter: str) -> None:
+        self._background(self._send_leave(waiter))
+
+    async def _send_leave(self, waiter: str) -> None:
         try:
             self.redis_calls += 1
-            await self._sent_script(keys=[self._log_key], args=[member, age_us])
+            await self._leave_script(keys=self._queue_keys, args=[waiter])
         except self._errors as exc:
-            # The start keeps its reserved score, a window ahead: safe, only slower.
-            log.debug("could not stamp a start on %r: %s", self.key, type(exc).__name__)
+            # Its place expires on its own, QUEUE_GRACE after its last wait.
+            log.debug("could not leave the queue on %r: %s", self.key, type(exc).__name__)
+
+    def _stamp(self, member: str) -> None:
+        self._stamps.append((member, time.monotonic_ns()))
+        if self._flush is None:
+            self._flush = asyncio.get_running_loop().call_later(
+                STAMP_CARRY_WAIT, self._flush_stamps
+            )
+
+    def _flush_stamps(self) -> None:
+        self._flush = None
+        if self._stamps:
+            self._background(self._send_stamps())
+
+    async def _send_stamps(self) -> None:
+        # Each stamp is back-dated by the time it waited here (a busy loop runs this task
+        # late, and a stamp waits up to STAMP_CARRY_WAIT for an acquire to carry it):
+        # Redis runs the script after this moment, so "its time now less the age" is still
+        # no earlier than the answer, which came after the arrival the server counted.
+        # Left out, a busy worker holds each slot that much longer. The process's
+        # monotonic clock in ns (an event loop's may tick in ms), less STAMP_AGE_MARGIN
+        # for the two clocks' rates.
+        while self._stamps:
+            args = self._carried()
+            try:
+                self.redis_calls += 1
+                await self._sent_script(keys=[self._log_key, self._ilog_key], args=args)
+            except self._errors as exc:
+                # The starts keep their reserved score, a window ahead: safe, only slower.
+                log.debug("could not stamp starts on %r: %s", self.key, type(exc).__name__)
+                return
 
     async def rate_limited(self, retry_after: float | None) -> float:
         """Record a 429 in Redis: every worker on this key pauses together.
@@ -500,6 +780,11 @@ class RedisThrottle:
 
     async def aclose(self) -> None:
         """Close the Redis connections this throttle opened (after pending stamps)."""
+        if self._flush is not None:
+            self._flush.cancel()
+            self._flush = None
+        if self._stamps:
+            await self._send_stamps()
         if self._updates:
             await asyncio.gather(*self._updates, return_exceptions=True)
         if self._owns_client:

@@ -23,6 +23,7 @@ from ._auth import AuthScheme, MissingAuth
 from ._codec import decode, encode, is_api_error_body, parse_error_body
 from ._events import EventKind, Hooks, RequestEvent
 from ._http import HTTPRequest, HTTPResponse, HTTPTransport, give_up_early_start
+from ._lanes import task_lane
 from ._request import Request, check_base_url, is_loopback, query_value
 from ._retry import RetryPolicy
 from ._sandbox_mark import warn_if_sandbox
@@ -67,12 +68,15 @@ class TransportStats:
         retries: attempts made after a failed one.
         rate_limited: 429 answers received.
         throttle_wait: seconds spent waiting for the quota, all attempts together.
+        round_trip: a moving average of the seconds from a request leaving to its
+            answer's headers (0 until one was measured).
     """
 
     attempts: int = 0
     retries: int = 0
     rate_limited: int = 0
     throttle_wait: float = 0.0
+    round_trip: float = 0.0
 
 
 class _Credential:
@@ -125,8 +129,10 @@ class Transport:
         hooks: Hooks | None = None,
         more_auth: Mapping[str, AuthScheme] | None = None,
         max_retry_after: float = 300.0,
+        lane: str | None = None,
     ) -> None:
         self.base_url = check_base_url(api_url)
+        self.lane = lane
         self.max_retry_after = max_retry_after
         self._probe = _ProbeGate()
         self._base_path = self.base_url.raw_path.rstrip("/")
@@ -149,9 +155,11 @@ class Transport:
         # URL is not loopback (where the sandbox is expected).
         self._check_sandbox_mark = not is_loopback(self.base_url.host or "")
 
-    def with_policy(self, *, timeout: float, retry: RetryPolicy, hooks: Hooks) -> Transport:
+    def with_policy(
+        self, *, timeout: float, retry: RetryPolicy, hooks: Hooks, lane: str | None = None
+    ) -> Transport:
         """A transport sharing this one's network, throttle, credentials and counters,
-        with another timeout and retry policy."""
+        with another timeout, retry policy and lane (``None``: by what the call is part of)."""
         other = object.__new__(Transport)
         for name in (
             "base_url",
@@ -171,6 +179,7 @@ class Transport:
         other.timeout = float(timeout)
         other.retry = retry
         other.hooks = hooks
+        other.lane = lane
         other._host = self._host
         return other
 
@@ -221,6 +230,7 @@ class Transport:
         # read too: a test that moves it drives all of them at once.
         loop_time = asyncio.get_running_loop().time
         deadline = loop_time() + policy.budget
+        lane = self.lane or task_lane()
         refreshed = False
         retry = 0
         while True:
@@ -255,6 +265,7 @@ class Transport:
                     min(self.timeout, max(remaining, 0.001)),
                     deadline,
                     request.path,
+                    lane,
                 )
                 probe = self._probe
                 probing = probe.active and await self._probe_turn(method, path, deadline)

@@ -31,13 +31,29 @@ connection, the network or a busy event loop delays a request; the margin only c
 timer granularity. The price is that each start holds its slot for its round trip:
 sustained throughput is about L / (S + margin + round trip), 99.7 % of L/S at S = 1 s
 on loopback, 95 % at S = 1 s with a 50 ms round trip, 99.9 % at S = 60 s.
+
+Every start runs in a lane: ``interactive`` (single calls, the default) or ``bulk``
+(exports, batches, imports, fleet jobs). A reserve of each window (a tenth of L by
+default, at least one start) is held for interactive starts: bulk never takes what of it
+interactive starts left unused, interactive starts go ahead of waiting bulk ones, and
+the bulk lane is paced at its own share. :meth:`LocalThrottle.plan` estimates how long a
+number of bulk starts takes (:class:`Plan`).
 """
 
-from ._local_throttle import LocalThrottle, SendStampingThrottle, Throttle, Ticket
+from ._local_throttle import (
+    LaneThrottle,
+    LocalThrottle,
+    Plan,
+    SendStampingThrottle,
+    Throttle,
+    Ticket,
+)
 from ._redis_throttle import RedisThrottle, RedisThrottles
 
 __all__ = [
+    "LaneThrottle",
     "LocalThrottle",
+    "Plan",
     "RedisThrottle",
     "RedisThrottles",
     "SendStampingThrottle",

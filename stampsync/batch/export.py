@@ -27,6 +27,7 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Hashable, Seque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
+from .._lanes import as_bulk
 from .._paging import LoopGuard, PagedIterator
 from .._validate import positive
 
@@ -103,7 +104,7 @@ class Export(PagedIterator[T]):
         key: Callable[[T], Hashable | None],
         what: str,
     ) -> None:
-        self._fetch = fetch
+        self._fetch = as_bulk(fetch)  # a listing read page after page is bulk work
         self._page_size = page_size
         self._start_page = start_page
         self._prefetch = prefetch

@@ -8,6 +8,7 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import anyio
 
+from .._lanes import enter_bulk
 from .._validate import positive
 
 T = TypeVar("T")
@@ -60,6 +61,8 @@ async def fan_out(
 
     async def worker() -> None:
         nonlocal exhausted
+        # Each worker is a task of its own: the mark stays in it (requests in bulk).
+        enter_bulk()
         while True:
             async with take:
                 if exhausted or (stop is not None and stop.is_set()):

@@ -34,6 +34,7 @@ from rich.progress import (
 from yarl import URL
 
 from .._client import BaseClient
+from .._local_throttle import Plan
 from .._options import ClientSettings
 from ..batch.writes import ExitCode, hopeless
 from ..errors import ClientStateError, ConfigurationError, StampsyncError, StateFileError
@@ -372,6 +373,19 @@ class LineProgress(Progress):
             if task.completed != self._last_rows:
                 self._say(task)
         super().stop()
+
+
+#: A batch the planner expects to take longer than this is announced before it starts.
+LONG_BATCH_SECONDS = 30.0
+
+
+async def announce_plan(client: BaseClient, requests: int) -> Plan:
+    """Print the planner's estimate on stderr before a long batch of ``requests``
+    (``plan: 3000 requests: about 6 min at 450 per 60 s (limited by quota)``)."""
+    plan = await client.plan(requests)
+    if plan.seconds >= LONG_BATCH_SECONDS:
+        err.print(f"plan: {escape(str(plan))}")
+    return plan
 
 
 def progress() -> Progress:

@@ -30,7 +30,7 @@ from ..stamps.stamps import DEFAULT_MAX_STAMPS
 
 if TYPE_CHECKING:
     from ..batch.postgres import PgJournal
-from ._common import Tuning, api_errors, err, fail, progress, release, with_options
+from ._common import Tuning, announce_plan, api_errors, err, fail, progress, release, with_options
 from ._inputs import check_awards_file, read_awards
 from ._report import Aborted, ReportFile, batch_report
 from ._secrets import TokenFile, resolve_secret, secret_option
@@ -182,6 +182,7 @@ async def award_file(
     The first signal stops taking rows (those in flight finish and are journaled); a
     second one aborts at once, quietly (what was in flight becomes ambiguous).
     """
+    await announce_plan(client, total)
     started = time.monotonic()
     with GracefulStop("finishing awards in flight") as signals:
         try:

@@ -35,7 +35,7 @@ from ..batch.journal import Journal, WriteJournal
 from ..batch.writes import BatchReport, Outcome, Rejected
 from ..stamps.client import StampsClient
 from ..stamps.transactions import PosTransaction
-from ._common import Tuning, api_errors, err, fail, progress, release, with_options
+from ._common import Tuning, announce_plan, api_errors, err, fail, progress, release, with_options
 from ._inputs import (
     KeyLines,
     check_csv_header,
@@ -238,6 +238,7 @@ async def import_file(
     client: StampsClient, path: Path, journal: WriteJournal, report: ReportFile, total: int
 ) -> BatchReport:
     """Add every row of ``path``; stream the report; SIGINT/SIGTERM stop gracefully."""
+    await announce_plan(client, total)
     started = time.monotonic()
     recovered: set[str] = set()
     with GracefulStop("finishing transactions in flight") as signals:

@@ -145,6 +145,7 @@ async def test_keys_expire_and_one_call_per_uncontended_admission(redis_url: str
             assert keys == [
                 "stampsync:{ttl}:config",
                 "stampsync:{ttl}:log",
+                "stampsync:{ttl}:log:interactive",  # what of the reserve is in use
                 "stampsync:{ttl}:pause",
                 "stampsync:{ttl}:strikes",
             ]

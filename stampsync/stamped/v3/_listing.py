@@ -20,6 +20,7 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Hashable, Seque
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
+from ..._lanes import as_bulk
 from ..._paging import LoopGuard, PagedIterator
 
 T = TypeVar("T")
@@ -80,7 +81,7 @@ class Listing(PagedIterator[T]):
         key: Callable[[T], Hashable | None],
         what: str,
     ) -> None:
-        self._fetch = fetch
+        self._fetch = as_bulk(fetch)  # a listing read page after page is bulk work
         self._start = start_page
         self._limit = limit
         self._prefetch = prefetch
