@@ -56,7 +56,8 @@ def _flat_payments(text: str) -> list[dict[str, Any]]:
     return payments
 
 
-def _from_csv(cells: dict[str, str]) -> dict[str, Any]:
+def csv_fields(cells: dict[str, str]) -> dict[str, Any]:
+    """A flat-CSV row's cells as the fields of a transaction (numbers, items, payments)."""
     row: dict[str, Any] = {}
     for name, raw in cells.items():
         value = raw.strip()
@@ -123,7 +124,7 @@ def _csv_records(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
                 )
                 continue
             try:
-                yield number, _from_csv(dict(zip(names, cells, strict=False)))
+                yield number, csv_fields(dict(zip(names, cells, strict=False)))
             except ValueError as exc:
                 yield number, f"line {number}: {exc}"
 

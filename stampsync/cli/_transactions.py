@@ -32,6 +32,7 @@ import typer
 from .._jsonl import json_row, jsonl_lines
 from .._validate import DEFAULT_MAX_STAMPS, DEFAULT_MAX_VALUE
 from ..batch.journal import Journal, WriteJournal
+from ..batch.pos_rows import csv_fields, is_jsonl
 from ..batch.writes import BatchReport, Outcome, Rejected
 from ..stamps.client import StampsClient
 from ..stamps.transactions import PosTransaction
@@ -64,63 +65,6 @@ CSV_OPTIONAL = (
     "items",
     "payments",
 )
-NUMBERS = ("total_value", "sub_total", "discount", "service_charge", "tax")
-INTEGERS = ("number_of_people", "store", "channel", "type", "stamps")
-
-
-def is_jsonl(path: Path) -> bool:
-    return path.suffix.lower() in (".jsonl", ".ndjson")
-
-
-def _number(text: str) -> int | float | str:
-    try:
-        return int(text)
-    except ValueError:
-        try:
-            return float(text)
-        except ValueError:
-            return text  # the row then fails with the field named
-
-
-def _flat_items(text: str) -> list[dict[str, Any]]:
-    items = []
-    for part in filter(None, (p.strip() for p in text.split("|"))):
-        head, _, subtotal = part.rpartition("=")
-        name, _, quantity = head.rpartition("*")
-        if not name or not quantity or not subtotal:
-            raise ValueError(f"item {part!r} is not name*quantity=subtotal")
-        items.append(
-            {"product_name": name, "quantity": _number(quantity), "subtotal": _number(subtotal)}
-        )
-    return items
-
-
-def _flat_payments(text: str) -> list[dict[str, Any]]:
-    payments = []
-    for part in filter(None, (p.strip() for p in text.split("|"))):
-        method, _, value = part.rpartition("=")
-        if not method or not value:
-            raise ValueError(f"payment {part!r} is not method=value")
-        payments.append({"payment_method": _number(method), "value": _number(value)})
-    return payments
-
-
-def _from_csv(cells: dict[str, str]) -> dict[str, Any]:
-    row: dict[str, Any] = {}
-    for name, raw in cells.items():
-        value = raw.strip()
-        if not value:
-            continue
-        if name in NUMBERS or name in INTEGERS:
-            row[name] = _number(value)
-        elif name == "items":
-            row[name] = _flat_items(value)
-        elif name == "payments":
-            row[name] = _flat_payments(value)
-        else:
-            row[name] = value
-    return row
-
 
 #: Why a row without a store cannot be used, in the command line's words.
 NO_STORE = (
@@ -193,7 +137,7 @@ def _numbered(
                 )
                 continue
             try:
-                data = _from_csv(fields)
+                data = csv_fields(fields)
             except ValueError as exc:
                 yield number, Rejected(key, f"line {number}: {exc}", number)
                 continue
