@@ -145,3 +145,19 @@ def test_flags_and_env_vars_reach_the_client(
     assert client.options.concurrent_connections == 3
     assert client.options.concurrent_batch_executions == 4
     assert client.store_hash == "1"
+
+
+def test_a_command_without_a_shared_quota_keeps_no_reserve_for_absent_people() -> None:
+    """A batch command's own throttle serves no interactive caller: its whole limit is the
+    batch's. With a shared (Redis) quota the reserve stays, for other processes' bots."""
+    from stampsync._local_throttle import LocalThrottle
+    from stampsync.cli._common import Tuning
+
+    own = Tuning(throttle_limit=80, throttle_seconds=2.0).stamps("https://stamps.co.id", "tok")
+    assert isinstance(own.throttle, LocalThrottle)
+    assert own.throttle.reserve_fraction == 0.0
+    shared = Tuning(redis_url="redis://127.0.0.1:1/0").settings("stamps:stamps.co.id")
+    assert "throttle_reserve" not in shared
+    throttle = shared.get("throttle")
+    assert throttle is not None
+    assert throttle.reserve_fraction > 0  # type: ignore[attr-defined]

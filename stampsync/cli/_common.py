@@ -201,7 +201,7 @@ class Tuning:
                 raise ConfigurationError(
                     f"--ca-file {self.ca_file}: not a readable PEM certificate ({exc})"
                 ) from None
-        return ClientSettings(
+        settings = ClientSettings(
             throttle_limit=self.throttle_limit,
             throttle_seconds=self.throttle_seconds,
             concurrent_connections=self.connections,
@@ -211,6 +211,12 @@ class Tuning:
             proxy=self.proxy,
             trust_env=self.trust_env,
         )
+        if not self.redis_url:
+            # The command's own quota has no person waiting on it: a reserve for
+            # interactive calls would only slow the batch. A shared (Redis) quota keeps
+            # its reserve for the bots of other processes.
+            settings["throttle_reserve"] = 0.0
+        return settings
 
     def throttle(self, default_key: str) -> RedisThrottle | None:
         """The shared throttle, if a Redis URL was given; close it with :func:`release`."""
