@@ -285,6 +285,6 @@ async def test_a_worker_host_cut_off_mid_campaign_the_other_carries_on(tmp_path:
     # Ambiguous only what the cut host was sending when its link went down.
     assert {host for host, _ in hosts_of_ambiguous} <= {"host-a"}
     assert len(hosts_of_ambiguous) <= stores
-    # The other host carried on: its ideal time, plus the cut host's jobs waiting to be
-    # taken for stalled (STALLED s and a poll), plus 10 %.
-    assert elapsed <= (ideal + STALLED + 5.0) * 1.1, elapsed
+    # The other host carried on: every row settled while host-a was still cut off, so
+    # host-b ran host-a's stalled jobs itself (the timing figures are the benchmark's).
+    assert elapsed < cut_at + CUT, (elapsed, cut_at)
