@@ -42,8 +42,9 @@ from tests.integration.test_fleet import ambiguous_hosts, wait_until_sending
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 
 LIMIT = 10  # per store, per second
-STALLED = 30.0  # the default: a cut host's jobs run again this long after their last beat
-CUT = 45.0  # how long the host stays cut off
+# How long the host stays cut off: longer than the default 30 s after which a silent
+# job runs again on another worker.
+CUT = 45.0
 
 
 def need_root() -> None:
