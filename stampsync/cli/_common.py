@@ -237,14 +237,18 @@ class Tuning:
         store: int | None = None,
         merchant: int | None = None,
         limits: dict[str, int | float] | None = None,
+        jwt: bool = False,
     ) -> StampsClient:
         """A Stamps client with these settings (``store``: for calls that name none;
         ``merchant``: else ``STAMPS_MERCHANT``, as the client reads it; ``limits``:
-        ``max_stamps`` and ``max_value`` when a command's flags set them)."""
+        ``max_stamps`` and ``max_value`` when a command's flags set them; ``jwt``: the
+        token is exchanged for JWTs)."""
         settings = self.settings(f"stamps:{URL(api_url).host}")
         if limits:
             settings.update(limits)  # type: ignore[typeddict-item]
-        return StampsClient(token, api_url=api_url, store=store, merchant=merchant, **settings)
+        return StampsClient(
+            token, api_url=api_url, store=store, merchant=merchant, jwt=jwt, **settings
+        )
 
     def stamped(
         self, api_url: str, public_key: str, private_key: str, store_hash: str

@@ -325,20 +325,11 @@ def doctor(
                 env="STAMPS_TOKEN",
                 what="Stamps API token",
             )
-            client = tuning.stamps(api_url, secret)
-            if jwt:
-                if merchant is None:
-                    raise ConfigurationError(
-                        "--jwt needs --merchant (or STAMPS_MERCHANT): the CRM merchant id"
-                    )
-                client = StampsClient(
-                    secret,
-                    api_url=api_url,
-                    jwt=True,
-                    merchant=merchant,
-                    options=client.options,  # the same network settings
-                    throttle=client.throttle,
+            if jwt and merchant is None:
+                raise ConfigurationError(
+                    "--jwt needs --merchant (or STAMPS_MERCHANT): the CRM merchant id"
                 )
+            client = tuning.stamps(api_url, secret, merchant=merchant if jwt else None, jwt=jwt)
             described = f"url {safe_url(api_url)}, token from {source}"
             if merchant is not None:
                 described += f", merchant {merchant}"

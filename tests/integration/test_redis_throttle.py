@@ -7,6 +7,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import cast
 
 import pytest
 import redis.asyncio as aioredis
@@ -407,7 +408,9 @@ async def test_a_stamp_sent_late_by_a_busy_loop_is_back_dated_never_before_the_a
             await asyncio.gather(*shared._updates)
             seconds, micros = await client.time()
             stamped_at = seconds * 1_000_000 + micros
-            [(_, score)] = await client.zrange("stampsync:{late}:log", 0, -1, withscores=True)
+            entries = await client.zrange("stampsync:{late}:log", 0, -1, withscores=True)
+            [(_, raw_score)] = cast("list[tuple[bytes, float]]", entries)
+            score = float(raw_score)
         finally:
             await client.aclose()
     assert answered <= score, "back-dated before the answer: the window could overfill"
