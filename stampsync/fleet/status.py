@@ -6,10 +6,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..batch.journal import STATUSES
+from ..batch.pos_rows import to_transaction
 from ..batch.postgres import PgDatabase, PgJournal
+from ..batch.writes import Rejected, normal_key
 
 if TYPE_CHECKING:
     import asyncpg
+
+    from .queue import JobRow
 
 #: The per-store figures of :func:`fleet_overview`, in the order ``fleet status`` shows.
 COLUMNS = (
@@ -67,44 +71,76 @@ async def fleet_overview(
     journal: str, *, stalled_seconds: float = 30.0
 ) -> dict[str, dict[str, int]]:
     """Per store: rows applied, failed (in the journal or the fleet's list), ambiguous,
-    pending (claimed now, or waiting in a queued job), its jobs queued, running, stalled
-    (no heartbeat for ``stalled_seconds``: they run again) and failed, and
-    ``applied_last_minute`` (its rate now: see :func:`eta_seconds`)."""
+    pending (claimed now, or waiting in a queued or running job), its jobs queued,
+    running, stalled (no heartbeat for ``stalled_seconds``: they run again) and failed,
+    and ``applied_last_minute`` (its rate now: see :func:`eta_seconds`).
+
+    Read in one snapshot, and each row counted once: a running job's rows that are
+    already in the journal (or the fleet's failed list), or carried on by a queued
+    child job, are not counted again as pending.
+    """
     from .queue import ensure_queue_schema
 
     database = PgDatabase(journal, max_connections=2)
     await database.open()
     try:
         await database.run(ensure_queue_schema, "cannot create the job queue's tables")
-        counts = await PgJournal(database, account=None).acounts_by_account()
-        fleet_failed = await database.run(_fleet_failed_counts, "cannot read the failed rows")
-        jobs = await database.run(
-            lambda con: _queue_rows(con, stalled_seconds), "cannot read the job queue"
+        return await database.run(
+            lambda con: _overview(con, stalled_seconds), "cannot read the fleet's progress"
         )
-        recent = await database.run(_applied_last_minute, "cannot read the journal")
     finally:
         await database.close()
+
+
+async def _overview(con: asyncpg.Connection, stalled_seconds: float) -> dict[str, dict[str, int]]:
+    async with con.transaction(isolation="repeatable_read", readonly=True):
+        counts = await con.fetch(
+            "SELECT account, status, COUNT(*) AS n FROM stampsync_writes GROUP BY account, status"
+        )
+        fleet_failed = await con.fetch("SELECT campaign, account, row FROM stampsync_fleet_failed")
+        jobs = await _queue_rows(con, stalled_seconds)
+        # Which of the jobs' rows the journal holds already (claimed or settled).
+        candidates = [(account, key) for account, _, _, rows in jobs for _, key in rows if key]
+        journaled: set[tuple[str, str]] = set()
+        if candidates:
+            found = await con.fetch(
+                "SELECT w.account, w.key FROM stampsync_writes w"
+                " JOIN unnest($1::text[], $2::text[]) AS j(account, key)"
+                " ON w.account = j.account AND w.key = j.key",
+                [a for a, _ in candidates],
+                [k for _, k in candidates],
+            )
+            journaled = {(r["account"], r["key"]) for r in found}
+        recent = await _applied_last_minute(con)
     out: dict[str, dict[str, int]] = {}
 
     def of(account: str) -> dict[str, int]:
         return out.setdefault(account, dict.fromkeys(COLUMNS, 0))
 
-    for account, by in counts.items():
-        entry = of(account)
-        for status in STATUSES:
-            entry[status] += by.get(status, 0)
-    for account, n in fleet_failed.items():
-        of(account)["failed"] += n
+    for r in counts:
+        if r["status"] in STATUSES:
+            of(r["account"])[r["status"]] += int(r["n"])
+    failed_rows_seen = {(r["account"], r["campaign"], r["row"]) for r in fleet_failed}
+    for r in fleet_failed:
+        of(r["account"])["failed"] += 1
+    waiting: set[tuple[str, str, int]] = set()
     for account, state, stalled, rows in jobs:
         entry = of(account)
         if state == "queued":
             entry["queued_jobs"] += 1
-            entry["pending"] += rows
         elif state == "picked":
             entry["stalled_jobs" if stalled else "running_jobs"] += 1
-            entry["pending"] += rows
         elif state == "failed":
             entry["failed_jobs"] += 1
+            continue
+        else:
+            continue
+        for (campaign, row), key in rows:
+            if (account, key) in journaled or (account, campaign, row) in failed_rows_seen:
+                continue
+            waiting.add((account, campaign, row))
+    for account, _, _ in waiting:
+        of(account)["pending"] += 1
     for account, entry in out.items():
         entry["applied_last_minute"] = recent.get(account, 0)
     return dict(sorted(out.items()))
@@ -118,18 +154,15 @@ async def _applied_last_minute(con: asyncpg.Connection) -> dict[str, int]:
     return {r["account"]: int(r["n"]) for r in rows}
 
 
-async def _fleet_failed_counts(con: asyncpg.Connection) -> dict[str, int]:
-    rows = await con.fetch(
-        "SELECT account, count(*) AS n FROM stampsync_fleet_failed GROUP BY account"
-    )
-    return {r["account"]: int(r["n"]) for r in rows}
+_JobRows = list[tuple[tuple[str, int], str]]
 
 
 async def _queue_rows(
     con: asyncpg.Connection, stalled_seconds: float
-) -> list[tuple[str, str, bool, int]]:
-    """(account, status, stalled, rows) of every award job; a job whose arguments are not
-    an award job's counts under the account ``?``."""
+) -> list[tuple[str, str, bool, _JobRows]]:
+    """(account, status, stalled, rows) of every award job, each row as its
+    ((campaign, line), journal key); a job whose arguments are not an award job's counts
+    under the account ``?`` with no rows."""
     from .queue import AWARD_JOB, BadJob, decode_job, queue_table
 
     found = await con.fetch(
@@ -139,15 +172,31 @@ async def _queue_rows(
         AWARD_JOB,
         float(stalled_seconds),
     )
-    out = []
+    out: list[tuple[str, str, bool, _JobRows]] = []
     for r in found:
         try:
             args = decode_job(r["payload"])
         except BadJob:
-            out.append(("?", r["status"], bool(r["stalled"]), 0))
+            out.append(("?", r["status"], bool(r["stalled"]), []))
             continue
-        out.append((args.account, r["status"], bool(r["stalled"]), len(args.rows)))
+        rows = [((args.campaign, row.row), _journal_key(args.kind, row)) for row in args.rows]
+        out.append((args.account, r["status"], bool(r["stalled"]), rows))
     return out
+
+
+def _journal_key(kind: str, row: JobRow) -> str:
+    """The key the worker journals ``row`` by, or "" when it cannot be told here (a
+    transaction with no key and no store takes its store from the account's settings)."""
+    if kind != "transactions.add":
+        return normal_key(row.key)
+    if row.data is None:
+        return ""
+    item = to_transaction(dict(row.data), row.row)
+    if isinstance(item, Rejected):
+        return ""
+    if item.key is not None:
+        return normal_key(item.key)
+    return normal_key(item.natural_key()) if item.store is not None else ""
 
 
 async def failed_rows(journal: str) -> list[FailedRow]:
