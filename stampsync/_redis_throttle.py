@@ -212,7 +212,8 @@ MAX_CARRIED = 256
 
 #: KEYS: cool-down, strikes, log, config. ARGV: retry_after (us, -1 if none), base (us),
 #: cap (us), window (us). Returns the pause now in force, in us. The first 429 of a burst
-#: also lowers the shared learned limit to what the window accepted (at least half).
+#: also lowers the shared learned limit to what the window accepted (at least half):
+#: the starts stamped in it, less the refused one.
 RATE_LIMITED = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -238,7 +239,9 @@ redis.call('SET', KEYS[1], string.format('%d', new_until), 'PX', ttl)
 if fresh then
   local effective = tonumber(redis.call('HGET', KEYS[4], 'effective') or '0')
   if effective > 1 then
-    local accepted = redis.call('ZCOUNT', KEYS[3], now - tonumber(ARGV[4]), '+inf') - 1
+    -- Only stamped starts (score <= now): a reservation in flight (scored in the future)
+    -- may be refused too, and counting it learned a limit above the server's.
+    local accepted = redis.call('ZCOUNT', KEYS[3], now - tonumber(ARGV[4]), now) - 1
     local floor = math.max(accepted, math.floor(effective / 2))
     local learned = math.max(1, math.min(effective - 1, floor))
     redis.call('HSET', KEYS[4], 'effective', learned, 'calm', now)

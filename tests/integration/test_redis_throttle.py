@@ -449,3 +449,30 @@ async def test_reconnects_slower_than_the_window_never_crowd_it() -> None:
     assert counters["fault:slow_connect"] >= pages // 6  # the trips were really that slow
     assert counters.get("rate_limited", 0) == 0
     assert max_in_window(arrivals, seconds) <= limit
+
+
+async def test_a_429_learns_from_the_starts_the_server_answered_not_those_in_flight(
+    redis_url: str,
+) -> None:
+    """Starts reserved but not yet answered may be refused as well: the limit learned from
+    a 429 counts only the stamped ones. Counting those in flight learned a limit above
+    the server's, and the next window drew a second burst of 429s (seen in CI)."""
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        async with RedisThrottle(redis_url, key="learn", limit=30, seconds=2) as shared:
+            answered = [await shared.reserve() for _ in range(20)]
+            in_flight = [await shared.reserve() for _ in range(8)]
+            for ticket in answered:
+                ticket.sent()
+            await asyncio.sleep(0.05)
+            await asyncio.gather(*shared._updates)
+            await shared.rate_limited(None)
+            stored = await client.hget("stampsync:{learn}:config", "effective")
+            for ticket in in_flight:
+                ticket.release()
+    finally:
+        await client.aclose()
+    # 20 answered, one of them the 429: 19 accepted (never the 27 a count of every
+    # reservation gives).
+    assert stored is not None
+    assert int(stored) == 19
