@@ -1,7 +1,8 @@
 """Development sessions: ``nox -s tests`` (the test suite, on this Python), ``nox -s
-tests_more`` (on the other supported Pythons found here), ``nox`` (lint, typecheck, tests,
-docs), ``nox -s bench`` (benchmarks and their results page), ``nox -s mutants`` (named
-mutations of the guarantees, each of which the tests must catch)."""
+tests_more`` (on the other supported Pythons found here), ``nox -s timing`` (the tests that
+assert speed, which the suite leaves out), ``nox`` (lint, typecheck, tests, docs), ``nox -s
+bench`` (benchmarks and their results page), ``nox -s mutants`` (named mutations of the
+guarantees, each of which the tests must catch)."""
 
 from __future__ import annotations
 
@@ -73,11 +74,11 @@ CURRENT = f"{sys.version_info.major}.{sys.version_info.minor}"
 OTHERS = [v for v in found_pythons() if v != CURRENT]
 
 
-def run_pytest(session: nox.Session) -> None:
+def run_pytest(session: nox.Session, *args: str) -> None:
     session.install("-e", ".[test,redis,cli]")
     # Ctrl-C reaches pytest first; give its teardown time to stop the servers the
     # fixtures started (nox's default escalates to SIGKILL after half a second).
-    session.run("pytest", *session.posargs, interrupt_timeout=60, terminate_timeout=30)
+    session.run("pytest", *args, *session.posargs, interrupt_timeout=60, terminate_timeout=30)
 
 
 @nox.session(python=CURRENT)
@@ -95,6 +96,18 @@ def tests_more(session: nox.Session) -> None:
     if not OTHERS:
         session.skip(f"no supported Python besides {CURRENT} was found")
     run_pytest(session)
+
+
+@nox.session(python=CURRENT)
+def timing(session: nox.Session) -> None:
+    """The tests that assert speed (rate, latency, elapsed time): those marked ``timing``.
+
+    The default suite deselects them (``addopts`` in pyproject.toml). CI runs this session
+    once, on one interpreter, with its own tolerance: the figures are this machine's, so a
+    failure here says the machine was slow or the code was, and is judged apart from the
+    behaviour tests. No retries. A run that collects no test exits 5, which fails it too.
+    """
+    run_pytest(session, "-m", "timing")
 
 
 @nox.session(python=PYTHON)

@@ -253,18 +253,33 @@ def test_a_refused_key_stops_a_sync_after_one_read_and_a_rerun_sends_everything(
     assert "sent 300, unchanged 0, failed 0" in err
 
 
-def test_an_unreachable_host_stops_a_sync_within_15_seconds(tmp_path: Path) -> None:
+def unreachable_port() -> int:
     with socket.socket() as s:  # a port nothing listens on
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+        port: int = s.getsockname()[1]
+    return port
+
+
+def sync_to_an_unreachable_host(tmp_path: Path) -> float:
+    """A sync whose server cannot be reached stops (exit 4), having sent nothing past the
+    rows in hand; returns the seconds the process took."""
     src = people(tmp_path / "p.csv", 300)
     code, err, elapsed = sync_process(
-        sync_args(src, tmp_path), f"http://127.0.0.1:{port}", "key-123456", "1"
+        sync_args(src, tmp_path), f"http://127.0.0.1:{unreachable_port()}", "key-123456", "1"
     )
     assert code == ExitCode.STOPPED, err
     assert "cannot reach the server" in err
-    assert elapsed < 15
     assert len(report_rows(tmp_path / "r.jsonl")) <= 10
+    return elapsed
+
+
+def test_an_unreachable_host_stops_a_sync(tmp_path: Path) -> None:
+    sync_to_an_unreachable_host(tmp_path)
+
+
+@pytest.mark.timing
+def test_an_unreachable_host_stops_a_sync_within_15_seconds(tmp_path: Path) -> None:
+    assert sync_to_an_unreachable_host(tmp_path) < 15
 
 
 def export_process(
@@ -293,13 +308,9 @@ def test_an_export_refused_at_its_first_request_exits_4_and_keeps_the_last_expor
     assert "key-WRONG-SECRET" not in err
     assert out.read_text() == previous
 
-    with socket.socket() as s:  # a port nothing listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    code, err, elapsed = export_process(out, f"http://127.0.0.1:{port}", "key-123456", "1")
+    code, err, _ = export_process(out, f"http://127.0.0.1:{unreachable_port()}", "key-123456", "1")
     assert code == ExitCode.STOPPED, err
     assert "cannot reach the server" in err
-    assert elapsed < 15
     assert out.read_text() == previous
 
     code, _, err = run_cli(
@@ -307,6 +318,16 @@ def test_an_export_refused_at_its_first_request_exits_4_and_keeps_the_last_expor
     )
     assert code == ExitCode.OK, err
     assert len(out.read_text().splitlines()) == 10
+
+
+@pytest.mark.timing
+def test_an_export_to_an_unreachable_host_stops_within_15_seconds(tmp_path: Path) -> None:
+    out = tmp_path / "c.jsonl"
+    code, err, elapsed = export_process(
+        out, f"http://127.0.0.1:{unreachable_port()}", "key-123456", "1"
+    )
+    assert code == ExitCode.STOPPED, err
+    assert elapsed < 15
 
 
 def test_a_sync_refused_by_its_state_file_keeps_the_last_report(

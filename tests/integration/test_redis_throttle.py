@@ -50,8 +50,10 @@ async def test_one_process_many_tasks_hold_the_window(
     assert (await sandbox_strict.counters()).get("rate_limited", 0) == 0
 
 
-async def test_three_processes_share_one_quota() -> None:
-    limit, seconds, per_process = 30, 1.0, 40
+async def three_processes_on_one_quota(limit: int, seconds: float, per_process: int) -> list[float]:
+    """Three worker processes, one Redis key: every worker fetched all it had to, the
+    strict server never refused one, and no window held more than the limit. Returns the
+    arrivals."""
     with redis_server() as (url, _):
         async with Sandbox(
             customers=100, members=10, limit=limit, seconds=seconds, process=True
@@ -81,6 +83,17 @@ async def test_three_processes_share_one_quota() -> None:
     assert len(arrivals) == 3 * per_process
     assert counters.get("rate_limited", 0) == 0  # the strict server never refused one
     assert max_in_window(arrivals, seconds) <= limit
+    return arrivals
+
+
+async def test_three_processes_share_one_quota() -> None:
+    await three_processes_on_one_quota(30, 1.0, 40)
+
+
+@pytest.mark.timing
+async def test_three_processes_on_one_quota_use_all_of_it() -> None:
+    limit, seconds, per_process = 30, 1.0, 40
+    arrivals = await three_processes_on_one_quota(limit, seconds, per_process)
     # 120 starts at 30 per window: the last batch goes 3 windows after the first, each S
     # plus the margin plus a round trip (a start holds its slot until its answer is back
     # and stamped in Redis; 50 ms allowed on this loopback).
@@ -294,8 +307,11 @@ async def test_the_fallback_counts_what_this_process_already_sent(redis_url: str
         await shared.aclose()
 
 
-async def test_three_processes_configured_above_the_servers_limit_learn_it_together() -> None:
-    allowed, configured, seconds, per_process = 20, 40, 1.0, 60
+async def three_processes_above_the_servers_limit(
+    allowed: int, configured: int, seconds: float, per_process: int
+) -> tuple[list[float], list[float]]:
+    """Three worker processes configured above the server's limit, one Redis key: all
+    fetched, with a few 429s. Returns the arrivals refused and those admitted."""
     with redis_server() as (url, _):
         async with Sandbox(
             customers=100, members=10, limit=allowed, seconds=seconds, process=True
@@ -325,6 +341,19 @@ async def test_three_processes_configured_above_the_servers_limit_learn_it_toget
     refused = [a for a, r in zip(arrivals, requests, strict=True) if r["status"] == 429]
     assert 1 <= len(refused) <= 0.05 * len(requests)
     admitted = sorted(a for a, r in zip(arrivals, requests, strict=True) if r["status"] != 429)
+    return refused, admitted
+
+
+async def test_three_processes_configured_above_the_servers_limit_learn_it_together() -> None:
+    await three_processes_above_the_servers_limit(20, 40, 1.0, 60)
+
+
+@pytest.mark.timing
+async def test_three_processes_that_learned_the_servers_limit_sustain_it() -> None:
+    allowed, configured, seconds, per_process = 20, 40, 1.0, 60
+    refused, admitted = await three_processes_above_the_servers_limit(
+        allowed, configured, seconds, per_process
+    )
     after = [a for a in admitted if a >= refused[0]]
     assert (len(after) - 1) / (after[-1] - after[0]) >= 0.9 * allowed / seconds
 
