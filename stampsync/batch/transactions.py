@@ -137,7 +137,7 @@ async def add_many(
                     where, NO_STORE, row.row, None if row.user is None else str(row.user)
                 )
                 continue
-            key = row.key if row.key is not None else row.natural_key(default_store)
+            key = row.journal_key(default_store)
             yield _Keyed(key, row.user, row.row, row)
 
     def prepare(keyed_row: _Keyed) -> Prepared:

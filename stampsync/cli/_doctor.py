@@ -329,7 +329,7 @@ def doctor(
                 raise ConfigurationError(
                     "--jwt needs --merchant (or STAMPS_MERCHANT): the CRM merchant id"
                 )
-            client = tuning.stamps(api_url, secret, merchant=merchant if jwt else None, jwt=jwt)
+            client = tuning.stamps(api_url, secret, merchant=merchant, jwt=jwt)
             described = f"url {safe_url(api_url)}, token from {source}"
             if merchant is not None:
                 described += f", merchant {merchant}"

@@ -161,7 +161,7 @@ def check_keys(path: Path, default_store: int | None) -> list[str]:
     keys = KeyLines(path)
     for number, row in _numbered(path, default_store):
         if isinstance(row, PosTransaction):
-            keys.add(row.key if row.key is not None else row.natural_key(default_store), number)
+            keys.add(row.journal_key(default_store), number)
         elif row.key != f"line-{number}":
             keys.add(row.key, number)
     return keys.keys()

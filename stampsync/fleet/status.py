@@ -194,9 +194,9 @@ def _journal_key(kind: str, row: JobRow) -> str:
     item = to_transaction(dict(row.data), row.row)
     if isinstance(item, Rejected):
         return ""
-    if item.key is not None:
-        return normal_key(item.key)
-    return normal_key(item.natural_key()) if item.store is not None else ""
+    if item.key is None and item.store is None:
+        return ""
+    return normal_key(item.journal_key())
 
 
 async def failed_rows(journal: str) -> list[FailedRow]:

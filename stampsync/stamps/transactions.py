@@ -136,6 +136,10 @@ class PosTransaction(msgspec.Struct, kw_only=True, frozen=True):
     row: int | None = None
     """Where the row came from (the CLI gives the input file's line); reported back."""
 
+    def journal_key(self, default_store: int | None = None) -> str:
+        """The key this sale is journaled by: ``key`` when given, else its natural key."""
+        return self.key if self.key is not None else self.natural_key(default_store)
+
     def natural_key(self, default_store: int | None = None) -> str:
         """``"<store>:<invoice_number>:<day>"``, the key an unkeyed row is journaled by.
 

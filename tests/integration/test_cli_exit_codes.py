@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import os
 import signal
-import socket
 import stat
 import subprocess
 import sys
@@ -17,7 +16,7 @@ import pytest
 
 from stampsync.batch import Journal
 from stampsync.cli import main
-from stampsync.sandbox import Fault, Sandbox
+from stampsync.sandbox import Fault, Sandbox, free_port
 from tests._cli import (
     FAST,
     ROUTE,
@@ -182,9 +181,7 @@ def test_a_wrong_token_stops_before_any_award_with_exit_4(
 def award_to_an_unreachable_host(tmp_path: Path) -> float:
     """An award run whose server cannot be reached exits 4, nothing ambiguous; returns the
     seconds the process took."""
-    with socket.socket() as s:  # a port nothing listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()  # nothing listens on it
     src = write_awards(tmp_path / "a.csv", good_rows(300))
     started = time.monotonic()
     proc = subprocess.run(

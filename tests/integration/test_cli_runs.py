@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,7 +20,7 @@ from stampsync.batch._runs import exclusive
 from stampsync.batch.sync import sync_customers
 from stampsync.batch.writes import ExitCode
 from stampsync.cli import main
-from stampsync.sandbox import Fault, Sandbox
+from stampsync.sandbox import Fault, Sandbox, free_port
 from tests._cli import (
     FAST,
     arrivals,
@@ -253,19 +252,12 @@ def test_a_refused_key_stops_a_sync_after_one_read_and_a_rerun_sends_everything(
     assert "sent 300, unchanged 0, failed 0" in err
 
 
-def unreachable_port() -> int:
-    with socket.socket() as s:  # a port nothing listens on
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-    return port
-
-
 def sync_to_an_unreachable_host(tmp_path: Path) -> float:
     """A sync whose server cannot be reached stops (exit 4), having sent nothing past the
     rows in hand; returns the seconds the process took."""
     src = people(tmp_path / "p.csv", 300)
     code, err, elapsed = sync_process(
-        sync_args(src, tmp_path), f"http://127.0.0.1:{unreachable_port()}", "key-123456", "1"
+        sync_args(src, tmp_path), f"http://127.0.0.1:{free_port()}", "key-123456", "1"
     )
     assert code == ExitCode.STOPPED, err
     assert "cannot reach the server" in err
@@ -308,7 +300,7 @@ def test_an_export_refused_at_its_first_request_exits_4_and_keeps_the_last_expor
     assert "key-WRONG-SECRET" not in err
     assert out.read_text() == previous
 
-    code, err, _ = export_process(out, f"http://127.0.0.1:{unreachable_port()}", "key-123456", "1")
+    code, err, _ = export_process(out, f"http://127.0.0.1:{free_port()}", "key-123456", "1")
     assert code == ExitCode.STOPPED, err
     assert "cannot reach the server" in err
     assert out.read_text() == previous
@@ -323,9 +315,7 @@ def test_an_export_refused_at_its_first_request_exits_4_and_keeps_the_last_expor
 @pytest.mark.timing
 def test_an_export_to_an_unreachable_host_stops_within_15_seconds(tmp_path: Path) -> None:
     out = tmp_path / "c.jsonl"
-    code, err, elapsed = export_process(
-        out, f"http://127.0.0.1:{unreachable_port()}", "key-123456", "1"
-    )
+    code, err, elapsed = export_process(out, f"http://127.0.0.1:{free_port()}", "key-123456", "1")
     assert code == ExitCode.STOPPED, err
     assert elapsed < 15
 
