@@ -63,6 +63,8 @@ SCHEMA_VERSION = 2
 
 #: Serialises schema creation and upgrades across every process on the database.
 _SCHEMA_LOCK = 0x5354_4A52  # "STJR"
+_MIGRATION_LOCK_MS = 10_000
+_IDLE_TX_MS = "30000"  # no transaction of ours waits on anything but the database
 
 #: Seconds an operation must keep failing before the database is logged as away.
 _OUTAGE_AFTER = 0.5
@@ -274,7 +276,8 @@ def _transient(exc: BaseException) -> bool:
     if isinstance(
         exc,
         asyncpg.exceptions.OperatorInterventionError  # shutdown, starting up
-        | asyncpg.exceptions.TransactionRollbackError,  # serialization failure, deadlock
+        | asyncpg.exceptions.TransactionRollbackError  # serialization failure, deadlock
+        | asyncpg.exceptions.IdleInTransactionSessionTimeoutError,  # a stall ended it
     ):
         return True
     # "closed"; "another operation is in progress" or "is cancelling": the client-side
@@ -294,7 +297,10 @@ def _suspect(exc: BaseException) -> bool:
         return False  # ours, about the data: the connection is fine
     if isinstance(exc, asyncpg.PostgresError):
         return isinstance(
-            exc, asyncpg.PostgresConnectionError | asyncpg.exceptions.OperatorInterventionError
+            exc,
+            asyncpg.PostgresConnectionError
+            | asyncpg.exceptions.OperatorInterventionError
+            | asyncpg.exceptions.IdleInTransactionSessionTimeoutError,
         )
     return True
 
@@ -393,6 +399,9 @@ class PgDatabase:
                 timeout=self.connect_timeout,
                 command_timeout=max(30.0, self.outage_seconds),
                 reset=_keep_session,
+                # A host that vanishes inside a transaction holds its locks until the
+                # server hears of it (hours, by TCP's defaults); the server ends it sooner.
+                server_settings={"idle_in_transaction_session_timeout": _IDLE_TX_MS},
             )
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
             raise self._error(exc, "cannot connect") from None
@@ -410,19 +419,28 @@ class PgDatabase:
         import asyncpg
 
         try:
+            # A current schema is only read: its DDL (CREATE INDEX IF NOT EXISTS locks the
+            # table even when the index exists) would queue behind a vanished host's open
+            # transaction, and every worker's writes would queue behind it in turn.
+            found = await con.fetchval("SELECT version FROM stampsync_schema WHERE id = 1")
+        except asyncpg.UndefinedTableError:
+            found = None
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+            raise self._error(exc, "cannot read the journal's schema version") from None
+        if found == SCHEMA_VERSION:
+            return
+        self._refuse_newer(found)
+        try:
             async with con.transaction():
+                # An upgrade waits a bounded time for the tables, and says why it failed.
+                await con.execute(f"SET LOCAL lock_timeout = '{_MIGRATION_LOCK_MS}ms'")
                 await con.execute("SELECT pg_advisory_xact_lock($1)", _SCHEMA_LOCK)
                 await con.execute(
                     "CREATE TABLE IF NOT EXISTS stampsync_schema"
                     " (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL)"
                 )
                 found = await con.fetchval("SELECT version FROM stampsync_schema WHERE id = 1")
-                if found is not None and found > SCHEMA_VERSION:
-                    raise ConfigurationError(
-                        f"journal database {self.url} was written by a newer stampsync "
-                        f"(schema {found}; this one knows up to {SCHEMA_VERSION}): "
-                        "upgrade stampsync"
-                    )
+                self._refuse_newer(found)
                 for statement in _SCHEMA:
                     await con.execute(statement)
                 if found is not None and found < 2:
@@ -440,8 +458,21 @@ class PgDatabase:
                     " ON CONFLICT (id) DO UPDATE SET version = excluded.version",
                     SCHEMA_VERSION,
                 )
+        except asyncpg.LockNotAvailableError:
+            raise JournalError(
+                f"journal database {self.url}: cannot upgrade the journal's tables: another "
+                f"session held them for over {_MIGRATION_LOCK_MS / 1000:.0f} s; try again "
+                "(or stop the older workers first)"
+            ) from None
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
             raise self._error(exc, "cannot create the journal's tables") from None
+
+    def _refuse_newer(self, found: int | None) -> None:
+        if found is not None and found > SCHEMA_VERSION:
+            raise ConfigurationError(
+                f"journal database {self.url} was written by a newer stampsync "
+                f"(schema {found}; this one knows up to {SCHEMA_VERSION}): upgrade stampsync"
+            )
 
     async def close(self) -> None:
         """Release this user's hold; the last one closes the pool."""

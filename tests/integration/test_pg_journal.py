@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Iterator
@@ -11,6 +12,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from stampsync.batch import postgres
 from stampsync.batch._runs import RunInfo
 from stampsync.batch.journal import Journal, WriteJournal, client_account, open_journal
 from stampsync.batch.postgres import SCHEMA_VERSION, PgDatabase, PgJournal, safe_dsn
@@ -191,6 +193,104 @@ async def test_database_errors_are_typed_and_never_show_the_password(
     with pytest.raises(ConfigurationError):
         PgJournal(pg_dsn, account="")
     assert "wrong-SECRET-pw" not in caplog.text
+
+
+async def _left_inside_a_transaction(dsn: str) -> asyncpg.Connection:
+    """A session that locked a journal row and went quiet inside its transaction: a host
+    cut off mid-write, as the server sees it."""
+    con = await asyncpg.connect(dsn)
+    await con.execute("BEGIN")
+    await con.execute("UPDATE stampsync_writes SET attempts = attempts WHERE key = 'k1'")
+    return con
+
+
+async def test_a_session_left_inside_a_transaction_never_stalls_opening_the_journal(
+    pg_dsn: str,
+) -> None:
+    """A process opening the journal (``fleet status``, a new worker) while a vanished
+    host holds a transaction only reads the current schema: its DDL would wait for the
+    vanished host's locks, and every writer would queue behind it (CI saw ``fleet
+    status`` time out so)."""
+    async with PgJournal(pg_dsn, account="a") as j:
+        run = host_run("host-a")
+        await j.astart_run(run)
+        assert (await j.aclaim("k1", "stamps.add", REQUEST, run)).kind == "claimed"
+    vanished = await _left_inside_a_transaction(pg_dsn)
+    try:
+        opening = PgJournal(pg_dsn, account="a")
+        await asyncio.wait_for(opening.__aenter__(), 10)
+        try:
+            run = host_run("host-b")
+            await asyncio.wait_for(opening.astart_run(run), 10)
+            claim = await asyncio.wait_for(opening.aclaim("k2", "stamps.add", REQUEST, run), 10)
+            assert claim.kind == "claimed"
+        finally:
+            await opening.__aexit__(None, None, None)
+    finally:
+        await vanished.close()
+
+
+async def test_an_upgrade_blocked_by_a_held_transaction_fails_in_bounded_time(
+    pg_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(postgres, "_MIGRATION_LOCK_MS", 300)
+    async with PgJournal(pg_dsn, account="a") as j:
+        run = host_run("host-a")
+        await j.astart_run(run)
+        await j.aclaim("k1", "stamps.add", REQUEST, run)
+    con = await asyncpg.connect(pg_dsn)
+    try:
+        await con.execute("UPDATE stampsync_schema SET version = 1")
+    finally:
+        await con.close()
+    vanished = await _left_inside_a_transaction(pg_dsn)
+    try:
+        with pytest.raises(JournalError, match="cannot upgrade the journal's tables"):
+            async with PgJournal(pg_dsn, account="a"):
+                pass
+    finally:
+        await vanished.close()
+    async with PgJournal(pg_dsn, account="a"):  # the holder gone, the upgrade goes through
+        pass
+    con = await asyncpg.connect(pg_dsn)
+    try:
+        assert await con.fetchval("SELECT version FROM stampsync_schema") == SCHEMA_VERSION
+    finally:
+        await con.close()
+
+
+async def test_the_server_ends_a_journal_session_that_stalls_inside_a_transaction(
+    pg_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its locks are freed in seconds, not when TCP notices the host is gone."""
+    monkeypatch.setattr(postgres, "_IDLE_TX_MS", "500")
+    async with PgJournal(pg_dsn, account="a") as j:
+        run = host_run("host-a")
+        await j.astart_run(run)
+        await j.aclaim("k1", "stamps.add", REQUEST, run)
+        pool = j._db._pool
+        assert pool is not None
+        async with pool.acquire() as stalled:
+            await stalled.execute("BEGIN")
+            await stalled.execute("SELECT key FROM stampsync_writes WHERE key = 'k1' FOR UPDATE")
+            other = await asyncpg.connect(pg_dsn)
+            try:
+                deadline = time.monotonic() + 10
+                while True:
+                    try:
+                        await other.execute(
+                            "SELECT key FROM stampsync_writes WHERE key = 'k1' FOR UPDATE NOWAIT"
+                        )
+                        break
+                    except asyncpg.LockNotAvailableError:
+                        assert time.monotonic() < deadline, "the stalled session kept its lock"
+                        await asyncio.sleep(0.2)
+            finally:
+                await other.close()
+            with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError):
+                await stalled.execute("ROLLBACK")
+        # The journal goes on with a fresh connection.
+        assert (await j.aclaim("k2", "stamps.add", REQUEST, run)).kind == "claimed"
 
 
 @pytest.fixture
