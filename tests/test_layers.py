@@ -68,7 +68,7 @@ def load_time_imports(source: str, path: Path) -> Iterator[tuple[int, str]]:
 def test_the_scan_sees_relative_and_absolute_imports() -> None:
     source = (
         "from typing import TYPE_CHECKING\n"
-        "from ...batch.writes import run_writes\n"
+        "from ...batch.writes import WriteRun\n"
         "from ... import batch\n"
         "import stampsync.batch.journal\n"
         "if TYPE_CHECKING:\n"

@@ -13,7 +13,7 @@ import msgspec
 from .._validate import positive
 from .fanout import StopEvent
 from .journal import WriteJournal, batch_account
-from .writes import BatchReport, OnOutcome, Prepared, Rejected, run_writes
+from .writes import BatchOptions, BatchReport, OnOutcome, Prepared, Rejected, WriteRun
 
 if TYPE_CHECKING:
     from ..stamps.client import StampsClient
@@ -123,13 +123,10 @@ async def run_stamps_writes(
     check_first: bool,
     breaker: int,
 ) -> BatchReport:
-    """:func:`~stampsync.batch.writes.run_writes` with a Stamps client's settings: its
+    """:class:`~stampsync.batch.writes.WriteRun` with a Stamps client's settings: its
     batch concurrency, its merchant (the journal account when ``account`` is None), and
     its ``auth.ping`` as the preflight."""
-    return await run_writes(
-        items,
-        prepare,
-        operation=operation,
+    options = BatchOptions(
         concurrency=client.concurrent_batch_executions,
         journal=journal,
         account=batch_account(journal, account, client),
@@ -141,3 +138,4 @@ async def run_stamps_writes(
         breaker=positive(breaker, "breaker"),
         early_start=client._early_start,
     )
+    return await WriteRun(operation, prepare, options).run(items)

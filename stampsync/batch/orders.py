@@ -16,7 +16,15 @@ from ..stamped.v3.models import OrderData
 from ..stamped.v3.orders import OrderPush
 from .fanout import StopEvent, _aiter
 from .journal import Entry, Journal, WriteJournal, open_journal
-from .writes import BatchReport, OnOutcome, Prepared, Rejected, normal_key, run_writes
+from .writes import (
+    BatchOptions,
+    BatchReport,
+    OnOutcome,
+    Prepared,
+    Rejected,
+    WriteRun,
+    normal_key,
+)
 
 if TYPE_CHECKING:
     from ..stamped.v3.orders import Orders, Pushable
@@ -157,10 +165,7 @@ async def _push(
     async def ping() -> object:
         return await orders.filter(limit=1)
 
-    return await run_writes(
-        keyed(),
-        prepare,
-        operation=PUSH_OPERATION,
+    options = BatchOptions(
         concurrency=orders._client.concurrent_batch_executions,
         journal=journal,
         account=account,
@@ -171,3 +176,4 @@ async def _push(
         breaker=breaker,
         early_start=orders._client._early_start,
     )
+    return await WriteRun(PUSH_OPERATION, prepare, options).run(keyed())

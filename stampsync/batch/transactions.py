@@ -33,7 +33,7 @@ NO_STORE = (
 
 
 class _Keyed(msgspec.Struct, frozen=True):
-    """A row with its key filled in, as run_writes reads it (``key``, ``user``, ``row``)."""
+    """A row with its key filled in, as WriteRun reads it (``key``, ``user``, ``row``)."""
 
     key: str
     user: str | int | None

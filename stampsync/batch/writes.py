@@ -10,7 +10,7 @@ import unicodedata
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 import anyio
 
@@ -264,179 +264,270 @@ def key_problem(key: str) -> str | None:
     return None
 
 
-async def run_writes(
-    items: Iterable[T | Rejected] | AsyncIterable[T | Rejected],
-    prepare: Callable[[T], Prepared],
-    *,
-    operation: str,
-    concurrency: int,
-    journal: str | Path | WriteJournal | None = None,
-    account: str | None = None,
-    merchant: str | int | None = None,
-    on_outcome: OnOutcome | None = None,
-    keep_outcomes: bool = True,
-    stop: StopEvent | None = None,
-    preflight: Callable[[], Awaitable[object]] | None = None,
-    breaker: int = BREAKER_THRESHOLD,
-    early_start: Callable[[], EarlyStart | None] | None = None,
-) -> BatchReport:
-    """Send every item at most once, journaling intent and outcome per key.
-
-    ``prepare(item)`` checks an item and returns what to send; a ConfigurationError
-    there fails just that item. Duplicate keys within one run fail the later rows.
-    ``preflight`` (a cheap authenticated read) runs before the first write, and
-    ``breaker`` consecutive credential or connection failures stop the run: either sets
-    :attr:`BatchReport.stopped` and leaves the rows not yet tried untouched.
+@dataclass(frozen=True, slots=True)
+class BatchOptions:
+    """The settings of one journaled batch, the same for every kind of write.
 
     ``journal`` is a SQLite path, a ``postgresql://`` URL (keys filed under ``account``,
     of ``merchant``; refused without an account) or an open journal (see
-    :func:`~stampsync.batch.journal.open_journal`). A key another account of a shared
-    journal answers for fails its row, naming both accounts, and stops the run
-    (:attr:`BatchReport.stopped`): its other keys are likely that account's too.
-
-    ``early_start`` (the client's ``_early_start``): with a journal, each row first
-    waits for its start of the quota and only then claims its key, so a run that dies
-    leaves ambiguous only the rows it was sending, not those still waiting for quota.
-    A row whose start cannot be had (the quota's wait outlasts the retry budget, a
-    shared throttle is down) fails unclaimed. Rows begun before the preflight decided
-    claim first: a start held across the preflight's own request could starve it.
+    :func:`~stampsync.batch.journal.open_journal`). ``preflight`` (a cheap authenticated
+    read) runs before the first write; ``breaker`` consecutive credential or connection
+    failures stop the run. ``early_start`` (the client's ``_early_start``): with a
+    journal, each row first waits for its start of the quota and only then claims its
+    key, so a run that dies leaves ambiguous only the rows it was sending.
     """
-    report = BatchReport()
-    seen: set[str] = set()
-    owned = journal is not None and not isinstance(journal, WriteJournal)
-    jrn = None if journal is None else open_journal(journal, account=account, merchant=merchant)
-    me = RunInfo.current() if jrn is None else jrn.new_run()
-    halt = anyio.Event()
-    streak = 0
-    position = 0
 
-    def trip(why: str) -> None:
-        if report.stopped is None:
-            report.stopped = why
+    concurrency: int
+    journal: str | Path | WriteJournal | None = None
+    account: str | None = None
+    merchant: str | int | None = None
+    on_outcome: OnOutcome | None = None
+    keep_outcomes: bool = True
+    stop: StopEvent | None = None
+    preflight: Callable[[], Awaitable[object]] | None = None
+    breaker: int = BREAKER_THRESHOLD
+    early_start: Callable[[], EarlyStart | None] | None = None
+
+
+class WriteRun(Generic[T]):
+    """One run of a journaled write over many items: claim, send, outcome, per key.
+
+    ``prepare(item)`` checks an item and returns what to send; a ConfigurationError
+    there fails just that item. Duplicate keys within one run fail the later rows.
+    The preflight or the breaker stopping the run sets :attr:`BatchReport.stopped` and
+    leaves the rows not yet tried untouched. A key another account of a shared journal
+    answers for fails its row, naming both accounts, and stops the run: its other keys
+    are likely that account's too.
+
+    With an early start, a row whose start cannot be had (the quota's wait outlasts the
+    retry budget, a shared throttle is down) fails unclaimed. Rows begun before the
+    preflight decided claim first: a start held across the preflight's own request
+    could starve it. A run is used once.
+    """
+
+    def __init__(
+        self, operation: str, prepare: Callable[[T], Prepared], options: BatchOptions
+    ) -> None:
+        self.operation = operation
+        self.prepare = prepare
+        self.options = options
+        self.report = BatchReport()
+        self._seen: set[str] = set()
+        self._owned = options.journal is not None and not isinstance(options.journal, WriteJournal)
+        self._journal = (
+            None
+            if options.journal is None
+            else open_journal(options.journal, account=options.account, merchant=options.merchant)
+        )
+        self._me = RunInfo.current() if self._journal is None else self._journal.new_run()
+        self._halt = anyio.Event()
+        self._streak = 0
+        self._checking = anyio.Lock()
+        self._check: bool | None = None  # the preflight's verdict, once it ran
+        self._settled = None if self._journal is None else getattr(self._journal, "asettled", None)
+
+    async def run(self, items: Iterable[T | Rejected] | AsyncIterable[T | Rejected]) -> BatchReport:
+        """Send every item at most once; the report of the run."""
+        jrn, stop = self._journal, self.options.stop
+        try:
+            if jrn is not None and self._owned:
+                await jrn.__aenter__()
+            if jrn is not None:
+                await jrn.astart_run(self._me)
+            try:
+                async with anyio.create_task_group() as tg:
+                    if jrn is not None:
+                        tg.start_soon(self._renew, jrn)
+                    if stop is not None:
+                        tg.start_soon(self._watch, stop)
+                    finished = await fan_out(
+                        _numbered(items),
+                        self._one,
+                        concurrency=self.options.concurrency,
+                        stop=self._halt,
+                    )
+                    tg.cancel_scope.cancel()
+            finally:
+                if jrn is not None:
+                    with anyio.CancelScope(shield=True):
+                        await jrn.aend_run(self._me)
+            # Interrupted only if rows were left untried: a signal after the last row was
+            # taken cut nothing off, and "rerun to finish" would be wrong.
+            self.report.interrupted = (
+                stop is not None and stop.is_set() and not finished and self.report.stopped is None
+            )
+        finally:
+            if jrn is not None and self._owned:
+                await jrn.__aexit__(None, None, None)
+        return self.report
+
+    # -- the run's state ----------------------------------------------------------------
+
+    def _trip(self, why: str) -> None:
+        if self.report.stopped is None:
+            self.report.stopped = why
             log.warning("batch stopped: %s", why)
-        halt.set()
+        self._halt.set()
 
-    async def emit(outcome: Outcome, exc: BaseException | None = None) -> None:
-        nonlocal streak
-        report.add(outcome, keep_outcomes)
+    async def _emit(self, outcome: Outcome, exc: BaseException | None = None) -> None:
+        self.report.add(outcome, self.options.keep_outcomes)
         why = None if exc is None else hopeless(exc)
-        streak = streak + 1 if why else 0
-        if why and streak >= breaker:
-            trip(why)
-        if on_outcome is not None:
-            result = on_outcome(outcome)
+        self._streak = self._streak + 1 if why else 0
+        if why and self._streak >= self.options.breaker:
+            self._trip(why)
+        if self.options.on_outcome is not None:
+            result = self.options.on_outcome(outcome)
             if inspect.isawaitable(result):
                 await result
 
-    async def one(numbered: tuple[int, T | Rejected]) -> None:
-        number, item = numbered
-        row = getattr(item, "row", None) or number
-        raw_user = getattr(item, "user", None)
-        user = None if raw_user is None else str(raw_user)
+    async def _renew(self, journal: WriteJournal) -> None:
+        while True:
+            await anyio.sleep(journal.lease_seconds / 3)
+            try:
+                await journal.arenew_run(self._me)
+            except StateFileError as exc:
+                # A busy or full disk must not kill the run: a lease that lapses only
+                # makes other runs take our in-flight keys for ambiguous, never resend them.
+                log.warning("could not renew this run's lease on the journal: %s", exc)
 
-        def out(
-            key: str,
-            status: OutcomeStatus,
-            award_id: int | None = None,
-            error: str | None = None,
-            skipped: bool = False,
-        ) -> Outcome:
-            return Outcome(key, status, award_id, error, skipped, row, user)
+    async def _watch(self, event: StopEvent) -> None:
+        await event.wait()
+        self._halt.set()
 
-        raw_key = getattr(item, "key", None)
-        key = normal_key(raw_key)
-        if not key and not isinstance(item, Rejected):
-            missing = raw_key is None or isinstance(raw_key, str)
-            why = "key is missing" if missing else f"key must be text, got {raw_key!r}"
-            await emit(out("", "failed", error=why))
-            return
-        if isinstance(item, Rejected):
-            await emit(out(key, "failed", error=item.error))
-            return
-        if problem := key_problem(key):
-            await emit(
-                out(key.encode("utf-8", "backslashreplace").decode(), "failed", error=problem)
-            )
-            return
-        if key in seen:
-            await emit(out(key, "failed", error="duplicate key in this batch"))
-            return
-        seen.add(key)
+    async def _checked_first(self) -> bool:
+        # Before the first send, not before the run: a rerun with nothing left to send
+        # sends nothing at all.
+        preflight = self.options.preflight
+        if preflight is None or self.report.stopped:
+            return self.report.stopped is None
+        if self._check is not None:  # decided: skip the lock, whose acquire yields
+            return self._check
+        async with self._checking:
+            if self._check is None:
+                self._check = await self._run_preflight(preflight)
+        return self._check
+
+    async def _run_preflight(self, ping: Callable[[], Awaitable[object]]) -> bool:
         try:
-            prepared = prepare(item)
-        except ConfigurationError as exc:
-            await emit(out(key, "failed", error=str(exc)))
+            await ping()
+        except Exception as exc:
+            why = hopeless(exc)
+            if why is None:
+                log.info("preflight check failed, going on: %s", exc)
+                return True
+            self._trip(why)
+            return False
+        return True
+
+    # -- one row ------------------------------------------------------------------------
+
+    async def _one(self, numbered: tuple[int, T | Rejected]) -> None:
+        number, item = numbered
+        out = _Row(item, number)
+        if isinstance(item, Rejected):
+            await self._emit(out(normal_key(item.key), "failed", error=item.error))
             return
-        early = None
-        settled = None if jrn is None else getattr(jrn, "asettled", None)
-        if (
-            early_start is not None
-            and settled is not None
-            and (preflight is None or (check and check[0]))
-            and report.stopped is None
-            and not await settled(key)  # a rerun's settled rows need no quota
-        ):
-            early = early_start()
+        key = await self._checked_key(item, out)
+        if key is None:
+            return
+        try:
+            prepared = self.prepare(item)
+        except ConfigurationError as exc:
+            await self._emit(out(key, "failed", error=str(exc)))
+            return
+        early = await self._early_start_for(key)
         if early is not None:
             try:
-                await early.take(operation)
+                await early.take(self.operation)
             except StampsyncError as exc:
                 # Not claimed, not sent: the row fails alone, and a rerun sends it.
-                await emit(out(key, "failed", error=str(exc)), exc)
+                await self._emit(out(key, "failed", error=str(exc)), exc)
                 return
         try:
-            await claim_and_send(key, prepared, out)
+            await self._claim_and_send(key, prepared, out)
         finally:
             if early is not None:
                 early.release()
 
-    async def claim_and_send(key: str, prepared: Prepared, out: Callable[..., Outcome]) -> None:
-        if jrn is not None:
-            claim = await jrn.aclaim(key, operation, prepared.request, me)
-            if claim.kind == "conflict":
-                message = (
-                    f"key {key!r} was already used for a different {operation} in the "
-                    "journal; use a new key"
-                )
-                await emit(out(key, "failed", error=message))
-                return
-            if claim.kind == "applied":
-                entry = claim.entry
-                await emit(out(key, "applied", entry.result_id if entry else None, skipped=True))
-                return
-            if claim.kind == "foreign":
-                why = claim.why or f"key {key!r} belongs to another account of the journal"
-                await emit(out(key, "failed", error=why))
-                trip(why)
-                return
-            if claim.kind == "held":
-                report.held += 1
-                who = claim.holder.describe() if claim.holder else "another run"
-                await emit(out(key, "failed", error=f"held by another run ({who}); not sent"))
-                return
-            if claim.kind == "ambiguous":
-                why = claim.why or "interrupted after the request may have been sent"
-                entry = claim.entry
-                if prepared.settle is not None and await checked_first():
-                    await settle_earlier(jrn, key, prepared.settle, why, out)
-                    return
-                await emit(
-                    out(
-                        key,
-                        "ambiguous",
-                        entry.result_id if entry else None,
-                        f"unresolved from an earlier run: {why}",
-                        skipped=True,
-                    )
-                )
-                return
-        if not await checked_first():
-            why = f"not sent: {report.stopped}"
-            if jrn is not None:
-                await jrn.afinish(key, "failed", error=why, run=me)
-            await emit(out(key, "failed", error=why))
+    async def _checked_key(self, item: T, out: _Row) -> str | None:
+        """The item's key, or None once the row has failed for it."""
+        raw_key = getattr(item, "key", None)
+        key = normal_key(raw_key)
+        if not key:
+            missing = raw_key is None or isinstance(raw_key, str)
+            why = "key is missing" if missing else f"key must be text, got {raw_key!r}"
+            await self._emit(out("", "failed", error=why))
+            return None
+        if problem := key_problem(key):
+            shown = key.encode("utf-8", "backslashreplace").decode()
+            await self._emit(out(shown, "failed", error=problem))
+            return None
+        if key in self._seen:
+            await self._emit(out(key, "failed", error="duplicate key in this batch"))
+            return None
+        self._seen.add(key)
+        return key
+
+    async def _early_start_for(self, key: str) -> EarlyStart | None:
+        """The row's early start of the quota, when it is to wait for one before its claim."""
+        if (
+            self.options.early_start is None
+            or self._settled is None
+            or self.report.stopped is not None
+        ):
+            return None
+        if self.options.preflight is not None and not self._check:
+            return None
+        if await self._settled(key):  # a rerun's settled rows need no quota
+            return None
+        return self.options.early_start()
+
+    async def _claim_and_send(self, key: str, prepared: Prepared, out: _Row) -> None:
+        if self._journal is not None and not await self._claimed(self._journal, key, prepared, out):
             return
-        report.sent += 1
+        if not await self._checked_first():
+            why = f"not sent: {self.report.stopped}"
+            if self._journal is not None:
+                await self._journal.afinish(key, "failed", error=why, run=self._me)
+            await self._emit(out(key, "failed", error=why))
+            return
+        await self._send(key, prepared, out)
+
+    async def _claimed(self, jrn: WriteJournal, key: str, prepared: Prepared, out: _Row) -> bool:
+        """Claim ``key``; False once the row's outcome is known without sending it."""
+        claim = await jrn.aclaim(key, self.operation, prepared.request, self._me)
+        entry = claim.entry
+        if claim.kind == "claimed":
+            return True
+        if claim.kind == "conflict":
+            message = (
+                f"key {key!r} was already used for a different {self.operation} in the "
+                "journal; use a new key"
+            )
+            await self._emit(out(key, "failed", error=message))
+        elif claim.kind == "applied":
+            await self._emit(out(key, "applied", entry.result_id if entry else None, skipped=True))
+        elif claim.kind == "foreign":
+            why = claim.why or f"key {key!r} belongs to another account of the journal"
+            await self._emit(out(key, "failed", error=why))
+            self._trip(why)
+        elif claim.kind == "held":
+            self.report.held += 1
+            who = claim.holder.describe() if claim.holder else "another run"
+            await self._emit(out(key, "failed", error=f"held by another run ({who}); not sent"))
+        elif claim.kind == "ambiguous":
+            why = claim.why or "interrupted after the request may have been sent"
+            if prepared.settle is not None and await self._checked_first():
+                await self._settle_earlier(jrn, key, prepared.settle, why, out)
+            else:
+                error = f"unresolved from an earlier run: {why}"
+                result_id = entry.result_id if entry else None
+                await self._emit(out(key, "ambiguous", result_id, error, skipped=True))
+        return False
+
+    async def _send(self, key: str, prepared: Prepared, out: _Row) -> None:
+        jrn = self._journal
+        self.report.sent += 1
         try:
             result_id = await prepared.send()
         except DecodeError as exc:
@@ -444,34 +535,37 @@ async def run_writes(
             status: OutcomeStatus = "applied" if exc.status < 300 else "ambiguous"
             error = None if status == "applied" else str(exc)
             if jrn is not None:
-                await jrn.afinish(key, status, error=error or f"answer unreadable: {exc}", run=me)
-            await emit(out(key, status, None, error))
+                await jrn.afinish(
+                    key, status, error=error or f"answer unreadable: {exc}", run=self._me
+                )
+            await self._emit(out(key, status, None, error))
             return
         except Exception as exc:
             status, error = classify(exc)
             if jrn is not None:
-                await jrn.afinish(key, status, error=error, run=me)
-            await emit(out(key, status, error=error), exc)
+                await jrn.afinish(key, status, error=error, run=self._me)
+            await self._emit(out(key, status, error=error), exc)
             return
         if jrn is not None:
-            await jrn.afinish(key, "applied", result_id=result_id, run=me)
-        await emit(out(key, "applied", result_id))
+            await jrn.afinish(key, "applied", result_id=result_id, run=self._me)
+        await self._emit(out(key, "applied", result_id))
 
-    async def settle_earlier(
+    async def _settle_earlier(
+        self,
         jrn: WriteJournal,
         key: str,
         settle: Callable[[], Awaitable[int | None]],
         why: str,
-        out: Callable[..., Outcome],
+        out: _Row,
     ) -> None:
         # An earlier run's ambiguous key, named by this input with the same request:
         # find out from the server what became of it, through the item's own settle.
-        report.sent += 1
+        self.report.sent += 1
         try:
             result_id = await settle()
         except Exception as exc:
             error = f"unresolved from an earlier run: {why}; not settled: {exc}"
-            await emit(out(key, "ambiguous", None, error), exc)
+            await self._emit(out(key, "ambiguous", None, error), exc)
             return
         try:
             await jrn.aresolve(key, applied=True, result_id=result_id, note="settled")
@@ -481,81 +575,39 @@ async def run_writes(
             if entry is None or entry.status != "applied":
                 status = "ambiguous" if entry is None else entry.status
                 error = f"settled elsewhere meanwhile ({status})"
-                await emit(out(key, "ambiguous" if status != "failed" else "failed", None, error))
+                await self._emit(
+                    out(key, "ambiguous" if status != "failed" else "failed", None, error)
+                )
                 return
             result_id = entry.result_id
-        await emit(out(key, "applied", result_id))
+        await self._emit(out(key, "applied", result_id))
 
-    async def numbered() -> AsyncIterator[tuple[int, T | Rejected]]:
-        nonlocal position
-        async for item in _aiter(items):
-            position += 1
-            yield position, item
 
-    async def renew(journal: WriteJournal) -> None:
-        while True:
-            await anyio.sleep(journal.lease_seconds / 3)
-            try:
-                await journal.arenew_run(me)
-            except StateFileError as exc:
-                # A busy or full disk must not kill the run: a lease that lapses only
-                # makes other runs take our in-flight keys for ambiguous, never resend them.
-                log.warning("could not renew this run's lease on the journal: %s", exc)
+class _Row:
+    """Makes the outcomes of one input row (its row number and user filled in)."""
 
-    async def watch(event: StopEvent) -> None:
-        await event.wait()
-        halt.set()
+    __slots__ = ("row", "user")
 
-    checking = anyio.Lock()
-    check: list[bool] = []  # empty until the preflight ran; then its verdict
+    def __init__(self, item: object, number: int) -> None:
+        self.row: int = getattr(item, "row", None) or number
+        raw_user = getattr(item, "user", None)
+        self.user = None if raw_user is None else str(raw_user)
 
-    async def checked_first() -> bool:
-        # Before the first send, not before the run: a rerun with nothing left to send
-        # sends nothing at all.
-        if preflight is None or report.stopped:
-            return report.stopped is None
-        if check:  # decided: skip the lock, whose every acquire yields to the loop
-            return check[0]
-        async with checking:
-            if not check:
-                check.append(await run_preflight(preflight))
-        return check[0]
+    def __call__(
+        self,
+        key: str,
+        status: OutcomeStatus,
+        award_id: int | None = None,
+        error: str | None = None,
+        skipped: bool = False,
+    ) -> Outcome:
+        return Outcome(key, status, award_id, error, skipped, self.row, self.user)
 
-    async def run_preflight(ping: Callable[[], Awaitable[object]]) -> bool:
-        try:
-            await ping()
-        except Exception as exc:
-            why = hopeless(exc)
-            if why is None:
-                log.info("preflight check failed, going on: %s", exc)
-                return True
-            trip(why)
-            return False
-        return True
 
-    try:
-        if jrn is not None and owned:
-            await jrn.__aenter__()
-        if jrn is not None:
-            await jrn.astart_run(me)
-        try:
-            async with anyio.create_task_group() as tg:
-                if jrn is not None:
-                    tg.start_soon(renew, jrn)
-                if stop is not None:
-                    tg.start_soon(watch, stop)
-                finished = await fan_out(numbered(), one, concurrency=concurrency, stop=halt)
-                tg.cancel_scope.cancel()
-        finally:
-            if jrn is not None:
-                with anyio.CancelScope(shield=True):
-                    await jrn.aend_run(me)
-        # Interrupted only if rows were left untried: a signal after the last row was
-        # taken cut nothing off, and "rerun to finish" would be wrong.
-        report.interrupted = (
-            stop is not None and stop.is_set() and not finished and report.stopped is None
-        )
-    finally:
-        if jrn is not None and owned:
-            await jrn.__aexit__(None, None, None)
-    return report
+async def _numbered(
+    items: Iterable[T | Rejected] | AsyncIterable[T | Rejected],
+) -> AsyncIterator[tuple[int, T | Rejected]]:
+    position = 0
+    async for item in _aiter(items):
+        position += 1
+        yield position, item
