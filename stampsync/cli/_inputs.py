@@ -19,11 +19,15 @@ import msgspec
 from .._jsonl import json_row, jsonl_lines
 from ..batch.sync import LINE_KEY, canonical_column
 from ..batch.writes import Rejected, normal_key
+from ..stamped.v3.loyalty import PointsAdjustment
 from ..stamps.stamps import StampAward
 from ._common import fail
 
 AWARD_COLUMNS = ("key", "user", "store", "number_of_stamps")
 AWARD_OPTIONAL = ("notes",)
+POINTS_COLUMNS = ("key", "customer_id", "points")
+POINTS_OPTIONAL = ("reason",)
+_JSONL = (".jsonl", ".ndjson")
 
 
 def check_text_file(path: Path) -> int:
@@ -312,3 +316,90 @@ def read_records(path: Path) -> Iterator[dict[str, Any]]:
                 if len(cells) > len(names):
                     record["__error__"] = f"line {number} has more cells than the header"
                 yield {**record, LINE_KEY: number}
+
+
+def check_points_file(path: Path) -> int:
+    """Check a points-adjustment input whole before anything is sent; return its number
+    of rows. A CSV (``key,customer_id,points[,reason]``) is refused as an award file is
+    (columns, empty or repeated keys); JSONL rows are checked one by one as they are read."""
+    lines = check_text_file(path)
+    if path.suffix.lower() in _JSONL:
+        return lines
+    try:
+        return _check_csv(path, POINTS_COLUMNS, POINTS_OPTIONAL, False, "key").rows
+    except csv.Error as exc:
+        fail(f"{path} is not valid CSV: {exc}")
+
+
+def _number_or_raw(value: object) -> object:
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    for parse in (int, float):
+        try:
+            return parse(text)
+        except ValueError:
+            continue
+    return text  # checked with the row, which then fails with a clear message
+
+
+def read_points(path: Path) -> Iterator[PointsAdjustment | Rejected]:
+    """Stream points adjustments from a CSV (``key,customer_id,points[,reason]``) or a
+    JSONL file (objects with those fields; ``customerId`` is read as ``customer_id``).
+    Each carries its line number as ``row``; a row that cannot be read fails alone."""
+    rows = _points_jsonl(path) if path.suffix.lower() in _JSONL else _points_csv(path)
+    for number, row in rows:
+        if isinstance(row, str):
+            yield Rejected("", row, number)
+            continue
+        key, customer = row.get("key"), row.get("customer_id")
+        key_text = key if isinstance(key, str) else "" if key is None else str(key)
+        user = None if customer in (None, "") else str(customer)
+        unknown = set(row) - set(POINTS_COLUMNS + POINTS_OPTIONAL)
+        if unknown:
+            why = f"line {number}: unknown field(s) {', '.join(sorted(unknown))}"
+            yield Rejected(key_text, why, number, user)
+        elif not isinstance(key, str):
+            yield Rejected(key_text, f"line {number}: key must be text", number, user)
+        elif user is None:
+            yield Rejected(key_text, f"line {number}: customer_id is missing", number, user)
+        else:
+            yield PointsAdjustment(
+                key=key,
+                customer_id=customer,  # type: ignore[arg-type]  # checked with the row
+                points=row.get("points"),  # type: ignore[arg-type]  # checked with the row
+                reason=row.get("reason") or None,
+                row=number,
+            )
+
+
+def _points_csv(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
+    with path.open(newline="", encoding="utf-8-sig") as fh:
+        reader = csv.reader(fh)
+        names = [h.strip() for h in next(reader)]
+        line = reader.line_num + 1
+        for cells in reader:
+            number, line = line, reader.line_num + 1
+            if not any(cell.strip() for cell in cells):
+                continue
+            if len(cells) > len(names):
+                yield (
+                    number,
+                    (
+                        f"line {number} has {len(cells)} cells but the header has {len(names)}; "
+                        "a comma inside a value needs quotes"
+                    ),
+                )
+                continue
+            row: dict[str, Any] = dict(zip(names, (c.strip() for c in cells), strict=False))
+            if "points" in row:
+                row["points"] = _number_or_raw(row["points"])
+            yield number, row
+
+
+def _points_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
+    for number, line in jsonl_lines(path):
+        raw = json_row(number, line)
+        if isinstance(raw, dict) and "customerId" in raw and "customer_id" not in raw:
+            raw["customer_id"] = raw.pop("customerId")
+        yield number, raw
