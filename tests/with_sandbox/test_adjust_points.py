@@ -194,4 +194,5 @@ def test_adjust_points_reads_jsonl_fails_bad_rows_alone_and_refuses_a_bad_file(
         sb,
     )  # fmt: skip
     assert code == 2
-    assert "line 3" in err and "line 2" in err
+    assert "line 3" in err
+    assert "line 2" in err
