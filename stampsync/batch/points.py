@@ -3,25 +3,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Iterable
-from pathlib import Path
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from .._validate import optional_text, positive
+from .._validate import optional_text
 from ..errors import ConfigurationError
-from .fanout import StopEvent
 from .journal import WriteJournal
-from .writes import (
-    BatchOptions,
-    BatchReport,
-    OnOutcome,
-    Prepared,
-    Rejected,
-    WriteRun,
-    normal_key,
-)
+from .writes import BatchReport, Prepared, Rejected, WriteRun, batch_options, normal_key
 
 if TYPE_CHECKING:
     from ..stamped.v3.loyalty import Loyalty, PointsAdjustment
@@ -39,14 +29,8 @@ def points_account(loyalty: Loyalty) -> str:
 async def adjust_many(
     loyalty: Loyalty,
     rows: Iterable[PointsAdjustment | Rejected] | AsyncIterable[PointsAdjustment | Rejected],
+    batch: Mapping[str, Any],
     *,
-    journal: str | Path | WriteJournal | None,
-    account: str | None,
-    on_outcome: OnOutcome | None,
-    keep_outcomes: bool,
-    stop: StopEvent | None,
-    check_first: bool,
-    breaker: int,
     key_in_reason: bool,
 ) -> BatchReport:
     """Adjust many customers' points, each key at most once (see :meth:`Loyalty.
@@ -70,21 +54,17 @@ async def adjust_many(
     async def ping() -> object:
         return await loyalty.filter_rewards(limit=1)
 
-    options = BatchOptions(
+    # The shop's store hash is its identity (Stamped has no merchant); a journal passed
+    # open keeps the account it was opened with.
+    journal, account = batch.get("journal"), batch.get("account")
+    if account is None and journal is not None and not isinstance(journal, WriteJournal):
+        account = points_account(loyalty)
+    options = batch_options(
+        batch,
+        what="adjust_points_many",
         concurrency=loyalty._client.concurrent_batch_executions,
-        journal=journal,
-        # The shop's store hash is its identity (Stamped has no merchant); a journal
-        # passed open keeps the account it was opened with.
-        account=(
-            account
-            if account is not None or journal is None or isinstance(journal, WriteJournal)
-            else points_account(loyalty)
-        ),
-        on_outcome=on_outcome,
-        keep_outcomes=keep_outcomes,
-        stop=stop,
-        preflight=ping if check_first else None,
-        breaker=positive(breaker, "breaker"),
+        preflight=ping,
         early_start=loyalty._client._early_start,
+        account=account,
     )
     return await WriteRun(ADJUST_OPERATION, prepare, options).run(rows)

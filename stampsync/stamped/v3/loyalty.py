@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, Iterable
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 import msgspec
 
 from ..._endpoint import stamped_v3
-from ..._options import BREAKER_THRESHOLD
 from ..._validate import email as check_email
 from ..._validate import finite, optional_text, text
 from ...errors import ConfigurationError
@@ -18,9 +16,7 @@ from ._resource import DEFAULT_LIMIT, V3Resource, check_limit, query, record_id
 from .models import Activity, ActivityTriggered, PaginatedActivities, PaginatedRewards, Reward
 
 if TYPE_CHECKING:
-    from ...batch.fanout import StopEvent
-    from ...batch.journal import WriteJournal
-    from ...batch.writes import BatchReport, OnOutcome, Rejected
+    from ...batch.writes import BatchKeywords, BatchReport, Rejected
 
 __all__ = ["Loyalty", "PointsAdjustment"]
 
@@ -142,14 +138,8 @@ class Loyalty(V3Resource):
         self,
         rows: Iterable[PointsAdjustment | Rejected] | AsyncIterable[PointsAdjustment | Rejected],
         *,
-        journal: str | Path | WriteJournal | None = None,
-        account: str | None = None,
-        on_outcome: OnOutcome | None = None,
-        keep_outcomes: bool = True,
-        stop: StopEvent | None = None,
-        check_first: bool = True,
-        breaker: int = BREAKER_THRESHOLD,
         key_in_reason: bool = True,
+        **batch: Unpack[BatchKeywords],
     ) -> BatchReport:
         """Adjust many customers' points, each key at most once, with the guarantees of
         the mass award (the Stamped analogue of :meth:`Stamps.add_many
@@ -167,32 +157,16 @@ class Loyalty(V3Resource):
 
         Args:
             rows: :class:`PointsAdjustment` items (streamed).
-            journal: a SQLite journal path, a ``postgresql://`` URL, or an open journal.
-            account: the account a shared (database) journal files the keys under
-                (default: this shop's store hash, as for order pushes).
-            on_outcome: called with each outcome as it happens (sync or async).
-            keep_outcomes: keep every outcome in the report.
-            stop: set it to stop taking new rows; those in flight finish.
-            check_first: one cheap read before the first adjustment, so a refused key or
-                an unreachable server stops the run before any row is tried.
-            breaker: stop after this many credential or connection failures in a row.
             key_in_reason: send the row's key after its reason (``"Spring bonus [k-17]"``),
                 so the customer's history names the row behind each adjustment.
+            batch: ``journal``, ``account`` (default: this shop's store hash, as for
+                order pushes), ``on_outcome``, ``keep_outcomes``, ``stop``,
+                ``check_first`` and ``breaker``, as
+                :class:`~stampsync.batch.writes.BatchKeywords` describes.
         """
         from ...batch.points import adjust_many
 
-        return await adjust_many(
-            self,
-            rows,
-            journal=journal,
-            account=account,
-            on_outcome=on_outcome,
-            keep_outcomes=keep_outcomes,
-            stop=stop,
-            check_first=check_first,
-            breaker=breaker,
-            key_in_reason=key_in_reason,
-        )
+        return await adjust_many(self, rows, batch, key_in_reason=key_in_reason)
 
     async def adjust_vip_tier(self, customer_id: str | int, *, tier_name: str) -> Activity:
         """POST /api/v3/loyalty/shops/{store_hash}/customers/{customer_id}/adjust-vip-tier:
