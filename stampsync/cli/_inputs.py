@@ -16,6 +16,7 @@ from typing import Any
 
 import msgspec
 
+from .._csv import csv_rows
 from .._jsonl import json_row, jsonl_lines
 from ..batch.sync import LINE_KEY, canonical_column
 from ..batch.writes import Rejected, normal_key
@@ -254,43 +255,30 @@ def read_awards(path: Path, *, default_store: int | None = None) -> Iterator[Sta
     a blank store and no ``default_store`` (``--store``), becomes a :class:`Rejected`
     row, so it fails alone.
     """
-    with path.open(newline="", encoding="utf-8-sig") as fh:
-        reader = csv.reader(fh)
-        names = [h.strip() for h in next(reader)]
-        line = reader.line_num + 1
-        for cells in reader:
-            number, line = line, reader.line_num + 1
-            if not any(cell.strip() for cell in cells):
-                continue
-            row = dict(zip(names, (c.strip() for c in cells), strict=False))
-            key, user = row.get("key", ""), row.get("user", "")
-            if len(cells) > len(names):
-                yield Rejected(
-                    key,
-                    f"line {number} has {len(cells)} cells but the header has {len(names)}; "
-                    "a comma inside a value needs quotes",
-                    number,
-                    user or None,
-                )
-                continue
-            store = row.get("store", "")
-            if not store and default_store is None:
-                yield Rejected(
-                    key,
-                    f"line {number}: the store is blank; fill the store column or give "
-                    "--store N (the store of rows without one)",
-                    number,
-                    user or None,
-                )
-                continue
-            yield StampAward(
-                key=key,
-                user=user,
-                store=_int_or_raw(store) if store else default_store,  # type: ignore[arg-type]
-                number_of_stamps=_int_or_raw(row.get("number_of_stamps", "")),  # type: ignore[arg-type]
-                notes=row.get("notes") or None,
-                row=number,
+    for found in csv_rows(path):
+        number, row = found.line, found.stripped()
+        key, user = row.get("key", ""), row.get("user", "")
+        if found.problem:
+            yield Rejected(key, found.problem, number, user or None)
+            continue
+        store = row.get("store", "")
+        if not store and default_store is None:
+            yield Rejected(
+                key,
+                f"line {number}: the store is blank; fill the store column or give "
+                "--store N (the store of rows without one)",
+                number,
+                user or None,
             )
+            continue
+        yield StampAward(
+            key=key,
+            user=user,
+            store=_int_or_raw(store) if store else default_store,  # type: ignore[arg-type]
+            number_of_stamps=_int_or_raw(row.get("number_of_stamps", "")),  # type: ignore[arg-type]
+            notes=row.get("notes") or None,
+            row=number,
+        )
 
 
 def read_records(path: Path) -> Iterator[dict[str, Any]]:
@@ -304,18 +292,11 @@ def read_records(path: Path) -> Iterator[dict[str, Any]]:
             row = json_row(number, line)
             yield {**(row if isinstance(row, dict) else {"__error__": row}), LINE_KEY: number}
     else:
-        with path.open(newline="", encoding="utf-8-sig") as fh:
-            reader = csv.reader(fh)
-            names = [h.strip() for h in next(reader, [])]
-            start = reader.line_num + 1
-            for cells in reader:
-                number, start = start, reader.line_num + 1
-                if not any(cell.strip() for cell in cells):
-                    continue
-                record: dict[str, Any] = dict(zip(names, cells, strict=False))
-                if len(cells) > len(names):
-                    record["__error__"] = f"line {number} has more cells than the header"
-                yield {**record, LINE_KEY: number}
+        for found in csv_rows(path):
+            record: dict[str, Any] = dict(found.cells)
+            if found.problem:
+                record["__error__"] = found.problem
+            yield {**record, LINE_KEY: found.line}
 
 
 def check_points_file(path: Path) -> int:
@@ -374,27 +355,14 @@ def read_points(path: Path) -> Iterator[PointsAdjustment | Rejected]:
 
 
 def _points_csv(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
-    with path.open(newline="", encoding="utf-8-sig") as fh:
-        reader = csv.reader(fh)
-        names = [h.strip() for h in next(reader)]
-        line = reader.line_num + 1
-        for cells in reader:
-            number, line = line, reader.line_num + 1
-            if not any(cell.strip() for cell in cells):
-                continue
-            if len(cells) > len(names):
-                yield (
-                    number,
-                    (
-                        f"line {number} has {len(cells)} cells but the header has {len(names)}; "
-                        "a comma inside a value needs quotes"
-                    ),
-                )
-                continue
-            row: dict[str, Any] = dict(zip(names, (c.strip() for c in cells), strict=False))
-            if "points" in row:
-                row["points"] = _number_or_raw(row["points"])
-            yield number, row
+    for found in csv_rows(path):
+        if found.problem:
+            yield found.line, found.problem
+            continue
+        row: dict[str, Any] = found.stripped()
+        if "points" in row:
+            row["points"] = _number_or_raw(row["points"])
+        yield found.line, row
 
 
 def _points_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
