@@ -4,16 +4,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Callable, Iterable
-from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from collections.abc import AsyncIterable, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
 
 from .._validate import positive
-from .fanout import StopEvent
-from .journal import WriteJournal, batch_account
-from .writes import BatchOptions, BatchReport, OnOutcome, Prepared, Rejected, WriteRun
+from .journal import batch_account
+from .writes import BatchReport, Prepared, Rejected, WriteRun, batch_options
 
 if TYPE_CHECKING:
     from ..stamps.client import StampsClient
@@ -25,15 +23,9 @@ T = TypeVar("T")
 async def add_many(
     stamps: Stamps,
     awards: Iterable[StampAward | Rejected] | AsyncIterable[StampAward | Rejected],
+    batch: Mapping[str, Any],
     *,
-    journal: str | Path | WriteJournal | None,
-    account: str | None,
-    on_outcome: OnOutcome | None,
-    keep_outcomes: bool,
-    stop: StopEvent | None,
     max_stamps: int | None,
-    check_first: bool,
-    breaker: int,
 ) -> BatchReport:
     """Award stamps to many customers, each award at most once (see
     :meth:`Stamps.add_many <stampsync.stamps.Stamps.add_many>`)."""
@@ -55,32 +47,14 @@ async def add_many(
 
         return Prepared(award.key, msgspec.to_builtins(body), send)
 
-    return await run_stamps_writes(
-        stamps._client,
-        awards,
-        prepare,
-        "stamps.add",
-        journal,
-        on_outcome,
-        keep_outcomes,
-        stop,
-        account=account,
-        check_first=check_first,
-        breaker=breaker,
-    )
+    client = stamps._client
+    return await run_stamps_writes(client, awards, prepare, "stamps.add", batch, "add_many")
 
 
 async def deduct_many(
     stamps: Stamps,
     deductions: Iterable[StampDeduction | Rejected] | AsyncIterable[StampDeduction | Rejected],
-    *,
-    journal: str | Path | WriteJournal | None,
-    account: str | None,
-    on_outcome: OnOutcome | None,
-    keep_outcomes: bool,
-    stop: StopEvent | None,
-    check_first: bool,
-    breaker: int,
+    batch: Mapping[str, Any],
 ) -> BatchReport:
     """Deduct stamps from many customers, each deduction at most once (see
     :meth:`Stamps.deduct_many <stampsync.stamps.Stamps.deduct_many>`)."""
@@ -94,18 +68,9 @@ async def deduct_many(
 
         return Prepared(item.key, dict(body), send)
 
+    client = stamps._client
     return await run_stamps_writes(
-        stamps._client,
-        deductions,
-        prepare,
-        "stamps.deduct",
-        journal,
-        on_outcome,
-        keep_outcomes,
-        stop,
-        account=account,
-        check_first=check_first,
-        breaker=breaker,
+        client, deductions, prepare, "stamps.deduct", batch, "deduct_many"
     )
 
 
@@ -114,28 +79,19 @@ async def run_stamps_writes(
     items: Iterable[T | Rejected] | AsyncIterable[T | Rejected],
     prepare: Callable[[T], Prepared],
     operation: str,
-    journal: str | Path | WriteJournal | None,
-    on_outcome: OnOutcome | None,
-    keep_outcomes: bool,
-    stop: StopEvent | None,
-    *,
-    account: str | None,
-    check_first: bool,
-    breaker: int,
+    batch: Mapping[str, Any],
+    what: str,
 ) -> BatchReport:
-    """:class:`~stampsync.batch.writes.WriteRun` with a Stamps client's settings: its
-    batch concurrency, its merchant (the journal account when ``account`` is None), and
-    its ``auth.ping`` as the preflight."""
-    options = BatchOptions(
+    """A :class:`~stampsync.batch.writes.WriteRun` with a Stamps client's settings: its
+    batch concurrency, its merchant (the journal account when none is given), and its
+    ``auth.ping`` as the preflight."""
+    options = batch_options(
+        batch,
+        what=what,
         concurrency=client.concurrent_batch_executions,
-        journal=journal,
-        account=batch_account(journal, account, client),
-        merchant=client.merchant,
-        on_outcome=on_outcome,
-        keep_outcomes=keep_outcomes,
-        stop=stop,
-        preflight=client.auth.ping if check_first else None,
-        breaker=positive(breaker, "breaker"),
+        preflight=client.auth.ping,
         early_start=client._early_start,
+        account=batch_account(batch.get("journal"), batch.get("account"), client),
+        merchant=client.merchant,
     )
     return await WriteRun(operation, prepare, options).run(items)

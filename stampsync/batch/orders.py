@@ -4,27 +4,18 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterable, AsyncIterator, Iterable
-from pathlib import Path
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from .._validate import positive
 from ..errors import ConfigurationError
 from ..stamped.v3.models import OrderData
 from ..stamped.v3.orders import OrderPush
-from .fanout import StopEvent, _aiter
+from .fanout import _aiter
 from .journal import Entry, Journal, WriteJournal, open_journal
-from .writes import (
-    BatchOptions,
-    BatchReport,
-    OnOutcome,
-    Prepared,
-    Rejected,
-    WriteRun,
-    normal_key,
-)
+from .writes import BatchReport, Prepared, Rejected, WriteRun, batch_options, normal_key
 
 if TYPE_CHECKING:
     from ..stamped.v3.orders import Orders, Pushable
@@ -88,53 +79,39 @@ def orders_account(orders: Orders) -> str:
 async def push_many(
     orders: Orders,
     rows: Iterable[Pushable] | AsyncIterable[Pushable],
+    batch: Mapping[str, Any],
     *,
-    journal: str | Path | WriteJournal | None,
-    account: str | None,
-    on_outcome: OnOutcome | None,
-    keep_outcomes: bool,
-    stop: StopEvent | None,
-    check_first: bool,
-    breaker: int,
     order_ids: dict[str, str] | None = None,
 ) -> BatchReport:
     """Push many orders, each key at most once (see
     :meth:`Orders.push_many <stampsync.stamped.v3.orders.Orders.push_many>`)."""
-    positive(breaker, "breaker")
     # The shop's store hash is its identity (Stamped has no merchant): the default account.
-    account = account if account is not None else orders_account(orders)
+    given = batch.get("account")
+    account = given if given is not None else orders_account(orders)
+
+    async def ping() -> object:
+        return await orders.filter(limit=1)
+
+    options = batch_options(
+        batch,
+        what="push_many",
+        concurrency=orders._client.concurrent_batch_executions,
+        preflight=ping,
+        early_start=orders._client._early_start,
+        account=account,
+    )
+    journal = options.journal
     jrn = None if journal is None else open_journal(journal, account=account)
     async with contextlib.AsyncExitStack() as stack:
         if jrn is not None:
             if jrn is not journal:  # opened here, closed here
                 await stack.enter_async_context(jrn)
             await aresend_upserts(jrn)
-        return await _push(
-            orders,
-            rows,
-            jrn,
-            account,
-            on_outcome,
-            keep_outcomes,
-            stop,
-            check_first,
-            breaker,
-            order_ids,
-        )
+        run = WriteRun(PUSH_OPERATION, _preparer(orders, order_ids), replace(options, journal=jrn))
+        return await run.run(_keyed(rows))
 
 
-async def _push(
-    orders: Orders,
-    rows: Iterable[Pushable] | AsyncIterable[Pushable],
-    journal: WriteJournal | None,
-    account: str,
-    on_outcome: OnOutcome | None,
-    keep_outcomes: bool,
-    stop: StopEvent | None,
-    check_first: bool,
-    breaker: int,
-    order_ids: dict[str, str] | None,
-) -> BatchReport:
+def _preparer(orders: Orders, order_ids: dict[str, str] | None) -> Callable[[OrderPush], Prepared]:
     def prepare(item: OrderPush) -> Prepared:
         order = item.order
         if not isinstance(order, OrderData):
@@ -155,25 +132,14 @@ async def _push(
 
         return Prepared(item.key, msgspec.to_builtins(order), send)
 
-    async def keyed() -> AsyncIterator[OrderPush | Rejected]:
-        async for item in _aiter(rows):
-            if isinstance(item, OrderData):
-                yield OrderPush(key=item.custom_order_id or "", order=item)
-            else:
-                yield item
+    return prepare
 
-    async def ping() -> object:
-        return await orders.filter(limit=1)
 
-    options = BatchOptions(
-        concurrency=orders._client.concurrent_batch_executions,
-        journal=journal,
-        account=account,
-        on_outcome=on_outcome,
-        keep_outcomes=keep_outcomes,
-        stop=stop,
-        preflight=ping if check_first else None,
-        breaker=breaker,
-        early_start=orders._client._early_start,
-    )
-    return await WriteRun(PUSH_OPERATION, prepare, options).run(keyed())
+async def _keyed(
+    rows: Iterable[Pushable] | AsyncIterable[Pushable],
+) -> AsyncIterator[OrderPush | Rejected]:
+    async for item in _aiter(rows):
+        if isinstance(item, OrderData):
+            yield OrderPush(key=item.custom_order_id or "", order=item)
+        else:
+            yield item

@@ -11,6 +11,7 @@ from typing import Any
 
 import msgspec
 
+from .._csv import csv_rows
 from .._jsonl import json_row, jsonl_lines
 from ..stamps.transactions import PosTransaction
 from .writes import Rejected
@@ -106,27 +107,14 @@ def pos_records(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
 
 
 def _csv_records(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
-    with path.open(newline="", encoding="utf-8-sig") as fh:
-        reader = csv.reader(fh)
-        header = next(reader, None)
-        if header is None:
-            return  # an empty file has no rows
-        names = [h.strip() for h in header]
-        start = reader.line_num + 1
-        for cells in reader:
-            number, start = start, reader.line_num + 1
-            if not any(cell.strip() for cell in cells):
-                continue
-            if len(cells) > len(names):
-                yield (
-                    number,
-                    f"line {number} has more cells than the header; quote a comma in a value",
-                )
-                continue
-            try:
-                yield number, csv_fields(dict(zip(names, cells, strict=False)))
-            except ValueError as exc:
-                yield number, f"line {number}: {exc}"
+    for found in csv_rows(path):
+        if found.problem:
+            yield found.line, found.problem
+            continue
+        try:
+            yield found.line, csv_fields(found.cells)
+        except ValueError as exc:
+            yield found.line, f"line {found.line}: {exc}"
 
 
 def read_transactions(path: Path) -> Iterator[PosTransaction | Rejected]:

@@ -7,18 +7,18 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterable, Iterable
+from collections.abc import AsyncIterable, Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from ..errors import StampsyncError
 from ..stamps.transactions import PosTransaction, TransactionBody
 from .awards import run_stamps_writes
-from .fanout import StopEvent, _aiter
+from .fanout import _aiter
 from .journal import WriteJournal, batch_account, open_journal
-from .writes import BatchReport, OnOutcome, Prepared, Rejected
+from .writes import BatchReport, Prepared, Rejected
 
 if TYPE_CHECKING:
     from ..stamps.transactions import Transactions
@@ -109,14 +109,8 @@ def _checked(transactions: Transactions, request: dict[str, object]) -> Transact
 async def add_many(
     transactions: Transactions,
     rows: Iterable[PosTransaction | Rejected] | AsyncIterable[PosTransaction | Rejected],
+    batch: Mapping[str, Any],
     *,
-    journal: str | Path | WriteJournal | None,
-    account: str | None,
-    on_outcome: OnOutcome | None,
-    keep_outcomes: bool,
-    stop: StopEvent | None,
-    check_first: bool,
-    breaker: int,
     recovered: set[str] | None,
     settle_first: bool,
 ) -> BatchReport:
@@ -180,17 +174,7 @@ async def add_many(
         )
 
     report = await run_stamps_writes(
-        transactions._client,
-        keyed(),
-        prepare,
-        "transactions.add",
-        journal,
-        on_outcome,
-        keep_outcomes,
-        stop,
-        account=account,
-        check_first=check_first,
-        breaker=breaker,
+        transactions._client, keyed(), prepare, "transactions.add", batch, "transactions.add_many"
     )
     report.counts["recovered"] = len(keys)
     return report

@@ -7,14 +7,23 @@ import inspect
 import logging
 import signal
 import unicodedata
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+)
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypedDict, TypeVar
 
 import anyio
 
 from .._options import BREAKER_THRESHOLD as BREAKER_THRESHOLD  # this path stays
+from .._validate import positive
 from ..errors import (
     AmbiguousWriteError,
     APIError,
@@ -262,6 +271,74 @@ def key_problem(key: str) -> str | None:
             "\\ud800 escape without its pair)"
         )
     return None
+
+
+class BatchKeywords(TypedDict, total=False):
+    """The keywords every journaled ``*_many`` call takes, all optional:
+    :meth:`Stamps.add_many <stampsync.stamps.Stamps.add_many>`, ``deduct_many``,
+    ``transactions.add_many``, ``v3.orders.push_many`` and
+    ``v3.loyalty.adjust_points_many``."""
+
+    journal: str | Path | WriteJournal | None
+    """A SQLite journal file's path (its own scope), a ``postgresql://`` URL (a journal
+    shared by a fleet), or an open journal. Without one, nothing is remembered across
+    runs (keys are still checked for repeats within the run)."""
+    account: str | None
+    """The account a ``postgresql://`` journal files the keys under: the same on every
+    run, whatever the token or URL. Default: the client's merchant for Stamps (with none,
+    a database journal is refused before anything is sent), the shop's store hash for
+    Stamped. A key already under another account of the same merchant fails its row and
+    stops the run. Not needed for a SQLite file."""
+    on_outcome: OnOutcome | None
+    """Called with each :class:`Outcome` as it happens (sync or async)."""
+    keep_outcomes: bool
+    """Keep every outcome in the report (default ``True``; turn it off for huge batches
+    and stream them through ``on_outcome``)."""
+    stop: StopEvent | None
+    """Set it to stop taking new rows; those in flight finish."""
+    check_first: bool
+    """One cheap authenticated read before the first write (default ``True``), so wrong
+    credentials or an unreachable server stop the run before any row is tried."""
+    breaker: int
+    """Stop after this many credential or connection failures in a row (default 5,
+    :attr:`BatchReport.stopped`); rows not tried stay untouched."""
+
+
+#: The names :class:`BatchKeywords` declares.
+BATCH_KEYWORDS = frozenset(BatchKeywords.__annotations__)
+
+
+def batch_options(
+    batch: Mapping[str, Any],
+    *,
+    what: str,
+    concurrency: int,
+    preflight: Callable[[], Awaitable[object]],
+    early_start: Callable[[], EarlyStart | None] | None,
+    account: str | None,
+    merchant: str | int | None = None,
+) -> BatchOptions:
+    """The engine's options for one ``*_many`` call: the caller's :class:`BatchKeywords`
+    (checked: an unknown one is refused by name), the account the kind chose, and the
+    client's settings."""
+    unknown = sorted(set(batch) - BATCH_KEYWORDS)
+    if unknown:
+        raise ConfigurationError(
+            f"{what}() got unknown keyword argument(s) {', '.join(unknown)}; it takes "
+            f"{', '.join(sorted(BATCH_KEYWORDS))}"
+        )
+    return BatchOptions(
+        concurrency=concurrency,
+        journal=batch.get("journal"),
+        account=account,
+        merchant=merchant,
+        on_outcome=batch.get("on_outcome"),
+        keep_outcomes=batch.get("keep_outcomes", True),
+        stop=batch.get("stop"),
+        preflight=preflight if batch.get("check_first", True) else None,
+        breaker=positive(batch.get("breaker", BREAKER_THRESHOLD), "breaker"),
+        early_start=early_start,
+    )
 
 
 @dataclass(frozen=True, slots=True)

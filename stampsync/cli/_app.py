@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from . import _doctor, _fleet, _stamped, _stamped_v3, _stamps, _transactions
+from . import _doctor, _fleet, _stamped, _stamped_points, _stamped_v3, _stamps, _transactions
 
 app = typer.Typer(
     help="stampsync: Stamped.io and Stamps from the command line, within your quota.",
@@ -16,6 +16,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 _stamped.app.command("push-orders")(_stamped_v3.push_orders)
+_stamped.app.command("adjust-points")(_stamped_points.adjust_points)
 _stamped.app.add_typer(_stamped_v3.journal_app, name="journal")
 app.add_typer(_stamped.app, name="stamped")
 app.add_typer(_stamps.app, name="stamps")

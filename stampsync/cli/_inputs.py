@@ -16,14 +16,19 @@ from typing import Any
 
 import msgspec
 
+from .._csv import csv_rows
 from .._jsonl import json_row, jsonl_lines
 from ..batch.sync import LINE_KEY, canonical_column
 from ..batch.writes import Rejected, normal_key
+from ..stamped.v3.loyalty import PointsAdjustment
 from ..stamps.stamps import StampAward
 from ._common import fail
 
 AWARD_COLUMNS = ("key", "user", "store", "number_of_stamps")
 AWARD_OPTIONAL = ("notes",)
+POINTS_COLUMNS = ("key", "customer_id", "points")
+POINTS_OPTIONAL = ("reason",)
+_JSONL = (".jsonl", ".ndjson")
 
 
 def check_text_file(path: Path) -> int:
@@ -250,43 +255,30 @@ def read_awards(path: Path, *, default_store: int | None = None) -> Iterator[Sta
     a blank store and no ``default_store`` (``--store``), becomes a :class:`Rejected`
     row, so it fails alone.
     """
-    with path.open(newline="", encoding="utf-8-sig") as fh:
-        reader = csv.reader(fh)
-        names = [h.strip() for h in next(reader)]
-        line = reader.line_num + 1
-        for cells in reader:
-            number, line = line, reader.line_num + 1
-            if not any(cell.strip() for cell in cells):
-                continue
-            row = dict(zip(names, (c.strip() for c in cells), strict=False))
-            key, user = row.get("key", ""), row.get("user", "")
-            if len(cells) > len(names):
-                yield Rejected(
-                    key,
-                    f"line {number} has {len(cells)} cells but the header has {len(names)}; "
-                    "a comma inside a value needs quotes",
-                    number,
-                    user or None,
-                )
-                continue
-            store = row.get("store", "")
-            if not store and default_store is None:
-                yield Rejected(
-                    key,
-                    f"line {number}: the store is blank; fill the store column or give "
-                    "--store N (the store of rows without one)",
-                    number,
-                    user or None,
-                )
-                continue
-            yield StampAward(
-                key=key,
-                user=user,
-                store=_int_or_raw(store) if store else default_store,  # type: ignore[arg-type]
-                number_of_stamps=_int_or_raw(row.get("number_of_stamps", "")),  # type: ignore[arg-type]
-                notes=row.get("notes") or None,
-                row=number,
+    for found in csv_rows(path):
+        number, row = found.line, found.stripped()
+        key, user = row.get("key", ""), row.get("user", "")
+        if found.problem:
+            yield Rejected(key, found.problem, number, user or None)
+            continue
+        store = row.get("store", "")
+        if not store and default_store is None:
+            yield Rejected(
+                key,
+                f"line {number}: the store is blank; fill the store column or give "
+                "--store N (the store of rows without one)",
+                number,
+                user or None,
             )
+            continue
+        yield StampAward(
+            key=key,
+            user=user,
+            store=_int_or_raw(store) if store else default_store,  # type: ignore[arg-type]
+            number_of_stamps=_int_or_raw(row.get("number_of_stamps", "")),  # type: ignore[arg-type]
+            notes=row.get("notes") or None,
+            row=number,
+        )
 
 
 def read_records(path: Path) -> Iterator[dict[str, Any]]:
@@ -300,15 +292,82 @@ def read_records(path: Path) -> Iterator[dict[str, Any]]:
             row = json_row(number, line)
             yield {**(row if isinstance(row, dict) else {"__error__": row}), LINE_KEY: number}
     else:
-        with path.open(newline="", encoding="utf-8-sig") as fh:
-            reader = csv.reader(fh)
-            names = [h.strip() for h in next(reader, [])]
-            start = reader.line_num + 1
-            for cells in reader:
-                number, start = start, reader.line_num + 1
-                if not any(cell.strip() for cell in cells):
-                    continue
-                record: dict[str, Any] = dict(zip(names, cells, strict=False))
-                if len(cells) > len(names):
-                    record["__error__"] = f"line {number} has more cells than the header"
-                yield {**record, LINE_KEY: number}
+        for found in csv_rows(path):
+            record: dict[str, Any] = dict(found.cells)
+            if found.problem:
+                record["__error__"] = found.problem
+            yield {**record, LINE_KEY: found.line}
+
+
+def check_points_file(path: Path) -> int:
+    """Check a points-adjustment input whole before anything is sent; return its number
+    of rows. A CSV (``key,customer_id,points[,reason]``) is refused as an award file is
+    (columns, empty or repeated keys); JSONL rows are checked one by one as they are read."""
+    lines = check_text_file(path)
+    if path.suffix.lower() in _JSONL:
+        return lines
+    try:
+        return _check_csv(path, POINTS_COLUMNS, POINTS_OPTIONAL, False, "key").rows
+    except csv.Error as exc:
+        fail(f"{path} is not valid CSV: {exc}")
+
+
+def _number_or_raw(value: object) -> object:
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    for parse in (int, float):
+        try:
+            return parse(text)
+        except ValueError:
+            continue
+    return text  # checked with the row, which then fails with a clear message
+
+
+def read_points(path: Path) -> Iterator[PointsAdjustment | Rejected]:
+    """Stream points adjustments from a CSV (``key,customer_id,points[,reason]``) or a
+    JSONL file (objects with those fields; ``customerId`` is read as ``customer_id``).
+    Each carries its line number as ``row``; a row that cannot be read fails alone."""
+    rows = _points_jsonl(path) if path.suffix.lower() in _JSONL else _points_csv(path)
+    for number, row in rows:
+        if isinstance(row, str):
+            yield Rejected("", row, number)
+            continue
+        key, customer = row.get("key"), row.get("customer_id")
+        key_text = key if isinstance(key, str) else "" if key is None else str(key)
+        user = None if customer in (None, "") else str(customer)
+        unknown = set(row) - set(POINTS_COLUMNS + POINTS_OPTIONAL)
+        if unknown:
+            why = f"line {number}: unknown field(s) {', '.join(sorted(unknown))}"
+            yield Rejected(key_text, why, number, user)
+        elif not isinstance(key, str):
+            yield Rejected(key_text, f"line {number}: key must be text", number, user)
+        elif user is None:
+            yield Rejected(key_text, f"line {number}: customer_id is missing", number, user)
+        else:
+            yield PointsAdjustment(
+                key=key,
+                customer_id=customer,  # type: ignore[arg-type]  # checked with the row
+                points=row.get("points"),  # type: ignore[arg-type]  # checked with the row
+                reason=row.get("reason") or None,
+                row=number,
+            )
+
+
+def _points_csv(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
+    for found in csv_rows(path):
+        if found.problem:
+            yield found.line, found.problem
+            continue
+        row: dict[str, Any] = found.stripped()
+        if "points" in row:
+            row["points"] = _number_or_raw(row["points"])
+        yield found.line, row
+
+
+def _points_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
+    for number, line in jsonl_lines(path):
+        raw = json_row(number, line)
+        if isinstance(raw, dict) and "customerId" in raw and "customer_id" not in raw:
+            raw["customer_id"] = raw.pop("customerId")
+        yield number, raw

@@ -6,10 +6,10 @@ import asyncio
 import contextlib
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import msgspec
 import typer
@@ -17,6 +17,7 @@ import typer
 from .._files import open_private
 from .._jsonl import json_row, jsonl_lines
 from ..batch._runs import exclusive
+from ..batch.fanout import StopEvent
 from ..batch.journal import STATUSES, Journal, WriteJournal, is_database_url
 from ..batch.writes import BatchReport, Outcome, Rejected, normal_key
 from ..stamped.client import StampedClient
@@ -171,6 +172,83 @@ def order_row(outcome: Outcome, order_id: str | None) -> dict[str, object]:
     }
 
 
+async def run_journaled(
+    client: StampedClient,
+    journal: WriteJournal,
+    report: ReportFile,
+    total: int,
+    doing: tuple[str, str],
+    line: Callable[[Outcome], dict[str, object]],
+    batch: Callable[[Callable[[Outcome], None], StopEvent], Awaitable[BatchReport]],
+) -> BatchReport:
+    """Run one journaled V3 batch over a file: progress, one report ``line`` per outcome,
+    the journal opened on this loop; the first SIGINT/SIGTERM stops taking rows.
+    ``doing``: what the progress bar says, and what is in flight ("pushing", "pushes")."""
+    started = time.monotonic()
+    with GracefulStop(f"finishing {doing[1]} in flight") as signals:
+        try:
+            with progress() as bar:
+                task = bar.add_task(doing[0], total=total, rate="")
+
+                def record(outcome: Outcome) -> None:
+                    report.write(line(outcome))
+                    done = bar.tasks[0].completed + 1
+                    rate = done / max(time.monotonic() - started, 1e-6)
+                    bar.update(task, advance=1, rate=f"{rate:.1f}/s")
+
+                async with contextlib.AsyncExitStack() as stack:
+                    if not isinstance(journal, Journal):  # a database: open it on this loop
+                        await stack.enter_async_context(journal)
+                    await stack.enter_async_context(client)
+                    result = await batch(record, signals.event)
+        finally:
+            await release(client)
+    if result.interrupted:
+        result.interrupted_by = signals.signum
+    return result
+
+
+def finish_journaled(result: BatchReport, journal: str, done: str, what: str) -> NoReturn:
+    """Print a V3 batch's summary and exit with its code."""
+    c = result.counts
+    err.print(
+        f"{done} {c['applied']} (of which {c['skipped']} already in the journal), "
+        f"failed {c['failed']}, ambiguous {c['ambiguous']}; sent {result.sent} requests"
+    )
+    if result.held:
+        err.print(f"[yellow]{result.held} row(s) held by another run on {shown(journal)}: not sent")
+    if result.stopped:
+        err.print(f"[bold red]stopped early:[/] {result.stopped}; rows not tried are untouched")
+    if result.interrupted:
+        err.print("[yellow]interrupted: rerun the same command to finish the rest")
+    if c["ambiguous"]:
+        err.print(
+            f"[yellow]{c['ambiguous']} {what}(s) are ambiguous: sent, outcome unknown.[/] "
+            f"Look them up on Stamped, then: stampsync stamped journal resolve "
+            f"--journal {shown(journal)} KEY --applied | --not-applied"
+        )
+    raise typer.Exit(result.exit_code)
+
+
+def run_file_command(
+    client: StampedClient,
+    journal: WriteJournal,
+    report: Path,
+    run: Callable[[ReportFile], Coroutine[Any, Any, BatchReport]],
+    writes: str,
+) -> BatchReport:
+    """Run a V3 batch command's loop with its report file; closes a SQLite journal."""
+    try:
+        with batch_report(report) as out:
+            return asyncio.run(run(out))
+    except Aborted as aborted:
+        err.print(f"[yellow]aborted: {writes} in flight are ambiguous; see the journal")
+        raise typer.Exit(128 + aborted.signum) from None
+    finally:
+        if isinstance(journal, Journal):
+            journal.close()
+
+
 async def push_file(
     client: StampedClient,
     path: Path,
@@ -180,38 +258,24 @@ async def push_file(
     account: str | None = None,
 ) -> BatchReport:
     """Push every order of ``path``; the first SIGINT/SIGTERM stops taking rows."""
-    started = time.monotonic()
-    with GracefulStop("finishing pushes in flight") as signals:
-        try:
-            with progress() as bar:
-                task = bar.add_task("pushing", total=total, rate="")
+    order_ids: dict[str, str] = {}
 
-                order_ids: dict[str, str] = {}
+    def line(outcome: Outcome) -> dict[str, object]:
+        return order_row(outcome, order_ids.pop(outcome.key, None))
 
-                def record(outcome: Outcome) -> None:
-                    report.write(order_row(outcome, order_ids.pop(outcome.key, None)))
-                    done = bar.tasks[0].completed + 1
-                    rate = done / max(time.monotonic() - started, 1e-6)
-                    bar.update(task, advance=1, rate=f"{rate:.1f}/s")
+    def batch(record: Callable[[Outcome], None], stop: StopEvent) -> Awaitable[BatchReport]:
+        return client.v3.orders.push_many(
+            read_orders(path),
+            journal=journal,
+            account=account,
+            on_outcome=record,
+            keep_outcomes=False,
+            stop=stop,
+            order_ids=order_ids,
+        )
 
-                async with contextlib.AsyncExitStack() as stack:
-                    if not isinstance(journal, Journal):  # a database: open it on this loop
-                        await stack.enter_async_context(journal)
-                    await stack.enter_async_context(client)
-                    result = await client.v3.orders.push_many(
-                        read_orders(path),
-                        journal=journal,
-                        account=account,
-                        on_outcome=record,
-                        keep_outcomes=False,
-                        stop=signals.event,
-                        order_ids=order_ids,
-                    )
-        finally:
-            await release(client)
-    if result.interrupted:
-        result.interrupted_by = signals.signum
-    return result
+    doing = ("pushing", "pushes")
+    return await run_journaled(client, journal, report, total, doing, line, batch)
 
 
 @with_options(access=StampedV3Access, tuning=Tuning)
@@ -240,33 +304,12 @@ def push_orders(
     with api_errors():
         client = access.client(tuning)
         jrn = orders_journal(journal, client, account)
-    try:
-        with batch_report(report) as out:
-            result = asyncio.run(push_file(client, input, jrn, out, total, account))
-    except Aborted as aborted:
-        err.print("[yellow]aborted: pushes in flight are ambiguous; see the journal")
-        raise typer.Exit(128 + aborted.signum) from None
-    finally:
-        if isinstance(jrn, Journal):
-            jrn.close()
-    c = result.counts
-    err.print(
-        f"pushed {c['applied']} (of which {c['skipped']} already in the journal), "
-        f"failed {c['failed']}, ambiguous {c['ambiguous']}; sent {result.sent} requests"
-    )
-    if result.held:
-        err.print(f"[yellow]{result.held} row(s) held by another run on {shown(journal)}: not sent")
-    if result.stopped:
-        err.print(f"[bold red]stopped early:[/] {result.stopped}; rows not tried are untouched")
-    if result.interrupted:
-        err.print("[yellow]interrupted: rerun the same command to finish the rest")
-    if c["ambiguous"]:
-        err.print(
-            f"[yellow]{c['ambiguous']} order(s) are ambiguous: sent, outcome unknown.[/] "
-            f"Look them up on Stamped, then: stampsync stamped journal resolve "
-            f"--journal {shown(journal)} KEY --applied | --not-applied"
-        )
-    raise typer.Exit(result.exit_code)
+
+    async def run(out: ReportFile) -> BatchReport:
+        return await push_file(client, input, jrn, out, total, account)
+
+    result = run_file_command(client, jrn, report, run, "pushes")
+    finish_journaled(result, journal, "pushed", "order")
 
 
 @journal_app.command("list")

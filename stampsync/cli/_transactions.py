@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import csv
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,6 +28,7 @@ from typing import Annotated, Any
 import msgspec
 import typer
 
+from .._csv import csv_rows
 from .._jsonl import json_row, jsonl_lines
 from .._validate import DEFAULT_MAX_STAMPS, DEFAULT_MAX_VALUE
 from ..batch.journal import Journal, WriteJournal
@@ -112,36 +112,20 @@ def _numbered(
                 continue
             yield number, _row(data, number, default_store)
         return
-    with path.open(newline="", encoding="utf-8-sig") as fh:
-        reader = csv.reader(fh)
-        names = [h.strip() for h in next(reader)]
-        start = reader.line_num + 1
-        for cells in reader:
-            number, start = start, reader.line_num + 1
-            if not any(cell.strip() for cell in cells):
-                continue
-            fields = dict(zip(names, cells, strict=False))
-            # The row's key is read from its cells before anything else can fail, so a
-            # bad row is reported under the key it names, as a good one would be.
-            key = _row_key(
-                {k: v.strip() for k, v in fields.items() if v.strip()}, number, default_store
-            )
-            if len(cells) > len(names):
-                yield (
-                    number,
-                    Rejected(
-                        key,
-                        f"line {number} has more cells than the header; quote a comma in a value",
-                        number,
-                    ),
-                )
-                continue
-            try:
-                data = csv_fields(fields)
-            except ValueError as exc:
-                yield number, Rejected(key, f"line {number}: {exc}", number)
-                continue
-            yield number, _row(data, number, default_store)
+    for found in csv_rows(path):
+        number = found.line
+        # The row's key is read from its cells before anything else can fail, so a bad
+        # row is reported under the key it names, as a good one would be.
+        key = _row_key({k: v for k, v in found.stripped().items() if v}, number, default_store)
+        if found.problem:
+            yield number, Rejected(key, found.problem, number)
+            continue
+        try:
+            data = csv_fields(found.cells)
+        except ValueError as exc:
+            yield number, Rejected(key, f"line {number}: {exc}", number)
+            continue
+        yield number, _row(data, number, default_store)
 
 
 def read_transactions(

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .._csv import csv_header, csv_rows
 from ..errors import ConfigurationError
 
 #: Columns of a campaign file; ``store``, ``notes`` and ``expiration_date`` are optional.
@@ -41,44 +42,32 @@ def read_campaign(path: str | Path) -> Iterator[dict[str, Any]]:
     checked by the worker, where a bad row fails alone."""
     path = Path(path)
     try:
-        fh = path.open(newline="", encoding="utf-8-sig")
+        header = csv_header(path)
     except OSError as exc:
         raise ConfigurationError(f"cannot read campaign {path}: {exc.strerror}") from None
-    with fh:
-        reader = csv.reader(fh)
-        try:
-            header = [h.strip() for h in next(reader)]
-        except StopIteration:
-            raise ConfigurationError(f"campaign {path} is empty") from None
-        except (csv.Error, UnicodeDecodeError) as exc:
-            raise ConfigurationError(f"campaign {path} is not UTF-8 CSV: {exc}") from None
-        missing = [c for c in CAMPAIGN_COLUMNS if c not in header]
-        if missing:
-            raise ConfigurationError(
-                f"campaign {path} lacks column(s) {', '.join(missing)} "
-                f"(needs {','.join(CAMPAIGN_COLUMNS)})"
-            )
-        unknown = [c for c in header if c not in CAMPAIGN_COLUMNS + CAMPAIGN_OPTIONAL]
-        if unknown:
-            raise ConfigurationError(f"campaign {path} has unknown column(s) {', '.join(unknown)}")
-        try:
-            for cells in reader:
-                if not any(c.strip() for c in cells):
-                    continue
-                row: dict[str, Any] = dict(zip(header, (c.strip() for c in cells), strict=False))
-                row["row"] = reader.line_num
-                if len(cells) > len(header):
-                    row["rejected"] = (
-                        f"line {reader.line_num} has {len(cells)} cells but the header has "
-                        f"{len(header)}; a comma inside a value needs quotes"
-                    )
-                if not row.get("account"):
-                    raise ConfigurationError(
-                        f"campaign {path} line {reader.line_num} names no account"
-                    )
-                yield row
-        except (csv.Error, UnicodeDecodeError) as exc:
-            raise ConfigurationError(f"campaign {path} is not UTF-8 CSV: {exc}") from None
+    except (csv.Error, UnicodeDecodeError) as exc:
+        raise ConfigurationError(f"campaign {path} is not UTF-8 CSV: {exc}") from None
+    if header is None:
+        raise ConfigurationError(f"campaign {path} is empty")
+    missing = [c for c in CAMPAIGN_COLUMNS if c not in header]
+    if missing:
+        raise ConfigurationError(
+            f"campaign {path} lacks column(s) {', '.join(missing)} "
+            f"(needs {','.join(CAMPAIGN_COLUMNS)})"
+        )
+    unknown = [c for c in header if c not in CAMPAIGN_COLUMNS + CAMPAIGN_OPTIONAL]
+    if unknown:
+        raise ConfigurationError(f"campaign {path} has unknown column(s) {', '.join(unknown)}")
+    try:
+        for found in csv_rows(path):
+            row: dict[str, Any] = {**found.stripped(), "row": found.line}
+            if found.problem:
+                row["rejected"] = found.problem
+            if not row.get("account"):
+                raise ConfigurationError(f"campaign {path} line {found.line} names no account")
+            yield row
+    except (csv.Error, UnicodeDecodeError) as exc:
+        raise ConfigurationError(f"campaign {path} is not UTF-8 CSV: {exc}") from None
 
 
 def read_pos_campaign(path: str | Path) -> Iterator[dict[str, Any]]:

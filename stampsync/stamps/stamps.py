@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import AsyncIterable, Iterable
-from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Unpack
 
 import msgspec
 
 from .._endpoint import stamps
-from .._options import BREAKER_THRESHOLD
 from .._validate import (
     DEFAULT_MAX_STAMPS as DEFAULT_MAX_STAMPS,  # its home before _validate; still imported
 )
@@ -19,9 +17,7 @@ from ._resource import StampsResource
 from .models import AddStampsResult, DeductStampsResult
 
 if TYPE_CHECKING:
-    from ..batch.fanout import StopEvent
-    from ..batch.journal import WriteJournal
-    from ..batch.writes import BatchReport, OnOutcome, Rejected
+    from ..batch.writes import BatchKeywords, BatchReport, Rejected
 
 __all__ = ["AddStampsBody", "StampAward", "StampDeduction", "Stamps"]
 
@@ -178,14 +174,8 @@ class Stamps(StampsResource):
         self,
         awards: Iterable[StampAward | Rejected] | AsyncIterable[StampAward | Rejected],
         *,
-        journal: str | Path | WriteJournal | None = None,
-        account: str | None = None,
-        on_outcome: OnOutcome | None = None,
-        keep_outcomes: bool = True,
-        stop: StopEvent | None = None,
         max_stamps: int | None = None,
-        check_first: bool = True,
-        breaker: int = BREAKER_THRESHOLD,
+        **batch: Unpack[BatchKeywords],
     ) -> BatchReport:
         """Award stamps to many customers, each award at most once.
 
@@ -199,70 +189,29 @@ class Stamps(StampsResource):
 
         Args:
             awards: :class:`StampAward` items, any iterable or async iterable (streamed).
-            journal: path of a SQLite journal file (its own scope), a
-                ``postgresql://`` URL (a journal shared by a fleet), or an open journal.
-            account: the account a ``postgresql://`` journal files the keys under (the
-                store's name, say: the same on every run, whatever the token or API
-                URL). Default: the client's merchant (``stamps:merchant:<id>``); with
-                neither, a database journal is refused before anything is sent. A key
-                already under another account of the same merchant fails its row and
-                stops the run. Not needed for a SQLite file.
-            on_outcome: called with each outcome as it happens (sync or async).
-            keep_outcomes: keep every outcome in the report (turn off for huge batches
-                and stream them through ``on_outcome``).
-            stop: set it to stop taking new awards; those in flight finish.
             max_stamps: an award of more stamps fails its row, unsent (default: the
                 client's ``max_stamps`` setting, 10,000 unless raised).
-            check_first: ping the API before the first award, so wrong credentials or an
-                unreachable server stop the run before any row is tried.
-            breaker: stop after this many credential or connection failures in a row
-                (:attr:`BatchReport.stopped`); rows not tried stay untouched.
+            batch: ``journal``, ``account`` (default: the client's merchant),
+                ``on_outcome``, ``keep_outcomes``, ``stop``, ``check_first`` and
+                ``breaker``, as :class:`~stampsync.batch.writes.BatchKeywords` describes.
 
         One run at a time per key: a second run on the same journal skips the keys the
         first is sending and reports them failed, ``held by another run``.
         """
         from ..batch.awards import add_many
 
-        return await add_many(
-            self,
-            awards,
-            journal=journal,
-            account=account,
-            on_outcome=on_outcome,
-            keep_outcomes=keep_outcomes,
-            stop=stop,
-            max_stamps=max_stamps,
-            check_first=check_first,
-            breaker=breaker,
-        )
+        return await add_many(self, awards, batch, max_stamps=max_stamps)
 
     async def deduct_many(
         self,
         deductions: Iterable[StampDeduction | Rejected] | AsyncIterable[StampDeduction | Rejected],
-        *,
-        journal: str | Path | WriteJournal | None = None,
-        account: str | None = None,
-        on_outcome: OnOutcome | None = None,
-        keep_outcomes: bool = True,
-        stop: StopEvent | None = None,
-        check_first: bool = True,
-        breaker: int = BREAKER_THRESHOLD,
+        **batch: Unpack[BatchKeywords],
     ) -> BatchReport:
         """Deduct stamps from many customers, each deduction at most once.
 
-        The same journal protocol (and ``account``) as :meth:`add_many`; ``award_id`` in
-        each outcome is the deduction's id.
+        The same journal protocol and :class:`~stampsync.batch.writes.BatchKeywords` as
+        :meth:`add_many`; ``award_id`` in each outcome is the deduction's id.
         """
         from ..batch.awards import deduct_many
 
-        return await deduct_many(
-            self,
-            deductions,
-            journal=journal,
-            account=account,
-            on_outcome=on_outcome,
-            keep_outcomes=keep_outcomes,
-            stop=stop,
-            check_first=check_first,
-            breaker=breaker,
-        )
+        return await deduct_many(self, deductions, batch)

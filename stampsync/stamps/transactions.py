@@ -6,12 +6,11 @@ import datetime as dt
 import logging
 from collections.abc import AsyncIterable, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 import msgspec
 
 from .._endpoint import stamps
-from .._options import BREAKER_THRESHOLD
 from .._paging import KeysetPages
 from .._request import compact
 from .._validate import (
@@ -45,9 +44,8 @@ from .pos_models import (
 
 if TYPE_CHECKING:
     from .._options import ClientOptions
-    from ..batch.fanout import StopEvent
     from ..batch.journal import WriteJournal
-    from ..batch.writes import BatchReport, OnOutcome, Rejected
+    from ..batch.writes import BatchKeywords, BatchReport, Rejected
 
 __all__ = ["PosTransaction", "TransactionBody", "Transactions"]
 
@@ -551,15 +549,9 @@ class Transactions(StampsResource):
         self,
         rows: Iterable[PosTransaction | Rejected] | AsyncIterable[PosTransaction | Rejected],
         *,
-        journal: str | Path | WriteJournal | None = None,
-        account: str | None = None,
-        on_outcome: OnOutcome | None = None,
-        keep_outcomes: bool = True,
-        stop: StopEvent | None = None,
-        check_first: bool = True,
-        breaker: int = BREAKER_THRESHOLD,
         recovered: set[str] | None = None,
         settle_first: bool = True,
+        **batch: Unpack[BatchKeywords],
     ) -> BatchReport:
         """Add many transactions (a POS day-end import), each at most once.
 
@@ -575,25 +567,14 @@ class Transactions(StampsResource):
         settled the same way when the batch reaches it: from this input's row, checked
         like any row, and only if the journal's stored request is the same (a changed
         row fails as a conflicting key). Each such settlement counts in ``sent``. Keys
-        the journal holds that this input does not name are never touched. ``account``
-        names the keys' account in a ``postgresql://`` journal, as for
-        :meth:`Stamps.add_many <stampsync.stamps.Stamps.add_many>`.
+        the journal holds that this input does not name are never touched. ``batch``:
+        the :class:`~stampsync.batch.writes.BatchKeywords` (``journal``, ``account``,
+        ``on_outcome``, ``keep_outcomes``, ``stop``, ``check_first``, ``breaker``), as
+        for :meth:`Stamps.add_many <stampsync.stamps.Stamps.add_many>`.
         """
         from ..batch.transactions import add_many
 
-        return await add_many(
-            self,
-            rows,
-            journal=journal,
-            account=account,
-            on_outcome=on_outcome,
-            keep_outcomes=keep_outcomes,
-            stop=stop,
-            check_first=check_first,
-            breaker=breaker,
-            recovered=recovered,
-            settle_first=settle_first,
-        )
+        return await add_many(self, rows, batch, recovered=recovered, settle_first=settle_first)
 
     async def add_with_redemptions(
         self,

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from . import models
 from ._listing import Listing, ListingStats
 from .customers import Customers
-from .loyalty import Loyalty
+from .loyalty import AdjustPointsBody, Loyalty, PointsAdjustment
 from .models import (
     Activity,
     ActivityTriggered,
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Activity",
     "ActivityTriggered",
+    "AdjustPointsBody",
     "CartItemData",
     "Customer",
     "CustomerAddress",
@@ -53,6 +54,7 @@ __all__ = [
     "OrderData",
     "OrderPush",
     "Orders",
+    "PointsAdjustment",
     "Product",
     "ProductData",
     "Products",

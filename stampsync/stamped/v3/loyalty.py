@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterable, Iterable
+from typing import TYPE_CHECKING, Any, Unpack
+
+import msgspec
+
 from ..._endpoint import stamped_v3
 from ..._validate import email as check_email
 from ..._validate import finite, optional_text, text
@@ -10,7 +15,10 @@ from ._listing import Listing
 from ._resource import DEFAULT_LIMIT, V3Resource, check_limit, query, record_id
 from .models import Activity, ActivityTriggered, PaginatedActivities, PaginatedRewards, Reward
 
-__all__ = ["Loyalty"]
+if TYPE_CHECKING:
+    from ...batch.writes import BatchKeywords, BatchReport, Rejected
+
+__all__ = ["Loyalty", "PointsAdjustment"]
 
 ADJUST_POINTS = stamped_v3(
     "loyalty", "POST", "/customers/{customer_id}/adjust-points", Activity, idempotent=False
@@ -53,6 +61,41 @@ def _points(value: object, name: str, limit: int, *, signed: bool) -> int | floa
     return finite(value, name, limit=limit, signed=signed, setting="max_stamps")
 
 
+class PointsAdjustment(msgspec.Struct, kw_only=True, frozen=True):
+    """One adjustment of a points batch (:meth:`Loyalty.adjust_points_many`).
+
+    ``key`` is yours and unique per adjustment (a campaign's name and the customer, say):
+    with a journal, a key is sent at most once across runs. ``points`` adds (positive)
+    or subtracts (negative).
+    """
+
+    key: str
+    customer_id: str | int
+    points: int | float
+    reason: str | None = None
+    row: int | None = None
+    """Where the adjustment came from (the CLI gives the input file's line); reported back."""
+
+    @property
+    def user(self) -> str:
+        """The customer, as given (for the report)."""
+        return str(self.customer_id)
+
+
+class AdjustPointsBody(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
+    """What ``adjust-points`` sends: the customer (in the path), the points and reason."""
+
+    customer_id: str | int
+    points: int | float
+    reason: str | None = None
+
+
+def keyed_reason(reason: str | None, key: str) -> str:
+    """The reason a batch sends: the caller's, followed by the row's key, so whoever reads
+    the customer's history can tell which row an adjustment came from."""
+    return f"{reason} [{key}]" if reason else f"[{key}]"
+
+
 class Loyalty(V3Resource):
     """``stamped.v3.loyalty``: customer actions (points, tiers, activities, rewards,
     coupons) and program reporting (activities and rewards listed)."""
@@ -67,15 +110,63 @@ class Loyalty(V3Resource):
         **Not idempotent**: a repeat moves the balance twice, so it is never retried once
         it may have been sent (an unknown outcome raises ``AmbiguousWriteError``).
         """
-        payload = {
-            "points": _points(points, "points", self._client.options.max_stamps, signed=True),
-            "reason": optional_text(reason, "reason"),
-        }
-        return await self._call(
-            ADJUST_POINTS,
-            params={"customer_id": record_id(customer_id, "customer_id")},
-            body={k: v for k, v in payload.items() if v is not None},
+        return await self.send_adjust(
+            self.adjust_body(customer_id=customer_id, points=points, reason=reason)
         )
+
+    def adjust_body(
+        self, *, customer_id: str | int, points: int | float, reason: str | None = None
+    ) -> AdjustPointsBody:
+        """The checked request of :meth:`adjust_points` (ConfigurationError if it is not
+        one): what a single call and a batch both send."""
+        return AdjustPointsBody(
+            customer_id=record_id(customer_id, "customer_id"),
+            points=_points(points, "points", self._client.options.max_stamps, signed=True),
+            reason=optional_text(reason, "reason"),
+        )
+
+    async def send_adjust(self, body: AdjustPointsBody) -> Activity:
+        """Send a request made by :meth:`adjust_body`."""
+        payload: dict[str, Any] = {"points": body.points}
+        if body.reason is not None:
+            payload["reason"] = body.reason
+        return await self._call(
+            ADJUST_POINTS, params={"customer_id": body.customer_id}, body=payload
+        )
+
+    async def adjust_points_many(
+        self,
+        rows: Iterable[PointsAdjustment | Rejected] | AsyncIterable[PointsAdjustment | Rejected],
+        *,
+        key_in_reason: bool = True,
+        **batch: Unpack[BatchKeywords],
+    ) -> BatchReport:
+        """Adjust many customers' points, each key at most once, with the guarantees of
+        the mass award (the Stamped analogue of :meth:`Stamps.add_many
+        <stampsync.stamps.Stamps.add_many>`).
+
+        Runs ``concurrent_batch_executions`` adjustments at a time through the throttle.
+        With ``journal`` every key's intent is recorded before its request and its
+        outcome after: a rerun after a crash skips what was applied, sends again what
+        provably failed, and reports what is ambiguous (sent, answer lost). The V3
+        reference gives no way to look an adjustment up (activities carry no reason and
+        cannot be filtered by customer), so an ambiguous row stays ambiguous until you
+        check the customer's points and settle it with ``stampsync stamped journal
+        resolve``. A bad row (points not a finite non-zero number, over ``max_stamps``,
+        no customer) fails alone.
+
+        Args:
+            rows: :class:`PointsAdjustment` items (streamed).
+            key_in_reason: send the row's key after its reason (``"Spring bonus [k-17]"``),
+                so the customer's history names the row behind each adjustment.
+            batch: ``journal``, ``account`` (default: this shop's store hash, as for
+                order pushes), ``on_outcome``, ``keep_outcomes``, ``stop``,
+                ``check_first`` and ``breaker``, as
+                :class:`~stampsync.batch.writes.BatchKeywords` describes.
+        """
+        from ...batch.points import adjust_many
+
+        return await adjust_many(self, rows, batch, key_in_reason=key_in_reason)
 
     async def adjust_vip_tier(self, customer_id: str | int, *, tier_name: str) -> Activity:
         """POST /api/v3/loyalty/shops/{store_hash}/customers/{customer_id}/adjust-vip-tier:

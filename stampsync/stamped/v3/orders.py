@@ -3,14 +3,12 @@ requests and points)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterable, Iterable
+from typing import TYPE_CHECKING, Any, Unpack
 
 import msgspec
 
 from ..._endpoint import Endpoint, stamped_v3
-from ..._options import BREAKER_THRESHOLD
 from ..._validate import amount_text
 from ...errors import ConfigurationError
 from ._listing import Listing
@@ -33,9 +31,7 @@ from .models import (
 )
 
 if TYPE_CHECKING:
-    from ...batch.fanout import StopEvent
-    from ...batch.journal import WriteJournal
-    from ...batch.writes import BatchReport, Outcome, Rejected
+    from ...batch.writes import BatchKeywords, BatchReport, Rejected
 
 __all__ = ["OrderPush", "Orders"]
 
@@ -223,14 +219,8 @@ class Orders(V3Resource):
         self,
         rows: Iterable[Pushable] | AsyncIterable[Pushable],
         *,
-        journal: str | Path | WriteJournal | None = None,
-        account: str | None = None,
-        on_outcome: Callable[[Outcome], Awaitable[None] | None] | None = None,
-        keep_outcomes: bool = True,
-        stop: StopEvent | None = None,
-        check_first: bool = True,
-        breaker: int = BREAKER_THRESHOLD,
         order_ids: dict[str, str] | None = None,
+        **batch: Unpack[BatchKeywords],
     ) -> BatchReport:
         """Push many orders (POST /api/v3/merchant/shops/{store_hash}/orders each), each
         key at most once, with the guarantees of the mass award.
@@ -248,33 +238,14 @@ class Orders(V3Resource):
 
         Args:
             rows: :class:`OrderPush` or :class:`OrderData` items (streamed).
-            journal: a SQLite journal path, a ``postgresql://`` URL (a journal shared by a
-                fleet), or an open journal.
-            account: the account a shared (database) journal files the keys under
-                (default: this shop's store hash); a SQLite file is its own scope and
-                needs none.
-            on_outcome: called with each outcome as it happens (sync or async).
-            keep_outcomes: keep every outcome in the report.
-            stop: set it to stop taking new rows; those in flight finish.
-            check_first: one cheap read before the first push, so a refused key or an
-                unreachable server stops the run before any row is tried.
-            breaker: stop after this many credential or connection failures in a row.
             order_ids: filled with the Stamped order id (``order_id``) of each key pushed
                 in this run, as the answer gives it; read it in ``on_outcome`` (by the
                 outcome's ``key``). The journal does not keep it: a key skipped as
                 already pushed has none.
+            batch: ``journal``, ``account`` (default: this shop's store hash),
+                ``on_outcome``, ``keep_outcomes``, ``stop``, ``check_first`` and
+                ``breaker``, as :class:`~stampsync.batch.writes.BatchKeywords` describes.
         """
         from ...batch.orders import push_many
 
-        return await push_many(
-            self,
-            rows,
-            journal=journal,
-            account=account,
-            on_outcome=on_outcome,
-            keep_outcomes=keep_outcomes,
-            stop=stop,
-            check_first=check_first,
-            breaker=breaker,
-            order_ids=order_ids,
-        )
+        return await push_many(self, rows, batch, order_ids=order_ids)
