@@ -71,7 +71,9 @@ _AMOUNTS = frozenset(
 )
 
 journal_app = typer.Typer(
-    help="Inspect and resolve a push-orders journal.", no_args_is_help=True, rich_markup_mode=None
+    help="Inspect and resolve a push-orders or adjust-points journal.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
 )
 
 
@@ -320,7 +322,8 @@ def journal_list(
     ] = None,
     account: Account = None,
 ) -> None:
-    """List a push-orders journal's entries as JSON lines (key, status, error, request).
+    """List a push-orders or adjust-points journal's entries as JSON lines (key,
+    status, error, request).
 
     A PostgreSQL journal lists every account's entries (each shop's are under
     ``stamped:store:<store hash>`` unless pushed with --account) unless ``--account``
