@@ -4,7 +4,7 @@
 ``aclose``). :class:`KeysetPages` walks a keyset-paginated listing (``last_reward_id``,
 ``older_than``, ...): a keyset page names the next one only once it has arrived, so
 what overlaps is reading and fetching, at most ``prefetch`` pages ahead. The offset-paged
-export (:mod:`stampsync.batch.export`) and the Stamped V3 listing build on the same base.
+export (:mod:`stampsync._engine.export`) and the Stamped V3 listing build on the same base.
 
 Every listing ends: besides its last page, a server that goes round in circles (a
 cursor it named before, a page it already sent) stops it with one warning

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from stampsync.batch._runs import pid_alive
+from stampsync._engine._runs import pid_alive
 from stampsync.sandbox import free_port
 
 #: The cluster's password for TCP logins: tests check it never reaches a log or message.

@@ -7,9 +7,9 @@ from pathlib import Path
 import anyio
 
 from stampsync import StampedClient, StampsClient
+from stampsync._engine.writes import ExitCode
 from stampsync.batch import Outcome
 from stampsync.batch.sync import SyncOutcome, sync_customers
-from stampsync.batch.writes import ExitCode
 from stampsync.stamps import StampAward
 from tests._server import RecordingServer
 

@@ -386,8 +386,8 @@ def test_a_huge_jsonl_line_is_read_past_without_holding_it(tmp_path: Path) -> No
 
 def test_a_deeply_nested_or_unreadable_pos_file_fails_rows_never_the_run(tmp_path: Path) -> None:
     """Reader errors are rows' errors: a nested JSONL line, an empty or non-UTF-8 CSV."""
+    from stampsync._engine.writes import Rejected
     from stampsync.batch.pos_rows import read_transactions
-    from stampsync.batch.writes import Rejected
 
     nested = tmp_path / "day.jsonl"
     good = {"invoice_number": "I-1", "total_value": 1, "number_of_people": 1,

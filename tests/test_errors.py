@@ -244,7 +244,7 @@ async def test_validation_errors_are_not_retried(client: StampsClient) -> None:
 def test_a_failed_write_is_only_called_not_applied_when_that_is_certain(
     exc: BaseException, status: str
 ) -> None:
-    from stampsync.batch.writes import classify
+    from stampsync._engine.writes import classify
 
     got, text = classify(exc)
     assert got == status

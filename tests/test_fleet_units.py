@@ -10,7 +10,7 @@ import pytest
 
 import stampsync
 from stampsync import StampsClient
-from stampsync.batch.journal import client_account, is_database_url
+from stampsync._engine.journal import client_account, is_database_url
 from stampsync.errors import ConfigurationError
 from stampsync.fleet import FleetSettings, json_credentials, load_provider, read_campaign
 from stampsync.fleet.credentials import CREDENTIALS_ENV

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from stampsync._engine._runs import RunInfo, exclusive
+from stampsync._engine.journal import SCHEMA_VERSION, Claim
 from stampsync.batch import Journal
-from stampsync.batch._runs import RunInfo, exclusive
-from stampsync.batch.journal import SCHEMA_VERSION, Claim
 from stampsync.errors import ConcurrentRunError, ConfigurationError, StateFileError
 
 REQUEST = {"user": "a@b.co", "store": 1, "number_of_stamps": 2}
@@ -189,7 +189,7 @@ def test_an_exclusive_file_refuses_a_second_live_run_naming_it(tmp_path: Path) -
             [
                 sys.executable,
                 "-c",
-                "from pathlib import Path\nfrom stampsync.batch._runs import exclusive\n"
+                "from pathlib import Path\nfrom stampsync._engine._runs import exclusive\n"
                 "try:\n"
                 f"    with exclusive(Path({str(target)!r}), 'sync state'): pass\n"
                 "except Exception as e: print(type(e).__name__, e)",

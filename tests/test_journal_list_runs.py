@@ -12,9 +12,9 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+from stampsync._engine._runs import RunInfo
+from stampsync._engine.postgres import PgJournal
 from stampsync.batch import Journal
-from stampsync.batch._runs import RunInfo
-from stampsync.batch.postgres import PgJournal
 from stampsync.cli._app import app
 
 REQUEST = {"user": "a@b.co", "store": 1, "number_of_stamps": 2}

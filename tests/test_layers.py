@@ -1,9 +1,9 @@
 """The dependency points one way: the batch layer imports the resources, never back.
 
 A resource module (``stampsync.stamps.*``, ``stampsync.stamped.*``) may name batch types
-in annotations (under ``if TYPE_CHECKING:``) and import a batch function inside the
-method that delegates to it; importing ``stampsync.batch`` when the module loads is
-refused.
+in annotations (under ``if TYPE_CHECKING:``); any other import of ``stampsync.batch``, at
+load time or deferred inside a function, is refused. The sections run their own batches
+on the engines below them (``stampsync._engine``), which import no section.
 """
 
 from __future__ import annotations
@@ -46,26 +46,27 @@ def _imported(node: ast.Import | ast.ImportFrom, path: Path) -> Iterator[str]:
         yield ".".join([*package, node.module])
 
 
-def load_time_imports(source: str, path: Path) -> Iterator[tuple[int, str]]:
-    """Every module imported by a top-level statement of ``source``, the text of
-    ``path`` (the body of a top-level ``if TYPE_CHECKING:`` excepted), with its line."""
+def runtime_imports(source: str, path: Path) -> Iterator[tuple[int, str]]:
+    """Every module an import statement of ``source`` (the text of ``path``) loads when it
+    runs, wherever it stands (a function body too), except the body of an
+    ``if TYPE_CHECKING:``, with its line."""
     tree = ast.parse(source, str(path))
-    pending: list[ast.stmt] = list(tree.body)
+    pending: list[ast.AST] = [tree]
     while pending:
-        node = pending.pop(0)
+        node = pending.pop()
         if isinstance(node, ast.Import | ast.ImportFrom):
             yield from ((node.lineno, name) for name in _imported(node, path))
-        elif isinstance(node, ast.If):
-            if not _is_type_checking(node.test):
-                pending.extend(node.body)
+        elif isinstance(node, ast.If) and _is_type_checking(node.test):
             pending.extend(node.orelse)
-        elif isinstance(node, ast.Try):
-            pending.extend([*node.body, *node.orelse, *node.finalbody])
-            for handler in node.handlers:
-                pending.extend(handler.body)
+        else:
+            pending.extend(ast.iter_child_nodes(node))
 
 
-def test_the_scan_sees_relative_and_absolute_imports() -> None:
+def engine_modules() -> list[Path]:
+    return sorted((PACKAGE / "_engine").rglob("*.py"))
+
+
+def test_the_scan_sees_relative_absolute_and_deferred_imports() -> None:
     source = (
         "from typing import TYPE_CHECKING\n"
         "from ...batch.writes import WriteRun\n"
@@ -75,24 +76,47 @@ def test_the_scan_sees_relative_and_absolute_imports() -> None:
         "    from ...batch.fanout import StopEvent\n"
         "def f():\n"
         "    from ...batch.export import Export\n"
+        "class C:\n"
+        "    async def m(self):\n"
+        "        if True:\n"
+        "            from ...batch import sync\n"
     )
-    names = [name for _, name in load_time_imports(source, PACKAGE / "stamped/v3/orders.py")]
-    assert names == [
-        "typing",
-        "stampsync.batch.writes",
-        "stampsync.batch",
-        "stampsync.batch.journal",
-    ]
+    names = sorted(name for _, name in runtime_imports(source, PACKAGE / "stamped/v3/orders.py"))
+    assert names == sorted(
+        [
+            "typing",
+            "stampsync.batch.writes",
+            "stampsync.batch",
+            "stampsync.batch.journal",
+            "stampsync.batch.export",
+            "stampsync.batch",
+        ]
+    )
+
+
+def _batch(name: str) -> bool:
+    return name == "stampsync.batch" or name.startswith("stampsync.batch.")
 
 
 @pytest.mark.parametrize("path", resource_modules(), ids=lambda p: str(p.relative_to(PACKAGE)))
-def test_resources_do_not_import_the_batch_layer_when_loaded(path: Path) -> None:
+def test_resources_never_import_the_batch_layer(path: Path) -> None:
     offending = [
         f"line {line}: {name}"
-        for line, name in load_time_imports(path.read_text(encoding="utf-8"), path)
-        if name == "stampsync.batch" or name.startswith("stampsync.batch.")
+        for line, name in runtime_imports(path.read_text(encoding="utf-8"), path)
+        if _batch(name)
     ]
     assert not offending, (
-        f"{path.relative_to(PACKAGE)} imports the batch layer when loaded; import it inside "
-        f"the method that delegates to it, or under TYPE_CHECKING for annotations: {offending}"
+        f"{path.relative_to(PACKAGE)} imports the batch layer; run the section's batch on "
+        f"stampsync._engine, or name batch types under TYPE_CHECKING: {offending}"
     )
+
+
+@pytest.mark.parametrize("path", engine_modules(), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_the_engines_import_no_section_and_no_batch(path: Path) -> None:
+    above = ("stampsync.stamps", "stampsync.stamped", "stampsync.batch", "stampsync.cli")
+    offending = [
+        f"line {line}: {name}"
+        for line, name in runtime_imports(path.read_text(encoding="utf-8"), path)
+        if any(name == a or name.startswith(a + ".") for a in above)
+    ]
+    assert not offending, f"{path.relative_to(PACKAGE)} imports a layer above it: {offending}"

@@ -21,11 +21,11 @@ import msgspec
 import pytest
 from aiohttp import web
 
+from stampsync._engine._runs import exclusive
+from stampsync._engine.postgres import PgJournal, safe_dsn
+from stampsync._engine.writes import ExitCode
 from stampsync._files import create_private
 from stampsync.batch import Journal
-from stampsync.batch._runs import exclusive
-from stampsync.batch.postgres import PgJournal, safe_dsn
-from stampsync.batch.writes import ExitCode
 from stampsync.cli._app import app
 from stampsync.cli._report import ReportFile
 from stampsync.cli._stamped import ExportWriter

@@ -1,9 +1,9 @@
 """Batch operations over the one request path: paged export, fan-out, journaled writes."""
 
-from .export import Export, ExportStats
-from .fanout import fan_out
-from .journal import Entry, Journal, WriteJournal, open_journal
-from .writes import BatchReport, Outcome
+from .._engine.export import Export, ExportStats
+from .._engine.fanout import fan_out
+from .._engine.journal import Entry, Journal, WriteJournal, open_journal
+from .._engine.writes import BatchReport, Outcome
 
 __all__ = [
     "BatchReport",

@@ -2,7 +2,7 @@
 bounded prefetch.
 
 A keyset page names the next one only once it has arrived, so pages cannot be fetched
-side by side as offset pages can (:mod:`stampsync.batch.export`). What can overlap is
+side by side as offset pages can (:mod:`stampsync._engine.export`). What can overlap is
 reading and fetching: while the caller works through one page, the next ones are
 fetched, at most ``prefetch`` pages ahead, through the client's throttle. Memory stays
 at ``prefetch`` pages however long the listing.

@@ -1,70 +1,10 @@
-"""Stamped V3 points adjusted in bulk: the batch behind
-:meth:`Loyalty.adjust_points_many <stampsync.stamped.v3.Loyalty.adjust_points_many>`."""
+"""The former path of :mod:`stampsync.stamped.v3._points_batch` (a section's own batch now lives
+with the section). At run time this name is that very module; the star import is for
+type checkers."""
 
-from __future__ import annotations
+import sys
 
-from collections.abc import AsyncIterable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from ..stamped.v3 import _points_batch as _module
+from ..stamped.v3._points_batch import *  # noqa: F403
 
-import msgspec
-
-from .._validate import optional_text
-from ..errors import ConfigurationError
-from .journal import WriteJournal
-from .writes import BatchReport, Prepared, Rejected, WriteRun, batch_options, normal_key
-
-if TYPE_CHECKING:
-    from ..stamped.v3.loyalty import Loyalty, PointsAdjustment
-
-#: The journal's name for an adjustment (a key used for another kind is refused).
-ADJUST_OPERATION = "stamped.v3.adjust_points"
-
-
-def points_account(loyalty: Loyalty) -> str:
-    """The account a shared (PostgreSQL) journal files a shop's adjustments under: the
-    shop's, as for its order pushes (one key is one write of that shop, whatever kind)."""
-    return f"stamped:store:{loyalty._store_hash}"
-
-
-async def adjust_many(
-    loyalty: Loyalty,
-    rows: Iterable[PointsAdjustment | Rejected] | AsyncIterable[PointsAdjustment | Rejected],
-    batch: Mapping[str, Any],
-    *,
-    key_in_reason: bool,
-) -> BatchReport:
-    """Adjust many customers' points, each key at most once (see :meth:`Loyalty.
-    adjust_points_many <stampsync.stamped.v3.Loyalty.adjust_points_many>`)."""
-    from ..stamped.v3.loyalty import keyed_reason
-
-    def prepare(row: PointsAdjustment) -> Prepared:
-        reason = optional_text(row.reason, "reason")
-        if key_in_reason:
-            reason = keyed_reason(reason, normal_key(row.key))
-        body = loyalty.adjust_body(customer_id=row.customer_id, points=row.points, reason=reason)
-        if body.points == 0:
-            raise ConfigurationError("points must not be zero")
-
-        async def send() -> int | None:
-            await loyalty.send_adjust(body)
-            return None  # activity ids are text: the report has none
-
-        return Prepared(row.key, msgspec.to_builtins(body), send)
-
-    async def ping() -> object:
-        return await loyalty.filter_rewards(limit=1)
-
-    # The shop's store hash is its identity (Stamped has no merchant); a journal passed
-    # open keeps the account it was opened with.
-    journal, account = batch.get("journal"), batch.get("account")
-    if account is None and journal is not None and not isinstance(journal, WriteJournal):
-        account = points_account(loyalty)
-    options = batch_options(
-        batch,
-        what="adjust_points_many",
-        concurrency=loyalty._client.concurrent_batch_executions,
-        preflight=ping,
-        early_start=loyalty._client._early_start,
-        account=account,
-    )
-    return await WriteRun(ADJUST_OPERATION, prepare, options).run(rows)
+sys.modules[__name__] = _module

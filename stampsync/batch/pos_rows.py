@@ -1,6 +1,6 @@
 """The rows of a point of sale's day-end file (JSONL, or the flat CSV form), read as the
 CLI's import and a fleet campaign read them: each a :class:`PosTransaction`, or a
-:class:`~stampsync.batch.writes.Rejected` row saying what is wrong with it."""
+:class:`~stampsync._engine.writes.Rejected` row saying what is wrong with it."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from typing import Any
 import msgspec
 
 from .._csv import csv_rows
+from .._engine.writes import Rejected
 from .._jsonl import json_row, jsonl_lines
 from ..stamps.transactions import PosTransaction
-from .writes import Rejected
 
 NUMBERS = ("total_value", "sub_total", "discount", "service_charge", "tax")
 INTEGERS = ("number_of_people", "store", "channel", "type", "stamps")

@@ -27,12 +27,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 
+from .._engine._runs import exclusive
+from .._engine._sqlite import SqliteFile
+from .._engine.fanout import StopEvent, _aiter, fan_out
+from .._engine.writes import BREAKER_THRESHOLD, exit_code, hopeless
 from .._validate import email as check_email
 from ..errors import ConfigurationError, StampsyncError
-from ._runs import exclusive
-from ._sqlite import SqliteFile
-from .fanout import StopEvent, _aiter, fan_out
-from .writes import BREAKER_THRESHOLD, exit_code, hopeless
 
 if TYPE_CHECKING:
     from ..stamped.client import StampedClient

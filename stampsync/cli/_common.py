@@ -34,9 +34,9 @@ from rich.progress import (
 from yarl import URL
 
 from .._client import BaseClient
+from .._engine.writes import ExitCode, hopeless
 from .._local_throttle import Plan
 from .._options import ClientSettings
-from ..batch.writes import ExitCode, hopeless
 from ..errors import ClientStateError, ConfigurationError, StampsyncError, StateFileError
 from ..stamped.client import StampedClient
 from ..stamps.client import StampsClient

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from rich.table import Table
 
-from ..batch.journal import Journal
-from ..batch.writes import BatchReport
+from .._engine.journal import Journal
+from .._engine.writes import BatchReport
 from ..sandbox import Fault, Sandbox
 from ..stamps.stamps import DEFAULT_MAX_STAMPS
 from ..testing import max_in_window

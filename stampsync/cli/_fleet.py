@@ -12,8 +12,8 @@ from typing import Annotated
 
 import typer
 
-from ..batch._runs import LEASE_SECONDS
-from ..batch.journal import is_database_url
+from .._engine._runs import LEASE_SECONDS
+from .._engine.journal import is_database_url
 from ._common import ThrottleLimit, ThrottleSeconds, api_errors, err, fail
 
 app = typer.Typer(

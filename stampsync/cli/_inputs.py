@@ -17,9 +17,9 @@ from typing import Any
 import msgspec
 
 from .._csv import csv_rows
+from .._engine.writes import Rejected, normal_key
 from .._jsonl import json_row, jsonl_lines
 from ..batch.sync import LINE_KEY, canonical_column
-from ..batch.writes import Rejected, normal_key
 from ..stamped.v3.loyalty import PointsAdjustment
 from ..stamps.stamps import StampAward
 from ._common import fail

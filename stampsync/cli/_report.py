@@ -11,9 +11,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Self
 
+from .._engine._runs import pid_alive
+from .._engine.writes import ExitCode
 from .._files import open_private
-from ..batch._runs import pid_alive
-from ..batch.writes import ExitCode
 from ..errors import ConfigurationError, StateFileError
 from ._common import fail
 

@@ -16,10 +16,10 @@ import anyio
 import msgspec
 import typer
 
+from .._engine._runs import exclusive
+from .._engine.writes import ExitCode
 from .._files import open_private
-from ..batch._runs import exclusive
 from ..batch.sync import SyncOutcome, SyncReport, sync_customers
-from ..batch.writes import ExitCode
 from ..errors import ConfigurationError
 from ..stamped.client import StampedClient
 from ..stamped.models import Customer

@@ -8,9 +8,9 @@ from typing import Annotated
 
 import typer
 
-from ..batch.fanout import StopEvent
-from ..batch.journal import WriteJournal
-from ..batch.writes import BatchReport, Outcome
+from .._engine.fanout import StopEvent
+from .._engine.journal import WriteJournal
+from .._engine.writes import BatchReport, Outcome
 from ..stamped.client import StampedClient
 from ._common import Tuning, api_errors, with_options
 from ._inputs import check_points_file, read_points

@@ -14,12 +14,12 @@ from typing import Annotated, Any, NoReturn
 import msgspec
 import typer
 
+from .._engine._runs import exclusive
+from .._engine.fanout import StopEvent
+from .._engine.journal import STATUSES, Journal, WriteJournal, is_database_url
+from .._engine.writes import BatchReport, Outcome, Rejected, normal_key
 from .._files import open_private
 from .._jsonl import json_row, jsonl_lines
-from ..batch._runs import exclusive
-from ..batch.fanout import StopEvent
-from ..batch.journal import STATUSES, Journal, WriteJournal, is_database_url
-from ..batch.writes import BatchReport, Outcome, Rejected, normal_key
 from ..stamped.client import StampedClient
 from ..stamped.v3 import OrderData, OrderPush
 from ..stamped.v3.models import CartItemData, DiscountApplied, OrderCartData
@@ -379,7 +379,7 @@ def orders_journal(journal: str, client: StampedClient, account: str | None = No
     """The journal of ``push-orders``: a SQLite file (opened now) or a PostgreSQL
     database (checked now, keys filed under ``--account``, else the shop's store hash)."""
     if is_database_url(journal):
-        from ..batch.orders import orders_account
+        from ..stamped.v3._order_batch import orders_account
 
         jrn = pg_journal(journal, account or orders_account(client.v3.orders))
         check_database(jrn)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ..batch.journal import (
+from .._engine.journal import (
     STATUSES,
     EntryStatus,
     Journal,
@@ -23,13 +23,13 @@ from ..batch.journal import (
     is_database_url,
     normal_account,
 )
-from ..batch.writes import BatchReport, ExitCode, Outcome, Rejected, key_problem, normal_key
+from .._engine.writes import BatchReport, ExitCode, Outcome, Rejected, key_problem, normal_key
 from ..errors import ConfigurationError
 from ..stamps.client import StampsClient
 from ..stamps.stamps import DEFAULT_MAX_STAMPS
 
 if TYPE_CHECKING:
-    from ..batch.postgres import PgJournal
+    from .._engine.postgres import PgJournal
 from ._common import Tuning, announce_plan, api_errors, err, fail, progress, release, with_options
 from ._inputs import check_awards_file, read_awards
 from ._report import Aborted, ReportFile, batch_report
@@ -89,7 +89,7 @@ NEED_ACCOUNT = (
 def shown(journal: str) -> str:
     """The journal as it may be printed: a database URL without its password."""
     if is_database_url(journal):
-        from ..batch.postgres import safe_dsn
+        from .._engine.postgres import safe_dsn
 
         return safe_dsn(journal)
     return journal
@@ -97,7 +97,7 @@ def shown(journal: str) -> str:
 
 def pg_journal(url: str, account: str | None, merchant: int | None = None) -> PgJournal:
     """A PostgreSQL journal of ``account`` (or of every account, to read)."""
-    from ..batch.postgres import PgJournal
+    from .._engine.postgres import PgJournal
 
     return PgJournal(url, account=account, merchant=merchant)
 
@@ -126,7 +126,7 @@ _CHECK_CHUNK = 5000
 def check_database(journal: WriteJournal, keys: Iterable[str] = ()) -> None:
     """Open ``journal`` now, so an unusable database refuses the run (exit 2), and refuse
     a run whose ``keys`` another account of the database answers for."""
-    from ..batch.postgres import PgJournal
+    from .._engine.postgres import PgJournal
 
     async def check() -> None:
         async with journal:
@@ -349,7 +349,7 @@ def list_entries(
     jrn = open_for_tools(journal, account)
 
     async def read() -> dict[str, int]:
-        from ..batch.postgres import PgJournal
+        from .._engine.postgres import PgJournal
 
         async with jrn:
             if isinstance(jrn, Journal | PgJournal):

@@ -29,11 +29,11 @@ import msgspec
 import typer
 
 from .._csv import csv_rows
+from .._engine.journal import Journal, WriteJournal
+from .._engine.writes import BatchReport, Outcome, Rejected
 from .._jsonl import json_row, jsonl_lines
 from .._validate import DEFAULT_MAX_STAMPS, DEFAULT_MAX_VALUE
-from ..batch.journal import Journal, WriteJournal
 from ..batch.pos_rows import csv_fields, is_jsonl
-from ..batch.writes import BatchReport, Outcome, Rejected
 from ..stamps.client import StampsClient
 from ..stamps.transactions import PosTransaction
 from ._common import Tuning, announce_plan, api_errors, err, fail, progress, release, with_options

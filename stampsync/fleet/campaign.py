@@ -154,7 +154,7 @@ async def queue_campaign(
     """
     from pgqueuer.queries import Queries
 
-    from ..batch.postgres import PgDatabase
+    from .._engine.postgres import PgDatabase
     from .queue import AWARD_JOB, KINDS, AwardJobArgs, encode_job, ensure_queue_schema
 
     if kind not in KINDS:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..batch.journal import STATUSES
+from .._engine.journal import STATUSES
+from .._engine.postgres import PgDatabase, PgJournal
+from .._engine.writes import Rejected, normal_key
 from ..batch.pos_rows import to_transaction
-from ..batch.postgres import PgDatabase, PgJournal
-from ..batch.writes import Rejected, normal_key
 
 if TYPE_CHECKING:
     import asyncpg

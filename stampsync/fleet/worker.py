@@ -27,10 +27,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 
-from ..batch._runs import LEASE_SECONDS
+from .._engine._runs import LEASE_SECONDS
+from .._engine.postgres import PgDatabase, PgJournal, safe_dsn
+from .._engine.writes import BatchReport, Outcome, Rejected, key_problem, normal_key
 from ..batch.pos_rows import to_transaction
-from ..batch.postgres import PgDatabase, PgJournal, safe_dsn
-from ..batch.writes import BatchReport, Outcome, Rejected, key_problem, normal_key
 from ..errors import ConfigurationError, JournalError
 from ..stamps.client import StampsClient
 from ..stamps.stamps import DEFAULT_MAX_STAMPS, StampAward

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Hashable
-from typing import TYPE_CHECKING, Any, TypedDict, Unpack
+from typing import Any, TypedDict, Unpack
 
 import msgspec
 
 from .._endpoint import stamped
+from .._engine.export import Export, export_listing
 from .._request import compact, path_segment
 from .._validate import choice, optional_text, positive
 from .._validate import email as check_email
 from ..errors import ConfigurationError
 from ._resource import StampedResource
 from .models import Customer, CustomerPage, DeleteResult, PointsAction
-
-if TYPE_CHECKING:
-    from ..batch.export import Export
 
 __all__ = ["CustomerData", "Customers"]
 
@@ -228,8 +226,6 @@ class Customers(StampedResource):
                 async for customer in customers:
                     ...
         """
-        from ..batch.export import export_listing
-
         page_size = check_paging(1, page_size)[1]
         start_page = positive(start_page, "start_page")
 

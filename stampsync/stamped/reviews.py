@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Hashable
-from typing import TYPE_CHECKING
 
 from .._endpoint import stamped
+from .._engine.export import Export, export_listing
 from .._request import compact
 from .._validate import email as check_email
 from .._validate import positive
 from ._resource import StampedResource
 from .customers import MAX_PAGE_SIZE, check_paging
 from .models import Review, ReviewPage
-
-if TYPE_CHECKING:
-    from ..batch.export import Export
 
 __all__ = ["Reviews"]
 
@@ -51,8 +48,6 @@ class Reviews(StampedResource):
         Same machinery as ``customers.export``: bounded prefetch through the throttle,
         de-duplication by review id, a resume point in ``stats.next_page``.
         """
-        from ..batch.export import export_listing
-
         page_size = check_paging(1, page_size)[1]
         start_page = positive(start_page, "start_page")
         if email is not None:

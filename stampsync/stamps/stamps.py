@@ -13,11 +13,12 @@ from .._validate import (
     DEFAULT_MAX_STAMPS as DEFAULT_MAX_STAMPS,  # its home before _validate; still imported
 )
 from .._validate import bounded, iso_date, optional_text, positive, text, user_ref
+from . import _batches
 from ._resource import StampsResource
 from .models import AddStampsResult, DeductStampsResult
 
 if TYPE_CHECKING:
-    from ..batch.writes import BatchKeywords, BatchReport, Rejected
+    from .._engine.writes import BatchKeywords, BatchReport, Rejected
 
 __all__ = ["AddStampsBody", "StampAward", "StampDeduction", "Stamps"]
 
@@ -193,14 +194,12 @@ class Stamps(StampsResource):
                 client's ``max_stamps`` setting, 10,000 unless raised).
             batch: ``journal``, ``account`` (default: the client's merchant),
                 ``on_outcome``, ``keep_outcomes``, ``stop``, ``check_first`` and
-                ``breaker``, as :class:`~stampsync.batch.writes.BatchKeywords` describes.
+                ``breaker``, as :class:`~stampsync._engine.writes.BatchKeywords` describes.
 
         One run at a time per key: a second run on the same journal skips the keys the
         first is sending and reports them failed, ``held by another run``.
         """
-        from ..batch.awards import add_many
-
-        return await add_many(self, awards, batch, max_stamps=max_stamps)
+        return await _batches.add_many(self, awards, batch, max_stamps=max_stamps)
 
     async def deduct_many(
         self,
@@ -209,9 +208,7 @@ class Stamps(StampsResource):
     ) -> BatchReport:
         """Deduct stamps from many customers, each deduction at most once.
 
-        The same journal protocol and :class:`~stampsync.batch.writes.BatchKeywords` as
+        The same journal protocol and :class:`~stampsync._engine.writes.BatchKeywords` as
         :meth:`add_many`; ``award_id`` in each outcome is the deduction's id.
         """
-        from ..batch.awards import deduct_many
-
-        return await deduct_many(self, deductions, batch)
+        return await _batches.deduct_many(self, deductions, batch)

@@ -43,9 +43,9 @@ from .pos_models import (
 )
 
 if TYPE_CHECKING:
+    from .._engine.journal import WriteJournal
+    from .._engine.writes import BatchKeywords, BatchReport, Rejected
     from .._options import ClientOptions
-    from ..batch.journal import WriteJournal
-    from ..batch.writes import BatchKeywords, BatchReport, Rejected
 
 __all__ = ["PosTransaction", "TransactionBody", "Transactions"]
 
@@ -497,7 +497,7 @@ class Transactions(StampsResource):
         ``account``: a database journal's account, as for :meth:`add_many` (default: the
         client's merchant).
         """
-        from ..batch.transactions import resolve_journal
+        from ._pos_batch import resolve_journal
 
         return await resolve_journal(self, journal, account=account)
 
@@ -568,11 +568,11 @@ class Transactions(StampsResource):
         like any row, and only if the journal's stored request is the same (a changed
         row fails as a conflicting key). Each such settlement counts in ``sent``. Keys
         the journal holds that this input does not name are never touched. ``batch``:
-        the :class:`~stampsync.batch.writes.BatchKeywords` (``journal``, ``account``,
+        the :class:`~stampsync._engine.writes.BatchKeywords` (``journal``, ``account``,
         ``on_outcome``, ``keep_outcomes``, ``stop``, ``check_first``, ``breaker``), as
         for :meth:`Stamps.add_many <stampsync.stamps.Stamps.add_many>`.
         """
-        from ..batch.transactions import add_many
+        from ._pos_batch import add_many
 
         return await add_many(self, rows, batch, recovered=recovered, settle_first=settle_first)
 

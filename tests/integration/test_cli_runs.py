@@ -16,9 +16,9 @@ import anyio
 import pytest
 
 from stampsync import StampedClient
-from stampsync.batch._runs import exclusive
+from stampsync._engine._runs import exclusive
+from stampsync._engine.writes import ExitCode
 from stampsync.batch.sync import sync_customers
-from stampsync.batch.writes import ExitCode
 from stampsync.cli import main
 from stampsync.sandbox import Fault, Sandbox, free_port
 from tests._cli import (

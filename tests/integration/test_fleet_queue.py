@@ -23,8 +23,8 @@ import asyncpg
 import pytest
 from typer.testing import CliRunner
 
-from stampsync.batch._runs import RunInfo
-from stampsync.batch.postgres import PgJournal
+from stampsync._engine._runs import RunInfo
+from stampsync._engine.postgres import PgJournal
 from stampsync.cli._app import app
 from stampsync.fleet import AWARD_JOB, failed_jobs, failed_rows, fleet_overview, queue_campaign
 from stampsync.fleet.queue import queue_table

@@ -12,10 +12,10 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from stampsync.batch import postgres
-from stampsync.batch._runs import RunInfo
-from stampsync.batch.journal import Journal, WriteJournal, client_account, open_journal
-from stampsync.batch.postgres import SCHEMA_VERSION, PgDatabase, PgJournal, safe_dsn
+from stampsync._engine import postgres
+from stampsync._engine._runs import RunInfo
+from stampsync._engine.journal import Journal, WriteJournal, client_account, open_journal
+from stampsync._engine.postgres import SCHEMA_VERSION, PgDatabase, PgJournal, safe_dsn
 from stampsync.errors import ConfigurationError, JournalError, StateFileError
 from stampsync.sandbox import Sandbox
 from stampsync.stamps import StampAward

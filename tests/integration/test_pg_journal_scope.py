@@ -12,8 +12,8 @@ import time
 import pytest
 
 from stampsync import StampsClient
-from stampsync.batch._runs import RunInfo
-from stampsync.batch.postgres import PgDatabase, PgJournal
+from stampsync._engine._runs import RunInfo
+from stampsync._engine.postgres import PgDatabase, PgJournal
 from stampsync.errors import ConfigurationError
 from stampsync.sandbox import Sandbox
 from stampsync.stamps import StampAward

@@ -19,7 +19,7 @@ import anyio
 import msgspec
 import pytest
 
-from stampsync.batch.journal import Journal, client_account, open_journal
+from stampsync._engine.journal import Journal, client_account, open_journal
 from stampsync.sandbox import Sandbox
 from stampsync.stamps import PosTransaction
 from tests._cli import FAST, report_rows, run_cli

@@ -12,7 +12,7 @@ from typing import Any
 import anyio
 import pytest
 
-from stampsync.batch.journal import Journal
+from stampsync._engine.journal import Journal
 from stampsync.sandbox import Fault, Sandbox, V3OrderRecord
 from stampsync.stamped.v3 import OrderData, OrderPush
 from stampsync.testing import no_backoff

@@ -11,12 +11,13 @@ from ..._endpoint import stamped_v3
 from ..._validate import email as check_email
 from ..._validate import finite, optional_text, text
 from ...errors import ConfigurationError
+from . import _points_batch
 from ._listing import Listing
 from ._resource import DEFAULT_LIMIT, V3Resource, check_limit, query, record_id
 from .models import Activity, ActivityTriggered, PaginatedActivities, PaginatedRewards, Reward
 
 if TYPE_CHECKING:
-    from ...batch.writes import BatchKeywords, BatchReport, Rejected
+    from ..._engine.writes import BatchKeywords, BatchReport, Rejected
 
 __all__ = ["Loyalty", "PointsAdjustment"]
 
@@ -162,11 +163,9 @@ class Loyalty(V3Resource):
             batch: ``journal``, ``account`` (default: this shop's store hash, as for
                 order pushes), ``on_outcome``, ``keep_outcomes``, ``stop``,
                 ``check_first`` and ``breaker``, as
-                :class:`~stampsync.batch.writes.BatchKeywords` describes.
+                :class:`~stampsync._engine.writes.BatchKeywords` describes.
         """
-        from ...batch.points import adjust_many
-
-        return await adjust_many(self, rows, batch, key_in_reason=key_in_reason)
+        return await _points_batch.adjust_many(self, rows, batch, key_in_reason=key_in_reason)
 
     async def adjust_vip_tier(self, customer_id: str | int, *, tier_name: str) -> Activity:
         """POST /api/v3/loyalty/shops/{store_hash}/customers/{customer_id}/adjust-vip-tier:

@@ -31,7 +31,7 @@ from .models import (
 )
 
 if TYPE_CHECKING:
-    from ...batch.writes import BatchKeywords, BatchReport, Rejected
+    from ..._engine.writes import BatchKeywords, BatchReport, Rejected
 
 __all__ = ["OrderPush", "Orders"]
 
@@ -233,7 +233,7 @@ class Orders(V3Resource):
         never resent once it may have arrived; a rerun sends again the upserts an earlier
         run left unsettled (in flight at a crash), so only pushes without a
         ``custom_order_id`` are ever ambiguous. Each row yields one
-        :class:`~stampsync.batch.writes.Outcome` (``award_id`` is ``None``: V3 order ids
+        :class:`~stampsync._engine.writes.Outcome` (``award_id`` is ``None``: V3 order ids
         are text, see the answer); a bad row fails alone.
 
         Args:
@@ -244,8 +244,8 @@ class Orders(V3Resource):
                 already pushed has none.
             batch: ``journal``, ``account`` (default: this shop's store hash),
                 ``on_outcome``, ``keep_outcomes``, ``stop``, ``check_first`` and
-                ``breaker``, as :class:`~stampsync.batch.writes.BatchKeywords` describes.
+                ``breaker``, as :class:`~stampsync._engine.writes.BatchKeywords` describes.
         """
-        from ...batch.orders import push_many
+        from ._order_batch import push_many
 
         return await push_many(self, rows, batch, order_ids=order_ids)
