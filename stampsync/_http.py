@@ -38,6 +38,7 @@ from .errors import (
     ConfigurationError,
     DecodeError,
     QuotaWaitError,
+    StampsyncError,
     TransportError,
 )
 
@@ -400,28 +401,15 @@ class AiohttpTransport:
         return self._session
 
     async def handle(self, request: HTTPRequest) -> HTTPResponse:
-        session = self._session
-        if session is None:
-            session = self._require_session()  # raises the clear error
         loop = asyncio.get_running_loop()
-        if self._loop is not loop:
-            # aiohttp would fail later with a bare "Event loop is closed" RuntimeError.
-            raise ClientStateError(
-                f"{self._name} was opened in another event loop; open a client in each "
-                "loop that uses it (pytest-asyncio gives each test its own loop)"
-            )
+        session = self._session_in(loop)
         method = request.method
         # Errors name the endpoint's template: a filled path can carry an email.
         where = request.path_template or request.url.path
-        timeout = (
-            self._client_timeout
-            if request.timeout >= self._timeout
-            else aiohttp.ClientTimeout(total=request.timeout, sock_connect=request.timeout)
-        )
+        timeout = self._timeout_for(request)
         loop_time = loop.time
         early = _EARLY_START.get()
-        handed = early is not None and early.usable_by(self)
-        if early is not None and handed:
+        if early is not None and early.usable_by(self):
             gated = early.gated
             early_ticket = early.hand_over(loop_time())  # and with it, a connection slot
         else:
@@ -455,48 +443,82 @@ class AiohttpTransport:
                     allow_redirects=False,
                 ) as response:
                     answered = True
-                    trip = loop_time() - leaving
-                    average = stats.round_trip
-                    stats.round_trip = (
-                        trip if not average else average + (trip - average) * ROUND_TRIP_WEIGHT
-                    )
+                    self._note_round_trip(loop_time() - leaving)
                     if ticket is not None:
                         ticket.sent()  # after which release() has nothing to do
                         ticket = None
-                    length = response.content_length
-                    if (
-                        length is not None
-                        and length <= self._max_response_bytes
-                        and CONTENT_ENCODING not in response.headers
-                    ):
-                        data = await response.read()
-                    else:
-                        data = await self._read_capped(response, method, where)
+                    data = await self._body(response, method, where)
                     return HTTPResponse(response.status, response.headers, data, waited)
             except (aiohttp.ClientError, TimeoutError) as exc:
-                failure = self._failed(exc, method, where)
-                failure.args = tuple(_unfilled(str(a), request) for a in failure.args)
-                if ticket is not None and failure.sent:
-                    ticket.sent()  # it may have arrived: count it, as of now
-                raise failure from None
+                raise self._no_answer(exc, request, where, ticket) from None
             except ValueError as exc:
-                if answered:  # the server had the request: never "not sent"
-                    raise TransportError(
-                        _unfilled(self._describe(exc), request),
-                        method=method,
-                        path=where,
-                        sent=True,
-                    ) from None
-                # aiohttp refuses a header or URL it cannot write before sending it.
-                raise ConfigurationError(
-                    f"{method} {where}: the request could not be written: "
-                    + _unfilled(str(exc), request)
-                ) from None
+                raise self._unwritable(exc, answered, request, where) from None
             finally:
                 if ticket is not None:
                     ticket.release()  # gives the start back only if never sent
         finally:
             self._free_slot(gated)
+
+    def _session_in(self, loop: asyncio.AbstractEventLoop) -> aiohttp.ClientSession:
+        """The open session, if opened in ``loop``; else the clear error."""
+        session = self._session
+        if session is None:
+            session = self._require_session()  # raises the clear error
+        if self._loop is not loop:
+            # aiohttp would fail later with a bare "Event loop is closed" RuntimeError.
+            raise ClientStateError(
+                f"{self._name} was opened in another event loop; open a client in each "
+                "loop that uses it (pytest-asyncio gives each test its own loop)"
+            )
+        return session
+
+    def _timeout_for(self, request: HTTPRequest) -> aiohttp.ClientTimeout:
+        """The transport's timeout, or the attempt's own when the call has less left."""
+        if request.timeout >= self._timeout:
+            return self._client_timeout  # built once
+        return aiohttp.ClientTimeout(total=request.timeout, sock_connect=request.timeout)
+
+    def _note_round_trip(self, trip: float) -> None:
+        """Fold one round trip into the moving average."""
+        stats = self._stats
+        average = stats.round_trip
+        stats.round_trip = trip if not average else average + (trip - average) * ROUND_TRIP_WEIGHT
+
+    def _body(self, response: aiohttp.ClientResponse, method: str, path: str) -> Awaitable[bytes]:
+        """The read of the answer's body: whole when its Content-Length is known, within
+        the cap and not compressed; else counted as it comes (:meth:`_read_capped`)."""
+        length = response.content_length
+        if (
+            length is not None
+            and length <= self._max_response_bytes
+            and CONTENT_ENCODING not in response.headers
+        ):
+            return response.read()
+        return self._read_capped(response, method, path)
+
+    def _no_answer(
+        self, exc: BaseException, request: HTTPRequest, path: str, ticket: Ticket | None
+    ) -> TransportError:
+        """The error for an attempt that got no answer; a start it may have used is counted."""
+        failure = self._failed(exc, request.method, path)
+        failure.args = tuple(_unfilled(str(a), request) for a in failure.args)
+        if ticket is not None and failure.sent:
+            ticket.sent()  # it may have arrived: count it, as of now
+        return failure
+
+    def _unwritable(
+        self, exc: ValueError, answered: bool, request: HTTPRequest, path: str
+    ) -> StampsyncError:
+        """The error for a ValueError from aiohttp, by whether the server had the request."""
+        method = request.method
+        if answered:  # the server had the request: never "not sent"
+            return TransportError(
+                _unfilled(self._describe(exc), request), method=method, path=path, sent=True
+            )
+        # aiohttp refuses a header or URL it cannot write before sending it.
+        return ConfigurationError(
+            f"{method} {path}: the request could not be written: " + _unfilled(str(exc), request)
+        )
 
     def _failed(self, exc: BaseException, method: str, path: str) -> TransportError:
         """The error for an attempt that got no answer, by whether the server may have it."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from itertools import count
@@ -209,15 +209,52 @@ class Transport:
 
         With hooks, ``call`` numbers the call's events (0: number it here).
         """
-        hooks = self.hooks
-        if hooks and not call:
+        if self.hooks and not call:
             return await self._observed(request, into)
         url = self.url_for(request)
         # Errors and logs name the template (as hooks do): a filled path such as
         # /customers/a@b.co would carry personal data into every message and log line.
         method, path = request.method, request.path
+        body = None if request.body is None else self._encoded(request.body, method, path)
+        # The loop's clock, which the throttle, aiohttp's timeouts and the backoff sleeps
+        # read too: a test that moves it drives all of them at once.
+        loop_time = asyncio.get_running_loop().time
+        deadline = loop_time() + self.retry.budget
+        lane = self.lane or task_lane()
+        refreshed = False
+        retry = 0
+        while True:
+            # Outside the retry below: the exchange has its own retries, and its failure
+            # is not this request's (its DecodeError or 5xx must not pass for one).
+            credential: _Credential | None = None
+            authorization: str | None = None
+            if request.authenticate:
+                credential = self._credential(request.credential, method, path)
+                authorization = credential.fixed
+                if authorization is None:
+                    authorization = await self._renewable_authorization(
+                        credential.auth, method, path
+                    )
+            headers = self._headers(credential, authorization, body is not None)
+            try:
+                response = await self._attempt(
+                    request, path, url, headers, body, deadline, lane, retry, call, loop_time
+                )
+                if response.status >= 300:
+                    if await self._renewed(response.status, credential, authorization, refreshed):
+                        refreshed = True
+                        continue
+                    raise self._refusal(response, method, path, request.is_idempotent)
+                return self._decode(response, into, method, path)
+            except StampsyncError as exc:
+                if not await self._retrying(exc, request, path, retry, deadline, call):
+                    raise
+                retry += 1
+
+    def _encoded(self, body: Any, method: str, path: str) -> bytes:
+        """The request body as JSON, or a ConfigurationError before anything is sent."""
         try:
-            body = None if request.body is None else encode(request.body)
+            return encode(body)
         except (UnicodeEncodeError, TypeError) as exc:
             # A lone surrogate (from JSON's "\ud800") or an unsupported type: refuse before
             # sending, so a batch fails the row, not the run.
@@ -225,137 +262,192 @@ class Transport:
                 f"{method} {path}: the request body cannot be sent as JSON: "
                 f"{type(exc).__name__}: {self.scrub(str(exc))}"
             ) from None
+
+    def _credential(self, name: str, method: str, path: str) -> _Credential:
+        """The credential ``name``, or a ConfigurationError if it is unknown or missing."""
+        try:
+            credential = self._credentials[name]
+        except KeyError:
+            raise ConfigurationError(f"{method} {path}: unknown credential {name!r}") from None
+        if credential.missing is not None:
+            raise ConfigurationError(f"{method} {path}: not sent: {credential.missing}")
+        return credential
+
+    async def _attempt(
+        self,
+        request: Request,
+        path: str,
+        url: URL,
+        headers: Mapping[str, str],
+        body: bytes | None,
+        deadline: float,
+        lane: str,
+        retry: int,
+        call: int,
+        loop_time: Callable[[], float],
+    ) -> HTTPResponse:
+        """One attempt: its turn if probing, the network, the answer noted (any status).
+
+        ``path`` is what errors and logs name (the template). ``call`` is numbered only
+        when hooks observe the call (see :meth:`send`): testing it is cheaper than
+        testing the hooks, whose truth is a Python-level ``__bool__``.
+        """
+        method = request.method
+        if call:
+            started = loop_time()
+            self._emit("attempt", call, request, retry + 1)
+        remaining = deadline - loop_time()
+        attempt = HTTPRequest(
+            method,
+            url,
+            headers,
+            body,
+            min(self.timeout, max(remaining, 0.001)),
+            deadline,
+            request.path,
+            lane,
+        )
+        probe = self._probe
+        probing = probe.active and await self._probe_turn(method, path, deadline)
+        try:
+            response = await self.http.handle(attempt)
+        except TransportError as exc:
+            raise self._failed(exc, method, path, request.is_idempotent, retry) from None
+        except StampsyncError as exc:
+            exc.args = tuple(self.scrub(str(a)) for a in exc.args)
+            raise
+        finally:
+            if probing:
+                probe.lock.release()
+        status = response.status
+        if probing and status != 429:
+            probe.active = False  # answered: traffic resumes
+        if call:
+            self._observe(call, request, retry + 1, response, loop_time() - started)
+        if self._check_sandbox_mark:
+            self._check_sandbox_mark = False
+            warn_if_sandbox(self._name, self.base_url, response.headers)
+        log.debug(
+            "%s %s -> %d (attempt %d, throttle wait %.3fs)",
+            method,
+            path,
+            status,
+            retry + 1,
+            response.throttle_wait,
+        )
+        return response
+
+    async def _renewed(
+        self,
+        status: int,
+        credential: _Credential | None,
+        authorization: str | None,
+        refreshed: bool,
+    ) -> bool:
+        """True if a 401 was answered to a credential that renewed itself (at most once
+        per call): send again."""
+        return (
+            status == 401
+            and credential is not None
+            and authorization is not None
+            and not refreshed
+            and await credential.auth.refresh(authorization)
+        )
+
+    def _refusal(
+        self, response: HTTPResponse, method: str, path: str, idempotent: bool
+    ) -> StampsyncError:
+        """The error for an answer of 300 or more."""
+        status = response.status
+        if status == 429:
+            return self._rate_limited(response, method, path)
+        if status >= 400:
+            return self._api_error(method, path, response, idempotent)
+        return self._redirected(idempotent, method, path, status, response.headers)
+
+    def _rate_limited(self, response: HTTPResponse, method: str, path: str) -> RateLimitError:
+        """A 429's error, with its ``Retry-After`` cut to ``max_retry_after``."""
+        limited = RateLimitError("rate limited", status=429, method=method, path=path)
+        hint = _parse_retry_after(response.headers.get("Retry-After"))
+        if hint is not None and hint > self.max_retry_after:
+            # Obeyed, one hint could stop every call of the process for an
+            # hour; after the cut pause, a probe asks again.
+            hint = self.max_retry_after
+            self._probe.active = True
+        limited.retry_after = hint
+        return limited
+
+    def _decode(self, response: HTTPResponse, into: type[T], method: str, path: str) -> T:
+        """The answer's body as ``into`` (an empty body is JSON ``null``)."""
+        try:
+            return decode(
+                response.body or b"null", into, method=method, path=path, status=response.status
+            )
+        except DecodeError as exc:
+            exc.args = (self.scrub(str(exc)),)  # msgspec may quote the answer
+            raise
+
+    async def _retrying(
+        self,
+        exc: StampsyncError,
+        request: Request,
+        path: str,
+        retry: int,
+        deadline: float,
+        call: int,
+    ) -> bool:
+        """After attempt ``retry + 1`` failed with ``exc``: wait and return True to try
+        again, or return False to give up (the caller raises ``exc``)."""
+        hooks = self.hooks
+        if hooks and isinstance(exc, AmbiguousWriteError):
+            self._emit("ambiguous", call, request, retry + 1, error=type(exc).__name__)
+        if isinstance(exc, RateLimitError) and not await self._shared_pause(exc, deadline):
+            return False
+        wait = self._backoff(exc, request.is_idempotent, retry, deadline)
+        if wait is None:
+            return False
+        retry += 1
+        self.stats.retries += 1
+        if hooks:
+            self._emit("retry", call, request, retry, wait=wait, error=type(exc).__name__)
+        log.debug(
+            "%s %s: %s; retry %d in %.3fs",
+            request.method,
+            path,
+            type(exc).__name__,
+            retry,
+            wait,
+        )
+        if wait > 0:
+            await asyncio.sleep(wait)
+        return True
+
+    async def _shared_pause(self, exc: RateLimitError, deadline: float) -> bool:
+        """Count a 429 and pause with every caller of the throttle; False if the pause
+        outlasts the call's budget (or no 429 came): then the caller gives up."""
+        if isinstance(exc, QuotaWaitError):
+            return False  # the throttle's own verdict: no 429 arrived, no retry helps
+        self.stats.rate_limited += 1
+        pause = await self.throttle.rate_limited(exc.retry_after)
+        if asyncio.get_running_loop().time() + pause >= deadline:
+            # The shared pause outlasts this call's budget: say so now rather
+            # than sleep past the caller's deadline.
+            exc.retry_after = pause
+            return False
+        return True
+
+    def _backoff(
+        self, exc: StampsyncError, idempotent: bool, retry: int, deadline: float
+    ) -> float | None:
+        """Seconds to wait before the next attempt, or None if ``exc`` ends the call:
+        not retryable, retries spent, or the wait would pass the deadline."""
         policy = self.retry
-        # The loop's clock, which the throttle, aiohttp's timeouts and the backoff sleeps
-        # read too: a test that moves it drives all of them at once.
-        loop_time = asyncio.get_running_loop().time
-        deadline = loop_time() + policy.budget
-        lane = self.lane or task_lane()
-        refreshed = False
-        retry = 0
-        while True:
-            # Outside the retry below: the exchange has its own retries, and its failure
-            # is not this request's (its DecodeError or 5xx must not pass for one).
-            if not request.authenticate:
-                credential, authorization = None, None
-            else:
-                try:
-                    credential = self._credentials[request.credential]
-                except KeyError:
-                    raise ConfigurationError(
-                        f"{method} {path}: unknown credential {request.credential!r}"
-                    ) from None
-                if credential.missing is not None:
-                    raise ConfigurationError(f"{method} {path}: not sent: {credential.missing}")
-                authorization = credential.fixed
-                if authorization is None:
-                    authorization = await self._renewable_authorization(
-                        credential.auth, method, path
-                    )
-            try:
-                if hooks:
-                    started = loop_time()
-                    self._emit("attempt", call, request, retry + 1)
-                remaining = deadline - loop_time()
-                attempt = HTTPRequest(
-                    method,
-                    url,
-                    self._headers(credential, authorization, body is not None),
-                    body,
-                    min(self.timeout, max(remaining, 0.001)),
-                    deadline,
-                    request.path,
-                    lane,
-                )
-                probe = self._probe
-                probing = probe.active and await self._probe_turn(method, path, deadline)
-                try:
-                    response = await self.http.handle(attempt)
-                except TransportError as exc:
-                    raise self._failed(exc, method, path, request.is_idempotent, retry) from None
-                except StampsyncError as exc:
-                    exc.args = tuple(self.scrub(str(a)) for a in exc.args)
-                    raise
-                finally:
-                    if probing:
-                        probe.lock.release()
-                status = response.status
-                if probing and status != 429:
-                    probe.active = False  # answered: traffic resumes
-                if hooks:
-                    self._observe(call, request, retry + 1, response, loop_time() - started)
-                if self._check_sandbox_mark:
-                    self._check_sandbox_mark = False
-                    warn_if_sandbox(self._name, self.base_url, response.headers)
-                log.debug(
-                    "%s %s -> %d (attempt %d, throttle wait %.3fs)",
-                    method,
-                    path,
-                    status,
-                    retry + 1,
-                    response.throttle_wait,
-                )
-                if status == 429:
-                    limited = RateLimitError("rate limited", status=429, method=method, path=path)
-                    hint = _parse_retry_after(response.headers.get("Retry-After"))
-                    if hint is not None and hint > self.max_retry_after:
-                        # Obeyed, one hint could stop every call of the process for an
-                        # hour; after the cut pause, a probe asks again.
-                        hint = self.max_retry_after
-                        self._probe.active = True
-                    limited.retry_after = hint
-                    raise limited
-                if (
-                    status == 401
-                    and credential is not None
-                    and authorization is not None
-                    and not refreshed
-                    and await credential.auth.refresh(authorization)
-                ):
-                    refreshed = True
-                    continue
-                if status >= 400:
-                    raise self._api_error(method, path, response, request.is_idempotent)
-                if status >= 300:
-                    raise self._redirected(
-                        request.is_idempotent, method, path, status, response.headers
-                    )
-                try:
-                    return decode(
-                        response.body or b"null", into, method=method, path=path, status=status
-                    )
-                except DecodeError as exc:
-                    exc.args = (self.scrub(str(exc)),)  # msgspec may quote the answer
-                    raise
-            except StampsyncError as exc:
-                if hooks and isinstance(exc, AmbiguousWriteError):
-                    self._emit("ambiguous", call, request, retry + 1, error=type(exc).__name__)
-                if isinstance(exc, RateLimitError):
-                    if isinstance(exc, QuotaWaitError):
-                        raise  # the throttle's own verdict: no 429 arrived, no retry helps
-                    self.stats.rate_limited += 1
-                    pause = await self.throttle.rate_limited(exc.retry_after)
-                    if loop_time() + pause >= deadline:
-                        # The shared pause outlasts this call's budget: say so now rather
-                        # than sleep past the caller's deadline.
-                        exc.retry_after = pause
-                        raise
-                if retry >= policy.max_retries or not policy.retryable(
-                    exc, idempotent=request.is_idempotent
-                ):
-                    raise
-                retry += 1
-                wait = policy.wait_before(retry, exc)
-                if loop_time() + wait >= deadline:
-                    raise
-                self.stats.retries += 1
-                if hooks:
-                    self._emit("retry", call, request, retry, wait=wait, error=type(exc).__name__)
-                log.debug(
-                    "%s %s: %s; retry %d in %.3fs", method, path, type(exc).__name__, retry, wait
-                )
-                if wait > 0:
-                    await asyncio.sleep(wait)
+        if retry >= policy.max_retries or not policy.retryable(exc, idempotent=idempotent):
+            return None
+        wait = policy.wait_before(retry + 1, exc)
+        if asyncio.get_running_loop().time() + wait >= deadline:
+            return None
+        return wait
 
     async def _probe_turn(self, method: str, path: str, deadline: float) -> bool:
         """Wait to be the one attempt in flight while probing; False if probing ended

@@ -25,7 +25,7 @@ import logging
 import math
 from collections.abc import AsyncGenerator, Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from .._lanes import as_bulk
 from .._paging import LoopGuard, PagedIterator
@@ -180,12 +180,7 @@ class Export(PagedIterator[T]):
         recent: collections.deque[set[Hashable]] = collections.deque(maxlen=RECENT_PAGES)
         first = await self._fetch(self._start_page)
         stats.total_first = stats.total_last = first.total
-        # Without a total, read on until a page comes back short.
-        last_page = (
-            None
-            if first.total is None
-            else max(self._start_page, math.ceil(first.total / self._page_size))
-        )
+        last_page = self._announced_last_page(first.total)
         if self._past_the_data(self._start_page, first, last_page):
             return
         self._check_page(self._start_page, first, last_page)
@@ -194,7 +189,7 @@ class Export(PagedIterator[T]):
             stats.items += 1
             yield item
         stats.next_page = self._start_page + 1
-        if last_page is None and len(first.items) < self._page_size:
+        if self._short_end(first, last_page):
             return
 
         pending: collections.deque[tuple[int, asyncio.Task[PageLike[T]]]] = collections.deque()
@@ -204,23 +199,14 @@ class Export(PagedIterator[T]):
         window = min(2, self._prefetch)
         try:
             while True:
-                while len(pending) < window and (last_page is None or next_to_fetch <= last_page):
-                    task = asyncio.ensure_future(self._fetch(next_to_fetch))
-                    pending.append((next_to_fetch, task))
-                    next_to_fetch += 1
+                next_to_fetch = self._fetch_ahead(pending, next_to_fetch, window, last_page)
                 if not pending:
                     return
                 number, task = pending.popleft()
                 page = await task
-                if self._past_the_data(number, page, last_page):
+                if self._ends_here(number, page, last_page, guard):
                     return
-                self._check_page(number, page, last_page)
-                if guard.page_repeated(page.items, stats.pages):
-                    stats.looped = True
-                    return
-                if last_page is not None and page.total is not None:
-                    # Records added mid-export push items past the planned last page.
-                    last_page = max(last_page, math.ceil(page.total / self._page_size))
+                last_page = self._grown_last_page(last_page, page)
                 fresh = self._fresh(page.items, recent)
                 for item in fresh:
                     stats.items += 1
@@ -230,13 +216,63 @@ class Export(PagedIterator[T]):
                     stats.looped = True
                     return
                 window = min(window * 2, self._prefetch)
-                if last_page is None and len(page.items) < self._page_size:
+                if self._short_end(page, last_page):
                     return
         finally:
-            for _, task in pending:
-                task.cancel()
-            if pending:
-                await asyncio.gather(*(t for _, t in pending), return_exceptions=True)
+            await _cancel(pending)
+
+    def _announced_last_page(self, total: int | None) -> int | None:
+        """The last page by the first page's total; None without a total (then the
+        export reads on until a page comes back short)."""
+        if total is None:
+            return None
+        return max(self._start_page, math.ceil(total / self._page_size))
+
+    def _short_end(self, page: PageLike[T], last_page: int | None) -> bool:
+        """True if, without a total, ``page`` came back short: it was the last."""
+        return last_page is None and len(page.items) < self._page_size
+
+    def _fetch_ahead(
+        self,
+        pending: collections.deque[tuple[int, asyncio.Task[PageLike[T]]]],
+        next_to_fetch: int,
+        window: int,
+        last_page: int | None,
+    ) -> int:
+        """Start fetching pages until ``window`` are pending; the next page to fetch."""
+        while len(pending) < window and (last_page is None or next_to_fetch <= last_page):
+            task = asyncio.ensure_future(self._fetch(next_to_fetch))
+            pending.append((next_to_fetch, task))
+            next_to_fetch += 1
+        return next_to_fetch
+
+    def _ends_here(
+        self, number: int, page: PageLike[T], last_page: int | None, guard: LoopGuard
+    ) -> bool:
+        """Check page ``number``; True if the export ends before its items: an empty
+        page before the announced last, or a page the server already sent (``looped``)."""
+        if self._past_the_data(number, page, last_page):
+            return True
+        self._check_page(number, page, last_page)
+        if guard.page_repeated(page.items, self.stats.pages):
+            self.stats.looped = True
+            return True
+        return False
+
+    def _grown_last_page(self, last_page: int | None, page: PageLike[T]) -> int | None:
+        """``last_page``, moved on if ``page``'s total grew."""
+        if last_page is not None and page.total is not None:
+            # Records added mid-export push items past the planned last page.
+            return max(last_page, math.ceil(page.total / self._page_size))
+        return last_page
+
+
+async def _cancel(pending: collections.deque[tuple[int, asyncio.Task[Any]]]) -> None:
+    """Cancel the page fetches still pending and wait until they have ended."""
+    for _, task in pending:
+        task.cancel()
+    if pending:
+        await asyncio.gather(*(t for _, t in pending), return_exceptions=True)
 
 
 def export_listing(

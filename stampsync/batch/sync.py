@@ -141,6 +141,14 @@ def canonical_column(name: str) -> str:
 
 def normalise(raw: dict[str, Any]) -> CustomerRow:
     """Check and normalise one row; a ConfigurationError names what is wrong."""
+    row = _columns(raw)
+    _check_columns(row)
+    email = check_email(str(row.get("email") or "").strip(), "email").lower()
+    return CustomerRow(email, _fields(row), _subscribed(row.get("subscribed")))
+
+
+def _columns(raw: dict[str, Any]) -> dict[str, Any]:
+    """The row's values by canonical column (the reader's line number left out)."""
     if "__error__" in raw:
         raise ConfigurationError(str(raw["__error__"]))
     row: dict[str, Any] = {}
@@ -153,6 +161,11 @@ def normalise(raw: dict[str, Any]) -> CustomerRow:
             # "firstname" and "first_name" both given: which one to send would be a guess.
             raise ConfigurationError(f"{name} is given twice (as {given[name]!r} and {key!r})")
         row[name], given[name] = value, key
+    return row
+
+
+def _check_columns(row: dict[str, Any]) -> None:
+    """Refuse text that cannot be sent and columns that are not known."""
     for name, value in row.items():
         if isinstance(value, str) and not _encodable(value):
             raise ConfigurationError(
@@ -162,7 +175,10 @@ def normalise(raw: dict[str, Any]) -> CustomerRow:
     unknown = sorted(k for k in row if k not in _ALIASES.values())
     if unknown:
         raise ConfigurationError(f"unknown column(s): {', '.join(unknown)}")
-    email = check_email(str(row.get("email") or "").strip(), "email").lower()
+
+
+def _fields(row: dict[str, Any]) -> dict[str, Any]:
+    """The upsert's fields: names and customer id trimmed, blanks left out, tags sorted."""
     fields: dict[str, Any] = {}
     for name in ("first_name", "last_name", "customer_id"):
         value = row.get(name)
@@ -173,19 +189,20 @@ def normalise(raw: dict[str, Any]) -> CustomerRow:
         fields["tags"] = sorted({t.strip() for t in tags.replace(",", ";").split(";") if t.strip()})
     elif isinstance(tags, list):
         fields["tags"] = sorted({str(t) for t in tags})
-    sub = row.get("subscribed")
-    subscribed: bool | None
+    return fields
+
+
+def _subscribed(sub: Any) -> bool | None:
+    """The subscription choice: None (blank or absent) leaves it as it is."""
     if sub is None or (isinstance(sub, str) and not sub.strip()):
-        subscribed = None
-    elif isinstance(sub, bool):
-        subscribed = sub
-    elif str(sub).strip().lower() in _TRUE:
-        subscribed = True
-    elif str(sub).strip().lower() in _FALSE:
-        subscribed = False
-    else:
-        raise ConfigurationError(f"subscribed must be yes/no/true/false/1/0, got {sub!r}")
-    return CustomerRow(email, fields, subscribed)
+        return None
+    if isinstance(sub, bool):
+        return sub
+    if str(sub).strip().lower() in _TRUE:
+        return True
+    if str(sub).strip().lower() in _FALSE:
+        return False
+    raise ConfigurationError(f"subscribed must be yes/no/true/false/1/0, got {sub!r}")
 
 
 async def sync_customers(
