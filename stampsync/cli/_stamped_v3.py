@@ -25,6 +25,7 @@ from ..stamped.v3 import OrderData, OrderPush
 from ..stamped.v3.models import CartItemData, DiscountApplied, OrderCartData
 from ._common import (
     Tuning,
+    announce_plan,
     api_errors,
     err,
     fail,
@@ -186,6 +187,7 @@ async def run_journaled(
     """Run one journaled V3 batch over a file: progress, one report ``line`` per outcome,
     the journal opened on this loop; the first SIGINT/SIGTERM stops taking rows.
     ``doing``: what the progress bar says, and what is in flight ("pushing", "pushes")."""
+    await announce_plan(client, total)
     started = time.monotonic()
     with GracefulStop(f"finishing {doing[1]} in flight") as signals:
         try:

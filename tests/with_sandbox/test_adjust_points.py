@@ -196,3 +196,17 @@ def test_adjust_points_reads_jsonl_fails_bad_rows_alone_and_refuses_a_bad_file(
     assert code == 2
     assert "line 3" in err
     assert "line 2" in err
+
+
+def test_adjust_points_announces_its_plan_before_a_long_batch(
+    stampsync_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    src = tmp_path / "slow.csv"
+    src.write_text("key,customer_id,points\n" + "".join(f"s-{i},cus_000001,x\n" for i in range(60)))
+    args = ["stamped", "adjust-points", "--input", str(src), "--journal", str(tmp_path / "j")]
+    args += ["--report", str(tmp_path / "r.jsonl"), "--throttle-limit", "2"]
+    code, _, err = run_cli([*args, "--throttle-seconds", "60"], stampsync_sandbox)
+    assert code == 1, err  # every row fails unsent: "x" is not a number
+    assert "plan: 60 requests: about" in err
+    code, _, err = run_cli(args[:-2] + list(FAST), stampsync_sandbox)  # a few seconds: no plan
+    assert "plan:" not in err
