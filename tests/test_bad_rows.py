@@ -35,3 +35,28 @@ async def test_keys_a_journal_cannot_hold_fail_their_rows_alone(
     with Journal(tmp_path / "j.sqlite") as j:
         assert j.counts()["applied"] == 2
         assert sum(j.counts().values()) == 2  # nothing journaled for the refused keys
+
+
+async def test_a_row_that_cannot_be_prepared_for_any_reason_fails_alone() -> None:
+    """A row whose value no check foresaw (here a prepare that raises ValueError) fails
+    with the reason; the rows around it are sent, and nothing escapes the batch."""
+    from stampsync._engine.writes import BatchOptions, Prepared, WriteRun
+
+    sent: list[str] = []
+
+    def prepare(item: StampAward) -> Prepared:
+        if item.key == "odd":
+            raise ValueError("a value of a kind nobody checked")
+
+        async def send() -> int | None:
+            sent.append(item.key)
+            return 1
+
+        return Prepared(item.key, {"k": item.key}, send)
+
+    rows = [StampAward(key=k, user="a@b.co", number_of_stamps=1) for k in ("a", "odd", "b")]
+    report = await WriteRun("test.write", prepare, BatchOptions(concurrency=1)).run(rows)
+    by_key = {o.key: o for o in report}
+    assert sent == ["a", "b"]
+    assert by_key["odd"].status == "failed"
+    assert "ValueError: a value of a kind nobody checked" in (by_key["odd"].error or "")

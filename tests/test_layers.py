@@ -9,6 +9,8 @@ on the engines below them (``stampsync._engine``), which import no section.
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -120,3 +122,17 @@ def test_the_engines_import_no_section_and_no_batch(path: Path) -> None:
         if any(name == a or name.startswith(a + ".") for a in above)
     ]
     assert not offending, f"{path.relative_to(PACKAGE)} imports a layer above it: {offending}"
+
+
+def test_the_engines_public_paths_are_the_engines_modules_after_a_plain_import() -> None:
+    code = (
+        "import stampsync.batch as b\n"
+        "import stampsync._engine.journal as j, stampsync._engine.writes as w\n"
+        "assert b.journal is j and b.writes is w, (b.journal, b.writes)\n"
+        "import stampsync.batch.postgres as p, stampsync._engine.postgres as q\n"
+        "assert p is q\n"
+        "from stampsync.batch.writes import Outcome\n"
+        "assert Outcome is w.Outcome\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr

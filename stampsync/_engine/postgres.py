@@ -64,7 +64,7 @@ SCHEMA_VERSION = 2
 #: Serialises schema creation and upgrades across every process on the database.
 _SCHEMA_LOCK = 0x5354_4A52  # "STJR"
 _MIGRATION_LOCK_MS = 10_000
-_IDLE_TX_MS = "30000"  # no transaction of ours waits on anything but the database
+_IDLE_TX_MS = 30_000  # no transaction of ours waits on anything but the database
 
 #: Seconds an operation must keep failing before the database is logged as away.
 _OUTAGE_AFTER = 0.5
@@ -255,9 +255,18 @@ def _secrets_of(dsn: str) -> list[str]:
     return [s for s in found if s]
 
 
+async def _session_settings(con: asyncpg.Connection) -> None:
+    """Each new connection's settings. A host that vanishes inside a transaction holds its
+    locks until the server hears of it (hours, by TCP's defaults): the server ends such a
+    session sooner. Set by a statement, not a startup parameter, which poolers such as
+    PgBouncer refuse."""
+    await con.execute(f"SET idle_in_transaction_session_timeout = {_IDLE_TX_MS}")
+
+
 async def _keep_session(con: asyncpg.Connection) -> None:
     """The pool's reset on release: nothing to send. The journal leaves no session state
-    (no LISTEN, no settings, advisory locks only per transaction), and asyncpg still rolls
+    (no LISTEN, its one setting made when the connection opens, advisory locks only per
+    transaction), and asyncpg still rolls
     back a transaction left open; its default reset costs a round trip per query."""
 
 
@@ -399,9 +408,7 @@ class PgDatabase:
                 timeout=self.connect_timeout,
                 command_timeout=max(30.0, self.outage_seconds),
                 reset=_keep_session,
-                # A host that vanishes inside a transaction holds its locks until the
-                # server hears of it (hours, by TCP's defaults); the server ends it sooner.
-                server_settings={"idle_in_transaction_session_timeout": _IDLE_TX_MS},
+                init=_session_settings,
             )
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
             raise self._error(exc, "cannot connect") from None
@@ -432,9 +439,10 @@ class PgDatabase:
         self._refuse_newer(found)
         try:
             async with con.transaction():
-                # An upgrade waits a bounded time for the tables, and says why it failed.
-                await con.execute(f"SET LOCAL lock_timeout = '{_MIGRATION_LOCK_MS}ms'")
+                # Another process upgrading waits its turn, however long it takes; the
+                # tables, once ours to change, are waited for a bounded time only.
                 await con.execute("SELECT pg_advisory_xact_lock($1)", _SCHEMA_LOCK)
+                await con.execute(f"SET LOCAL lock_timeout = '{_MIGRATION_LOCK_MS}ms'")
                 await con.execute(
                     "CREATE TABLE IF NOT EXISTS stampsync_schema"
                     " (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL)"

@@ -512,6 +512,13 @@ class WriteRun(Generic[T]):
         except ConfigurationError as exc:
             await self._emit(out(key, "failed", error=str(exc)))
             return
+        except Exception as exc:
+            # Nothing is claimed or sent yet: a row the checks did not foresee (a value of
+            # a type no check names) fails alone rather than ending the run.
+            log.warning("row %s could not be prepared: %s", out.row, type(exc).__name__)
+            why = f"the row cannot be sent: {type(exc).__name__}: {exc}"
+            await self._emit(out(key, "failed", error=why))
+            return
         early = await self._early_start_for(key)
         if early is not None:
             try:

@@ -5,6 +5,10 @@ from .._engine.fanout import fan_out
 from .._engine.journal import Entry, Journal, WriteJournal, open_journal
 from .._engine.writes import BatchReport, Outcome
 
+# The engines' public paths, loaded as before (``stampsync.batch.journal`` after a plain
+# ``import stampsync.batch``); each is the engine's own module.
+from . import export, fanout, journal, writes  # noqa: F401
+
 __all__ = [
     "BatchReport",
     "Entry",

@@ -312,26 +312,29 @@ def check_points_file(path: Path) -> int:
         fail(f"{path} is not valid CSV: {exc}")
 
 
-def _number_or_raw(value: object) -> object:
-    if not isinstance(value, str):
-        return value
-    text = value.strip()
-    for parse in (int, float):
-        try:
-            return parse(text)
-        except ValueError:
-            continue
-    return text  # checked with the row, which then fails with a clear message
+_INTEGER = re.compile(r"[+-]?\d+")
+_DECIMAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def _number_or_raw(text: str) -> object:
+    """A CSV cell as the number it spells, in plain digits (``1_000`` is not one); else
+    the text, which the row's check then refuses by name."""
+    if _INTEGER.fullmatch(text):
+        return int(text)
+    if _DECIMAL.fullmatch(text) or text.lower() in ("nan", "inf", "-inf", "infinity"):
+        return float(text)  # NaN and infinities are refused as not finite, by name
+    return text
 
 
 def read_points(path: Path) -> Iterator[PointsAdjustment | Rejected]:
     """Stream points adjustments from a CSV (``key,customer_id,points[,reason]``) or a
     JSONL file (objects with those fields; ``customerId`` is read as ``customer_id``).
     Each carries its line number as ``row``; a row that cannot be read fails alone."""
+    rows: Iterator[tuple[int, dict[str, Any] | str | Rejected]]
     rows = _points_jsonl(path) if path.suffix.lower() in _JSONL else _points_csv(path)
     for number, row in rows:
-        if isinstance(row, str):
-            yield Rejected("", row, number)
+        if isinstance(row, str | Rejected):
+            yield row if isinstance(row, Rejected) else Rejected("", row, number)
             continue
         key, customer = row.get("key"), row.get("customer_id")
         key_text = key if isinstance(key, str) else "" if key is None else str(key)
@@ -349,19 +352,22 @@ def read_points(path: Path) -> Iterator[PointsAdjustment | Rejected]:
                 key=key,
                 customer_id=customer,  # type: ignore[arg-type]  # checked with the row
                 points=row.get("points"),  # type: ignore[arg-type]  # checked with the row
-                reason=row.get("reason") or None,
+                reason=row.get("reason"),  # checked with the row: text or nothing
                 row=number,
             )
 
 
-def _points_csv(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
+def _points_csv(path: Path) -> Iterator[tuple[int, dict[str, Any] | Rejected]]:
     for found in csv_rows(path):
-        if found.problem:
-            yield found.line, found.problem
-            continue
         row: dict[str, Any] = found.stripped()
+        if found.problem:  # a line that cannot be read fails under the key it names
+            customer = row.get("customer_id") or None
+            yield found.line, Rejected(row.get("key", ""), found.problem, found.line, customer)
+            continue
         if "points" in row:
             row["points"] = _number_or_raw(row["points"])
+        if not row.get("reason"):
+            row["reason"] = None  # an empty cell: no reason
         yield found.line, row
 
 

@@ -259,11 +259,34 @@ async def test_an_upgrade_blocked_by_a_held_transaction_fails_in_bounded_time(
         await con.close()
 
 
+async def test_an_upgrade_waits_its_turn_behind_another_process_upgrading(
+    pg_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two processes upgrading at once: the second waits for the first however long it
+    takes (the bound is for the tables only), then finds the schema current."""
+    monkeypatch.setattr(postgres, "_MIGRATION_LOCK_MS", 300)
+    async with PgJournal(pg_dsn, account="a"):
+        pass
+    con = await asyncpg.connect(pg_dsn)
+    try:
+        await con.execute("UPDATE stampsync_schema SET version = 1")
+        async with con.transaction():  # another process, upgrading for a second
+            await con.execute("SELECT pg_advisory_xact_lock($1)", postgres._SCHEMA_LOCK)
+            opening = asyncio.ensure_future(PgJournal(pg_dsn, account="a").__aenter__())
+            await asyncio.sleep(1.0)
+            assert not opening.done()
+        journal = await asyncio.wait_for(opening, 10)
+        await journal.__aexit__(None, None, None)
+        assert await con.fetchval("SELECT version FROM stampsync_schema") == SCHEMA_VERSION
+    finally:
+        await con.close()
+
+
 async def test_the_server_ends_a_journal_session_that_stalls_inside_a_transaction(
     pg_dsn: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Its locks are freed in seconds, not when TCP notices the host is gone."""
-    monkeypatch.setattr(postgres, "_IDLE_TX_MS", "500")
+    monkeypatch.setattr(postgres, "_IDLE_TX_MS", 500)
     async with PgJournal(pg_dsn, account="a") as j:
         run = host_run("host-a")
         await j.astart_run(run)

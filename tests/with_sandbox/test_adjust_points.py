@@ -210,3 +210,60 @@ def test_adjust_points_announces_its_plan_before_a_long_batch(
     assert "plan: 60 requests: about" in err
     code, _, err = run_cli(args[:-2] + list(FAST), stampsync_sandbox)  # a few seconds: no plan
     assert "plan:" not in err
+
+
+async def test_a_customer_id_that_is_neither_text_nor_an_integer_fails_its_row_alone(
+    stampsync_sandbox: Sandbox,
+) -> None:
+    rows = [
+        PointsAdjustment(key="ok-1", customer_id="cus_000001", points=1),
+        PointsAdjustment(key="float", customer_id=1.5, points=1),  # type: ignore[arg-type]
+        PointsAdjustment(key="list", customer_id=["x"], points=1),  # type: ignore[arg-type]
+        PointsAdjustment(key="ok-2", customer_id="cus_000002", points=1),
+    ]
+    async with stampsync_sandbox.stamped_client() as st:
+        report = await st.v3.loyalty.adjust_points_many(rows)
+    by_key = {o.key: o for o in report}
+    assert [by_key[k].status for k in ("ok-1", "float", "list", "ok-2")] == [
+        "applied",
+        "failed",
+        "failed",
+        "applied",
+    ]
+    assert "customer_id must be a string or an integer" in (by_key["float"].error or "")
+
+
+def test_adjust_points_files_fail_odd_rows_alone_and_name_their_keys(
+    stampsync_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    sb = stampsync_sandbox
+    jsonl = tmp_path / "odd.jsonl"
+    lines = [
+        {"key": "j-ok", "customer_id": "cus_000001", "points": 1},
+        {"key": "j-float", "customer_id": 1.5, "points": 1},
+        {"key": "j-reason", "customer_id": "cus_000001", "points": 1, "reason": 0},
+    ]
+    jsonl.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    report = tmp_path / "r.jsonl"
+    args = ["stamped", "adjust-points", "--journal", str(tmp_path / "j.sqlite"), *FAST]
+    code, _, err = run_cli([*args, "--input", str(jsonl), "--report", str(report)], sb)
+    assert code == 1, err
+    by_key = {r["key"]: r for r in report_rows(report)}
+    assert by_key["j-ok"]["status"] == "applied"
+    assert "customer_id must be a string or an integer" in str(by_key["j-float"]["error"])
+    assert "reason must be a string" in str(by_key["j-reason"]["error"])
+    csv_file = tmp_path / "odd.csv"
+    csv_file.write_text(
+        "key,customer_id,points\n"
+        "c-ok,cus_000001,2\n"
+        "c-wide,cus_000002,3,extra\n"
+        "c-underscore,cus_000003,1_000\n"
+    )
+    report = tmp_path / "r2.jsonl"
+    code, _, err = run_cli([*args, "--input", str(csv_file), "--report", str(report)], sb)
+    assert code == 1, err
+    by_key = {r["key"]: r for r in report_rows(report)}
+    assert by_key["c-ok"]["status"] == "applied"
+    assert by_key["c-wide"]["customer_id"] == "cus_000002"  # the line's key and customer kept
+    assert "4 cells but the header has 3" in str(by_key["c-wide"]["error"])
+    assert "must be a number" in str(by_key["c-underscore"]["error"])

@@ -60,7 +60,10 @@ def body(cls: type[S], fields: dict[str, Any], what: str) -> S:
 def record_id(value: object, name: str) -> str | int:
     """A record id for a path: a non-empty string or an integer, one path segment."""
     path_segment(value, name)
-    assert isinstance(value, str | int)
+    if not isinstance(value, str | int):  # a float or a list would pass as its text
+        raise ConfigurationError(
+            f"{name} must be a string or an integer, got {type(value).__name__}"
+        )
     return value
 
 
