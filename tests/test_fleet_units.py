@@ -15,7 +15,7 @@ from stampsync.errors import ConfigurationError
 from stampsync.fleet import FleetSettings, json_credentials, load_provider, read_campaign
 from stampsync.fleet.credentials import CREDENTIALS_ENV
 from stampsync.fleet.queue import AwardJobArgs, BadJob, JobRow, decode_job, encode_job
-from stampsync.fleet.status import eta_seconds
+from stampsync.fleet.status import eta_seconds, store_eta
 from stampsync.fleet.worker import MAX_RETRY_DELAY, retry_delay
 from stampsync.throttle import RedisThrottles
 
@@ -143,3 +143,13 @@ def test_an_eta_is_the_pending_rows_at_the_last_minutes_rate() -> None:
     assert eta_seconds(30, 120) == 15.0
     assert eta_seconds(0, 0) == 0.0
     assert eta_seconds(5, 0) is None  # nothing applied lately: no rate to go by
+
+
+def test_a_store_with_nothing_applied_lately_gets_the_planners_eta() -> None:
+    assert store_eta(100, 60, limit=500, seconds=60) == (100.0, "rate")
+    assert store_eta(0, 0, limit=500, seconds=60) == (0.0, "rate")
+    eta, source = store_eta(900, 0, limit=500, seconds=60)
+    assert source == "plan"
+    # 900 rows at the bulk lane's 450 per 60 s (the reserve kept for people): two minutes.
+    assert eta == pytest.approx(120, abs=1)
+    assert store_eta(900, 0, limit=1000, seconds=60)[0] == pytest.approx(60, abs=1)

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from stampsync import StampedClient, StampsClient
 from stampsync._local_throttle import default_margin
-from stampsync.cli._common import announce_plan
+from stampsync.cli._common import announce_plan, time_left
 from stampsync.errors import ConfigurationError
 from stampsync.stamps import StampAward
 from stampsync.testing import HTTPRequest, HTTPResponse, MockTransport, max_in_window
@@ -249,3 +249,25 @@ async def test_the_cli_announces_the_plan_before_a_long_batch_only(
     assert plan.seconds == pytest.approx(400, rel=0.01)
     await announce_plan(client, 20)  # a few seconds: nothing to announce
     assert capsys.readouterr().err == ""
+
+
+def test_the_progress_time_left_is_the_plans_early_then_the_measured_rates() -> None:
+    from rich.progress import Progress
+
+    now = [0.0]
+    bar = Progress(get_time=lambda: now[0], disable=True)
+    task_id = bar.add_task("awarding", total=1000)
+    plan = LocalThrottle(500, 60).plan(1000)  # about 133 s at the bulk lane's 450 per 60 s
+    task = bar.tasks[0]
+    assert time_left(task, plan) == pytest.approx(plan.seconds)
+    assert time_left(task, None) is None  # nothing measured yet, and no plan
+    now[0] = 1.0
+    bar.update(task_id, advance=10)  # a first burst says little of the rate to come
+    assert time_left(task, plan) == pytest.approx(plan.seconds * 990 / 1000)
+    for _ in range(49):  # then 25 rows a second for 20 s: the measured rate takes over
+        now[0] += 0.4
+        bar.update(task_id, advance=10)
+    assert task.completed == 500
+    measured = task.time_remaining
+    assert measured is not None
+    assert time_left(task, plan) == measured != pytest.approx(plan.seconds / 2, rel=0.2)

@@ -24,13 +24,14 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
     Task,
     TaskID,
     TaskProgressColumn,
     TextColumn,
     TimeElapsedColumn,
-    TimeRemainingColumn,
 )
+from rich.text import Text
 from yarl import URL
 
 from .._client import BaseClient
@@ -345,12 +346,50 @@ def api_errors() -> Iterator[None]:
         fail(str(exc), ExitCode.FAILED)
 
 
+#: Until this share of the rows is done (and for these seconds), the time left comes from
+#: the planner: the first rows' rate says little (a burst, or a slow start).
+PLANNED_SHARE = 0.05
+PLANNED_SECONDS = 10.0
+
+
+def time_left(task: Task, plan: Plan | None) -> float | None:
+    """Seconds left for ``task``: the planner's estimate for the rows left early in the
+    run, then the measured rate's (rich's); None when neither is known."""
+    measured = task.time_remaining
+    if plan is None or not task.total or plan.requests <= 0:
+        return measured
+    early = task.completed < PLANNED_SHARE * task.total or (task.elapsed or 0) < PLANNED_SECONDS
+    if measured is None or early:
+        left = max(0.0, task.total - task.completed)
+        return plan.seconds * left / plan.requests
+    return measured
+
+
+class TimeLeftColumn(ProgressColumn):
+    """The time left, as :func:`time_left` reckons it."""
+
+    def __init__(self, plan: Plan | None) -> None:
+        super().__init__()
+        self.plan = plan
+
+    def render(self, task: Task) -> Text:
+        left = time_left(task, self.plan)
+        if left is None:
+            return Text("-:--:--", style="progress.remaining")
+        minutes, seconds = divmod(int(left), 60)
+        hours, minutes = divmod(minutes, 60)
+        return Text(f"{hours}:{minutes:02d}:{seconds:02d}", style="progress.remaining")
+
+
 class LineProgress(Progress):
     """Progress for logs: no bar, a plain line every ``every_rows`` rows or ``every_seconds``
     seconds (and one at the end), so cron and CI logs show a long run moving."""
 
-    def __init__(self, *, every_rows: int = 1000, every_seconds: float = 10.0) -> None:
+    def __init__(
+        self, *, every_rows: int = 1000, every_seconds: float = 10.0, plan: Plan | None = None
+    ) -> None:
         super().__init__(console=err, disable=True)
+        self.plan = plan
         self.every_rows = every_rows
         self.every_seconds = every_seconds
         self._last_rows = 0.0
@@ -370,10 +409,12 @@ class LineProgress(Progress):
         self._last_rows, self._last_time = task.completed, time.monotonic()
         total = f" of {task.total:.0f}" if task.total is not None else ""
         rate = task.fields.get("rate")
+        left = time_left(task, self.plan) if task.completed < (task.total or 0) else None
         err.print(
             f"{task.description}: {task.completed:.0f}{total}"
             + (f" ({rate})" if rate else "")
-            + f", {task.elapsed or 0:.0f} s",
+            + f", {task.elapsed or 0:.0f} s"
+            + (f", about {left:.0f} s left" if left is not None else ""),
             highlight=False,
             markup=False,
         )
@@ -398,9 +439,10 @@ async def announce_plan(client: BaseClient, requests: int) -> Plan:
     return plan
 
 
-def progress() -> Progress:
-    """A progress display on stderr with count, rate-limited ETA and elapsed time; without
-    a terminal (cron, CI), a line per 1000 rows or 10 s instead.
+def progress(plan: Plan | None = None) -> Progress:
+    """A progress display on stderr with count, rate, time left and elapsed time; without
+    a terminal (cron, CI), a line per 1000 rows or 10 s instead. The time left is the
+    ``plan``'s early in the run (see :func:`time_left`), then the measured rate's.
 
     ``STAMPSYNC_PROGRESS=1`` forces the bar, ``=0`` silences both.
     """
@@ -408,7 +450,7 @@ def progress() -> Progress:
     if forced == "0":
         return Progress(console=err, disable=True)
     if not sys.stderr.isatty() and forced != "1":
-        return LineProgress()
+        return LineProgress(plan=plan)
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -416,7 +458,7 @@ def progress() -> Progress:
         TaskProgressColumn(),
         TextColumn("{task.fields[rate]}"),
         TimeElapsedColumn(),
-        TimeRemainingColumn(),
+        TimeLeftColumn(plan),
         console=err,
         transient=False,
     )

@@ -183,19 +183,23 @@ def status(
     stalled_seconds: Annotated[
         float, typer.Option(min=1, help="a running job silent this long is stalled (s)")
     ] = 30.0,
+    throttle_limit: ThrottleLimit = 500,
+    throttle_seconds: ThrottleSeconds = 60.0,
 ) -> None:
     """Per store: rows applied, failed, ambiguous, pending; jobs queued, running,
-    stalled, failed."""
+    stalled, failed; and how long its pending rows take (at the last minute's rate, else
+    the planner's estimate at the workers' quota, ``--throttle-limit`` per
+    ``--throttle-seconds``)."""
     _need_fleet()
     _need_database(journal)
     from ..fleet.status import (
         COLUMNS,
         FailedJob,
         FailedRow,
-        eta_seconds,
         failed_jobs,
         failed_rows,
         fleet_overview,
+        store_eta,
     )
 
     async def gather() -> tuple[dict[str, dict[str, int]], list[FailedJob], list[FailedRow]]:
@@ -205,10 +209,17 @@ def status(
     with api_errors():
         counts, jobs, rows = asyncio.run(gather())
     total = {c: sum(by[c] for by in counts.values()) for c in COLUMNS}
-    etas = {a: eta_seconds(c["pending"], c["applied_last_minute"]) for a, c in counts.items()}
+    etas = {
+        a: store_eta(
+            c["pending"], c["applied_last_minute"], limit=throttle_limit, seconds=throttle_seconds
+        )
+        for a, c in counts.items()
+    }
     if as_json:
         shown: dict[str, object] = {
-            "accounts": {a: {**c, "eta_s": etas[a]} for a, c in counts.items()},
+            "accounts": {
+                a: {**c, "eta_s": etas[a][0], "eta_from": etas[a][1]} for a, c in counts.items()
+            },
             "total": total,
             "failed_jobs": [dataclasses.asdict(j) for j in jobs],
         }
@@ -220,15 +231,16 @@ def status(
     width = max([len("account"), *(len(a) for a in counts)])
     typer.echo(f"{'account':<{width}}  " + "  ".join(f"{h:>9}" for h in [*heads, "eta"]))
     for account, c in counts.items():
-        eta = etas[account]
-        shown_eta = "-" if eta is None else f"{eta:.0f}s"
+        eta, source = etas[account]
+        shown_eta = f"{'~' if source == 'plan' else ''}{eta:.0f}s"
         cells = [*(f"{c[s]:>9}" for s in COLUMNS), f"{shown_eta:>9}"]
         typer.echo(f"{account:<{width}}  " + "  ".join(cells))
     typer.echo(f"{'total':<{width}}  " + "  ".join(f"{total[s]:>9}" for s in COLUMNS))
     err.print(
         "rows: applied, failed, ambiguous, pending (claimed or in a queued job); "
         "jobs: queued, running, stalled (they run again), failed; eta: the pending rows "
-        "at the last minute's rate (-: none applied in it)",
+        "at the last minute's rate (~: none applied in it, the planner's estimate at "
+        f"{throttle_limit} per {throttle_seconds:g} s)",
         markup=False,
     )
     for job in jobs:

@@ -187,11 +187,11 @@ async def run_journaled(
     """Run one journaled V3 batch over a file: progress, one report ``line`` per outcome,
     the journal opened on this loop; the first SIGINT/SIGTERM stops taking rows.
     ``doing``: what the progress bar says, and what is in flight ("pushing", "pushes")."""
-    await announce_plan(client, total)
+    plan = await announce_plan(client, total)
     started = time.monotonic()
     with GracefulStop(f"finishing {doing[1]} in flight") as signals:
         try:
-            with progress() as bar:
+            with progress(plan) as bar:
                 task = bar.add_task(doing[0], total=total, rate="")
 
                 def record(outcome: Outcome) -> None:

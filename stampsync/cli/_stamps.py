@@ -182,11 +182,11 @@ async def award_file(
     The first signal stops taking rows (those in flight finish and are journaled); a
     second one aborts at once, quietly (what was in flight becomes ambiguous).
     """
-    await announce_plan(client, total)
+    plan = await announce_plan(client, total)
     started = time.monotonic()
     with GracefulStop("finishing awards in flight") as signals:
         try:
-            with progress() as bar:
+            with progress(plan) as bar:
                 task = bar.add_task("awarding", total=total, rate="")
 
                 def record(outcome: Outcome) -> None:

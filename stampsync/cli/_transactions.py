@@ -166,12 +166,12 @@ async def import_file(
     client: StampsClient, path: Path, journal: WriteJournal, report: ReportFile, total: int
 ) -> BatchReport:
     """Add every row of ``path``; stream the report; SIGINT/SIGTERM stop gracefully."""
-    await announce_plan(client, total)
+    plan = await announce_plan(client, total)
     started = time.monotonic()
     recovered: set[str] = set()
     with GracefulStop("finishing transactions in flight") as signals:
         try:
-            with progress() as bar:
+            with progress(plan) as bar:
                 task = bar.add_task("importing", total=total, rate="")
 
                 def record(outcome: Outcome) -> None:

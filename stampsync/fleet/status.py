@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from .._engine.journal import STATUSES
 from .._engine.postgres import PgDatabase, PgJournal
 from .._engine.writes import Rejected, normal_key
+from .._local_throttle import LocalThrottle
 from ..batch.pos_rows import to_transaction
 
 if TYPE_CHECKING:
@@ -36,6 +37,18 @@ def eta_seconds(pending: int, applied_last_minute: int) -> float | None:
     if applied_last_minute <= 0:
         return None
     return pending * 60.0 / applied_last_minute
+
+
+def store_eta(
+    pending: int, applied_last_minute: int, *, limit: int, seconds: float
+) -> tuple[float, str]:
+    """How long a store's ``pending`` rows take, and from what: ``"rate"`` (the last
+    minute's, :func:`eta_seconds`) or, with none applied in it, ``"plan"`` (the planner's
+    estimate at the store's quota, ``limit`` per ``seconds``, less the interactive reserve)."""
+    measured = eta_seconds(pending, applied_last_minute)
+    if measured is not None:
+        return measured, "rate"
+    return LocalThrottle(limit, seconds).plan(pending).seconds, "plan"
 
 
 @dataclass(frozen=True, slots=True)

@@ -194,7 +194,9 @@ async def test_a_retry_after_of_an_hour_on_one_store_leaves_every_row_accounted_
     as_json = await asyncio.to_thread(
         CliRunner().invoke, app, ["fleet", "status", "--journal", pg_dsn, "--json"]
     )
-    etas = {a: c["eta_s"] for a, c in json.loads(as_json.stdout)["accounts"].items()}
+    accounts = json.loads(as_json.stdout)["accounts"]
+    assert accounts[paused]["eta_from"] == "rate"
+    etas = {a: c["eta_s"] for a, c in accounts.items()}
     # Its pending rows at the rate it applied rows in the last minute; the others are done.
     assert etas.pop(paused) == pytest.approx(stuck["pending"] * 60 / stuck["applied"])
     assert set(etas.values()) == {0.0}
