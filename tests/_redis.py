@@ -61,8 +61,9 @@ def redis_server(*extra: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
         while True:
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=0.2) as s:
-                    s.sendall(b"PING\r\n")
-                    if s.recv(16).startswith(b"+PONG"):
+                    # Ours only, by its pid: another suite's server may hold the port.
+                    s.sendall(b"INFO server\r\n")
+                    if f"process_id:{proc.pid}\r".encode() in s.recv(65536):
                         break
             except OSError:
                 pass

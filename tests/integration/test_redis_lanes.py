@@ -65,7 +65,10 @@ async def bulk_with_a_reserve_then_a_person(redis_url: str) -> tuple[int, float]
 
 
 async def test_bulk_never_takes_the_reserve_and_a_person_gets_it_at_once(redis_url: str) -> None:
-    most, _ = await bulk_with_a_reserve_then_a_person(redis_url)
+    # Bounded as a whole: a mutation run once waited out its 300 s here on a loaded
+    # machine; a broken throttle must fail this test, never hang it.
+    async with asyncio.timeout(60):
+        most, _ = await bulk_with_a_reserve_then_a_person(redis_url)
     assert most <= 16  # 20 less the 4 held for interactive starts
 
 
