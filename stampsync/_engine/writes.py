@@ -347,7 +347,7 @@ class BatchOptions:
 
     ``journal`` is a SQLite path, a ``postgresql://`` URL (keys filed under ``account``,
     of ``merchant``; refused without an account) or an open journal (see
-    :func:`~stampsync._engine.journal.open_journal`). ``preflight`` (a cheap authenticated
+    :func:`~stampsync.batch.journal.open_journal`). ``preflight`` (a cheap authenticated
     read) runs before the first write; ``breaker`` consecutive credential or connection
     failures stop the run. ``early_start`` (the client's ``_early_start``): with a
     journal, each row first waits for its start of the quota and only then claims its

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Self
 
+import typer
+
 from .._engine._runs import pid_alive
-from .._engine.writes import ExitCode
+from .._engine.writes import BatchReport, ExitCode
 from .._files import open_private
 from ..errors import ConfigurationError, StateFileError
 from ._common import fail
@@ -161,3 +164,26 @@ def stop_on_write_failure() -> Iterator[None]:
             "and rerun the same command",
             ExitCode.STOPPED,
         )
+
+
+def run_batch_file(
+    journal: object,
+    report: Path,
+    run: Callable[[ReportFile], Coroutine[Any, Any, BatchReport]],
+    writes: str,
+) -> BatchReport:
+    """Run a journaled batch command's loop with its report file: a second signal
+    (:class:`Aborted`) exits 128 + its number, saying ``writes`` in flight are ambiguous;
+    a SQLite journal is closed either way."""
+    from .._engine.journal import Journal
+    from ._common import err
+
+    try:
+        with batch_report(report) as out:
+            return asyncio.run(run(out))
+    except Aborted as aborted:
+        err.print(f"[yellow]aborted: {writes} in flight are ambiguous; see the journal")
+        raise typer.Exit(128 + aborted.signum) from None
+    finally:
+        if isinstance(journal, Journal):
+            journal.close()

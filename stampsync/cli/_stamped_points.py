@@ -14,13 +14,12 @@ from .._engine.writes import BatchReport, Outcome
 from ..stamped.client import StampedClient
 from ._common import Tuning, api_errors, with_options
 from ._inputs import check_points_file, read_points
-from ._report import ReportFile
+from ._report import ReportFile, run_batch_file
 from ._stamped_v3 import (
     StampedV3Access,
     finish_journaled,
-    orders_journal,
-    run_file_command,
     run_journaled,
+    shop_journal,
 )
 from ._stamps import Account, JournalSpec
 
@@ -99,10 +98,10 @@ def adjust_points(
     total = check_points_file(input)
     with api_errors():
         client = access.client(tuning)
-        jrn = orders_journal(journal, client, account)
+        jrn = shop_journal(journal, client, account)
 
     async def run(out: ReportFile) -> BatchReport:
         return await adjust_file(client, input, jrn, out, total, account, key_in_reason)
 
-    result = run_file_command(client, jrn, report, run, "adjustments")
+    result = run_batch_file(jrn, report, run, "adjustments")
     finish_journaled(result, journal, "adjusted", "adjustment")

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import os
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -35,7 +35,7 @@ from ._common import (
     with_options,
 )
 from ._inputs import check_text_file, field_problem
-from ._report import Aborted, ReportFile, batch_report
+from ._report import Aborted, ReportFile, run_batch_file
 from ._secrets import file_option, resolve_secret, secret_option
 from ._signals import GracefulStop
 from ._stamps import (
@@ -234,25 +234,6 @@ def finish_journaled(result: BatchReport, journal: str, done: str, what: str) ->
     raise typer.Exit(result.exit_code)
 
 
-def run_file_command(
-    client: StampedClient,
-    journal: WriteJournal,
-    report: Path,
-    run: Callable[[ReportFile], Coroutine[Any, Any, BatchReport]],
-    writes: str,
-) -> BatchReport:
-    """Run a V3 batch command's loop with its report file; closes a SQLite journal."""
-    try:
-        with batch_report(report) as out:
-            return asyncio.run(run(out))
-    except Aborted as aborted:
-        err.print(f"[yellow]aborted: {writes} in flight are ambiguous; see the journal")
-        raise typer.Exit(128 + aborted.signum) from None
-    finally:
-        if isinstance(journal, Journal):
-            journal.close()
-
-
 async def push_file(
     client: StampedClient,
     path: Path,
@@ -307,12 +288,12 @@ def push_orders(
     total = check_text_file(input)
     with api_errors():
         client = access.client(tuning)
-        jrn = orders_journal(journal, client, account)
+        jrn = shop_journal(journal, client, account)
 
     async def run(out: ReportFile) -> BatchReport:
         return await push_file(client, input, jrn, out, total, account)
 
-    result = run_file_command(client, jrn, report, run, "pushes")
+    result = run_batch_file(jrn, report, run, "pushes")
     finish_journaled(result, journal, "pushed", "order")
 
 
@@ -377,13 +358,12 @@ def journal_resolve(
     resolve_entries(journal, todo, account)
 
 
-def orders_journal(journal: str, client: StampedClient, account: str | None = None) -> WriteJournal:
-    """The journal of ``push-orders``: a SQLite file (opened now) or a PostgreSQL
-    database (checked now, keys filed under ``--account``, else the shop's store hash)."""
+def shop_journal(journal: str, client: StampedClient, account: str | None = None) -> WriteJournal:
+    """The journal of ``push-orders`` and ``adjust-points``: a SQLite file (opened now) or
+    a PostgreSQL database (checked now, keys filed under ``--account``, else the shop's
+    store hash)."""
     if is_database_url(journal):
-        from ..stamped.v3._order_batch import orders_account
-
-        jrn = pg_journal(journal, account or orders_account(client.v3.orders))
+        jrn = pg_journal(journal, account or client.v3.orders._journal_account)
         check_database(jrn)
         return jrn
     return Journal(journal).open()

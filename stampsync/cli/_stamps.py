@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from .._engine.postgres import PgJournal
 from ._common import Tuning, announce_plan, api_errors, err, fail, progress, release, with_options
 from ._inputs import check_awards_file, read_awards
-from ._report import Aborted, ReportFile, batch_report
+from ._report import ReportFile, run_batch_file
 from ._secrets import TokenFile, resolve_secret, secret_option
 from ._signals import GracefulStop
 
@@ -292,15 +292,11 @@ def award(
         rows = read_awards(input, default_store=store)
         keys = (row.key for row in rows if not isinstance(row, Rejected))
         jrn = write_journal(journal, client, account, keys)
-    try:
-        with batch_report(report) as out:
-            result = asyncio.run(award_file(client, input, jrn, out, total, max_stamps, store))
-    except Aborted as aborted:
-        err.print("[yellow]aborted: awards in flight are ambiguous; see the journal")
-        raise typer.Exit(128 + aborted.signum) from None
-    finally:
-        if isinstance(jrn, Journal):
-            jrn.close()
+
+    async def run(out: ReportFile) -> BatchReport:
+        return await award_file(client, input, jrn, out, total, max_stamps, store)
+
+    result = run_batch_file(jrn, report, run, "awards")
     summary(result, journal)
     raise typer.Exit(result.exit_code)
 

@@ -18,7 +18,6 @@ A row without ``key`` is journaled by its invoice's natural key,
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import time
 from collections.abc import Iterator
@@ -43,7 +42,7 @@ from ._inputs import (
     check_text_file,
     field_problem,
 )
-from ._report import Aborted, ReportFile, batch_report
+from ._report import ReportFile, run_batch_file
 from ._signals import GracefulStop
 from ._stamps import Account, JournalSpec, Merchant, StampsAccess, shown, write_journal
 
@@ -250,15 +249,11 @@ def import_(
         )
         keys = check_keys(input, client.store)
         jrn = write_journal(journal, client, account, keys)
-    try:
-        with batch_report(report) as out:
-            result = asyncio.run(import_file(client, input, jrn, out, total))
-    except Aborted as aborted:
-        err.print("[yellow]aborted: transactions in flight are ambiguous; see the journal")
-        raise typer.Exit(128 + aborted.signum) from None
-    finally:
-        if isinstance(jrn, Journal):
-            jrn.close()
+
+    async def run(out: ReportFile) -> BatchReport:
+        return await import_file(client, input, jrn, out, total)
+
+    result = run_batch_file(jrn, report, run, "transactions")
     c = result.counts
     err.print(
         f"applied {c['applied']} (of which {c['skipped']} already in the journal, "

@@ -6,7 +6,7 @@ PostgreSQL database, in one transaction with the campaign's record. Any number o
 processes on any number of machines run them (:func:`run_worker`): each builds one client
 per store on demand from a credentials provider you supply, sends through that store's
 quota in Redis (:class:`~stampsync.throttle.RedisThrottles`) and journals every award in
-the shared journal (:class:`~stampsync._engine.postgres.PgJournal`). A job runs at least
+the shared journal (:class:`~stampsync.batch.postgres.PgJournal`). A job runs at least
 once (a stalled worker's jobs run again); the journal makes each award's effect at most
 once. Job arguments are JSON, checked when read. :func:`fleet_overview` counts outcomes
 and jobs per store; :func:`failed_rows` names every failed row and its reason.

@@ -82,7 +82,7 @@ async def run_stamps_writes(
     batch: Mapping[str, Any],
     what: str,
 ) -> BatchReport:
-    """A :class:`~stampsync._engine.writes.WriteRun` with a Stamps client's settings: its
+    """A :class:`~stampsync.batch.writes.WriteRun` with a Stamps client's settings: its
     batch concurrency, its merchant (the journal account when none is given), and its
     ``auth.ping`` as the preflight."""
     options = batch_options(

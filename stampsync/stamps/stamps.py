@@ -194,7 +194,7 @@ class Stamps(StampsResource):
                 client's ``max_stamps`` setting, 10,000 unless raised).
             batch: ``journal``, ``account`` (default: the client's merchant),
                 ``on_outcome``, ``keep_outcomes``, ``stop``, ``check_first`` and
-                ``breaker``, as :class:`~stampsync._engine.writes.BatchKeywords` describes.
+                ``breaker``, as :class:`~stampsync.batch.writes.BatchKeywords` describes.
 
         One run at a time per key: a second run on the same journal skips the keys the
         first is sending and reports them failed, ``held by another run``.
@@ -208,7 +208,7 @@ class Stamps(StampsResource):
     ) -> BatchReport:
         """Deduct stamps from many customers, each deduction at most once.
 
-        The same journal protocol and :class:`~stampsync._engine.writes.BatchKeywords` as
+        The same journal protocol and :class:`~stampsync.batch.writes.BatchKeywords` as
         :meth:`add_many`; ``award_id`` in each outcome is the deduction's id.
         """
         return await _batches.deduct_many(self, deductions, batch)

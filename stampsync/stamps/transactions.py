@@ -568,7 +568,7 @@ class Transactions(StampsResource):
         like any row, and only if the journal's stored request is the same (a changed
         row fails as a conflicting key). Each such settlement counts in ``sent``. Keys
         the journal holds that this input does not name are never touched. ``batch``:
-        the :class:`~stampsync._engine.writes.BatchKeywords` (``journal``, ``account``,
+        the :class:`~stampsync.batch.writes.BatchKeywords` (``journal``, ``account``,
         ``on_outcome``, ``keep_outcomes``, ``stop``, ``check_first``, ``breaker``), as
         for :meth:`Stamps.add_many <stampsync.stamps.Stamps.add_many>`.
         """

@@ -73,7 +73,7 @@ async def aresend_upserts(journal: WriteJournal) -> int:
 def orders_account(orders: Orders) -> str:
     """The account a shared (PostgreSQL) journal files a shop's order pushes under: the
     shop's store hash, never a digest of the key."""
-    return f"stamped:store:{orders._store_hash}"
+    return orders._journal_account
 
 
 async def push_many(

@@ -11,7 +11,6 @@ import msgspec
 from ..._engine.journal import WriteJournal
 from ..._engine.writes import BatchReport, Prepared, Rejected, WriteRun, batch_options, normal_key
 from ..._validate import optional_text
-from ...errors import ConfigurationError
 
 if TYPE_CHECKING:
     from .loyalty import Loyalty, PointsAdjustment
@@ -20,10 +19,10 @@ if TYPE_CHECKING:
 ADJUST_OPERATION = "stamped.v3.adjust_points"
 
 
-def points_account(loyalty: Loyalty) -> str:
-    """The account a shared (PostgreSQL) journal files a shop's adjustments under: the
-    shop's, as for its order pushes (one key is one write of that shop, whatever kind)."""
-    return f"stamped:store:{loyalty._store_hash}"
+def keyed_reason(reason: str | None, key: str) -> str:
+    """The reason a batch sends: the caller's, followed by the row's key, so whoever reads
+    the customer's history can tell which row an adjustment came from."""
+    return f"{reason} [{key}]" if reason else f"[{key}]"
 
 
 async def adjust_many(
@@ -35,15 +34,12 @@ async def adjust_many(
 ) -> BatchReport:
     """Adjust many customers' points, each key at most once (see :meth:`Loyalty.
     adjust_points_many <stampsync.stamped.v3.Loyalty.adjust_points_many>`)."""
-    from .loyalty import keyed_reason
 
     def prepare(row: PointsAdjustment) -> Prepared:
         reason = optional_text(row.reason, "reason")
         if key_in_reason:
             reason = keyed_reason(reason, normal_key(row.key))
         body = loyalty.adjust_body(customer_id=row.customer_id, points=row.points, reason=reason)
-        if body.points == 0:
-            raise ConfigurationError("points must not be zero")
 
         async def send() -> int | None:
             await loyalty.send_adjust(body)
@@ -58,7 +54,7 @@ async def adjust_many(
     # open keeps the account it was opened with.
     journal, account = batch.get("journal"), batch.get("account")
     if account is None and journal is not None and not isinstance(journal, WriteJournal):
-        account = points_account(loyalty)
+        account = loyalty._journal_account
     options = batch_options(
         batch,
         what="adjust_points_many",

@@ -104,6 +104,12 @@ def merge_pages(answer: P | list[P], empty: type[P], items: str) -> P:
 class V3Resource(StampedResource):
     """One section of ``client.v3``; paths are scoped to the shop (the store hash)."""
 
+    @property
+    def _journal_account(self) -> str:
+        """The account a shared (PostgreSQL) journal files this shop's writes under, of
+        every kind (order pushes, points): its store hash, Stamped having no merchant."""
+        return f"stamped:store:{self._store_hash}"
+
     def _listing(
         self,
         fetch: Callable[[int | None, int], Awaitable[V3Page[T]]],

@@ -91,12 +91,6 @@ class AdjustPointsBody(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=
     reason: str | None = None
 
 
-def keyed_reason(reason: str | None, key: str) -> str:
-    """The reason a batch sends: the caller's, followed by the row's key, so whoever reads
-    the customer's history can tell which row an adjustment came from."""
-    return f"{reason} [{key}]" if reason else f"[{key}]"
-
-
 class Loyalty(V3Resource):
     """``stamped.v3.loyalty``: customer actions (points, tiers, activities, rewards,
     coupons) and program reporting (activities and rewards listed)."""
@@ -105,8 +99,8 @@ class Loyalty(V3Resource):
         self, customer_id: str | int, *, points: int | float, reason: str | None = None
     ) -> Activity:
         """POST /api/v3/loyalty/shops/{store_hash}/customers/{customer_id}/adjust-points:
-        add (positive) or subtract (negative) points; a finite number, at most the
-        client's ``max_stamps`` either way (refused before sending).
+        add (positive) or subtract (negative) points; a finite, non-zero number, at most
+        the client's ``max_stamps`` either way (refused before sending).
 
         **Not idempotent**: a repeat moves the balance twice, so it is never retried once
         it may have been sent (an unknown outcome raises ``AmbiguousWriteError``).
@@ -120,9 +114,12 @@ class Loyalty(V3Resource):
     ) -> AdjustPointsBody:
         """The checked request of :meth:`adjust_points` (ConfigurationError if it is not
         one): what a single call and a batch both send."""
+        amount = _points(points, "points", self._client.options.max_stamps, signed=True)
+        if amount == 0:  # moves nothing; a batch row that says so is likely a mistake
+            raise ConfigurationError("points must not be zero")
         return AdjustPointsBody(
             customer_id=record_id(customer_id, "customer_id"),
-            points=_points(points, "points", self._client.options.max_stamps, signed=True),
+            points=amount,
             reason=optional_text(reason, "reason"),
         )
 
@@ -163,7 +160,7 @@ class Loyalty(V3Resource):
             batch: ``journal``, ``account`` (default: this shop's store hash, as for
                 order pushes), ``on_outcome``, ``keep_outcomes``, ``stop``,
                 ``check_first`` and ``breaker``, as
-                :class:`~stampsync._engine.writes.BatchKeywords` describes.
+                :class:`~stampsync.batch.writes.BatchKeywords` describes.
         """
         return await _points_batch.adjust_many(self, rows, batch, key_in_reason=key_in_reason)
 

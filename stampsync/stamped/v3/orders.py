@@ -233,7 +233,7 @@ class Orders(V3Resource):
         never resent once it may have arrived; a rerun sends again the upserts an earlier
         run left unsettled (in flight at a crash), so only pushes without a
         ``custom_order_id`` are ever ambiguous. Each row yields one
-        :class:`~stampsync._engine.writes.Outcome` (``award_id`` is ``None``: V3 order ids
+        :class:`~stampsync.batch.writes.Outcome` (``award_id`` is ``None``: V3 order ids
         are text, see the answer); a bad row fails alone.
 
         Args:
@@ -244,7 +244,7 @@ class Orders(V3Resource):
                 already pushed has none.
             batch: ``journal``, ``account`` (default: this shop's store hash),
                 ``on_outcome``, ``keep_outcomes``, ``stop``, ``check_first`` and
-                ``breaker``, as :class:`~stampsync._engine.writes.BatchKeywords` describes.
+                ``breaker``, as :class:`~stampsync.batch.writes.BatchKeywords` describes.
         """
         from ._order_batch import push_many
 
