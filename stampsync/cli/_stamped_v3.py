@@ -46,7 +46,7 @@ from ._stamps import (
     pg_journal,
     resolutions,
     resolve_entries,
-    shown,
+    summary,
 )
 
 ApiUrl = Annotated[str, typer.Option("--api-url", envvar="STAMPED_API_URL", help="Base URL.")]
@@ -213,24 +213,14 @@ async def run_journaled(
 
 
 def finish_journaled(result: BatchReport, journal: str, done: str, what: str) -> NoReturn:
-    """Print a V3 batch's summary and exit with its code."""
-    c = result.counts
-    err.print(
-        f"{done} {c['applied']} (of which {c['skipped']} already in the journal), "
-        f"failed {c['failed']}, ambiguous {c['ambiguous']}; sent {result.sent} requests"
+    """Print a V3 batch's summary (as every journaled command does) and exit with its code."""
+    summary(
+        result,
+        journal,
+        done=done,
+        ambiguous=f"{what}(s) are ambiguous: sent, outcome unknown.",
+        settle="Look them up on Stamped, then: stampsync stamped journal resolve",
     )
-    if result.held:
-        err.print(f"[yellow]{result.held} row(s) held by another run on {shown(journal)}: not sent")
-    if result.stopped:
-        err.print(f"[bold red]stopped early:[/] {result.stopped}; rows not tried are untouched")
-    if result.interrupted:
-        err.print("[yellow]interrupted: rerun the same command to finish the rest")
-    if c["ambiguous"]:
-        err.print(
-            f"[yellow]{c['ambiguous']} {what}(s) are ambiguous: sent, outcome unknown.[/] "
-            f"Look them up on Stamped, then: stampsync stamped journal resolve "
-            f"--journal {shown(journal)} KEY --applied | --not-applied"
-        )
     raise typer.Exit(result.exit_code)
 
 

@@ -214,11 +214,21 @@ async def award_file(
     return result
 
 
-def summary(report: BatchReport, journal: str) -> None:
-    """Print the outcome counts and what to do next."""
+def summary(
+    report: BatchReport,
+    journal: str,
+    *,
+    done: str = "applied",
+    more: str = "",
+    ambiguous: str = "award(s) are ambiguous: sent, outcome unknown.",
+    settle: str = "Check them on Stamps, then: stampsync stamps journal resolve",
+) -> None:
+    """Print a journaled batch's outcome counts and what to do next, the same for every
+    command: ``done`` names the applied rows, ``more`` adds to the skipped count, and
+    ``ambiguous`` and ``settle`` say what the ambiguous rows are and how to settle them."""
     c = report.counts
     err.print(
-        f"applied {c['applied']} (of which {c['skipped']} already in the journal), "
+        f"{done} {c['applied']} (of which {c['skipped']} already in the journal{more}), "
         f"failed {c['failed']}, ambiguous {c['ambiguous']}; sent {report.sent} requests"
     )
     if report.held:
@@ -232,8 +242,7 @@ def summary(report: BatchReport, journal: str) -> None:
         err.print("[yellow]interrupted: rerun the same command to finish the rest")
     if c["ambiguous"]:
         err.print(
-            f"[yellow]{c['ambiguous']} award(s) are ambiguous: sent, outcome unknown.[/] "
-            f"Check them on Stamps, then: stampsync stamps journal resolve --journal "
+            f"[yellow]{c['ambiguous']} {ambiguous}[/] {settle} --journal "
             f"{shown(journal)} KEY --applied | --not-applied"
         )
 

@@ -35,7 +35,7 @@ from .._validate import DEFAULT_MAX_STAMPS, DEFAULT_MAX_VALUE
 from ..batch.pos_rows import csv_fields, is_jsonl
 from ..stamps.client import StampsClient
 from ..stamps.transactions import PosTransaction
-from ._common import Tuning, announce_plan, api_errors, err, fail, progress, release, with_options
+from ._common import Tuning, announce_plan, api_errors, fail, progress, release, with_options
 from ._inputs import (
     KeyLines,
     check_csv_header,
@@ -44,7 +44,7 @@ from ._inputs import (
 )
 from ._report import ReportFile, run_batch_file
 from ._signals import GracefulStop
-from ._stamps import Account, JournalSpec, Merchant, StampsAccess, shown, write_journal
+from ._stamps import Account, JournalSpec, Merchant, StampsAccess, summary, write_journal
 
 app = typer.Typer(help="Transactions: a point of sale's day-end import.", no_args_is_help=True)
 
@@ -254,21 +254,11 @@ def import_(
         return await import_file(client, input, jrn, out, total)
 
     result = run_batch_file(jrn, report, run, "transactions")
-    c = result.counts
-    err.print(
-        f"applied {c['applied']} (of which {c['skipped']} already in the journal, "
-        f"{c.get('recovered', 0)} recovered after a lost answer), failed {c['failed']}, "
-        f"ambiguous {c['ambiguous']}; sent {result.sent} requests"
+    summary(
+        result,
+        journal,
+        more=f", {result.counts.get('recovered', 0)} recovered after a lost answer",
+        ambiguous="transaction(s) are ambiguous: the invoice lookup failed or could not "
+        "prove them (see the report's errors).",
     )
-    if result.stopped:
-        err.print(f"[bold red]stopped early:[/] {result.stopped}; rows not tried are untouched")
-    if result.interrupted:
-        err.print("[yellow]interrupted: rerun the same command to finish the rest")
-    if c["ambiguous"]:
-        err.print(
-            f"[yellow]{c['ambiguous']} transaction(s) are ambiguous: the invoice lookup "
-            f"failed or could not prove them (see the report's errors).[/] Check them on "
-            f"Stamps, then: stampsync stamps journal resolve "
-            f"--journal {shown(journal)} KEY --applied | --not-applied"
-        )
     raise typer.Exit(result.exit_code)
