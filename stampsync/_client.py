@@ -9,10 +9,11 @@ from typing import Any, Self, TypeVar, Unpack, cast
 
 from yarl import URL
 
+from ._admission import Admission, QuotaStart
 from ._auth import AuthScheme
 from ._endpoint import Endpoint
 from ._events import Hooks
-from ._http import AiohttpTransport, EarlyStart, HTTPTransport
+from ._http import AiohttpTransport, HTTPTransport
 from ._lanes import task_lane
 from ._local_throttle import DEFAULT_RESERVE, LaneThrottle, Plan, estimate
 from ._options import CallSettings, ClientOptions, ClientSettings, check_channel
@@ -76,7 +77,6 @@ class BaseClient:
         )
         stats = TransportStats()
         http: HTTPTransport = options.transport or AiohttpTransport(
-            throttle=throttle,
             concurrent_connections=options.concurrent_connections,
             timeout=float(options.timeout),
             max_response_bytes=options.max_response_bytes,
@@ -91,7 +91,7 @@ class BaseClient:
             api_url=api_url,
             auth=auth,
             http=http,
-            throttle=throttle,
+            admission=Admission(throttle, options.concurrent_connections, stats),
             timeout=options.timeout,
             retry=RetryPolicy(max_retries=options.max_retries, budget=float(options.retry_budget)),
             name=self._name,
@@ -208,14 +208,24 @@ class BaseClient:
     def _bind_sections(self) -> None:
         """Create the API sections (attributes) bound to this client."""
 
-    def _early_start(self) -> EarlyStart | None:
-        """A start of the quota to take before a journaled write's claim (batch layer),
-        or None if this client's network layer or throttle cannot hand one over."""
-        http = self._transport.http
-        if not isinstance(http, AiohttpTransport):
-            return None
+    async def take_start(self, what: str = "a request") -> QuotaStart | None:
+        """Take a connection slot and a start of the quota ahead of a request.
+
+        For code that must do something between winning its turn and sending, as the
+        journaled batches do: they claim a row only once its request can leave, so a
+        run that dies leaves ambiguous only the rows that were leaving. Pass the start
+        to the write as ``start=`` within about half a second (a start held longer is
+        taken again), and :meth:`~stampsync.throttle.QuotaStart.release` it if it goes
+        unused. Waits at most the retry budget (then
+        :class:`~stampsync.errors.QuotaWaitError`, naming ``what``); the lane is the
+        client's, else the task's. None when the throttle cannot hold a start
+        uncounted (one with only ``acquire()``): then just send.
+        """
         transport = self._transport
-        return http.early_start(transport.retry.budget, transport.lane or task_lane())
+        admission = transport.admission
+        if not admission.starts_ahead:
+            return None
+        return await admission.ahead(transport.retry.budget, transport.lane or task_lane(), what)
 
     def _send(self, request: Request, into: type[T]) -> Coroutine[Any, Any, T]:
         return self._transport.send(request, into)

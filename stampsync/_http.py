@@ -4,15 +4,14 @@
 network: send one prepared request, return the status, headers and body, or raise a
 :class:`~stampsync.errors.TransportError` that says whether the request could have
 reached the server (``sent``). :class:`AiohttpTransport` is the real one: it owns the
-aiohttp session, the connection slot, the throttle and the capped read.
+aiohttp session and the capped read. The connection slots and the quota sit above this
+seam (``_admission.py``), so every network layer, the mock's too, runs under them.
 :class:`stampsync.testing.MockTransport` answers from a function instead.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import contextvars
 import logging
 from collections.abc import Awaitable, Mapping, Sequence
 from ssl import SSLContext
@@ -23,21 +22,12 @@ import msgspec
 from aiohttp.hdrs import CONTENT_ENCODING
 from yarl import URL
 
-from ._local_throttle import (
-    BULK,
-    INTERACTIVE,
-    LaneThrottle,
-    OverBudget,
-    SendStampingThrottle,
-    Throttle,
-    Ticket,
-)
+from ._local_throttle import INTERACTIVE
 from .errors import (
     CertificateError,
     ClientStateError,
     ConfigurationError,
     DecodeError,
-    QuotaWaitError,
     StampsyncError,
     TransportError,
 )
@@ -158,122 +148,7 @@ class HTTPTransport(Protocol):
         ...
 
 
-class EarlyStart:
-    """A start of the quota taken before its request is ready, for the task's next attempt.
-
-    A batch that journals its writes takes the start first and only then claims the row:
-    a worker that dies then leaves ambiguous only the rows whose requests were leaving,
-    not those still waiting for their store's quota. ``take()`` waits for the start (or
-    raises as an attempt would: :class:`~stampsync.errors.QuotaWaitError`, or
-    :class:`~stampsync.errors.ThrottleUnavailableError`); the next attempt this task makes
-    through the same throttle uses it; ``release()`` gives it back if no attempt did.
-    """
-
-    __slots__ = (
-        "_lane",
-        "_slot",
-        "_taken_at",
-        "_token",
-        "_transport",
-        "_within",
-        "gated",
-        "ticket",
-    )
-
-    def __init__(self, transport: AiohttpTransport, within: float, lane: str = INTERACTIVE) -> None:
-        self._transport = transport
-        self._within = within
-        self._lane = lane
-        self.ticket: Ticket | None = None
-        self._slot = False  # holding a connection slot of the transport
-        self.gated = False  # and a place in the bulk lane's share of the connections
-        self._taken_at = 0.0
-        self._token: contextvars.Token[EarlyStart | None] | None = None
-
-    async def take(self, what: str) -> None:
-        """Wait for a connection slot, then the start, at most ``within`` seconds (the
-        call's retry budget); ``what`` names the operation in a refusal."""
-        transport = self._transport
-        assert transport._reserve is not None  # made only for a throttle that reserves
-        loop_time = asyncio.get_running_loop().time
-        # The slot first, then the start: the order of every attempt. A row holding a start
-        # while it waits for a slot could starve the attempts (retries, a token refresh)
-        # that hold the slots and wait for a start.
-        self.gated = await transport._take_slot(self._lane)
-        self._slot = True
-        started = loop_time()
-        try:
-            self.ticket = await transport._reserve_in(self._within, self._lane)
-        except OverBudget as over:
-            self._free_slot()
-            raise QuotaWaitError("", what, over.wait) from None
-        except BaseException:
-            self._free_slot()
-            raise
-        self._taken_at = loop_time()
-        transport._stats.throttle_wait += self._taken_at - started
-        self._token = _EARLY_START.set(self)
-
-    def usable_by(self, transport: AiohttpTransport) -> bool:
-        """Whether an attempt of ``transport`` may take this start and its slot."""
-        return self._transport is transport and self._slot and self.ticket is not None
-
-    def hand_over(self, now: float) -> Ticket | None:
-        """Give the attempt the slot (its to release) and the start, unless the start
-        waited too long to be used: a Redis reservation counts as "now" for one window
-        only, so a start held past half of it (a slow journal) is given back."""
-        ticket, self.ticket = self.ticket, None
-        self._slot = False
-        fresh_for = min(EARLY_START_FRESH, self._transport.throttle.seconds / 2)
-        if ticket is not None and now - self._taken_at > fresh_for:
-            ticket.release()
-            return None
-        return ticket
-
-    def _free_slot(self) -> None:
-        if self._slot:
-            self._slot = False
-            self._transport._free_slot(self.gated)
-
-    def release(self) -> None:
-        """Give back what no attempt used (the start, the slot); stop offering them."""
-        ticket, self.ticket = self.ticket, None
-        try:
-            if ticket is not None:
-                ticket.release()  # never sent: the start is given back
-        finally:
-            self._free_slot()
-            token, self._token = self._token, None
-            if token is not None:
-                with contextlib.suppress(ValueError):  # set in another context
-                    _EARLY_START.reset(token)
-
-
-#: Seconds an early start may wait for its request before it is taken again.
-EARLY_START_FRESH = 0.5
-
-
-def give_up_early_start() -> None:
-    """Give back this task's early start and its connection slot, if it holds one.
-
-    Before a wait whose end may need that slot: a token renewal's own request waits for
-    a connection, and tasks holding slots while they wait for the renewal would starve it.
-    """
-    early = _EARLY_START.get()
-    if early is not None:
-        early.release()
-
-
-#: The early start this task holds, if any (a mutable holder: an attempt that runs in a
-#: copy of the context, under a timeout say, still takes it from the same object).
-_EARLY_START: contextvars.ContextVar[EarlyStart | None] = contextvars.ContextVar(
-    "stampsync_early_start", default=None
-)
-
-
 class AttemptStats(Protocol):
-    attempts: int
-    throttle_wait: float
     round_trip: float
 
 
@@ -282,19 +157,14 @@ ROUND_TRIP_WEIGHT = 0.1
 
 
 class AiohttpTransport:
-    """The network layer over aiohttp: session, connection slot, throttle, capped read.
-
-    The throttle's token is taken *after* the connection slot, right before the request
-    leaves: the server counts arrivals, and a token taken before a wait for a connection
-    would be spent later, in a bunch with others. A throttle that stamps a start when
-    the server has it (:class:`~stampsync.throttle.SendStampingThrottle`) is told when
-    the answer's headers arrive, or that a failed attempt may have arrived.
-    """
+    """The network layer over aiohttp: the session, the capped read, and errors that
+    say whether the request could have reached the server. The connection slots and the
+    quota are the policy layer's (:mod:`stampsync._admission`): an attempt arrives here
+    holding both."""
 
     def __init__(
         self,
         *,
-        throttle: Throttle,
         concurrent_connections: int,
         timeout: float,
         max_response_bytes: int,
@@ -305,23 +175,12 @@ class AiohttpTransport:
         trust_env: bool = False,
         trace_configs: Sequence[aiohttp.TraceConfig] = (),
     ) -> None:
-        self.throttle = throttle
-        self._reserve = throttle.reserve if isinstance(throttle, SendStampingThrottle) else None
-        # A throttle without lanes is asked as before; every request is then alike.
-        self._lanes = isinstance(throttle, LaneThrottle)
         self.concurrent_connections = concurrent_connections
         self._timeout = timeout
         self._client_timeout = aiohttp.ClientTimeout(total=timeout, sock_connect=timeout)
         self._max_response_bytes = max_response_bytes
         self._stats = stats
         self._name = name
-        self._semaphore = asyncio.Semaphore(concurrent_connections)
-        # Bulk attempts hold their connection while they wait for the quota: with three
-        # connections or more, one is kept from them so a person's call never queues
-        # behind an export's for a connection.
-        self._bulk_gate = (
-            asyncio.Semaphore(concurrent_connections - 1) if concurrent_connections >= 3 else None
-        )
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
@@ -329,41 +188,6 @@ class AiohttpTransport:
         self._proxy = proxy
         self._trust_env = trust_env
         self._trace_configs = list(trace_configs)
-
-    def early_start(self, within: float, lane: str = INTERACTIVE) -> EarlyStart | None:
-        """An :class:`EarlyStart` in ``lane`` for this transport that waits at most
-        ``within`` seconds, or None if its throttle cannot reserve a start ahead (a plain
-        ``acquire()`` throttle)."""
-        return None if self._reserve is None else EarlyStart(self, within, lane)
-
-    async def _take_slot(self, lane: str) -> bool:
-        """Wait for a connection slot for an attempt in ``lane``; True if it also took a
-        place in the bulk lane's share (give both back with :meth:`_free_slot`)."""
-        gate = self._bulk_gate if lane == BULK else None
-        if gate is None:
-            await self._semaphore.acquire()
-            return False
-        await gate.acquire()
-        try:
-            await self._semaphore.acquire()
-        except BaseException:
-            gate.release()
-            raise
-        return True
-
-    def _free_slot(self, gated: bool) -> None:
-        self._semaphore.release()
-        if gated:
-            assert self._bulk_gate is not None
-            self._bulk_gate.release()
-
-    def _reserve_in(self, within: float, lane: str) -> Awaitable[Ticket]:
-        """The throttle's reserve, in ``lane`` when the throttle has lanes."""
-        reserve = self._reserve
-        assert reserve is not None
-        if self._lanes:
-            return reserve(within, lane)  # type: ignore[call-arg]
-        return reserve(within)
 
     async def open(self) -> None:
         if self._closed:
@@ -406,58 +230,26 @@ class AiohttpTransport:
         method = request.method
         # Errors name the endpoint's template: a filled path can carry an email.
         where = request.path_template or request.url.path
-        timeout = self._timeout_for(request)
         loop_time = loop.time
-        early = _EARLY_START.get()
-        if early is not None and early.usable_by(self):
-            gated = early.gated
-            early_ticket = early.hand_over(loop_time())  # and with it, a connection slot
-        else:
-            early_ticket = None
-            gated = await self._take_slot(request.lane)
+        answered = False
+        leaving = loop_time()
         try:
-            started = loop_time()
-            if early_ticket is not None:
-                ticket: Ticket | None = early_ticket
-            elif self._reserve is None:
-                await self.throttle.acquire()
-                ticket = None
-            else:
-                try:
-                    ticket = await self._reserve_in(request.deadline - started, request.lane)
-                except OverBudget as over:
-                    raise QuotaWaitError(method, where, over.wait) from None
-            waited = loop_time() - started
-            stats = self._stats
-            stats.attempts += 1
-            stats.throttle_wait += waited
-            answered = False
-            leaving = loop_time()
-            try:
-                async with session.request(
-                    method,
-                    request.url,
-                    data=request.body,
-                    headers=request.headers,
-                    timeout=timeout,
-                    allow_redirects=False,
-                ) as response:
-                    answered = True
-                    self._note_round_trip(loop_time() - leaving)
-                    if ticket is not None:
-                        ticket.sent()  # after which release() has nothing to do
-                        ticket = None
-                    data = await self._body(response, method, where)
-                    return HTTPResponse(response.status, response.headers, data, waited)
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                raise self._no_answer(exc, request, where, ticket) from None
-            except ValueError as exc:
-                raise self._unwritable(exc, answered, request, where) from None
-            finally:
-                if ticket is not None:
-                    ticket.release()  # gives the start back only if never sent
-        finally:
-            self._free_slot(gated)
+            async with session.request(
+                method,
+                request.url,
+                data=request.body,
+                headers=request.headers,
+                timeout=self._timeout_for(request),
+                allow_redirects=False,
+            ) as response:
+                answered = True
+                self._note_round_trip(loop_time() - leaving)
+                data = await self._body(response, method, where)
+                return HTTPResponse(response.status, response.headers, data)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise self._no_answer(exc, request, where) from None
+        except ValueError as exc:
+            raise self._unwritable(exc, answered, request, where) from None
 
     def _session_in(self, loop: asyncio.AbstractEventLoop) -> aiohttp.ClientSession:
         """The open session, if opened in ``loop``; else the clear error."""
@@ -496,14 +288,10 @@ class AiohttpTransport:
             return response.read()
         return self._read_capped(response, method, path)
 
-    def _no_answer(
-        self, exc: BaseException, request: HTTPRequest, path: str, ticket: Ticket | None
-    ) -> TransportError:
-        """The error for an attempt that got no answer; a start it may have used is counted."""
+    def _no_answer(self, exc: BaseException, request: HTTPRequest, path: str) -> TransportError:
+        """The error for an attempt that got no answer, its message naming the template."""
         failure = self._failed(exc, request.method, path)
         failure.args = tuple(_unfilled(str(a), request) for a in failure.args)
-        if ticket is not None and failure.sent:
-            ticket.sent()  # it may have arrived: count it, as of now
         return failure
 
     def _unwritable(

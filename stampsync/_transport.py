@@ -1,9 +1,11 @@
 """The one request path every call of both clients goes through: the policy layer.
 
-    Request -> auth -> HTTP attempt (_http.py) -> status to error -> retry? -> msgspec
+    Request -> auth -> slot and quota start (_admission.py) -> HTTP attempt (_http.py)
+        -> status to error -> retry? -> msgspec
 
-The network (connection slot, throttle, aiohttp) is behind :class:`HTTPTransport`;
-this layer decides what an answer means and whether to try again.
+The network (aiohttp) is behind :class:`HTTPTransport`; this layer holds each attempt
+to the client's connection and quota limits, decides what an answer means and whether
+to try again.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from itertools import count
@@ -19,10 +21,11 @@ from typing import Any, TypeVar
 
 from yarl import URL
 
+from ._admission import Admission, QuotaStart
 from ._auth import AuthScheme, MissingAuth
 from ._codec import decode, encode, is_api_error_body, parse_error_body
 from ._events import EventKind, Hooks, RequestEvent
-from ._http import HTTPRequest, HTTPResponse, HTTPTransport, give_up_early_start
+from ._http import HTTPRequest, HTTPResponse, HTTPTransport
 from ._lanes import task_lane
 from ._request import Request, check_base_url, is_loopback, query_value
 from ._retry import RetryPolicy
@@ -120,7 +123,7 @@ class Transport:
         api_url: str,
         auth: AuthScheme,
         http: HTTPTransport,
-        throttle: Throttle,
+        admission: Admission,
         timeout: float,
         retry: RetryPolicy,
         name: str,
@@ -146,7 +149,8 @@ class Transport:
         for key, scheme in (more_auth or {}).items():
             self._credentials[key] = _Credential(scheme)
         self.http = http
-        self.throttle = throttle
+        self.admission = admission
+        self.throttle: Throttle = admission.throttle
         self.timeout = float(timeout)
         self.retry = retry
         self._name = name
@@ -168,6 +172,7 @@ class Transport:
             "_extra_secrets",
             "_credentials",
             "http",
+            "admission",
             "throttle",
             "_name",
             "stats",
@@ -204,13 +209,17 @@ class Transport:
                 url = url.with_query(pairs)
         return url
 
-    async def send(self, request: Request, into: type[T], call: int = 0) -> T:
+    async def send(
+        self, request: Request, into: type[T], call: int = 0, *, start: QuotaStart | None = None
+    ) -> T:
         """Send ``request`` (with retries) and decode the answer into ``into``.
 
-        With hooks, ``call`` numbers the call's events (0: number it here).
+        With hooks, ``call`` numbers the call's events (0: number it here). ``start``, a
+        slot and quota start taken ahead (:meth:`Admission.ahead`), is used by the first
+        attempt if it is still fresh; whatever it holds is released when that attempt ends.
         """
         if self.hooks and not call:
-            return await self._observed(request, into)
+            return await self._observed(request, into, start)
         url = self.url_for(request)
         # Errors and logs name the template (as hooks do): a filled path such as
         # /customers/a@b.co would carry personal data into every message and log line.
@@ -233,12 +242,12 @@ class Transport:
                 authorization = credential.fixed
                 if authorization is None:
                     authorization = await self._renewable_authorization(
-                        credential.auth, method, path
+                        credential.auth, method, path, start
                     )
             headers = self._headers(credential, authorization, body is not None)
             try:
                 response = await self._attempt(
-                    request, path, url, headers, body, deadline, lane, retry, call, loop_time
+                    request, path, url, headers, body, deadline, lane, retry, call, start
                 )
                 if response.status >= 300:
                     if await self._renewed(response.status, credential, authorization, refreshed):
@@ -284,15 +293,18 @@ class Transport:
         lane: str,
         retry: int,
         call: int,
-        loop_time: Callable[[], float],
+        start: QuotaStart | None,
     ) -> HTTPResponse:
-        """One attempt: its turn if probing, the network, the answer noted (any status).
+        """One attempt: its turn if probing, its slot and start, the network, the answer
+        noted (any status).
 
         ``path`` is what errors and logs name (the template). ``call`` is numbered only
         when hooks observe the call (see :meth:`send`): testing it is cheaper than
-        testing the hooks, whose truth is a Python-level ``__bool__``.
+        testing the hooks, whose truth is a Python-level ``__bool__``. ``start`` (taken
+        ahead) serves only while it holds its slot: a retry finds it released.
         """
         method = request.method
+        loop_time = asyncio.get_running_loop().time
         if call:
             started = loop_time()
             self._emit("attempt", call, request, retry + 1)
@@ -310,12 +322,11 @@ class Transport:
         probe = self._probe
         probing = probe.active and await self._probe_turn(method, path, deadline)
         try:
-            response = await self.http.handle(attempt)
-        except TransportError as exc:
-            raise self._failed(exc, method, path, request.is_idempotent, retry) from None
-        except StampsyncError as exc:
-            exc.args = tuple(self.scrub(str(a)) for a in exc.args)
-            raise
+            admitted = await self.admission.enter(start, deadline, lane, method, path)
+            try:
+                response = await self._sent(attempt, admitted, request.is_idempotent, retry)
+            finally:
+                admitted.release()  # gives the start back only if it was never sent
         finally:
             if probing:
                 probe.lock.release()
@@ -323,7 +334,9 @@ class Transport:
         if probing and status != 429:
             probe.active = False  # answered: traffic resumes
         if call:
-            self._observe(call, request, retry + 1, response, loop_time() - started)
+            self._observe(
+                call, request, retry + 1, response, admitted.waited, loop_time() - started
+            )
         if self._check_sandbox_mark:
             self._check_sandbox_mark = False
             warn_if_sandbox(self._name, self.base_url, response.headers)
@@ -333,8 +346,29 @@ class Transport:
             path,
             status,
             retry + 1,
-            response.throttle_wait,
+            admitted.waited,
         )
+        return response
+
+    async def _sent(
+        self, attempt: HTTPRequest, admitted: QuotaStart, idempotent: bool, retry: int
+    ) -> HTTPResponse:
+        """The network's answer to ``attempt``; its start counted once the server may
+        have the request (an answer, a DecodeError after one, a failure after sending)."""
+        method, path = attempt.method, attempt.path_template
+        self.stats.attempts += 1
+        try:
+            response = await self.http.handle(attempt)
+        except TransportError as exc:
+            if exc.sent:
+                admitted.sent()  # it may have arrived: count it, as of now
+            raise self._failed(exc, method, path, idempotent, retry) from None
+        except StampsyncError as exc:
+            if isinstance(exc, DecodeError):
+                admitted.sent()  # answered, then refused while reading
+            exc.args = tuple(self.scrub(str(a)) for a in exc.args)
+            raise
+        admitted.sent()
         return response
 
     async def _renewed(
@@ -463,13 +497,13 @@ class Transport:
             return False
         return True
 
-    async def _observed(self, request: Request, into: type[T]) -> T:
+    async def _observed(self, request: Request, into: type[T], start: QuotaStart | None) -> T:
         """``send`` with an ``end`` event, whatever the outcome (cancellation included)."""
         call = next(_calls)
         loop_time = asyncio.get_running_loop().time
         started = loop_time()
         try:
-            result = await self.send(request, into, call)
+            result = await self.send(request, into, call, start=start)
         except BaseException as exc:
             status = getattr(exc, "status", None)
             self._emit(
@@ -506,9 +540,14 @@ class Transport:
         )
 
     def _observe(
-        self, call: int, request: Request, attempt: int, response: HTTPResponse, took: float
+        self,
+        call: int,
+        request: Request,
+        attempt: int,
+        response: HTTPResponse,
+        waited: float,
+        took: float,
     ) -> None:
-        waited = response.throttle_wait
         if waited > 0:
             self._emit("throttle_wait", call, request, attempt, throttle_wait=waited)
         self._emit(
@@ -521,13 +560,15 @@ class Transport:
             network=max(took - waited, 0.0),
         )
 
-    async def _renewable_authorization(self, auth: AuthScheme, method: str, path: str) -> str:
+    async def _renewable_authorization(
+        self, auth: AuthScheme, method: str, path: str, start: QuotaStart | None
+    ) -> str:
         current = getattr(auth, "current", None)
-        if current is None or current() is None:
+        if start is not None and (current is None or current() is None):
             # A renewal is due: this task may wait for it, and the renewal's request for
-            # a connection slot. A slot held meanwhile (a batch's early start) could be
-            # the one it needs.
-            give_up_early_start()
+            # a connection slot. A slot held meanwhile (a batch's start taken ahead)
+            # could be the one it needs.
+            start.release()
         try:
             return await auth.header()
         except StampsyncError as exc:

@@ -47,7 +47,9 @@ class MockTransport:
     returns an :class:`HTTPResponse`, or raises
     :class:`~stampsync.errors.TransportError` (say ``sent=True`` to play a connection
     reset after sending). It may be a coroutine function. Every attempt is kept in
-    :attr:`requests`, retries included. No throttle is applied: nothing is sent.
+    :attr:`requests`, retries included. The client's connection and quota limits still
+    apply (they sit above this seam): no more than ``concurrent_connections`` attempts
+    reach the handler at once, nor more than ``throttle_limit`` starts a window.
     """
 
     def __init__(self, handler: Handler) -> None:

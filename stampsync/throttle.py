@@ -40,6 +40,7 @@ the bulk lane is paced at its own share. :meth:`LocalThrottle.plan` estimates ho
 number of bulk starts takes (:class:`Plan`).
 """
 
+from ._admission import QuotaStart
 from ._local_throttle import (
     LaneThrottle,
     LocalThrottle,
@@ -54,6 +55,7 @@ __all__ = [
     "LaneThrottle",
     "LocalThrottle",
     "Plan",
+    "QuotaStart",
     "RedisThrottle",
     "RedisThrottles",
     "SendStampingThrottle",

@@ -48,7 +48,7 @@ async def test_a_row_that_cannot_be_prepared_for_any_reason_fails_alone() -> Non
         if item.key == "odd":
             raise ValueError("a value of a kind nobody checked")
 
-        async def send() -> int | None:
+        async def send(start: object) -> int | None:
             sent.append(item.key)
             return 1
 

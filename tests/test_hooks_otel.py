@@ -47,7 +47,8 @@ async def test_hooks_see_each_step_of_each_call() -> None:
     assert kinds == [
         ("attempt", 1, None), ("response", 1, 503), ("retry", 1, None),
         ("attempt", 2, None), ("response", 2, 429), ("retry", 2, None),
-        ("attempt", 3, None), ("response", 3, 200), ("end", 0, None),
+        # The 429's Retry-After pauses the throttle, above the seam: a mock waits too.
+        ("attempt", 3, None), ("throttle_wait", 3, None), ("response", 3, 200), ("end", 0, None),
     ]  # fmt: skip
     write = [e.kind for e in events if e.path == "/api/stamps/add"]
     assert write == ["attempt", "response", "ambiguous", "end"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from stampsync import StampedClient, StampsClient
@@ -15,7 +17,8 @@ from stampsync.errors import (
     TokenExchangeError,
     TransportError,
 )
-from stampsync.testing import HTTPRequest, HTTPResponse, MockTransport, no_backoff
+from stampsync.testing import HTTPRequest, HTTPResponse, MockTransport, max_in_window, no_backoff
+from stampsync.throttle import LocalThrottle
 
 ADDED = {"award": {"id": 7, "number_of_stamps": 2}}
 
@@ -190,3 +193,61 @@ def test_a_page_has_one_name_for_its_items() -> None:
         assert [c.id for c in page.items] == [1]
         with pytest.warns(DeprecationWarning, match="use Page.items"):
             assert getattr(page, key) == page.items
+
+
+async def test_a_mock_transport_runs_under_the_clients_connection_and_quota_limits() -> None:
+    """The limits sit above the seam: a mock sees at most ``concurrent_connections``
+    attempts in flight and at most ``throttle_limit`` starts in any window."""
+    loop = asyncio.get_running_loop()
+    starts: list[float] = []
+    in_flight = 0
+    most = 0
+
+    async def handler(request: HTTPRequest) -> HTTPResponse:
+        nonlocal in_flight, most
+        starts.append(loop.time())
+        in_flight += 1
+        most = max(most, in_flight)
+        await asyncio.sleep(0.02)
+        in_flight -= 1
+        return HTTPResponse.json(ADDED)
+
+    throttle = LocalThrottle(4, 0.3, burst=4)
+    mock = MockTransport(handler)
+    async with StampsClient(
+        "secret-token", store=3, transport=mock, throttle=throttle, concurrent_connections=2
+    ) as stamps:
+        await asyncio.gather(
+            *(stamps.stamps.add(user="a@b.co", number_of_stamps=1) for _ in range(10))
+        )
+    assert len(mock.requests) == 10
+    assert most == 2
+    assert max_in_window(starts, 0.3) <= 4
+
+
+async def test_a_start_taken_ahead_is_the_one_its_request_uses() -> None:
+    """``take_start`` then ``send_add(start=...)``: the request leaves on that slot and
+    start (one start counted, none left pending); a start of another client is not used."""
+    throttle = LocalThrottle(5, 60, burst=5)
+    mock = MockTransport(lambda request: HTTPResponse.json(ADDED))
+    async with (
+        StampsClient("secret-token", store=3, transport=mock, throttle=throttle) as stamps,
+        StampsClient("secret-token", store=3, transport=MockTransport(mock.handler)) as other,
+    ):
+        start = await stamps.take_start("stamps.add")
+        assert start is not None
+        assert throttle._pending == 1
+        body = stamps.stamps.add_body(user="a@b.co", number_of_stamps=1)
+        await stamps.stamps.send_add(body, start=start)
+        assert not start.held  # the request took it, and gave the slot back
+        assert (throttle._pending, len(throttle._starts)) == (0, 1)
+        start.release()  # a second release changes nothing
+        assert (throttle._pending, len(throttle._starts)) == (0, 1)
+
+        foreign = await other.take_start("stamps.add")
+        assert foreign is not None
+        await stamps.stamps.send_add(body, start=foreign)
+        assert foreign.held  # not this client's: left to its owner
+        assert (throttle._pending, len(throttle._starts)) == (0, 2)
+        foreign.release()
+        assert not foreign.held

@@ -41,7 +41,7 @@ from .fanout import StopEvent, _aiter, fan_out
 from .journal import WriteJournal, open_journal
 
 if TYPE_CHECKING:
-    from .._http import EarlyStart
+    from .._admission import QuotaStart
 
 log = logging.getLogger("stampsync.batch")
 
@@ -242,6 +242,9 @@ class Rejected:
 class Prepared:
     """An item checked and ready to send: its key, the request to journal, the send.
 
+    ``send(start)`` makes the request, passing ``start`` (the row's slot and quota start
+    taken ahead, or None) on as the write's ``start=``.
+
     ``settle``, if given, finds out what became of this item when an earlier run left its
     key ambiguous (with the same request: the journal compares it), returning the id if
     it proves the write applied and raising otherwise. It is built from the item of the
@@ -250,7 +253,7 @@ class Prepared:
 
     key: str
     request: dict[str, Any]
-    send: Callable[[], Awaitable[int | None]]
+    send: Callable[[QuotaStart | None], Awaitable[int | None]]
     settle: Callable[[], Awaitable[int | None]] | None = None
 
 
@@ -314,7 +317,7 @@ def batch_options(
     what: str,
     concurrency: int,
     preflight: Callable[[], Awaitable[object]],
-    early_start: Callable[[], EarlyStart | None] | None,
+    take_start: Callable[[str], Awaitable[QuotaStart | None]] | None,
     account: str | None,
     merchant: str | int | None = None,
 ) -> BatchOptions:
@@ -337,7 +340,7 @@ def batch_options(
         stop=batch.get("stop"),
         preflight=preflight if batch.get("check_first", True) else None,
         breaker=positive(batch.get("breaker", BREAKER_THRESHOLD), "breaker"),
-        early_start=early_start,
+        take_start=take_start,
     )
 
 
@@ -349,8 +352,8 @@ class BatchOptions:
     of ``merchant``; refused without an account) or an open journal (see
     :func:`~stampsync.batch.journal.open_journal`). ``preflight`` (a cheap authenticated
     read) runs before the first write; ``breaker`` consecutive credential or connection
-    failures stop the run. ``early_start`` (the client's ``_early_start``): with a
-    journal, each row first waits for its start of the quota and only then claims its
+    failures stop the run. ``take_start`` (the client's ``take_start``): with a journal,
+    each row first takes its connection slot and quota start and only then claims its
     key, so a run that dies leaves ambiguous only the rows it was sending.
     """
 
@@ -363,7 +366,7 @@ class BatchOptions:
     stop: StopEvent | None = None
     preflight: Callable[[], Awaitable[object]] | None = None
     breaker: int = BREAKER_THRESHOLD
-    early_start: Callable[[], EarlyStart | None] | None = None
+    take_start: Callable[[str], Awaitable[QuotaStart | None]] | None = None
 
 
 class WriteRun(Generic[T]):
@@ -376,7 +379,7 @@ class WriteRun(Generic[T]):
     answers for fails its row, naming both accounts, and stops the run: its other keys
     are likely that account's too.
 
-    With an early start, a row whose start cannot be had (the quota's wait outlasts the
+    Taking starts ahead, a row whose start cannot be had (the quota's wait outlasts the
     retry budget, a shared throttle is down) fails unclaimed. Rows begun before the
     preflight decided claim first: a start held across the preflight's own request
     could starve it. A run is used once.
@@ -519,19 +522,20 @@ class WriteRun(Generic[T]):
             why = f"the row cannot be sent: {type(exc).__name__}: {exc}"
             await self._emit(out(key, "failed", error=why))
             return
-        early = await self._early_start_for(key)
-        if early is not None:
+        start: QuotaStart | None = None
+        take_start = await self._start_taker(key)
+        if take_start is not None:
             try:
-                await early.take(self.operation)
+                start = await take_start(self.operation)
             except StampsyncError as exc:
                 # Not claimed, not sent: the row fails alone, and a rerun sends it.
                 await self._emit(out(key, "failed", error=str(exc)), exc)
                 return
         try:
-            await self._claim_and_send(key, prepared, out)
+            await self._claim_and_send(key, prepared, out, start)
         finally:
-            if early is not None:
-                early.release()
+            if start is not None:
+                start.release()  # what the request did not use
 
     async def _checked_key(self, item: T, out: _Row) -> str | None:
         """The item's key, or None once the row has failed for it."""
@@ -552,10 +556,10 @@ class WriteRun(Generic[T]):
         self._seen.add(key)
         return key
 
-    async def _early_start_for(self, key: str) -> EarlyStart | None:
-        """The row's early start of the quota, when it is to wait for one before its claim."""
+    async def _start_taker(self, key: str) -> Callable[[str], Awaitable[QuotaStart | None]] | None:
+        """How the row takes its slot and quota start before its claim, when it is to."""
         if (
-            self.options.early_start is None
+            self.options.take_start is None
             or self._settled is None
             or self.report.stopped is not None
         ):
@@ -564,9 +568,11 @@ class WriteRun(Generic[T]):
             return None
         if await self._settled(key):  # a rerun's settled rows need no quota
             return None
-        return self.options.early_start()
+        return self.options.take_start
 
-    async def _claim_and_send(self, key: str, prepared: Prepared, out: _Row) -> None:
+    async def _claim_and_send(
+        self, key: str, prepared: Prepared, out: _Row, start: QuotaStart | None
+    ) -> None:
         if self._journal is not None and not await self._claimed(self._journal, key, prepared, out):
             return
         if not await self._checked_first():
@@ -575,7 +581,7 @@ class WriteRun(Generic[T]):
                 await self._journal.afinish(key, "failed", error=why, run=self._me)
             await self._emit(out(key, "failed", error=why))
             return
-        await self._send(key, prepared, out)
+        await self._send(key, prepared, out, start)
 
     async def _claimed(self, jrn: WriteJournal, key: str, prepared: Prepared, out: _Row) -> bool:
         """Claim ``key``; False once the row's outcome is known without sending it."""
@@ -609,11 +615,13 @@ class WriteRun(Generic[T]):
                 await self._emit(out(key, "ambiguous", result_id, error, skipped=True))
         return False
 
-    async def _send(self, key: str, prepared: Prepared, out: _Row) -> None:
+    async def _send(
+        self, key: str, prepared: Prepared, out: _Row, start: QuotaStart | None
+    ) -> None:
         jrn = self._journal
         self.report.sent += 1
         try:
-            result_id = await prepared.send()
+            result_id = await prepared.send(start)
         except DecodeError as exc:
             # The server answered 2xx, so it applied the write; only the id is unknown.
             status: OutcomeStatus = "applied" if exc.status < 300 else "ambiguous"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+from .._admission import QuotaStart
 from .._client import BaseClient
 from .._endpoint import Endpoint
 from .._request import Request, path_segment
@@ -32,6 +33,7 @@ class StampedResource:
         query: dict[str, object] | None = None,
         body: object = None,
         idempotent: bool | None = None,
+        start: QuotaStart | None = None,
     ) -> Coroutine[Any, Any, T]:
         # Not a coroutine itself: handing on the transport's saves a frame per call.
         path = self._paths.get(endpoint)
@@ -47,4 +49,6 @@ class StampedResource:
             True,
             endpoint.credential,
         )
+        if start is not None:
+            return self._send(request, endpoint.into, start=start)
         return self._send(request, endpoint.into)

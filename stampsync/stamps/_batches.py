@@ -14,6 +14,7 @@ from .._engine.writes import BatchReport, Prepared, Rejected, WriteRun, batch_op
 from .._validate import positive
 
 if TYPE_CHECKING:
+    from .._admission import QuotaStart
     from .client import StampsClient
     from .stamps import StampAward, StampDeduction, Stamps
 
@@ -42,8 +43,8 @@ async def add_many(
             expiration_date=award.expiration_date,
         )
 
-        async def send() -> int | None:
-            return (await stamps.send_add(body)).award.id
+        async def send(start: QuotaStart | None) -> int | None:
+            return (await stamps.send_add(body, start=start)).award.id
 
         return Prepared(award.key, msgspec.to_builtins(body), send)
 
@@ -62,8 +63,8 @@ async def deduct_many(
     def prepare(item: StampDeduction) -> Prepared:
         body = stamps.deduct_body(user=item.user, stamps=item.stamps, notes=item.notes)
 
-        async def send() -> int | None:
-            result = await stamps.send_deduct(body)
+        async def send(start: QuotaStart | None) -> int | None:
+            result = await stamps.send_deduct(body, start=start)
             return result.stamps_deduction.id if result.stamps_deduction else None
 
         return Prepared(item.key, dict(body), send)
@@ -90,7 +91,7 @@ async def run_stamps_writes(
         what=what,
         concurrency=client.concurrent_batch_executions,
         preflight=client.auth.ping,
-        early_start=client._early_start,
+        take_start=client.take_start,
         account=batch_account(batch.get("journal"), batch.get("account"), client),
         merchant=client.merchant,
     )

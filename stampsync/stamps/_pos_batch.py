@@ -21,6 +21,7 @@ from ._batches import run_stamps_writes
 from .transactions import PosTransaction, TransactionBody
 
 if TYPE_CHECKING:
+    from .._admission import QuotaStart
     from .transactions import Transactions
 
 log = logging.getLogger("stampsync")
@@ -156,8 +157,8 @@ async def add_many(
             extra_data=row.extra_data,
         )
 
-        async def send() -> int | None:
-            result = await transactions.send_add(body)
+        async def send(start: QuotaStart | None) -> int | None:
+            result = await transactions.send_add(body, start=start)
             if result.recovered:
                 keys.add(keyed_row.key)
             return result.transaction.id if result.transaction else None

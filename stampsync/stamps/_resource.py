@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from .._admission import QuotaStart
 from .._endpoint import Endpoint
 from .._request import Request
 from ..errors import ConfigurationError
@@ -46,6 +47,7 @@ class StampsResource:
         *,
         query: dict[str, object] | None = None,
         body: object = None,
+        start: QuotaStart | None = None,
     ) -> Coroutine[Any, Any, T]:
         # Not a coroutine itself: handing on the transport's saves a frame per call.
         request = Request(
@@ -57,4 +59,6 @@ class StampsResource:
             endpoint.idempotent,
             endpoint.authenticate,
         )
+        if start is not None:
+            return self._send(request, endpoint.into, start=start)
         return self._send(request, endpoint.into)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Unpack
 
 import msgspec
 
+from .._admission import QuotaStart
 from .._endpoint import stamps
 from .._validate import (
     DEFAULT_MAX_STAMPS as DEFAULT_MAX_STAMPS,  # its home before _validate; still imported
@@ -131,9 +132,12 @@ class Stamps(StampsResource):
         )
         return await self.send_add(body)
 
-    async def send_add(self, body: AddStampsBody) -> AddStampsResult:
-        """POST /api/stamps/add with a body built by :meth:`add_body`."""
-        return await self._call(STAMPS_ADD, body=body)
+    async def send_add(
+        self, body: AddStampsBody, *, start: QuotaStart | None = None
+    ) -> AddStampsResult:
+        """POST /api/stamps/add with a body built by :meth:`add_body`; ``start``, a slot
+        and quota start taken ahead (:meth:`StampsClient.take_start`), if any."""
+        return await self._call(STAMPS_ADD, body=body, start=start)
 
     async def cancel(
         self, *, user: str | int, award_id: int, store: int | None = None
@@ -164,12 +168,12 @@ class Stamps(StampsResource):
         """
         return await self.send_deduct(self.deduct_body(user=user, stamps=stamps, notes=notes))
 
-    async def send_deduct(self, body: dict[str, object]) -> DeductStampsResult:
-        """POST /api/memberships/deduct-stamps with a body built by :meth:`deduct_body`."""
-        return await self._call(
-            MEMBERSHIPS_DEDUCT_STAMPS,
-            body=body,
-        )
+    async def send_deduct(
+        self, body: dict[str, object], *, start: QuotaStart | None = None
+    ) -> DeductStampsResult:
+        """POST /api/memberships/deduct-stamps with a body built by :meth:`deduct_body`;
+        ``start`` as :meth:`send_add` takes it."""
+        return await self._call(MEMBERSHIPS_DEDUCT_STAMPS, body=body, start=start)
 
     async def add_many(
         self,

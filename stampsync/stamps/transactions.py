@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Unpack
 
 import msgspec
 
+from .._admission import QuotaStart
 from .._endpoint import stamps
 from .._paging import KeysetPages
 from .._request import compact
@@ -383,11 +384,14 @@ class Transactions(StampsResource):
         )
         return await self.send_add(body, resolve=resolve)
 
-    async def send_add(self, body: TransactionBody, *, resolve: bool = True) -> TransactionResult:
+    async def send_add(
+        self, body: TransactionBody, *, resolve: bool = True, start: QuotaStart | None = None
+    ) -> TransactionResult:
         """POST /api/v2/transactions/add with a body built by :meth:`add_body`; a lost
-        answer is resolved as :meth:`add` says."""
+        answer is resolved as :meth:`add` says. ``start``: a slot and quota start taken
+        ahead (:meth:`StampsClient.take_start`), if any."""
         try:
-            return await self._call(TRANSACTIONS_ADD, body=body)
+            return await self._call(TRANSACTIONS_ADD, body=body, start=start)
         except AmbiguousWriteError as lost:
             if not resolve:
                 raise
@@ -665,9 +669,12 @@ class Transactions(StampsResource):
             )
         return await self._call(TRANSACTIONS_ADD_OR_UPDATE, body=body)
 
-    async def send_add_or_update(self, body: TransactionBody) -> TransactionResult:
-        """POST /api/v2/transactions/add-or-update with a body built by :meth:`add_body`."""
-        return await self._call(TRANSACTIONS_ADD_OR_UPDATE, body=body)
+    async def send_add_or_update(
+        self, body: TransactionBody, *, start: QuotaStart | None = None
+    ) -> TransactionResult:
+        """POST /api/v2/transactions/add-or-update with a body built by :meth:`add_body`;
+        ``start`` as :meth:`send_add` takes it."""
+        return await self._call(TRANSACTIONS_ADD_OR_UPDATE, body=body, start=start)
 
     async def cancel(self, *, invoice_number: str, date: dt.date | str) -> TransactionResult:
         """POST /api/v2/transactions/cancel: cancel the transaction of an invoice and day;

@@ -457,17 +457,17 @@ async def test_an_early_start_held_too_long_is_given_back_and_taken_again(
     async with stampsync_sandbox.stamps_client(throttle_limit=5, throttle_seconds=0.4) as sp:
         throttle = sp.throttle
         assert isinstance(throttle, LocalThrottle)
-        early = sp._early_start()
-        assert early is not None
-        await early.take("stamps.add")
-        stale = early.ticket
+        start = await sp.take_start("stamps.add")
+        assert start is not None
+        stale = start._ticket
         await asyncio.sleep(0.25)  # past half of the 0.4 s window
+        body = sp.stamps.add_body(user="member1@example.com", number_of_stamps=1)
         try:
-            await sp.stamps.add(user="member1@example.com", number_of_stamps=1)
+            await sp.stamps.send_add(body, start=start)
         finally:
-            early.release()
+            start.release()
         assert stale is not None
-        assert early.ticket is None
+        assert not start.held  # the request took the slot, and gave it back
         assert stale._state == 2  # type: ignore[attr-defined]  # given back, not sent
         assert throttle._pending == 0
         assert len(throttle._starts) == 1  # the request's own, fresh start

@@ -18,6 +18,7 @@ from .models import OrderData
 from .orders import OrderPush
 
 if TYPE_CHECKING:
+    from ..._admission import QuotaStart
     from .orders import Orders, Pushable
 
 #: The journal's name for an order push.
@@ -97,7 +98,7 @@ async def push_many(
         what="push_many",
         concurrency=orders._client.concurrent_batch_executions,
         preflight=ping,
-        early_start=orders._client._early_start,
+        take_start=orders._client.take_start,
         account=account,
     )
     journal = options.journal
@@ -124,8 +125,8 @@ def _preparer(orders: Orders, order_ids: dict[str, str] | None) -> Callable[[Ord
 
         key = normal_key(item.key)
 
-        async def send() -> int | None:
-            answer = await orders.push(order)
+        async def send(start: QuotaStart | None) -> int | None:
+            answer = await orders.push(order, start=start)
             if order_ids is not None:  # set before the outcome is emitted: on_outcome reads it
                 order_ids[key] = answer.order_id
             return None

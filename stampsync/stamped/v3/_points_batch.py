@@ -13,6 +13,7 @@ from ..._engine.writes import BatchReport, Prepared, Rejected, WriteRun, batch_o
 from ..._validate import optional_text
 
 if TYPE_CHECKING:
+    from ..._admission import QuotaStart
     from .loyalty import Loyalty, PointsAdjustment
 
 #: The journal's name for an adjustment (a key used for another kind is refused).
@@ -41,8 +42,8 @@ async def adjust_many(
             reason = keyed_reason(reason, normal_key(row.key))
         body = loyalty.adjust_body(customer_id=row.customer_id, points=row.points, reason=reason)
 
-        async def send() -> int | None:
-            await loyalty.send_adjust(body)
+        async def send(start: QuotaStart | None) -> int | None:
+            await loyalty.send_adjust(body, start=start)
             return None  # activity ids are text: the report has none
 
         return Prepared(row.key, msgspec.to_builtins(body), send)
@@ -60,7 +61,7 @@ async def adjust_many(
         what="adjust_points_many",
         concurrency=loyalty._client.concurrent_batch_executions,
         preflight=ping,
-        early_start=loyalty._client._early_start,
+        take_start=loyalty._client.take_start,
         account=account,
     )
     return await WriteRun(ADJUST_OPERATION, prepare, options).run(rows)

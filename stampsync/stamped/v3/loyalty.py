@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Unpack
 
 import msgspec
 
+from ..._admission import QuotaStart
 from ..._endpoint import stamped_v3
 from ..._validate import email as check_email
 from ..._validate import finite, optional_text, text
@@ -123,13 +124,16 @@ class Loyalty(V3Resource):
             reason=optional_text(reason, "reason"),
         )
 
-    async def send_adjust(self, body: AdjustPointsBody) -> Activity:
-        """Send a request made by :meth:`adjust_body`."""
+    async def send_adjust(
+        self, body: AdjustPointsBody, *, start: QuotaStart | None = None
+    ) -> Activity:
+        """Send a request made by :meth:`adjust_body`; ``start``, a slot and quota start
+        taken ahead (:meth:`StampedClient.take_start`), if any."""
         payload: dict[str, Any] = {"points": body.points}
         if body.reason is not None:
             payload["reason"] = body.reason
         return await self._call(
-            ADJUST_POINTS, params={"customer_id": body.customer_id}, body=payload
+            ADJUST_POINTS, params={"customer_id": body.customer_id}, body=payload, start=start
         )
 
     async def adjust_points_many(

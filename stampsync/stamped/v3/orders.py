@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Unpack
 
 import msgspec
 
+from ..._admission import QuotaStart
 from ..._endpoint import Endpoint, stamped_v3
 from ..._validate import amount_text
 from ...errors import ConfigurationError
@@ -133,13 +134,14 @@ class Orders(V3Resource):
                 amount_text(discount.amount, f"cart.discounts_applied[{at}].amount", limit=limit)
         return order
 
-    async def push(self, order: OrderData) -> Order:
+    async def push(self, order: OrderData, *, start: QuotaStart | None = None) -> Order:
         """POST /api/v3/merchant/shops/{store_hash}/orders: push an :class:`OrderData`
         (what :meth:`create` sends; idempotent with a ``custom_order_id``). Its amounts
-        are checked first (:meth:`check`)."""
+        are checked first (:meth:`check`). ``start``: a slot and quota start taken ahead
+        (:meth:`StampedClient.take_start`), if any."""
         self.check(order)
         return await self._call(
-            CREATE_ORDER, body=order, idempotent=order.custom_order_id is not None
+            CREATE_ORDER, body=order, idempotent=order.custom_order_id is not None, start=start
         )
 
     async def filter(
