@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import AsyncIterable, Iterable
-from typing import TYPE_CHECKING, Unpack
+from typing import TYPE_CHECKING, Required, TypedDict, Unpack
 
 import msgspec
 
@@ -20,7 +20,7 @@ from .models import AddStampsResult, DeductStampsResult
 if TYPE_CHECKING:
     from .._engine.writes import BatchKeywords, BatchReport, Rejected
 
-__all__ = ["AddStampsBody", "StampAward", "StampDeduction", "Stamps"]
+__all__ = ["AddStampsBody", "AwardKeywords", "StampAward", "StampDeduction", "Stamps"]
 
 STAMPS_ADD = stamps("POST", "/api/stamps/add", AddStampsResult, idempotent=False)
 STAMPS_CANCEL = stamps("POST", "/api/stamps/cancel", AddStampsResult, idempotent=True)
@@ -55,6 +55,18 @@ class StampDeduction(msgspec.Struct, kw_only=True, frozen=True):
     stamps: int
     notes: str
     row: int | None = None
+
+
+class AwardKeywords(TypedDict, total=False):
+    """The keyword arguments of an award, as :meth:`Stamps.add` takes them and
+    :meth:`Stamps.add_body` checks them."""
+
+    user: Required[str | int]
+    number_of_stamps: Required[int]
+    store: int | None
+    notes: str | None
+    expiration_date: dt.date | str | None
+    require_email_notification: bool | None
 
 
 class AddStampsBody(msgspec.Struct, omit_defaults=True, kw_only=True):
@@ -96,16 +108,7 @@ class Stamps(StampsResource):
             require_email_notification=require_email_notification,
         )
 
-    async def add(
-        self,
-        *,
-        user: str | int,
-        number_of_stamps: int,
-        store: int | None = None,
-        notes: str | None = None,
-        expiration_date: dt.date | str | None = None,
-        require_email_notification: bool | None = None,
-    ) -> AddStampsResult:
+    async def add(self, **award: Unpack[AwardKeywords]) -> AddStampsResult:
         """POST /api/stamps/add: award stamps to a customer. **Not idempotent.**
 
         Args:
@@ -121,15 +124,7 @@ class Stamps(StampsResource):
         :class:`~stampsync.errors.AmbiguousWriteError`. For mass awards that must not
         apply twice, use :meth:`add_many` with a journal.
         """
-        body = self.add_body(
-            user=user,
-            number_of_stamps=number_of_stamps,
-            store=store,
-            notes=notes,
-            expiration_date=expiration_date,
-            require_email_notification=require_email_notification,
-        )
-        return await self.send_add(body)
+        return await self.send_add(self.add_body(**award))
 
     async def send_add(self, body: AddStampsBody) -> AddStampsResult:
         """POST /api/stamps/add with a body built by :meth:`add_body`."""

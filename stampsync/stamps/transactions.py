@@ -6,7 +6,7 @@ import datetime as dt
 import logging
 from collections.abc import AsyncIterable, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Unpack
+from typing import TYPE_CHECKING, Any, Required, TypedDict, Unpack
 
 import msgspec
 
@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from .._engine.writes import BatchKeywords, BatchReport, Rejected
     from .._options import ClientOptions
 
-__all__ = ["PosTransaction", "TransactionBody", "Transactions"]
+__all__ = ["PosTransaction", "SaleKeywords", "TransactionBody", "Transactions"]
 
 log = logging.getLogger("stampsync")
 
@@ -103,6 +103,30 @@ class TransactionBody(msgspec.Struct, omit_defaults=True, kw_only=True, frozen=T
     reward_redemptions: list[RewardRedemption] | None = None
     voucher_redemptions: list[VoucherRedemption] | None = None
     issue_voucher: IssueVoucher | None = None
+
+
+class SaleKeywords(TypedDict, total=False):
+    """The keyword arguments of a sale, as :meth:`Transactions.add` takes them and
+    :meth:`Transactions.add_body` checks them (see there for each one's meaning)."""
+
+    invoice_number: Required[str]
+    total_value: Required[int | float]
+    number_of_people: Required[int]
+    created: Required[dt.datetime | str]
+    store: int | None
+    user: str | int | None
+    sub_total: int | float | None
+    discount: int | float | None
+    service_charge: int | float | None
+    tax: int | float | None
+    channel: Channel | int | None
+    type: TransactionType | int | None
+    items: Iterable[Item] | None
+    payments: Iterable[Payment] | None
+    stamps: int | None
+    require_email_notification: bool | None
+    employee_code: str | None
+    extra_data: dict[str, Any] | None
 
 
 class PosTransaction(msgspec.Struct, kw_only=True, frozen=True):
@@ -309,29 +333,7 @@ class Transactions(StampsResource):
             extra_data=extra_data,
         )
 
-    async def add(
-        self,
-        *,
-        invoice_number: str,
-        total_value: int | float,
-        number_of_people: int,
-        created: dt.datetime | str,
-        store: int | None = None,
-        user: str | int | None = None,
-        sub_total: int | float | None = None,
-        discount: int | float | None = None,
-        service_charge: int | float | None = None,
-        tax: int | float | None = None,
-        channel: Channel | int | None = None,
-        type: TransactionType | int | None = None,
-        items: Iterable[Item] | None = None,
-        payments: Iterable[Payment] | None = None,
-        stamps: int | None = None,
-        require_email_notification: bool | None = None,
-        employee_code: str | None = None,
-        extra_data: dict[str, Any] | None = None,
-        resolve: bool = True,
-    ) -> TransactionResult:
+    async def add(self, *, resolve: bool = True, **sale: Unpack[SaleKeywords]) -> TransactionResult:
         """POST /api/v2/transactions/add: record a sale; the customer earns stamps.
 
         ``invoice_number`` must be unique per store and day. Not idempotent, and never
@@ -361,26 +363,7 @@ class Transactions(StampsResource):
                 the client's ``max_stamps``).
             resolve: look the invoice up after a lost answer (see above).
         """
-        body = self.add_body(
-            invoice_number=invoice_number,
-            total_value=total_value,
-            number_of_people=number_of_people,
-            created=created,
-            store=store,
-            user=user,
-            sub_total=sub_total,
-            discount=discount,
-            service_charge=service_charge,
-            tax=tax,
-            channel=channel,
-            type=type,
-            items=items,
-            payments=payments,
-            stamps=stamps,
-            require_email_notification=require_email_notification,
-            employee_code=employee_code,
-            extra_data=extra_data,
-        )
+        body = self.add_body(**sale)
         return await self.send_add(body, resolve=resolve)
 
     async def send_add(self, body: TransactionBody, *, resolve: bool = True) -> TransactionResult:
