@@ -29,7 +29,16 @@ MEMBERSHIPS_DEDUCT_STAMPS = stamps(
 )
 
 
-class StampAward(msgspec.Struct, kw_only=True, frozen=True):
+class _BatchRow(msgspec.Struct, kw_only=True, frozen=True):
+    """What every row of a stamps batch has: its key, its customer, and where it came from."""
+
+    key: str
+    user: str | int
+    row: int | None = None
+    """Where the row came from (the CLI gives the input file's line); reported back."""
+
+
+class StampAward(_BatchRow, kw_only=True, frozen=True):
     """One award of a mass award (:meth:`Stamps.add_many`).
 
     ``key`` is yours and unique per award (an order id, say): with a journal, a key is
@@ -37,24 +46,17 @@ class StampAward(msgspec.Struct, kw_only=True, frozen=True):
     row, so a bad row fails alone and the batch goes on.
     """
 
-    key: str
-    user: str | int
     number_of_stamps: int
     store: int | None = None
     notes: str | None = None
     expiration_date: str | None = None
-    row: int | None = None
-    """Where the award came from (the CLI gives the input file's line); reported back."""
 
 
-class StampDeduction(msgspec.Struct, kw_only=True, frozen=True):
+class StampDeduction(_BatchRow, kw_only=True, frozen=True):
     """One deduction of a mass deduction (:meth:`Stamps.deduct_many`)."""
 
-    key: str
-    user: str | int
     stamps: int
     notes: str
-    row: int | None = None
 
 
 class AwardKeywords(TypedDict, total=False):
