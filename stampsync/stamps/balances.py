@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+from typing import Required, TypedDict, Unpack
+
 from .._endpoint import stamps
 from .._validate import positive, positive_amount, text, user_ref
 from ._resource import StampsResource
 from .pos_models import BalanceResult
 
-__all__ = ["Balances"]
+__all__ = ["BalanceKeywords", "Balances"]
 
 BALANCES_CREDIT = stamps("POST", "/api/balances/credit", BalanceResult, idempotent=False)
 BALANCES_DEBIT = stamps("POST", "/api/balances/debit", BalanceResult, idempotent=False)
 BALANCES_CANCEL = stamps("POST", "/api/balances/cancel", BalanceResult, idempotent=True)
+
+
+class BalanceKeywords(TypedDict, total=False):
+    """The keyword arguments of :meth:`Balances.credit` and :meth:`Balances.debit`:
+    ``type`` defaults to ``"stamps"``, ``store`` to the client's."""
+
+    user: Required[str | int]
+    amount: Required[int | float]
+    type: str
+    merchant: int | None
+    store: int | None
 
 
 class Balances(StampsResource):
@@ -20,11 +33,12 @@ class Balances(StampsResource):
 
     def _body(
         self,
+        *,
         user: str | int,
         amount: int | float,
-        type: str,
-        merchant: int | None,
-        store: int | None,
+        type: str = "stamps",
+        merchant: int | None = None,
+        store: int | None = None,
     ) -> dict[str, object]:
         return {
             "user": user_ref(user),
@@ -34,33 +48,13 @@ class Balances(StampsResource):
             "store": self._store(store, required=True),
         }
 
-    async def credit(
-        self,
-        *,
-        user: str | int,
-        amount: int | float,
-        type: str = "stamps",
-        merchant: int | None = None,
-        store: int | None = None,
-    ) -> BalanceResult:
+    async def credit(self, **update: Unpack[BalanceKeywords]) -> BalanceResult:
         """POST /api/balances/credit: add to a customer's balance. **Not idempotent.**"""
-        return await self._call(
-            BALANCES_CREDIT, body=self._body(user, amount, type, merchant, store)
-        )
+        return await self._call(BALANCES_CREDIT, body=self._body(**update))
 
-    async def debit(
-        self,
-        *,
-        user: str | int,
-        amount: int | float,
-        type: str = "stamps",
-        merchant: int | None = None,
-        store: int | None = None,
-    ) -> BalanceResult:
+    async def debit(self, **update: Unpack[BalanceKeywords]) -> BalanceResult:
         """POST /api/balances/debit: take from a customer's balance. **Not idempotent.**"""
-        return await self._call(
-            BALANCES_DEBIT, body=self._body(user, amount, type, merchant, store)
-        )
+        return await self._call(BALANCES_DEBIT, body=self._body(**update))
 
     async def cancel(self, *, id: int) -> BalanceResult:
         """POST /api/balances/cancel: undo a credit or debit by its id. Idempotent:

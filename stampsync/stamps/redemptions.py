@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from .._endpoint import stamps
 from .._request import compact
@@ -13,7 +13,7 @@ from ._resource import StampsResource
 from .models import Status
 from .pos_models import Channel, MultipleRewardRedemption, RedemptionResult
 
-__all__ = ["Redemptions"]
+__all__ = ["Redemptions", "SpendKeywords"]
 
 REDEMPTIONS_REDEEM_REWARD = stamps(
     "POST", "/api/v2/redemptions/redeem-reward", RedemptionResult, idempotent=False
@@ -43,6 +43,39 @@ def channel_code(value: object) -> int | None:
     return int(value)
 
 
+class SpendKeywords(TypedDict, total=False):
+    """Where a redemption is made, as :meth:`Redemptions.redeem_reward`,
+    :meth:`Redemptions.redeem_voucher` and :meth:`Vouchers.deduct_value
+    <stampsync.stamps.Vouchers.deduct_value>` take it: ``store`` (default: the
+    client's), ``invoice_number``, ``channel`` (a :class:`Channel` code), ``request_id``
+    (ties the redemption to a PIN authorization) and ``extra_data``."""
+
+    store: int | None
+    invoice_number: str | None
+    channel: Channel | int | None
+    request_id: str | None
+    extra_data: dict[str, Any] | None
+
+
+def spend_fields(
+    section: StampsResource,
+    *,
+    store: int | None = None,
+    invoice_number: str | None = None,
+    channel: Channel | int | None = None,
+    request_id: str | None = None,
+    extra_data: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The :class:`SpendKeywords` of a call, checked; those left out are not sent."""
+    return compact(
+        store=section._store(store, required=True),
+        invoice_number=optional_text(invoice_number, "invoice_number"),
+        channel=channel_code(channel),
+        request_id=optional_text(request_id, "request_id"),
+        extra_data=extra_data,
+    )
+
+
 class Redemptions(StampsResource):
     """``stamps.redemptions``: redeem rewards, vouchers and promo codes; cancel; authorize.
 
@@ -56,51 +89,28 @@ class Redemptions(StampsResource):
         *,
         user: str | int,
         reward: int,
-        store: int | None = None,
-        invoice_number: str | None = None,
-        channel: Channel | int | None = None,
         stamps: int | None = None,
         qty: int | None = None,
-        request_id: str | None = None,
-        extra_data: dict[str, Any] | None = None,
+        **where: Unpack[SpendKeywords],
     ) -> RedemptionResult:
         """POST /api/v2/redemptions/redeem-reward: spend stamps on a reward (``stamps``
         for a flexible reward). **Not idempotent.**"""
         body = compact(
             user=user_ref(user),
             reward=positive(reward, "reward"),
-            store=self._store(store, required=True),
-            invoice_number=optional_text(invoice_number, "invoice_number"),
-            channel=channel_code(channel),
             stamps=None if stamps is None else positive(stamps, "stamps"),
             qty=None if qty is None else positive(qty, "qty"),
-            request_id=optional_text(request_id, "request_id"),
-            extra_data=extra_data,
         )
+        body.update(spend_fields(self, **where))
         return await self._call(REDEMPTIONS_REDEEM_REWARD, body=body)
 
     async def redeem_voucher(
-        self,
-        *,
-        user: str | int,
-        voucher: int,
-        store: int | None = None,
-        invoice_number: str | None = None,
-        channel: Channel | int | None = None,
-        request_id: str | None = None,
-        extra_data: dict[str, Any] | None = None,
+        self, *, user: str | int, voucher: int, **where: Unpack[SpendKeywords]
     ) -> RedemptionResult:
         """POST /api/v2/redemptions/redeem-voucher: use one of the customer's vouchers
         (by id). **Not idempotent.**"""
-        body = compact(
-            user=user_ref(user),
-            voucher=positive(voucher, "voucher"),
-            store=self._store(store, required=True),
-            invoice_number=optional_text(invoice_number, "invoice_number"),
-            channel=channel_code(channel),
-            request_id=optional_text(request_id, "request_id"),
-            extra_data=extra_data,
-        )
+        body = {"user": user_ref(user), "voucher": positive(voucher, "voucher")}
+        body.update(spend_fields(self, **where))
         return await self._call(REDEMPTIONS_REDEEM_VOUCHER, body=body)
 
     async def redeem_multiple_rewards(

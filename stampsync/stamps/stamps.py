@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import AsyncIterable, Iterable
-from typing import TYPE_CHECKING, Unpack
+from typing import TYPE_CHECKING, Required, TypedDict, Unpack
 
 import msgspec
 
@@ -21,7 +21,7 @@ from .models import AddStampsResult, DeductStampsResult
 if TYPE_CHECKING:
     from .._engine.writes import BatchKeywords, BatchReport, Rejected
 
-__all__ = ["AddStampsBody", "StampAward", "StampDeduction", "Stamps"]
+__all__ = ["AddStampsBody", "AwardKeywords", "StampAward", "StampDeduction", "Stamps"]
 
 STAMPS_ADD = stamps("POST", "/api/stamps/add", AddStampsResult, idempotent=False)
 STAMPS_CANCEL = stamps("POST", "/api/stamps/cancel", AddStampsResult, idempotent=True)
@@ -30,7 +30,16 @@ MEMBERSHIPS_DEDUCT_STAMPS = stamps(
 )
 
 
-class StampAward(msgspec.Struct, kw_only=True, frozen=True):
+class _BatchRow(msgspec.Struct, kw_only=True, frozen=True):
+    """What every row of a stamps batch has: its key, its customer, and where it came from."""
+
+    key: str
+    user: str | int
+    row: int | None = None
+    """Where the row came from (the CLI gives the input file's line); reported back."""
+
+
+class StampAward(_BatchRow, kw_only=True, frozen=True):
     """One award of a mass award (:meth:`Stamps.add_many`).
 
     ``key`` is yours and unique per award (an order id, say): with a journal, a key is
@@ -38,24 +47,29 @@ class StampAward(msgspec.Struct, kw_only=True, frozen=True):
     row, so a bad row fails alone and the batch goes on.
     """
 
-    key: str
-    user: str | int
     number_of_stamps: int
     store: int | None = None
     notes: str | None = None
     expiration_date: str | None = None
-    row: int | None = None
-    """Where the award came from (the CLI gives the input file's line); reported back."""
 
 
-class StampDeduction(msgspec.Struct, kw_only=True, frozen=True):
+class StampDeduction(_BatchRow, kw_only=True, frozen=True):
     """One deduction of a mass deduction (:meth:`Stamps.deduct_many`)."""
 
-    key: str
-    user: str | int
     stamps: int
     notes: str
-    row: int | None = None
+
+
+class AwardKeywords(TypedDict, total=False):
+    """The keyword arguments of an award, as :meth:`Stamps.add` takes them and
+    :meth:`Stamps.add_body` checks them."""
+
+    user: Required[str | int]
+    number_of_stamps: Required[int]
+    store: int | None
+    notes: str | None
+    expiration_date: dt.date | str | None
+    require_email_notification: bool | None
 
 
 class AddStampsBody(msgspec.Struct, omit_defaults=True, kw_only=True):
@@ -97,16 +111,7 @@ class Stamps(StampsResource):
             require_email_notification=require_email_notification,
         )
 
-    async def add(
-        self,
-        *,
-        user: str | int,
-        number_of_stamps: int,
-        store: int | None = None,
-        notes: str | None = None,
-        expiration_date: dt.date | str | None = None,
-        require_email_notification: bool | None = None,
-    ) -> AddStampsResult:
+    async def add(self, **award: Unpack[AwardKeywords]) -> AddStampsResult:
         """POST /api/stamps/add: award stamps to a customer. **Not idempotent.**
 
         Args:
@@ -122,15 +127,7 @@ class Stamps(StampsResource):
         :class:`~stampsync.errors.AmbiguousWriteError`. For mass awards that must not
         apply twice, use :meth:`add_many` with a journal.
         """
-        body = self.add_body(
-            user=user,
-            number_of_stamps=number_of_stamps,
-            store=store,
-            notes=notes,
-            expiration_date=expiration_date,
-            require_email_notification=require_email_notification,
-        )
-        return await self.send_add(body)
+        return await self.send_add(self.add_body(**award))
 
     async def send_add(
         self, body: AddStampsBody, *, start: QuotaStart | None = None

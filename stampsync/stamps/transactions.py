@@ -6,7 +6,7 @@ import datetime as dt
 import logging
 from collections.abc import AsyncIterable, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Unpack
+from typing import TYPE_CHECKING, Any, Required, TypedDict, Unpack
 
 import msgspec
 
@@ -48,7 +48,14 @@ if TYPE_CHECKING:
     from .._engine.writes import BatchKeywords, BatchReport, Rejected
     from .._options import ClientOptions
 
-__all__ = ["PosTransaction", "TransactionBody", "Transactions"]
+__all__ = [
+    "ByUserFilters",
+    "EarningsKeywords",
+    "PosTransaction",
+    "SaleKeywords",
+    "TransactionBody",
+    "Transactions",
+]
 
 log = logging.getLogger("stampsync")
 
@@ -79,11 +86,10 @@ LOOKUP_PAGES = 10
 ALREADY_COMPLETE = "already complete"
 
 
-class TransactionBody(msgspec.Struct, omit_defaults=True, kw_only=True, frozen=True):
-    """Body of ``POST /api/v2/transactions/add`` (and of ``add-or-update`` and
-    ``add-with-redemptions``, which take the same fields and a few more)."""
+class _Sale(msgspec.Struct, kw_only=True, frozen=True):
+    """What a point of sale writes of a sale, the same in a request body and in a
+    day-end import row (which differ only in their store and what they add)."""
 
-    store: int
     invoice_number: str
     total_value: int | float
     number_of_people: int
@@ -98,15 +104,63 @@ class TransactionBody(msgspec.Struct, omit_defaults=True, kw_only=True, frozen=T
     items: list[Item] | None = None
     payments: list[Payment] | None = None
     stamps: int | None = None
-    require_email_notification: bool | None = None
     employee_code: str | None = None
     extra_data: dict[str, Any] | None = None
+
+
+class TransactionBody(_Sale, omit_defaults=True, kw_only=True, frozen=True):
+    """Body of ``POST /api/v2/transactions/add`` (and of ``add-or-update`` and
+    ``add-with-redemptions``, which take the same fields and a few more)."""
+
+    store: int
+    require_email_notification: bool | None = None
     reward_redemptions: list[RewardRedemption] | None = None
     voucher_redemptions: list[VoucherRedemption] | None = None
     issue_voucher: IssueVoucher | None = None
 
 
-class PosTransaction(msgspec.Struct, kw_only=True, frozen=True):
+class EarningsKeywords(TypedDict, total=False):
+    """The fields of a sale that decide the stamps it earns, as
+    :meth:`Transactions.preview_earnings` takes them (and, with the rest of the sale,
+    :meth:`Transactions.add`); see :meth:`Transactions.add` for each one's meaning."""
+
+    total_value: Required[int | float]
+    store: int | None
+    user: str | int | None
+    sub_total: int | float | None
+    discount: int | float | None
+    service_charge: int | float | None
+    tax: int | float | None
+    channel: Channel | int | None
+    type: TransactionType | int | None
+    items: Iterable[Item] | None
+    payments: Iterable[Payment] | None
+
+
+class SaleKeywords(EarningsKeywords, total=False):
+    """The keyword arguments of a sale, as :meth:`Transactions.add` takes them and
+    :meth:`Transactions.add_body` checks them (see there for each one's meaning)."""
+
+    invoice_number: Required[str]
+    number_of_people: Required[int]
+    created: Required[dt.datetime | str]
+    stamps: int | None
+    require_email_notification: bool | None
+    employee_code: str | None
+    extra_data: dict[str, Any] | None
+
+
+class ByUserFilters(TypedDict, total=False):
+    """Which of a customer's transactions :meth:`Transactions.by_user` and
+    :meth:`Transactions.all_by_user` list."""
+
+    merchant_id: Sequence[int] | None
+    channel: Sequence[Channel | int] | None
+    start_date: dt.date | str | None
+    end_date: dt.date | str | None
+
+
+class PosTransaction(_Sale, kw_only=True, frozen=True):
     """One transaction of a day-end import (:meth:`Transactions.add_many`).
 
     ``key`` defaults to the invoice's natural key, ``"<store>:<invoice_number>:<day>"``
@@ -114,24 +168,8 @@ class PosTransaction(msgspec.Struct, kw_only=True, frozen=True):
     Values are checked when the batch reaches the row, so a bad row fails alone.
     """
 
-    invoice_number: str
-    total_value: int | float
-    number_of_people: int
-    created: str
     store: int | None = None
-    user: str | int | None = None
     key: str | None = None
-    sub_total: int | float | None = None
-    discount: int | float | None = None
-    service_charge: int | float | None = None
-    tax: int | float | None = None
-    channel: int | None = None
-    type: int | None = None
-    items: list[Item] | None = None
-    payments: list[Payment] | None = None
-    stamps: int | None = None
-    employee_code: str | None = None
-    extra_data: dict[str, Any] | None = None
     row: int | None = None
     """Where the row came from (the CLI gives the input file's line); reported back."""
 
@@ -262,77 +300,68 @@ def _instant(created: object) -> int | None:
 class Transactions(StampsResource):
     """``stamps.transactions``: add, update, cancel, modify and read transactions."""
 
+    def _earnings(
+        self,
+        *,
+        total_value: int | float,
+        store: int | None = None,
+        user: str | int | None = None,
+        sub_total: int | float | None = None,
+        discount: int | float | None = None,
+        service_charge: int | float | None = None,
+        tax: int | float | None = None,
+        channel: Channel | int | None = None,
+        type: TransactionType | int | None = None,
+        items: Iterable[Item] | None = None,
+        payments: Iterable[Payment] | None = None,
+    ) -> dict[str, Any]:
+        """The :class:`EarningsKeywords` checked, each amount within ``max_value``: one
+        check for what :meth:`add` sends and what :meth:`preview_earnings` asks about."""
+        limits = self._client.options
+        return {
+            "store": positive(self._store(store, required=True), "store"),
+            "total_value": _money(total_value, "total_value", limits),
+            "user": None if user is None else user_ref(user),
+            "sub_total": _optional_money(sub_total, "sub_total", limits),
+            "discount": _optional_money(discount, "discount", limits),
+            "service_charge": _optional_money(service_charge, "service_charge", limits),
+            "tax": _optional_money(tax, "tax", limits),
+            "channel": _code(channel, Channel, "channel"),
+            "type": _code(type, TransactionType, "type"),
+            "items": _items(items, limits),
+            "payments": _payments(payments, limits),
+        }
+
     def add_body(
         self,
         *,
         invoice_number: str,
-        total_value: int | float,
         number_of_people: int,
         created: dt.datetime | str,
-        store: int | None = None,
-        user: str | int | None = None,
-        sub_total: int | float | None = None,
-        discount: int | float | None = None,
-        service_charge: int | float | None = None,
-        tax: int | float | None = None,
-        channel: Channel | int | None = None,
-        type: TransactionType | int | None = None,
-        items: Iterable[Item] | None = None,
-        payments: Iterable[Payment] | None = None,
         stamps: int | None = None,
         require_email_notification: bool | None = None,
         employee_code: str | None = None,
         extra_data: dict[str, Any] | None = None,
+        **earnings: Unpack[EarningsKeywords],
     ) -> TransactionBody:
         """Check the arguments of :meth:`add` and build its body, sending nothing."""
-        limits = self._client.options
-        store_id = positive(self._store(store, required=True), "store")
+        checked = self._earnings(**earnings)
         return TransactionBody(
-            store=store_id,
             invoice_number=text(invoice_number, "invoice_number").strip(),
-            total_value=_money(total_value, "total_value", limits),
             number_of_people=bounded(
                 number_of_people, "number_of_people", limit=MAX_PEOPLE, setting=None
             ),
             created=created_text(created),
-            user=None if user is None else user_ref(user),
-            sub_total=_optional_money(sub_total, "sub_total", limits),
-            discount=_optional_money(discount, "discount", limits),
-            service_charge=_optional_money(service_charge, "service_charge", limits),
-            tax=_optional_money(tax, "tax", limits),
-            channel=_code(channel, Channel, "channel"),
-            type=_code(type, TransactionType, "type"),
-            items=_items(items, limits),
-            payments=_payments(payments, limits),
-            stamps=None if stamps is None else bounded(stamps, "stamps", limit=limits.max_stamps),
+            stamps=None
+            if stamps is None
+            else bounded(stamps, "stamps", limit=self._client.options.max_stamps),
             require_email_notification=require_email_notification,
             employee_code=optional_text(employee_code, "employee_code"),
             extra_data=extra_data,
+            **checked,
         )
 
-    async def add(
-        self,
-        *,
-        invoice_number: str,
-        total_value: int | float,
-        number_of_people: int,
-        created: dt.datetime | str,
-        store: int | None = None,
-        user: str | int | None = None,
-        sub_total: int | float | None = None,
-        discount: int | float | None = None,
-        service_charge: int | float | None = None,
-        tax: int | float | None = None,
-        channel: Channel | int | None = None,
-        type: TransactionType | int | None = None,
-        items: Iterable[Item] | None = None,
-        payments: Iterable[Payment] | None = None,
-        stamps: int | None = None,
-        require_email_notification: bool | None = None,
-        employee_code: str | None = None,
-        extra_data: dict[str, Any] | None = None,
-        resolve: bool = True,
-    ) -> TransactionResult:
+    async def add(self, *, resolve: bool = True, **sale: Unpack[SaleKeywords]) -> TransactionResult:
         """POST /api/v2/transactions/add: record a sale; the customer earns stamps.
 
         ``invoice_number`` must be unique per store and day. Not idempotent, and never
@@ -362,26 +391,7 @@ class Transactions(StampsResource):
                 the client's ``max_stamps``).
             resolve: look the invoice up after a lost answer (see above).
         """
-        body = self.add_body(
-            invoice_number=invoice_number,
-            total_value=total_value,
-            number_of_people=number_of_people,
-            created=created,
-            store=store,
-            user=user,
-            sub_total=sub_total,
-            discount=discount,
-            service_charge=service_charge,
-            tax=tax,
-            channel=channel,
-            type=type,
-            items=items,
-            payments=payments,
-            stamps=stamps,
-            require_email_notification=require_email_notification,
-            employee_code=employee_code,
-            extra_data=extra_data,
-        )
+        body = self.add_body(**sale)
         return await self.send_add(body, resolve=resolve)
 
     async def send_add(
@@ -583,35 +593,21 @@ class Transactions(StampsResource):
     async def add_with_redemptions(
         self,
         *,
-        invoice_number: str,
-        total_value: int | float,
-        number_of_people: int,
-        created: dt.datetime | str,
-        store: int | None = None,
-        user: str | int | None = None,
         reward_redemptions: Iterable[RewardRedemption] | None = None,
         voucher_redemptions: Iterable[VoucherRedemption] | None = None,
         issue_voucher: IssueVoucher | None = None,
-        **fields: Any,
+        resolve: bool = True,  # taken as add takes it; nothing here is found by its key
+        **sale: Unpack[SaleKeywords],
     ) -> TransactionResult:
         """POST /api/v2/transactions/add-with-redemptions: a sale, with rewards and
         vouchers redeemed and a voucher issued in the same call. **Not idempotent.**
 
-        Takes every argument of :meth:`add` (``fields``) and the three lists. Never
+        Takes every argument of :meth:`add` (``sale``) and the three lists. Never
         retried once sent; a lost answer raises
         :class:`~stampsync.errors.AmbiguousWriteError` (the redemptions have no key to
         look them up by).
         """
-        fields.pop("resolve", None)
-        base = self.add_body(
-            invoice_number=invoice_number,
-            total_value=total_value,
-            number_of_people=number_of_people,
-            created=created,
-            store=store,
-            user=user,
-            **fields,
-        )
+        base = self.add_body(**sale)
         limits = self._client.options
         rewards = None if reward_redemptions is None else list(reward_redemptions)
         for at, reward in enumerate(rewards or ()):
@@ -735,67 +731,26 @@ class Transactions(StampsResource):
         return await self._call(TRANSACTIONS_BY_USER, query=query)
 
     def all_by_user(
-        self,
-        *,
-        user: str | int,
-        merchant_id: Sequence[int] | None = None,
-        channel: Sequence[Channel | int] | None = None,
-        start_date: dt.date | str | None = None,
-        end_date: dt.date | str | None = None,
-        prefetch: int = 2,
+        self, *, user: str | int, prefetch: int = 2, **filters: Unpack[ByUserFilters]
     ) -> KeysetPages[Transaction, int]:
         """GET /api/transactions/by-user, every page: an async iterator over all of a
         customer's transactions, newest first, fetching up to ``prefetch`` pages ahead."""
         user = user_ref(user)
 
         async def fetch(cursor: int | None) -> tuple[list[Transaction], int | None]:
-            page = await self.by_user(
-                user=user,
-                last_transaction_id=cursor,
-                merchant_id=merchant_id,
-                channel=channel,
-                start_date=start_date,
-                end_date=end_date,
-            )
+            page = await self.by_user(user=user, last_transaction_id=cursor, **filters)
             last = page.transactions[-1].id if page.transactions else None
             return page.transactions, last if page.has_next else None
 
         return KeysetPages(fetch, prefetch=prefetch, what="transactions by user")
 
-    async def preview_earnings(
-        self,
-        *,
-        total_value: int | float,
-        store: int | None = None,
-        user: str | int | None = None,
-        sub_total: int | float | None = None,
-        discount: int | float | None = None,
-        service_charge: int | float | None = None,
-        tax: int | float | None = None,
-        channel: Channel | int | None = None,
-        type: TransactionType | int | None = None,
-        items: Iterable[Item] | None = None,
-        payments: Iterable[Payment] | None = None,
-    ) -> EarningsPreview:
+    async def preview_earnings(self, **earnings: Unpack[EarningsKeywords]) -> EarningsPreview:
         """GET /api/v2/transactions/preview-earnings: the stamps a transaction would earn.
 
         The document says GET and shows a JSON body (items and payments do not fit a
         query string): the fields go as a JSON body on the GET.
         """
-        limits = self._client.options
-        body = compact(
-            store=positive(self._store(store, required=True), "store"),
-            total_value=_money(total_value, "total_value", limits),
-            user=None if user is None else user_ref(user),
-            sub_total=_optional_money(sub_total, "sub_total", limits),
-            discount=_optional_money(discount, "discount", limits),
-            service_charge=_optional_money(service_charge, "service_charge", limits),
-            tax=_optional_money(tax, "tax", limits),
-            channel=_code(channel, Channel, "channel"),
-            type=_code(type, TransactionType, "type"),
-            items=_items(items, limits),
-            payments=_payments(payments, limits),
-        )
+        body = compact(**self._earnings(**earnings))
         return await self._call(TRANSACTIONS_PREVIEW_EARNINGS, body=body)
 
 

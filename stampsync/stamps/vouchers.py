@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Unpack
 
 from .._endpoint import stamps
 from .._request import compact
@@ -27,7 +27,7 @@ from .pos_models import (
     VoucherList,
     VoucherValidation,
 )
-from .redemptions import channel_code
+from .redemptions import SpendKeywords, channel_code, spend_fields
 
 __all__ = ["Vouchers"]
 
@@ -141,27 +141,15 @@ class Vouchers(StampsResource):
         return answer.count
 
     async def deduct_value(
-        self,
-        *,
-        user: str | int,
-        voucher: int,
-        value: int | float,
-        store: int | None = None,
-        invoice_number: str | None = None,
-        channel: Channel | int | None = None,
-        request_id: str | None = None,
-        extra_data: dict[str, Any] | None = None,
+        self, *, user: str | int, voucher: int, value: int | float, **where: Unpack[SpendKeywords]
     ) -> RedemptionResult:
         """POST /api/vouchers/deduct-value: spend part of a dynamic-value voucher.
-        **Not idempotent**: a repeat deducts twice."""
-        body = compact(
-            user=user_ref(user),
-            voucher=positive(voucher, "voucher"),
-            store=self._store(store, required=True),
-            value=_amount(value, "value", self._client.options.max_value, required=True),
-            invoice_number=optional_text(invoice_number, "invoice_number"),
-            channel=channel_code(channel),
-            request_id=optional_text(request_id, "request_id"),
-            extra_data=extra_data,
-        )
+        **Not idempotent**: a repeat deducts twice. ``where``: the
+        :class:`~stampsync.stamps.redemptions.SpendKeywords`."""
+        body = {
+            "user": user_ref(user),
+            "voucher": positive(voucher, "voucher"),
+            "value": _amount(value, "value", self._client.options.max_value, required=True),
+        }
+        body.update(spend_fields(self, **where))
         return await self._call(VOUCHERS_DEDUCT_VALUE, body=body)
