@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from ..._engine.export import prefetch_ahead
 from ..._request import path_segment
 from ..._validate import positive
 from ...errors import ConfigurationError
@@ -101,6 +102,22 @@ def merge_pages(answer: P | list[P], empty: type[P], items: str) -> P:
     return msgspec.structs.replace(answer[-1], page=answer[0].page, **{items: merged})
 
 
+def filtered(
+    filter_: Callable[..., Awaitable[V3Page[T]]], filters: dict[str, Any] | None = None
+) -> Callable[[int | None, int], Awaitable[V3Page[T]]]:
+    """The page fetch of a listing: ``filter_(page=, limit=, **filters)``, the filters
+    checked now (not at the first page, where a bad one would surface as a TypeError)."""
+    filters = filters or {}
+    if "page" in filters:
+        raise ConfigurationError("list takes start_page, not page")
+    check_filters(filter_, filters)
+
+    def fetch(page: int | None, size: int) -> Awaitable[V3Page[T]]:
+        return filter_(page=page, limit=size, **filters)
+
+    return fetch
+
+
 class V3Resource(StampedResource):
     """One section of ``client.v3``; paths are scoped to the shop (the store hash)."""
 
@@ -125,36 +142,9 @@ class V3Resource(StampedResource):
             isinstance(start_page, bool) or not isinstance(start_page, int) or start_page < 0
         ):
             raise ConfigurationError(f"start_page must be an integer >= 0, got {start_page!r}")
-        ahead = (
-            positive(prefetch, "prefetch")
-            if prefetch is not None
-            else self._client.concurrent_batch_executions
-        )
+        ahead = prefetch_ahead(self._client, prefetch)
 
         def one(page: int | None) -> Awaitable[V3Page[T]]:
             return fetch(page, limit)
 
         return Listing(one, start_page=start_page, limit=limit, prefetch=ahead, key=key, what=what)
-
-    def _filtered_listing(
-        self,
-        filter_: Callable[..., Awaitable[V3Page[T]]],
-        filters: dict[str, Any],
-        *,
-        limit: int,
-        start_page: int | None,
-        prefetch: int | None,
-        key: Callable[[T], Hashable | None],
-        what: str,
-    ) -> Listing[T]:
-        """Every page of ``filter_(page=, limit=, **filters)``; the filters checked now."""
-        if "page" in filters:
-            raise ConfigurationError("list takes start_page, not page")
-        check_filters(filter_, filters)
-
-        def fetch(page: int | None, size: int) -> Awaitable[V3Page[T]]:
-            return filter_(page=page, limit=size, **filters)
-
-        return self._listing(
-            fetch, limit=limit, start_page=start_page, prefetch=prefetch, key=key, what=what
-        )

@@ -12,6 +12,7 @@ from ._resource import (
     V3Resource,
     body,
     check_limit,
+    filtered,
     query,
     record_id,
 )
@@ -137,9 +138,8 @@ class Customers(V3Resource):
             async for customer in stamped.v3.customers.list(vip_tier="Gold"):
                 ...
         """
-        return self._filtered_listing(
-            self.filter,
-            filters,
+        return self._listing(
+            filtered(self.filter, filters),
             limit=limit,
             start_page=start_page,
             prefetch=prefetch,

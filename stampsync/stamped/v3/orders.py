@@ -17,6 +17,7 @@ from ._resource import (
     V3Resource,
     body,
     check_limit,
+    filtered,
     merge_pages,
     query,
     record_id,
@@ -165,12 +166,8 @@ class Orders(V3Resource):
             async for order in stamped.v3.orders.list():
                 ...
         """
-
-        async def fetch(page: int | None, size: int) -> PaginatedOrders:
-            return await self.filter(page=page, limit=size)
-
         return self._listing(
-            fetch,
+            filtered(self.filter),
             limit=limit,
             start_page=start_page,
             prefetch=prefetch,

@@ -12,6 +12,7 @@ from ._resource import (
     V3Resource,
     body,
     check_limit,
+    filtered,
     merge_pages,
     query,
     record_id,
@@ -108,9 +109,8 @@ class Products(V3Resource):
     ) -> Listing[Product]:
         """GET /api/v3/merchant/shops/{store_hash}/products, every page: an async
         iterator over every matching product (``filters``: those of :meth:`filter`)."""
-        return self._filtered_listing(
-            self.filter,
-            filters,
+        return self._listing(
+            filtered(self.filter, filters),
             limit=limit,
             start_page=start_page,
             prefetch=prefetch,
