@@ -4,11 +4,12 @@ API's spelling, listings."""
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Coroutine, Hashable
 from typing import Any, TypeVar
 
 import msgspec
 
+from ..._endpoint import Endpoint
 from ..._engine.export import prefetch_ahead
 from ..._request import path_segment
 from ..._validate import positive
@@ -126,6 +127,20 @@ class V3Resource(StampedResource):
         """The account a shared (PostgreSQL) journal files this shop's writes under, of
         every kind (order pushes, points): its store hash, Stamped having no merchant."""
         return f"stamped:store:{self._store_hash}"
+
+    def _record(
+        self, endpoint: Endpoint[T], name: str, value: object, *, body: object = None
+    ) -> Coroutine[Any, Any, T]:
+        """``endpoint`` on the record whose id (path parameter ``name``) is ``value``."""
+        return self._call(endpoint, params={name: record_id(value, name)}, body=body)
+
+    def _lookup(self, endpoint: Endpoint[T], **ids: str | None) -> Coroutine[Any, Any, T]:
+        """``endpoint`` with the ids given as filters; at least one is needed."""
+        q = query(**ids)
+        if not q:
+            *most, last = ids
+            raise ConfigurationError(f"lookup needs {', '.join(most)} or {last}")
+        return self._call(endpoint, query=q)
 
     def _listing(
         self,
