@@ -45,11 +45,15 @@ log = logging.getLogger("stampsync")
 RECENT_PAGES = 3
 
 
-class PageLike(Protocol[T_co]):
-    """What an export needs of a page: its items and the listing's total."""
+class Items(Protocol[T_co]):
+    """What every paged listing needs of a page: its items."""
 
     @property
     def items(self) -> Sequence[T_co]: ...  # pragma: no cover
+
+
+class PageLike(Items[T_co], Protocol[T_co]):
+    """What an export needs of a page: its items and the listing's total."""
 
     @property
     def total(self) -> int | None: ...  # pragma: no cover
@@ -86,13 +90,68 @@ class ExportStats:
         return not self.total_changed and not self.short_pages and not self.looped
 
 
-class Export(PagedIterator[T]):
+class _Counted(Protocol):
+    duplicates: int
+
+
+class OrderedPages(PagedIterator[T]):
+    """What the offset export and the V3 listing share: pages fetched in the bulk lane
+    at most ``prefetch`` ahead, items de-duplicated by ``key``.
+
+    Subclasses set ``stats`` (with a ``duplicates`` count) and ``_iterator``.
+    """
+
+    stats: _Counted
+
+    def __init__(
+        self,
+        fetch: Callable[[Any], Awaitable[Any]],
+        *,
+        prefetch: int,
+        key: Callable[[T], Hashable | None],
+        what: str,
+    ) -> None:
+        self._fetch = as_bulk(fetch)  # a listing read page after page is bulk work
+        self._prefetch = prefetch
+        self._key = key
+        self._what = what
+        self._recent: collections.deque[set[Hashable]] = collections.deque(maxlen=RECENT_PAGES)
+
+    def _fresh(self, items: Sequence[T]) -> list[T]:
+        """The items not seen before on this page or the few before it, where a page
+        shifted by an insert repeats them."""
+        out = []
+        page_keys: set[Hashable] = set()
+        recent = self._recent
+        for item in items:
+            key = self._key(item)
+            if key is not None:
+                if key in page_keys or any(key in keys for keys in recent):
+                    self.stats.duplicates += 1
+                    continue
+                page_keys.add(key)
+            out.append(item)
+        recent.append(page_keys)
+        return out
+
+    @staticmethod
+    async def _cancel(pending: collections.deque[tuple[int, asyncio.Task[Any]]]) -> None:
+        """Cancel the page fetches still pending and wait until they have ended."""
+        for _, task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.gather(*(t for _, t in pending), return_exceptions=True)
+
+
+class Export(OrderedPages[T]):
     """An async iterator over every item of a paged listing.
 
     Use it as ``async for item in export:``; wrap it in ``async with`` (or
     ``contextlib.aclosing``) to stop in-flight page fetches the moment you leave the
     loop early. ``stats`` says what was seen, and where to resume.
     """
+
+    stats: ExportStats
 
     def __init__(
         self,
@@ -104,12 +163,9 @@ class Export(PagedIterator[T]):
         key: Callable[[T], Hashable | None],
         what: str,
     ) -> None:
-        self._fetch = as_bulk(fetch)  # a listing read page after page is bulk work
+        super().__init__(fetch, prefetch=prefetch, key=key, what=what)
         self._page_size = page_size
         self._start_page = start_page
-        self._prefetch = prefetch
-        self._key = key
-        self._what = what
         self.stats = ExportStats(next_page=start_page)
         self._iterator = self._run()
 
@@ -160,24 +216,9 @@ class Export(PagedIterator[T]):
         )
         return True
 
-    def _fresh(self, items: Sequence[T], recent: collections.deque[set[Hashable]]) -> list[T]:
-        out = []
-        page_keys: set[Hashable] = set()
-        for item in items:
-            key = self._key(item)
-            if key is not None:
-                if key in page_keys or any(key in keys for keys in recent):
-                    self.stats.duplicates += 1
-                    continue
-                page_keys.add(key)
-            out.append(item)
-        recent.append(page_keys)
-        return out
-
     async def _run(self) -> AsyncGenerator[T, None]:
         stats = self.stats
         guard = LoopGuard(self._what)
-        recent: collections.deque[set[Hashable]] = collections.deque(maxlen=RECENT_PAGES)
         first = await self._fetch(self._start_page)
         stats.total_first = stats.total_last = first.total
         last_page = self._announced_last_page(first.total)
@@ -185,7 +226,7 @@ class Export(PagedIterator[T]):
             return
         self._check_page(self._start_page, first, last_page)
         guard.page_repeated(first.items, stats.pages)  # remembered, never repeated yet
-        for item in self._fresh(first.items, recent):
+        for item in self._fresh(first.items):
             stats.items += 1
             yield item
         stats.next_page = self._start_page + 1
@@ -207,7 +248,7 @@ class Export(PagedIterator[T]):
                 if self._ends_here(number, page, last_page, guard):
                     return
                 last_page = self._grown_last_page(last_page, page)
-                fresh = self._fresh(page.items, recent)
+                fresh = self._fresh(page.items)
                 for item in fresh:
                     stats.items += 1
                     yield item
@@ -219,7 +260,7 @@ class Export(PagedIterator[T]):
                 if self._short_end(page, last_page):
                     return
         finally:
-            await _cancel(pending)
+            await self._cancel(pending)
 
     def _announced_last_page(self, total: int | None) -> int | None:
         """The last page by the first page's total; None without a total (then the
@@ -267,14 +308,6 @@ class Export(PagedIterator[T]):
         return last_page
 
 
-async def _cancel(pending: collections.deque[tuple[int, asyncio.Task[Any]]]) -> None:
-    """Cancel the page fetches still pending and wait until they have ended."""
-    for _, task in pending:
-        task.cancel()
-    if pending:
-        await asyncio.gather(*(t for _, t in pending), return_exceptions=True)
-
-
 def export_listing(
     client: BaseClient,
     fetch: Callable[[int], Awaitable[PageLike[T]]],
@@ -288,16 +321,19 @@ def export_listing(
     """The :class:`Export` behind a resource's ``export()``: ``fetch(number)`` reads page
     ``number``; at most ``prefetch`` pages ahead (default: the client's
     ``concurrent_batch_executions``)."""
-    ahead = (
-        positive(prefetch, "prefetch")
-        if prefetch is not None
-        else client.concurrent_batch_executions
-    )
     return Export(
         fetch,
         page_size=page_size,
         start_page=start_page,
-        prefetch=ahead,
+        prefetch=prefetch_ahead(client, prefetch),
         key=key,
         what=what,
     )
+
+
+def prefetch_ahead(client: BaseClient, prefetch: int | None) -> int:
+    """How many pages a listing fetches ahead: ``prefetch`` checked, by default the
+    client's ``concurrent_batch_executions``."""
+    if prefetch is None:
+        return client.concurrent_batch_executions
+    return positive(prefetch, "prefetch")

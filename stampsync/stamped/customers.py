@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable
-from typing import Any, TypedDict, Unpack
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Any, TypedDict, TypeVar, Unpack
 
 import msgspec
 
@@ -14,7 +14,7 @@ from .._validate import choice, optional_text, positive
 from .._validate import email as check_email
 from ..errors import ConfigurationError
 from ._resource import StampedResource
-from .models import Customer, CustomerPage, DeleteResult, PointsAction
+from .models import Customer, CustomerPage, DeleteResult, Page, PointsAction
 
 __all__ = ["CustomerData", "Customers"]
 
@@ -38,6 +38,37 @@ def check_paging(page: object, limit: object) -> tuple[int, int]:
     if limit > MAX_PAGE_SIZE:
         raise ConfigurationError(f"limit must be at most {MAX_PAGE_SIZE}, got {limit}")
     return page, limit
+
+
+T = TypeVar("T")
+
+
+def export_pages(
+    resource: StampedResource,
+    list_page: Callable[..., Awaitable[Page[T]]],
+    key: Callable[[T], Hashable | None],
+    what: str,
+    page_size: int,
+    start_page: int,
+    prefetch: int | None,
+) -> Export[T]:
+    """The export behind ``customers.export`` and ``reviews.export``: every page of
+    ``list_page(page=, limit=page_size)``, the page size and start page checked now."""
+    page_size = check_paging(1, page_size)[1]
+    start_page = positive(start_page, "start_page")
+
+    async def fetch(number: int) -> Page[T]:
+        return await list_page(page=number, limit=page_size)
+
+    return export_listing(
+        resource._client,
+        fetch,
+        page_size=page_size,
+        start_page=start_page,
+        prefetch=prefetch,
+        key=key,
+        what=what,
+    )
 
 
 class CustomerData(msgspec.Struct, rename="camel", omit_defaults=True, kw_only=True):
@@ -226,18 +257,6 @@ class Customers(StampedResource):
                 async for customer in customers:
                     ...
         """
-        page_size = check_paging(1, page_size)[1]
-        start_page = positive(start_page, "start_page")
-
-        async def fetch(number: int) -> CustomerPage:
-            return await self.list(page=number, limit=page_size)
-
-        return export_listing(
-            self._client,
-            fetch,
-            page_size=page_size,
-            start_page=start_page,
-            prefetch=prefetch,
-            key=_customer_key,
-            what="customers",
+        return export_pages(
+            self, self.list, _customer_key, "customers", page_size, start_page, prefetch
         )

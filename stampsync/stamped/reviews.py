@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Hashable
 
 from .._endpoint import stamped
-from .._engine.export import Export, export_listing
+from .._engine.export import Export
 from .._request import compact
 from .._validate import email as check_email
-from .._validate import positive
 from ._resource import StampedResource
-from .customers import MAX_PAGE_SIZE, check_paging
+from .customers import MAX_PAGE_SIZE, check_paging, export_pages
 from .models import Review, ReviewPage
 
 __all__ = ["Reviews"]
@@ -48,20 +48,14 @@ class Reviews(StampedResource):
         Same machinery as ``customers.export``: bounded prefetch through the throttle,
         de-duplication by review id, a resume point in ``stats.next_page``.
         """
-        page_size = check_paging(1, page_size)[1]
-        start_page = positive(start_page, "start_page")
         if email is not None:
             email = check_email(email, "email")
-
-        async def fetch(number: int) -> ReviewPage:
-            return await self.list(email=email, page=number, limit=page_size)
-
-        return export_listing(
-            self._client,
-            fetch,
-            page_size=page_size,
-            start_page=start_page,
-            prefetch=prefetch,
-            key=_review_key,
-            what="reviews",
+        return export_pages(
+            self,
+            functools.partial(self.list, email=email),
+            _review_key,
+            "reviews",
+            page_size,
+            start_page,
+            prefetch,
         )

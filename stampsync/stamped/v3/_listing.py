@@ -16,27 +16,21 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-from collections.abc import AsyncGenerator, Awaitable, Callable, Hashable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
-from ..._lanes import as_bulk
-from ..._paging import LoopGuard, PagedIterator
+from ..._engine.export import Items, OrderedPages
+from ..._paging import LoopGuard
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
 
 log = logging.getLogger("stampsync")
 
-#: Pages whose keys are remembered to drop an item a shifted page repeats.
-RECENT_PAGES = 3
 
-
-class V3Page(Protocol[T_co]):
-    """What a listing needs of a page."""
-
-    @property
-    def items(self) -> Sequence[T_co]: ...  # pragma: no cover
+class V3Page(Items[T_co], Protocol[T_co]):
+    """What a listing needs of a page: its items, its number, whether more follow."""
 
     @property
     def page(self) -> int | None: ...  # pragma: no cover
@@ -62,7 +56,7 @@ class ListingStats:
     sent twice, or one that brought nothing not seen before (logged as a warning)."""
 
 
-class Listing(PagedIterator[T]):
+class Listing(OrderedPages[T]):
     """An async iterator over every item of a V3 listing.
 
     ``async for item in listing:``; wrap it in ``async with`` to stop in-flight fetches
@@ -70,6 +64,8 @@ class Listing(PagedIterator[T]):
     server already sent, or one whose items were all seen before, ends the listing with
     a warning: a server that repeats itself is not read forever.
     """
+
+    stats: ListingStats
 
     def __init__(
         self,
@@ -81,12 +77,9 @@ class Listing(PagedIterator[T]):
         key: Callable[[T], Hashable | None],
         what: str,
     ) -> None:
-        self._fetch = as_bulk(fetch)  # a listing read page after page is bulk work
+        super().__init__(fetch, prefetch=prefetch, key=key, what=what)
         self._start = start_page
         self._limit = limit
-        self._prefetch = prefetch
-        self._key = key
-        self._what = what
         self.stats = ListingStats(next_page=start_page)
         self._iterator = self._run()
 
@@ -101,29 +94,14 @@ class Listing(PagedIterator[T]):
             return page.more_pages
         return len(page.items) >= self._limit  # no flag: a short page is the last
 
-    def _fresh(self, items: Sequence[T], recent: collections.deque[set[Hashable]]) -> list[T]:
-        out = []
-        keys: set[Hashable] = set()
-        for item in items:
-            key = self._key(item)
-            if key is not None:
-                if key in keys or any(key in seen for seen in recent):
-                    self.stats.duplicates += 1
-                    continue
-                keys.add(key)
-            out.append(item)
-        recent.append(keys)
-        return out
-
     async def _run(self) -> AsyncGenerator[T, None]:
         stats = self.stats
         guard = LoopGuard(self._what)
-        recent: collections.deque[set[Hashable]] = collections.deque(maxlen=RECENT_PAGES)
         first = await self._fetch(self._start)
         stats.pages += 1
         guard.page_repeated(first.items, stats.pages)  # remembered, never repeated yet
         number = first.page if first.page is not None else (self._start or 0)
-        fresh = self._fresh(first.items, recent)
+        fresh = self._fresh(first.items)
         for item in fresh:
             stats.items += 1
             yield item
@@ -145,7 +123,7 @@ class Listing(PagedIterator[T]):
                 if guard.page_repeated(page.items, stats.pages):
                     stats.looped = True
                     return
-                fresh = self._fresh(page.items, recent)
+                fresh = self._fresh(page.items)
                 for item in fresh:
                     stats.items += 1
                     yield item
@@ -157,7 +135,4 @@ class Listing(PagedIterator[T]):
                     return
         finally:
             stats.speculative += len(pending)
-            for _, task in pending:
-                task.cancel()
-            if pending:
-                await asyncio.gather(*(t for _, t in pending), return_exceptions=True)
+            await self._cancel(pending)

@@ -4,11 +4,13 @@ API's spelling, listings."""
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Coroutine, Hashable
 from typing import Any, TypeVar
 
 import msgspec
 
+from ..._endpoint import Endpoint
+from ..._engine.export import prefetch_ahead
 from ..._request import path_segment
 from ..._validate import positive
 from ...errors import ConfigurationError
@@ -101,6 +103,22 @@ def merge_pages(answer: P | list[P], empty: type[P], items: str) -> P:
     return msgspec.structs.replace(answer[-1], page=answer[0].page, **{items: merged})
 
 
+def filtered(
+    filter_: Callable[..., Awaitable[V3Page[T]]], filters: dict[str, Any] | None = None
+) -> Callable[[int | None, int], Awaitable[V3Page[T]]]:
+    """The page fetch of a listing: ``filter_(page=, limit=, **filters)``, the filters
+    checked now (not at the first page, where a bad one would surface as a TypeError)."""
+    filters = filters or {}
+    if "page" in filters:
+        raise ConfigurationError("list takes start_page, not page")
+    check_filters(filter_, filters)
+
+    def fetch(page: int | None, size: int) -> Awaitable[V3Page[T]]:
+        return filter_(page=page, limit=size, **filters)
+
+    return fetch
+
+
 class V3Resource(StampedResource):
     """One section of ``client.v3``; paths are scoped to the shop (the store hash)."""
 
@@ -109,6 +127,20 @@ class V3Resource(StampedResource):
         """The account a shared (PostgreSQL) journal files this shop's writes under, of
         every kind (order pushes, points): its store hash, Stamped having no merchant."""
         return f"stamped:store:{self._store_hash}"
+
+    def _record(
+        self, endpoint: Endpoint[T], name: str, value: object, *, body: object = None
+    ) -> Coroutine[Any, Any, T]:
+        """``endpoint`` on the record whose id (path parameter ``name``) is ``value``."""
+        return self._call(endpoint, params={name: record_id(value, name)}, body=body)
+
+    def _lookup(self, endpoint: Endpoint[T], **ids: str | None) -> Coroutine[Any, Any, T]:
+        """``endpoint`` with the ids given as filters; at least one is needed."""
+        q = query(**ids)
+        if not q:
+            *most, last = ids
+            raise ConfigurationError(f"lookup needs {', '.join(most)} or {last}")
+        return self._call(endpoint, query=q)
 
     def _listing(
         self,
@@ -125,36 +157,9 @@ class V3Resource(StampedResource):
             isinstance(start_page, bool) or not isinstance(start_page, int) or start_page < 0
         ):
             raise ConfigurationError(f"start_page must be an integer >= 0, got {start_page!r}")
-        ahead = (
-            positive(prefetch, "prefetch")
-            if prefetch is not None
-            else self._client.concurrent_batch_executions
-        )
+        ahead = prefetch_ahead(self._client, prefetch)
 
         def one(page: int | None) -> Awaitable[V3Page[T]]:
             return fetch(page, limit)
 
         return Listing(one, start_page=start_page, limit=limit, prefetch=ahead, key=key, what=what)
-
-    def _filtered_listing(
-        self,
-        filter_: Callable[..., Awaitable[V3Page[T]]],
-        filters: dict[str, Any],
-        *,
-        limit: int,
-        start_page: int | None,
-        prefetch: int | None,
-        key: Callable[[T], Hashable | None],
-        what: str,
-    ) -> Listing[T]:
-        """Every page of ``filter_(page=, limit=, **filters)``; the filters checked now."""
-        if "page" in filters:
-            raise ConfigurationError("list takes start_page, not page")
-        check_filters(filter_, filters)
-
-        def fetch(page: int | None, size: int) -> Awaitable[V3Page[T]]:
-            return filter_(page=page, limit=size, **filters)
-
-        return self._listing(
-            fetch, limit=limit, start_page=start_page, prefetch=prefetch, key=key, what=what
-        )

@@ -12,8 +12,8 @@ from ._resource import (
     V3Resource,
     body,
     check_limit,
+    filtered,
     query,
-    record_id,
 )
 from .models import Customer, CustomerAddress, CustomerData, PaginatedCustomers, SoftDelete
 
@@ -137,9 +137,8 @@ class Customers(V3Resource):
             async for customer in stamped.v3.customers.list(vip_tier="Gold"):
                 ...
         """
-        return self._filtered_listing(
-            self.filter,
-            filters,
+        return self._listing(
+            filtered(self.filter, filters),
             limit=limit,
             start_page=start_page,
             prefetch=prefetch,
@@ -149,27 +148,20 @@ class Customers(V3Resource):
 
     async def get(self, customer_id: str | int) -> Customer:
         """GET /api/v3/merchant/shops/{store_hash}/customers/{customer_id}: one customer."""
-        return await self._call(
-            GET_CUSTOMER, params={"customer_id": record_id(customer_id, "customer_id")}
-        )
+        return await self._record(GET_CUSTOMER, "customer_id", customer_id)
 
     async def update(self, customer_id: str | int, **fields: Any) -> Customer:
         """PATCH /api/v3/merchant/shops/{store_hash}/customers/{customer_id}: change the
         fields given (those of :class:`CustomerData`). Idempotent."""
         if not fields:
             raise ConfigurationError("update needs at least one field to change")
-        return await self._call(
-            UPDATE_CUSTOMER,
-            params={"customer_id": record_id(customer_id, "customer_id")},
-            body=body(CustomerData, fields, "customer"),
-        )
+        data = body(CustomerData, fields, "customer")
+        return await self._record(UPDATE_CUSTOMER, "customer_id", customer_id, body=data)
 
     async def delete(self, customer_id: str | int) -> SoftDelete:
         """DELETE /api/v3/merchant/shops/{store_hash}/customers/{customer_id}: delete a
         customer (the answer says whether only softly). Idempotent."""
-        return await self._call(
-            DELETE_CUSTOMER, params={"customer_id": record_id(customer_id, "customer_id")}
-        )
+        return await self._record(DELETE_CUSTOMER, "customer_id", customer_id)
 
     async def lookup(
         self,
@@ -181,14 +173,10 @@ class Customers(V3Resource):
     ) -> Customer:
         """GET /api/v3/merchant/shops/{store_hash}/customers/lookup: the customer with
         this email or platform id (``NotFoundError`` if none)."""
-        q = query(
+        return await self._lookup(
+            LOOKUP_CUSTOMER,
             email=email,
             custom_customer_id=custom_customer_id,
             shopify_id=shopify_id,
             bigcommerce_id=bigcommerce_id,
         )
-        if not q:
-            raise ConfigurationError(
-                "lookup needs email, custom_customer_id, shopify_id or bigcommerce_id"
-            )
-        return await self._call(LOOKUP_CUSTOMER, query=q)

@@ -14,7 +14,7 @@ from ..._validate import finite, optional_text, text
 from ...errors import ConfigurationError
 from . import _points_batch
 from ._listing import Listing
-from ._resource import DEFAULT_LIMIT, V3Resource, check_limit, query, record_id
+from ._resource import DEFAULT_LIMIT, V3Resource, check_limit, filtered, query, record_id
 from .models import Activity, ActivityTriggered, PaginatedActivities, PaginatedRewards, Reward
 
 if TYPE_CHECKING:
@@ -212,12 +212,8 @@ class Loyalty(V3Resource):
     ) -> Listing[Activity]:
         """GET /api/v3/loyalty/shops/{store_hash}/activities, every page: an async
         iterator over every activity, pages fetched at most ``prefetch`` ahead."""
-
-        async def fetch(page: int | None, size: int) -> PaginatedActivities:
-            return await self.filter_activities(page=page, limit=size)
-
         return self._listing(
-            fetch,
+            filtered(self.filter_activities),
             limit=limit,
             start_page=start_page,
             prefetch=prefetch,
@@ -265,12 +261,8 @@ class Loyalty(V3Resource):
     ) -> Listing[Reward]:
         """GET /api/v3/loyalty/shops/{store_hash}/rewards, every page: an async iterator
         over every redeemed reward."""
-
-        async def fetch(page: int | None, size: int) -> PaginatedRewards:
-            return await self.filter_rewards(page=page, limit=size)
-
         return self._listing(
-            fetch,
+            filtered(self.filter_rewards),
             limit=limit,
             start_page=start_page,
             prefetch=prefetch,

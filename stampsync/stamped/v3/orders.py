@@ -18,9 +18,9 @@ from ._resource import (
     V3Resource,
     body,
     check_limit,
+    filtered,
     merge_pages,
     query,
-    record_id,
 )
 from .models import (
     Order,
@@ -167,12 +167,8 @@ class Orders(V3Resource):
             async for order in stamped.v3.orders.list():
                 ...
         """
-
-        async def fetch(page: int | None, size: int) -> PaginatedOrders:
-            return await self.filter(page=page, limit=size)
-
         return self._listing(
-            fetch,
+            filtered(self.filter),
             limit=limit,
             start_page=start_page,
             prefetch=prefetch,
@@ -182,7 +178,7 @@ class Orders(V3Resource):
 
     async def get(self, order_id: str | int) -> Order:
         """GET /api/v3/merchant/shops/{store_hash}/orders/{order_id}: one order."""
-        return await self._call(GET_ORDER, params={"order_id": record_id(order_id, "order_id")})
+        return await self._record(GET_ORDER, "order_id", order_id)
 
     async def update(self, order_id: str | int, **cart: Any) -> Order:
         """PATCH /api/v3/merchant/shops/{store_hash}/orders/{order_id}: replace the
@@ -190,16 +186,13 @@ class Orders(V3Resource):
         ``fulfillment_status="fulfilled"``). Idempotent."""
         if not cart:
             raise ConfigurationError("update needs at least one cart field to change")
-        return await self._call(
-            UPDATE_ORDER,
-            params={"order_id": record_id(order_id, "order_id")},
-            body=body(OrderCartData, cart, "order cart"),
-        )
+        data = body(OrderCartData, cart, "order cart")
+        return await self._record(UPDATE_ORDER, "order_id", order_id, body=data)
 
     async def delete(self, order_id: str | int) -> SoftDelete:
         """DELETE /api/v3/merchant/shops/{store_hash}/orders/{order_id}: delete an
         order. Idempotent."""
-        return await self._call(DELETE_ORDER, params={"order_id": record_id(order_id, "order_id")})
+        return await self._record(DELETE_ORDER, "order_id", order_id)
 
     async def lookup(
         self,
@@ -210,12 +203,12 @@ class Orders(V3Resource):
     ) -> Order:
         """GET /api/v3/merchant/shops/{store_hash}/orders/lookup: the order with this
         platform id (``NotFoundError`` if none)."""
-        q = query(
-            custom_order_id=custom_order_id, shopify_id=shopify_id, bigcommerce_id=bigcommerce_id
+        return await self._lookup(
+            LOOKUP_ORDER,
+            custom_order_id=custom_order_id,
+            shopify_id=shopify_id,
+            bigcommerce_id=bigcommerce_id,
         )
-        if not q:
-            raise ConfigurationError("lookup needs custom_order_id, shopify_id or bigcommerce_id")
-        return await self._call(LOOKUP_ORDER, query=q)
 
     async def push_many(
         self,

@@ -12,9 +12,9 @@ from ._resource import (
     V3Resource,
     body,
     check_limit,
+    filtered,
     merge_pages,
     query,
-    record_id,
 )
 from .models import (
     PaginatedProducts,
@@ -108,9 +108,8 @@ class Products(V3Resource):
     ) -> Listing[Product]:
         """GET /api/v3/merchant/shops/{store_hash}/products, every page: an async
         iterator over every matching product (``filters``: those of :meth:`filter`)."""
-        return self._filtered_listing(
-            self.filter,
-            filters,
+        return self._listing(
+            filtered(self.filter, filters),
             limit=limit,
             start_page=start_page,
             prefetch=prefetch,
@@ -120,27 +119,20 @@ class Products(V3Resource):
 
     async def get(self, product_id: str | int) -> Product:
         """GET /api/v3/merchant/shops/{store_hash}/products/{product_id}: one product."""
-        return await self._call(
-            GET_PRODUCT, params={"product_id": record_id(product_id, "product_id")}
-        )
+        return await self._record(GET_PRODUCT, "product_id", product_id)
 
     async def update(self, product_id: str | int, **fields: Any) -> Product:
         """PATCH /api/v3/merchant/shops/{store_hash}/products/{product_id}: change the
         fields given (those of :class:`ProductData`). Idempotent."""
         if not fields:
             raise ConfigurationError("update needs at least one field to change")
-        return await self._call(
-            UPDATE_PRODUCT,
-            params={"product_id": record_id(product_id, "product_id")},
-            body=body(ProductData, fields, "product"),
-        )
+        data = body(ProductData, fields, "product")
+        return await self._record(UPDATE_PRODUCT, "product_id", product_id, body=data)
 
     async def delete(self, product_id: str | int) -> SoftDelete:
         """DELETE /api/v3/merchant/shops/{store_hash}/products/{product_id}: delete a
         product. Idempotent."""
-        return await self._call(
-            DELETE_PRODUCT, params={"product_id": record_id(product_id, "product_id")}
-        )
+        return await self._record(DELETE_PRODUCT, "product_id", product_id)
 
     async def lookup(
         self,
@@ -151,11 +143,9 @@ class Products(V3Resource):
     ) -> Product:
         """GET /api/v3/merchant/shops/{store_hash}/products/lookup: the product with this
         platform id (``NotFoundError`` if none)."""
-        q = query(
+        return await self._lookup(
+            LOOKUP_PRODUCT,
             custom_product_id=custom_product_id,
             shopify_id=shopify_id,
             bigcommerce_id=bigcommerce_id,
         )
-        if not q:
-            raise ConfigurationError("lookup needs custom_product_id, shopify_id or bigcommerce_id")
-        return await self._call(LOOKUP_PRODUCT, query=q)
