@@ -324,7 +324,18 @@ class Transport:
         try:
             admitted = await self.admission.enter(start, deadline, lane, method, path)
             try:
-                response = await self._sent(attempt, admitted, request.is_idempotent, retry)
+                self.stats.attempts += 1
+                response = await self.http.handle(attempt)
+                admitted.sent()
+            except TransportError as exc:
+                if exc.sent:
+                    admitted.sent()  # it may have arrived: count it, as of now
+                raise self._failed(exc, method, path, request.is_idempotent, retry) from None
+            except StampsyncError as exc:
+                if isinstance(exc, DecodeError):
+                    admitted.sent()  # answered, then refused while reading
+                exc.args = tuple(self.scrub(str(a)) for a in exc.args)
+                raise
             finally:
                 admitted.release()  # gives the start back only if it was never sent
         finally:
@@ -348,27 +359,6 @@ class Transport:
             retry + 1,
             admitted.waited,
         )
-        return response
-
-    async def _sent(
-        self, attempt: HTTPRequest, admitted: QuotaStart, idempotent: bool, retry: int
-    ) -> HTTPResponse:
-        """The network's answer to ``attempt``; its start counted once the server may
-        have the request (an answer, a DecodeError after one, a failure after sending)."""
-        method, path = attempt.method, attempt.path_template
-        self.stats.attempts += 1
-        try:
-            response = await self.http.handle(attempt)
-        except TransportError as exc:
-            if exc.sent:
-                admitted.sent()  # it may have arrived: count it, as of now
-            raise self._failed(exc, method, path, idempotent, retry) from None
-        except StampsyncError as exc:
-            if isinstance(exc, DecodeError):
-                admitted.sent()  # answered, then refused while reading
-            exc.args = tuple(self.scrub(str(a)) for a in exc.args)
-            raise
-        admitted.sent()
         return response
 
     async def _renewed(

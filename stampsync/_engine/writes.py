@@ -18,7 +18,7 @@ from collections.abc import (
 )
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, Literal, TypedDict, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypedDict, TypeVar
 
 import anyio
 
@@ -311,19 +311,28 @@ class BatchKeywords(TypedDict, total=False):
 BATCH_KEYWORDS = frozenset(BatchKeywords.__annotations__)
 
 
+class BatchClient(Protocol):
+    """What the engine takes from a client: how many rows run at once, and how a row
+    takes its connection slot and quota start before its claim."""
+
+    @property
+    def concurrent_batch_executions(self) -> int: ...
+
+    async def take_start(self, what: str = ...) -> QuotaStart | None: ...
+
+
 def batch_options(
     batch: Mapping[str, Any],
     *,
     what: str,
-    concurrency: int,
+    client: BatchClient,
     preflight: Callable[[], Awaitable[object]],
-    take_start: Callable[[str], Awaitable[QuotaStart | None]] | None,
     account: str | None,
     merchant: str | int | None = None,
 ) -> BatchOptions:
     """The engine's options for one ``*_many`` call: the caller's :class:`BatchKeywords`
     (checked: an unknown one is refused by name), the account the kind chose, and the
-    client's settings."""
+    client's concurrency and quota starts."""
     unknown = sorted(set(batch) - BATCH_KEYWORDS)
     if unknown:
         raise ConfigurationError(
@@ -331,7 +340,7 @@ def batch_options(
             f"{', '.join(sorted(BATCH_KEYWORDS))}"
         )
     return BatchOptions(
-        concurrency=concurrency,
+        concurrency=client.concurrent_batch_executions,
         journal=batch.get("journal"),
         account=account,
         merchant=merchant,
@@ -340,7 +349,7 @@ def batch_options(
         stop=batch.get("stop"),
         preflight=preflight if batch.get("check_first", True) else None,
         breaker=positive(batch.get("breaker", BREAKER_THRESHOLD), "breaker"),
-        take_start=take_start,
+        take_start=client.take_start,
     )
 
 

@@ -89,9 +89,8 @@ async def run_stamps_writes(
     options = batch_options(
         batch,
         what=what,
-        concurrency=client.concurrent_batch_executions,
+        client=client,
         preflight=client.auth.ping,
-        take_start=client.take_start,
         account=batch_account(batch.get("journal"), batch.get("account"), client),
         merchant=client.merchant,
     )

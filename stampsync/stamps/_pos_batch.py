@@ -137,25 +137,7 @@ async def add_many(
 
     def prepare(keyed_row: _Keyed) -> Prepared:
         row = keyed_row.item
-        body = transactions.add_body(
-            invoice_number=row.invoice_number,
-            total_value=row.total_value,
-            number_of_people=row.number_of_people,
-            created=row.created,
-            store=row.store,
-            user=row.user,
-            sub_total=row.sub_total,
-            discount=row.discount,
-            service_charge=row.service_charge,
-            tax=row.tax,
-            channel=row.channel,
-            type=row.type,
-            items=row.items,
-            payments=row.payments,
-            stamps=row.stamps,
-            employee_code=row.employee_code,
-            extra_data=row.extra_data,
-        )
+        body = transactions.add_body(**row._sale_keywords(row.store))
 
         async def send(start: QuotaStart | None) -> int | None:
             result = await transactions.send_add(body, start=start)

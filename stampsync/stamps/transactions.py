@@ -6,7 +6,7 @@ import datetime as dt
 import logging
 from collections.abc import AsyncIterable, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Required, TypedDict, Unpack
+from typing import TYPE_CHECKING, Any, Required, TypedDict, Unpack, cast
 
 import msgspec
 
@@ -106,6 +106,14 @@ class _Sale(msgspec.Struct, kw_only=True, frozen=True):
     stamps: int | None = None
     employee_code: str | None = None
     extra_data: dict[str, Any] | None = None
+
+    def _sale_keywords(self, store: int | None) -> SaleKeywords:
+        """The sale's fields, and ``store``, as :meth:`Transactions.add_body` takes them."""
+        fields = {name: getattr(self, name) for name in _SALE_FIELDS}
+        return cast(SaleKeywords, {**fields, "store": store})
+
+
+_SALE_FIELDS = _Sale.__struct_fields__
 
 
 class TransactionBody(_Sale, omit_defaults=True, kw_only=True, frozen=True):

@@ -96,9 +96,8 @@ async def push_many(
     options = batch_options(
         batch,
         what="push_many",
-        concurrency=orders._client.concurrent_batch_executions,
+        client=orders._client,
         preflight=ping,
-        take_start=orders._client.take_start,
         account=account,
     )
     journal = options.journal

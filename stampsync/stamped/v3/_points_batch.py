@@ -59,9 +59,8 @@ async def adjust_many(
     options = batch_options(
         batch,
         what="adjust_points_many",
-        concurrency=loyalty._client.concurrent_batch_executions,
+        client=loyalty._client,
         preflight=ping,
-        take_start=loyalty._client.take_start,
         account=account,
     )
     return await WriteRun(ADJUST_OPERATION, prepare, options).run(rows)
