@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+from collections.abc import Callable
 from typing import Protocol
 
 from ._local_throttle import (
@@ -150,6 +151,11 @@ class Admission:
     def __init__(self, throttle: Throttle, concurrent_connections: int, stats: WaitStats) -> None:
         self.throttle = throttle
         self._reserve = throttle.reserve if isinstance(throttle, SendStampingThrottle) else None
+        # A throttle that can grant a free start without a coroutine (LocalThrottle)
+        # spares one on every request.
+        self._reserve_now: Callable[[str], Ticket | None] | None = getattr(
+            throttle, "reserve_now", None
+        )
         # A throttle without lanes is asked as before; every request is then alike.
         self._lanes = isinstance(throttle, LaneThrottle)
         self._stats = stats
@@ -181,10 +187,9 @@ class Admission:
 
         Raises :class:`~stampsync.errors.QuotaWaitError` when the start would come
         after ``deadline``; whatever was taken is then given back."""
-        loop_time = asyncio.get_running_loop().time
         if held is not None and held._slot and held._admission is self:
             start = held
-            if start._still_fresh(loop_time()):
+            if start._still_fresh(asyncio.get_running_loop().time()):
                 start.waited = 0.0
                 return start
         else:
@@ -195,8 +200,16 @@ class Admission:
             elif not self._slots.take_now():
                 await self._slots.take()
             start._slot = True
-        began = loop_time()
         try:
+            reserve_now = self._reserve_now
+            if reserve_now is not None:
+                ticket = reserve_now(start.lane)
+                if ticket is not None:
+                    start._ticket = ticket
+                    start.waited = 0.0
+                    return start
+            loop_time = asyncio.get_running_loop().time
+            began = loop_time()
             reserve = self._reserve
             if reserve is None:
                 await self.throttle.acquire()

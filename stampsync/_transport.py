@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from itertools import count
@@ -238,7 +238,9 @@ class Transport:
             credential: _Credential | None = None
             authorization: str | None = None
             if request.authenticate:
-                credential = self._credential(request.credential, method, path)
+                credential = self._credentials.get(request.credential)
+                if credential is None or credential.missing is not None:
+                    credential = self._credential(request.credential, method, path)  # raises
                 authorization = credential.fixed
                 if authorization is None:
                     authorization = await self._renewable_authorization(
@@ -247,7 +249,7 @@ class Transport:
             headers = self._headers(credential, authorization, body is not None)
             try:
                 response = await self._attempt(
-                    request, path, url, headers, body, deadline, lane, retry, call, start
+                    request, path, url, headers, body, deadline, lane, retry, call, start, loop_time
                 )
                 if response.status >= 300:
                     if await self._renewed(response.status, credential, authorization, refreshed):
@@ -294,6 +296,7 @@ class Transport:
         retry: int,
         call: int,
         start: QuotaStart | None,
+        loop_time: Callable[[], float],
     ) -> HTTPResponse:
         """One attempt: its turn if probing, its slot and start, the network, the answer
         noted (any status).
@@ -304,7 +307,6 @@ class Transport:
         ahead) serves only while it holds its slot: a retry finds it released.
         """
         method = request.method
-        loop_time = asyncio.get_running_loop().time
         if call:
             started = loop_time()
             self._emit("attempt", call, request, retry + 1)
@@ -351,14 +353,15 @@ class Transport:
         if self._check_sandbox_mark:
             self._check_sandbox_mark = False
             warn_if_sandbox(self._name, self.base_url, response.headers)
-        log.debug(
-            "%s %s -> %d (attempt %d, throttle wait %.3fs)",
-            method,
-            path,
-            status,
-            retry + 1,
-            admitted.waited,
-        )
+        if log.isEnabledFor(logging.DEBUG):  # one call fewer per request when it is not
+            log.debug(
+                "%s %s -> %d (attempt %d, throttle wait %.3fs)",
+                method,
+                path,
+                status,
+                retry + 1,
+                admitted.waited,
+            )
         return response
 
     async def _renewed(
