@@ -164,10 +164,15 @@ class StampsAccess:
     ) -> StampsClient:
         """A client with this token and ``tuning`` (and ``merchant``, ``limits``, see
         :meth:`Tuning.stamps`); a usage error if there is no token."""
-        token = resolve_secret(
+        return tuning.stamps(
+            self.api_url, self.secret(), store=store, merchant=merchant, limits=limits
+        )
+
+    def secret(self) -> str:
+        """The token (--token, --token-file or STAMPS_TOKEN); a usage error if there is none."""
+        return resolve_secret(
             self.token, self.token_file, flag="--token", env="STAMPS_TOKEN", what="Stamps API token"
         )
-        return tuning.stamps(self.api_url, token, store=store, merchant=merchant, limits=limits)
 
 
 async def award_file(
