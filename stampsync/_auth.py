@@ -89,7 +89,21 @@ class AuthScheme(Protocol):
         ...
 
 
-class BasicAuth:
+class _FixedAuth:
+    """Credentials that never change: every request sends :meth:`fixed_header`, and one
+    the server refuses cannot be refreshed."""
+
+    async def header(self) -> str:
+        return self.fixed_header()
+
+    def fixed_header(self) -> str:
+        raise NotImplementedError
+
+    async def refresh(self, used: str) -> bool:
+        return False
+
+
+class BasicAuth(_FixedAuth):
     """HTTP Basic with a public key as user and a private key as password (Stamped.io)."""
 
     def __init__(self, public_key: str, private_key: Secret) -> None:
@@ -104,14 +118,8 @@ class BasicAuth:
         blob = base64.b64encode(f"{public_key}:{private_key.reveal()}".encode()).decode("ascii")
         self._header = Secret("Basic " + blob, name="authorization")
 
-    async def header(self) -> str:
-        return self.fixed_header()
-
     def fixed_header(self) -> str:
         return self._header.reveal()
-
-    async def refresh(self, used: str) -> bool:
-        return False
 
     def secrets(self) -> tuple[str, ...]:
         value = self._header.reveal()
@@ -121,7 +129,7 @@ class BasicAuth:
         return "BasicAuth(***)"
 
 
-class TokenAuth:
+class TokenAuth(_FixedAuth):
     """``Authorization: <token_type> <token>`` (Stamps: ``Token`` or ``Bearer``)."""
 
     def __init__(self, token: Secret, token_type: str = "Token") -> None:  # noqa: S107
@@ -130,14 +138,8 @@ class TokenAuth:
         self._token = token
         self._token_type = token_type
 
-    async def header(self) -> str:
-        return self.fixed_header()
-
     def fixed_header(self) -> str:
         return f"{self._token_type} {self._token.reveal()}"
-
-    async def refresh(self, used: str) -> bool:
-        return False
 
     def secrets(self) -> tuple[str, ...]:
         return (self._token.reveal(),)
@@ -146,21 +148,15 @@ class TokenAuth:
         return f"TokenAuth({self._token_type} ***)"
 
 
-class ApiKeyAuth:
+class ApiKeyAuth(_FixedAuth):
     """A key sent as is in its own header (Stamped V3: ``stamped-api-key: <key>``)."""
 
     def __init__(self, key: Secret, header_name: str = "stamped-api-key") -> None:
         self._key = key
         self.header_name = header_name
 
-    async def header(self) -> str:
-        return self._key.reveal()
-
     def fixed_header(self) -> str:
         return self._key.reveal()
-
-    async def refresh(self, used: str) -> bool:
-        return False
 
     def secrets(self) -> tuple[str, ...]:
         return (self._key.reveal(),)

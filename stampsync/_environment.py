@@ -92,10 +92,7 @@ def _read(name: str) -> str | None:
     return os.environ.get(name, "").strip() or None
 
 
-def _integer(name: str) -> int | None:
-    found = _read(name)
-    if found is None:
-        return None
+def _integer(name: str, found: str) -> int:
     try:
         value = int(found)
     except ValueError:
@@ -105,10 +102,7 @@ def _integer(name: str) -> int | None:
     return value
 
 
-def _seconds(name: str) -> float | None:
-    found = _read(name)
-    if found is None:
-        return None
+def _seconds(name: str, found: str) -> float:
     try:
         value = float(found)
     except ValueError:
@@ -118,10 +112,7 @@ def _seconds(name: str) -> float | None:
     return value
 
 
-def _flag(name: str) -> bool | None:
-    found = _read(name)
-    if found is None:
-        return None
+def _flag(name: str, found: str) -> bool:
     if found.lower() in _TRUE:
         return True
     if found.lower() in _FALSE:
@@ -129,14 +120,18 @@ def _flag(name: str) -> bool | None:
     raise ConfigurationError(f"{name} must be 1/true/yes or 0/false/no, got {found!r}")
 
 
-#: The variables read as plain values: (variable, client setting, reader).
-_SIMPLE: tuple[tuple[str, str, Callable[[str], object]], ...] = (
+def _text(name: str, found: str) -> str:
+    return found
+
+
+#: The variables read as plain values: (variable, client setting, parser of its text).
+_SIMPLE: tuple[tuple[str, str, Callable[[str, str], object]], ...] = (
     (STAMPSYNC_THROTTLE_LIMIT, "throttle_limit", _integer),
     (STAMPSYNC_THROTTLE_SECONDS, "throttle_seconds", _seconds),
     (STAMPSYNC_CONNECTIONS, "concurrent_connections", _integer),
     (STAMPSYNC_BATCH, "concurrent_batch_executions", _integer),
     (STAMPSYNC_TRUST_ENV, "trust_env", _flag),
-    (STAMPSYNC_PROXY, "proxy", _read),
+    (STAMPSYNC_PROXY, "proxy", _text),
 )
 
 
@@ -163,9 +158,12 @@ def client_settings(
         return settings, None
     merged = ClientSettings(**settings)
     found: dict[str, object] = {}
-    for variable, setting, read in _SIMPLE:
-        value = read(variable)  # read even when given: a bad value is refused either way
-        if value is not None and setting not in merged:
+    for variable, setting, parse in _SIMPLE:
+        text = _read(variable)
+        if text is None:
+            continue
+        value = parse(variable, text)  # even when given: a bad value is refused either way
+        if setting not in merged:
             found[setting] = value
     merged.update(found)  # type: ignore[typeddict-item]
     ca_file = _read(STAMPSYNC_CA_FILE)

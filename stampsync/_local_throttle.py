@@ -7,6 +7,7 @@ import collections
 import logging
 import math
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from aiolimiter import AsyncLimiter
@@ -121,6 +122,8 @@ class LaneThrottle(SendStampingThrottle, Protocol):
         ...
 
 
+# eq=False: plans compare by identity, as they always have; repr=False: the short one below.
+@dataclass(slots=True, eq=False, repr=False)
 class Plan:
     """An estimate of how long a number of bulk requests takes, and what limits it.
 
@@ -138,39 +141,15 @@ class Plan:
         in_flight_needed: requests to keep in flight to reach the quota's rate.
     """
 
-    __slots__ = (
-        "bulk_limit",
-        "in_flight_needed",
-        "limit",
-        "limited_by",
-        "rate",
-        "requests",
-        "round_trip",
-        "seconds",
-        "window",
-    )
-
-    def __init__(
-        self,
-        requests: int,
-        seconds: float,
-        rate: float,
-        limited_by: str,
-        limit: int,
-        bulk_limit: int,
-        window: float,
-        round_trip: float,
-        in_flight_needed: int,
-    ) -> None:
-        self.requests = requests
-        self.seconds = seconds
-        self.rate = rate
-        self.limited_by = limited_by
-        self.limit = limit
-        self.bulk_limit = bulk_limit
-        self.window = window
-        self.round_trip = round_trip
-        self.in_flight_needed = in_flight_needed
+    requests: int
+    seconds: float
+    rate: float
+    limited_by: str
+    limit: int
+    bulk_limit: int
+    window: float
+    round_trip: float
+    in_flight_needed: int
 
     def __repr__(self) -> str:
         return (

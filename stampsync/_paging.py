@@ -17,11 +17,11 @@ import asyncio
 import hashlib
 import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable, Hashable, Sequence
-from types import TracebackType
 from typing import Generic, Self, TypeVar
 
 import msgspec
 
+from ._aclosing import AsyncClosing
 from ._lanes import as_bulk
 from .errors import ConfigurationError
 
@@ -33,7 +33,7 @@ T = TypeVar("T")
 K = TypeVar("K")
 
 
-class PagedIterator(Generic[T]):
+class PagedIterator(AsyncClosing, Generic[T]):
     """An async iterator over a listing's items that fetches pages ahead of the reader.
 
     Subclasses set ``self._iterator`` (an async generator). Leaving ``async with`` (or
@@ -51,17 +51,6 @@ class PagedIterator(Generic[T]):
     async def aclose(self) -> None:
         """Stop: cancel in-flight fetches and wait for them to end."""
         await self._iterator.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
 
 class LoopGuard:

@@ -23,12 +23,12 @@ import logging
 import math
 import secrets
 import time
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from aiolimiter import AsyncLimiter
 from yarl import URL
 
+from ._aclosing import AsyncClosing
 from ._local_throttle import (
     BULK,
     DEFAULT_RESERVE,
@@ -298,7 +298,37 @@ def secrets_of(url: str) -> list[str]:
     return [s for s in found if s]
 
 
-class RedisThrottle:
+def _redis_asyncio(who: str) -> Any:
+    """``redis.asyncio``, or the extra to install for ``who``."""
+    try:
+        import redis.asyncio as aioredis
+    except ImportError:  # pragma: no cover - depends on the installed extras
+        raise ConfigurationError(f"{who} needs redis-py: pip install 'stampsync[redis]'") from None
+    return aioredis
+
+
+def _pooled_client(aioredis: Any, redis_url: str, *, max_connections: int) -> Any:
+    """A Redis client owning a blocking pool on ``redis_url`` (disconnected on its aclose)."""
+    try:
+        pool = aioredis.BlockingConnectionPool.from_url(
+            redis_url,
+            max_connections=max_connections,
+            timeout=5,
+            socket_connect_timeout=2,
+            socket_timeout=5,
+        )
+        # An unknown option (``?Password=``) fails only when a connection is made:
+        # build one now (no I/O) so it is refused here, not on the first request.
+        pool.connection_class(**pool.connection_kwargs)
+    except (ValueError, TypeError) as exc:
+        reason = str(exc)
+        for secret in secrets_of(redis_url):
+            reason = reason.replace(secret, "***")
+        raise ConfigurationError(f"bad redis_url {safe_url(redis_url)!r}: {reason}") from None
+    return aioredis.Redis.from_pool(pool)
+
+
+class RedisThrottle(AsyncClosing):
     """A throttle kept in Redis: at most ``limit`` starts per ``seconds`` across processes.
 
     Args:
@@ -369,35 +399,11 @@ class RedisThrottle:
             or fallback_processes < 1
         ):
             raise ConfigurationError("fallback_processes must be a positive integer")
-        try:
-            import redis.asyncio as aioredis
-        except ImportError:  # pragma: no cover - depends on the installed extras
-            raise ConfigurationError(
-                "RedisThrottle needs redis-py: pip install 'stampsync[redis]'"
-            ) from None
+        aioredis = _redis_asyncio("RedisThrottle")
         self._url = safe_url(redis_url)
+        self._owns_client = redis is None
         if redis is None:
-            try:
-                pool = aioredis.BlockingConnectionPool.from_url(
-                    redis_url,
-                    max_connections=4,
-                    timeout=5,
-                    socket_connect_timeout=2,
-                    socket_timeout=5,
-                )
-                # An unknown option (``?Password=``) fails only when a connection is made:
-                # build one now (no I/O) so it is refused here, not on the first request.
-                pool.connection_class(**pool.connection_kwargs)
-            except (ValueError, TypeError) as exc:
-                reason = str(exc)
-                for secret in secrets_of(redis_url):
-                    reason = reason.replace(secret, "***")
-                raise ConfigurationError(f"bad redis_url {self._url!r}: {reason}") from None
-            # from_pool: the client owns the pool and disconnects it on aclose().
-            redis = aioredis.Redis.from_pool(pool)
-            self._owns_client = True
-        else:
-            self._owns_client = False
+            redis = _pooled_client(aioredis, redis_url, max_connections=4)
         self._redis = redis
         # Every Redis failure, a read-only replica's refusal included, fails closed as
         # ThrottleUnavailableError: nothing is sent without the shared quota's word.
@@ -793,17 +799,6 @@ class RedisThrottle:
         if self._owns_client:
             await self._redis.aclose()
 
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
 
 class _RedisTicket:
     """A start reserved in Redis, stamped there with Redis's time once it is sent."""
@@ -826,7 +821,7 @@ class _RedisTicket:
         self._done = True
 
 
-class RedisThrottles:
+class RedisThrottles(AsyncClosing):
     """One :class:`RedisThrottle` per account (store), named by a key template.
 
     ``key="stamps:{account}"`` gives every store its own quota in Redis, held across
@@ -864,29 +859,10 @@ class RedisThrottles:
             ) from None
         if "{account}" not in key or not probe.strip():
             raise ConfigurationError(f"throttle key template {key!r} must contain {{account}}")
-        try:
-            import redis.asyncio as aioredis
-        except ImportError:  # pragma: no cover - depends on the installed extras
-            raise ConfigurationError(
-                "RedisThrottles needs redis-py: pip install 'stampsync[redis]'"
-            ) from None
+        aioredis = _redis_asyncio("RedisThrottles")
         self._url = safe_url(redis_url)
         self._redis_url = redis_url
-        try:
-            pool = aioredis.BlockingConnectionPool.from_url(
-                redis_url,
-                max_connections=max_connections,
-                timeout=5,
-                socket_connect_timeout=2,
-                socket_timeout=5,
-            )
-            pool.connection_class(**pool.connection_kwargs)
-        except (ValueError, TypeError) as exc:
-            reason = str(exc)
-            for secret in secrets_of(redis_url):
-                reason = reason.replace(secret, "***")
-            raise ConfigurationError(f"bad redis_url {self._url!r}: {reason}") from None
-        self._redis = aioredis.Redis.from_pool(pool)
+        self._redis = _pooled_client(aioredis, redis_url, max_connections=max_connections)
         self.key = key
         self.limit = limit
         self.seconds = float(seconds)
@@ -930,14 +906,3 @@ class RedisThrottles:
             await throttle.aclose()
         self._throttles.clear()
         await self._redis.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()

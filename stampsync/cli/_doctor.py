@@ -40,7 +40,6 @@ from ..errors import (
 from ..stamped.client import StampedClient
 from ..stamps.client import StampsClient
 from ._common import Tuning, err, printable, release, with_options
-from ._secrets import resolve_secret
 from ._stamps import StampsAccess
 
 Verdict = Literal["ok", "problem", "note", "info"]
@@ -318,13 +317,7 @@ def doctor(
     source = _source(access.token, "STAMPS_TOKEN", "--token", access.token_file)
     try:
         if has_stamps:
-            secret = resolve_secret(
-                access.token,
-                access.token_file,
-                flag="--token",
-                env="STAMPS_TOKEN",
-                what="Stamps API token",
-            )
+            secret = access.secret()
             if jwt and merchant is None:
                 raise ConfigurationError(
                     "--jwt needs --merchant (or STAMPS_MERCHANT): the CRM merchant id"

@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from .._engine.fanout import StopEvent
-from .._engine.journal import WriteJournal
 from .._engine.writes import BatchReport, Outcome
-from ..stamped.client import StampedClient
 from ._common import Tuning, api_errors, with_options
 from ._inputs import check_points_file, read_points
 from ._report import ReportFile, run_batch_file
-from ._stamped_v3 import (
-    StampedV3Access,
-    finish_journaled,
-    run_journaled,
-    shop_journal,
-)
-from ._stamps import Account, JournalSpec
+from ._stamped_v3 import StampedV3Access, finish_journaled, shop_journal
+from ._stamps import Account, JournalSpec, run_journaled
 
 
 def points_row(outcome: Outcome) -> dict[str, object]:
@@ -33,33 +25,6 @@ def points_row(outcome: Outcome) -> dict[str, object]:
         "status": outcome.status,
         "error": outcome.error,
     }
-
-
-async def adjust_file(
-    client: StampedClient,
-    path: Path,
-    journal: WriteJournal,
-    report: ReportFile,
-    total: int,
-    account: str | None = None,
-    key_in_reason: bool = True,
-) -> BatchReport:
-    """Adjust the points of every row of ``path``; the first SIGINT/SIGTERM stops
-    taking rows."""
-
-    def batch(record: Callable[[Outcome], None], stop: StopEvent) -> Awaitable[BatchReport]:
-        return client.v3.loyalty.adjust_points_many(
-            read_points(path),
-            journal=journal,
-            account=account,
-            on_outcome=record,
-            keep_outcomes=False,
-            stop=stop,
-            key_in_reason=key_in_reason,
-        )
-
-    doing = ("adjusting", "adjustments")
-    return await run_journaled(client, journal, report, total, doing, points_row, batch)
 
 
 @with_options(access=StampedV3Access, tuning=Tuning)
@@ -101,7 +66,14 @@ def adjust_points(
         jrn = shop_journal(journal, client, account)
 
     async def run(out: ReportFile) -> BatchReport:
-        return await adjust_file(client, input, jrn, out, total, account, key_in_reason)
+        adjust = partial(
+            client.v3.loyalty.adjust_points_many,
+            read_points(input),
+            account=account,
+            key_in_reason=key_in_reason,
+        )
+        doing = ("adjusting", "adjustments")
+        return await run_journaled(client, jrn, out, total, doing, points_row, adjust)
 
     result = run_batch_file(jrn, report, run, "adjustments")
     finish_journaled(result, journal, "adjusted", "adjustment")

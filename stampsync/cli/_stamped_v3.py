@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -15,7 +15,6 @@ import msgspec
 import typer
 
 from .._engine._runs import exclusive
-from .._engine.fanout import StopEvent
 from .._engine.journal import STATUSES, Journal, WriteJournal, is_database_url
 from .._engine.writes import BatchReport, Outcome, Rejected, normal_key
 from .._files import open_private
@@ -25,7 +24,6 @@ from ..stamped.v3 import OrderData, OrderPush
 from ..stamped.v3.models import CartItemData, DiscountApplied, OrderCartData
 from ._common import (
     Tuning,
-    announce_plan,
     api_errors,
     err,
     fail,
@@ -46,6 +44,7 @@ from ._stamps import (
     pg_journal,
     resolutions,
     resolve_entries,
+    run_journaled,
     summary,
 )
 
@@ -175,43 +174,6 @@ def order_row(outcome: Outcome, order_id: str | None) -> dict[str, object]:
     }
 
 
-async def run_journaled(
-    client: StampedClient,
-    journal: WriteJournal,
-    report: ReportFile,
-    total: int,
-    doing: tuple[str, str],
-    line: Callable[[Outcome], dict[str, object]],
-    batch: Callable[[Callable[[Outcome], None], StopEvent], Awaitable[BatchReport]],
-) -> BatchReport:
-    """Run one journaled V3 batch over a file: progress, one report ``line`` per outcome,
-    the journal opened on this loop; the first SIGINT/SIGTERM stops taking rows.
-    ``doing``: what the progress bar says, and what is in flight ("pushing", "pushes")."""
-    plan = await announce_plan(client, total)
-    started = time.monotonic()
-    with GracefulStop(f"finishing {doing[1]} in flight") as signals:
-        try:
-            with progress(plan) as bar:
-                task = bar.add_task(doing[0], total=total, rate="")
-
-                def record(outcome: Outcome) -> None:
-                    report.write(line(outcome))
-                    done = bar.tasks[0].completed + 1
-                    rate = done / max(time.monotonic() - started, 1e-6)
-                    bar.update(task, advance=1, rate=f"{rate:.1f}/s")
-
-                async with contextlib.AsyncExitStack() as stack:
-                    if not isinstance(journal, Journal):  # a database: open it on this loop
-                        await stack.enter_async_context(journal)
-                    await stack.enter_async_context(client)
-                    result = await batch(record, signals.event)
-        finally:
-            await release(client)
-    if result.interrupted:
-        result.interrupted_by = signals.signum
-    return result
-
-
 def finish_journaled(result: BatchReport, journal: str, done: str, what: str) -> NoReturn:
     """Print a V3 batch's summary (as every journaled command does) and exit with its code."""
     summary(
@@ -222,35 +184,6 @@ def finish_journaled(result: BatchReport, journal: str, done: str, what: str) ->
         settle="Look them up on Stamped, then: stampsync stamped journal resolve",
     )
     raise typer.Exit(result.exit_code)
-
-
-async def push_file(
-    client: StampedClient,
-    path: Path,
-    journal: WriteJournal,
-    report: ReportFile,
-    total: int,
-    account: str | None = None,
-) -> BatchReport:
-    """Push every order of ``path``; the first SIGINT/SIGTERM stops taking rows."""
-    order_ids: dict[str, str] = {}
-
-    def line(outcome: Outcome) -> dict[str, object]:
-        return order_row(outcome, order_ids.pop(outcome.key, None))
-
-    def batch(record: Callable[[Outcome], None], stop: StopEvent) -> Awaitable[BatchReport]:
-        return client.v3.orders.push_many(
-            read_orders(path),
-            journal=journal,
-            account=account,
-            on_outcome=record,
-            keep_outcomes=False,
-            stop=stop,
-            order_ids=order_ids,
-        )
-
-    doing = ("pushing", "pushes")
-    return await run_journaled(client, journal, report, total, doing, line, batch)
 
 
 @with_options(access=StampedV3Access, tuning=Tuning)
@@ -281,7 +214,15 @@ def push_orders(
         jrn = shop_journal(journal, client, account)
 
     async def run(out: ReportFile) -> BatchReport:
-        return await push_file(client, input, jrn, out, total, account)
+        order_ids: dict[str, str] = {}
+
+        def line(outcome: Outcome) -> dict[str, object]:
+            return order_row(outcome, order_ids.pop(outcome.key, None))
+
+        push = partial(
+            client.v3.orders.push_many, read_orders(input), account=account, order_ids=order_ids
+        )
+        return await run_journaled(client, jrn, out, total, ("pushing", "pushes"), line, push)
 
     result = run_batch_file(jrn, report, run, "pushes")
     finish_journaled(result, journal, "pushed", "order")

@@ -7,13 +7,15 @@ import contextlib
 import csv
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from .._client import BaseClient
 from .._engine.journal import (
     STATUSES,
     EntryStatus,
@@ -162,10 +164,15 @@ class StampsAccess:
     ) -> StampsClient:
         """A client with this token and ``tuning`` (and ``merchant``, ``limits``, see
         :meth:`Tuning.stamps`); a usage error if there is no token."""
-        token = resolve_secret(
+        return tuning.stamps(
+            self.api_url, self.secret(), store=store, merchant=merchant, limits=limits
+        )
+
+    def secret(self) -> str:
+        """The token (--token, --token-file or STAMPS_TOKEN); a usage error if there is none."""
+        return resolve_secret(
             self.token, self.token_file, flag="--token", env="STAMPS_TOKEN", what="Stamps API token"
         )
-        return tuning.stamps(self.api_url, token, store=store, merchant=merchant, limits=limits)
 
 
 async def award_file(
@@ -182,15 +189,39 @@ async def award_file(
     The first signal stops taking rows (those in flight finish and are journaled); a
     second one aborts at once, quietly (what was in flight becomes ambiguous).
     """
+    rows = read_awards(rows_path, default_store=default_store)
+    add = partial(client.stamps.add_many, rows, max_stamps=max_stamps)
+    return await run_journaled(
+        client, journal, report, total, ("awarding", "awards"), Outcome.as_dict, add
+    )
+
+
+async def run_journaled(
+    client: BaseClient,
+    journal: WriteJournal,
+    report: ReportFile,
+    total: int,
+    doing: tuple[str, str],
+    line: Callable[[Outcome], dict[str, Any]],
+    batch: Callable[..., Awaitable[BatchReport]],
+) -> BatchReport:
+    """Run one journaled ``batch`` (a ``*_many`` call given its rows and options) from a
+    file: progress, one report ``line`` per outcome, the journal opened on this loop.
+    ``doing``: what the progress bar says, and what is in flight ("pushing", "pushes").
+
+    The first SIGINT/SIGTERM stops taking rows (those in flight finish and are
+    journaled); a second one aborts at once, quietly (what was in flight becomes
+    ambiguous).
+    """
     plan = await announce_plan(client, total)
     started = time.monotonic()
-    with GracefulStop("finishing awards in flight") as signals:
+    with GracefulStop(f"finishing {doing[1]} in flight") as signals:
         try:
             with progress(plan) as bar:
-                task = bar.add_task("awarding", total=total, rate="")
+                task = bar.add_task(doing[0], total=total, rate="")
 
                 def record(outcome: Outcome) -> None:
-                    report.write(outcome.as_dict())
+                    report.write(line(outcome))
                     done = bar.tasks[0].completed + 1
                     rate = done / max(time.monotonic() - started, 1e-6)
                     bar.update(task, advance=1, rate=f"{rate:.1f}/s")
@@ -199,13 +230,8 @@ async def award_file(
                     if not isinstance(journal, Journal):  # a database: open it on this loop
                         await stack.enter_async_context(journal)
                     await stack.enter_async_context(client)
-                    result = await client.stamps.add_many(
-                        read_awards(rows_path, default_store=default_store),
-                        journal=journal,
-                        on_outcome=record,
-                        keep_outcomes=False,
-                        stop=signals.event,
-                        max_stamps=max_stamps,
+                    result = await batch(
+                        journal=journal, on_outcome=record, keep_outcomes=False, stop=signals.event
                     )
         finally:
             await release(client)

@@ -18,9 +18,8 @@ A row without ``key`` is journaled by its invoice's natural key,
 
 from __future__ import annotations
 
-import contextlib
-import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -28,14 +27,14 @@ import msgspec
 import typer
 
 from .._csv import csv_rows
-from .._engine.journal import Journal, WriteJournal
+from .._engine.journal import WriteJournal
 from .._engine.writes import BatchReport, Outcome, Rejected
 from .._jsonl import json_row, jsonl_lines
 from .._validate import DEFAULT_MAX_STAMPS, DEFAULT_MAX_VALUE
 from ..batch.pos_rows import csv_fields, is_jsonl
 from ..stamps.client import StampsClient
 from ..stamps.transactions import PosTransaction
-from ._common import Tuning, announce_plan, api_errors, fail, progress, release, with_options
+from ._common import Tuning, api_errors, fail, with_options
 from ._inputs import (
     KeyLines,
     check_csv_header,
@@ -43,8 +42,15 @@ from ._inputs import (
     field_problem,
 )
 from ._report import ReportFile, run_batch_file
-from ._signals import GracefulStop
-from ._stamps import Account, JournalSpec, Merchant, StampsAccess, summary, write_journal
+from ._stamps import (
+    Account,
+    JournalSpec,
+    Merchant,
+    StampsAccess,
+    run_journaled,
+    summary,
+    write_journal,
+)
 
 app = typer.Typer(help="Transactions: a point of sale's day-end import.", no_args_is_help=True)
 
@@ -165,40 +171,19 @@ async def import_file(
     client: StampsClient, path: Path, journal: WriteJournal, report: ReportFile, total: int
 ) -> BatchReport:
     """Add every row of ``path``; stream the report; SIGINT/SIGTERM stop gracefully."""
-    plan = await announce_plan(client, total)
-    started = time.monotonic()
     recovered: set[str] = set()
-    with GracefulStop("finishing transactions in flight") as signals:
-        try:
-            with progress(plan) as bar:
-                task = bar.add_task("importing", total=total, rate="")
 
-                def record(outcome: Outcome) -> None:
-                    row = outcome.as_dict()
-                    row["transaction_id"] = row.pop("award_id")
-                    row["recovered"] = outcome.key in recovered
-                    report.write(row)
-                    done = bar.tasks[0].completed + 1
-                    rate = done / max(time.monotonic() - started, 1e-6)
-                    bar.update(task, advance=1, rate=f"{rate:.1f}/s")
+    def line(outcome: Outcome) -> dict[str, Any]:
+        row = outcome.as_dict()
+        row["transaction_id"] = row.pop("award_id")
+        row["recovered"] = outcome.key in recovered
+        return row
 
-                async with contextlib.AsyncExitStack() as stack:
-                    if not isinstance(journal, Journal):  # a database: open it on this loop
-                        await stack.enter_async_context(journal)
-                    await stack.enter_async_context(client)
-                    result = await client.transactions.add_many(
-                        read_transactions(path, client.store),
-                        journal=journal,
-                        on_outcome=record,
-                        keep_outcomes=False,
-                        stop=signals.event,
-                        recovered=recovered,
-                    )
-        finally:
-            await release(client)
-    if result.interrupted:
-        result.interrupted_by = signals.signum
-    return result
+    rows = read_transactions(path, client.store)
+    add = partial(client.transactions.add_many, rows, recovered=recovered)
+    return await run_journaled(
+        client, journal, report, total, ("importing", "transactions"), line, add
+    )
 
 
 @app.command("import")

@@ -20,9 +20,10 @@ import contextlib
 import inspect
 import logging
 import socket
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
@@ -470,25 +471,20 @@ async def _run_batch(
     stop: anyio.Event,
 ) -> BatchReport:
     """The job's rows through the batch of its kind, on the store's journal."""
+    many: Callable[..., Awaitable[BatchReport]]
     if args.kind == "transactions.add":
-        return await client.transactions.add_many(
-            items,
-            journal=journal,
-            on_outcome=settled,
-            keep_outcomes=False,
-            stop=stop,
-            check_first=False,
-        )
-    keys = [normal_key(row.key) for row in args.rows]
-    await journal.aprefetch([k for k in keys if k and key_problem(k) is None])
-    return await client.stamps.add_many(
+        many = client.transactions.add_many
+    else:
+        keys = [normal_key(row.key) for row in args.rows]
+        await journal.aprefetch([k for k in keys if k and key_problem(k) is None])
+        many = partial(client.stamps.add_many, max_stamps=state.settings.max_stamps)
+    return await many(
         items,
         journal=journal,
         on_outcome=settled,
         keep_outcomes=False,
         stop=stop,
         check_first=False,
-        max_stamps=state.settings.max_stamps,
     )
 
 

@@ -437,10 +437,39 @@ class StampedV3Routes:
             items.append(record)
         return json_response(_page(items, *paging, key))
 
-    def _delete(self, record: dict[str, Any]) -> web.Response:
-        record["deleted"] = "true"
-        record["dateDeleted"] = now_iso()
+    def _get(
+        self, request: web.Request, table: dict[str, dict[str, Any]], key: str, what: str
+    ) -> web.Response:
+        found = self._by_id(request, table, key, what)
+        return found if isinstance(found, web.Response) else json_response(found)
+
+    def _delete(
+        self, request: web.Request, table: dict[str, dict[str, Any]], key: str, what: str
+    ) -> web.Response:
+        found = self._by_id(request, table, key, what)
+        if isinstance(found, web.Response):
+            return found
+        found["deleted"] = "true"
+        found["dateDeleted"] = now_iso()
         return json_response({"softDelete": True})
+
+    async def _edit(
+        self, request: web.Request, table: dict[str, dict[str, Any]], key: str, what: str
+    ) -> tuple[dict[str, Any], dict[str, Any]] | web.Response:
+        """The record to update and the request's changes, or the answer refusing them."""
+        found = self._by_id(request, table, key, what)
+        if isinstance(found, web.Response):
+            return found
+        data = await _json(request)
+        return data if isinstance(data, web.Response) else (found, data)
+
+    def _paged_array(self, request: web.Request, table: dict[str, Any], key: str) -> web.Response:
+        # The reference answers the order and product listings with an array of pages.
+        response = self._listing(request, table, key)
+        if response.status != 200:
+            return response
+        assert isinstance(response.body, bytes)
+        return web.Response(body=b"[" + response.body + b"]", content_type="application/json")
 
     async def create_customer(self, request: web.Request) -> web.Response:
         data = await _json(request)
@@ -463,22 +492,18 @@ class StampedV3Routes:
         return self._listing(request, self.store.customers, "customers")
 
     async def get_customer(self, request: web.Request) -> web.Response:
-        found = self._by_id(request, self.store.customers, "customer_id", "Customer")
-        return found if isinstance(found, web.Response) else json_response(found)
+        return self._get(request, self.store.customers, "customer_id", "Customer")
 
     async def update_customer(self, request: web.Request) -> web.Response:
-        found = self._by_id(request, self.store.customers, "customer_id", "Customer")
-        if isinstance(found, web.Response):
-            return found
-        data = await _json(request)
-        if isinstance(data, web.Response):
-            return data
+        edit = await self._edit(request, self.store.customers, "customer_id", "Customer")
+        if isinstance(edit, web.Response):
+            return edit
+        found, data = edit
         found.update({k: data[k] for k in StampedV3Store.CUSTOMER_FIELDS if k in data})
         return json_response(self.store._stamp(found, "customerId", "cus"))
 
     async def delete_customer(self, request: web.Request) -> web.Response:
-        found = self._by_id(request, self.store.customers, "customer_id", "Customer")
-        return found if isinstance(found, web.Response) else self._delete(found)
+        return self._delete(request, self.store.customers, "customer_id", "Customer")
 
     async def lookup_customer(self, request: web.Request) -> web.Response:
         fields = ("email", "customCustomerId", "shopifyId", "bigcommerceId")
@@ -544,24 +569,16 @@ class StampedV3Routes:
         return json_response(record)
 
     async def filter_orders(self, request: web.Request) -> web.Response:
-        # The reference answers this listing with an array of pages.
-        response = self._listing(request, self.store.orders, "orders")
-        if response.status != 200:
-            return response
-        assert isinstance(response.body, bytes)
-        return web.Response(body=b"[" + response.body + b"]", content_type="application/json")
+        return self._paged_array(request, self.store.orders, "orders")
 
     async def get_order(self, request: web.Request) -> web.Response:
-        found = self._by_id(request, self.store.orders, "order_id", "Order")
-        return found if isinstance(found, web.Response) else json_response(found)
+        return self._get(request, self.store.orders, "order_id", "Order")
 
     async def update_order(self, request: web.Request) -> web.Response:
-        found = self._by_id(request, self.store.orders, "order_id", "Order")
-        if isinstance(found, web.Response):
-            return found
-        data = await _json(request)
-        if isinstance(data, web.Response):
-            return data
+        edit = await self._edit(request, self.store.orders, "order_id", "Order")
+        if isinstance(edit, web.Response):
+            return edit
+        found, data = edit
         states = found.setdefault("cartStates", [{}])
         states.append({**states[-1], **data})
         found["orderEntries"].append(
@@ -570,8 +587,7 @@ class StampedV3Routes:
         return json_response(self.store._stamp(found, "orderId", "ord"))
 
     async def delete_order(self, request: web.Request) -> web.Response:
-        found = self._by_id(request, self.store.orders, "order_id", "Order")
-        return found if isinstance(found, web.Response) else self._delete(found)
+        return self._delete(request, self.store.orders, "order_id", "Order")
 
     async def lookup_order(self, request: web.Request) -> web.Response:
         fields = ("customOrderId", "shopifyId", "bigcommerceId")
@@ -596,29 +612,21 @@ class StampedV3Routes:
         return json_response(record)
 
     async def filter_products(self, request: web.Request) -> web.Response:
-        response = self._listing(request, self.store.products, "products")
-        if response.status != 200:
-            return response
-        assert isinstance(response.body, bytes)
-        return web.Response(body=b"[" + response.body + b"]", content_type="application/json")
+        return self._paged_array(request, self.store.products, "products")
 
     async def get_product(self, request: web.Request) -> web.Response:
-        found = self._by_id(request, self.store.products, "product_id", "Product")
-        return found if isinstance(found, web.Response) else json_response(found)
+        return self._get(request, self.store.products, "product_id", "Product")
 
     async def update_product(self, request: web.Request) -> web.Response:
-        found = self._by_id(request, self.store.products, "product_id", "Product")
-        if isinstance(found, web.Response):
-            return found
-        data = await _json(request)
-        if isinstance(data, web.Response):
-            return data
+        edit = await self._edit(request, self.store.products, "product_id", "Product")
+        if isinstance(edit, web.Response):
+            return edit
+        found, data = edit
         found.update({k: data[k] for k in StampedV3Store.PRODUCT_FIELDS if k in data})
         return json_response(self.store._stamp(found, "productId", "prd"))
 
     async def delete_product(self, request: web.Request) -> web.Response:
-        found = self._by_id(request, self.store.products, "product_id", "Product")
-        return found if isinstance(found, web.Response) else self._delete(found)
+        return self._delete(request, self.store.products, "product_id", "Product")
 
     async def lookup_product(self, request: web.Request) -> web.Response:
         fields = ("customProductId", "shopifyId", "bigcommerceId")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
@@ -21,7 +22,41 @@ TEMPLATES = frozenset({"OTP_1", "OTP_2"})
 GENDERS = frozenset({"male", "female"})
 
 
-class Invalid(Exception):
+class Refused(Exception):
+    """A request the sandbox refuses; :meth:`response` is its answer."""
+
+    def response(self) -> web.Response:
+        raise NotImplementedError
+
+
+def json_route(
+    handler: Callable[[dict[str, Any]], dict[str, Any]],
+    params: Callable[[web.Request], dict[str, Any]],
+) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """``handler`` as an aiohttp handler: it takes the request's ``params`` with the JSON
+    object body (if any) over them, and answers JSON, or the :class:`Refused` it raises."""
+
+    async def run(request: web.Request) -> web.StreamResponse:
+        data = params(request)
+        raw = await request.read()
+        if raw:
+            try:
+                body = msgspec.json.decode(raw)
+            except JSON_ERRORS:
+                return json_response({"detail": "JSON parse error"}, 400)
+            if not isinstance(body, dict):
+                return json_response({"detail": "Expected a JSON object"}, 400)
+            data.update(body)
+        try:
+            result = handler(data)
+        except Refused as refused:
+            return refused.response()
+        return json_response(result)
+
+    return run
+
+
+class Invalid(Refused):
     """A validation failure, answered in the documented v2 shape."""
 
     def __init__(self, field: str, message: str, code: str) -> None:
@@ -110,24 +145,7 @@ class StampsRoutes:
         return endpoint_routes(table + pos.table()) + pos.inspection_routes()
 
     def _wrap(self, handler: Any) -> Any:
-        async def run(request: web.Request) -> web.StreamResponse:
-            data: dict[str, Any] = dict(request.query)
-            raw = await request.read()
-            if raw:
-                try:
-                    body = msgspec.json.decode(raw)
-                except JSON_ERRORS:
-                    return json_response({"detail": "JSON parse error"}, 400)
-                if not isinstance(body, dict):
-                    return json_response({"detail": "Expected a JSON object"}, 400)
-                data.update(body)
-            try:
-                result: dict[str, Any] = handler(data)
-            except Invalid as exc:
-                return exc.response()
-            return json_response(result)
-
-        return run
+        return json_route(handler, lambda request: dict(request.query))
 
     # -- helpers ------------------------------------------------------------------
 

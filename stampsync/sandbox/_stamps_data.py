@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -143,29 +144,27 @@ class StampsStore:
         if ref.isdigit():
             return self.get(int(ref))
         if "@" in ref:
-            pk = self.by_email.get(ref.lower())
-            if (
-                pk is None
-                and ref.lower().startswith("member")
-                and ref.lower().endswith("@example.com")
-            ):
+            email = ref.lower()
+            digits = ""
+            if email.startswith("member") and email.endswith("@example.com"):
                 digits = ref[len("member") : -len("@example.com")]
-                if digits.isdigit() and not digits.startswith("0"):
-                    candidate = self.get(int(digits))
-                    if candidate is not None and candidate.email.lower() == ref.lower():
-                        return candidate
-            return self.get(pk) if pk is not None else None
+            if digits.startswith("0"):
+                digits = ""
+            return self._lookup(
+                self.by_email.get(email), digits, lambda m: m.email.lower() == email
+            )
         if ref.startswith("+"):
-            pk = self.by_phone.get(ref)
-            if pk is None and ref.startswith("+62811") and ref[6:].isdigit():
-                candidate = self.get(int(ref[6:]))
-                if candidate is not None and candidate.phone == ref:
-                    return candidate
-            return self.get(pk) if pk is not None else None
-        pk = self.by_member_id.get(ref)
-        if pk is None and ref.startswith("RR") and ref[2:].isdigit():
-            candidate = self.get(int(ref[2:]))
-            if candidate is not None and candidate.member_id == ref:
+            digits = ref[6:] if ref.startswith("+62811") else ""
+            return self._lookup(self.by_phone.get(ref), digits, lambda m: m.phone == ref)
+        digits = ref[2:] if ref.startswith("RR") else ""
+        return self._lookup(self.by_member_id.get(ref), digits, lambda m: m.member_id == ref)
+
+    def _lookup(self, pk: int | None, digits: str, same: Callable[[Member], bool]) -> Member | None:
+        """The member indexed at ``pk``; if none is, the generated one numbered by the
+        reference's ``digits``, when its own field still is that reference (``same``)."""
+        if pk is None and digits.isdigit():
+            candidate = self.get(int(digits))
+            if candidate is not None and same(candidate):
                 return candidate
         return self.get(pk) if pk is not None else None
 

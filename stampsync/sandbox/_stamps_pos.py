@@ -32,7 +32,6 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
-from .._codec import JSON_ERRORS
 from .._endpoint import Endpoint
 from ..stamps import (
     activities,
@@ -47,7 +46,7 @@ from ..stamps import (
 )
 from ._data import Member, StampsStore
 from ._middleware import Gate, json_response
-from ._stamps import Invalid, _int, _required
+from ._stamps import Invalid, Refused, _int, _required, json_route
 
 #: The sandbox's earning rule: one stamp per this much of a transaction's value.
 RP_PER_STAMP = 10_000
@@ -63,11 +62,24 @@ PIN_ATTEMPTS = 3
 LEGACY_DETAIL = "Your transaction cannot be completed due to the following error(s)"
 
 
-class Answer(Exception):
+class Answer(Refused):
     """An answer other than 200, in whatever shape the documents show for it."""
 
     def __init__(self, status: int, body: dict[str, Any]) -> None:
         self.status, self.body = status, body
+
+    def response(self) -> web.Response:
+        return json_response(self.body, self.status)
+
+
+def _params(request: web.Request) -> dict[str, Any]:
+    """The query (a repeated parameter as a list) and the path's parameters."""
+    data: dict[str, Any] = {}
+    for key in request.query:
+        values = request.query.getall(key)
+        data[key] = values if len(values) > 1 else values[0]
+    data.update(request.match_info)
+    return data
 
 
 def legacy(field_name: str, message: str) -> Answer:
@@ -362,30 +374,7 @@ class PosRoutes:
         return [web.get("/__sandbox/transactions", listing)]
 
     def _wrap(self, handler: Any) -> Any:
-        async def run(request: web.Request) -> web.StreamResponse:
-            data: dict[str, Any] = {}
-            for key in request.query:
-                values = request.query.getall(key)
-                data[key] = values if len(values) > 1 else values[0]
-            data.update(request.match_info)
-            raw = await request.read()
-            if raw:
-                try:
-                    body = msgspec.json.decode(raw)
-                except JSON_ERRORS:
-                    return json_response({"detail": "JSON parse error"}, 400)
-                if not isinstance(body, dict):
-                    return json_response({"detail": "Expected a JSON object"}, 400)
-                data.update(body)
-            try:
-                result: dict[str, Any] = handler(data)
-            except Invalid as exc:
-                return exc.response()
-            except Answer as answer:
-                return json_response(answer.body, answer.status)
-            return json_response(result)
-
-        return run
+        return json_route(handler, _params)
 
     # -- helpers ------------------------------------------------------------------
 

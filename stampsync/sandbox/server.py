@@ -26,7 +26,6 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import fields, replace
-from types import TracebackType
 from typing import Any, Literal, Self, overload
 from urllib.parse import quote
 
@@ -169,12 +168,7 @@ class Sandbox:
         await asyncio.to_thread(self.start)
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         await asyncio.to_thread(self.stop)
 
     def __enter__(self) -> Self:
