@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Coroutine, Sequence
-from types import TracebackType
 from typing import Any, Self, TypeVar, Unpack, cast
 
 from yarl import URL
 
+from ._aclosing import AsyncClosing
 from ._admission import Admission, QuotaStart
 from ._auth import AuthScheme
 from ._endpoint import Endpoint
@@ -51,7 +51,7 @@ def proxy_secrets(proxy: str | None) -> tuple[str, ...]:
     return tuple(s for s in (url.password, url.raw_password, proxy) if s)
 
 
-class BaseClient:
+class BaseClient(AsyncClosing):
     """Options and lifetime common to :class:`StampedClient` and :class:`StampsClient`."""
 
     _name = "client"
@@ -254,14 +254,6 @@ class BaseClient:
 
     async def __aenter__(self) -> Self:
         return await self.open()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         """Close the client's connections. ``async with`` does this for you; a client

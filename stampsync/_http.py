@@ -152,6 +152,9 @@ class AttemptStats(Protocol):
     round_trip: float
 
 
+#: Failures before a connection was made: the server cannot have seen the request.
+NEVER_CONNECTED = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
+
 #: The weight of the latest round trip in the moving average.
 ROUND_TRIP_WEIGHT = 0.1
 
@@ -310,33 +313,26 @@ class AiohttpTransport:
 
     def _failed(self, exc: BaseException, method: str, path: str) -> TransportError:
         """The error for an attempt that got no answer, by whether the server may have it."""
+        described = self._describe(exc)
         if isinstance(exc, aiohttp.ClientConnectorCertificateError):
             # Refused before anything was sent; retrying cannot change the certificate.
             return CertificateError(
-                "the server's TLS certificate is not trusted (pass ssl= with its "
-                f"authority): {self._describe(exc)}",
+                f"the server's TLS certificate is not trusted (pass ssl= with its authority): "
+                f"{described}",
                 method=method,
                 path=path,
                 sent=False,
             )
         if isinstance(exc, aiohttp.ClientProxyConnectionError):
-            return TransportError(
-                f"the proxy refused the connection: {self._describe(exc)}",
-                method=method,
-                path=path,
-                sent=False,
-            )
-        if isinstance(exc, aiohttp.ClientHttpProxyError):
+            refused = f"the proxy refused the connection: {described}"
+        elif isinstance(exc, aiohttp.ClientHttpProxyError):
             # The proxy answered the CONNECT with an error: the tunnel never opened.
-            return TransportError(
-                f"the proxy refused the tunnel with {exc.status}: {self._describe(exc)}",
-                method=method,
-                path=path,
-                sent=False,
-            )
-        # A connection never made: the server cannot have seen the request.
-        sent = not isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError)
-        return TransportError(self._describe(exc), method=method, path=path, sent=sent)
+            refused = f"the proxy refused the tunnel with {exc.status}: {described}"
+        else:
+            # A connection never made: the server cannot have seen the request.
+            sent = not isinstance(exc, NEVER_CONNECTED)
+            return TransportError(described, method=method, path=path, sent=sent)
+        return TransportError(refused, method=method, path=path, sent=False)
 
     def _describe(self, exc: BaseException) -> str:
         text = str(exc) or "no details"

@@ -132,6 +132,25 @@ async def test_default_pacing_spreads_starts_and_keeps_the_window() -> None:
     assert max(starts[:10]) - min(starts[:10]) > 0.15
 
 
+async def test_default_pacing_holds_for_starts_granted_without_waiting() -> None:
+    """pacer-free-path-ignores-the-bucket: the free path (``reserve_now``, what every
+    request of a client tries first) spends the pacer's bucket as ``acquire`` does."""
+    throttle = LocalThrottle(20, 0.5)  # burst defaults to 2
+    loop = asyncio.get_running_loop()
+    starts: list[float] = []
+
+    async def one() -> None:
+        ticket = throttle.reserve_now()
+        if ticket is None:
+            ticket = await throttle.reserve()
+        starts.append(loop.time())
+        ticket.sent()
+
+    await asyncio.gather(*(one() for _ in range(30)))
+    assert max_in_window(starts, 0.5) <= 20
+    assert max(starts[:10]) - min(starts[:10]) > 0.15
+
+
 @pytest.mark.parametrize(
     ("limit", "seconds"), [(0, 1), (-1, 1), (1.5, 1), (True, 1), (1, 0), (1, -2), (1, "1")]
 )

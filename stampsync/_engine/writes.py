@@ -125,8 +125,29 @@ class Outcome:
 OnOutcome = Callable[[Outcome], Awaitable[None] | None]
 
 
+class RunEnding:
+    """How a run ended, and the exit code that makes: one rule for every report (the
+    reports declare these attributes as their dataclass fields)."""
+
+    counts: dict[str, int]
+    interrupted: bool
+    interrupted_by: int | None
+    stopped: str | None
+
+    @property
+    def exit_code(self) -> int:
+        """The CLI's exit code for this report (see :class:`ExitCode`)."""
+        return exit_code(
+            interrupted=self.interrupted,
+            interrupted_by=self.interrupted_by,
+            stopped=self.stopped is not None,
+            ambiguous=self.counts.get("ambiguous", 0),
+            failed=self.counts["failed"],
+        )
+
+
 @dataclass
-class BatchReport:
+class BatchReport(RunEnding):
     """Outcomes of a mass write; iterate it for one :class:`Outcome` per input item."""
 
     outcomes: list[Outcome] = field(default_factory=list)
@@ -158,17 +179,6 @@ class BatchReport:
             self.counts["skipped"] += 1
         if keep:
             self.outcomes.append(outcome)
-
-    @property
-    def exit_code(self) -> int:
-        """The CLI's exit code for this report (see :class:`ExitCode`)."""
-        return exit_code(
-            interrupted=self.interrupted,
-            interrupted_by=self.interrupted_by,
-            stopped=self.stopped is not None,
-            ambiguous=self.counts["ambiguous"],
-            failed=self.counts["failed"],
-        )
 
 
 def exit_code(

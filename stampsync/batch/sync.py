@@ -30,7 +30,7 @@ import anyio
 from .._engine._runs import exclusive
 from .._engine._sqlite import SqliteFile
 from .._engine.fanout import StopEvent, _aiter, fan_out
-from .._engine.writes import BREAKER_THRESHOLD, exit_code, hopeless
+from .._engine.writes import BREAKER_THRESHOLD, RunEnding, hopeless
 from .._validate import email as check_email
 from ..errors import ConfigurationError, StampsyncError
 
@@ -81,7 +81,7 @@ LINE_KEY = "__line__"
 
 
 @dataclass
-class SyncReport:
+class SyncReport(RunEnding):
     """Counts of a sync, and its outcomes when kept."""
 
     counts: dict[str, int] = field(
@@ -97,17 +97,6 @@ class SyncReport:
     """True if the sync was stopped (``stop`` set) before every row was taken."""
     interrupted_by: int | None = None
     """The signal number that stopped it, if the caller says (the CLI does)."""
-
-    @property
-    def exit_code(self) -> int:
-        """The CLI's exit code for this sync, from the batch table (see :class:`ExitCode`)."""
-        return exit_code(
-            interrupted=self.interrupted,
-            interrupted_by=self.interrupted_by,
-            stopped=self.stopped is not None,
-            ambiguous=0,
-            failed=self.counts["failed"],
-        )
 
     def __iter__(self) -> Iterator[SyncOutcome]:
         return iter(self.outcomes)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+from functools import partial
 from typing import Any
 
 import msgspec
@@ -209,6 +210,49 @@ class StampedV3Store:
         return activity
 
 
+class RecordKind(msgspec.Struct, frozen=True):
+    """A kind of record the V3 sandbox keeps: its table on the store, its path
+    parameter and name, its id field and prefix, what an update may change and which
+    fields a lookup takes."""
+
+    table: str
+    param: str
+    what: str
+    id_field: str
+    prefix: str
+    editable: tuple[str, ...]
+    lookup: tuple[str, ...]
+
+
+CUSTOMER = RecordKind(
+    "customers",
+    "customer_id",
+    "Customer",
+    "customerId",
+    "cus",
+    StampedV3Store.CUSTOMER_FIELDS,
+    ("email", "customCustomerId", "shopifyId", "bigcommerceId"),
+)
+ORDER = RecordKind(
+    "orders",
+    "order_id",
+    "Order",
+    "orderId",
+    "ord",
+    (),
+    ("customOrderId", "shopifyId", "bigcommerceId"),
+)
+PRODUCT = RecordKind(
+    "products",
+    "product_id",
+    "Product",
+    "productId",
+    "prd",
+    StampedV3Store.PRODUCT_FIELDS,
+    ("customProductId", "shopifyId", "bigcommerceId"),
+)
+
+
 class StampedV3Routes:
     """Handlers over a :class:`StampedV3Store`."""
 
@@ -226,24 +270,24 @@ class StampedV3Routes:
             (loyalty.TRIGGER_ACTIVITY, self.trigger),
             (loyalty.VOID_COUPON, self.void),
             # lookup before {customer_id}: aiohttp matches in order of registration
-            (customers.LOOKUP_CUSTOMER, self.lookup_customer),
+            (customers.LOOKUP_CUSTOMER, partial(self.lookup_record, CUSTOMER)),
             (customers.CREATE_CUSTOMER, self.create_customer),
             (customers.FILTER_CUSTOMERS, self.filter_customers),
-            (customers.GET_CUSTOMER, self.get_customer),
-            (customers.UPDATE_CUSTOMER, self.update_customer),
-            (customers.DELETE_CUSTOMER, self.delete_customer),
-            (orders.LOOKUP_ORDER, self.lookup_order),
+            (customers.GET_CUSTOMER, partial(self.get_record, CUSTOMER)),
+            (customers.UPDATE_CUSTOMER, partial(self.update_record, CUSTOMER)),
+            (customers.DELETE_CUSTOMER, partial(self.delete_record, CUSTOMER)),
+            (orders.LOOKUP_ORDER, partial(self.lookup_record, ORDER)),
             (orders.CREATE_ORDER, self.create_order),
             (orders.FILTER_ORDERS, self.filter_orders),
-            (orders.GET_ORDER, self.get_order),
+            (orders.GET_ORDER, partial(self.get_record, ORDER)),
             (orders.UPDATE_ORDER, self.update_order),
-            (orders.DELETE_ORDER, self.delete_order),
-            (products.LOOKUP_PRODUCT, self.lookup_product),
+            (orders.DELETE_ORDER, partial(self.delete_record, ORDER)),
+            (products.LOOKUP_PRODUCT, partial(self.lookup_record, PRODUCT)),
             (products.CREATE_PRODUCT, self.create_product),
             (products.FILTER_PRODUCTS, self.filter_products),
-            (products.GET_PRODUCT, self.get_product),
-            (products.UPDATE_PRODUCT, self.update_product),
-            (products.DELETE_PRODUCT, self.delete_product),
+            (products.GET_PRODUCT, partial(self.get_record, PRODUCT)),
+            (products.UPDATE_PRODUCT, partial(self.update_record, PRODUCT)),
+            (products.DELETE_PRODUCT, partial(self.delete_record, PRODUCT)),
         ]
         return endpoint_routes(table, store_hash=store_hash)
 
@@ -491,23 +535,24 @@ class StampedV3Routes:
     async def filter_customers(self, request: web.Request) -> web.Response:
         return self._listing(request, self.store.customers, "customers")
 
-    async def get_customer(self, request: web.Request) -> web.Response:
-        return self._get(request, self.store.customers, "customer_id", "Customer")
+    # -- one kind of record: get, update, delete, look up ---------------------------
 
-    async def update_customer(self, request: web.Request) -> web.Response:
-        edit = await self._edit(request, self.store.customers, "customer_id", "Customer")
+    async def get_record(self, kind: RecordKind, request: web.Request) -> web.Response:
+        return self._get(request, getattr(self.store, kind.table), kind.param, kind.what)
+
+    async def update_record(self, kind: RecordKind, request: web.Request) -> web.Response:
+        edit = await self._edit(request, getattr(self.store, kind.table), kind.param, kind.what)
         if isinstance(edit, web.Response):
             return edit
         found, data = edit
-        found.update({k: data[k] for k in StampedV3Store.CUSTOMER_FIELDS if k in data})
-        return json_response(self.store._stamp(found, "customerId", "cus"))
+        found.update({k: data[k] for k in kind.editable if k in data})
+        return json_response(self.store._stamp(found, kind.id_field, kind.prefix))
 
-    async def delete_customer(self, request: web.Request) -> web.Response:
-        return self._delete(request, self.store.customers, "customer_id", "Customer")
+    async def delete_record(self, kind: RecordKind, request: web.Request) -> web.Response:
+        return self._delete(request, getattr(self.store, kind.table), kind.param, kind.what)
 
-    async def lookup_customer(self, request: web.Request) -> web.Response:
-        fields = ("email", "customCustomerId", "shopifyId", "bigcommerceId")
-        return self._lookup(request, self.store.customers, fields)
+    async def lookup_record(self, kind: RecordKind, request: web.Request) -> web.Response:
+        return self._lookup(request, getattr(self.store, kind.table), kind.lookup)
 
     def _cart(self, cart: object) -> dict[str, Any] | None:
         return cart if isinstance(cart, dict) else None
@@ -571,9 +616,6 @@ class StampedV3Routes:
     async def filter_orders(self, request: web.Request) -> web.Response:
         return self._paged_array(request, self.store.orders, "orders")
 
-    async def get_order(self, request: web.Request) -> web.Response:
-        return self._get(request, self.store.orders, "order_id", "Order")
-
     async def update_order(self, request: web.Request) -> web.Response:
         edit = await self._edit(request, self.store.orders, "order_id", "Order")
         if isinstance(edit, web.Response):
@@ -585,13 +627,6 @@ class StampedV3Routes:
             {"cartHash": _digest(data), "event": "update", "date": now_iso()}
         )
         return json_response(self.store._stamp(found, "orderId", "ord"))
-
-    async def delete_order(self, request: web.Request) -> web.Response:
-        return self._delete(request, self.store.orders, "order_id", "Order")
-
-    async def lookup_order(self, request: web.Request) -> web.Response:
-        fields = ("customOrderId", "shopifyId", "bigcommerceId")
-        return self._lookup(request, self.store.orders, fields)
 
     async def create_product(self, request: web.Request) -> web.Response:
         data = await _json(request)
@@ -613,24 +648,6 @@ class StampedV3Routes:
 
     async def filter_products(self, request: web.Request) -> web.Response:
         return self._paged_array(request, self.store.products, "products")
-
-    async def get_product(self, request: web.Request) -> web.Response:
-        return self._get(request, self.store.products, "product_id", "Product")
-
-    async def update_product(self, request: web.Request) -> web.Response:
-        edit = await self._edit(request, self.store.products, "product_id", "Product")
-        if isinstance(edit, web.Response):
-            return edit
-        found, data = edit
-        found.update({k: data[k] for k in StampedV3Store.PRODUCT_FIELDS if k in data})
-        return json_response(self.store._stamp(found, "productId", "prd"))
-
-    async def delete_product(self, request: web.Request) -> web.Response:
-        return self._delete(request, self.store.products, "product_id", "Product")
-
-    async def lookup_product(self, request: web.Request) -> web.Response:
-        fields = ("customProductId", "shopifyId", "bigcommerceId")
-        return self._lookup(request, self.store.products, fields)
 
     # -- inspection (tests only) --------------------------------------------------
 

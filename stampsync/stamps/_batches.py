@@ -34,14 +34,7 @@ async def add_many(
     positive(limit, "max_stamps")
 
     def prepare(award: StampAward) -> Prepared:
-        body = stamps.add_body(
-            max_stamps=limit,
-            user=award.user,
-            number_of_stamps=award.number_of_stamps,
-            store=award.store,
-            notes=award.notes,
-            expiration_date=award.expiration_date,
-        )
+        body = stamps.add_body(max_stamps=limit, **award._award_keywords())
 
         async def send(start: QuotaStart | None) -> int | None:
             return (await stamps.send_add(body, start=start)).award.id

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import AsyncIterable, Iterable
-from typing import TYPE_CHECKING, Required, TypedDict, Unpack
+from typing import TYPE_CHECKING, Required, TypedDict, Unpack, cast
 
 import msgspec
 
@@ -51,6 +51,12 @@ class StampAward(_BatchRow, kw_only=True, frozen=True):
     store: int | None = None
     notes: str | None = None
     expiration_date: str | None = None
+
+    def _award_keywords(self) -> AwardKeywords:
+        """The award's fields as :meth:`Stamps.add_body` takes them."""
+        fields = {name: getattr(self, name) for name in self.__struct_fields__}
+        del fields["key"], fields["row"]
+        return cast(AwardKeywords, fields)
 
 
 class StampDeduction(_BatchRow, kw_only=True, frozen=True):

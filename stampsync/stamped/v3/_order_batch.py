@@ -12,7 +12,7 @@ import msgspec
 
 from ..._engine.fanout import _aiter
 from ..._engine.journal import Entry, Journal, WriteJournal, open_journal
-from ..._engine.writes import BatchReport, Prepared, Rejected, WriteRun, batch_options, normal_key
+from ..._engine.writes import BatchReport, Prepared, Rejected, WriteRun, normal_key
 from ...errors import ConfigurationError
 from .models import OrderData
 from .orders import OrderPush
@@ -93,13 +93,7 @@ async def push_many(
     async def ping() -> object:
         return await orders.filter(limit=1)
 
-    options = batch_options(
-        batch,
-        what="push_many",
-        client=orders._client,
-        preflight=ping,
-        account=account,
-    )
+    options = orders._batch_options(batch, what="push_many", account=account, ping=ping)
     journal = options.journal
     jrn = None if journal is None else open_journal(journal, account=account)
     async with contextlib.AsyncExitStack() as stack:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from ..._engine.journal import WriteJournal
-from ..._engine.writes import BatchReport, Prepared, Rejected, WriteRun, batch_options, normal_key
+from ..._engine.writes import BatchReport, Prepared, Rejected, WriteRun, normal_key
 from ..._validate import optional_text
 
 if TYPE_CHECKING:
@@ -56,11 +56,5 @@ async def adjust_many(
     journal, account = batch.get("journal"), batch.get("account")
     if account is None and journal is not None and not isinstance(journal, WriteJournal):
         account = loyalty._journal_account
-    options = batch_options(
-        batch,
-        what="adjust_points_many",
-        client=loyalty._client,
-        preflight=ping,
-        account=account,
-    )
+    options = loyalty._batch_options(batch, what="adjust_points_many", account=account, ping=ping)
     return await WriteRun(ADJUST_OPERATION, prepare, options).run(rows)

@@ -4,13 +4,14 @@ API's spelling, listings."""
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable, Coroutine, Hashable
+from collections.abc import Awaitable, Callable, Coroutine, Hashable, Mapping
 from typing import Any, TypeVar
 
 import msgspec
 
 from ..._endpoint import Endpoint
 from ..._engine.export import prefetch_ahead
+from ..._engine.writes import BatchOptions, batch_options
 from ..._request import path_segment
 from ..._validate import positive
 from ...errors import ConfigurationError
@@ -127,6 +128,18 @@ class V3Resource(StampedResource):
         """The account a shared (PostgreSQL) journal files this shop's writes under, of
         every kind (order pushes, points): its store hash, Stamped having no merchant."""
         return f"stamped:store:{self._store_hash}"
+
+    def _batch_options(
+        self,
+        batch: Mapping[str, Any],
+        *,
+        what: str,
+        account: str | None,
+        ping: Callable[[], Awaitable[object]],
+    ) -> BatchOptions:
+        """The write engine's options for a batch of this shop: the caller's batch
+        keywords, the client's concurrency and quota starts, ``ping`` as the preflight."""
+        return batch_options(batch, what=what, client=self._client, preflight=ping, account=account)
 
     def _record(
         self, endpoint: Endpoint[T], name: str, value: object, *, body: object = None
