@@ -179,6 +179,29 @@ class Admission:
         start._taken_at = loop_time()
         return start
 
+    def enter_now(self, lane: str) -> QuotaStart | None:
+        """:meth:`enter`'s free path, without a coroutine: a slot and a start if both
+        are there at once (a throttle with ``reserve_now``); else None, give back
+        nothing, and await :meth:`enter`."""
+        reserve_now = self._reserve_now
+        if reserve_now is None or (lane == BULK and self._bulk_gate is not None):
+            return None
+        slots = self._slots
+        if not slots.take_now():
+            return None
+        try:
+            ticket = reserve_now(lane)
+        except BaseException:
+            slots.give()
+            raise
+        if ticket is None:
+            slots.give()
+            return None
+        start = QuotaStart(self, lane)
+        start._slot = True
+        start._ticket = ticket
+        return start
+
     async def enter(
         self, held: QuotaStart | None, deadline: float, lane: str, method: str, where: str
     ) -> QuotaStart:

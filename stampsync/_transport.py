@@ -324,7 +324,9 @@ class Transport:
         probe = self._probe
         probing = probe.active and await self._probe_turn(method, path, deadline)
         try:
-            admitted = await self.admission.enter(start, deadline, lane, method, path)
+            admitted = (None if start is not None else self.admission.enter_now(lane)) or (
+                await self.admission.enter(start, deadline, lane, method, path)
+            )
             try:
                 self.stats.attempts += 1
                 response = await self.http.handle(attempt)
