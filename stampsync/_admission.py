@@ -216,13 +216,7 @@ class Admission:
                 start.waited = 0.0
                 return start
         else:
-            start = QuotaStart(self, lane)
-            if lane == BULK and self._bulk_gate is not None:
-                await self._take_gated()
-                start._gated = True
-            elif not self._slots.take_now():
-                await self._slots.take()
-            start._slot = True
+            start = await self._new_start(lane)
         try:
             reserve_now = self._reserve_now
             if reserve_now is not None:
@@ -251,16 +245,22 @@ class Admission:
             self._stats.throttle_wait += waited
         return start
 
-    async def _take_gated(self) -> None:
-        """A place in the bulk lane's share of the connections, then a slot."""
-        gate = self._bulk_gate
-        assert gate is not None
-        await gate.take()
+    async def _new_start(self, lane: str) -> QuotaStart:
+        """A start of ``lane`` holding a connection slot (a bulk one also a place in the
+        bulk lane's share of the connections), not yet a start of the quota."""
+        start = QuotaStart(self, lane)
+        gate = self._bulk_gate if lane == BULK else None
+        if gate is not None:
+            await gate.take()
+            start._gated = True
         try:
             await self._slots.take()
         except BaseException:
-            gate.give()
+            if gate is not None:
+                gate.give()
             raise
+        start._slot = True
+        return start
 
     def _free_slot(self, gated: bool) -> None:
         self._slots.give()

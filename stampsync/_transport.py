@@ -224,7 +224,7 @@ class Transport:
         # Errors and logs name the template (as hooks do): a filled path such as
         # /customers/a@b.co would carry personal data into every message and log line.
         method, path = request.method, request.path
-        body = None if request.body is None else self._encoded(request.body, method, path)
+        body = self._encoded(request.body, method, path)
         # The loop's clock, which the throttle, aiohttp's timeouts and the backoff sleeps
         # read too: a test that moves it drives all of them at once.
         loop_time = asyncio.get_running_loop().time
@@ -235,17 +235,12 @@ class Transport:
         while True:
             # Outside the retry below: the exchange has its own retries, and its failure
             # is not this request's (its DecodeError or 5xx must not pass for one).
-            credential: _Credential | None = None
-            authorization: str | None = None
-            if request.authenticate:
-                credential = self._credentials.get(request.credential)
-                if credential is None or credential.missing is not None:
-                    credential = self._credential(request.credential, method, path)  # raises
-                authorization = credential.fixed
-                if authorization is None:
-                    authorization = await self._renewable_authorization(
-                        credential.auth, method, path, start
-                    )
+            credential = self._credential(request, method, path)
+            authorization = None if credential is None else credential.fixed
+            if credential is not None and authorization is None:
+                authorization = await self._renewable_authorization(
+                    credential.auth, method, path, start
+                )
             headers = self._headers(credential, authorization, body is not None)
             try:
                 response = await self._attempt(
@@ -262,8 +257,11 @@ class Transport:
                     raise
                 retry += 1
 
-    def _encoded(self, body: Any, method: str, path: str) -> bytes:
-        """The request body as JSON, or a ConfigurationError before anything is sent."""
+    def _encoded(self, body: Any, method: str, path: str) -> bytes | None:
+        """The request body as JSON (None without one), or a ConfigurationError before
+        anything is sent."""
+        if body is None:
+            return None
         try:
             return encode(body)
         except (UnicodeEncodeError, TypeError) as exc:
@@ -274,8 +272,12 @@ class Transport:
                 f"{type(exc).__name__}: {self.scrub(str(exc))}"
             ) from None
 
-    def _credential(self, name: str, method: str, path: str) -> _Credential:
-        """The credential ``name``, or a ConfigurationError if it is unknown or missing."""
+    def _credential(self, request: Request, method: str, path: str) -> _Credential | None:
+        """The request's credential (None if it is sent without one), or a
+        ConfigurationError if it is unknown or missing."""
+        if not request.authenticate:
+            return None
+        name = request.credential
         try:
             credential = self._credentials[name]
         except KeyError:
@@ -307,6 +309,7 @@ class Transport:
         ahead) serves only while it holds its slot: a retry finds it released.
         """
         method = request.method
+        started = 0.0
         if call:
             started = loop_time()
             self._emit("attempt", call, request, retry + 1)
@@ -331,40 +334,63 @@ class Transport:
                 self.stats.attempts += 1
                 response = await self.http.handle(attempt)
                 admitted.sent()
-            except TransportError as exc:
-                if exc.sent:
-                    admitted.sent()  # it may have arrived: count it, as of now
-                raise self._failed(exc, method, path, request.is_idempotent, retry) from None
             except StampsyncError as exc:
-                if isinstance(exc, DecodeError):
-                    admitted.sent()  # answered, then refused while reading
-                exc.args = tuple(self.scrub(str(a)) for a in exc.args)
-                raise
+                failure = self._unanswered(exc, admitted, request, path, retry)
+                if failure is exc:
+                    raise
+                raise failure from None
             finally:
                 admitted.release()  # gives the start back only if it was never sent
         finally:
             if probing:
                 probe.lock.release()
+        self._answered(response, request, probing, call, retry, admitted.waited, started)
+        return response
+
+    def _unanswered(
+        self, exc: StampsyncError, admitted: QuotaStart, request: Request, path: str, retry: int
+    ) -> StampsyncError:
+        """What an attempt that got no usable answer raises; its start is counted when
+        the server may have the request. ``path`` is the template errors name."""
+        if isinstance(exc, TransportError):
+            if exc.sent:
+                admitted.sent()  # it may have arrived: count it, as of now
+            return self._failed(exc, request.method, path, request.is_idempotent, retry)
+        if isinstance(exc, DecodeError):
+            admitted.sent()  # answered, then refused while reading
+        exc.args = tuple(self.scrub(str(a)) for a in exc.args)
+        return exc
+
+    def _answered(
+        self,
+        response: HTTPResponse,
+        request: Request,
+        probing: bool,
+        call: int,
+        retry: int,
+        waited: float,
+        started: float,
+    ) -> None:
+        """Note an answer (any status): the probe's end, the hooks, the sandbox mark, the
+        debug line."""
         status = response.status
         if probing and status != 429:
-            probe.active = False  # answered: traffic resumes
+            self._probe.active = False  # answered: traffic resumes
         if call:
-            self._observe(
-                call, request, retry + 1, response, admitted.waited, loop_time() - started
-            )
+            took = asyncio.get_running_loop().time() - started
+            self._observe(call, request, retry + 1, response, waited, took)
         if self._check_sandbox_mark:
             self._check_sandbox_mark = False
             warn_if_sandbox(self._name, self.base_url, response.headers)
         if log.isEnabledFor(logging.DEBUG):  # one call fewer per request when it is not
             log.debug(
                 "%s %s -> %d (attempt %d, throttle wait %.3fs)",
-                method,
-                path,
+                request.method,
+                request.path,
                 status,
                 retry + 1,
-                admitted.waited,
+                waited,
             )
-        return response
 
     async def _renewed(
         self,
