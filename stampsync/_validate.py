@@ -6,7 +6,7 @@ import datetime as dt
 import enum
 import math
 import re
-from typing import TypeVar
+from typing import Required, TypedDict, TypeVar, Unpack
 
 from .errors import ConfigurationError
 
@@ -58,18 +58,17 @@ def finite(
     return value
 
 
-def optional_finite(
-    value: object,
-    name: str,
-    *,
-    limit: int | float,
-    signed: bool = False,
-    setting: str = "max_value",
-) -> int | float | None:
+class AmountLimits(TypedDict, total=False):
+    """How :func:`finite` bounds an amount: ``limit`` (required), ``signed``, ``setting``."""
+
+    limit: Required[int | float]
+    signed: bool
+    setting: str
+
+
+def optional_finite(value: object, name: str, **limits: Unpack[AmountLimits]) -> int | float | None:
     """``None`` or :func:`finite`."""
-    if value is None:
-        return None
-    return finite(value, name, limit=limit, signed=signed, setting=setting)
+    return None if value is None else finite(value, name, **limits)
 
 
 def positive_amount(

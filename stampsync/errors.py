@@ -130,6 +130,11 @@ class RequestError(StampsyncError):
     method: str
     path: str
 
+    def __init__(self, text: str, *, method: str, path: str) -> None:
+        self.method = method
+        self.path = path
+        super().__init__(text)
+
 
 #: Answer headers an :class:`APIError` never keeps (they may carry credentials).
 _PRIVATE_HEADERS = frozenset({"set-cookie", "authorization", "proxy-authorization", "cookie"})
@@ -184,7 +189,7 @@ class APIError(RequestError):
         self.body = body[:BODY_KEPT]
         lowered = {k.lower(): v for k, v in self.headers.items()}
         self.request_id = next((lowered[h] for h in _REQUEST_ID_HEADERS if h in lowered), None)
-        super().__init__(self._describe())
+        super().__init__(self._describe(), method=method, path=path)
 
     def _describe(self) -> str:
         text = f"{self.method} {self.path} -> {self.status}"
@@ -261,10 +266,8 @@ class TransportError(RequestError):
     """
 
     def __init__(self, message: str, *, method: str, path: str, sent: bool) -> None:
-        self.method = method
-        self.path = path
         self.sent = sent
-        super().__init__(f"{method} {path}: {message}")
+        super().__init__(f"{method} {path}: {message}", method=method, path=path)
 
 
 class CertificateError(TransportError):
@@ -304,10 +307,9 @@ class AmbiguousWriteError(RequestError):
     """
 
     def __init__(self, message: str, *, method: str, path: str, status: int | None = None) -> None:
-        self.method = method
-        self.path = path
         self.status = status
-        super().__init__(f"{method} {path}: outcome unknown, not retried: {message}")
+        text = f"{method} {path}: outcome unknown, not retried: {message}"
+        super().__init__(text, method=method, path=path)
 
 
 class DecodeError(RequestError):
@@ -323,11 +325,9 @@ class DecodeError(RequestError):
     def __init__(
         self, message: str, *, method: str, path: str, status: int, malformed: bool = False
     ) -> None:
-        self.method = method
-        self.path = path
         self.status = status
         self.malformed = malformed
-        super().__init__(f"{method} {path} -> {status}: {message}")
+        super().__init__(f"{method} {path} -> {status}: {message}", method=method, path=path)
 
 
 class WebhookError(StampsyncError):

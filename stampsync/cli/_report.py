@@ -9,7 +9,6 @@ import os
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from types import TracebackType
 from typing import IO, Any, Self
 
 import typer
@@ -87,12 +86,7 @@ class ReportFile:
         self._fh.flush()
         self.rows += 1
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
         assert self._fh is not None
         self._fh.close()
         if exc_type is not None and self.rows == 0:

@@ -74,6 +74,11 @@ def _valid_email(value: object) -> bool:
     return isinstance(value, str) and "@" in value and "." in value.rsplit("@", 1)[-1]
 
 
+def _answer(found: tuple[int, dict[str, Any]] | web.Response) -> web.Response:
+    """The customer found, or the refusal that stands for it."""
+    return found if isinstance(found, web.Response) else json_response(found[1])
+
+
 class StampedRoutes:
     """Handlers for one store; ``store`` holds the state."""
 
@@ -137,8 +142,7 @@ class StampedRoutes:
         return int(raw), record
 
     async def get(self, request: web.Request) -> web.Response:
-        found = self._by_id(request)
-        return found if isinstance(found, web.Response) else json_response(found[1])
+        return _answer(self._by_id(request))
 
     async def update(self, request: web.Request) -> web.Response:
         found = self._by_id(request)
@@ -167,8 +171,7 @@ class StampedRoutes:
         return self._customer(request.match_info["email"])
 
     async def get_by_email(self, request: web.Request) -> web.Response:
-        found = self._by_email(request)
-        return found if isinstance(found, web.Response) else json_response(found[1])
+        return _answer(self._by_email(request))
 
     async def delete(self, request: web.Request) -> web.Response:
         found = self._by_email(request)
