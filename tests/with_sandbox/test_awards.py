@@ -380,6 +380,30 @@ async def test_a_journaled_row_is_claimed_only_once_its_start_is_granted(
     assert (await server_keys(stampsync_sandbox)) == {"order-0": 1, "order-1": 1}
 
 
+async def test_a_journaled_row_is_claimed_only_with_a_connection_in_hand(
+    stampsync_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """rows-claimed-before-their-connection: with 8 rows at once and 2 connections, the
+    six rows waiting for a connection are not in the journal: a run that died then would
+    leave at most 2 rows (those on the wire) for a person to check, not 8."""
+    sb = stampsync_sandbox
+    await sb.set_faults(f"latency:1:0.4@{ROUTE}")
+    journal = tmp_path / "j.sqlite"
+    async with sb.stamps_client(
+        concurrent_connections=2, concurrent_batch_executions=8, **FAST
+    ) as sp:
+        run = asyncio.create_task(sp.stamps.add_many(awards(8), journal=journal, check_first=False))
+        pending: list[int] = []
+        for _ in range(6):  # samples across the first waves of answers
+            await asyncio.sleep(0.15)
+            async with Journal(journal) as j:
+                pending.append(len(await j.aentries("pending")))
+        report = await asyncio.wait_for(run, 20)
+    assert report.counts["applied"] == 8
+    assert max(pending) == 2, pending  # two in flight at a time, never more claimed
+    assert (await server_keys(sb)) == {f"order-{i}": 1 for i in range(8)}
+
+
 async def test_a_row_whose_start_would_outlast_the_budget_fails_unclaimed(
     stampsync_sandbox: Sandbox, tmp_path: Path
 ) -> None:
