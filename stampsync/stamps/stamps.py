@@ -120,14 +120,16 @@ class Stamps(StampsResource):
     async def add(self, **award: Unpack[AwardKeywords]) -> AddStampsResult:
         """POST /api/stamps/add: award stamps to a customer. **Not idempotent.**
 
-        Args:
-            user: the customer's email or member id.
-            number_of_stamps: how many stamps, >= 1 and at most the client's
+        Keyword Args:
+            user (str | int): the customer's email or member id.
+            number_of_stamps (int): how many stamps, >= 1 and at most the client's
                 ``max_stamps`` (10,000 unless raised).
-            store: the store id (defaults to the client's ``store``).
-            notes: why the stamps are awarded.
-            expiration_date: when they expire (defaults to the merchant's setting).
-            require_email_notification: email the customer (the server's default: yes).
+            store (int | None): the store id (defaults to the client's ``store``).
+            notes (str | None): why the stamps are awarded.
+            expiration_date (date | str | None): when they expire (defaults to the
+                merchant's setting).
+            require_email_notification (bool | None): email the customer (the server's
+                default: yes).
 
         Never retried once sent: a failure after sending raises
         :class:`~stampsync.errors.AmbiguousWriteError`. For mass awards that must not

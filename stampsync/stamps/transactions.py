@@ -383,21 +383,24 @@ class Transactions(StampsResource):
         :class:`~stampsync.errors.AmbiguousWriteError` remains (see :meth:`resolve`).
 
         Args:
-            invoice_number: the POS's transaction number.
-            total_value: the grand total. Every amount (totals, items, payments) must
-                be a finite number, not negative, and at most the client's ``max_value``.
-            number_of_people: how many people the sale was for.
-            created: when the sale happened, an aware ``datetime`` or ISO 8601 with
-                an offset.
-            store: the store id (defaults to the client's ``store``).
-            user: the customer's email or member id; leave out for an open transaction.
-            channel: a :class:`Channel` code.
-            type: a :class:`TransactionType` code.
-            items: :class:`Item` lines.
-            payments: :class:`Payment` lines.
-            stamps: a custom number of stamps instead of the merchant's rule (at most
-                the client's ``max_stamps``).
             resolve: look the invoice up after a lost answer (see above).
+
+        Keyword Args:
+            invoice_number (str): the POS's transaction number.
+            total_value (int | float): the grand total. Every amount (totals, items, payments) must
+                be a finite number, not negative, and at most the client's ``max_value``.
+            number_of_people (int): how many people the sale was for.
+            created (datetime | str): when the sale happened, an aware ``datetime`` or ISO 8601 with
+                an offset.
+            store (int | None): the store id (defaults to the client's ``store``).
+            user (str | int | None): the customer's email or member id; leave out for an
+                open transaction.
+            channel (Channel | int | None): a :class:`Channel` code.
+            type (TransactionType | int | None): a :class:`TransactionType` code.
+            items (Iterable[Item] | None): :class:`Item` lines.
+            payments (Iterable[Payment] | None): :class:`Payment` lines.
+            stamps (int | None): a custom number of stamps instead of the merchant's rule (at most
+                the client's ``max_stamps``).
         """
         body = self.add_body(**sale)
         return await self.send_add(body, resolve=resolve)
