@@ -274,11 +274,12 @@ def test_the_progress_time_left_is_the_plans_early_then_the_measured_rates() -> 
     assert time_left(task, plan) == measured != pytest.approx(plan.seconds / 2, rel=0.2)
 
 
-async def served_in_turn(waiters: list[tuple[str, Flow, int]]) -> list[str]:
-    """The order in which FairTurns serves ``count`` waiters of each named flow, all
-    queued while another flow holds the turn."""
+async def test_fair_turns_alternate_between_flows_whatever_each_has_queued() -> None:
+    """local-bulk-served-in-arrival-order: the flow with more waiters would take every
+    turn until its queue ran dry."""
     turns = FairTurns()
-    await turns.take(Flow(1))
+    many, few, holder = Flow(1), Flow(1), Flow(1)
+    await turns.take(holder)
     served: list[str] = []
 
     async def one(name: str, flow: Flow) -> None:
@@ -286,22 +287,30 @@ async def served_in_turn(waiters: list[tuple[str, Flow, int]]) -> list[str]:
         served.append(name)
         turns.give()
 
-    tasks = [asyncio.create_task(one(n, f)) for n, f, count in waiters for _ in range(count)]
+    tasks = [asyncio.create_task(one("many", many)) for _ in range(6)]
+    tasks += [asyncio.create_task(one("few", few)) for _ in range(2)]
     await asyncio.sleep(0)
     turns.give()
     await asyncio.gather(*tasks)
-    return served
-
-
-async def test_fair_turns_alternate_between_flows_whatever_each_has_queued() -> None:
-    """local-bulk-served-in-arrival-order: the flow with more waiters would take every
-    turn until its queue ran dry."""
-    served = await served_in_turn([("many", Flow(1), 6), ("few", Flow(1), 2)])
     assert served == ["many", "few", "many", "few", "many", "many", "many", "many"]
 
 
 async def test_a_flow_of_weight_two_gets_two_turns_for_the_others_one() -> None:
-    served = await served_in_turn([("light", Flow(1), 4), ("heavy", Flow(2), 8)])
+    turns = FairTurns()
+    heavy, light, holder = Flow(2), Flow(1), Flow(1)
+    await turns.take(holder)
+    served: list[str] = []
+
+    async def one(name: str, flow: Flow) -> None:
+        await turns.take(flow)
+        served.append(name)
+        turns.give()
+
+    tasks = [asyncio.create_task(one("light", light)) for _ in range(4)]
+    tasks += [asyncio.create_task(one("heavy", heavy)) for _ in range(8)]
+    await asyncio.sleep(0)
+    turns.give()
+    await asyncio.gather(*tasks)
     assert served[:9].count("heavy") == 6  # two for one while both have waiters
     assert served[:9].count("light") == 3
 
@@ -329,46 +338,52 @@ def _counting(counts: list[int], n: int) -> Callable[[HTTPRequest], HTTPResponse
     return answer
 
 
-@pytest.mark.parametrize(("weights", "expected"), [((1, 1), 1.0), ((2, 1), 2.0)])
 async def test_two_campaigns_on_one_local_throttle_split_the_bulk_lane_by_weight(
-    clock: FakeLoopTime, weights: tuple[int, int], expected: float
+    clock: FakeLoopTime,
 ) -> None:
     """Two clients, each with its share of one LocalThrottle, 40 and 4 bulk calls in
     flight: equal shares at weights 1 and 1, two to one at weights 2 and 1."""
-    throttle = LocalThrottle(20, 1.0)
-    counts = [0, 0]
+    for weights, expected in (((1, 1), 1.0), ((2, 1), 2.0)):
+        throttle = LocalThrottle(20, 1.0)
+        counts = [0, 0]
 
-    async def campaign(client: StampedClient, in_flight: int, stop: asyncio.Event) -> None:
-        bulk = client.with_options(lane="bulk")
+        async def campaign(client: StampedClient, in_flight: int, stop: asyncio.Event) -> None:
+            bulk = client.with_options(lane="bulk")
 
-        async def worker() -> None:
-            while not stop.is_set():
-                await bulk.customers.get(1)
+            async def worker() -> None:
+                while not stop.is_set():
+                    await bulk.customers.get(1)
 
-        await asyncio.gather(*(worker() for _ in range(in_flight)))
+            await asyncio.gather(*(worker() for _ in range(in_flight)))
 
-    stop = asyncio.Event()
-
-    def client(n: int, connections: int) -> StampedClient:
-        return StampedClient(
-            "pub",
-            "key",
-            "1",
-            transport=MockTransport(_counting(counts, n)),
-            throttle=throttle.share(weights[n]),
-            concurrent_connections=connections,
-        )
-
-    async with client(0, 40) as wide, client(1, 4) as narrow:
-        runs = asyncio.gather(campaign(wide, 40, stop), campaign(narrow, 4, stop))
-        await asyncio.sleep(2)  # past the first window, which the first to ask fill
-        before = list(counts)
-        await asyncio.sleep(10)  # 10 windows of the bulk lane (18 a window)
-        got = [counts[0] - before[0], counts[1] - before[1]]  # not the drain below
-        stop.set()
-        await runs
-    assert sum(got) >= 170, got
-    assert got[0] / got[1] == pytest.approx(expected, rel=0.1), got
+        stop = asyncio.Event()
+        async with (
+            StampedClient(
+                "pub",
+                "key",
+                "1",
+                transport=MockTransport(_counting(counts, 0)),
+                throttle=throttle.share(weights[0]),
+                concurrent_connections=40,
+            ) as wide,
+            StampedClient(
+                "pub",
+                "key",
+                "1",
+                transport=MockTransport(_counting(counts, 1)),
+                throttle=throttle.share(weights[1]),
+                concurrent_connections=4,
+            ) as narrow,
+        ):
+            runs = asyncio.gather(campaign(wide, 40, stop), campaign(narrow, 4, stop))
+            await asyncio.sleep(2)  # past the first window, which the first to ask fill
+            before = list(counts)
+            await asyncio.sleep(10)  # 10 windows of the bulk lane (18 a window)
+            got = [counts[0] - before[0], counts[1] - before[1]]  # not the drain below
+            stop.set()
+            await runs
+        assert sum(got) >= 170, got
+        assert got[0] / got[1] == pytest.approx(expected, rel=0.1), got
 
 
 def test_a_share_is_checked_and_says_what_it_shares() -> None:
