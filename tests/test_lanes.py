@@ -328,16 +328,6 @@ async def test_a_waiter_cancelled_after_its_turn_came_passes_it_on() -> None:
     assert first.cancelled()
 
 
-def _counting(counts: list[int], n: int) -> Callable[[HTTPRequest], HTTPResponse]:
-    """A handler answering a customer and counting its calls in ``counts[n]``."""
-
-    def answer(request: HTTPRequest) -> HTTPResponse:
-        counts[n] += 1
-        return HTTPResponse.json({"id": 1, "email": "a@b.co"})
-
-    return answer
-
-
 async def test_two_campaigns_on_one_local_throttle_split_the_bulk_lane_by_weight(
     clock: FakeLoopTime,
 ) -> None:
@@ -346,6 +336,13 @@ async def test_two_campaigns_on_one_local_throttle_split_the_bulk_lane_by_weight
     for weights, expected in (((1, 1), 1.0), ((2, 1), 2.0)):
         throttle = LocalThrottle(20, 1.0)
         counts = [0, 0]
+
+        def handler(n: int) -> Callable[[HTTPRequest], HTTPResponse]:
+            def answer(request: HTTPRequest) -> HTTPResponse:
+                counts[n] += 1
+                return HTTPResponse.json({"id": 1, "email": "a@b.co"})
+
+            return answer
 
         async def campaign(client: StampedClient, in_flight: int, stop: asyncio.Event) -> None:
             bulk = client.with_options(lane="bulk")
@@ -362,7 +359,7 @@ async def test_two_campaigns_on_one_local_throttle_split_the_bulk_lane_by_weight
                 "pub",
                 "key",
                 "1",
-                transport=MockTransport(_counting(counts, 0)),
+                transport=MockTransport(handler(0)),
                 throttle=throttle.share(weights[0]),
                 concurrent_connections=40,
             ) as wide,
@@ -370,7 +367,7 @@ async def test_two_campaigns_on_one_local_throttle_split_the_bulk_lane_by_weight
                 "pub",
                 "key",
                 "1",
-                transport=MockTransport(_counting(counts, 1)),
+                transport=MockTransport(handler(1)),
                 throttle=throttle.share(weights[1]),
                 concurrent_connections=4,
             ) as narrow,
