@@ -20,6 +20,7 @@ import asyncio
 import collections
 import collections.abc
 import logging
+import math
 import secrets
 import time
 from typing import Any
@@ -42,7 +43,6 @@ from ._local_throttle import (
     check_lane,
     check_limits,
     check_reserve,
-    check_weight,
     default_margin,
     estimate,
     reserve_slots,
@@ -386,7 +386,13 @@ class RedisThrottle(AsyncClosing):
         if not isinstance(key, str) or not key.strip():
             raise ConfigurationError("RedisThrottle key must be a non-empty string")
         self._reserve_fraction = check_reserve(reserve, "reserve")
-        self._weight = check_weight(weight)
+        if (
+            isinstance(weight, bool)
+            or not isinstance(weight, int | float)
+            or not 0 < weight < math.inf
+        ):
+            raise ConfigurationError(f"weight must be a positive, finite number, got {weight!r}")
+        self._weight = float(weight)
         if fallback_processes is not None and (
             isinstance(fallback_processes, bool)
             or not isinstance(fallback_processes, int)

@@ -43,7 +43,6 @@ number of bulk starts takes (:class:`Plan`).
 from ._admission import QuotaStart
 from ._local_throttle import (
     LaneThrottle,
-    LocalShare,
     LocalThrottle,
     Plan,
     SendStampingThrottle,
@@ -54,7 +53,6 @@ from ._redis_throttle import RedisThrottle, RedisThrottles
 
 __all__ = [
     "LaneThrottle",
-    "LocalShare",
     "LocalThrottle",
     "Plan",
     "QuotaStart",
