@@ -45,11 +45,11 @@ class HTTPRequest(msgspec.Struct, frozen=True):
         body: the encoded JSON body, or ``None``.
         timeout: seconds this attempt may take.
         deadline: the event loop's ``loop.time()`` after which the call's retry budget is
-            spent; a throttle wait that would end later is refused, not waited out.
+            spent (the quota was waited for before the attempt got here).
         path_template: the endpoint's path template (no personal data): what errors
             and logs name, never the filled path.
-        lane: the throttle lane this attempt waits in: ``"interactive"`` (may use the
-            reserve) or ``"bulk"``.
+        lane: the throttle lane the attempt's start was taken in: ``"interactive"``
+            (may use the reserve) or ``"bulk"``.
     """
 
     method: str
@@ -97,7 +97,10 @@ def _unfilled(text: str, request: HTTPRequest) -> str:
 class HTTPResponse(msgspec.Struct):
     """What came back: status, headers and the whole body.
 
-    ``throttle_wait`` is the seconds the attempt waited for the quota before it left.
+    ``throttle_wait`` is not read by the client: the quota is waited for above the
+    network layer, and the wait is in the hooks' events and ``client.stats``. It stays so
+    that code building an ``HTTPResponse`` with it keeps working (0 from the built-in
+    transport).
     """
 
     status: int

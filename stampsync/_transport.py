@@ -327,9 +327,11 @@ class Transport:
         probe = self._probe
         probing = probe.active and await self._probe_turn(method, path, deadline)
         try:
-            admitted = (None if start is not None else self.admission.enter_now(lane)) or (
-                await self.admission.enter(start, deadline, lane, method, path)
-            )
+            admission = self.admission
+            # The free path first (no coroutine); a start taken ahead goes through enter().
+            admitted = admission.enter_now(lane) if start is None else None
+            if admitted is None:
+                admitted = await admission.enter(start, deadline, lane, method, path)
             try:
                 self.stats.attempts += 1
                 response = await self.http.handle(attempt)

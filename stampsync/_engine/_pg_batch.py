@@ -75,7 +75,7 @@ class Coalescer(Generic[I, R]):
         self._queue.append((item, future))
         self.calls += 1
         if self._drainer is None or self._drainer.done():
-            # In a context of its own: not the first caller's (its early start, say).
+            # In a context of its own: not the first caller's (its lane mark, say).
             self._drainer = loop.create_task(self._drain(), context=contextvars.Context())
         # Cancelling the caller cancels ``future``: the drainer skips it if still queued.
         return await future
