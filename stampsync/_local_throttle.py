@@ -315,7 +315,30 @@ def check_limits(limit: int, seconds: float) -> None:
         )
 
 
-class LocalThrottle:
+class WindowSettings:
+    """What every throttle here is configured with: a limit per window and a reserve."""
+
+    _limit: int
+    _seconds: float
+    _reserve_fraction: float
+
+    @property
+    def limit(self) -> int:
+        """Most request starts in any window (on a shared key: across its processes)."""
+        return self._limit
+
+    @property
+    def seconds(self) -> float:
+        """The window's length in seconds."""
+        return self._seconds
+
+    @property
+    def reserve_fraction(self) -> float:
+        """The fraction of the limit held for interactive starts."""
+        return self._reserve_fraction
+
+
+class LocalThrottle(WindowSettings):
     """In-process throttle: at most ``limit`` starts in any ``seconds`` window.
 
     Args:
@@ -395,24 +418,9 @@ class LocalThrottle:
         """(time, new effective limit) for every change the throttle made on its own."""
 
     @property
-    def limit(self) -> int:
-        """Most request starts in any window."""
-        return self._limit
-
-    @property
-    def seconds(self) -> float:
-        """The window's length in seconds."""
-        return self._seconds
-
-    @property
     def effective_limit(self) -> int:
         """The limit in force: ``limit``, or less while 429s say the server allows less."""
         return self._effective
-
-    @property
-    def reserve_fraction(self) -> float:
-        """The fraction of the limit held for interactive starts."""
-        return self._reserve_fraction
 
     @property
     def reserved(self) -> int:

@@ -40,6 +40,7 @@ from ._local_throttle import (
     OverBudget,
     Plan,
     Ticket,
+    WindowSettings,
     check_lane,
     check_limits,
     check_reserve,
@@ -328,7 +329,7 @@ def _pooled_client(aioredis: Any, redis_url: str, *, max_connections: int) -> An
     return aioredis.Redis.from_pool(pool)
 
 
-class RedisThrottle(AsyncClosing):
+class RedisThrottle(WindowSettings, AsyncClosing):
     """A throttle kept in Redis: at most ``limit`` starts per ``seconds`` across processes.
 
     Args:
@@ -490,11 +491,6 @@ class RedisThrottle(AsyncClosing):
         }
 
     @property
-    def reserve_fraction(self) -> float:
-        """The fraction of the limit held for interactive starts."""
-        return self._reserve_fraction
-
-    @property
     def weight(self) -> float:
         """This process's weight in the bulk lane's fair share."""
         return self._weight
@@ -562,16 +558,6 @@ class RedisThrottle(AsyncClosing):
         recent.append(now)
         while recent and recent[0] <= now - self._span:
             recent.popleft()
-
-    @property
-    def limit(self) -> int:
-        """Most request starts in any window, across every process on ``key``."""
-        return self._limit
-
-    @property
-    def seconds(self) -> float:
-        """The window's length in seconds."""
-        return self._seconds
 
     def __repr__(self) -> str:
         return (

@@ -15,8 +15,8 @@ import msgspec
 import typer
 
 from .._engine._runs import exclusive
-from .._engine.journal import STATUSES, Journal, WriteJournal, is_database_url
-from .._engine.writes import BatchReport, Outcome, Rejected, normal_key
+from .._engine.journal import Journal, WriteJournal, is_database_url
+from .._engine.writes import BatchReport, Outcome, Rejected
 from .._files import open_private
 from .._jsonl import json_row, jsonl_lines
 from ..stamped.client import StampedClient
@@ -39,12 +39,15 @@ from ._signals import GracefulStop
 from ._stamps import (
     Account,
     JournalSpec,
+    ResolveApplied,
+    ResolveKey,
+    StatusFilter,
     check_database,
+    from_option,
     list_entries,
     pg_journal,
-    resolutions,
-    resolve_entries,
     run_journaled,
+    settle,
     summary,
 )
 
@@ -231,9 +234,7 @@ def push_orders(
 @journal_app.command("list")
 def journal_list(
     journal: JournalSpec,
-    status: Annotated[
-        str | None, typer.Option(help="only this status: " + ", ".join(STATUSES))
-    ] = None,
+    status: StatusFilter = None,
     account: Account = None,
 ) -> None:
     """List a push-orders or adjust-points journal's entries as JSON lines (key,
@@ -250,24 +251,9 @@ def journal_list(
 @journal_app.command("resolve")
 def journal_resolve(
     journal: JournalSpec,
-    key: Annotated[
-        str | None, typer.Argument(help="the key of an ambiguous order (or use --from)")
-    ] = None,
-    applied: Annotated[
-        bool | None,
-        typer.Option(
-            "--applied/--not-applied",
-            help="applied: a rerun skips it; not applied: a rerun pushes it again",
-        ),
-    ] = None,
-    from_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--from",
-            help="CSV of many: key,outcome (outcome: applied or not_applied)",
-            show_default=False,
-        ),
-    ] = None,
+    key: ResolveKey = None,
+    applied: ResolveApplied = None,
+    from_file: Annotated[Path | None, from_option("key,outcome")] = None,
     account: Account = None,
 ) -> None:
     """Settle ambiguous order pushes after checking Stamped: one KEY, or many --from a CSV.
@@ -275,18 +261,7 @@ def journal_resolve(
     Exit codes: 0 all settled; 1 some keys could not be settled (named; the others
     were); 2 bad usage, a bad --from file or no such journal (nothing settled).
     """
-    todo: list[tuple[str, bool, int | None]]
-    if from_file is not None:
-        if key is not None or applied is not None:
-            fail("give KEY with --applied/--not-applied, or --from FILE, not both")
-        todo = [(k, done, None) for k, done, _ in resolutions(from_file)]
-    else:
-        if key is None:
-            fail("give the KEY to settle (or --from FILE)")
-        if applied is None:
-            fail("say --applied or --not-applied")
-        todo = [(normal_key(key), applied, None)]
-    resolve_entries(journal, todo, account)
+    settle(journal, key, applied, from_file, account, ids_in_file=False)
 
 
 def shop_journal(journal: str, client: StampedClient, account: str | None = None) -> WriteJournal:

@@ -345,12 +345,32 @@ def open_for_tools(journal: str, account: str | None) -> WriteJournal:
     return Journal(journal)
 
 
+def from_option(columns: str) -> Any:
+    """``--from FILE`` of a ``journal resolve``: a CSV of ``columns``."""
+    return typer.Option(
+        "--from",
+        help=f"CSV of many: {columns} (outcome: applied or not_applied)",
+        show_default=False,
+    )
+
+
+StatusFilter = Annotated[str | None, typer.Option(help="only this status: " + ", ".join(STATUSES))]
+ResolveKey = Annotated[
+    str | None, typer.Argument(help="the key of an ambiguous entry (or use --from)")
+]
+ResolveApplied = Annotated[
+    bool | None,
+    typer.Option(
+        "--applied/--not-applied",
+        help="applied: a rerun skips it; not applied: a rerun sends it again",
+    ),
+]
+
+
 @journal_app.command("list")
 def journal_list(
     journal: JournalSpec,
-    status: Annotated[
-        str | None, typer.Option(help="only this status: " + ", ".join(STATUSES))
-    ] = None,
+    status: StatusFilter = None,
     account: Account = None,
 ) -> None:
     """List journal entries as JSON lines (key, status, award id, error, request).
@@ -481,25 +501,10 @@ def resolutions(path: Path) -> list[tuple[str, bool, int | None]]:
 @journal_app.command("resolve")
 def journal_resolve(
     journal: JournalSpec,
-    key: Annotated[
-        str | None, typer.Argument(help="the key of an ambiguous entry (or use --from)")
-    ] = None,
-    applied: Annotated[
-        bool | None,
-        typer.Option(
-            "--applied/--not-applied",
-            help="applied: a rerun skips it; not applied: a rerun sends it again",
-        ),
-    ] = None,
+    key: ResolveKey = None,
+    applied: ResolveApplied = None,
     award_id: Annotated[int | None, typer.Option(help="the award id, if applied")] = None,
-    from_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--from",
-            help="CSV of many: key,outcome[,award_id] (outcome: applied or not_applied)",
-            show_default=False,
-        ),
-    ] = None,
+    from_file: Annotated[Path | None, from_option("key,outcome[,award_id]")] = None,
     account: Account = None,
 ) -> None:
     """Settle ambiguous entries after checking Stamps: one KEY, or many --from a CSV.
@@ -509,18 +514,32 @@ def journal_resolve(
     Exit codes: 0 all settled; 1 some keys could not be settled (named; the others
     were); 2 bad usage, a bad --from file or no such journal (nothing settled).
     """
+    settle(journal, key, applied, from_file, account, result_id=award_id)
+
+
+def settle(
+    journal: str,
+    key: str | None,
+    applied: bool | None,
+    from_file: Path | None,
+    account: str | None,
+    *,
+    result_id: int | None = None,
+    ids_in_file: bool = True,
+) -> None:
+    """What every ``journal resolve`` does with its options: one KEY, or many --from."""
     if from_file is not None:
-        if key is not None or applied is not None or award_id is not None:
+        if key is not None or applied is not None or result_id is not None:
             fail("give KEY with --applied/--not-applied, or --from FILE, not both")
-        todo = resolutions(from_file)
+        todo = [(k, done, i if ids_in_file else None) for k, done, i in resolutions(from_file)]
     else:
         if key is None:
             fail("give the KEY to settle (or --from FILE)")
         if applied is None:
             fail("say --applied or --not-applied")
-        # As the award compared and journaled it: "café" typed decomposed (as macOS input
+        # As the write compared and journaled it: "café" typed decomposed (as macOS input
         # methods do) is the same key.
-        todo = [(normal_key(key), applied, award_id)]
+        todo = [(normal_key(key), applied, result_id)]
     resolve_entries(journal, todo, account)
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from . import models
 from ._listing import Listing, ListingStats
+from ._resource import ListingKeywords
 from .customers import Customers
 from .loyalty import AdjustPointsBody, Loyalty, PointsAdjustment
 from .models import (
@@ -47,6 +48,7 @@ __all__ = [
     "CustomerData",
     "Customers",
     "Listing",
+    "ListingKeywords",
     "ListingStats",
     "Loyalty",
     "Order",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable, Coroutine, Hashable, Mapping
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar
 
 import msgspec
 
@@ -91,6 +91,17 @@ def check_limit(limit: object) -> int:
 P = TypeVar("P", bound=Paginated)
 
 
+class ListingKeywords(TypedDict, total=False):
+    """How a listing without filters reads its pages (``**pages`` of its ``list``)."""
+
+    limit: int
+    """Items per page, at most 100 (default 25)."""
+    start_page: int | None
+    """The page to start at: a listing's ``stats.next_page``, to resume it."""
+    prefetch: int | None
+    """Most pages fetched ahead (default: the client's ``concurrent_batch_executions``)."""
+
+
 def merge_pages(answer: P | list[P], empty: type[P], items: str) -> P:
     """A listing answered with an array of pages (as the reference shows it), as one page:
     the first page's number, the last one's paging flags, every page's ``items``."""
@@ -159,11 +170,11 @@ class V3Resource(StampedResource):
         self,
         fetch: Callable[[int | None, int], Awaitable[V3Page[T]]],
         *,
-        limit: int,
-        start_page: int | None,
-        prefetch: int | None,
         key: Callable[[T], Hashable | None],
         what: str,
+        limit: int = DEFAULT_LIMIT,
+        start_page: int | None = None,
+        prefetch: int | None = None,
     ) -> Listing[T]:
         limit = check_limit(limit)
         if start_page is not None and (

@@ -14,7 +14,15 @@ from ..._validate import finite, optional_text, text
 from ...errors import ConfigurationError
 from . import _points_batch
 from ._listing import Listing
-from ._resource import DEFAULT_LIMIT, V3Resource, check_limit, filtered, query, record_id
+from ._resource import (
+    DEFAULT_LIMIT,
+    ListingKeywords,
+    V3Resource,
+    check_limit,
+    filtered,
+    query,
+    record_id,
+)
 from .models import Activity, ActivityTriggered, PaginatedActivities, PaginatedRewards, Reward
 
 if TYPE_CHECKING:
@@ -203,22 +211,15 @@ class Loyalty(V3Resource):
         activities (``page`` left out: the first)."""
         return await self._call(FILTER_ACTIVITIES, query=query(page=page, limit=check_limit(limit)))
 
-    def list_activities(
-        self,
-        *,
-        limit: int = DEFAULT_LIMIT,
-        start_page: int | None = None,
-        prefetch: int | None = None,
-    ) -> Listing[Activity]:
+    def list_activities(self, **pages: Unpack[ListingKeywords]) -> Listing[Activity]:
         """GET /api/v3/loyalty/shops/{store_hash}/activities, every page: an async
-        iterator over every activity, pages fetched at most ``prefetch`` ahead."""
+        iterator over every activity, pages fetched at most ``prefetch`` ahead (``pages``:
+        :class:`~stampsync.stamped.v3.ListingKeywords`)."""
         return self._listing(
             filtered(self.filter_activities),
-            limit=limit,
-            start_page=start_page,
-            prefetch=prefetch,
             key=lambda a: a.activity_id,
             what="activities",
+            **pages,
         )
 
     async def redeem_reward(
@@ -252,22 +253,11 @@ class Loyalty(V3Resource):
         """GET /api/v3/loyalty/shops/{store_hash}/rewards: one page of redeemed rewards."""
         return await self._call(FILTER_REWARDS, query=query(page=page, limit=check_limit(limit)))
 
-    def list_rewards(
-        self,
-        *,
-        limit: int = DEFAULT_LIMIT,
-        start_page: int | None = None,
-        prefetch: int | None = None,
-    ) -> Listing[Reward]:
+    def list_rewards(self, **pages: Unpack[ListingKeywords]) -> Listing[Reward]:
         """GET /api/v3/loyalty/shops/{store_hash}/rewards, every page: an async iterator
-        over every redeemed reward."""
+        over every redeemed reward (``pages``: :class:`~stampsync.stamped.v3.ListingKeywords`)."""
         return self._listing(
-            filtered(self.filter_rewards),
-            limit=limit,
-            start_page=start_page,
-            prefetch=prefetch,
-            key=lambda r: r.reward_id,
-            what="rewards",
+            filtered(self.filter_rewards), key=lambda r: r.reward_id, what="rewards", **pages
         )
 
     async def trigger_activity(

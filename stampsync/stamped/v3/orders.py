@@ -15,6 +15,7 @@ from ...errors import ConfigurationError
 from ._listing import Listing
 from ._resource import (
     DEFAULT_LIMIT,
+    ListingKeywords,
     V3Resource,
     body,
     check_limit,
@@ -154,26 +155,15 @@ class Orders(V3Resource):
         answer = await self._call(FILTER_ORDERS, query=query(page=page, limit=check_limit(limit)))
         return merge_pages(answer, PaginatedOrders, "orders")
 
-    def list(
-        self,
-        *,
-        limit: int = DEFAULT_LIMIT,
-        start_page: int | None = None,
-        prefetch: int | None = None,
-    ) -> Listing[Order]:
+    def list(self, **pages: Unpack[ListingKeywords]) -> Listing[Order]:
         """GET /api/v3/merchant/shops/{store_hash}/orders, every page: an async iterator
-        over every order::
+        over every order (``pages``: :class:`ListingKeywords`)::
 
-            async for order in stamped.v3.orders.list():
+            async for order in stamped.v3.orders.list(prefetch=4):
                 ...
         """
         return self._listing(
-            filtered(self.filter),
-            limit=limit,
-            start_page=start_page,
-            prefetch=prefetch,
-            key=lambda o: o.order_id,
-            what="orders",
+            filtered(self.filter), key=lambda o: o.order_id, what="orders", **pages
         )
 
     async def get(self, order_id: str | int) -> Order:
