@@ -82,7 +82,15 @@ class QuotaStart:
         finally:
             if self._slot:
                 self._slot = False
-                self._admission._free_slot(self._gated)
+                admission = self._admission
+                slots = admission._slots
+                if slots._waiters:
+                    slots.give()
+                else:  # nobody to hand it to (Slots.give's end, a frame less per request)
+                    slots._free += 1
+                if self._gated:
+                    assert admission._bulk_gate is not None
+                    admission._bulk_gate.give()
 
     def _still_fresh(self, now: float) -> bool:
         """Whether the start taken ahead may still be used; a stale one is given back.
@@ -187,8 +195,9 @@ class Admission:
         if reserve_now is None or (lane == BULK and self._bulk_gate is not None):
             return None
         slots = self._slots
-        if not slots.take_now():
+        if slots._free <= 0 or slots._waiters:  # Slots.take_now, one frame less per request
             return None
+        slots._free -= 1
         try:
             ticket = reserve_now(lane)
         except BaseException:
@@ -261,9 +270,3 @@ class Admission:
             raise
         start._slot = True
         return start
-
-    def _free_slot(self, gated: bool) -> None:
-        self._slots.give()
-        if gated:
-            assert self._bulk_gate is not None
-            self._bulk_gate.give()

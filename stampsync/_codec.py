@@ -188,17 +188,27 @@ def decode(data: bytes, into: type[T], *, method: str, path: str, status: int) -
     Types registered with :func:`lenient` are read leniently.
     """
     try:
-        # Types are hashable at run time; typeshed's type[T] just does not say so.
-        decoder = _decoder(into)  # type: ignore[arg-type]
-        result: T = decoder.decode(data)
+        result: T = decoder_for(into).decode(data)
         return result
     except JSON_ERRORS as exc:
-        # msgspec.ValidationError subclasses DecodeError: both mean "not the shape we know";
-        # only bytes that are not JSON at all (truncated, garbled) are worth a retry.
-        malformed = not isinstance(exc, msgspec.ValidationError | RecursionError)
-        raise DecodeError(
-            _short(str(exc)), method=method, path=path, status=status, malformed=malformed
-        ) from None
+        raise decode_failure(exc, method=method, path=path, status=status) from None
+
+
+def decoder_for(into: type[T]) -> _Decoder:
+    """The decoder of ``into``, compiled once (lenient for types registered with
+    :func:`lenient`)."""
+    # Types are hashable at run time; typeshed's type[T] just does not say so.
+    return _decoder(into)  # type: ignore[arg-type]
+
+
+def decode_failure(exc: Exception, *, method: str, path: str, status: int) -> DecodeError:
+    """The :class:`DecodeError` for one of ``JSON_ERRORS`` raised while decoding."""
+    # msgspec.ValidationError subclasses DecodeError: both mean "not the shape we know";
+    # only bytes that are not JSON at all (truncated, garbled) are worth a retry.
+    malformed = not isinstance(exc, msgspec.ValidationError | RecursionError)
+    return DecodeError(
+        _short(str(exc)), method=method, path=path, status=status, malformed=malformed
+    )
 
 
 def _short(text: str, limit: int = 300) -> str:

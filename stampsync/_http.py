@@ -22,7 +22,7 @@ import msgspec
 from aiohttp.hdrs import CONTENT_ENCODING
 from yarl import URL
 
-from ._local_throttle import INTERACTIVE
+from ._local_throttle import INTERACTIVE, loop_clock
 from .errors import (
     CertificateError,
     ClientStateError,
@@ -232,11 +232,13 @@ class AiohttpTransport:
 
     async def handle(self, request: HTTPRequest) -> HTTPResponse:
         loop = asyncio.get_running_loop()
-        session = self._session_in(loop)
+        session = self._session
+        if session is None or self._loop is not loop:
+            session = self._session_in(loop)  # raises the clear error
         method = request.method
         # Errors name the endpoint's template: a filled path can carry an email.
         where = request.path_template or request.url.path
-        loop_time = loop.time
+        loop_time = loop_clock(loop)
         answered = False
         leaving = loop_time()
         try:
@@ -249,7 +251,12 @@ class AiohttpTransport:
                 allow_redirects=False,
             ) as response:
                 answered = True
-                self._note_round_trip(loop_time() - leaving)
+                # The round trips' moving average, folded in here: a frame less per request.
+                trip, stats = loop_time() - leaving, self._stats
+                average = stats.round_trip
+                stats.round_trip = (
+                    trip if not average else average + (trip - average) * ROUND_TRIP_WEIGHT
+                )
                 data = await self._body(response, method, where)
                 return HTTPResponse(response.status, response.headers, data)
         except (aiohttp.ClientError, TimeoutError) as exc:
@@ -275,12 +282,6 @@ class AiohttpTransport:
         if request.timeout >= self._timeout:
             return self._client_timeout  # built once
         return aiohttp.ClientTimeout(total=request.timeout, sock_connect=request.timeout)
-
-    def _note_round_trip(self, trip: float) -> None:
-        """Fold one round trip into the moving average."""
-        stats = self._stats
-        average = stats.round_trip
-        stats.round_trip = trip if not average else average + (trip - average) * ROUND_TRIP_WEIGHT
 
     def _body(self, response: aiohttp.ClientResponse, method: str, path: str) -> Awaitable[bytes]:
         """The read of the answer's body: whole when its Content-Length is known, within

@@ -87,8 +87,11 @@ class Request(msgspec.Struct, frozen=True):
         """The path with every placeholder filled and percent-encoded as one segment."""
         if not self.params and "{" not in self.path:
             return self.path
+        filled = {}
+        for k, v in self.params.items():  # a loop: a comprehension is a frame before 3.12
+            filled[k] = path_segment(v, k)
         try:
-            return self.path.format_map({k: path_segment(v, k) for k, v in self.params.items()})
+            return self.path.format_map(filled)
         except KeyError as exc:
             raise ConfigurationError(f"missing path parameter {exc.args[0]!r}") from None
 

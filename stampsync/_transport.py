@@ -23,10 +23,18 @@ from yarl import URL
 
 from ._admission import Admission, QuotaStart
 from ._auth import AuthScheme, MissingAuth
-from ._codec import decode, encode, is_api_error_body, parse_error_body
+from ._codec import (
+    JSON_ERRORS,
+    decode_failure,
+    decoder_for,
+    encode,
+    is_api_error_body,
+    parse_error_body,
+)
 from ._events import EventKind, Hooks, RequestEvent
 from ._http import HTTPRequest, HTTPResponse, HTTPTransport
 from ._lanes import task_lane
+from ._local_throttle import loop_clock
 from ._request import Request, check_base_url, is_loopback, query_value
 from ._retry import RetryPolicy
 from ._sandbox_mark import warn_if_sandbox
@@ -218,16 +226,16 @@ class Transport:
         slot and quota start taken ahead (:meth:`Admission.ahead`), is used by the first
         attempt if it is still fresh; whatever it holds is released when that attempt ends.
         """
-        if self.hooks and not call:
+        if self.hooks.hooks and not call:  # the tuple: Hooks.__bool__ is a Python call
             return await self._observed(request, into, start)
         url = self.url_for(request)
         # Errors and logs name the template (as hooks do): a filled path such as
         # /customers/a@b.co would carry personal data into every message and log line.
         method, path = request.method, request.path
-        body = self._encoded(request.body, method, path)
+        body = None if request.body is None else self._encoded(request.body, method, path)
         # The loop's clock, which the throttle, aiohttp's timeouts and the backoff sleeps
         # read too: a test that moves it drives all of them at once.
-        loop_time = asyncio.get_running_loop().time
+        loop_time = loop_clock(asyncio.get_running_loop())
         deadline = loop_time() + self.retry.budget
         lane = self.lane or task_lane()
         refreshed = False
@@ -235,13 +243,15 @@ class Transport:
         while True:
             # Outside the retry below: the exchange has its own retries, and its failure
             # is not this request's (its DecodeError or 5xx must not pass for one).
-            credential = self._credential(request, method, path)
-            authorization = None if credential is None else credential.fixed
-            if credential is not None and authorization is None:
+            credential, authorization, headers = self._credential(
+                request, method, path, body is not None
+            )
+            if headers is None:  # a credential that renews itself: its header of now
+                assert credential is not None
                 authorization = await self._renewable_authorization(
                     credential.auth, method, path, start
                 )
-            headers = self._headers(credential, authorization, body is not None)
+                headers = self._headers(credential, authorization, body is not None)
             try:
                 response = await self._attempt(
                     request, path, url, headers, body, deadline, lane, retry, call, start, loop_time
@@ -257,11 +267,8 @@ class Transport:
                     raise
                 retry += 1
 
-    def _encoded(self, body: Any, method: str, path: str) -> bytes | None:
-        """The request body as JSON (None without one), or a ConfigurationError before
-        anything is sent."""
-        if body is None:
-            return None
+    def _encoded(self, body: object, method: str, path: str) -> bytes:
+        """The request body as JSON, or a ConfigurationError before anything is sent."""
         try:
             return encode(body)
         except (UnicodeEncodeError, TypeError) as exc:
@@ -272,11 +279,15 @@ class Transport:
                 f"{type(exc).__name__}: {self.scrub(str(exc))}"
             ) from None
 
-    def _credential(self, request: Request, method: str, path: str) -> _Credential | None:
-        """The request's credential (None if it is sent without one), or a
-        ConfigurationError if it is unknown or missing."""
+    def _credential(
+        self, request: Request, method: str, path: str, has_body: bool
+    ) -> tuple[_Credential | None, str | None, Mapping[str, str] | None]:
+        """The request's credential (None if it is sent without one), its fixed header
+        value and its headers (both None while a credential that renews itself has yet
+        to give its header); or a ConfigurationError if the credential is unknown or
+        missing."""
         if not request.authenticate:
-            return None
+            return None, None, JSON_BODY_HEADERS if has_body else BASE_HEADERS
         name = request.credential
         try:
             credential = self._credentials[name]
@@ -284,7 +295,9 @@ class Transport:
             raise ConfigurationError(f"{method} {path}: unknown credential {name!r}") from None
         if credential.missing is not None:
             raise ConfigurationError(f"{method} {path}: not sent: {credential.missing}")
-        return credential
+        # The prebuilt headers of a fixed credential: no call to _headers per request.
+        fixed = credential.headers
+        return credential, credential.fixed, None if fixed is None else fixed[has_body]
 
     async def _attempt(
         self,
@@ -346,7 +359,9 @@ class Transport:
         finally:
             if probing:
                 probe.lock.release()
-        self._answered(response, request, probing, call, retry, admitted.waited, started)
+        # Most answers need none of _answered's work: a frame less per request.
+        if probing or call or self._check_sandbox_mark or log.isEnabledFor(logging.DEBUG):
+            self._answered(response, request, probing, call, retry, admitted.waited, started)
         return response
 
     def _unanswered(
@@ -436,13 +451,14 @@ class Transport:
 
     def _decode(self, response: HTTPResponse, into: type[T], method: str, path: str) -> T:
         """The answer's body as ``into`` (an empty body is JSON ``null``)."""
+        # codec.decode's steps, here: a frame less per request.
         try:
-            return decode(
-                response.body or b"null", into, method=method, path=path, status=response.status
-            )
-        except DecodeError as exc:
-            exc.args = (self.scrub(str(exc)),)  # msgspec may quote the answer
-            raise
+            result: T = decoder_for(into).decode(response.body or b"null")
+            return result
+        except JSON_ERRORS as exc:
+            failure = decode_failure(exc, method=method, path=path, status=response.status)
+        failure.args = (self.scrub(str(failure)),)  # msgspec may quote the answer
+        raise failure
 
     async def _retrying(
         self,
