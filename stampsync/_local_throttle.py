@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import heapq
+import itertools
 import logging
 import math
 import time
@@ -21,7 +23,10 @@ __all__ = [
     "BULK",
     "INTERACTIVE",
     "LANES",
+    "FairTurns",
+    "Flow",
     "LaneThrottle",
+    "LocalShare",
     "LocalThrottle",
     "OverBudget",
     "Plan",
@@ -270,6 +275,11 @@ class Pacer(AsyncLimiter):
 
     __slots__ = ()
 
+    def carry(self, before: Pacer) -> None:
+        """Start as full as ``before`` was at its last look (a fraction of its size)."""
+        self._level = min(self.max_rate, before._level * self.max_rate / before.max_rate)
+        self._last_check = before._last_check
+
     def take_now(self, now: float | None = None) -> bool:
         """Take one unit if the bucket has room and nobody waits; True if taken.
 
@@ -365,6 +375,72 @@ class WindowSettings:
         return self._reserve_fraction
 
 
+class Flow:
+    """One caller's place in the bulk lane's fair share: its weight, and the virtual
+    time its last start was tagged to finish at."""
+
+    __slots__ = ("finish", "weight")
+
+    def __init__(self, weight: float = 1.0) -> None:
+        self.weight = check_weight(weight)
+        self.finish = 0.0
+
+
+def check_weight(weight: object) -> float:
+    """``weight`` as a float if it is a positive, finite number; else ConfigurationError."""
+    if isinstance(weight, bool) or not isinstance(weight, int | float) or not 0 < weight < math.inf:
+        raise ConfigurationError(f"weight must be a positive, finite number, got {weight!r}")
+    return float(weight)
+
+
+class FairTurns:
+    """Whose turn it is among the bulk lane's waiters: start-time fair queueing by weight.
+
+    Each waiter is tagged ``max(virtual time, its flow's last finish)`` and its flow's
+    finish moves on by ``1 / weight``; the lowest tag goes next, and its tag becomes the
+    virtual time. Two flows of weight 1 alternate however many waiters each has queued; a
+    flow of weight 2 goes twice for the other's once. One waiter holds the turn at a time.
+    """
+
+    __slots__ = ("_busy", "_heap", "_order", "_virtual")
+
+    def __init__(self) -> None:
+        self._busy = False
+        self._heap: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()  # equal tags: first come, first served
+        self._virtual = 0.0
+
+    async def take(self, flow: Flow) -> None:
+        """Wait for this flow's turn and take it (give it back with :meth:`give`)."""
+        tag = max(self._virtual, flow.finish)
+        flow.finish = tag + 1.0 / flow.weight
+        if not self._busy:
+            self._busy = True
+            self._virtual = tag
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._heap, (tag, next(self._order), waiter))
+        try:
+            await waiter
+        except BaseException:
+            if waiter.done() and not waiter.cancelled():
+                self.give()  # handed the turn, then cancelled: the next waiter has it
+            else:
+                waiter.cancel()  # left in the heap; give() skips it
+            raise
+
+    def give(self) -> None:
+        """Pass the turn to the waiter with the lowest tag, if any."""
+        heap = self._heap
+        while heap:
+            tag, _, waiter = heapq.heappop(heap)
+            if not waiter.done():
+                self._virtual = tag
+                waiter.set_result(None)
+                return
+        self._busy = False
+
+
 class LocalThrottle(WindowSettings):
     """In-process throttle: at most ``limit`` starts in any ``seconds`` window.
 
@@ -385,8 +461,11 @@ class LocalThrottle(WindowSettings):
             interactive starts left unused in the window (so bulk runs at most at L
             less the unused reserve). ``0`` turns the reserve off.
 
-    Waiters of a lane are served first come, first served: only the head waiter of each
-    lane sleeps, and an interactive start never waits behind a bulk one.
+    Interactive waiters are served first come, first served, and never wait behind a
+    bulk one. Bulk waiters are served by fair share (:class:`FairTurns`): each caller
+    that holds a :meth:`share` of the throttle gets its weight's part of the bulk lane,
+    however many requests it has waiting; callers of the throttle itself share one flow
+    of weight 1. Only the head waiter of each lane sleeps.
     """
 
     def __init__(
@@ -423,6 +502,8 @@ class LocalThrottle(WindowSettings):
         # One line per lane: an interactive caller never queues behind a bulk one.
         self._locks = {INTERACTIVE: asyncio.Lock(), BULK: asyncio.Lock()}
         self._queued = {INTERACTIVE: 0, BULK: 0}  # callers inside or waiting for the lock
+        self._turns = FairTurns()  # the bulk lane's order, by weight
+        self._flow = Flow()  # the flow of callers of the throttle itself
         # Bound to the loop's time on first use (there may be no loop yet).
         self._clock = _running_loop_time if clock is None else clock
         self._bind_clock = clock is None
@@ -469,12 +550,20 @@ class LocalThrottle(WindowSettings):
         # most for a slot to age. (One at a time loses the timer's lateness, 2-3 % of
         # the bulk rate; without a reserve there is nobody to make room for.)
         bulk = limit - self._held
+        old = self._pacers
         self._pacers = {
             INTERACTIVE: Pacer(burst, burst * self._seconds / limit) if burst < limit else None,
             BULK: _pacer(bulk, self._burst_share if not self._held else 0.0, self._seconds)
             if burst < limit
             else None,
         }
+        # A limit learned or probed mid-run re-paces: each new bucket starts as full as
+        # the old one was, or an empty bucket would hand out a whole burst at once (the
+        # server, at its limit, answers it with 429s).
+        for lane, pacer in self._pacers.items():
+            before = old.get(lane)
+            if pacer is not None and before is not None:
+                pacer.carry(before)
 
     def plan(
         self,
@@ -560,12 +649,12 @@ class LocalThrottle(WindowSettings):
         now = self._clock()
         return now if self._wait_needed(now, lane) <= 0 else None
 
-    async def _queue_for_slot(self, within: float | None, lane: str) -> float:
+    async def _queue_for_slot(self, deadline: float | None, lane: str) -> float:
         """Wait in line until a start of ``lane`` fits; return the time it was granted.
 
-        With ``within``, a wait that would end later than that raises OverBudget.
+        With a ``deadline`` (on this throttle's clock), a wait that would end later than
+        that raises OverBudget.
         """
-        deadline = None if within is None else self._clock() + within
         queued = self._queued
         queued[lane] += 1
         try:
@@ -583,43 +672,61 @@ class LocalThrottle(WindowSettings):
         finally:
             queued[lane] -= 1
 
-    async def acquire(self, lane: str = INTERACTIVE) -> None:
+    async def acquire(self, lane: str = INTERACTIVE, *, flow: Flow | None = None) -> None:
         """Wait until a start of ``lane`` fits in the window, then record it as starting now."""
         if lane not in LANES:
             check_lane(lane)
         if self._loop is not asyncio.get_running_loop():
             self._check_loop()  # before the pacer, which is bound to its loop too
-        pacer = self._pacers[lane]
-        if pacer is not None:
-            await pacer.acquire()
-        now = self._free_now(lane)
-        if now is None:
-            now = await self._queue_for_slot(None, lane)
+        now = await self._turn(None, lane, flow)
         self._starts.append(now)
         if lane == INTERACTIVE:
             self._istarts.append(now)
 
-    async def reserve(self, within: float | None = None, lane: str = INTERACTIVE) -> Ticket:
+    async def reserve(
+        self, within: float | None = None, lane: str = INTERACTIVE, *, flow: Flow | None = None
+    ) -> Ticket:
         """Wait until a start of ``lane`` fits; it counts as happening now until the
         ticket is sent.
 
-        The transport uses this (``acquire`` stamps the start at once, for other callers).
-        A wait that would end more than ``within`` seconds from now raises
-        :class:`OverBudget` instead. A ``"bulk"`` start never takes the reserve's slots,
-        and waits while an interactive start is waiting.
+        The transport uses this, after :meth:`reserve_now` (``acquire`` stamps the start
+        at once, for other callers). A wait that would end more than ``within`` seconds
+        from now raises :class:`OverBudget` instead. A ``"bulk"`` start never takes the
+        reserve's slots, waits while an interactive start is waiting, and waits its
+        ``flow``'s turn (a :meth:`share`'s; else the throttle's own).
         """
-        # Written out rather than shared with acquire: a coroutine level costs about 1 %
-        # of a request, and every request of both clients comes through here.
         if lane not in LANES:
             check_lane(lane)
         if self._loop is not asyncio.get_running_loop():
             self._check_loop()  # before the pacer, which is bound to its loop too
-        pacer = self._pacers[lane]
-        if pacer is not None:
-            await pacer.acquire()
-        if self._free_now(lane) is None:
-            await self._queue_for_slot(within, lane)
+        deadline = None if within is None else self._clock() + within
+        await self._turn(deadline, lane, flow)
         return _LocalTicket(self, lane == INTERACTIVE)
+
+    async def _turn(self, deadline: float | None, lane: str, flow: Flow | None) -> float:
+        """Wait until a start of ``lane`` fits; the time it was granted.
+
+        A bulk start passes the pacer in its flow's fair turn, then queues for the log in
+        the order the turns gave (the log's line is first come, first served). The turn
+        is not held through the log: during a 429's pause the pacer goes on admitting
+        at its rate, as it does without weights, instead of draining into a burst."""
+        if lane == BULK:
+            queued = self._queued
+            queued[BULK] += 1  # the free path (reserve_now) never jumps the line
+            try:
+                await self._turns.take(self._flow if flow is None else flow)
+                try:
+                    pacer = self._pacers[BULK]  # after the turn: a limit learned meanwhile
+                    if pacer is not None:
+                        await pacer.acquire()
+                finally:
+                    self._turns.give()
+            finally:
+                queued[BULK] -= 1
+        elif (pacer := self._pacers[lane]) is not None:
+            await pacer.acquire()
+        now = self._free_now(lane)
+        return now if now is not None else await self._queue_for_slot(deadline, lane)
 
     def reserve_now(self, lane: str = INTERACTIVE) -> Ticket | None:
         """:meth:`reserve`'s free path, without a coroutine: a start of ``lane`` if one
@@ -639,6 +746,16 @@ class LocalThrottle(WindowSettings):
         if pacer is not None and not pacer.take_now(now if self._bind_clock else None):
             return None
         return _LocalTicket(self, lane == INTERACTIVE)
+
+    def share(self, weight: float = 1.0) -> LocalShare:
+        """A share of this throttle for one caller (a campaign, an export): the same
+        quota, lanes and reserve, and its own ``weight`` in the bulk lane's fair share.
+
+        Give each client its own (``StampsClient(throttle=throttle.share(2))``): two
+        campaigns at weights 1 and 1 then split the bulk lane evenly whatever their
+        concurrency; at 2 and 1, two thirds and one third.
+        """
+        return LocalShare(self, Flow(weight))
 
     def seed(self, starts: collections.abc.Iterable[float]) -> None:
         """Count ``starts`` (times on this throttle's clock) as already made.
@@ -701,6 +818,63 @@ class LocalThrottle(WindowSettings):
                 self._limit,
                 learned,
             )
+
+
+class LocalShare:
+    """One caller's share of a :class:`LocalThrottle` (:meth:`LocalThrottle.share`): the
+    throttle's quota, lanes and reserve, with this share's weight in the bulk lane."""
+
+    __slots__ = ("_flow", "throttle")
+
+    def __init__(self, throttle: LocalThrottle, flow: Flow) -> None:
+        self.throttle = throttle
+        """The throttle shared."""
+        self._flow = flow
+
+    @property
+    def weight(self) -> float:
+        """This share's weight in the bulk lane."""
+        return self._flow.weight
+
+    @property
+    def limit(self) -> int:
+        """Most request starts in any window (the throttle's)."""
+        return self.throttle.limit
+
+    @property
+    def seconds(self) -> float:
+        """The window's length in seconds (the throttle's)."""
+        return self.throttle.seconds
+
+    @property
+    def reserve_fraction(self) -> float:
+        """The fraction of the limit held for interactive starts (the throttle's)."""
+        return self.throttle.reserve_fraction
+
+    async def acquire(self, lane: str = INTERACTIVE) -> None:
+        """:meth:`LocalThrottle.acquire`, a bulk start in this share's turn."""
+        await self.throttle.acquire(lane, flow=self._flow)
+
+    async def reserve(self, within: float | None = None, lane: str = INTERACTIVE) -> Ticket:
+        """:meth:`LocalThrottle.reserve`, a bulk start in this share's turn."""
+        return await self.throttle.reserve(within, lane, flow=self._flow)
+
+    def reserve_now(self, lane: str = INTERACTIVE) -> Ticket | None:
+        """:meth:`LocalThrottle.reserve_now` (free only while nobody of the lane waits)."""
+        return self.throttle.reserve_now(lane)
+
+    async def rate_limited(self, retry_after: float | None) -> float:
+        """:meth:`LocalThrottle.rate_limited`: a 429 pauses every share."""
+        return await self.throttle.rate_limited(retry_after)
+
+    def plan(
+        self, requests: int, *, round_trip: float = 0.0, connections: int | None = None
+    ) -> Plan:
+        """:meth:`LocalThrottle.plan`: the whole bulk lane's pace, as if alone on it."""
+        return self.throttle.plan(requests, round_trip=round_trip, connections=connections)
+
+    def __repr__(self) -> str:
+        return f"{self.throttle!r}.share({self.weight:g})"
 
 
 class _LocalTicket:

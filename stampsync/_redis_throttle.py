@@ -20,12 +20,10 @@ import asyncio
 import collections
 import collections.abc
 import logging
-import math
 import secrets
 import time
 from typing import Any
 
-from aiolimiter import AsyncLimiter
 from yarl import URL
 
 from ._aclosing import AsyncClosing
@@ -38,12 +36,14 @@ from ._local_throttle import (
     PROBE_WINDOWS,
     LocalThrottle,
     OverBudget,
+    Pacer,
     Plan,
     Ticket,
     WindowSettings,
     check_lane,
     check_limits,
     check_reserve,
+    check_weight,
     default_margin,
     estimate,
     reserve_slots,
@@ -387,13 +387,7 @@ class RedisThrottle(WindowSettings, AsyncClosing):
         if not isinstance(key, str) or not key.strip():
             raise ConfigurationError("RedisThrottle key must be a non-empty string")
         self._reserve_fraction = check_reserve(reserve, "reserve")
-        if (
-            isinstance(weight, bool)
-            or not isinstance(weight, int | float)
-            or not 0 < weight < math.inf
-        ):
-            raise ConfigurationError(f"weight must be a positive, finite number, got {weight!r}")
-        self._weight = float(weight)
+        self._weight = check_weight(weight)
         if fallback_processes is not None and (
             isinstance(fallback_processes, bool)
             or not isinstance(fallback_processes, int)
@@ -483,12 +477,16 @@ class RedisThrottle(WindowSettings, AsyncClosing):
         burst = max(1, limit // 10)
         bulk = limit - reserve_slots(limit, self._reserve_fraction)
         bulk_burst = burst if bulk == limit else 1  # no reserve: nobody to make room for
-        self._pacers = {
-            INTERACTIVE: AsyncLimiter(burst, burst * self._span / limit) if burst < limit else None,
-            BULK: AsyncLimiter(bulk_burst, bulk_burst * self._span / bulk)
-            if burst < limit
-            else None,
+        old: dict[str, Pacer | None] = getattr(self, "_pacers", {})
+        self._pacers: dict[str, Pacer | None] = {
+            INTERACTIVE: Pacer(burst, burst * self._span / limit) if burst < limit else None,
+            BULK: Pacer(bulk_burst, bulk_burst * self._span / bulk) if burst < limit else None,
         }
+        # As LocalThrottle's: a new bucket starts as full as the old one, not empty.
+        for lane, pacer in self._pacers.items():
+            before = old.get(lane)
+            if pacer is not None and before is not None:
+                pacer.carry(before)
 
     @property
     def weight(self) -> float:

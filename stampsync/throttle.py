@@ -43,6 +43,7 @@ number of bulk starts takes (:class:`Plan`).
 from ._admission import QuotaStart
 from ._local_throttle import (
     LaneThrottle,
+    LocalShare,
     LocalThrottle,
     Plan,
     SendStampingThrottle,
@@ -53,6 +54,7 @@ from ._redis_throttle import RedisThrottle, RedisThrottles
 
 __all__ = [
     "LaneThrottle",
+    "LocalShare",
     "LocalThrottle",
     "Plan",
     "QuotaStart",

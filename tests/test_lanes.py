@@ -4,12 +4,13 @@ each request carries, and the planner's estimate (all on the fake loop clock).""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import pytest
 from aiohttp import web
 
 from stampsync import StampedClient, StampsClient
-from stampsync._local_throttle import default_margin
+from stampsync._local_throttle import FairTurns, Flow, default_margin
 from stampsync.cli._common import announce_plan, time_left
 from stampsync.errors import ConfigurationError
 from stampsync.stamps import StampAward
@@ -271,3 +272,142 @@ def test_the_progress_time_left_is_the_plans_early_then_the_measured_rates() -> 
     measured = task.time_remaining
     assert measured is not None
     assert time_left(task, plan) == measured != pytest.approx(plan.seconds / 2, rel=0.2)
+
+
+async def test_fair_turns_alternate_between_flows_whatever_each_has_queued() -> None:
+    """local-bulk-served-in-arrival-order: the flow with more waiters would take every
+    turn until its queue ran dry."""
+    turns = FairTurns()
+    many, few, holder = Flow(1), Flow(1), Flow(1)
+    await turns.take(holder)
+    served: list[str] = []
+
+    async def one(name: str, flow: Flow) -> None:
+        await turns.take(flow)
+        served.append(name)
+        turns.give()
+
+    tasks = [asyncio.create_task(one("many", many)) for _ in range(6)]
+    tasks += [asyncio.create_task(one("few", few)) for _ in range(2)]
+    await asyncio.sleep(0)
+    turns.give()
+    await asyncio.gather(*tasks)
+    assert served == ["many", "few", "many", "few", "many", "many", "many", "many"]
+
+
+async def test_a_flow_of_weight_two_gets_two_turns_for_the_others_one() -> None:
+    turns = FairTurns()
+    heavy, light, holder = Flow(2), Flow(1), Flow(1)
+    await turns.take(holder)
+    served: list[str] = []
+
+    async def one(name: str, flow: Flow) -> None:
+        await turns.take(flow)
+        served.append(name)
+        turns.give()
+
+    tasks = [asyncio.create_task(one("light", light)) for _ in range(4)]
+    tasks += [asyncio.create_task(one("heavy", heavy)) for _ in range(8)]
+    await asyncio.sleep(0)
+    turns.give()
+    await asyncio.gather(*tasks)
+    assert served[:9].count("heavy") == 6  # two for one while both have waiters
+    assert served[:9].count("light") == 3
+
+
+async def test_a_waiter_cancelled_after_its_turn_came_passes_it_on() -> None:
+    turns = FairTurns()
+    flow = Flow(1)
+    await turns.take(flow)
+    first = asyncio.create_task(turns.take(flow))
+    second = asyncio.create_task(turns.take(flow))
+    await asyncio.sleep(0)
+    turns.give()  # the first waiter's turn...
+    first.cancel()  # ...cancelled before it ran
+    await asyncio.wait_for(second, 1)
+    assert first.cancelled()
+
+
+async def test_two_campaigns_on_one_local_throttle_split_the_bulk_lane_by_weight(
+    clock: FakeLoopTime,
+) -> None:
+    """Two clients, each with its share of one LocalThrottle, 40 and 4 bulk calls in
+    flight: equal shares at weights 1 and 1, two to one at weights 2 and 1."""
+    for weights, expected in (((1, 1), 1.0), ((2, 1), 2.0)):
+        throttle = LocalThrottle(20, 1.0)
+        counts = [0, 0]
+
+        def handler(n: int, counts: list[int] = counts) -> Callable[[HTTPRequest], HTTPResponse]:
+            def answer(request: HTTPRequest) -> HTTPResponse:
+                counts[n] += 1
+                return HTTPResponse.json({"id": 1, "email": "a@b.co"})
+
+            return answer
+
+        async def campaign(client: StampedClient, in_flight: int, stop: asyncio.Event) -> None:
+            bulk = client.with_options(lane="bulk")
+
+            async def worker() -> None:
+                while not stop.is_set():
+                    await bulk.customers.get(1)
+
+            await asyncio.gather(*(worker() for _ in range(in_flight)))
+
+        stop = asyncio.Event()
+        async with (
+            StampedClient(
+                "pub",
+                "key",
+                "1",
+                transport=MockTransport(handler(0)),
+                throttle=throttle.share(weights[0]),
+                concurrent_connections=40,
+            ) as wide,
+            StampedClient(
+                "pub",
+                "key",
+                "1",
+                transport=MockTransport(handler(1)),
+                throttle=throttle.share(weights[1]),
+                concurrent_connections=4,
+            ) as narrow,
+        ):
+            runs = asyncio.gather(campaign(wide, 40, stop), campaign(narrow, 4, stop))
+            await asyncio.sleep(2)  # past the first window, which the first to ask fill
+            before = list(counts)
+            await asyncio.sleep(10)  # 10 windows of the bulk lane (18 a window)
+            got = [counts[0] - before[0], counts[1] - before[1]]  # not the drain below
+            stop.set()
+            await runs
+        assert sum(got) >= 170, got
+        assert got[0] / got[1] == pytest.approx(expected, rel=0.1), got
+
+
+async def test_a_limit_learned_mid_run_does_not_refill_the_pacer(clock: FakeLoopTime) -> None:
+    """Re-pacing (a limit learned from 429s, or probed back up) keeps each bucket as
+    full as it was: an empty new bucket would hand out a whole burst at once, which a
+    server at its limit answers with 429s (seen as six at once in the benchmark)."""
+    throttle = LocalThrottle(200, 2.0, reserve=0)
+    granted = 0
+    while (ticket := throttle.reserve_now("bulk")) is not None:
+        ticket.sent()
+        granted += 1
+    assert granted == 20  # the burst; then the pacer says wait
+    throttle._set_effective(190, asyncio.get_running_loop().time())  # as a probe up would
+    assert throttle.reserve_now("bulk") is None
+    clock.advance(0.1)  # the new bucket drips at 190 per 2 s: about 9 starts' room
+    again = 0
+    while (ticket := throttle.reserve_now("bulk")) is not None:
+        ticket.sent()
+        again += 1
+    assert 8 <= again <= 10, again
+
+
+def test_a_share_is_checked_and_says_what_it_shares() -> None:
+    throttle = LocalThrottle(20, 1.0)
+    share = throttle.share(2)
+    assert (share.limit, share.seconds, share.weight) == (20, 1.0, 2.0)
+    assert repr(share) == "LocalThrottle(limit=20, seconds=1).share(2)"
+    for bad in (0, -1, float("inf"), True, "2"):
+        with pytest.raises(ConfigurationError, match="weight"):
+            throttle.share(bad)  # type: ignore[arg-type]
