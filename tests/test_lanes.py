@@ -274,12 +274,11 @@ def test_the_progress_time_left_is_the_plans_early_then_the_measured_rates() -> 
     assert time_left(task, plan) == measured != pytest.approx(plan.seconds / 2, rel=0.2)
 
 
-async def test_fair_turns_alternate_between_flows_whatever_each_has_queued() -> None:
-    """local-bulk-served-in-arrival-order: the flow with more waiters would take every
-    turn until its queue ran dry."""
+async def served_in_turn(queued: list[tuple[str, Flow, int]]) -> list[str]:
+    """The order FairTurns serves ``count`` waiters of each ``(name, flow, count)``,
+    queued in that order behind a holder of the turn."""
     turns = FairTurns()
-    many, few, holder = Flow(1), Flow(1), Flow(1)
-    await turns.take(holder)
+    await turns.take(Flow(1))
     served: list[str] = []
 
     async def one(name: str, flow: Flow) -> None:
@@ -287,30 +286,22 @@ async def test_fair_turns_alternate_between_flows_whatever_each_has_queued() -> 
         served.append(name)
         turns.give()
 
-    tasks = [asyncio.create_task(one("many", many)) for _ in range(6)]
-    tasks += [asyncio.create_task(one("few", few)) for _ in range(2)]
+    tasks = [asyncio.create_task(one(n, f)) for n, f, count in queued for _ in range(count)]
     await asyncio.sleep(0)
     turns.give()
     await asyncio.gather(*tasks)
+    return served
+
+
+async def test_fair_turns_alternate_between_flows_whatever_each_has_queued() -> None:
+    """local-bulk-served-in-arrival-order: the flow with more waiters would take every
+    turn until its queue ran dry."""
+    served = await served_in_turn([("many", Flow(1), 6), ("few", Flow(1), 2)])
     assert served == ["many", "few", "many", "few", "many", "many", "many", "many"]
 
 
 async def test_a_flow_of_weight_two_gets_two_turns_for_the_others_one() -> None:
-    turns = FairTurns()
-    heavy, light, holder = Flow(2), Flow(1), Flow(1)
-    await turns.take(holder)
-    served: list[str] = []
-
-    async def one(name: str, flow: Flow) -> None:
-        await turns.take(flow)
-        served.append(name)
-        turns.give()
-
-    tasks = [asyncio.create_task(one("light", light)) for _ in range(4)]
-    tasks += [asyncio.create_task(one("heavy", heavy)) for _ in range(8)]
-    await asyncio.sleep(0)
-    turns.give()
-    await asyncio.gather(*tasks)
+    served = await served_in_turn([("light", Flow(1), 4), ("heavy", Flow(2), 8)])
     assert served[:9].count("heavy") == 6  # two for one while both have waiters
     assert served[:9].count("light") == 3
 
