@@ -247,7 +247,10 @@ class AiohttpTransport:
                 request.url,
                 data=request.body,
                 headers=request.headers,
-                timeout=self._timeout_for(request),
+                # The transport's, built once, unless the call has less left.
+                timeout=self._client_timeout
+                if request.timeout >= self._timeout
+                else self._timeout_for(request),
                 allow_redirects=False,
             ) as response:
                 answered = True
@@ -278,9 +281,7 @@ class AiohttpTransport:
         return session
 
     def _timeout_for(self, request: HTTPRequest) -> aiohttp.ClientTimeout:
-        """The transport's timeout, or the attempt's own when the call has less left."""
-        if request.timeout >= self._timeout:
-            return self._client_timeout  # built once
+        """The attempt's own timeout, when the call has less left than the transport's."""
         return aiohttp.ClientTimeout(total=request.timeout, sock_connect=request.timeout)
 
     def _body(self, response: aiohttp.ClientResponse, method: str, path: str) -> Awaitable[bytes]:

@@ -165,6 +165,23 @@ async def test_errors_that_are_not_retried(
     assert len(server.arrivals) == 1
 
 
+async def test_a_slow_answer_is_cut_at_what_is_left_of_the_budget(
+    server: RecordingServer,
+) -> None:
+    """attempt-outlasts-its-budget: an attempt's timeout is the transport's or, when
+    the call has less left, what is left; a slow server cannot hold a call past it."""
+    server.responder = sequence(("sleep", 3.0), 200)
+    async with StampedClient(
+        "pub", "key", "1", api_url=server.url, retry_budget=0.4, timeout=10.0
+    ) as c:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        with pytest.raises(TransportError):
+            await c.customers.get(5)
+        elapsed = loop.time() - started
+    assert elapsed < 2.0, elapsed  # the budget (0.4 s), not the timeout (10 s) nor the 3 s
+
+
 async def test_failing_request_gives_up_within_its_budget(server: RecordingServer) -> None:
     server.responder = sequence(503)
     async with StampedClient(
