@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from ssl import SSLContext
 from typing import Protocol, runtime_checkable
 
@@ -189,6 +190,7 @@ class AiohttpTransport:
         self._name = name
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._clock: Callable[[], float] = time.monotonic  # the loop's, once opened
         self._closed = False
         self._ssl: SSLContext | bool = True if ssl is None else ssl
         self._proxy = proxy
@@ -200,6 +202,7 @@ class AiohttpTransport:
             raise ClientStateError(f"{self._name} is closed; create a new client")
         if self._session is None:
             self._loop = asyncio.get_running_loop()
+            self._clock = loop_clock(self._loop)
             connector = aiohttp.TCPConnector(limit=self.concurrent_connections, ssl=self._ssl)
             # No session-level default headers: aiohttp merges them into every request's
             # headers at a measured ~14 us a request; the prebuilt sets are passed as is.
@@ -238,7 +241,7 @@ class AiohttpTransport:
         method = request.method
         # Errors name the endpoint's template: a filled path can carry an email.
         where = request.path_template or request.url.path
-        loop_time = loop_clock(loop)
+        loop_time = self._clock
         answered = False
         leaving = loop_time()
         try:
@@ -260,7 +263,17 @@ class AiohttpTransport:
                 stats.round_trip = (
                     trip if not average else average + (trip - average) * ROUND_TRIP_WEIGHT
                 )
-                data = await self._body(response, method, where)
+                # The body whole when its Content-Length is known, within the cap and
+                # not compressed; else counted as it comes (written out: a frame less).
+                length = response.content_length
+                if (
+                    length is not None
+                    and length <= self._max_response_bytes
+                    and CONTENT_ENCODING not in response.headers
+                ):
+                    data = await response.read()
+                else:
+                    data = await self._read_capped(response, method, where)
                 return HTTPResponse(response.status, response.headers, data)
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise self._no_answer(exc, request, where) from None
@@ -283,18 +296,6 @@ class AiohttpTransport:
     def _timeout_for(self, request: HTTPRequest) -> aiohttp.ClientTimeout:
         """The attempt's own timeout, when the call has less left than the transport's."""
         return aiohttp.ClientTimeout(total=request.timeout, sock_connect=request.timeout)
-
-    def _body(self, response: aiohttp.ClientResponse, method: str, path: str) -> Awaitable[bytes]:
-        """The read of the answer's body: whole when its Content-Length is known, within
-        the cap and not compressed; else counted as it comes (:meth:`_read_capped`)."""
-        length = response.content_length
-        if (
-            length is not None
-            and length <= self._max_response_bytes
-            and CONTENT_ENCODING not in response.headers
-        ):
-            return response.read()
-        return self._read_capped(response, method, path)
 
     def _no_answer(self, exc: BaseException, request: HTTPRequest, path: str) -> TransportError:
         """The error for an attempt that got no answer, its message naming the template."""
