@@ -15,7 +15,7 @@ from stampsync.cli._common import announce_plan, time_left
 from stampsync.errors import ConfigurationError
 from stampsync.stamps import StampAward
 from stampsync.testing import HTTPRequest, HTTPResponse, MockTransport, max_in_window
-from stampsync.throttle import LocalThrottle
+from stampsync.throttle import LocalShare, LocalThrottle
 from tests._clock import FakeLoopTime
 from tests._server import RecordingServer
 
@@ -344,24 +344,20 @@ async def test_two_campaigns_on_one_local_throttle_split_the_bulk_lane_by_weight
 
             await asyncio.gather(*(worker() for _ in range(in_flight)))
 
+        def client(n: int, connections: int, share: LocalShare) -> StampedClient:
+            return StampedClient(
+                "pub",
+                "key",
+                "1",
+                transport=MockTransport(handler(n)),
+                throttle=share,
+                concurrent_connections=connections,
+            )
+
         stop = asyncio.Event()
         async with (
-            StampedClient(
-                "pub",
-                "key",
-                "1",
-                transport=MockTransport(handler(0)),
-                throttle=throttle.share(weights[0]),
-                concurrent_connections=40,
-            ) as wide,
-            StampedClient(
-                "pub",
-                "key",
-                "1",
-                transport=MockTransport(handler(1)),
-                throttle=throttle.share(weights[1]),
-                concurrent_connections=4,
-            ) as narrow,
+            client(0, 40, throttle.share(weights[0])) as wide,
+            client(1, 4, throttle.share(weights[1])) as narrow,
         ):
             runs = asyncio.gather(campaign(wide, 40, stop), campaign(narrow, 4, stop))
             await asyncio.sleep(2)  # past the first window, which the first to ask fill
