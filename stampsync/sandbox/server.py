@@ -111,6 +111,10 @@ class Sandbox:
         process: run as a separate process instead of a thread.
     """
 
+    inspection_timeout: aiohttp.ClientTimeout = aiohttp.ClientTimeout(total=30)
+    """How long each inspection call (``awards()``, ``counters()``...) waits for its answer;
+    it is asked twice before :class:`ConfigurationError` says the sandbox is not serving."""
+
     def __init__(
         self,
         config: SandboxConfig | None = None,
@@ -131,6 +135,7 @@ class Sandbox:
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
+        self._died: BaseException | None = None
 
     @property
     def pid(self) -> int | None:
@@ -160,8 +165,9 @@ class Sandbox:
                 self._proc.wait(10)
             self._proc = None
         if self._thread is not None and self._loop is not None and self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-            self._thread.join(10)
+            if self._thread.is_alive():  # else its loop is closed: nothing left to stop
+                self._loop.call_soon_threadsafe(self._stop.set)
+                self._thread.join(10)
             self._thread = None
 
     async def __aenter__(self) -> Self:
@@ -181,6 +187,8 @@ class Sandbox:
     def _start_thread(self) -> None:
         ready = threading.Event()
         failure: list[BaseException] = []
+        self._died = None
+        runners: list[web.AppRunner] = []
 
         async def serve() -> None:
             self._stop = asyncio.Event()
@@ -193,6 +201,7 @@ class Sandbox:
                 failure.append(exc)
                 ready.set()
                 return
+            runners.append(runner)
             try:
                 await web.TCPSite(runner, HOST, self.port).start()
             except BaseException as exc:
@@ -213,6 +222,13 @@ class Sandbox:
                 loop.run_until_complete(serve())
             except BaseException as exc:  # whatever stops the server must reach start()
                 failure.append(exc)
+                if ready.is_set():
+                    # Died while serving: remembered for the inspection calls' errors,
+                    # and the port closed so clients are refused rather than left waiting.
+                    self._died = exc
+                    for runner in runners:
+                        with contextlib.suppress(Exception):
+                            loop.run_until_complete(runner.cleanup())
             finally:
                 ready.set()
                 loop.close()
@@ -260,14 +276,41 @@ class Sandbox:
     # -- inspection ---------------------------------------------------------------
 
     async def _call(self, method: str, path: str, body: Any = None) -> Any:
-        async with (
-            aiohttp.ClientSession() as session,
-            session.request(method, self.url + "/__sandbox" + path, json=body) as response,
-        ):
-            if response.status == 404:
-                return None
-            response.raise_for_status()
-            return msgspec.json.decode(await response.read())
+        # Asked twice before giving up: every inspection call is safe to repeat (reads,
+        # or settings put whole), and a test should not fail on one lost loopback answer
+        # of a loaded machine. What is left after that is a sandbox that is not serving.
+        url = f"{self.url}/__sandbox{path}"
+        problem: BaseException | None = None
+        for _ in range(2):
+            try:
+                async with (
+                    aiohttp.ClientSession(timeout=self.inspection_timeout) as session,
+                    session.request(method, url, json=body) as response,
+                ):
+                    if response.status == 404:
+                        return None
+                    if response.status >= 400:
+                        raise ConfigurationError(
+                            f"the sandbox on {self.url} answered {method} /__sandbox{path} "
+                            f"with HTTP {response.status}"
+                        )
+                    return msgspec.json.decode(await response.read())
+            except (aiohttp.ClientError, TimeoutError, msgspec.DecodeError) as exc:
+                problem = exc
+        raise ConfigurationError(
+            f"the sandbox on {self.url} did not answer {method} /__sandbox{path} "
+            f"({type(problem).__name__}{f': {problem}' if str(problem) else ''}){self._state()}"
+        ) from problem
+
+    def _state(self) -> str:
+        """Why the sandbox may not be serving, for an error message ('' if it should be)."""
+        if self._died is not None:
+            return f"; its thread stopped: {type(self._died).__name__}: {self._died}"
+        if self._proc is not None and (code := self._proc.poll()) is not None:
+            return f"; its process exited with code {code}"
+        if self._thread is None and self._proc is None:
+            return "; it is not running (start it first)"
+        return ""
 
     async def arrivals(self) -> list[float]:
         """Arrival times (``time.monotonic()``) of every API request, in order."""

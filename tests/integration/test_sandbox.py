@@ -299,3 +299,72 @@ async def test_bodies_with_invalid_utf8_get_a_400_not_a_500(stampsync_sandbox: S
             stampsync_sandbox.url + "/api/stamps/add", data=b'{"user": "\xff"}', headers=token
         ) as r:
             assert r.status == 400
+
+
+async def _swallow_first_connection() -> tuple[
+    asyncio.Server, list[int], list[asyncio.StreamWriter]
+]:
+    """A server on a free loopback port that reads the first request and never answers
+    it (a lost answer on a loaded machine), then answers every later one with ``{"ok": 1}``."""
+    seen: list[int] = []
+    held: list[asyncio.StreamWriter] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        seen.append(len(seen) + 1)
+        if len(seen) == 1:
+            held.append(writer)  # kept open, never answered
+            return
+        body = b'{"ok": 1}'
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
+            b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+        )
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    return server, seen, held
+
+
+async def test_an_inspection_call_whose_answer_is_lost_is_asked_again() -> None:
+    server, seen, held = await _swallow_first_connection()
+    port = server.sockets[0].getsockname()[1]
+    sandbox = Sandbox(port=port)  # not started: its inspection calls meet the server above
+    sandbox.inspection_timeout = aiohttp.ClientTimeout(total=0.5)
+    try:
+        assert await sandbox.counters() == {"ok": 1}
+    finally:
+        for writer in held:
+            writer.close()
+        server.close()
+        await server.wait_closed()
+    assert seen == [1, 2]
+
+
+async def test_a_sandbox_that_does_not_answer_raises_a_stampsync_error_naming_it() -> None:
+    # Listening, never accepting: every inspection call waits out its timeout.
+    with socket.socket() as quiet:
+        quiet.bind(("127.0.0.1", 0))
+        quiet.listen(8)
+        sandbox = Sandbox(port=quiet.getsockname()[1])
+        sandbox.inspection_timeout = aiohttp.ClientTimeout(total=0.3)
+        with pytest.raises(ConfigurationError) as caught:
+            await sandbox.awards()
+    message = str(caught.value)
+    assert sandbox.url in message
+    assert "did not answer GET /__sandbox/awards" in message
+    assert "not running" in message  # it was never started
+
+
+async def test_a_sandbox_whose_thread_died_says_so_and_refuses_connections() -> None:
+    async with Sandbox() as sandbox:
+        assert sandbox._loop is not None
+        # Its loop stopped under it, as an error inside the thread would.
+        sandbox._loop.call_soon_threadsafe(sandbox._loop.stop)
+        assert sandbox._thread is not None
+        await asyncio.to_thread(sandbox._thread.join, 10)
+        with pytest.raises(ConfigurationError, match="its thread stopped: RuntimeError") as caught:
+            await sandbox.counters()
+        # Refused (the port was closed), not left to wait out two timeouts.
+        assert isinstance(caught.value.__cause__, aiohttp.ClientConnectorError)
