@@ -297,19 +297,28 @@ class Sandbox:
                     return msgspec.json.decode(await response.read())
             except (aiohttp.ClientError, TimeoutError, msgspec.DecodeError) as exc:
                 problem = exc
+        why = f"{type(problem).__name__}{f': {problem}' if str(problem) else ''}"
         raise ConfigurationError(
             f"the sandbox on {self.url} did not answer {method} /__sandbox{path} "
-            f"({type(problem).__name__}{f': {problem}' if str(problem) else ''}){self._state()}"
+            f"({why}){await self._state()}"
         ) from problem
 
-    def _state(self) -> str:
-        """Why the sandbox may not be serving, for an error message ('' if it should be)."""
+    async def _state(self) -> str:
+        """Why the sandbox may not be serving, for an error message."""
         if self._died is not None:
             return f"; its thread stopped: {type(self._died).__name__}: {self._died}"
         if self._proc is not None and (code := self._proc.poll()) is not None:
             return f"; its process exited with code {code}"
         if self._thread is None and self._proc is None:
             return "; it is not running (start it first)"
+        if self._thread is not None and self._loop is not None:
+            # A loop that cannot run a callback is blocked; one that can lost the answer.
+            ran = threading.Event()
+            with contextlib.suppress(RuntimeError):  # closed under us: said above next time
+                self._loop.call_soon_threadsafe(ran.set)
+            if not await asyncio.to_thread(ran.wait, 5):
+                return "; its event loop has not run for 5 s (blocked)"
+            return "; its event loop is running"
         return ""
 
     async def arrivals(self) -> list[float]:

@@ -6,6 +6,7 @@ import asyncio
 import base64
 import os
 import socket
+import threading
 
 import aiohttp
 import pytest
@@ -368,3 +369,20 @@ async def test_a_sandbox_whose_thread_died_says_so_and_refuses_connections() -> 
             await sandbox.counters()
         # Refused (the port was closed), not left to wait out two timeouts.
         assert isinstance(caught.value.__cause__, aiohttp.ClientConnectorError)
+
+
+async def test_a_sandbox_whose_loop_is_blocked_is_named_blocked() -> None:
+    async with Sandbox() as sandbox:
+        assert sandbox._loop is not None
+        release = threading.Event()
+        # A handler that blocks its loop (what a lost answer looks like from outside).
+        sandbox._loop.call_soon_threadsafe(release.wait, 30)
+        sandbox.inspection_timeout = aiohttp.ClientTimeout(total=0.3)
+        try:
+            with pytest.raises(ConfigurationError, match=r"event loop has not run .* \(blocked\)"):
+                await sandbox.counters()
+        finally:
+            release.set()
+        # Unblocked, it answers again.
+        sandbox.inspection_timeout = aiohttp.ClientTimeout(total=30)
+        assert isinstance(await sandbox.counters(), dict)
