@@ -8,6 +8,8 @@ import math
 import re
 from typing import Required, TypedDict, TypeVar, Unpack
 
+import msgspec
+
 from .errors import ConfigurationError
 
 E = TypeVar("E", bound=enum.Enum)
@@ -218,3 +220,34 @@ def pin_pair(pin: object, confirm_pin: object) -> tuple[str | None, str | None]:
     if pin != confirm_pin:
         raise ConfigurationError("confirm_pin does not match pin")
     return pin, confirm_pin
+
+
+_EXPECTED = re.compile(r"Expected `(?P<want>[^`]+)`, got `[^`]+`(?: - at `\$\.?(?P<at>[^`]*)`)?")
+_MISSING = re.compile(
+    r"Object missing required field `(?P<name>[^`]+)`(?: - at `\$\.?(?P<at>[^`]*)`)?"
+)
+_AT = re.compile(r" - at `\$\.?(?P<at>[^`]*)`")
+_KINDS = {
+    "int": "a whole number",
+    "float": "a number",
+    "int | float": "a number",
+    "str": "text",
+    "bool": "true or false",
+    "array": "a list",
+    "object": "an object",
+}
+
+
+def field_problem(exc: msgspec.ValidationError) -> str:
+    """A row's conversion error in the input file's words: ``total_value must be a
+    number``, ``invoice_number is missing``, ``items[0].quantity must be a whole number``
+    (msgspec says ``Expected `int | float`, got `str` - at `$.total_value```)."""
+    text = str(exc)
+    if expected := _EXPECTED.fullmatch(text):
+        want = expected["want"].removesuffix(" | null")
+        kind = _KINDS.get(want, want.replace("str", "text").replace(" | ", " or "))
+        return f"{expected['at'] or 'the row'} must be {kind}"
+    if missing := _MISSING.fullmatch(text):
+        where = f"{missing['at']}." if missing["at"] else ""
+        return f"{where}{missing['name']} is missing"
+    return _AT.sub(lambda at: f" (at {at['at'] or 'the row'})", text)

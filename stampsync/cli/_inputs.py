@@ -8,26 +8,21 @@ from __future__ import annotations
 
 import codecs
 import csv
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import msgspec
-
 from .._csv import csv_rows
 from .._engine.writes import Rejected, normal_key
 from .._jsonl import json_row, jsonl_lines
 from ..batch.sync import LINE_KEY, canonical_column
-from ..stamped.v3.loyalty import PointsAdjustment
+from ..batch.v3_rows import POINTS_COLUMNS, POINTS_OPTIONAL
 from ..stamps.stamps import StampAward
 from ._common import fail
 
 AWARD_COLUMNS = ("key", "user", "store", "number_of_stamps")
 AWARD_OPTIONAL = ("notes",)
-POINTS_COLUMNS = ("key", "customer_id", "points")
-POINTS_OPTIONAL = ("reason",)
 _JSONL = (".jsonl", ".ndjson")
 
 
@@ -145,37 +140,6 @@ class KeyLines:
     def keys(self) -> list[str]:
         """The keys noted, in the order of their lines."""
         return list(self._lines)
-
-
-_EXPECTED = re.compile(r"Expected `(?P<want>[^`]+)`, got `[^`]+`(?: - at `\$\.?(?P<at>[^`]*)`)?")
-_MISSING = re.compile(
-    r"Object missing required field `(?P<name>[^`]+)`(?: - at `\$\.?(?P<at>[^`]*)`)?"
-)
-_AT = re.compile(r" - at `\$\.?(?P<at>[^`]*)`")
-_KINDS = {
-    "int": "a whole number",
-    "float": "a number",
-    "int | float": "a number",
-    "str": "text",
-    "bool": "true or false",
-    "array": "a list",
-    "object": "an object",
-}
-
-
-def field_problem(exc: msgspec.ValidationError) -> str:
-    """A row's conversion error in the input file's words: ``total_value must be a
-    number``, ``invoice_number is missing``, ``items[0].quantity must be a whole number``
-    (msgspec says ``Expected `int | float`, got `str` - at `$.total_value```)."""
-    text = str(exc)
-    if expected := _EXPECTED.fullmatch(text):
-        want = expected["want"].removesuffix(" | null")
-        kind = _KINDS.get(want, want.replace("str", "text").replace(" | ", " or "))
-        return f"{expected['at'] or 'the row'} must be {kind}"
-    if missing := _MISSING.fullmatch(text):
-        where = f"{missing['at']}." if missing["at"] else ""
-        return f"{where}{missing['name']} is missing"
-    return _AT.sub(lambda at: f" (at {at['at'] or 'the row'})", text)
 
 
 @dataclass(frozen=True)
@@ -310,70 +274,3 @@ def check_points_file(path: Path) -> int:
         return _check_csv(path, POINTS_COLUMNS, POINTS_OPTIONAL, False, "key").rows
     except csv.Error as exc:
         fail(f"{path} is not valid CSV: {exc}")
-
-
-_INTEGER = re.compile(r"[+-]?\d+")
-_DECIMAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
-
-
-def _number_or_raw(text: str) -> object:
-    """A CSV cell as the number it spells, in plain digits (``1_000`` is not one); else
-    the text, which the row's check then refuses by name."""
-    if _INTEGER.fullmatch(text):
-        return int(text)
-    if _DECIMAL.fullmatch(text) or text.lower() in ("nan", "inf", "-inf", "infinity"):
-        return float(text)  # NaN and infinities are refused as not finite, by name
-    return text
-
-
-def read_points(path: Path) -> Iterator[PointsAdjustment | Rejected]:
-    """Stream points adjustments from a CSV (``key,customer_id,points[,reason]``) or a
-    JSONL file (objects with those fields; ``customerId`` is read as ``customer_id``).
-    Each carries its line number as ``row``; a row that cannot be read fails alone."""
-    rows: Iterator[tuple[int, dict[str, Any] | str | Rejected]]
-    rows = _points_jsonl(path) if path.suffix.lower() in _JSONL else _points_csv(path)
-    for number, row in rows:
-        if isinstance(row, str | Rejected):
-            yield row if isinstance(row, Rejected) else Rejected("", row, number)
-            continue
-        key, customer = row.get("key"), row.get("customer_id")
-        key_text = key if isinstance(key, str) else "" if key is None else str(key)
-        user = None if customer in (None, "") else str(customer)
-        unknown = set(row) - set(POINTS_COLUMNS + POINTS_OPTIONAL)
-        if unknown:
-            why = f"line {number}: unknown field(s) {', '.join(sorted(unknown))}"
-            yield Rejected(key_text, why, number, user)
-        elif not isinstance(key, str):
-            yield Rejected(key_text, f"line {number}: key must be text", number, user)
-        elif user is None:
-            yield Rejected(key_text, f"line {number}: customer_id is missing", number, user)
-        else:
-            yield PointsAdjustment(
-                key=key,
-                customer_id=customer,  # type: ignore[arg-type]  # checked with the row
-                points=row.get("points"),  # type: ignore[arg-type]  # checked with the row
-                reason=row.get("reason"),  # checked with the row: text or nothing
-                row=number,
-            )
-
-
-def _points_csv(path: Path) -> Iterator[tuple[int, dict[str, Any] | Rejected]]:
-    for found in csv_rows(path):
-        row: dict[str, Any] = found.stripped()
-        if found.problem:  # a line that cannot be read fails under the key it names
-            customer = row.get("customer_id") or None
-            yield found.line, Rejected(row.get("key", ""), found.problem, found.line, customer)
-            continue
-        if "points" in row:
-            row["points"] = _number_or_raw(row["points"])
-        if not row.get("reason"):
-            row["reason"] = None  # an empty cell: no reason
-        yield found.line, row
-
-
-def _points_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
-    for number, line in jsonl_lines(path):
-        raw = json_row(number, line)
-        if isinstance(raw, dict) and "customerId" in raw and "customer_id" not in raw:
-            raw["customer_id"] = raw.pop("customerId")
-        yield number, raw

@@ -9,8 +9,9 @@ from typing import Annotated
 import typer
 
 from .._engine.writes import BatchReport, Outcome
+from ..batch.v3_rows import read_points
 from ._common import Tuning, api_errors, with_options
-from ._inputs import check_points_file, read_points
+from ._inputs import check_points_file
 from ._report import ReportFile, run_batch_file
 from ._stamped_v3 import StampedV3Access, finish_journaled, shop_journal
 from ._stamps import Account, JournalSpec, run_journaled

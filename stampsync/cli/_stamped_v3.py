@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -16,12 +15,10 @@ import typer
 
 from .._engine._runs import exclusive
 from .._engine.journal import Journal, WriteJournal, is_database_url
-from .._engine.writes import BatchReport, Outcome, Rejected
+from .._engine.writes import BatchReport, Outcome
 from .._files import open_private
-from .._jsonl import json_row, jsonl_lines
+from ..batch.v3_rows import read_orders
 from ..stamped.client import StampedClient
-from ..stamped.v3 import OrderData, OrderPush
-from ..stamped.v3.models import CartItemData, DiscountApplied, OrderCartData
 from ._common import (
     Tuning,
     api_errors,
@@ -32,7 +29,7 @@ from ._common import (
     require,
     with_options,
 )
-from ._inputs import check_text_file, field_problem
+from ._inputs import check_text_file
 from ._report import Aborted, ReportFile, run_batch_file
 from ._secrets import file_option, resolve_secret, secret_option
 from ._signals import GracefulStop
@@ -63,46 +60,11 @@ StoreHash = Annotated[
     ),
 ]
 
-#: The order fields a row may carry, in the API's spelling.
-ORDER_FIELDS = frozenset(f.encode_name for f in msgspec.structs.fields(OrderData))
-CART_FIELDS = frozenset(f.encode_name for f in msgspec.structs.fields(OrderCartData))
-LINE_FIELDS = frozenset(f.encode_name for f in msgspec.structs.fields(CartItemData))
-DISCOUNT_FIELDS = frozenset(f.encode_name for f in msgspec.structs.fields(DiscountApplied))
-#: Cart fields the API takes as text that a row may also give as a JSON number.
-_AMOUNTS = frozenset(
-    {"quantity", "price"} | {name for name in CART_FIELDS if name.startswith("shopPrice")}
-)
-
 journal_app = typer.Typer(
     help="Inspect and resolve a push-orders or adjust-points journal.",
     no_args_is_help=True,
     rich_markup_mode=None,
 )
-
-
-def _cart_problem(cart: object) -> str | None:
-    """Why a row's ``cart`` cannot be read as the API's (unknown or misspelt fields, at
-    any depth), or None; amounts given as JSON numbers are turned into the API's text."""
-    if not isinstance(cart, dict):
-        return None  # the conversion names it
-    parts: list[tuple[str, dict[str, Any], frozenset[str]]] = [("cart", cart, CART_FIELDS)]
-    for name, fields in (("lineItems", LINE_FIELDS), ("discountsApplied", DISCOUNT_FIELDS)):
-        listed = cart.get(name)
-        if isinstance(listed, list):
-            parts += [
-                (f"cart.{name}[{at}]", one, fields)
-                for at, one in enumerate(listed)
-                if isinstance(one, dict)
-            ]
-    for where, part, fields in parts:
-        unknown = set(part) - fields
-        if unknown:
-            return f"unknown {where} fields: {', '.join(sorted(unknown))}"
-        for name in _AMOUNTS & set(part):
-            value = part[name]
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                part[name] = repr(value) if isinstance(value, float) else str(value)
-    return None
 
 
 @dataclass(frozen=True)
@@ -133,36 +95,6 @@ def v3_client(
         api_url=api_url,
         **tuning.settings(f"stamped:{store}"),
     )
-
-
-def read_orders(path: Path) -> Iterator[OrderPush | Rejected]:
-    """Stream JSONL rows (one order per line, the API's field names, an optional
-    ``key``; else the key is ``customOrderId``) as :class:`OrderPush` items."""
-    for number, line in jsonl_lines(path):
-        raw = json_row(number, line)
-        if isinstance(raw, str):
-            yield Rejected("", raw, number)
-            continue
-        key = raw.pop("key", None)
-        if key is None:
-            key = raw.get("customOrderId")
-        key_text = key if isinstance(key, str) else "" if key is None else str(key)
-        customer = raw.get("customCustomerId") or raw.get("customerId")
-        user = None if customer is None else str(customer)
-        unknown = set(raw) - ORDER_FIELDS
-        if unknown:
-            why = f"line {number}: unknown order fields: {', '.join(sorted(unknown))}"
-            yield Rejected(key_text, why, number, user)
-            continue
-        if problem := _cart_problem(raw.get("cart")):
-            yield Rejected(key_text, f"line {number}: {problem}", number, user)
-            continue
-        try:
-            order = msgspec.convert(raw, OrderData)
-        except msgspec.ValidationError as exc:
-            yield Rejected(key_text, f"line {number}: {field_problem(exc)}", number, user)
-            continue
-        yield OrderPush(key=key_text, order=order, row=number)
 
 
 def order_row(outcome: Outcome, order_id: str | None) -> dict[str, object]:

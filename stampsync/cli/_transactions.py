@@ -30,7 +30,7 @@ from .._csv import csv_rows
 from .._engine.journal import WriteJournal
 from .._engine.writes import BatchReport, Outcome, Rejected
 from .._jsonl import json_row, jsonl_lines
-from .._validate import DEFAULT_MAX_STAMPS, DEFAULT_MAX_VALUE
+from .._validate import DEFAULT_MAX_STAMPS, DEFAULT_MAX_VALUE, field_problem
 from ..batch.pos_rows import csv_fields, is_jsonl
 from ..stamps.client import StampsClient
 from ..stamps.transactions import PosTransaction
@@ -39,7 +39,6 @@ from ._inputs import (
     KeyLines,
     check_csv_header,
     check_text_file,
-    field_problem,
 )
 from ._report import ReportFile, run_batch_file
 from ._stamps import (
