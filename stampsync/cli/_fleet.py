@@ -62,7 +62,8 @@ def enqueue(
         typer.Option(
             "--input",
             help="awards: CSV account,key,user,number_of_stamps[,store,notes,expiration_date];"
-            " transactions: the import's JSONL or CSV with an account column",
+            " the other kinds: their command's file (transactions import, stamped push-orders,"
+            " stamped adjust-points) with an account column or field",
         ),
     ],
     journal: FleetJournal,
@@ -75,8 +76,9 @@ def enqueue(
         str,
         typer.Option(
             "--kind",
-            help="what the rows write: stamps.add (awards) or transactions.add (a point of "
-            "sale's day-end file, JSONL or the import's CSV, with an account column)",
+            help="what the rows write: stamps.add (awards), transactions.add (a point of "
+            "sale's day-end file), v3.orders.push (Stamped orders, JSONL) or "
+            "v3.points.adjust (Stamped points, CSV or JSONL)",
         ),
     ] = "stamps.add",
 ) -> None:

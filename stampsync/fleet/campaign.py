@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import hashlib
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,16 +73,44 @@ def read_campaign(path: str | Path) -> Iterator[dict[str, Any]]:
 def read_pos_campaign(path: str | Path) -> Iterator[dict[str, Any]]:
     """Rows of a point of sale campaign: the transactions import's file (JSONL, or its
     flat CSV form) with an ``account`` column naming each row's store, each row as
-    ``{"account", "row", "data"}`` (or ``"rejected"``, why its line cannot be read)."""
+    ``{"account", "row", "data"}``."""
     from ..batch.pos_rows import pos_records
 
+    return _data_campaign(path, pos_records)
+
+
+def read_orders_campaign(path: str | Path) -> Iterator[dict[str, Any]]:
+    """Rows of a Stamped V3 order-push campaign: ``stampsync stamped push-orders``'s JSONL
+    (one order per line, the API's field names, an optional ``key``) with an ``account``
+    field naming each order's shop, each row as ``{"account", "row", "data"}``."""
+    from ..batch.v3_rows import order_records
+
+    return _data_campaign(path, order_records)
+
+
+def read_points_campaign(path: str | Path) -> Iterator[dict[str, Any]]:
+    """Rows of a Stamped V3 points campaign: ``stampsync stamped adjust-points``'s CSV
+    (``key,customer_id,points[,reason]``) or JSONL with an ``account`` column naming each
+    row's shop, each row as ``{"account", "row", "data"}``."""
+    from ..batch.v3_rows import points_records
+
+    return _data_campaign(path, points_records)
+
+
+def _data_campaign(
+    path: str | Path, records: Callable[[Path], Iterable[tuple[int, Any]]]
+) -> Iterator[dict[str, Any]]:
+    """Each record ``records`` reads, its ``account`` taken out; the rest is the row's
+    data, checked by the worker (where a bad row fails alone). A line that cannot be read
+    at all refuses the campaign: its account, so its store, is unknown."""
     path = Path(path)
     if not path.is_file():
         raise ConfigurationError(f"cannot read campaign {path}: no such file")
     try:
-        for number, data in pos_records(path):
-            if isinstance(data, str):
-                raise ConfigurationError(f"campaign {path}: {data}; its account is unknown")
+        for number, data in records(path):
+            if not isinstance(data, dict):
+                why = data if isinstance(data, str) else getattr(data, "error", "unreadable")
+                raise ConfigurationError(f"campaign {path}: {why}; its account is unknown")
             account = data.pop("account", None)
             if not isinstance(account, str) or not account.strip():
                 raise ConfigurationError(f"campaign {path} line {number} names no account")
@@ -149,8 +177,11 @@ async def queue_campaign(
     settled before.
 
     ``kind`` is what the rows write: ``stamps.add`` (columns
-    ``account,key,user,number_of_stamps[,store,notes,expiration_date]``) or
-    ``transactions.add`` (the transactions import's JSONL or flat CSV, plus ``account``).
+    ``account,key,user,number_of_stamps[,store,notes,expiration_date]``),
+    ``transactions.add`` (the transactions import's JSONL or flat CSV), ``v3.orders.push``
+    (``stampsync stamped push-orders``'s JSONL) or ``v3.points.adjust`` (``stampsync
+    stamped adjust-points``' CSV or JSONL), each of the last three with an ``account``
+    column or field.
     """
     from pgqueuer.queries import Queries
 
@@ -166,13 +197,13 @@ async def queue_campaign(
         raise ConfigurationError(
             "the fleet's queue is in the journal's database: give its postgresql:// URL"
         )
-    reader = read_pos_campaign if kind == "transactions.add" else read_campaign
+    reader = _READERS.get(kind, read_campaign)
     jobs = split_jobs(reader(path), job_rows=job_rows)
     name = campaign or campaign_id(path)
     total = sum(len(job.rows) for job in jobs)
     payloads = []
     for job in jobs:
-        rows = [_job_row(r) for r in job.rows]
+        rows = [_job_row(r, kind) for r in job.rows]
         args = AwardJobArgs(
             v=1, id=job.job_id(name), campaign=name, account=job.account, rows=rows, kind=kind
         )
@@ -219,15 +250,25 @@ async def queue_campaign(
     return Enqueued(len(payloads), total, name)
 
 
-def _job_row(r: dict[str, Any]) -> Any:
+_READERS: dict[str, Callable[[str | Path], Iterator[dict[str, Any]]]] = {
+    "transactions.add": read_pos_campaign,
+    "v3.orders.push": read_orders_campaign,
+    "v3.points.adjust": read_points_campaign,
+}
+
+
+def _job_row(r: dict[str, Any], kind: str) -> Any:
     from .queue import JobRow
 
-    if "data" in r:  # a transaction: its fields as read, checked when the job runs
+    if "data" in r:  # its fields as read, checked again when the job runs
         data = r["data"]
+        key, user = data.get("key"), data.get("user")
+        if kind in ("v3.orders.push", "v3.points.adjust"):
+            key, user = _v3_identity(kind, data, int(r["row"]))
         return JobRow(
             row=int(r["row"]),
-            key=str(data.get("key") or ""),
-            user=str(data.get("user") or ""),
+            key=str(key or ""),
+            user=str(user or ""),
             data=data,
         )
     return JobRow(
@@ -240,6 +281,19 @@ def _job_row(r: dict[str, Any]) -> Any:
         expiration_date=r.get("expiration_date") or None,
         rejected=r.get("rejected"),
     )
+
+
+def _v3_identity(kind: str, data: dict[str, Any], row: int) -> tuple[str, str | None]:
+    """A V3 row's key and customer as its batch will read them (a key the row does not
+    give is its order's ``customOrderId``)."""
+    from .._engine.writes import Rejected
+    from ..batch.v3_rows import to_order, to_points
+
+    item = to_order(data, row) if kind == "v3.orders.push" else to_points(data, row)
+    if isinstance(item, Rejected):
+        return item.key, item.user
+    customer = item.customer_id if kind == "v3.points.adjust" else None  # type: ignore[union-attr]
+    return item.key, None if customer is None else str(customer)
 
 
 async def enqueue_campaign(

@@ -22,9 +22,26 @@ if TYPE_CHECKING:
 #: The entrypoint (pgqueuer's name for a job's function) of the fleet's jobs, every kind.
 AWARD_JOB = "stampsync.award"
 
-#: The write kinds a campaign can carry: stamp awards, a point of sale's transactions.
-JobKind = Literal["stamps.add", "transactions.add"]
-KINDS: tuple[JobKind, ...] = ("stamps.add", "transactions.add")
+#: The write kinds a campaign can carry: stamp awards, a point of sale's transactions
+#: (both through Stamps), Stamped V3 order pushes and points adjustments.
+JobKind = Literal["stamps.add", "transactions.add", "v3.orders.push", "v3.points.adjust"]
+KINDS: tuple[JobKind, ...] = (
+    "stamps.add",
+    "transactions.add",
+    "v3.orders.push",
+    "v3.points.adjust",
+)
+
+#: The kinds sent through a Stamped client: their accounts' credentials are Stamped's.
+STAMPED_KINDS: frozenset[str] = frozenset({"v3.orders.push", "v3.points.adjust"})
+
+Platform = Literal["stamps", "stamped"]
+
+
+def platform_of(kind: str) -> Platform:
+    """Which API a kind writes to, so which credentials its account needs."""
+    return "stamped" if kind in STAMPED_KINDS else "stamps"
+
 
 #: Taken while the fleet's tables are made, so workers starting together do not race.
 _FLEET_SCHEMA_LOCK = 0x5354_464C  # "STFL"
@@ -49,8 +66,9 @@ class JobRow(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     rejected: _Text | None = None
     """Why the file's reader refused the row (it fails with this reason)."""
     data: Annotated[dict[str, Any], msgspec.Meta(max_length=64)] | None = None
-    """A transaction's fields (``transactions.add``), checked as the import checks them
-    when the job runs: a row that is not a transaction fails alone."""
+    """The row's fields as read, for every kind but ``stamps.add`` (a transaction, an
+    order, a points adjustment), checked as the command line checks them when the job
+    runs: a row that is not one fails alone."""
 
 
 class AwardJobArgs(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
@@ -133,7 +151,9 @@ def queue_table() -> str:
 
 __all__ = [
     "AWARD_JOB",
+    "KINDS",
     "MAX_JOB_ROWS",
+    "STAMPED_KINDS",
     "AwardJobArgs",
     "BadJob",
     "JobRow",
@@ -141,5 +161,6 @@ __all__ = [
     "decode_job",
     "encode_job",
     "ensure_queue_schema",
+    "platform_of",
     "queue_table",
 ]

@@ -32,7 +32,9 @@ from .._engine._runs import LEASE_SECONDS
 from .._engine.postgres import PgDatabase, PgJournal, safe_dsn
 from .._engine.writes import BatchReport, Outcome, Rejected, key_problem, normal_key
 from ..batch.pos_rows import to_transaction
+from ..batch.v3_rows import to_order, to_points
 from ..errors import ConfigurationError, JournalError
+from ..stamped.client import StampedClient
 from ..stamps.client import StampsClient
 from ..stamps.stamps import DEFAULT_MAX_STAMPS, StampAward
 from ..throttle import RedisThrottles
@@ -42,10 +44,12 @@ from .queue import (
     AwardJobArgs,
     BadJob,
     JobRow,
+    Platform,
     child_id,
     decode_job,
     encode_job,
     ensure_queue_schema,
+    platform_of,
 )
 
 if TYPE_CHECKING:
@@ -163,8 +167,8 @@ class FleetState:
         self.stopping = anyio.Event()
         """Set on SIGTERM: running jobs stop taking rows and hand the rest on."""
         self.redis = _Outage("Redis (the stores' quotas)")
-        self._clients: dict[str, StampsClient] = {}
-        self._making: dict[str, asyncio.Lock] = {}
+        self._clients: dict[tuple[str, Platform], StampsClient | StampedClient] = {}
+        self._making: dict[tuple[str, Platform], asyncio.Lock] = {}
         self._gates: dict[str, asyncio.Semaphore] = {}
 
     def gate(self, account: str) -> asyncio.Semaphore:
@@ -190,26 +194,41 @@ class FleetState:
         )
 
     async def client(self, account: str) -> StampsClient:
-        """The open client of ``account``, made from the provider's credentials once."""
-        found = self._clients.get(account)
+        """The open Stamps client of ``account``, made from the provider's credentials once."""
+        client = await self._client(account, "stamps")
+        assert isinstance(client, StampsClient)
+        return client
+
+    async def stamped_client(self, account: str) -> StampedClient:
+        """The open Stamped client of ``account`` (the V3 kinds), made once."""
+        client = await self._client(account, "stamped")
+        assert isinstance(client, StampedClient)
+        return client
+
+    async def _client(self, account: str, platform: Platform) -> StampsClient | StampedClient:
+        found = self._clients.get((account, platform))
         if found is not None:
             return found
-        lock = self._making.setdefault(account, asyncio.Lock())
+        lock = self._making.setdefault((account, platform), asyncio.Lock())
         async with lock:
-            found = self._clients.get(account)
+            found = self._clients.get((account, platform))
             if found is None:
-                found = await self._make(account)
-                self._clients[account] = found
+                found = await self._make(account, platform)
+                self._clients[account, platform] = found
         return found
 
-    async def credentials_of(self, account: str) -> dict[str, Any]:
-        """The provider's StampsClient arguments for ``account``, checked."""
+    async def credentials_of(self, account: str, platform: Platform = "stamps") -> dict[str, Any]:
+        """The provider's client arguments for ``account``, checked: a Stamps token, or
+        for the V3 kinds (``platform="stamped"``) a Stamped shop's ``store_hash`` and
+        ``api_key``."""
         given = self.settings.credentials(account)
         if inspect.isawaitable(given):
             given = await given
-        if not isinstance(given, Mapping) or "token" not in given:
+        needs = ("token",) if platform == "stamps" else ("store_hash", "api_key")
+        if not isinstance(given, Mapping) or any(not given.get(n) for n in needs):
+            what = "token" if platform == "stamps" else "Stamped store_hash and api_key"
             raise ConfigurationError(
-                f"the credentials provider gave no token for account {account!r}"
+                f"the credentials provider gave no {what} for account {account!r}"
             )
         if "throttle" in given:
             raise ConfigurationError(
@@ -217,10 +236,15 @@ class FleetState:
             )
         return dict(given)
 
-    async def _make(self, account: str) -> StampsClient:
-        kwargs = await self.credentials_of(account)
+    async def _make(self, account: str, platform: Platform) -> StampsClient | StampedClient:
+        kwargs = await self.credentials_of(account, platform)
         kwargs.setdefault("concurrent_batch_executions", self.settings.concurrency)
-        client = StampsClient(**kwargs, throttle=self.throttles.for_account(account))
+        throttle = self.throttles.for_account(account)
+        client: StampsClient | StampedClient
+        if platform == "stamped":
+            client = StampedClient(**kwargs, throttle=throttle)
+        else:
+            client = StampsClient(**kwargs, throttle=throttle)
         await client.__aenter__()
         return client
 
@@ -283,6 +307,13 @@ def _row_problem(
     return None
 
 
+#: The kinds whose rows travel as their fields (``JobRow.data``), and how a job reads one.
+_CONVERT: dict[str, Callable[[dict[str, Any], int], Any]] = {
+    "transactions.add": to_transaction,
+    "v3.orders.push": to_order,
+    "v3.points.adjust": to_points,
+}
+
 E = TypeVar("E", bound=BaseException)
 
 
@@ -318,8 +349,12 @@ async def award_job(state: FleetState, args: AwardJobArgs, *, priority: int = 0)
     """
     settings = state.settings
     account = args.account
+    client: StampsClient | StampedClient
     try:
-        client = await state.client(account)
+        if platform_of(args.kind) == "stamped":
+            client = await state.stamped_client(account)
+        else:
+            client = await state.client(account)
     except ConfigurationError:
         raise
     except Exception as exc:
@@ -339,16 +374,18 @@ async def award_job(state: FleetState, args: AwardJobArgs, *, priority: int = 0)
     stop = anyio.Event()
     handoff = _Handoff()
     to_send: list[tuple[JobRow, Any]] = []
-    if args.kind == "transactions.add":
-        # Checked as the import checks its rows; the batch fails a bad one alone.
+    convert = _CONVERT.get(args.kind)
+    if convert is not None:
+        # Checked as the command line checks its rows; the batch fails a bad one alone.
         for row in args.rows:
             item = (
-                to_transaction(dict(row.data), row.row)
+                convert(dict(row.data), row.row)
                 if row.data is not None
                 else Rejected(row.key or f"line-{row.row}", row.rejected or "no fields", row.row)
             )
             to_send.append((row, item))
     else:
+        assert isinstance(client, StampsClient)
         seen: set[str] = set()
         for row in args.rows:
             award = _award(row)
@@ -463,7 +500,7 @@ async def award_job(state: FleetState, args: AwardJobArgs, *, priority: int = 0)
 
 async def _run_batch(
     state: FleetState,
-    client: StampsClient,
+    client: StampsClient | StampedClient,
     args: AwardJobArgs,
     journal: PgJournal,
     items: AsyncIterator[Any],
@@ -472,7 +509,14 @@ async def _run_batch(
 ) -> BatchReport:
     """The job's rows through the batch of its kind, on the store's journal."""
     many: Callable[..., Awaitable[BatchReport]]
-    if args.kind == "transactions.add":
+    if isinstance(client, StampedClient):
+        # Filed under the campaign's account, not the shop's store hash (their default).
+        v3 = client.v3
+        push = (
+            v3.orders.push_many if args.kind == "v3.orders.push" else v3.loyalty.adjust_points_many
+        )
+        many = partial(push, account=args.account)
+    elif args.kind == "transactions.add":
         many = client.transactions.add_many
     else:
         keys = [normal_key(row.key) for row in args.rows]
@@ -618,12 +662,13 @@ async def check_start(state: FleetState) -> None:
             f"cannot reach Redis at {safe_url(state.settings.redis_url)} for the stores' "
             f"quotas ({type(exc).__name__})"
         ) from None
-    for account in await queued_accounts(state.database):
-        await state.credentials_of(account)
+    for account, platform in await queued_platforms(state.database):
+        await state.credentials_of(account, platform)
 
 
-async def queued_accounts(database: PgDatabase) -> list[str]:
-    """Accounts with award jobs waiting or running in the queue."""
+async def queued_platforms(database: PgDatabase) -> list[tuple[str, Platform]]:
+    """Each account with jobs waiting or running in the queue, with the API its jobs
+    write to (so which credentials it needs): an account may have both."""
     from .queue import queue_table
 
     table = queue_table()
@@ -636,10 +681,11 @@ async def queued_accounts(database: PgDatabase) -> list[str]:
         )
         return [r["payload"] for r in rows]
 
-    found: set[str] = set()
+    found: set[tuple[str, Platform]] = set()
     for payload in await database.run(read, "cannot read the job queue"):
         with contextlib.suppress(BadJob):
-            found.add(decode_job(payload).account)
+            job = decode_job(payload)
+            found.add((job.account, platform_of(job.kind)))
     return sorted(found)
 
 
