@@ -309,3 +309,21 @@ def test_stamped_journal_commands_read_a_postgresql_journal(
     assert code == 0, err + json.dumps(report_rows(tmp_path / "r.jsonl"))
     (pushed,) = report_rows(tmp_path / "r.jsonl")
     assert pushed["order_id"] in {o["orderId"] for o in server_orders(sb)}
+
+
+async def test_an_open_database_journal_keeps_its_account_for_push_many(
+    stampsync_sandbox: Sandbox, pg_dsn: str
+) -> None:
+    """As with adjust_points_many and the awards: a journal passed open files the keys
+    under the account it was opened with (a fleet's store), not the shop's store hash."""
+    from stampsync._engine.postgres import PgJournal
+
+    pushes = [OrderPush(key=key_of(i), order=OrderData(**_snake(order_row(i)))) for i in range(3)]
+    async with (
+        PgJournal(pg_dsn, account="fleet-shop-7") as journal,
+        stampsync_sandbox.stamped_client() as st,
+    ):
+        first = await st.v3.orders.push_many(pushes, journal=journal)
+        again = await st.v3.orders.push_many(pushes, journal=journal)
+    assert first.counts["applied"] == 3, first.counts
+    assert again.counts["skipped"] == 3, again.counts  # the same account's keys, found

@@ -86,9 +86,12 @@ async def push_many(
 ) -> BatchReport:
     """Push many orders, each key at most once (see
     :meth:`Orders.push_many <stampsync.stamped.v3.orders.Orders.push_many>`)."""
-    # The shop's store hash is its identity (Stamped has no merchant): the default account.
-    given = batch.get("account")
-    account = given if given is not None else orders_account(orders)
+    # The shop's store hash is its identity (Stamped has no merchant): the default
+    # account. A journal passed open keeps the account it was opened with (as for
+    # adjust_points_many).
+    account = batch.get("account")
+    if account is None and not isinstance(batch.get("journal"), WriteJournal):
+        account = orders_account(orders)
 
     async def ping() -> object:
         return await orders.filter(limit=1)
