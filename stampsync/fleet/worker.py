@@ -510,12 +510,11 @@ async def _run_batch(
     """The job's rows through the batch of its kind, on the store's journal."""
     many: Callable[..., Awaitable[BatchReport]]
     if isinstance(client, StampedClient):
-        # Filed under the campaign's account, not the shop's store hash (their default).
+        # The journal, open, files the keys under the campaign's account.
         v3 = client.v3
-        push = (
+        many = (
             v3.orders.push_many if args.kind == "v3.orders.push" else v3.loyalty.adjust_points_many
         )
-        many = partial(push, account=args.account)
     elif args.kind == "transactions.add":
         many = client.transactions.add_many
     else:
