@@ -11,6 +11,7 @@ import contextlib
 import os
 import pty
 import select
+import subprocess
 import sys
 import termios
 import time
@@ -37,6 +38,14 @@ def invoke(args: list[str], sb: Sandbox, *drop: str) -> tuple[int, str]:
         env[name] = None  # unset for this run
     result = runner.invoke(app, args, env=env)
     return result.exit_code, result.stderr
+
+
+#: Run first in the child: take stdin (the pty) as the controlling terminal of the new
+#: session, then become ``python -m ...`` with the rest of the arguments.
+TAKE_TERMINAL = (
+    "import fcntl, os, sys, termios; fcntl.ioctl(0, termios.TIOCSCTTY, 0);"
+    " os.execv(sys.executable, [sys.executable, *sys.argv[1:]])"
+)
 
 
 def echoing(fd: int) -> bool:
@@ -149,10 +158,19 @@ def test_on_a_terminal_the_secret_is_prompted_for_without_echo(
     token = stampsync_sandbox.config.stamps_token
     env = {**os.environ, **env_for(stampsync_sandbox)}
     del env["STAMPS_TOKEN"]
-    argv = [sys.executable, "-m", "stampsync.cli", *award_args(tmp_path)]
-    pid, fd = pty.fork()
-    if pid == 0:  # the child: a real terminal on stdin, stdout and stderr
-        os.execve(sys.executable, argv, env)  # noqa: S606 (our interpreter, our CLI)
+    # The child is spawned (not forked: this process runs the sandbox's thread, and a
+    # fork of a threaded process may deadlock before its exec), in a session of its own
+    # whose controlling terminal is the pty: the prompt reads /dev/tty, as for a person.
+    fd, terminal = pty.openpty()
+    child = subprocess.Popen(
+        [sys.executable, "-c", TAKE_TERMINAL, "-m", "stampsync.cli", *award_args(tmp_path)],
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        env=env,
+        start_new_session=True,
+    )
+    os.close(terminal)
     seen = b""
     sent = False
     status = None
@@ -166,16 +184,13 @@ def test_on_a_terminal_the_secret_is_prompted_for_without_echo(
             if not sent and b"token:" in seen.lower() and not echoing(fd):
                 os.write(fd, token.encode() + b"\n")
                 sent = True
-            done, code = os.waitpid(pid, os.WNOHANG)
-            if done:
-                status = code
+            status = child.poll()
     finally:
         if status is None:
-            os.kill(pid, 9)
-            os.waitpid(pid, 0)
+            child.kill()
+            child.wait()
         os.close(fd)
     assert sent, seen
-    assert status is not None, seen
-    assert os.waitstatus_to_exitcode(status) == 0, seen
+    assert status == 0, seen
     assert token.encode() not in seen  # typed, not echoed
     assert sum(server_awards(stampsync_sandbox).values()) == 3
