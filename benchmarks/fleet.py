@@ -225,7 +225,12 @@ async def run(
 
 
 async def main(
-    quick: bool, kill: bool = True, concurrency: int = 1, stores: int | None = None
+    quick: bool,
+    kill: bool = True,
+    concurrency: int = 1,
+    stores: int | None = None,
+    job_rows: int = 50,
+    job_timeout: float = 10,
 ) -> dict[str, Any]:
     def full_load(n: int) -> Coroutine[Any, Any, dict[str, Any]]:
         return run(
@@ -233,8 +238,8 @@ async def main(
             per_store=400,
             workers=4,
             limit=10,
-            job_rows=50,
-            job_timeout=10,
+            job_rows=job_rows,
+            job_timeout=job_timeout,
             kill=kill,
             concurrency=concurrency,
         )
@@ -268,9 +273,18 @@ if __name__ == "__main__":
     parser.add_argument("--no-kill", action="store_true", help="kill no worker (a baseline)")
     parser.add_argument("--concurrency", type=int, default=1, help="rows claimed per store")
     parser.add_argument("--stores", type=int, help="fewer (or more) stores than the full run")
+    parser.add_argument("--job-rows", type=int, default=50, help="rows per job")
+    parser.add_argument("--job-timeout", type=float, default=10, help="a job's timeout (s)")
     args = parser.parse_args()
     out = asyncio.run(
-        main(args.quick, kill=not args.no_kill, concurrency=args.concurrency, stores=args.stores)
+        main(
+            args.quick,
+            kill=not args.no_kill,
+            concurrency=args.concurrency,
+            stores=args.stores,
+            job_rows=args.job_rows,
+            job_timeout=args.job_timeout,
+        )
     )
     for key, value in out.items():
         print(f"{key:>30}: {value}")
