@@ -116,6 +116,7 @@ async def run(
     job_timeout: float,
     kill: bool = True,
     concurrency: int = 1,
+    census: bool = False,
 ) -> dict[str, Any]:
     seconds = 1.0
     ideal = per_store / (limit / seconds)
@@ -123,8 +124,13 @@ async def run(
         work = Path(tmp)
         total = write_campaign(work / "campaign.csv", stores, per_store)
         cluster = PgCluster()
+        if census:
+            cluster.settings += ["shared_preload_libraries=pg_stat_statements"]
+        statements: list[dict[str, Any]] = []
         try:
             cluster.start()
+            if census:
+                await _sql(cluster.dsn, "CREATE EXTENSION pg_stat_statements")
             with (
                 redis_server() as (redis_url, redis_proc),
                 Sandbox(
@@ -169,6 +175,8 @@ async def run(
                     redis_cpu = tree_cpu_seconds(redis_proc.pid) - servers_before[1]
                 finally:
                     fleet.stop_all()
+                if census:
+                    statements = await _census(cluster.dsn, total)
                 applied = await ledger(sb)
                 arrivals = sorted(await sb.arrivals())
                 windows = await worst_windows(sb, seconds)
@@ -221,7 +229,41 @@ async def run(
         "cores": os.cpu_count(),
         "ideal_s": round(slowest / limit * seconds, 1),
         "vs_ideal": round(elapsed / (slowest / limit * seconds), 3),
+        **({"statements_per_award": statements} if census else {}),
     }
+
+
+async def _sql(dsn: str, statement: str) -> None:
+    import asyncpg
+
+    con = await asyncpg.connect(dsn)
+    try:
+        await con.execute(statement)
+    finally:
+        await con.close()
+
+
+async def _census(dsn: str, awards: int) -> list[dict[str, Any]]:
+    """The statements PostgreSQL ran most, per award, with their share of its time."""
+    import asyncpg
+
+    con = await asyncpg.connect(dsn)
+    try:
+        rows = await con.fetch(
+            "SELECT calls, total_exec_time, query FROM pg_stat_statements"
+            " ORDER BY calls DESC LIMIT 20"
+        )
+        total_ms = await con.fetchval("SELECT sum(total_exec_time) FROM pg_stat_statements")
+    finally:
+        await con.close()
+    return [
+        {
+            "per_award": round(r["calls"] / awards, 3),
+            "time_share": round(r["total_exec_time"] / total_ms, 3),
+            "query": " ".join(r["query"].split())[:110],
+        }
+        for r in rows
+    ]
 
 
 async def main(
@@ -231,6 +273,7 @@ async def main(
     stores: int | None = None,
     job_rows: int = 50,
     job_timeout: float = 10,
+    census: bool = False,
 ) -> dict[str, Any]:
     def full_load(n: int) -> Coroutine[Any, Any, dict[str, Any]]:
         return run(
@@ -242,6 +285,7 @@ async def main(
             job_timeout=job_timeout,
             kill=kill,
             concurrency=concurrency,
+            census=census,
         )
 
     if stores is not None:  # the full run's per-store load over another number of stores
@@ -275,6 +319,9 @@ if __name__ == "__main__":
     parser.add_argument("--stores", type=int, help="fewer (or more) stores than the full run")
     parser.add_argument("--job-rows", type=int, default=50, help="rows per job")
     parser.add_argument("--job-timeout", type=float, default=10, help="a job's timeout (s)")
+    parser.add_argument(
+        "--census", action="store_true", help="count PostgreSQL's statements (pg_stat_statements)"
+    )
     args = parser.parse_args()
     out = asyncio.run(
         main(
@@ -284,6 +331,7 @@ if __name__ == "__main__":
             stores=args.stores,
             job_rows=args.job_rows,
             job_timeout=args.job_timeout,
+            census=args.census,
         )
     )
     for key, value in out.items():

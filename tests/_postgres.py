@@ -98,6 +98,8 @@ class PgCluster:
         self.pid: int | None = None
         self.listen = "127.0.0.1"
         """Where the server listens (``listen_addresses``); see :meth:`allow`."""
+        self.settings: list[str] = []
+        """More server settings (``name=value``), before :meth:`start`."""
 
     def allow(self, server: str, client: str) -> None:
         """Listen on ``server`` too and let ``client`` in from there, by password (a test
@@ -124,7 +126,7 @@ class PgCluster:
         options = (
             f"-p {self.port} -c listen_addresses={self.listen} -k {self.root} "
             "-c max_connections=200 -c shared_buffers=32MB"
-        )
+        ) + "".join(f" -c {setting}" for setting in self.settings)
         self._run(
             self.pg_ctl,
             "start",
