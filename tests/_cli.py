@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -86,6 +87,29 @@ def partial_report(report: Path, timeout: float = 30) -> Path:
             return found[0]
         time.sleep(0.02)
     raise AssertionError(f"no partial report beside {report}")
+
+
+def wait_for_pending(journal: Path, timeout: float = 30) -> None:
+    """Wait until a running CLI's SQLite journal holds a claimed key whose answer has not
+    come (a request in flight): the moment to SIGKILL it so that one is left behind.
+    Counting report lines is not enough: a loaded machine may stop the run between a
+    row's outcome and the next claim, and a kill there leaves nothing in flight."""
+    import sqlite3
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if journal.exists():
+            try:
+                with contextlib.closing(
+                    sqlite3.connect(f"file:{journal}?mode=ro", uri=True, timeout=1)
+                ) as db:
+                    found = db.execute("SELECT 1 FROM writes WHERE status = 'pending'").fetchone()
+            except sqlite3.OperationalError:  # not made yet, or busy for a moment
+                found = None
+            if found:
+                return
+        time.sleep(0.01)
+    raise AssertionError(f"{journal} never held a key in flight")
 
 
 def wait_for_lines(path: Path, n: int, timeout: float = 30) -> None:

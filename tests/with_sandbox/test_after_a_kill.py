@@ -18,6 +18,7 @@ from tests._cli import (
     partial_report,
     run_cli,
     wait_for_lines,
+    wait_for_pending,
     write_awards,
 )
 
@@ -41,6 +42,7 @@ def test_a_killed_runs_keys_are_listed_ambiguous_and_its_partial_report_removed(
     proc = cli_process(args, sb)
     partial = partial_report(report)
     wait_for_lines(partial, 4)
+    wait_for_pending(journal)
     proc.send_signal(signal.SIGKILL)  # requests in flight: their keys were claimed
     proc.communicate(timeout=10)
 
