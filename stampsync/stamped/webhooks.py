@@ -33,6 +33,10 @@ from .._codec import JSON_ERRORS
 from ..errors import ConfigurationError, WebhookError
 
 __all__ = [
+    "Accepted",
+    "HandleReport",
+    "Inbox",
+    "InboxEntry",
     "LoyaltyPayload",
     "ReviewPayload",
     "SeenEvents",
@@ -239,3 +243,7 @@ class SeenEvents:
 
     def __len__(self) -> int:
         return len(self._keys)
+
+
+# The durable inbox builds on the parsing above (imported last: it imports this module).
+from ._inbox import Accepted, HandleReport, Inbox, InboxEntry  # noqa: E402

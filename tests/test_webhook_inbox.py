@@ -1,0 +1,155 @@
+"""The durable webhook inbox (SQLite): each push stored once, each event handled once to
+completion across restarts and across inboxes on one file; failing handlers retried,
+then parked and replayable; hostile pushes never stored."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+from stampsync.errors import ConfigurationError, WebhookError
+from stampsync.stamped.webhooks import Inbox, ReviewPayload, WebhookEvent
+
+# The inbox's leases and retry times are wall-clock times (they outlive a process).
+pytestmark = pytest.mark.real_time
+
+SECRET = "inbox-test-secret"
+
+
+def push(n: int, topic: str = "review.created") -> tuple[dict[str, str], bytes]:
+    headers = {"X-Stamped-Webhook-Secret": SECRET, "X-Stamped-Topic": topic}
+    body = json.dumps({"id": n, "rating": 5, "author": f"buyer{n}@example.com"}).encode()
+    return headers, body
+
+
+async def test_a_receiver_restarted_between_a_push_and_its_redelivery_acts_once(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "inbox.sqlite"
+    handled: list[str] = []
+
+    async def handler(event: WebhookEvent) -> None:
+        assert isinstance(event.data, ReviewPayload)  # typed as when it arrived
+        handled.append(event.key)
+
+    async with Inbox(path, secret=SECRET) as inbox:
+        first = await inbox.accept(*push(1))
+        again = await inbox.accept(*push(1))  # redelivered before it was handled
+        assert (first.new, again.new) == (True, False)
+        assert (await inbox.handle(handler)).done == 1
+    # The receiver restarts; the sender redelivers the same event.
+    async with Inbox(path, secret=SECRET) as inbox:
+        late = await inbox.accept(*push(1))
+        assert late.new is False
+        report = await inbox.handle(handler)
+        assert report.done == 0
+        assert [e.status for e in await inbox.entries()] == ["done"]
+    assert handled == ["review.created:1"]
+
+
+async def test_two_inboxes_on_one_file_handle_each_event_once(tmp_path: Path) -> None:
+    path = tmp_path / "inbox.sqlite"
+    handled: list[str] = []
+
+    async def slow(event: WebhookEvent) -> None:
+        await asyncio.sleep(0.01)  # long enough for the other inbox to try the same event
+        handled.append(event.key)
+
+    async with Inbox(path, secret=SECRET) as a, Inbox(path, secret=SECRET) as b:
+        for n in range(40):
+            await (a if n % 2 else b).accept(*push(n))
+        reports = await asyncio.gather(a.handle(slow), b.handle(slow))
+    assert sorted(handled) == sorted(f"review.created:{n}" for n in range(40))
+    assert sum(r.done for r in reports) == 40
+    assert all(r.done > 0 for r in reports), reports  # both took a share
+
+
+async def test_an_event_whose_process_died_while_handling_it_runs_after_its_lease(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "inbox.sqlite"
+    handled: list[str] = []
+
+    async def handler(event: WebhookEvent) -> None:
+        handled.append(event.key)
+
+    async with Inbox(path, secret=SECRET, lease_seconds=0.3) as dead:
+        await dead.accept(*push(7))
+        assert await dead._file.arun(dead._claim) is not None  # claimed, never finished
+    async with Inbox(path, secret=SECRET) as live:
+        assert (await live.handle(handler)).done == 0  # still leased to the dead one
+        await asyncio.sleep(0.4)
+        assert (await live.handle(handler)).done == 1
+    assert handled == ["review.created:7"]
+
+
+async def test_a_failing_handler_is_retried_then_parked_and_can_be_replayed(
+    tmp_path: Path,
+) -> None:
+    calls: list[int] = []
+    fail = True
+
+    async def handler(event: WebhookEvent) -> None:
+        calls.append(1)
+        if fail:
+            raise RuntimeError("the CRM is down")
+
+    async with Inbox(
+        tmp_path / "inbox.sqlite", secret=SECRET, max_attempts=3, retry_seconds=0.05
+    ) as inbox:
+        await inbox.accept(*push(3))
+        first = await inbox.handle(handler)
+        assert (first.retried, first.failed) == (1, 0)
+        assert (await inbox.handle(handler)).done == 0  # not due yet
+        for _ in range(40):
+            await asyncio.sleep(0.05)
+            await inbox.handle(handler)
+            if await inbox.failed():
+                break
+        (parked,) = await inbox.failed()
+        assert (parked.key, parked.attempts) == ("review.created:3", 3)
+        assert parked.error == "RuntimeError: the CRM is down"
+        assert len(calls) == 3
+        fail = False
+        assert await inbox.replay("review.created:3") is True
+        assert await inbox.replay("review.created:3") is False  # queued already
+        assert (await inbox.handle(handler)).done == 1
+        assert await inbox.failed() == []
+        assert await inbox.replay("no-such-key") is False
+
+
+async def test_hostile_pushes_are_refused_and_never_stored(tmp_path: Path) -> None:
+    handled: list[str] = []
+
+    async def handler(event: WebhookEvent) -> None:
+        handled.append(event.key)
+
+    async with Inbox(tmp_path / "inbox.sqlite", secret=SECRET) as inbox:
+        headers, body = push(1)
+        with pytest.raises(WebhookError) as wrong:
+            await inbox.accept({**headers, "X-Stamped-Webhook-Secret": "guess"}, body)
+        assert wrong.value.status == 401
+        for bad in (b"\xff\xfe", b"[1, 2]", b"[" * 100_000, b"not json"):
+            with pytest.raises(WebhookError) as refused:
+                await inbox.accept(headers, bad)
+            assert refused.value.status == 400
+        assert await inbox.entries() == []
+        assert (await inbox.handle(handler)).done == 0
+        assert SECRET not in repr(inbox)
+    assert SECRET.encode() not in (tmp_path / "inbox.sqlite").read_bytes()
+    assert handled == []
+
+
+def test_bad_settings_are_refused_by_name(tmp_path: Path) -> None:
+    for kwargs, words in (
+        ({"max_attempts": 0}, "max_attempts"),
+        ({"retry_seconds": -1}, "retry_seconds"),
+        ({"lease_seconds": True}, "lease_seconds"),
+    ):
+        with pytest.raises(ConfigurationError, match=words):
+            Inbox(tmp_path / "x.sqlite", secret=SECRET, **kwargs)
+    with pytest.raises(ConfigurationError, match="secret"):
+        Inbox(tmp_path / "x.sqlite", secret="")
