@@ -5,13 +5,15 @@ then parked and replayable; hostile pushes never stored."""
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 from pathlib import Path
 
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 
 from stampsync.errors import ConfigurationError, WebhookError
-from stampsync.stamped.webhooks import Inbox, ReviewPayload, WebhookEvent
+from stampsync.stamped.webhooks import Inbox, ReviewPayload, WebhookEvent, app
 
 # The inbox's leases and retry times are wall-clock times (they outlive a process).
 pytestmark = pytest.mark.real_time
@@ -152,3 +154,53 @@ def test_bad_settings_are_refused_by_name(tmp_path: Path) -> None:
             Inbox(tmp_path / "x.sqlite", secret=SECRET, **kwargs)
     with pytest.raises(ConfigurationError, match="secret"):
         Inbox(tmp_path / "x.sqlite", secret="")
+
+
+async def wait_done(inbox: Inbox, n: int, within: float = 10.0) -> None:
+    for _ in range(int(within / 0.02)):
+        if len(await inbox.entries("done")) >= n:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{n} events not handled within {within} s: {await inbox.entries()}")
+
+
+async def test_the_receiver_app_answers_once_stored_and_handles_each_push_once(
+    tmp_path: Path,
+) -> None:
+    handler = Recorder()
+    async with Inbox(tmp_path / "inbox.sqlite", secret=SECRET) as inbox:
+        # A long poll: only the wake of a stored push can make the handler run in time.
+        receiver = app(inbox, handler, poll_seconds=60)
+        async with TestClient(TestServer(receiver)) as client:
+            headers, body = push(5)
+            for _ in range(3):  # delivered, then redelivered twice
+                answer = await client.post("/stamped/webhooks", data=body, headers=headers)
+                assert answer.status == 204
+            wrong = {**headers, "X-Stamped-Webhook-Secret": "guess"}
+            assert (await client.post("/stamped/webhooks", data=body, headers=wrong)).status == 401
+            bad = await client.post("/stamped/webhooks", data=b"[]", headers=headers)
+            assert bad.status == 400
+            huge_body = io.BytesIO(b" " * (2 << 20))
+            huge = await client.post("/stamped/webhooks", data=huge_body, headers=headers)
+            assert huge.status == 413
+            await wait_done(inbox, 1)
+        assert [e.key for e in await inbox.entries()] == ["review.created:5"]
+    assert handler.keys == ["review.created:5"]
+
+
+async def test_the_receiver_app_retries_a_failing_handler_in_the_background(
+    tmp_path: Path,
+) -> None:
+    tries: list[str] = []
+
+    async def flaky(event: WebhookEvent) -> None:
+        tries.append(event.key)
+        if len(tries) == 1:
+            raise RuntimeError("the CRM is down")
+
+    inbox = Inbox(tmp_path / "inbox.sqlite", secret=SECRET, retry_seconds=0.1)
+    async with inbox, TestClient(TestServer(app(inbox, flaky, poll_seconds=0.05))) as client:
+        answer = await client.post("/stamped/webhooks", data=push(9)[1], headers=push(9)[0])
+        assert answer.status == 204
+        await wait_done(inbox, 1)
+    assert tries == ["review.created:9", "review.created:9"]

@@ -43,6 +43,7 @@ __all__ = [
     "TierChangedPayload",
     "WebhookError",
     "WebhookEvent",
+    "app",
     "parse_event",
     "verify_secret",
 ]
@@ -246,4 +247,4 @@ class SeenEvents:
 
 
 # The durable inbox builds on the parsing above (imported last: it imports this module).
-from ._inbox import Accepted, HandleReport, Inbox, InboxEntry  # noqa: E402
+from ._inbox import Accepted, HandleReport, Inbox, InboxEntry, app  # noqa: E402
