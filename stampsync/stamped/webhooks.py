@@ -16,6 +16,10 @@ documented)::
         if seen.add(event.key):
             handle(event)          # isinstance(event.data, ReviewPayload), ...
         return web.Response(status=204)
+
+To act once across restarts and processes, store pushes in an :class:`Inbox` (SQLite)
+and serve ``app(inbox, handler)``: each push is answered once stored, and the handler
+runs once per event in the background.
 """
 
 from __future__ import annotations
