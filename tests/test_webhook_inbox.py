@@ -13,7 +13,15 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from stampsync.errors import ConfigurationError, WebhookError
-from stampsync.stamped.webhooks import Inbox, ReviewPayload, WebhookEvent, app
+from stampsync.stamped.webhooks import (
+    Handlers,
+    Inbox,
+    LoyaltyPayload,
+    ReviewPayload,
+    TierChangedPayload,
+    WebhookEvent,
+    app,
+)
 
 # The inbox's leases and retry times are wall-clock times (they outlive a process).
 pytestmark = pytest.mark.real_time
@@ -204,3 +212,38 @@ async def test_the_receiver_app_retries_a_failing_handler_in_the_background(
         assert answer.status == 204
         await wait_done(inbox, 1)
     assert tries == ["review.created:9", "review.created:9"]
+
+
+async def test_handlers_route_each_event_by_its_payload_type(tmp_path: Path) -> None:
+    seen: list[tuple[str, str]] = []
+
+    async def on_review(event: WebhookEvent, review: ReviewPayload) -> None:
+        seen.append(("review", str(review.id)))
+
+    async def on_points(event: WebhookEvent, points: LoyaltyPayload) -> None:
+        seen.append(("points", str(points.id)))
+
+    async def on_tier_changed(event: WebhookEvent, tier: TierChangedPayload) -> None:
+        seen.append(("tier", str(tier.id)))
+
+    async def other(event: WebhookEvent) -> None:
+        seen.append(("other", event.topic))
+
+    routed = Handlers(on_review, on_points, on_tier_changed, other)
+    topics = ["review.created", "points.earned", "vip.tier_changed", "question.created"]
+    async with Inbox(tmp_path / "inbox.sqlite", secret=SECRET) as inbox:
+        for n, topic in enumerate(topics):
+            await inbox.accept(*push(n, topic))
+        assert (await inbox.handle(routed)).done == 4
+        # Without its own handler, an event goes to ``other``; with neither, it is done.
+        await inbox.accept(*push(10, "points.spent"))
+        assert (await inbox.handle(Handlers(on_review=on_review, other=other))).done == 1
+        await inbox.accept(*push(11, "points.spent"))
+        assert (await inbox.handle(Handlers(on_review=on_review))).done == 1
+    assert seen == [
+        ("review", "0"),
+        ("points", "1"),
+        ("tier", "2"),
+        ("other", "question.created"),
+        ("other", "points.spent"),
+    ]

@@ -27,7 +27,7 @@ from __future__ import annotations
 import collections
 import hashlib
 import hmac
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +39,7 @@ from ..errors import ConfigurationError, WebhookError
 __all__ = [
     "Accepted",
     "HandleReport",
+    "Handlers",
     "Inbox",
     "InboxEntry",
     "LoyaltyPayload",
@@ -218,6 +219,32 @@ def parse_event(headers: Mapping[str, str], body: bytes, *, secret: str | None) 
         store_url=lowered.get("x-stamped-store-url"),
         shop_id=lowered.get("x-shopify-shop-id"),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Handlers:
+    """A handler for an :class:`Inbox` (or your own receiver) that routes each event by
+    its payload's type: ``on_review`` gets reviews, ``on_points`` points, rewards and
+    referrals, ``on_tier_changed`` VIP tier changes, each with the typed payload;
+    ``other`` gets the rest (unknown topics, payloads of an unexpected shape) and the
+    events whose own handler is not given. An event no handler takes is done as it is.
+    """
+
+    on_review: Callable[[WebhookEvent, ReviewPayload], Awaitable[None]] | None = None
+    on_points: Callable[[WebhookEvent, LoyaltyPayload], Awaitable[None]] | None = None
+    on_tier_changed: Callable[[WebhookEvent, TierChangedPayload], Awaitable[None]] | None = None
+    other: Callable[[WebhookEvent], Awaitable[None]] | None = None
+
+    async def __call__(self, event: WebhookEvent) -> None:
+        data = event.data
+        if isinstance(data, ReviewPayload) and self.on_review is not None:
+            await self.on_review(event, data)
+        elif isinstance(data, LoyaltyPayload) and self.on_points is not None:
+            await self.on_points(event, data)
+        elif isinstance(data, TierChangedPayload) and self.on_tier_changed is not None:
+            await self.on_tier_changed(event, data)
+        elif self.other is not None:
+            await self.other(event)
 
 
 class SeenEvents:
