@@ -286,13 +286,12 @@ def _job_row(r: dict[str, Any], kind: str) -> Any:
 def _v3_identity(kind: str, data: dict[str, Any], row: int) -> tuple[str, str | None]:
     """A V3 row's key and customer as its batch will read them (a key the row does not
     give is its order's ``customOrderId``)."""
-    from .._engine.writes import Rejected
-    from ..batch.v3_rows import to_order, to_points
+    from .queue import row_reader
 
-    item = to_order(data, row) if kind == "v3.orders.push" else to_points(data, row)
-    if isinstance(item, Rejected):
-        return item.key, item.user
-    customer = item.customer_id if kind == "v3.points.adjust" else None  # type: ignore[union-attr]
+    read = row_reader(kind)
+    assert read is not None
+    item = read(data, row)
+    customer = getattr(item, "user", None) or getattr(item, "customer_id", None)
     return item.key, None if customer is None else str(customer)
 
 

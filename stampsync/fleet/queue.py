@@ -10,6 +10,7 @@ before they could reach the journal (a bad row, a row given up on), with their r
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import msgspec
@@ -41,6 +42,21 @@ Platform = Literal["stamps", "stamped"]
 def platform_of(kind: str) -> Platform:
     """Which API a kind writes to, so which credentials its account needs."""
     return "stamped" if kind in STAMPED_KINDS else "stamps"
+
+
+def row_reader(kind: str) -> Callable[[dict[str, Any], int], Any] | None:
+    """How a job of ``kind`` reads one row's fields (``JobRow.data``) into the item its
+    batch sends, or a ``Rejected`` row: the command line's own check. ``None`` for
+    ``stamps.add``, whose rows are a campaign's cells."""
+    from ..batch.pos_rows import to_transaction
+    from ..batch.v3_rows import to_order, to_points
+
+    readers: dict[str, Callable[[dict[str, Any], int], Any]] = {
+        "transactions.add": to_transaction,
+        "v3.orders.push": to_order,
+        "v3.points.adjust": to_points,
+    }
+    return readers.get(kind)
 
 
 #: Taken while the fleet's tables are made, so workers starting together do not race.
@@ -163,4 +179,5 @@ __all__ = [
     "ensure_queue_schema",
     "platform_of",
     "queue_table",
+    "row_reader",
 ]

@@ -31,8 +31,6 @@ import anyio
 from .._engine._runs import LEASE_SECONDS
 from .._engine.postgres import PgDatabase, PgJournal, safe_dsn
 from .._engine.writes import BatchReport, Outcome, Rejected, key_problem, normal_key
-from ..batch.pos_rows import to_transaction
-from ..batch.v3_rows import to_order, to_points
 from ..errors import ConfigurationError, JournalError
 from ..stamped.client import StampedClient
 from ..stamps.client import StampsClient
@@ -50,6 +48,7 @@ from .queue import (
     encode_job,
     ensure_queue_schema,
     platform_of,
+    row_reader,
 )
 
 if TYPE_CHECKING:
@@ -195,17 +194,13 @@ class FleetState:
 
     async def client(self, account: str) -> StampsClient:
         """The open Stamps client of ``account``, made from the provider's credentials once."""
-        client = await self._client(account, "stamps")
+        client = await self.client_for(account, "stamps")
         assert isinstance(client, StampsClient)
         return client
 
-    async def stamped_client(self, account: str) -> StampedClient:
-        """The open Stamped client of ``account`` (the V3 kinds), made once."""
-        client = await self._client(account, "stamped")
-        assert isinstance(client, StampedClient)
-        return client
-
-    async def _client(self, account: str, platform: Platform) -> StampsClient | StampedClient:
+    async def client_for(self, account: str, platform: Platform) -> StampsClient | StampedClient:
+        """The open client of ``account`` on ``platform`` (``"stamped"`` for the V3
+        kinds), made from the provider's credentials once."""
         found = self._clients.get((account, platform))
         if found is not None:
             return found
@@ -307,13 +302,6 @@ def _row_problem(
     return None
 
 
-#: The kinds whose rows travel as their fields (``JobRow.data``), and how a job reads one.
-_CONVERT: dict[str, Callable[[dict[str, Any], int], Any]] = {
-    "transactions.add": to_transaction,
-    "v3.orders.push": to_order,
-    "v3.points.adjust": to_points,
-}
-
 E = TypeVar("E", bound=BaseException)
 
 
@@ -349,12 +337,8 @@ async def award_job(state: FleetState, args: AwardJobArgs, *, priority: int = 0)
     """
     settings = state.settings
     account = args.account
-    client: StampsClient | StampedClient
     try:
-        if platform_of(args.kind) == "stamped":
-            client = await state.stamped_client(account)
-        else:
-            client = await state.client(account)
+        client = await state.client_for(account, platform_of(args.kind))
     except ConfigurationError:
         raise
     except Exception as exc:
@@ -374,7 +358,7 @@ async def award_job(state: FleetState, args: AwardJobArgs, *, priority: int = 0)
     stop = anyio.Event()
     handoff = _Handoff()
     to_send: list[tuple[JobRow, Any]] = []
-    convert = _CONVERT.get(args.kind)
+    convert = row_reader(args.kind)
     if convert is not None:
         # Checked as the command line checks its rows; the batch fails a bad one alone.
         for row in args.rows:

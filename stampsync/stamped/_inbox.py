@@ -24,13 +24,21 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Literal, Self
+from typing import TYPE_CHECKING, Literal, Self
 
 from aiohttp import web
 
 from .._engine._sqlite import SqliteFile
 from ..errors import ConfigurationError, StampsyncError, WebhookError
-from .webhooks import WebhookEvent, parse_event
+
+if TYPE_CHECKING:
+    from .webhooks import WebhookEvent
+
+    Handler = Callable[[WebhookEvent], Awaitable[None]]
+    """An event's handler: an ``async`` function of the event."""
+
+# ``webhooks`` re-exports this module's names, so this module imports it only when called:
+# either may be imported first.
 
 log = logging.getLogger("stampsync.webhooks")
 
@@ -57,7 +65,6 @@ CREATE INDEX IF NOT EXISTS events_due ON events (status, next_at);
 MAX_RETRY_DELAY = 300.0
 
 InboxStatus = Literal["new", "running", "done", "failed"]
-Handler = Callable[[WebhookEvent], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +162,8 @@ class Inbox:
             WebhookError: the secret does not match (``status`` 401) or the body is not
                 a JSON object (400); nothing is stored.
         """
+        from .webhooks import parse_event
+
         event = parse_event(headers, body, secret=self._secret)
         now = time.time()
 
@@ -175,6 +184,8 @@ class Inbox:
         An event is claimed before its handler runs and marked done when it returns, so
         no event is handled to completion twice while handlers finish within the lease.
         """
+        from .webhooks import parse_event
+
         done = retried = failed = 0
         while limit is None or done + retried + failed < limit:
             claimed = await self._file.arun(self._claim)

@@ -71,12 +71,6 @@ async def aresend_upserts(journal: WriteJournal) -> int:
     return resent
 
 
-def orders_account(orders: Orders) -> str:
-    """The account a shared (PostgreSQL) journal files a shop's order pushes under: the
-    shop's store hash, never a digest of the key."""
-    return orders._journal_account
-
-
 async def push_many(
     orders: Orders,
     rows: Iterable[Pushable] | AsyncIterable[Pushable],
@@ -86,19 +80,13 @@ async def push_many(
 ) -> BatchReport:
     """Push many orders, each key at most once (see
     :meth:`Orders.push_many <stampsync.stamped.v3.orders.Orders.push_many>`)."""
-    # The shop's store hash is its identity (Stamped has no merchant): the default
-    # account. A journal passed open keeps the account it was opened with (as for
-    # adjust_points_many).
-    account = batch.get("account")
-    if account is None and not isinstance(batch.get("journal"), WriteJournal):
-        account = orders_account(orders)
 
     async def ping() -> object:
         return await orders.filter(limit=1)
 
-    options = orders._batch_options(batch, what="push_many", account=account, ping=ping)
+    options = orders._batch_options(batch, what="push_many", ping=ping)
     journal = options.journal
-    jrn = None if journal is None else open_journal(journal, account=account)
+    jrn = None if journal is None else open_journal(journal, account=options.account)
     async with contextlib.AsyncExitStack() as stack:
         if jrn is not None:
             if jrn is not journal:  # opened here, closed here

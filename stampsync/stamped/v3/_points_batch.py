@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from ..._engine.journal import WriteJournal
 from ..._engine.writes import BatchReport, Prepared, Rejected, WriteRun, normal_key
 from ..._validate import optional_text
 
@@ -51,10 +50,5 @@ async def adjust_many(
     async def ping() -> object:
         return await loyalty.filter_rewards(limit=1)
 
-    # The shop's store hash is its identity (Stamped has no merchant); a journal passed
-    # open keeps the account it was opened with.
-    journal, account = batch.get("journal"), batch.get("account")
-    if account is None and journal is not None and not isinstance(journal, WriteJournal):
-        account = loyalty._journal_account
-    options = loyalty._batch_options(batch, what="adjust_points_many", account=account, ping=ping)
+    options = loyalty._batch_options(batch, what="adjust_points_many", ping=ping)
     return await WriteRun(ADJUST_OPERATION, prepare, options).run(rows)

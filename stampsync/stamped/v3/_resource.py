@@ -11,6 +11,7 @@ import msgspec
 
 from ..._endpoint import Endpoint
 from ..._engine.export import prefetch_ahead
+from ..._engine.journal import WriteJournal
 from ..._engine.writes import BatchOptions, batch_options
 from ..._request import path_segment
 from ..._validate import positive
@@ -141,15 +142,17 @@ class V3Resource(StampedResource):
         return f"stamped:store:{self._store_hash}"
 
     def _batch_options(
-        self,
-        batch: Mapping[str, Any],
-        *,
-        what: str,
-        account: str | None,
-        ping: Callable[[], Awaitable[object]],
+        self, batch: Mapping[str, Any], *, what: str, ping: Callable[[], Awaitable[object]]
     ) -> BatchOptions:
         """The write engine's options for a batch of this shop: the caller's batch
-        keywords, the client's concurrency and quota starts, ``ping`` as the preflight."""
+        keywords, the client's concurrency and quota starts, ``ping`` as the preflight.
+
+        The account is the caller's, else the shop's (:attr:`_journal_account`: Stamped
+        has no merchant), except that a journal passed open keeps the one it was opened
+        with."""
+        account = batch.get("account")
+        if account is None and not isinstance(batch.get("journal"), WriteJournal):
+            account = self._journal_account
         return batch_options(batch, what=what, client=self._client, preflight=ping, account=account)
 
     def _record(
