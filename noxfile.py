@@ -53,9 +53,15 @@ def found_pythons() -> list[str]:
         path = interpreter(version)
         if path is None:
             continue
+        # The real file, never a link: inside a session, ``python3.X`` on PATH is the
+        # session's venv, whose interpreter is a link to this very link, and linking to it
+        # would make a loop that every later start of that venv's Python fails on (ELOOP).
+        # Replaced in one step, so a session running meanwhile never sees the link missing.
         link = links / f"python{version}"
-        link.unlink(missing_ok=True)
-        link.symlink_to(path)
+        fresh = links / f".python{version}.{os.getpid()}"
+        fresh.unlink(missing_ok=True)
+        fresh.symlink_to(os.path.realpath(path))
+        fresh.replace(link)
         found.append(version)
     os.environ["PATH"] = f"{links}{os.pathsep}{os.environ.get('PATH', '')}"
     if os.environ.get("CI") == "true":

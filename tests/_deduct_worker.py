@@ -1,7 +1,8 @@
 """One ``deduct_many`` run in its own process: ``python -m tests._deduct_worker ...``.
 
-Arguments: SANDBOX_URL JOURNAL START_AT (a ``time.time()`` to begin at, so two workers
-race). Prints the run's report as JSON: ``sent``, ``held`` and each row's outcome.
+Arguments: SANDBOX_URL JOURNAL. Started through ``tests._barrier.start_together``, so two
+workers begin at once. Prints the run's report as JSON: ``sent``, ``held`` and each row's
+outcome.
 """
 
 from __future__ import annotations
@@ -9,11 +10,11 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-import time
 
 from stampsync import StampsClient
 from stampsync.sandbox import SandboxConfig
 from stampsync.stamps import StampDeduction
+from tests._barrier import ready_then_wait
 
 #: The race: 200 deductions over 20 members, keyed d0..d199, the key in the notes.
 USERS = [f"member{i}@example.com" for i in range(1, 21)]
@@ -23,7 +24,7 @@ DEDUCTIONS = [
 ]
 
 
-async def main(url: str, journal: str, start_at: float) -> dict[str, object]:
+async def main(url: str, journal: str) -> dict[str, object]:
     c = SandboxConfig()
     async with StampsClient(
         c.stamps_token,
@@ -35,7 +36,7 @@ async def main(url: str, journal: str, start_at: float) -> dict[str, object]:
         throttle_limit=100_000,
         throttle_seconds=1.0,
     ) as client:
-        await asyncio.sleep(max(0.0, start_at - time.time()))
+        await asyncio.to_thread(ready_then_wait)
         report = await client.stamps.deduct_many(DEDUCTIONS, journal=journal)
     return {
         "sent": report.sent,
@@ -45,5 +46,4 @@ async def main(url: str, journal: str, start_at: float) -> dict[str, object]:
 
 
 if __name__ == "__main__":
-    url, journal, start_at = sys.argv[1], sys.argv[2], float(sys.argv[3])
-    print(json.dumps(asyncio.run(main(url, journal, start_at))))
+    print(json.dumps(asyncio.run(main(sys.argv[1], sys.argv[2]))))

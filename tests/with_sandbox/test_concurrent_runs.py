@@ -23,6 +23,7 @@ import pytest
 from stampsync.batch import BatchReport, Journal
 from stampsync.sandbox import Fault, Sandbox
 from stampsync.stamps import StampAward, StampDeduction
+from tests._barrier import start_together
 from tests._cli import FAST, ROUTE, env_for, good_rows, write_awards
 
 KEYS = 500
@@ -270,15 +271,9 @@ def test_two_deduct_many_processes_on_one_journal_deduct_each_key_once(tmp_path:
 
         anyio.run(fund)
         journal = tmp_path / "d.sqlite"
-        start_at = time.time() + 2.0  # both processes are up and begin together
-        workers = [
-            subprocess.Popen(
-                [sys.executable, "-m", "tests._deduct_worker", sb.url, str(journal), str(start_at)],
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-            )
-            for _ in range(2)
-        ]
+        # Both begin at once, whatever each interpreter's start-up took.
+        argv = [sys.executable, "-m", "tests._deduct_worker", sb.url, str(journal)]
+        workers = start_together([argv, argv])
         outputs = [w.communicate(timeout=120) for w in workers]
         notes = collections.Counter(str(d["notes"]) for d in anyio.run(sb.deductions))
         counters = anyio.run(sb.counters)
