@@ -167,5 +167,5 @@ class Coalescer(Generic[I, R]):
             try:
                 out.extend(await self._statement(con, [item]))
             except (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError) as exc:
-                out.append(self._database._error(exc, self._doing(item)))
+                out.append(self._database.error(exc, self._doing(item)))
         return out

@@ -325,6 +325,10 @@ class PgDatabase:
         max_connections: the pool's size.
         outage_seconds: how long an operation waits for a database that went away.
         connect_timeout: seconds per connection attempt.
+        schema: creates (or checks) the tables on first connection; the journal's by
+            default. Another store on the same database (the webhook inbox) brings its
+            own, so it neither creates the journal's tables nor versions them.
+        label: how messages and log lines name the database.
     """
 
     def __init__(
@@ -334,6 +338,8 @@ class PgDatabase:
         max_connections: int = 10,
         outage_seconds: float = 60.0,
         connect_timeout: float = 5.0,
+        schema: Callable[[PgDatabase, asyncpg.Connection], Awaitable[None]] | None = None,
+        label: str = "journal database",
     ) -> None:
         if not isinstance(dsn, str) or not dsn.lower().startswith(("postgresql://", "postgres://")):
             raise ConfigurationError("a PostgreSQL journal needs a postgresql:// URL")
@@ -344,6 +350,8 @@ class PgDatabase:
                 "a PostgreSQL journal needs asyncpg: pip install 'stampsync[fleet]'"
             ) from None
         self._dsn = dsn
+        self._schema = schema or PgDatabase._migrate
+        self.label = label
         self.url = safe_dsn(dsn)
         """The URL without its password."""
         self.max_connections = max_connections
@@ -377,11 +385,12 @@ class PgDatabase:
     def __repr__(self) -> str:
         return f"PgDatabase({self.url!r})"
 
-    def _error(self, exc: BaseException, doing: str) -> JournalError:
+    def error(self, exc: BaseException, doing: str) -> JournalError:
+        """``exc`` as a :class:`JournalError` naming the database, never its password."""
         reason = str(exc) or type(exc).__name__
         for secret in _secrets_of(self._dsn):
             reason = reason.replace(secret, "***")
-        return JournalError(f"journal database {self.url}: {doing}: {reason}")
+        return JournalError(f"{self.label} {self.url}: {doing}: {reason}")
 
     async def open(self) -> PgDatabase:
         """Connect and create (or check) the schema. Safe to call more than once."""
@@ -411,12 +420,12 @@ class PgDatabase:
                 init=_session_settings,
             )
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
-            raise self._error(exc, "cannot connect") from None
+            raise self.error(exc, "cannot connect") from None
         except ValueError as exc:  # a malformed URL
-            raise self._error(exc, "bad URL") from None
+            raise self.error(exc, "bad URL") from None
         try:
             async with pool.acquire() as con:
-                await self._migrate(con)
+                await self._schema(self, con)
         except BaseException:
             await pool.close()
             raise
@@ -433,7 +442,7 @@ class PgDatabase:
         except asyncpg.UndefinedTableError:
             found = None
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
-            raise self._error(exc, "cannot read the journal's schema version") from None
+            raise self.error(exc, "cannot read the journal's schema version") from None
         if found == SCHEMA_VERSION:
             return
         self._refuse_newer(found)
@@ -473,7 +482,7 @@ class PgDatabase:
                 "(or stop the older workers first)"
             ) from None
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
-            raise self._error(exc, "cannot create the journal's tables") from None
+            raise self.error(exc, "cannot create the journal's tables") from None
 
     def _refuse_newer(self, found: int | None) -> None:
         if found is not None and found > SCHEMA_VERSION:
@@ -498,7 +507,8 @@ class PgDatabase:
         if not self._down:
             self._down = True
             log.warning(
-                "journal database %s unavailable (%s); waiting up to %.0f s per operation",
+                "%s %s unavailable (%s); waiting up to %.0f s per operation",
+                self.label,
                 self.url,
                 why,
                 self.outage_seconds,
@@ -508,14 +518,14 @@ class PgDatabase:
         """Log that the database is back, once."""
         if self._down:
             self._down = False
-            log.warning("journal database %s is back", self.url)
+            log.warning("%s %s is back", self.label, self.url)
 
     async def run(self, fn: Callable[[asyncpg.Connection], Awaitable[T]], doing: str) -> T:
         """``fn(connection)``, retried while the database is away (up to the outage)."""
         import asyncpg
 
         if self._pool is None:
-            raise JournalError(f"journal database {self.url} is not open (use async with)")
+            raise JournalError(f"{self.label} {self.url} is not open (use async with)")
         deadline = time.monotonic() + self.outage_seconds
         delay = 0.05
         waiting = False
@@ -523,7 +533,7 @@ class PgDatabase:
         while True:
             pool = self._pool
             if pool is None:  # closed while this operation waited out an outage
-                raise JournalError(f"journal database {self.url} was closed; {doing}")
+                raise JournalError(f"{self.label} {self.url} was closed; {doing}")
             try:
                 async with pool.acquire(timeout=self.connect_timeout) as con:
                     try:
@@ -547,7 +557,7 @@ class PgDatabase:
                 TimeoutError,
             ) as exc:
                 if not _transient(exc) or time.monotonic() + delay > deadline:
-                    raise self._error(exc, doing) from None
+                    raise self.error(exc, doing) from None
                 if first_failure is None:
                     first_failure = time.monotonic()
                 # A connection the pool kept across a restart fails once and is replaced

@@ -24,7 +24,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Self
+from typing import TYPE_CHECKING, Literal, Protocol, Self
 
 from aiohttp import web
 
@@ -102,7 +102,55 @@ def _positive(value: object, name: str) -> float:
     return float(value)
 
 
-class Inbox:
+class InboxRules:
+    """What every inbox checks and decides the same way, whatever it stores events in."""
+
+    def __init__(
+        self, secret: str | None, max_attempts: int, retry_seconds: float, lease_seconds: float
+    ) -> None:
+        if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
+            raise ConfigurationError(
+                f"max_attempts must be a positive integer, got {max_attempts!r}"
+            )
+        if secret is not None and (not isinstance(secret, str) or not secret):
+            raise ConfigurationError("the webhook secret must be a non-empty string")
+        self._secret = secret
+        self._max_attempts = max_attempts
+        self._retry = _positive(retry_seconds, "retry_seconds")
+        self._lease = _positive(lease_seconds, "lease_seconds")
+        self._me = uuid.uuid4().hex
+
+    def _verified(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
+        from .webhooks import parse_event
+
+        return parse_event(headers, body, secret=self._secret)
+
+    @staticmethod
+    def _stored(
+        topic: str, body: bytes, store_url: str | None, shop_id: str | None
+    ) -> WebhookEvent:
+        """A stored event as its handler sees it (its secret was checked when accepted)."""
+        from .webhooks import parse_event
+
+        headers = {"x-stamped-topic": topic}
+        if store_url is not None:
+            headers["x-stamped-store-url"] = store_url
+        if shop_id is not None:
+            headers["x-shopify-shop-id"] = shop_id
+        return parse_event(headers, body, secret=None)
+
+    def _after_failure(self, attempts: int) -> tuple[Literal["new", "failed"], float]:
+        """A failed try's next status, and the seconds until the next try."""
+        if attempts >= self._max_attempts:
+            return "failed", 0.0
+        return "new", min(MAX_RETRY_DELAY, self._retry * 2 ** (attempts - 1))
+
+    @staticmethod
+    def _error_text(exc: BaseException) -> str:
+        return f"{type(exc).__name__}: {exc}"[:1000]
+
+
+class Inbox(InboxRules):
     """A durable inbox of Stamped.io webhook events in a SQLite file.
 
     Args:
@@ -125,18 +173,8 @@ class Inbox:
         retry_seconds: float = 1.0,
         lease_seconds: float = 300.0,
     ) -> None:
-        if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
-            raise ConfigurationError(
-                f"max_attempts must be a positive integer, got {max_attempts!r}"
-            )
-        if secret is not None and (not isinstance(secret, str) or not secret):
-            raise ConfigurationError("the webhook secret must be a non-empty string")
-        self._secret = secret
-        self._max_attempts = max_attempts
-        self._retry = _positive(retry_seconds, "retry_seconds")
-        self._lease = _positive(lease_seconds, "lease_seconds")
+        super().__init__(secret, max_attempts, retry_seconds, lease_seconds)
         self._file = SqliteFile(path, _SCHEMA, "webhook inbox")
-        self._me = uuid.uuid4().hex
         self.path = self._file.path
 
     def __repr__(self) -> str:
@@ -162,9 +200,7 @@ class Inbox:
             WebhookError: the secret does not match (``status`` 401) or the body is not
                 a JSON object (400); nothing is stored.
         """
-        from .webhooks import parse_event
-
-        event = parse_event(headers, body, secret=self._secret)
+        event = self._verified(headers, body)
         now = time.time()
 
         def store() -> bool:
@@ -184,20 +220,13 @@ class Inbox:
         An event is claimed before its handler runs and marked done when it returns, so
         no event is handled to completion twice while handlers finish within the lease.
         """
-        from .webhooks import parse_event
-
         done = retried = failed = 0
         while limit is None or done + retried + failed < limit:
             claimed = await self._file.arun(self._claim)
             if claimed is None:
                 break
             key, topic, body, store_url, shop_id, attempts = claimed
-            headers = {"x-stamped-topic": topic}
-            if store_url is not None:
-                headers["x-stamped-store-url"] = store_url
-            if shop_id is not None:
-                headers["x-shopify-shop-id"] = shop_id
-            event = parse_event(headers, body, secret=None)  # verified when accepted
+            event = self._stored(topic, body, store_url, shop_id)
             try:
                 await handler(event)
             except Exception as exc:
@@ -235,12 +264,9 @@ class Inbox:
 
     def _failed(self, key: str, attempts: int, exc: Exception) -> bool:
         """Record a handler's failure: retried later, or parked (True) after the last try."""
-        error = f"{type(exc).__name__}: {exc}"[:1000]
-        if attempts >= self._max_attempts:
-            status, next_at = "failed", time.time()
-        else:
-            delay = min(MAX_RETRY_DELAY, self._retry * 2 ** (attempts - 1))
-            status, next_at = "new", time.time() + delay
+        error = self._error_text(exc)
+        status, delay = self._after_failure(attempts)
+        next_at = time.time() + delay
         self._file.db().execute(
             "UPDATE events SET status = ?, attempts = ?, error = ?, next_at = ?,"
             " lease_until = NULL WHERE key = ? AND claimed_by = ?",
@@ -281,8 +307,20 @@ class Inbox:
         return await self._file.arun(again)
 
 
+class InboxLike(Protocol):
+    """What :func:`app` needs of an inbox: :class:`Inbox`, :class:`PgInbox`, or yours."""
+
+    async def accept(self, headers: Mapping[str, str], body: bytes) -> Accepted:
+        """Verify, parse and store one push; say whether it was new."""
+        ...
+
+    async def handle(self, handler: Handler, *, limit: int | None = None) -> HandleReport:
+        """Run ``handler`` for the events that are due."""
+        ...
+
+
 def app(
-    inbox: Inbox,
+    inbox: InboxLike,
     handler: Handler,
     *,
     path: str = "/stamped/webhooks",
@@ -313,7 +351,7 @@ def app(
             try:
                 await inbox.handle(handler)
             except StampsyncError as exc:  # the file unusable for now (a full disk, say)
-                log.warning("webhook inbox %s: %s; trying again", inbox.path, type(exc).__name__)
+                log.warning("webhook inbox %r: %s; trying again", inbox, type(exc).__name__)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), poll)
 
@@ -330,4 +368,4 @@ def app(
     return application
 
 
-__all__ = ["Accepted", "HandleReport", "Inbox", "InboxEntry", "InboxStatus", "app"]
+__all__ = ["Accepted", "HandleReport", "Inbox", "InboxEntry", "InboxLike", "InboxStatus", "app"]

@@ -17,9 +17,10 @@ documented)::
             handle(event)          # isinstance(event.data, ReviewPayload), ...
         return web.Response(status=204)
 
-To act once across restarts and processes, store pushes in an :class:`Inbox` (SQLite)
-and serve ``app(inbox, handler)``: each push is answered once stored, and the handler
-runs once per event in the background.
+To act once across restarts and processes, store pushes in an :class:`Inbox` (SQLite,
+one machine) or a :class:`PgInbox` (PostgreSQL, any number of receivers) and serve
+``app(inbox, handler)``: each push is answered once stored, and the handler runs once per
+event in the background.
 """
 
 from __future__ import annotations
@@ -42,13 +43,16 @@ __all__ = [
     "Handlers",
     "Inbox",
     "InboxEntry",
+    "InboxLike",
     "LoyaltyPayload",
+    "PgInbox",
     "ReviewPayload",
     "SeenEvents",
     "TierChangedPayload",
     "WebhookError",
     "WebhookEvent",
     "app",
+    "handler_connection",
     "parse_event",
     "verify_secret",
 ]
@@ -278,4 +282,5 @@ class SeenEvents:
 
 
 # The durable inbox builds on the parsing above (imported last: it imports this module).
-from ._inbox import Accepted, HandleReport, Inbox, InboxEntry, app  # noqa: E402
+from ._inbox import Accepted, HandleReport, Inbox, InboxEntry, InboxLike, app  # noqa: E402
+from ._pg_inbox import PgInbox, handler_connection  # noqa: E402
