@@ -44,7 +44,11 @@ DELAY = {"latency"}
 #: request of each new connection for ``seconds`` before it arrives (a TLS handshake, a
 #: long trip); ``close`` answers, then closes the connection (the next request reconnects).
 CONNECTION = {"slow_connect", "close"}
-KINDS = BEFORE | AFTER | DELAY | CONNECTION
+#: Faults of the sandbox's webhook pushes (their route matches ``WEBHOOK <topic>``):
+#: ``webhook_redeliver`` pushes an event a second time ``seconds`` later,
+#: ``webhook_delay`` holds a push ``seconds`` before its first try.
+WEBHOOK = {"webhook_redeliver", "webhook_delay"}
+KINDS = BEFORE | AFTER | DELAY | CONNECTION | WEBHOOK
 
 
 @dataclass
@@ -63,7 +67,10 @@ class Fault:
             (``seconds`` of delay, then a normal answer), ``slow_connect`` (the first
             request of each new connection arrives ``seconds`` late), ``close`` (answered,
             then the connection is closed), ``gateway_503``/``gateway_503_json`` (applied,
-            then a proxy's 503: an HTML page, or its own JSON ``{"message": ...}``).
+            then a proxy's 503: an HTML page, or its own JSON ``{"message": ...}``);
+            ``webhook_redeliver`` (a webhook push sent again ``seconds`` later) and
+            ``webhook_delay`` (a push held ``seconds``), whose route is a glob over
+            ``"WEBHOOK topic"``.
         route: a glob over ``"METHOD /path"``, e.g. ``"POST /api/stamps/add"``.
         probability: chance that a matching request is hit (seeded, reproducible).
         seconds: for ``latency`` and ``timeout``.
@@ -171,6 +178,14 @@ class SandboxConfig:
     ``missing`` (left out) or ``text`` (a non-ISO form): listings a client cannot match on."""
     arrival_log: bool = setting(True, help="keep every arrival time (8 bytes each)")
     """Keep every arrival time (8 bytes each) for the inspection API."""
+    webhook_url: str | None = setting(
+        None, help="push Stamped.io webhook events to this receiver URL (loopback only)"
+    )
+    """Where the sandbox pushes webhook events (points, tier changes, reviews): a
+    receiver on this machine (``http://127.0.0.1:PORT/path``); ``None`` pushes nothing."""
+    webhook_secret: str = setting(
+        "sandbox-webhook-secret", help="the shared secret each webhook push carries"
+    )
 
     def __post_init__(self) -> None:
         # Strings are accepted wherever Fault objects are (the pytest marker, Sandbox()).
@@ -179,10 +194,33 @@ class SandboxConfig:
             if not isinstance(f, Fault):
                 raise ConfigurationError(f"a fault is a Fault or a string, got {f!r}")
         self.stores = tuple(self.stores)
+        if self.webhook_url is not None:
+            _check_receiver(self.webhook_url)
+        if not isinstance(self.webhook_secret, str) or not self.webhook_secret:
+            raise ConfigurationError("webhook_secret must be a non-empty string")
         if self.listing_created not in ("unix", "missing", "text"):
             raise ConfigurationError(
                 f"listing_created must be unix, missing or text, got {self.listing_created!r}"
             )
+
+
+def _check_receiver(url: str) -> None:
+    """The sandbox pushes only to this machine: no traffic leaves it."""
+    from yarl import URL
+
+    try:
+        parsed = URL(url)
+        host = parsed.host
+    except (ValueError, TypeError):
+        host = None
+    else:
+        if parsed.scheme not in ("http", "https"):
+            host = None
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        raise ConfigurationError(
+            f"webhook_url must be an http(s) URL on this machine (127.0.0.1, localhost, "
+            f"::1), got {url!r}"
+        )
 
 
 def _flag(f: Field[Any]) -> str:

@@ -19,7 +19,7 @@ from aiohttp import web
 
 from .._endpoint import STAMPED_V3_PREFIXES
 from ..stamps.auth import AUTH_GET_ACCESS_TOKEN
-from ._config import AFTER, BEFORE, CONNECTION, Fault, SandboxConfig
+from ._config import AFTER, BEFORE, CONNECTION, WEBHOOK, Fault, SandboxConfig
 
 __all__ = ["Fault", "Gate", "Handler", "SandboxConfig", "json_response"]
 
@@ -146,7 +146,7 @@ class Gate:
 
     def pick_fault(self, method: str, path: str) -> Fault | None:
         for fault in self.config.faults:
-            if fault.kind in CONNECTION:
+            if fault.kind in CONNECTION or fault.kind in WEBHOOK:
                 continue
             if fault.times is not None and fault.injected >= fault.times:
                 continue

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -114,8 +115,12 @@ class StampedV3Store:
         "images",
     )
 
-    def __init__(self, seed: int, shop_id: str) -> None:
+    def __init__(
+        self, seed: int, shop_id: str, emit: Callable[[str, dict[str, Any]], None] | None = None
+    ) -> None:
         self.shop_id = shop_id
+        #: Told of each event a webhook would push (points moved, a tier changed).
+        self.emit = emit or (lambda topic, payload: None)
         self.customers: dict[str, dict[str, Any]] = {}
         self.orders: dict[str, dict[str, Any]] = {}
         self.products: dict[str, dict[str, Any]] = {}
@@ -193,7 +198,8 @@ class StampedV3Store:
         standing["totalPoints"] = self.points(record) + credit - debit
         standing["dateTotalPointsUpdated"] = now_iso()
         new_tier = tier or _tier(standing["totalPoints"])
-        if new_tier != standing.get("vipTier"):
+        old_tier = standing.get("vipTier")
+        if new_tier != old_tier:
             standing["vipTier"] = new_tier
             standing["dateVipTierUpdated"] = now_iso()
         detail: dict[str, Any] = {"pointsCredit": credit, "pointsDebit": debit, "event": title}
@@ -207,6 +213,28 @@ class StampedV3Store:
             "activity": detail,
         }
         self.activities.append(activity)
+        who = {"customerEmail": record.get("email"), "dateCreated": activity["dateCreated"]}
+        if credit or debit:
+            self.emit(
+                "points.earned" if credit >= debit else "points.spent",
+                {
+                    "id": activity["activityId"],
+                    **who,
+                    "points": credit - debit,
+                    "pointsBalance": standing["totalPoints"],
+                    "reason": title,
+                },
+            )
+        if new_tier != old_tier:
+            self.emit(
+                "vip.tier.changed",
+                {
+                    "id": f"tier_{activity['activityId']}",
+                    **who,
+                    "oldTier": old_tier,
+                    "newTier": new_tier,
+                },
+            )
         return activity
 
 

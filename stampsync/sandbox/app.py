@@ -22,11 +22,13 @@ from ._middleware import Fault, Gate, SandboxConfig, json_response
 from ._stamped import StampedRoutes
 from ._stamped_v3 import StampedV3Routes, StampedV3Store
 from ._stamps import StampsRoutes
+from ._webhooks import WebhookSender
 
 GATE_KEY = web.AppKey("gate", Gate)
 STAMPED_KEY = web.AppKey("stamped", StampedStore)
 STAMPS_KEY = web.AppKey("stamps", StampsStore)
 STAMPED_V3_KEY = web.AppKey("stamped_v3", StampedV3Store)
+WEBHOOKS_KEY = web.AppKey("webhooks", WebhookSender)
 
 
 def build_app(config: SandboxConfig | None = None) -> web.Application:
@@ -44,7 +46,9 @@ def build_app(config: SandboxConfig | None = None) -> web.Application:
     app.add_routes(StampedRoutes(stamped).routes(config.store_hash))
     app.add_routes(StampsRoutes(stamps, gate).routes())
     app.add_routes(_inspection_routes())
-    v3 = app[STAMPED_V3_KEY] = StampedV3Store(config.seed, config.store_hash)
+    webhooks = app[WEBHOOKS_KEY] = WebhookSender(gate)
+    app.cleanup_ctx.append(webhooks.running)
+    v3 = app[STAMPED_V3_KEY] = StampedV3Store(config.seed, config.store_hash, webhooks.emit)
     app.add_routes(StampedV3Routes(v3).routes(config.store_hash))
     app.add_routes(StampedV3Routes(v3).inspection_routes())
     return app
@@ -110,6 +114,27 @@ def _inspection_routes() -> list[web.RouteDef]:
         gate.config.faults = [Fault.parse(s) for s in specs]
         return json_response({"faults": len(gate.config.faults)})
 
+    async def write_review(request: web.Request) -> web.Response:
+        # What a shopper does on the storefront: the APIs have no route that writes one.
+        review = msgspec.json.decode(await request.read(), type=dict[str, Any])
+        sender = request.app[WEBHOOKS_KEY]
+        sender.reviews += 1
+        payload = {
+            "id": f"rev_{sender.reviews:06d}",
+            "customerEmail": review.get("email"),
+            "author": review.get("author"),
+            "reviewRating": review.get("rating", 5),
+            "reviewTitle": review.get("title"),
+            "reviewMessage": review.get("body"),
+            "productId": review.get("product_id"),
+        }
+        sender.emit("review.created", payload)
+        return json_response(payload)
+
+    async def webhooks(request: web.Request) -> web.Response:
+        sender = request.app[WEBHOOKS_KEY]
+        return json_response({"pending": sender.pending(), "pushes": list(sender.log)})
+
     async def clear_log(request: web.Request) -> web.Response:
         gate = request.app[GATE_KEY]
         del gate.arrivals[:]
@@ -131,6 +156,8 @@ def _inspection_routes() -> list[web.RouteDef]:
         web.get("/__sandbox/members/{ref}", member),
         web.get("/__sandbox/customers/{email}", customer),
         web.put(f"{p}/faults", set_faults),
+        web.post(f"{p}/reviews", write_review),
+        web.get(f"{p}/webhooks", webhooks),
         web.post(f"{p}/clear", clear_log),
     ]
     return routes

@@ -274,3 +274,33 @@ class V3RewardRecord(TypedDict):
     #: The coupon's value: an amount (``"5.00"``) or ``"shipping"``.
     value: str
     dateCreated: str
+
+
+class WebhookPushRecord(TypedDict):
+    """One webhook push the sandbox made (``await sandbox.webhooks()``)."""
+
+    topic: str
+    #: The event's id (a redelivered event is listed once per push).
+    id: str
+    #: Tries this push took (the receiver answered 2xx on the last, if ``ok``).
+    tries: int
+    ok: bool
+
+
+class WebhooksRecord(TypedDict):
+    """The sandbox's webhook pushes: those made, and how many wait (queued or delayed)."""
+
+    pending: int
+    pushes: list[WebhookPushRecord]
+
+
+class ReviewRecord(TypedDict):
+    """A review a shopper wrote (``await sandbox.write_review(...)``): the pushed payload."""
+
+    id: str
+    customerEmail: str | None
+    author: str | None
+    reviewRating: float
+    reviewTitle: str | None
+    reviewMessage: str | None
+    productId: str | int | None

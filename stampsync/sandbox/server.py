@@ -44,12 +44,14 @@ from .records import (
     DeductionRecord,
     MemberRecord,
     RequestRecord,
+    ReviewRecord,
     TransactionRecord,
     V3ActivityRecord,
     V3CustomerRecord,
     V3OrderRecord,
     V3ProductRecord,
     V3RewardRecord,
+    WebhooksRecord,
 )
 
 HOST = "127.0.0.1"
@@ -393,6 +395,28 @@ class Sandbox:
         ``writes``, how many times it was pushed), ``"products"``, ``"activities"``,
         ``"rewards"``; typed by which (see :mod:`stampsync.sandbox.records`)."""
         return await self._call("GET", f"/v3/{what}")
+
+    async def write_review(
+        self,
+        email: str,
+        rating: int = 5,
+        title: str | None = None,
+        body: str | None = None,
+        *,
+        author: str | None = None,
+        product_id: str | int | None = None,
+    ) -> ReviewRecord:
+        """A shopper writes a review: the sandbox pushes ``review.created`` to its
+        ``webhook_url`` (the APIs have no route that writes a review)."""
+        review = {"email": email, "rating": rating, "title": title, "body": body}
+        review |= {"author": author, "product_id": product_id}
+        written: ReviewRecord = await self._call("POST", "/reviews", review)
+        return written
+
+    async def webhooks(self) -> WebhooksRecord:
+        """The webhook pushes made so far, and how many are still queued or delayed."""
+        found: WebhooksRecord = await self._call("GET", "/webhooks")
+        return found
 
     async def clear(self) -> None:
         """Forget arrivals, requests, counters and quota windows (state is kept)."""

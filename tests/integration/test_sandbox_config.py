@@ -41,6 +41,8 @@ EVERY_FIELD_CHANGED = SandboxConfig(
     fault_seed=3,
     listing_created="text",
     arrival_log=False,
+    webhook_url="http://127.0.0.1:9/hooks",
+    webhook_secret="hook-other",
 )
 
 
