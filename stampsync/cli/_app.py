@@ -1,4 +1,4 @@
-"""The command tree: ``stamped``, ``stamps``, ``sandbox``, ``demo``."""
+"""The command tree: ``stamped``, ``stamps``, ``fleet``, ``webhooks``, ``sandbox``, ``demo``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,16 @@ from typing import Annotated
 
 import typer
 
-from . import _doctor, _fleet, _stamped, _stamped_points, _stamped_v3, _stamps, _transactions
+from . import (
+    _doctor,
+    _fleet,
+    _stamped,
+    _stamped_points,
+    _stamped_v3,
+    _stamps,
+    _transactions,
+    _webhooks,
+)
 
 app = typer.Typer(
     help="stampsync: Stamped.io and Stamps from the command line, within your quota.",
@@ -21,6 +30,7 @@ _stamped.app.add_typer(_stamped_v3.journal_app, name="journal")
 app.add_typer(_stamped.app, name="stamped")
 app.add_typer(_stamps.app, name="stamps")
 app.add_typer(_fleet.app, name="fleet")
+app.add_typer(_webhooks.app, name="webhooks")
 _stamps.app.add_typer(_transactions.app, name="transactions")
 app.command()(_doctor.doctor)
 

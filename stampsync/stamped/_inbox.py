@@ -24,7 +24,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Protocol, Self
+from typing import TYPE_CHECKING, Any, Literal, Protocol, Self
 
 from aiohttp import web
 
@@ -32,6 +32,7 @@ from .._engine._sqlite import SqliteFile
 from ..errors import ConfigurationError, StampsyncError, WebhookError
 
 if TYPE_CHECKING:
+    from ._pg_inbox import PgInbox
     from .webhooks import WebhookEvent
 
     Handler = Callable[[WebhookEvent], Awaitable[None]]
@@ -307,6 +308,16 @@ class Inbox(InboxRules):
         return await self._file.arun(again)
 
 
+def open_inbox(where: str | Path, *, secret: str | None, **settings: Any) -> Inbox | PgInbox:
+    """The inbox ``where`` names: a ``postgresql://`` URL (:class:`PgInbox`, for many
+    receivers) or a SQLite file's path (:class:`Inbox`). ``settings`` go to its class."""
+    from ._pg_inbox import PgInbox
+
+    if isinstance(where, str) and where.lower().startswith(("postgresql://", "postgres://")):
+        return PgInbox(where, secret=secret, **settings)
+    return Inbox(where, secret=secret, **settings)
+
+
 class InboxLike(Protocol):
     """What :func:`app` needs of an inbox: :class:`Inbox`, :class:`PgInbox`, or yours."""
 
@@ -368,4 +379,13 @@ def app(
     return application
 
 
-__all__ = ["Accepted", "HandleReport", "Inbox", "InboxEntry", "InboxLike", "InboxStatus", "app"]
+__all__ = [
+    "Accepted",
+    "HandleReport",
+    "Inbox",
+    "InboxEntry",
+    "InboxLike",
+    "InboxStatus",
+    "app",
+    "open_inbox",
+]

@@ -53,6 +53,7 @@ __all__ = [
     "WebhookEvent",
     "app",
     "handler_connection",
+    "open_inbox",
     "parse_event",
     "verify_secret",
 ]
@@ -282,5 +283,13 @@ class SeenEvents:
 
 
 # The durable inbox builds on the parsing above (imported last: it imports this module).
-from ._inbox import Accepted, HandleReport, Inbox, InboxEntry, InboxLike, app  # noqa: E402
+from ._inbox import (  # noqa: E402
+    Accepted,
+    HandleReport,
+    Inbox,
+    InboxEntry,
+    InboxLike,
+    app,
+    open_inbox,
+)
 from ._pg_inbox import PgInbox, handler_connection  # noqa: E402
