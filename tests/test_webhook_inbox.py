@@ -7,13 +7,16 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+from collections.abc import MutableMapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from stampsync.errors import ConfigurationError, WebhookError
 from stampsync.stamped.webhooks import (
+    ASGIApp,
     Handlers,
     Inbox,
     LoyaltyPayload,
@@ -21,6 +24,7 @@ from stampsync.stamped.webhooks import (
     TierChangedPayload,
     WebhookEvent,
     app,
+    asgi_app,
 )
 
 # The inbox's leases and retry times are wall-clock times (they outlive a process).
@@ -247,3 +251,96 @@ async def test_handlers_route_each_event_by_its_payload_type(tmp_path: Path) -> 
         ("other", "question.created"),
         ("other", "points.spent"),
     ]
+
+
+class AsgiCall:
+    """One request through an ASGI application, driven by hand (no server)."""
+
+    def __init__(self, method: str, path: str, headers: dict[str, bytes], body: bytes) -> None:
+        self.scope = {
+            "type": "http",
+            "method": method,
+            "path": path,
+            "headers": [(k.lower().encode(), v) for k, v in headers.items()],
+        }
+        # In two chunks, as a server may hand a body over.
+        half = len(body) // 2
+        self.incoming: list[MutableMapping[str, Any]] = [
+            {"type": "http.request", "body": body[:half], "more_body": True},
+            {"type": "http.request", "body": body[half:], "more_body": False},
+        ]
+        self.sent: list[dict[str, object]] = []
+
+    async def receive(self) -> MutableMapping[str, Any]:
+        return self.incoming.pop(0)
+
+    async def send(self, message: MutableMapping[str, Any]) -> None:
+        self.sent.append(dict(message))
+
+    async def status(self, application: ASGIApp) -> int:
+        await application(self.scope, self.receive, self.send)
+        return int(str(self.sent[0]["status"]))
+
+
+async def test_the_asgi_receiver_answers_as_the_aiohttp_one_and_handles_once(
+    tmp_path: Path,
+) -> None:
+    handler = Recorder()
+    lifespan_in: list[MutableMapping[str, Any]] = [{"type": "lifespan.startup"}]
+    lifespan_out: list[MutableMapping[str, Any]] = []
+    async with Inbox(tmp_path / "inbox.sqlite", secret=SECRET) as inbox:
+        receiver = asgi_app(inbox, handler, poll_seconds=60)
+        go_on = asyncio.Event()
+
+        async def lifespan_receive() -> MutableMapping[str, Any]:
+            if lifespan_in:
+                return lifespan_in.pop(0)
+            await go_on.wait()
+            return {"type": "lifespan.shutdown"}
+
+        async def lifespan_send(message: MutableMapping[str, Any]) -> None:
+            lifespan_out.append(message)
+
+        async def lifespan() -> None:
+            await receiver({"type": "lifespan"}, lifespan_receive, lifespan_send)
+
+        life = asyncio.create_task(lifespan())
+        headers, body = push(5)
+        raw = {k: v.encode() for k, v in headers.items()}
+        for _ in range(2):  # delivered, then redelivered
+            assert await AsgiCall("POST", "/stamped/webhooks", raw, body).status(receiver) == 204
+        wrong = {**raw, "X-Stamped-Webhook-Secret": b"\xffguess"}  # not even UTF-8
+        assert await AsgiCall("POST", "/stamped/webhooks", wrong, body).status(receiver) == 401
+        assert await AsgiCall("POST", "/stamped/webhooks", raw, b"[]").status(receiver) == 400
+        huge = b" " * (2 << 20)
+        assert await AsgiCall("POST", "/stamped/webhooks", raw, huge).status(receiver) == 413
+        assert await AsgiCall("GET", "/stamped/webhooks", raw, b"").status(receiver) == 405
+        assert await AsgiCall("POST", "/elsewhere", raw, body).status(receiver) == 404
+        await wait_done(inbox, 1)
+        go_on.set()
+        await life
+        assert [m["type"] for m in lifespan_out] == [
+            "lifespan.startup.complete",
+            "lifespan.shutdown.complete",
+        ]
+        assert [e.key for e in await inbox.entries()] == ["review.created:5"]
+    assert handler.keys == ["review.created:5"]
+
+
+async def test_a_receiver_whose_inbox_cannot_store_answers_503(tmp_path: Path) -> None:
+    """The sender keeps a push it was refused with 503 and tries again later; a 500 (an
+    error escaping the receiver) says nothing of the kind."""
+    inbox = Inbox(tmp_path / "inbox.sqlite", secret=SECRET)
+    await inbox.aclose()  # closed: every accept fails as a StampsyncError
+    headers, body = push(1)
+
+    async def never(event: WebhookEvent) -> None:
+        raise AssertionError("nothing is stored, so nothing is handled")
+
+    async with TestClient(TestServer(app(inbox, never))) as client:
+        answer = await client.post("/stamped/webhooks", data=body, headers=headers)
+        assert answer.status == 503
+    raw = {k: v.encode() for k, v in headers.items()}
+    assert (
+        await AsgiCall("POST", "/stamped/webhooks", raw, body).status(asgi_app(inbox, never)) == 503
+    )

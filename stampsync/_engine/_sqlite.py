@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import sqlite3
 import time
 from collections.abc import Callable
@@ -98,13 +99,24 @@ class SqliteFile:
 
         return call
 
+    def _closed(self) -> StateFileError:
+        return StateFileError(f"{self._what} {self.path} is closed")
+
     def run(self, fn: Callable[[], T]) -> T:
         """Run ``fn`` on the file's thread and wait (for synchronous callers)."""
-        return self._executor.submit(self._guarded(fn)).result()
+        try:
+            future = self._executor.submit(self._guarded(fn))
+        except RuntimeError:  # the thread was stopped: the file was closed
+            raise self._closed() from None
+        return future.result()
 
     async def arun(self, fn: Callable[[], T]) -> T:
         """Run ``fn`` on the file's thread without blocking the event loop."""
-        return await asyncio.get_running_loop().run_in_executor(self._executor, self._guarded(fn))
+        try:
+            future = self._executor.submit(self._guarded(fn))
+        except RuntimeError:  # the thread was stopped: the file was closed
+            raise self._closed() from None
+        return await asyncio.wrap_future(future)
 
     def _close_db(self) -> None:
         if self._db is not None:
@@ -112,13 +124,15 @@ class SqliteFile:
             self._db = None
 
     def close(self) -> None:
-        """Close the connection and stop the thread."""
-        self.run(self._close_db)
+        """Close the connection and stop the thread (again: nothing to do)."""
+        with contextlib.suppress(StateFileError):
+            self.run(self._close_db)
         self._executor.shutdown(wait=True)
 
     async def aclose(self) -> None:
         """Close the connection and stop the thread, from async code."""
-        await self.arun(self._close_db)
+        with contextlib.suppress(StateFileError):
+            await self.arun(self._close_db)
         self._executor.shutdown(wait=True)
 
 

@@ -15,21 +15,17 @@ lease may be started again by another process, so keep handlers shorter than it.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol, Self
-
-from aiohttp import web
+from typing import TYPE_CHECKING, Any, Literal, Self
 
 from .._engine._sqlite import SqliteFile
-from ..errors import ConfigurationError, StampsyncError, WebhookError
+from ..errors import ConfigurationError
 
 if TYPE_CHECKING:
     from ._pg_inbox import PgInbox
@@ -318,74 +314,11 @@ def open_inbox(where: str | Path, *, secret: str | None, **settings: Any) -> Inb
     return Inbox(where, secret=secret, **settings)
 
 
-class InboxLike(Protocol):
-    """What :func:`app` needs of an inbox: :class:`Inbox`, :class:`PgInbox`, or yours."""
-
-    async def accept(self, headers: Mapping[str, str], body: bytes) -> Accepted:
-        """Verify, parse and store one push; say whether it was new."""
-        ...
-
-    async def handle(self, handler: Handler, *, limit: int | None = None) -> HandleReport:
-        """Run ``handler`` for the events that are due."""
-        ...
-
-
-def app(
-    inbox: InboxLike,
-    handler: Handler,
-    *,
-    path: str = "/stamped/webhooks",
-    poll_seconds: float = 1.0,
-) -> web.Application:
-    """An aiohttp application that receives Stamped.io pushes into ``inbox`` and runs
-    ``handler`` for them in the background (run it with ``web.run_app``, or mount it).
-
-    A push is answered only once it is stored: 204 (stored, or stored already), 401 (wrong
-    secret), 400 (not a JSON object), 413 (over aiohttp's 1 MiB). Each stored push wakes
-    the handler loop; every ``poll_seconds`` it also looks for retries that came due.
-    The inbox stays open: close it after the application.
-    """
-    poll = _positive(poll_seconds, "poll_seconds")
-    wake = asyncio.Event()
-
-    async def receive(request: web.Request) -> web.Response:
-        try:
-            await inbox.accept(request.headers, await request.read())
-        except WebhookError as exc:
-            return web.Response(status=exc.status)
-        wake.set()
-        return web.Response(status=204)
-
-    async def handling() -> None:
-        while True:
-            wake.clear()
-            try:
-                await inbox.handle(handler)
-            except StampsyncError as exc:  # the file unusable for now (a full disk, say)
-                log.warning("webhook inbox %r: %s; trying again", inbox, type(exc).__name__)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), poll)
-
-    async def background(_: web.Application) -> AsyncIterator[None]:
-        task = asyncio.create_task(handling())
-        yield
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-    application = web.Application()
-    application.router.add_post(path, receive)
-    application.cleanup_ctx.append(background)
-    return application
-
-
 __all__ = [
     "Accepted",
     "HandleReport",
     "Inbox",
     "InboxEntry",
-    "InboxLike",
     "InboxStatus",
-    "app",
     "open_inbox",
 ]

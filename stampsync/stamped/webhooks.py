@@ -38,6 +38,7 @@ from .._codec import JSON_ERRORS
 from ..errors import ConfigurationError, WebhookError
 
 __all__ = [
+    "ASGIApp",
     "Accepted",
     "HandleReport",
     "Handlers",
@@ -52,6 +53,7 @@ __all__ = [
     "WebhookError",
     "WebhookEvent",
     "app",
+    "asgi_app",
     "handler_connection",
     "open_inbox",
     "parse_event",
@@ -283,13 +285,6 @@ class SeenEvents:
 
 
 # The durable inbox builds on the parsing above (imported last: it imports this module).
-from ._inbox import (  # noqa: E402
-    Accepted,
-    HandleReport,
-    Inbox,
-    InboxEntry,
-    InboxLike,
-    app,
-    open_inbox,
-)
+from ._inbox import Accepted, HandleReport, Inbox, InboxEntry, open_inbox  # noqa: E402
 from ._pg_inbox import PgInbox, handler_connection  # noqa: E402
+from ._receivers import ASGIApp, InboxLike, app, asgi_app  # noqa: E402
