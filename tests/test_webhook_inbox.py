@@ -305,20 +305,24 @@ async def test_the_asgi_receiver_answers_as_the_aiohttp_one_and_handles_once(
             await receiver({"type": "lifespan"}, lifespan_receive, lifespan_send)
 
         life = asyncio.create_task(lifespan())
-        headers, body = push(5)
-        raw = {k: v.encode() for k, v in headers.items()}
-        for _ in range(2):  # delivered, then redelivered
-            assert await AsgiCall("POST", "/stamped/webhooks", raw, body).status(receiver) == 204
-        wrong = {**raw, "X-Stamped-Webhook-Secret": b"\xffguess"}  # not even UTF-8
-        assert await AsgiCall("POST", "/stamped/webhooks", wrong, body).status(receiver) == 401
-        assert await AsgiCall("POST", "/stamped/webhooks", raw, b"[]").status(receiver) == 400
-        huge = b" " * (2 << 20)
-        assert await AsgiCall("POST", "/stamped/webhooks", raw, huge).status(receiver) == 413
-        assert await AsgiCall("GET", "/stamped/webhooks", raw, b"").status(receiver) == 405
-        assert await AsgiCall("POST", "/elsewhere", raw, body).status(receiver) == 404
-        await wait_done(inbox, 1)
-        go_on.set()
-        await life
+        try:
+            headers, body = push(5)
+            raw = {k: v.encode() for k, v in headers.items()}
+            for _ in range(2):  # delivered, then redelivered
+                assert (
+                    await AsgiCall("POST", "/stamped/webhooks", raw, body).status(receiver) == 204
+                )
+            wrong = {**raw, "X-Stamped-Webhook-Secret": b"\xffguess"}  # not even UTF-8
+            assert await AsgiCall("POST", "/stamped/webhooks", wrong, body).status(receiver) == 401
+            assert await AsgiCall("POST", "/stamped/webhooks", raw, b"[]").status(receiver) == 400
+            huge = b" " * (2 << 20)
+            assert await AsgiCall("POST", "/stamped/webhooks", raw, huge).status(receiver) == 413
+            assert await AsgiCall("GET", "/stamped/webhooks", raw, b"").status(receiver) == 405
+            assert await AsgiCall("POST", "/elsewhere", raw, body).status(receiver) == 404
+            await wait_done(inbox, 1)
+        finally:
+            go_on.set()  # the lifespan ends, and stops the handler loop, pass or fail
+            await life
         assert [m["type"] for m in lifespan_out] == [
             "lifespan.startup.complete",
             "lifespan.shutdown.complete",
