@@ -114,13 +114,21 @@ def serve(
         str | None,
         typer.Option(
             "--handler",
+            envvar="STAMPSYNC_WEBHOOK_HANDLER",
             help="module:function, an async function of each event (or a webhooks.Handlers); "
             "without it each event is logged by topic and key.",
         ),
     ] = None,
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8080,
-    path: Annotated[str, typer.Option(help="The path pushes arrive at.")] = "/stamped/webhooks",
+    host: Annotated[
+        str, typer.Option(envvar="STAMPSYNC_WEBHOOK_HOST", help="Address to listen on.")
+    ] = "127.0.0.1",
+    port: Annotated[
+        int,
+        typer.Option(min=1, max=65535, envvar="STAMPSYNC_WEBHOOK_PORT", help="Port to listen on."),
+    ] = 8080,
+    path: Annotated[
+        str, typer.Option(envvar="STAMPSYNC_WEBHOOK_PATH", help="The path pushes arrive at.")
+    ] = "/stamped/webhooks",
     max_attempts: Annotated[
         int, typer.Option(min=1, help="Tries of the handler before an event is parked as failed.")
     ] = 5,
