@@ -2,7 +2,7 @@
 
 With ``webhook_url`` set, the sandbox pushes an event for each thing a shop's bot would
 hear of: points earned or spent (every V3 activity that moves a balance), a VIP tier
-change, and a review a shopper writes (``POST /__sandbox/reviews``: the APIs have no
+change, and a review a shopper writes (``POST /__sandbox/write-review``: the APIs have no
 route that writes one). Each push carries the shared secret and the topic in Stamped's
 headers and a body the receiver's parser types.
 

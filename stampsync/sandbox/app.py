@@ -156,7 +156,7 @@ def _inspection_routes() -> list[web.RouteDef]:
         web.get("/__sandbox/members/{ref}", member),
         web.get("/__sandbox/customers/{email}", customer),
         web.put(f"{p}/faults", set_faults),
-        web.post(f"{p}/reviews", write_review),
+        web.post(f"{p}/write-review", write_review),
         web.get(f"{p}/webhooks", webhooks),
         web.post(f"{p}/clear", clear_log),
     ]

@@ -410,7 +410,7 @@ class Sandbox:
         ``webhook_url`` (the APIs have no route that writes a review)."""
         review = {"email": email, "rating": rating, "title": title, "body": body}
         review |= {"author": author, "product_id": product_id}
-        written: ReviewRecord = await self._call("POST", "/reviews", review)
+        written: ReviewRecord = await self._call("POST", "/write-review", review)
         return written
 
     async def webhooks(self) -> WebhooksRecord:
