@@ -19,8 +19,8 @@ REFUSED_POINTS = 13
 async def handle(event: WebhookEvent) -> None:
     con = handler_connection()
     data = event.data
-    if isinstance(data, LoyaltyPayload) and data.points == REFUSED_POINTS:
-        if not await con.fetchval("SELECT count(*) FROM fixed"):
-            raise RuntimeError(f"{REFUSED_POINTS} points are refused until fixed")
+    refused = isinstance(data, LoyaltyPayload) and data.points == REFUSED_POINTS
+    if refused and not await con.fetchval("SELECT count(*) FROM fixed"):
+        raise RuntimeError(f"{REFUSED_POINTS} points are refused until fixed")
     await con.execute("INSERT INTO effects (key, pid) VALUES ($1, $2)", event.key, os.getpid())
     await asyncio.sleep(0.002)  # the handler's own work
