@@ -182,7 +182,8 @@ def test_the_catalogue_matches_the_code_and_the_docs_list_its_slow_tier() -> Non
     # The session refuses a stale entry too; this says so in the ordinary test run.
     mutations = run.load_catalog(run.CATALOG, run.ROOT)
     assert len(mutations) >= 40
-    assert all(m.file.startswith("stampsync/") for m in mutations)
+    # The package's guarantees, and the noxfile's (the suite's own interpreters).
+    assert all(m.file.startswith("stampsync/") or m.file == "noxfile.py" for m in mutations)
     page = (run.ROOT / "docs" / "contributing.md").read_text()
     slow = [m.name for m in mutations if m.tier == "slow"]
     assert [name for name in slow if f"`{name}`" not in page] == []
