@@ -215,6 +215,13 @@ async def test_three_receivers_one_killed_handle_every_event_exactly_once(
         assert max(r["n"] for r in rows) == 1  # ...exactly once
         by_pid = await db.fetch("SELECT pid, count(*) AS n FROM effects GROUP BY pid")
         assert len(by_pid) == 3  # every receiver took part, the killed one too
+        # The run's figures, for `pytest -s` (the docs quote them).
+        print(
+            f"events {len(events)}, pushes {len(hooks['pushes'])} "
+            f"({counters['webhook:redelivered']} redelivered, "
+            f"{counters.get('webhook:retried', 0)} tries again), handled per receiver "
+            f"{sorted(int(r['n']) for r in by_pid)}, refused then retried {len(failed)}"
+        )
     finally:
         for proc in receivers:
             if proc.poll() is None:
