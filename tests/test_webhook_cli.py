@@ -95,6 +95,12 @@ def test_bad_options_are_refused_by_name(tmp_path: Path) -> None:
         done = runner.invoke(app, ["webhooks", argv[0], "--inbox", str(path), *argv[1:]])
         assert done.exit_code == 2, (argv, done.output)
         assert message in done.stderr, (argv, done.stderr)
+    missing = tmp_path / "typo.sqlite"
+    for command in ("list", "retry"):
+        done = runner.invoke(app, ["webhooks", command, "--inbox", str(missing)])
+        assert done.exit_code == 2
+        assert "no inbox at" in done.stderr
+    assert not missing.exists()  # never made by the tools that look after one
     serve = runner.invoke(
         app,
         ["webhooks", "serve", "--inbox", str(path), "--handler", "nowhere_at_all:f"],

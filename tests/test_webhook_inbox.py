@@ -348,3 +348,27 @@ async def test_a_receiver_whose_inbox_cannot_store_answers_503(tmp_path: Path) -
     assert (
         await AsgiCall("POST", "/stamped/webhooks", raw, body).status(asgi_app(inbox, never)) == 503
     )
+
+
+async def test_the_asgi_receiver_mounted_under_a_prefix_takes_its_pushes(tmp_path: Path) -> None:
+    """Mounted (Starlette's Mount, uvicorn --root-path), the scope's path carries the
+    prefix as ``root_path`` does."""
+    async with Inbox(tmp_path / "inbox.sqlite", secret=SECRET) as inbox:
+        receiver = asgi_app(inbox, Recorder(), poll_seconds=60)
+        headers, body = push(8)
+        raw = {k: v.encode() for k, v in headers.items()}
+        mounted = AsgiCall("POST", "/hooks/stamped/webhooks", raw, body)
+        mounted.scope["root_path"] = "/hooks"
+        try:
+            assert await mounted.status(receiver) == 204
+            assert [e.key for e in await inbox.entries()] == ["review.created:8"]
+        finally:
+            await receiver({"type": "lifespan"}, _shutdown, _ignore)
+
+
+async def _shutdown() -> MutableMapping[str, Any]:
+    return {"type": "lifespan.shutdown"}
+
+
+async def _ignore(message: MutableMapping[str, Any]) -> None:
+    return None

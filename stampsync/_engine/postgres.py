@@ -520,13 +520,21 @@ class PgDatabase:
             self._down = False
             log.warning("%s %s is back", self.label, self.url)
 
-    async def run(self, fn: Callable[[asyncpg.Connection], Awaitable[T]], doing: str) -> T:
-        """``fn(connection)``, retried while the database is away (up to the outage)."""
+    async def run(
+        self,
+        fn: Callable[[asyncpg.Connection], Awaitable[T]],
+        doing: str,
+        *,
+        patience: float | None = None,
+    ) -> T:
+        """``fn(connection)``, retried while the database is away, for up to ``patience``
+        seconds (the outage's, by default)."""
         import asyncpg
 
         if self._pool is None:
             raise JournalError(f"{self.label} {self.url} is not open (use async with)")
-        deadline = time.monotonic() + self.outage_seconds
+        wait = self.outage_seconds if patience is None else min(patience, self.outage_seconds)
+        deadline = time.monotonic() + wait
         delay = 0.05
         waiting = False
         first_failure: float | None = None

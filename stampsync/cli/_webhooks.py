@@ -91,6 +91,8 @@ def _load_handler(spec: str) -> Any:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         fail(f"--handler: cannot import {module_name!r}: {exc}")
+    except Exception as exc:  # the module itself failed as it loaded (a setting missing)
+        fail(f"--handler: importing {module_name!r} failed: {type(exc).__name__}: {exc}")
     handler = getattr(module, attribute, None)
     if not callable(handler):
         fail(f"--handler: {spec!r} is not callable (an async function of the event)")
@@ -172,8 +174,18 @@ def serve(
     web.run_app(make(), host=host, port=port, print=None, access_log=None)
 
 
+def _existing(inbox: str) -> None:
+    """The tools look after an inbox; they never make one (a mistyped path would)."""
+    from .._engine.journal import is_database_url
+
+    if not is_database_url(inbox) and not Path(inbox).is_file():
+        fail(f"no inbox at {inbox}: give the file a receiver stores into")
+
+
 def _entries(inbox: str) -> list[InboxEntry]:
     from ..stamped.webhooks import open_inbox
+
+    _existing(inbox)
 
     async def read() -> list[InboxEntry]:
         async with open_inbox(inbox, secret=None) as store:

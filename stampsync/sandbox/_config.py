@@ -184,7 +184,7 @@ class SandboxConfig:
     """Where the sandbox pushes webhook events (points, tier changes, reviews): a
     receiver on this machine (``http://127.0.0.1:PORT/path``); ``None`` pushes nothing."""
     webhook_secret: str = setting(
-        "sandbox-webhook-secret", help="the shared secret each webhook push carries"
+        "sandbox-webhook-secret", help="the shared secret each webhook push carries", repr=False
     )
 
     def __post_init__(self) -> None:

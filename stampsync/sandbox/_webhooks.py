@@ -7,10 +7,11 @@ route that writes one). Each push carries the shared secret and the topic in Sta
 headers and a body the receiver's parser types.
 
 Delivery is the sandbox's own choice where Stamped documents none: a push that is not
-answered 2xx (or whose connection fails) is tried again up to 5 times, 0.2 s apart and
-doubling. Two faults test a receiver's de-duplication and patience: ``webhook_redeliver``
-sends a push a second time ``seconds`` after the first, ``webhook_delay`` holds a push
-``seconds`` before its first try; their routes match ``WEBHOOK <topic>``.
+answered 2xx (or whose connection fails) is tried up to 5 times in all, 0.2 s apart and
+doubling; a redirect is not followed (it could lead off this machine). Two faults test a
+receiver's de-duplication and patience: ``webhook_redeliver`` sends a push a second time
+``seconds`` after the first, ``webhook_delay`` holds a push ``seconds`` before its first
+try; their routes match ``WEBHOOK <topic>``.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ class WebhookSender:
         self._queue: asyncio.Queue[tuple[str, dict[str, Any], float]] = asyncio.Queue()
         self._session: aiohttp.ClientSession | None = None
         self._later: set[asyncio.Task[None]] = set()
+        self._trying = 0
         self._ids = 0
         self.reviews = 0
         """Reviews written through the inspection API (their ids)."""
@@ -88,8 +90,8 @@ class WebhookSender:
         return hit
 
     def pending(self) -> int:
-        """Pushes queued or waiting out a delay."""
-        return self._queue.qsize() + len(self._later)
+        """Pushes not yet answered or given up: queued, delayed, or being tried."""
+        return self._queue.qsize() + len(self._later) + self._trying
 
     async def _push(self, topic: str, payload: dict[str, Any]) -> None:
         assert self._session is not None
@@ -102,21 +104,30 @@ class WebhookSender:
             "X-Stamped-Store-Url": self.store_url,
         }
         pause = 0.2
-        for attempt in range(1, TRIES + 1):
-            try:
-                async with self._session.post(self.url, data=body, headers=headers) as answer:
-                    ok = 200 <= answer.status < 300
-            except (aiohttp.ClientError, TimeoutError):
-                ok = False
-            if ok:
-                self.counters["webhook:sent"] += 1
-                self.log.append({"topic": topic, "id": payload["id"], "tries": attempt, "ok": True})
-                return
-            self.counters["webhook:retried"] += 1
-            await asyncio.sleep(pause)
-            pause *= 2
-        self.counters["webhook:failed"] += 1
-        self.log.append({"topic": topic, "id": payload["id"], "tries": TRIES, "ok": False})
+        self._trying += 1
+        try:
+            for attempt in range(1, TRIES + 1):
+                if attempt > 1:
+                    self.counters["webhook:retried"] += 1
+                    await asyncio.sleep(pause)
+                    pause *= 2
+                try:
+                    # Never a redirect: it could lead off this machine, secret and all.
+                    async with self._session.post(
+                        self.url, data=body, headers=headers, allow_redirects=False
+                    ) as answer:
+                        ok = 200 <= answer.status < 300
+                except (aiohttp.ClientError, TimeoutError):
+                    ok = False
+                if ok:
+                    self.counters["webhook:sent"] += 1
+                    entry = {"topic": topic, "id": payload["id"], "tries": attempt, "ok": True}
+                    self.log.append(entry)
+                    return
+            self.counters["webhook:failed"] += 1
+            self.log.append({"topic": topic, "id": payload["id"], "tries": TRIES, "ok": False})
+        finally:
+            self._trying -= 1
 
     async def _delayed(self, topic: str, payload: dict[str, Any], delay: float) -> None:
         await asyncio.sleep(delay)

@@ -18,12 +18,16 @@ processes or machines sharing one database (the journal's, say):
   (one round trip).
 
 Its limits: a handler holds a pooled connection while it runs, and must finish within
-``lease_seconds`` (the server ends a transaction idle for longer, and the event runs
-again); the database's clock times retries.
+``lease_seconds``: past it, it is cancelled and counted as a failed try (and a receiver
+that froze has its transaction ended by the server 10 s later, its event free again). A
+receiver that dies while handling an event does not count that try. The database's
+clock times retries. Tasks a handler starts must not use :func:`handler_connection`
+after the handler returns.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 from collections.abc import Mapping
 from functools import partial
@@ -59,6 +63,12 @@ _SCHEMA = [
 
 #: Serialises the inbox's table creation across the receivers starting together.
 _SCHEMA_LOCK = 0x5354_5748  # "STWH"
+
+#: Seconds ``accept`` waits for a database that went away before it gives up (a 503).
+ACCEPT_PATIENCE = 5.0
+
+#: Seconds past a handler's deadline before the server itself ends its transaction.
+_BACKSTOP_SECONDS = 10.0
 
 _connection: contextvars.ContextVar[Any] = contextvars.ContextVar("stampsync_inbox_connection")
 
@@ -100,8 +110,8 @@ class PgInbox(InboxRules):
         secret: the dashboard's shared secret, checked on every push (``None`` skips it).
         max_attempts: tries of a handler before its event is parked as failed.
         retry_seconds: the first retry's delay; it doubles with each try (capped).
-        lease_seconds: the longest a handler may run: past it the server ends the
-            handler's transaction and the event runs again elsewhere.
+        lease_seconds: the longest a handler may run: past it the handler is cancelled,
+            its writes undone, and the try counted as failed.
         max_connections: the pool's size (each running handler holds one).
         outage_seconds: how long a call waits for a database that went away.
     """
@@ -152,7 +162,8 @@ class PgInbox(InboxRules):
         Raises:
             WebhookError: the secret does not match (401) or the body is not a JSON
                 object (400); nothing is stored.
-            JournalError: the database refused, or stayed away past ``outage_seconds``.
+            JournalError: the database refused, or stayed away past
+                :data:`ACCEPT_PATIENCE` (5 s): answer 503, the sender tries again.
         """
         event = self._verified(headers, body)
 
@@ -171,7 +182,12 @@ class PgInbox(InboxRules):
             )
             return stored is not None
 
-        return Accepted(event, await self._db.run(store, f"cannot store event {event.key!r}"))
+        # A sender waits for its answer only so long: past this, the receiver answers 503
+        # and the sender tries again later, rather than a timeout on its side.
+        stored = await self._db.run(
+            store, f"cannot store event {event.key!r}", patience=ACCEPT_PATIENCE
+        )
+        return Accepted(event, stored)
 
     async def handle(self, handler: Handler, *, limit: int | None = None) -> HandleReport:
         """Run ``handler`` for each due event, oldest first, one at a time (at most
@@ -190,12 +206,12 @@ class PgInbox(InboxRules):
     async def _handle_one(
         self, handler: Handler, con: asyncpg.Connection
     ) -> Literal["done", "retried", "failed"] | None:
-        import asyncpg
-
         async with con.transaction():
+            # The handler's deadline is enforced here (below); the server's backstop, a
+            # little later, ends the transaction of a receiver that froze or vanished.
             await con.execute(
                 "SELECT set_config('idle_in_transaction_session_timeout', $1, true)",
-                str(int(self._lease * 1000)),
+                str(int((self._lease + _BACKSTOP_SECONDS) * 1000)),
             )
             row = await con.fetchrow(
                 "SELECT key, topic, body, store_url, shop_id, attempts"
@@ -210,11 +226,13 @@ class PgInbox(InboxRules):
             token = _connection.set(con)
             try:
                 # A savepoint: a handler that raises leaves none of its writes behind.
-                async with con.transaction():
+                async with con.transaction(), asyncio.timeout(self._lease):
                     await handler(event)
-            except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError):
-                raise  # the connection is gone: the event is free again, tried anew
             except Exception as exc:
+                if con.is_closed():
+                    raise  # the inbox's connection is gone: the event is free, tried anew
+                if isinstance(exc, TimeoutError):
+                    exc = TimeoutError(f"the handler ran past lease_seconds ({self._lease:g} s)")
                 attempts = int(row["attempts"]) + 1
                 status, delay = self._after_failure(attempts)
                 await con.execute(

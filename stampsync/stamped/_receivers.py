@@ -76,6 +76,8 @@ class _Receiver:
                 await self.inbox.handle(self.handler)
             except StampsyncError as exc:  # the inbox unusable for now
                 log.warning("webhook inbox %r: %s; trying again", self.inbox, type(exc).__name__)
+            except Exception:  # a bug: said loudly, and the loop goes on (pushes still land)
+                log.exception("webhook inbox %r: handling failed; trying again", self.inbox)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), self.poll)
 
@@ -171,7 +173,10 @@ def asgi_app(
             return
         if scope["type"] != "http":
             return
-        if scope.get("path") != path:
+        # Mounted under a prefix (Starlette, FastAPI, --root-path), the path carries it.
+        full = str(scope.get("path", ""))
+        root = str(scope.get("root_path", ""))
+        if (full.removeprefix(root) if root and full.startswith(root) else full) != path:
             await respond(send, 404)
             return
         if scope.get("method") != "POST":

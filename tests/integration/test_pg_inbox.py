@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from stampsync.errors import ConfigurationError, JournalError, WebhookError
-from stampsync.stamped.webhooks import PgInbox, WebhookEvent, handler_connection
+from stampsync.stamped.webhooks import HandleReport, PgInbox, WebhookEvent, handler_connection
 
 pytestmark = pytest.mark.postgres
 
@@ -86,7 +86,8 @@ async def test_a_failing_handlers_writes_are_undone_and_it_is_retried_then_parke
         await inbox.accept(*push(7))
         first = await inbox.handle(flaky)
         assert (first.retried, first.failed) == (1, 0)
-        assert (await inbox.handle(flaky)).done == 0  # not due yet
+        assert await inbox.handle(flaky) == HandleReport(0, 0, 0)  # not due yet
+        assert len(calls) == 1
         await asyncio.sleep(0.3)
         second = await inbox.handle(flaky)
         assert second.failed == 1
@@ -133,3 +134,38 @@ async def test_settings_and_secrets(pg_dsn: str) -> None:
             pass
     assert "pg-SECRET-pass" not in str(refused.value)
     assert "webhook inbox database" in str(refused.value)
+
+
+async def test_a_handler_whose_own_call_fails_or_overruns_is_a_failed_try(pg_dsn: str) -> None:
+    """A handler's own connection error (an API it calls refused) or a handler past its
+    deadline is that handler's failure: counted, retried, then parked. Neither is taken
+    for the inbox's database going away (which would retry it at once, uncounted, and
+    hold up every event behind it)."""
+    await effects_table(pg_dsn)
+
+    async def refused(event: WebhookEvent) -> None:
+        await handler_connection().execute(
+            "INSERT INTO effects (key, by) VALUES ($1, 'r')", event.key
+        )
+        raise ConnectionRefusedError("the CRM refused the connection")
+
+    async def slow(event: WebhookEvent) -> None:
+        await asyncio.sleep(30)
+
+    settings = {"secret": SECRET, "max_attempts": 2, "retry_seconds": 0.1, "lease_seconds": 0.3}
+    async with PgInbox(pg_dsn, **settings) as inbox:  # type: ignore[arg-type]
+        await inbox.accept(*push(1, "points.earned"))
+        await inbox.accept(*push(2, "review.created"))
+
+        async def either(event: WebhookEvent) -> None:
+            await (refused if event.topic == "points.earned" else slow)(event)
+
+        first = await asyncio.wait_for(inbox.handle(either, limit=2), 10)
+        assert first == HandleReport(0, 2, 0)  # both retried later, the second not held up
+        await asyncio.sleep(0.2)
+        second = await asyncio.wait_for(inbox.handle(either), 10)
+        assert second == HandleReport(0, 0, 2)
+        errors = {e.key: e.error or "" for e in await inbox.failed()}
+        assert "the CRM refused" in errors["points.earned:1"]
+        assert "ran past lease_seconds" in errors["review.created:2"]
+        assert await effects(pg_dsn) == []  # the refused try's write was undone

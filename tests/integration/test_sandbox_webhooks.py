@@ -100,21 +100,44 @@ async def test_points_tiers_and_reviews_are_pushed_and_each_acted_on_once(
     assert review.customer_email == "buyer@example.com"
 
 
-async def test_a_delayed_push_arrives_late_and_a_receiver_that_was_down_gets_it_on_retry(
-    tmp_path: Path,
-) -> None:
+async def test_a_delayed_push_arrives_no_sooner_than_its_delay(tmp_path: Path) -> None:
+    arrived: list[float] = []
+
+    async def handler(event: WebhookEvent) -> None:
+        arrived.append(time.monotonic())
+
+    faults = ["webhook_delay:1:0.6@WEBHOOK review.*"]
+    async with Inbox(tmp_path / "in.sqlite", secret=SECRET) as inbox:
+        runner = web.AppRunner(app(inbox, handler, poll_seconds=0.05))
+        await runner.setup()
+        port = free_port()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        url = f"http://127.0.0.1:{port}/stamped/webhooks"
+        try:
+            async with Sandbox(webhook_url=url, webhook_secret=SECRET, faults=faults) as sb:
+                written = time.monotonic()
+                await sb.write_review("late@example.com", 5)
+                for _ in range(100):
+                    if arrived:
+                        break
+                    await asyncio.sleep(0.05)
+                counters = await sb.counters()
+        finally:
+            await runner.cleanup()
+    assert len(arrived) == 1
+    assert arrived[0] - written >= 0.6
+    assert counters["fault:webhook_delay"] == 1
+
+
+async def test_a_receiver_that_was_down_gets_the_push_on_a_later_try(tmp_path: Path) -> None:
     handled: list[WebhookEvent] = []
     port = free_port()
     url = f"http://127.0.0.1:{port}/stamped/webhooks"
-    faults = ["webhook_delay:1:0.4@WEBHOOK review.*"]
-    async with Sandbox(webhook_url=url, webhook_secret=SECRET, faults=faults) as sb:
-        # Nobody listens yet: the sandbox tries again, 0.2 s apart and doubling.
-        started = time.monotonic()
-        await sb.write_review("late@example.com", 5)
+    async with Sandbox(webhook_url=url, webhook_secret=SECRET) as sb:
+        await sb.write_review("early@example.com", 5)  # nobody listens yet
         async with Inbox(tmp_path / "in.sqlite", secret=SECRET) as inbox:
-            await asyncio.sleep(0.7)  # past the delay and the first try
-            handler_app = app(inbox, _collect(handled), poll_seconds=0.1)
-            runner = web.AppRunner(handler_app)
+            await asyncio.sleep(0.5)  # past the first try (and the second, 0.2 s later)
+            runner = web.AppRunner(app(inbox, _collect(handled), poll_seconds=0.05))
             await runner.setup()
             await web.TCPSite(runner, "127.0.0.1", port).start()
             try:
@@ -122,12 +145,51 @@ async def test_a_delayed_push_arrives_late_and_a_receiver_that_was_down_gets_it_
             finally:
                 await runner.cleanup()
         (push,) = (await sb.webhooks())["pushes"]
-        counters = await sb.counters()
-    assert time.monotonic() - started >= 0.4
     assert push["ok"]
     assert push["tries"] >= 2
-    assert counters["fault:webhook_delay"] == 1
     assert [e.topic for e in handled] == ["review.created"]
+
+
+async def test_a_redirect_is_never_followed() -> None:
+    """A receiver that answers with a redirect could send the push (its secret and its
+    shoppers' emails) anywhere: the sandbox does not follow it."""
+    elsewhere: list[str] = []
+
+    async def record(request: web.Request) -> web.Response:
+        elsewhere.append(request.path)
+        return web.Response(status=204)
+
+    target = web.Application()
+    target.router.add_post("/{tail:.*}", record)
+    target_port = free_port()
+
+    async def redirect(request: web.Request) -> web.Response:
+        raise web.HTTPTemporaryRedirect(f"http://127.0.0.1:{target_port}/caught")
+
+    receiver = web.Application()
+    receiver.router.add_post("/stamped/webhooks", redirect)
+    port = free_port()
+    runners = [web.AppRunner(target), web.AppRunner(receiver)]
+    for runner, at in zip(runners, (target_port, port), strict=True):
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", at).start()
+    try:
+        url = f"http://127.0.0.1:{port}/stamped/webhooks"
+        async with Sandbox(webhook_url=url, webhook_secret=SECRET) as sb:
+            await sb.write_review("buyer@example.com", 5)
+            for _ in range(200):  # 5 tries: 0.2 + 0.4 + 0.8 + 1.6 s apart
+                hooks = await sb.webhooks()
+                if hooks["pending"] == 0 and hooks["pushes"]:
+                    break
+                await asyncio.sleep(0.05)
+            counters = await sb.counters()
+    finally:
+        for runner in runners:
+            await runner.cleanup()
+    assert elsewhere == []
+    (push,) = hooks["pushes"]
+    assert (push["ok"], push["tries"]) == (False, 5)
+    assert counters["webhook:failed"] == 1
 
 
 def _collect(handled: list[WebhookEvent]) -> Callable[[WebhookEvent], Awaitable[None]]:
