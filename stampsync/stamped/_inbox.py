@@ -117,6 +117,13 @@ class InboxRules:
         self._lease = _positive(lease_seconds, "lease_seconds")
         self._me = uuid.uuid4().hex
 
+    async def aclose(self) -> None:
+        """Close what the inbox holds open."""
+        raise NotImplementedError
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
     def _verified(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
         from .webhooks import parse_event
 
@@ -180,9 +187,6 @@ class Inbox(InboxRules):
     async def __aenter__(self) -> Self:
         await self._file.arun(self._file.db)
         return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         """Close the file."""

@@ -147,9 +147,6 @@ class PgInbox(InboxRules):
         await self._db.open()
         return self
 
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
     async def aclose(self) -> None:
         """Close the connection pool."""
         await self._db.close()

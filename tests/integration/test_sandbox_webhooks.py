@@ -5,7 +5,6 @@ receiver (``webhooks.app`` over an :class:`Inbox`) takes them and acts once per 
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -16,6 +15,7 @@ from aiohttp import web
 
 from stampsync.errors import ConfigurationError
 from stampsync.sandbox import Sandbox
+from stampsync.sandbox.server import free_port
 from stampsync.stamped.webhooks import (
     Inbox,
     LoyaltyPayload,
@@ -26,13 +26,6 @@ from stampsync.stamped.webhooks import (
 )
 
 SECRET = "sandbox-hook-secret"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @asynccontextmanager

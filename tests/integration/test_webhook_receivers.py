@@ -12,7 +12,6 @@ import itertools
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,8 @@ from pathlib import Path
 import pytest
 
 from stampsync.sandbox import Sandbox
+from stampsync.sandbox.server import free_port
+from tests._forward import pipe
 from tests._webhook_handler import REFUSED_POINTS
 
 pytestmark = pytest.mark.postgres
@@ -31,27 +32,10 @@ SECRET = "three-receivers-secret"
 ADJUSTMENTS = 1000
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @contextlib.asynccontextmanager
 async def balancer(ports: list[int]) -> AsyncIterator[int]:
     """Round-robin TCP in front of the receivers; a receiver that refuses is skipped."""
     turn = itertools.count()
-
-    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while data := await reader.read(65536):
-                writer.write(data)
-                await writer.drain()
-        except OSError:
-            pass
-        finally:
-            writer.close()
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         first = next(turn)
