@@ -147,7 +147,9 @@ async def run(
                 )
                 try:
                     procs = [
-                        fleet.start_worker(None, "--concurrency", str(concurrency))
+                        fleet.start_worker(
+                            None, "--concurrency", str(concurrency), "--throttle-reserve", "0"
+                        )
                         for _ in range(workers)
                     ]
                     await asyncio.sleep(3.0)  # the workers import, connect, start polling

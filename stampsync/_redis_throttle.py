@@ -819,6 +819,9 @@ class RedisThrottles(AsyncClosing):
         seconds: each account's window, in seconds.
         limits: per-account ``(limit, seconds)`` overriding those, e.g.
             ``{"store-7": (100, 60)}``.
+        reserve: the fraction of each account's limit this process leaves to interactive
+            starts (bots, people waiting) on the same key; ``0`` when nothing but these
+            throttles' bulk work sends for the accounts.
         max_connections: the shared pool's size.
     """
 
@@ -832,9 +835,11 @@ class RedisThrottles(AsyncClosing):
         limits: dict[str, tuple[int, float]] | None = None,
         margin: float | None = None,
         adopt_stored: bool = False,
+        reserve: float = DEFAULT_RESERVE,
         max_connections: int = 16,
     ) -> None:
         check_limits(limit, seconds)
+        self._reserve = check_reserve(reserve, "reserve")
         try:
             probe = key.format(account="x")
         except (KeyError, IndexError, ValueError, AttributeError):
@@ -880,6 +885,7 @@ class RedisThrottles(AsyncClosing):
                 margin=self._margin,
                 redis=self._redis,
                 adopt_stored=self._adopt,
+                reserve=self._reserve,
             )
             self._throttles[account] = found
         return found

@@ -115,6 +115,16 @@ def worker(
     ] = "stampsync.fleet:json_credentials",
     throttle_limit: ThrottleLimit = 500,
     throttle_seconds: ThrottleSeconds = 60.0,
+    throttle_reserve: Annotated[
+        float,
+        typer.Option(
+            "--throttle-reserve",
+            min=0.0,
+            max=0.99,
+            help="the share of each store's quota left to interactive callers (a store's "
+            "bot) on the same Redis key; 0 when only the fleet sends for the stores",
+        ),
+    ] = 0.1,
     throttle_key: Annotated[
         str, typer.Option("--throttle-key", help="per-store quota key template")
     ] = "stamps:{account}",
@@ -155,6 +165,7 @@ def worker(
             throttle_key=throttle_key,
             throttle_limit=throttle_limit,
             throttle_seconds=throttle_seconds,
+            throttle_reserve=throttle_reserve,
             job_timeout=job_timeout,
             max_jobs=max_jobs,
             concurrency=concurrency,

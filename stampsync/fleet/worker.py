@@ -31,6 +31,7 @@ import anyio
 from .._engine._runs import LEASE_SECONDS
 from .._engine.postgres import PgDatabase, PgJournal, safe_dsn
 from .._engine.writes import BatchReport, Outcome, Rejected, key_problem, normal_key
+from .._local_throttle import DEFAULT_RESERVE
 from ..errors import ConfigurationError, JournalError
 from ..stamped.client import StampedClient
 from ..stamps.client import StampsClient
@@ -80,6 +81,9 @@ class FleetSettings:
         throttle_key: the quota key template; ``{account}`` is the store.
         throttle_limit: each store's most requests per window.
         throttle_seconds: each store's window, in seconds.
+        throttle_reserve: the fraction of each store's quota left to interactive callers
+            (a store's bot) on the same Redis key; 0 when only the fleet sends for the
+            stores, so its jobs may use all of it.
         host: this worker's host id in the journal (default: the machine's name). Runs
             of the same host are known dead as soon as their process is gone; runs of
             other hosts when their lease lapses.
@@ -104,6 +108,7 @@ class FleetSettings:
     throttle_key: str = "stamps:{account}"
     throttle_limit: int = 500
     throttle_seconds: float = 60.0
+    throttle_reserve: float = DEFAULT_RESERVE
     host: str = field(default_factory=socket.gethostname)
     job_timeout: float = 120.0
     concurrency: int = 1
@@ -162,6 +167,7 @@ class FleetState:
             key=settings.throttle_key,
             limit=settings.throttle_limit,
             seconds=settings.throttle_seconds,
+            reserve=settings.throttle_reserve,
         )
         self.stopping = anyio.Event()
         """Set on SIGTERM: running jobs stop taking rows and hand the rest on."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -15,7 +16,7 @@ import pytest
 from stampsync._local_throttle import OverBudget
 from stampsync.errors import ConfigurationError
 from stampsync.testing import max_in_window
-from stampsync.throttle import RedisThrottle
+from stampsync.throttle import RedisThrottle, RedisThrottles
 from tests._redis import redis_server
 
 
@@ -236,3 +237,24 @@ def test_reserve_and_weight_are_checked() -> None:
         RedisThrottle("redis://127.0.0.1:1/0", key="k", limit=5, seconds=1, reserve=-0.1)
     with pytest.raises(ConfigurationError, match="weight must be a positive"):
         RedisThrottle("redis://127.0.0.1:1/0", key="k", limit=5, seconds=1, weight=0)
+
+
+async def test_a_fleets_store_throttles_leave_the_reserve_only_when_told(redis_url: str) -> None:
+    """``fleet worker --throttle-reserve 0``: nothing but the fleet sends for its stores,
+    so its bulk jobs may take every start of a window; by default one start in ten stays
+    free for a store's bot on the same key."""
+    for reserve, most in ((0.0, 10), (0.1, 9)):
+        throttles = RedisThrottles(
+            redis_url, key=f"fleet-{reserve}:{{account}}", limit=10, seconds=1, reserve=reserve
+        )
+        try:
+            store = throttles.for_account("store-1")
+            starts = []
+            for _ in range(25):
+                (await store.reserve(lane="bulk")).sent()
+                starts.append(time.monotonic())
+        finally:
+            await throttles.aclose()
+        assert max_in_window(starts, 1.0) == most, reserve
+    with pytest.raises(ConfigurationError, match="reserve"):
+        RedisThrottles(redis_url, limit=10, seconds=60, reserve=1.0)
