@@ -138,8 +138,15 @@ def load_catalog(path: Path, root: Path) -> list[Mutation]:
                     f"{where}: 'old' occurs {count} times in {mutation.file} (must be once)"
                 )
             for test in mutation.tests:
-                if not (root / test.split("::", 1)[0]).is_file():
+                test_file, *names = test.split("::")
+                if not (root / test_file).is_file():
                     raise CatalogError(f"{where}: no test file for {test}")
+                # A renamed test would make the baseline red for every mutation at once.
+                source = (root / test_file).read_text(encoding="utf-8")
+                for part in names:
+                    bare = re.escape(part.split("[", 1)[0])
+                    if not re.search(rf"(?m)^\s*(?:async\s+def|def|class)\s+{bare}\b", source):
+                        raise CatalogError(f"{where}: no test {part} in {test_file}")
             mutations.append(mutation)
         except CatalogError as exc:
             problems.append(str(exc))

@@ -213,3 +213,21 @@ def test_stop_all_ends_a_run_in_progress_and_what_it_started(
     finally:
         run.stop_all()  # whatever happened, leave no run behind
         run._stopping.clear()
+
+
+def test_a_catalogue_entry_naming_a_test_that_is_gone_is_refused(tmp_path: Path) -> None:
+    """A renamed test left the whole mutation session red ("no match" at the baseline):
+    the catalogue is refused when it is read instead, naming the entry."""
+    (tmp_path / "pkg.py").write_text("LIMIT = 5\n")
+    (tmp_path / "test_pkg.py").write_text("def test_the_limit():\n    pass\n")
+    entry = (
+        '[[mutation]]\nname = "m"\nguarantee = "g"\nfile = "pkg.py"\n'
+        "old = 'LIMIT = 5'\nnew = 'LIMIT = 6'\n"
+    )
+    good = tmp_path / "good.toml"
+    good.write_text(entry + 'tests = ["test_pkg.py::test_the_limit"]\n')
+    assert [m.name for m in run.load_catalog(good, tmp_path)] == ["m"]
+    stale = tmp_path / "stale.toml"
+    stale.write_text(entry + 'tests = ["test_pkg.py::test_the_old_name"]\n')
+    with pytest.raises(run.CatalogError, match=r"no test test_the_old_name in test_pkg\.py"):
+        run.load_catalog(stale, tmp_path)
