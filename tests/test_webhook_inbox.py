@@ -372,3 +372,18 @@ async def _shutdown() -> MutableMapping[str, Any]:
 
 async def _ignore(message: MutableMapping[str, Any]) -> None:
     return None
+
+
+async def test_a_receiver_stops_when_a_push_wakes_it_as_it_is_stopped(tmp_path: Path) -> None:
+    """A push's wake and the shutdown's cancel in the same turn of the loop: on Python
+    3.11, asyncio.wait_for returned the wake and dropped the cancel, so the receiver's
+    shutdown waited forever (a mutation run hung on it)."""
+    from stampsync.stamped._receivers import _Receiver
+
+    async with Inbox(tmp_path / "inbox.sqlite", secret=SECRET) as inbox:
+        for _ in range(20):
+            receiver = _Receiver(inbox, Recorder(), poll_seconds=60)
+            receiver.start()
+            await asyncio.sleep(0.01)  # the loop is waiting for a wake
+            receiver.wake.set()
+            await asyncio.wait_for(receiver.stop(), 5)

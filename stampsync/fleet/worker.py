@@ -706,7 +706,8 @@ async def run_worker(
                 if not await _reachable(settings.journal):
                     state.database.outage_began(type(exc).__name__)
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), 1.0)
+                        async with asyncio.timeout(1.0):  # not wait_for: see _receivers
+                            await stop.wait()
     finally:
         state.stopping.set()
         await state.close()

@@ -78,8 +78,11 @@ class _Receiver:
                 log.warning("webhook inbox %r: %s; trying again", self.inbox, type(exc).__name__)
             except Exception:  # a bug: said loudly, and the loop goes on (pushes still land)
                 log.exception("webhook inbox %r: handling failed; trying again", self.inbox)
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancel
+            # that lands as the wake does, and stop() then waits forever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), self.poll)
+                async with asyncio.timeout(self.poll):
+                    await self.wake.wait()
 
     def start(self) -> None:
         if self.task is None:
