@@ -381,9 +381,9 @@ async def test_a_receiver_stops_when_a_push_wakes_it_as_it_is_stopped(tmp_path: 
     from stampsync.stamped._receivers import _Receiver
 
     async with Inbox(tmp_path / "inbox.sqlite", secret=SECRET) as inbox:
-        for _ in range(20):
+        for _ in range(5):
             receiver = _Receiver(inbox, Recorder(), poll_seconds=60)
             receiver.start()
-            await asyncio.sleep(0.01)  # the loop is waiting for a wake
-            receiver.wake.set()
+            await asyncio.sleep(0.2)  # it has looked at the (empty) inbox, and waits
+            receiver.wake.set()  # the wake and the cancel in one turn of the loop
             await asyncio.wait_for(receiver.stop(), 5)
