@@ -92,8 +92,12 @@ class _Receiver:
         task, self.task = self.task, None
         if task is not None:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            try:
                 await task
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise  # the caller is being cancelled too: not ours to swallow
 
 
 def app(
