@@ -170,6 +170,13 @@ def positive(value: object, name: str) -> int:
     return value
 
 
+def positive_seconds(value: object, name: str) -> float:
+    """A number of seconds above zero (a delay, a lease, a poll interval)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ConfigurationError(f"{name} must be a positive number, got {_shown(value)}")
+    return float(value)
+
+
 def non_negative(value: object, name: str) -> int:
     """An integer >= 0."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:

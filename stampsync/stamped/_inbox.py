@@ -15,7 +15,6 @@ lease may be started again by another process, so keep handlers shorter than it.
 
 from __future__ import annotations
 
-import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -25,6 +24,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Self
 
 from .._engine._sqlite import SqliteFile
+from .._engine.journal import is_database_url
+from .._validate import positive, positive_seconds
 from ..errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -36,8 +37,6 @@ if TYPE_CHECKING:
 
 # ``webhooks`` re-exports this module's names, so this module imports it only when called:
 # either may be imported first.
-
-log = logging.getLogger("stampsync.webhooks")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -93,28 +92,18 @@ class HandleReport:
     failed: int = 0
 
 
-def _positive(value: object, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise ConfigurationError(f"{name} must be a positive number, got {value!r}")
-    return float(value)
-
-
 class InboxRules:
     """What every inbox checks and decides the same way, whatever it stores events in."""
 
     def __init__(
         self, secret: str | None, max_attempts: int, retry_seconds: float, lease_seconds: float
     ) -> None:
-        if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
-            raise ConfigurationError(
-                f"max_attempts must be a positive integer, got {max_attempts!r}"
-            )
+        self._max_attempts = positive(max_attempts, "max_attempts")
         if secret is not None and (not isinstance(secret, str) or not secret):
             raise ConfigurationError("the webhook secret must be a non-empty string")
         self._secret = secret
-        self._max_attempts = max_attempts
-        self._retry = _positive(retry_seconds, "retry_seconds")
-        self._lease = _positive(lease_seconds, "lease_seconds")
+        self._retry = positive_seconds(retry_seconds, "retry_seconds")
+        self._lease = positive_seconds(lease_seconds, "lease_seconds")
         self._me = uuid.uuid4().hex
 
     async def aclose(self) -> None:
@@ -313,7 +302,7 @@ def open_inbox(where: str | Path, *, secret: str | None, **settings: Any) -> Inb
     receivers) or a SQLite file's path (:class:`Inbox`). ``settings`` go to its class."""
     from ._pg_inbox import PgInbox
 
-    if isinstance(where, str) and where.lower().startswith(("postgresql://", "postgres://")):
+    if isinstance(where, str) and is_database_url(where):
         return PgInbox(where, secret=secret, **settings)
     return Inbox(where, secret=secret, **settings)
 

@@ -33,6 +33,7 @@ from collections.abc import Mapping
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal, Self
 
+from .._engine.journal import is_database_url
 from .._engine.postgres import PgDatabase
 from ..errors import ConfigurationError
 from ._inbox import Accepted, HandleReport, InboxEntry, InboxRules, InboxStatus
@@ -128,7 +129,7 @@ class PgInbox(InboxRules):
         outage_seconds: float = 60.0,
     ) -> None:
         super().__init__(secret, max_attempts, retry_seconds, lease_seconds)
-        if not isinstance(dsn, str) or not dsn.lower().startswith(("postgresql://", "postgres://")):
+        if not is_database_url(dsn):
             raise ConfigurationError("a PostgreSQL inbox needs a postgresql:// URL")
         self._db = PgDatabase(
             dsn,

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from aiohttp import web
 
-from ..errors import ConfigurationError, StampsyncError, WebhookError
+from .._validate import positive_seconds
+from ..errors import StampsyncError, WebhookError
 from ._inbox import Accepted, HandleReport
 
 if TYPE_CHECKING:
@@ -41,19 +42,13 @@ class InboxLike(Protocol):
         ...
 
 
-def _poll(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise ConfigurationError(f"poll_seconds must be a positive number, got {value!r}")
-    return float(value)
-
-
 class _Receiver:
     """What both receivers share: storing a push, and the handler loop it wakes."""
 
     def __init__(self, inbox: InboxLike, handler: Handler, poll_seconds: float) -> None:
         self.inbox = inbox
         self.handler = handler
-        self.poll = _poll(poll_seconds)
+        self.poll = positive_seconds(poll_seconds, "poll_seconds")
         self.wake = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
 
