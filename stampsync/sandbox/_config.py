@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
+import random
 import typing
 from dataclasses import MISSING, Field, dataclass, field, fields
 from typing import Any
@@ -122,6 +123,16 @@ class Fault:
 
     def matches(self, method: str, path: str) -> bool:
         return fnmatch.fnmatchcase(f"{method} {path}", self.route)
+
+    def roll(self, rng: random.Random) -> bool:
+        """Whether this fault strikes now: under its ``times`` cap, and the dice say so
+        (counted in ``injected`` when it does)."""
+        if self.times is not None and self.injected >= self.times:
+            return False
+        if rng.random() < self.probability:
+            self.injected += 1
+            return True
+        return False
 
 
 def setting(default: Any = MISSING, *, help: str, flag: str | None = None, **more: Any) -> Any:

@@ -131,12 +131,9 @@ class Gate:
         for fault in self.config.faults:
             if fault.kind not in CONNECTION or not fault.matches(request.method, request.path):
                 continue
-            if fault.times is not None and fault.injected >= fault.times:
-                continue
             if fault.kind == "slow_connect" and not new:
                 continue
-            if self.rng.random() < fault.probability:
-                fault.injected += 1
+            if fault.roll(self.rng):
                 self.counters[f"fault:{fault.kind}"] += 1
                 if fault.kind == "slow_connect":
                     await asyncio.sleep(fault.seconds)
@@ -148,10 +145,7 @@ class Gate:
         for fault in self.config.faults:
             if fault.kind in CONNECTION or fault.kind in WEBHOOK:
                 continue
-            if fault.times is not None and fault.injected >= fault.times:
-                continue
-            if fault.matches(method, path) and self.rng.random() < fault.probability:
-                fault.injected += 1
+            if fault.matches(method, path) and fault.roll(self.rng):
                 return fault
         return None
 

@@ -81,10 +81,7 @@ class WebhookSender:
         for fault in self.gate.config.faults:  # as set now (faults change at run time)
             if fault.kind != kind or not fault.matches("WEBHOOK", topic):
                 continue
-            if fault.times is not None and fault.injected >= fault.times:
-                continue
-            if self.rng.random() < fault.probability:
-                fault.injected += 1
+            if fault.roll(self.rng):
                 self.counters[f"fault:{kind}"] += 1
                 hit.append(fault)
         return hit
