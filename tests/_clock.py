@@ -11,7 +11,10 @@ Sockets still work: before a jump the loop looks for I/O, and gives loopback tra
 moment (``SETTLE`` real seconds) to arrive. A server that answers slowly on purpose must
 therefore run in the test's own loop (``RecordingServer(in_loop=True)``), where its sleeps
 are on this clock too. Work sent to the loop's executor (``run_in_executor``, ``to_thread``)
-is waited for before any jump; a thread or a subprocess of the test's own, working in
+is waited for before any jump, and so is a sandbox serving from a thread of this process
+(``Sandbox()``, the ``stampsync_sandbox`` fixture): while one is alive the clock moves
+in real time, since an answer it is still working on would otherwise lose to the
+client's 30 s timeout. Another thread or a subprocess of the test's own, working in
 real time, would look idle: such a test is marked ``real_time``.
 """
 
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import selectors
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -30,6 +34,13 @@ Event = tuple[selectors.SelectorKey, int]
 SETTLE = 0.003
 #: Loop seconds one turn of the loop takes on the fake clock.
 TURN = 1e-9
+#: How the sandbox names the thread it serves from (``stampsync/sandbox/server.py``).
+SANDBOX_THREAD = "stampsync-sandbox-"
+
+
+def sandbox_serving() -> bool:
+    """Whether a sandbox serves from a thread of this process, on real time."""
+    return any(t.name.startswith(SANDBOX_THREAD) for t in threading.enumerate())
 
 
 class FakeLoopTime:
@@ -47,6 +58,7 @@ class FakeLoopTime:
         self._selector: selectors.BaseSelector = self.loop._selector  # type: ignore[attr-defined]
         self._real_select: Callable[[float | None], list[Event]] = self._selector.select
         self._real_run_in_executor = self.loop.run_in_executor
+        self._real_clock = self.loop.time
         self._in_threads = 0  # executor jobs not finished yet
 
     def time(self) -> float:
@@ -69,6 +81,13 @@ class FakeLoopTime:
             # only I/O or that thread can wake the loop, and the thread's work takes no
             # loop time. Wait for it for real.
             return self._real_select(None)
+        if sandbox_serving():
+            # Its answers take real time (CI once saw one take longer than SETTLE, and
+            # a write time out at once): wait for the timer for real, as a real clock would.
+            started = self._real_clock()
+            events = self._real_select(timeout)
+            self.now += self._real_clock() - started
+            return events
         events = self._real_select(min(SETTLE, timeout))
         if events:
             return events
