@@ -256,18 +256,46 @@ def _secrets_of(dsn: str) -> list[str]:
 
 
 async def _session_settings(con: asyncpg.Connection) -> None:
-    """Each new connection's settings. A host that vanishes inside a transaction holds its
-    locks until the server hears of it (hours, by TCP's defaults): the server ends such a
-    session sooner. Set by a statement, not a startup parameter, which poolers such as
-    PgBouncer refuse."""
-    await con.execute(f"SET idle_in_transaction_session_timeout = {_IDLE_TX_MS}")
+    """Each new connection's settings, set by statements, not startup parameters (which
+    poolers such as PgBouncer refuse).
+
+    - A host that vanishes inside a transaction holds its locks until the server hears
+      of it (hours, by TCP's defaults): the server ends such a session sooner.
+    - Every statement is planned for its own arguments. asyncpg prepares statements,
+      and PostgreSQL keeps a prepared statement's generic plan once it is no dearer than
+      a fresh one: a plan made while a journal or a queue table was nearly empty (a new
+      fleet's first seconds) scans the whole table ever after, until an ANALYZE. Measured
+      on 20,000 rows: a claim of 4 keys took 10.6 ms on such a plan, 0.9 ms planned fresh.
+    """
+    await con.execute(
+        f"SET idle_in_transaction_session_timeout = {_IDLE_TX_MS};"
+        " SET plan_cache_mode = force_custom_plan"
+    )
 
 
 async def _keep_session(con: asyncpg.Connection) -> None:
     """The pool's reset on release: nothing to send. The journal leaves no session state
-    (no LISTEN, its one setting made when the connection opens, advisory locks only per
-    transaction), and asyncpg still rolls
-    back a transaction left open; its default reset costs a round trip per query."""
+    (no LISTEN, its settings made when the connection opens, advisory locks only per
+    transaction), and asyncpg still rolls back a transaction left open; its default reset
+    costs a round trip per query (measured in the fleet: 4 of every 10 statements)."""
+
+
+async def open_pool(
+    dsn: str, *, max_size: int, connect_timeout: float, command_timeout: float | None = None
+) -> asyncpg.Pool:
+    """An asyncpg pool with the journal's session settings and its free reset (see
+    :func:`_session_settings`, :func:`_keep_session`); the queue's pool is one too."""
+    import asyncpg
+
+    return await asyncpg.create_pool(
+        dsn,
+        min_size=1,
+        max_size=max_size,
+        timeout=connect_timeout,
+        command_timeout=command_timeout,
+        reset=_keep_session,
+        init=_session_settings,
+    )
 
 
 def _transient(exc: BaseException) -> bool:
@@ -410,14 +438,11 @@ class PgDatabase:
         import asyncpg
 
         try:
-            pool = await asyncpg.create_pool(
+            pool = await open_pool(
                 self._dsn,
-                min_size=1,
                 max_size=self.max_connections,
-                timeout=self.connect_timeout,
+                connect_timeout=self.connect_timeout,
                 command_timeout=max(30.0, self.outage_seconds),
-                reset=_keep_session,
-                init=_session_settings,
             )
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
             raise self.error(exc, "cannot connect") from None

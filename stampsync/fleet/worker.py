@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import anyio
 
 from .._engine._runs import LEASE_SECONDS
-from .._engine.postgres import PgDatabase, PgJournal, safe_dsn
+from .._engine.postgres import PgDatabase, PgJournal, open_pool, safe_dsn
 from .._engine.writes import BatchReport, Outcome, Rejected, key_problem, normal_key
 from .._local_throttle import DEFAULT_RESERVE
 from ..errors import ConfigurationError, JournalError
@@ -726,14 +726,15 @@ async def _reachable(dsn: str) -> bool:
 
 async def _serve(state: FleetState, stop: asyncio.Event, burst: bool) -> None:
     """One pgqueuer queue manager over its own small pool, until ``stop`` or an outage."""
-    import asyncpg
     from pgqueuer import QueueManager
     from pgqueuer.models import Job
     from pgqueuer.queries import Queries
     from pgqueuer.types import QueueExecutionMode
 
     settings = state.settings
-    pool = await asyncpg.create_pool(settings.journal, min_size=1, max_size=3, timeout=5)
+    # The journal's session settings (plans made for each query's arguments) and its
+    # free reset: pgqueuer's listener connection resets itself when the manager stops.
+    pool = await open_pool(settings.journal, max_size=3, connect_timeout=5)
     try:
         state.database.outage_ended()  # connected: the outage (if any) is over
         qm = QueueManager(Queries.from_asyncpg_pool(pool))

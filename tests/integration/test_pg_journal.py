@@ -594,3 +594,26 @@ async def test_settled_keys_are_hinted_from_a_read_ahead_or_a_shared_read(pg_dsn
         await j.aprefetch(keys)
         assert [await j.asettled(k) for k in keys] == [True, False, True, False, False]
         assert j.database.settled.statements == shared  # answered from the read-ahead
+
+
+async def test_claims_are_planned_for_their_own_keys_as_the_table_grows(pg_dsn: str) -> None:
+    # A new fleet's journal is empty when its first claims are prepared. A generic plan
+    # kept from then scans the whole table once it holds thousands of rows (measured:
+    # 10.6 ms per claim of 4 keys on 20,000 rows, against 0.9 ms planned afresh).
+    db = PgDatabase(pg_dsn, max_connections=1)  # one connection: its statements are ours
+    async with PgJournal(db, account="store-1") as journal:
+        run = journal.new_run()
+        await journal.astart_run(run)
+        for n in range(12):
+            assert (await journal.aclaim(f"k{n}", "stamps.add", REQUEST, run)).kind == "claimed"
+            assert await journal.afinish(f"k{n}", "applied", result_id=n, run=run)
+        plans = await db.run(
+            lambda con: con.fetchrow(
+                "SELECT sum(generic_plans) AS generic, sum(custom_plans) AS custom"
+                " FROM pg_prepared_statements WHERE cardinality(parameter_types) > 0"
+            ),  # a statement without arguments has only the one plan
+            "read the plans",
+        )
+    assert plans is not None
+    assert plans["custom"] >= 20  # the claims and outcomes, each planned for its keys
+    assert plans["generic"] == 0

@@ -426,7 +426,8 @@ async def test_a_stamp_sent_late_by_a_busy_loop_is_back_dated_never_before_the_a
     the stamp late; the stamp takes that delay off, so the slot is not held longer for
     it, and is still no earlier than the moment the answer was taken in."""
     client = aioredis.Redis.from_url(redis_url)
-    async with RedisThrottle(redis_url, key="late", limit=5, seconds=10) as shared:
+    # A 1 s window: a stamp waits up to a quarter of it for an acquire to carry it.
+    async with RedisThrottle(redis_url, key="late", limit=5, seconds=1) as shared:
         try:
             ticket = await shared.reserve()
             seconds, micros = await client.time()
@@ -478,6 +479,22 @@ async def test_reconnects_slower_than_the_window_never_crowd_it() -> None:
     assert counters["fault:slow_connect"] >= pages // 6  # the trips were really that slow
     assert counters.get("rate_limited", 0) == 0
     assert max_in_window(arrivals, seconds) <= limit
+
+
+async def test_a_store_worked_one_request_at_a_time_costs_one_script_per_start(
+    redis_url: str,
+) -> None:
+    """Each start's stamp rides on the next acquire, though that comes a request's round
+    trip later (here 40 ms): with stamps sent 2 ms after their answer, a fleet worker
+    paid two scripts per award."""
+    async with RedisThrottle(redis_url, key="carry", limit=100, seconds=1) as shared:
+        for _ in range(10):
+            ticket = await shared.reserve(lane="bulk")
+            await asyncio.sleep(0.04)  # the request
+            ticket.sent()
+        calls = shared.redis_calls
+    assert calls == 10  # the tenth stamp waits for the close, which sends it
+    assert shared.redis_calls == 11
 
 
 async def test_a_429_learns_from_the_starts_the_server_answered_not_those_in_flight(
