@@ -492,6 +492,7 @@ async def test_a_store_worked_one_request_at_a_time_costs_one_script_per_start(
             ticket = await shared.reserve(lane="bulk")
             await asyncio.sleep(0.04)  # the request
             ticket.sent()
+            await asyncio.sleep(0.01)  # its outcome journaled, the next row claimed
         calls = shared.redis_calls
     assert calls == 10  # the tenth stamp waits for the close, which sends it
     assert shared.redis_calls == 11
