@@ -162,9 +162,29 @@ if used < cap and not blocked then
   end
   return {0, n, effective}
 end
+-- A waiter behind others waits for the slot its turn will take: the one freed after
+-- those of the waiters ahead (interactive ones first, for bulk), not the next one.
+local ahead = 0
+if blocked then
+  local score = now
+  if bulk then score = tag() end
+  redis.call('ZADD', q, 'NX', score, me)
+  ahead = redis.call('ZRANK', q, me)
+  -- Placed first by a tie (or a lower tag) just now: the first before it was told the
+  -- next slot already.
+  if ahead == 0 and first ~= nil and first ~= me then ahead = 1 end
+  if bulk then ahead = ahead + redis.call('ZCARD', KEYS[4]) end
+end
 local wait = 0
-if used >= cap then
-  local oldest = redis.call('ZRANGE', KEYS[1], used - cap, used - cap, 'WITHSCORES')
+local slot = math.min(used - cap + ahead, used - 1)
+if slot >= 0 then
+  local oldest = redis.call('ZRANGE', KEYS[1], slot, slot, 'WITHSCORES')
+  if ahead > 0 and tonumber(oldest[2]) > now and slot > used - cap then
+    -- Not stamped yet (its score is a window ahead): the next slot to free is the
+    -- surer guide; the waiter asks again then.
+    slot = math.max(0, used - cap)
+    oldest = redis.call('ZRANGE', KEYS[1], slot, slot, 'WITHSCORES')
+  end
   wait = math.max(1, math.ceil(tonumber(oldest[2]) + span - now))
 end
 if blocked then

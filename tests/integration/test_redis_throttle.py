@@ -498,6 +498,41 @@ async def test_a_store_worked_one_request_at_a_time_costs_one_script_per_start(
     assert shared.redis_calls == 11
 
 
+async def test_a_waiter_behind_another_is_told_the_slot_its_turn_will_take(
+    redis_url: str,
+) -> None:
+    """Told to wait for the next slot, every waiter of a store woke for each start and
+    all but one asked in vain: four fleet workers on a store paid 3 scripts per award."""
+    told: dict[str, list[int]] = {"b": [], "c": []}
+
+    def spy(throttle: RedisThrottle, who: str) -> None:
+        real = throttle._acquire
+
+        async def asking(*args: object, **kwargs: object) -> list[int]:
+            answer = await real(*args, **kwargs)
+            told[who].append(int(answer[1]) if int(answer[0]) == 1 else 0)
+            return cast("list[int]", answer)
+
+        throttle._acquire = asking
+
+    def quota() -> RedisThrottle:
+        return RedisThrottle(redis_url, key="turns", limit=2, seconds=1, reserve=0)
+
+    async with quota() as a, quota() as b, quota() as c:
+        spy(b, "b")
+        spy(c, "c")
+        await a.acquire(lane="bulk")
+        await a.acquire(lane="bulk")  # the window is full: paced, its starts 0.5 s apart
+        first = asyncio.create_task(b.acquire(lane="bulk"))
+        await asyncio.sleep(0.05)
+        second = asyncio.create_task(c.acquire(lane="bulk"))
+        await asyncio.gather(first, second)
+    # b waits for a's first start to leave the window; c, behind b, for a's second,
+    # 0.5 s later (0.45 s after its own question), not for the slot b will take.
+    assert told["c"][0] - told["b"][0] > 150_000
+    assert len(told["c"]) <= 2
+
+
 async def test_a_429_learns_from_the_starts_the_server_answered_not_those_in_flight(
     redis_url: str,
 ) -> None:
