@@ -142,6 +142,11 @@ _FLEET_SCHEMA = (
     " campaign TEXT NOT NULL, account TEXT NOT NULL, row INTEGER NOT NULL,"
     " key TEXT NOT NULL, reason TEXT NOT NULL, at TIMESTAMPTZ NOT NULL DEFAULT now(),"
     " PRIMARY KEY (campaign, account, row))",
+    # Each running worker's queue manager and the database session that lives as long as
+    # its process: a session gone means the worker is gone (see worker._reap_dead).
+    "CREATE TABLE IF NOT EXISTS stampsync_fleet_workers ("
+    " manager UUID PRIMARY KEY, backend INTEGER NOT NULL, backend_start TIMESTAMPTZ,"
+    " host TEXT NOT NULL, since TIMESTAMPTZ NOT NULL DEFAULT now())",
 )
 
 

@@ -756,7 +756,9 @@ async def _serve(state: FleetState, stop: asyncio.Event, burst: bool) -> None:
             qm.shutdown.set()
 
         batch = max(1, settings.max_jobs // 2)
+        life = await _register(settings, qm.queue_manager_id)
         watcher = asyncio.create_task(watch())
+        reaper = asyncio.create_task(_reap_dead(life, max(1.0, settings.poll_seconds)))
         try:
             await qm.run(
                 dequeue_timeout=timedelta(seconds=settings.poll_seconds),
@@ -767,11 +769,87 @@ async def _serve(state: FleetState, stop: asyncio.Event, burst: bool) -> None:
                 log_aggregation_interval=timedelta(0),
             )
         finally:
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
+            for task in (watcher, reaper):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await _unregister(life, qm.queue_manager_id)
     finally:
         pool.terminate()
+
+
+_WORKERS = "stampsync_fleet_workers"
+
+
+async def _register(settings: FleetSettings, manager: Any) -> asyncpg.Connection:
+    """This worker's session of life: a connection held as long as the process lives,
+    recorded with its queue manager. A worker SIGKILLed (or crashed) closes it at once,
+    and the others see it gone (:func:`_reap_dead`) long before its heartbeats go stale."""
+    import asyncpg
+
+    life = await asyncpg.connect(settings.journal, timeout=5)
+    try:
+        await life.execute(
+            f"INSERT INTO {_WORKERS} (manager, backend, backend_start, host)"  # noqa: S608
+            " SELECT $1::uuid, pid, backend_start, $2 FROM pg_stat_activity"
+            " WHERE pid = pg_backend_pid()"
+            " ON CONFLICT (manager) DO UPDATE SET backend = excluded.backend,"
+            " backend_start = excluded.backend_start",
+            manager,
+            settings.host,
+        )
+    except BaseException:
+        life.terminate()
+        raise
+    return life
+
+
+async def _unregister(life: asyncpg.Connection, manager: Any) -> None:
+    """Leave the list of workers (a worker stopped cleanly hands its jobs on itself)."""
+    import asyncpg
+
+    with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+        await life.execute(f"DELETE FROM {_WORKERS} WHERE manager = $1::uuid", manager)  # noqa: S608
+    life.terminate()
+
+
+async def _reap_dead(life: asyncpg.Connection, every: float) -> None:
+    """Every ``every`` seconds: the workers whose session of life has ended are gone;
+    their running jobs run again now, not ``stalled_seconds`` after their last heartbeat.
+
+    A session counts as alive while any session has its process id (and, when this
+    role may see it, its start time): a false "alive" only leaves the heartbeat to
+    notice. A false "gone" (a worker whose connection alone dropped) runs a job twice
+    at once, which the journal makes harmless: a row one run holds, the other retries.
+    A host cut off keeps its sessions open until the server notices: heartbeats then.
+    """
+    import asyncpg
+
+    from .queue import queue_table
+
+    reap = (
+        f"WITH gone AS (DELETE FROM {_WORKERS} w WHERE NOT EXISTS ("  # noqa: S608
+        " SELECT 1 FROM pg_stat_activity a WHERE a.pid = w.backend"
+        " AND (a.backend_start IS NULL OR a.backend_start = w.backend_start))"
+        " RETURNING w.manager)"
+        f" UPDATE {queue_table()} q SET heartbeat = to_timestamp(0) FROM gone"
+        " WHERE q.queue_manager_id = gone.manager AND q.status = 'picked'"
+        " RETURNING q.id"
+    )
+    while True:
+        await asyncio.sleep(every)
+        try:
+            freed = await life.fetch(reap)
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+            # The database away: the outage is the journal's to report; heartbeats remain.
+            log.debug("fleet worker: cannot look for dead workers (%s)", type(exc).__name__)
+            return
+        if freed:
+            log.warning(
+                "fleet worker: a worker's session ended (it died); its %d running job(s) "
+                "run again now",
+                len(freed),
+            )
 
 
 __all__ = [

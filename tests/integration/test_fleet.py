@@ -437,3 +437,31 @@ async def test_a_job_stopped_at_its_soft_deadline_hands_its_rest_on_ahead_of_fre
     assert priority == 1  # ahead of fresh jobs (priority 0)
     rest = decode_job(payload)
     assert [r.key for r in rest.rows] == [f"k{i}" for i in range(taken, 40)]
+
+
+async def test_a_sigkilled_workers_jobs_run_again_as_soon_as_its_session_ends(
+    tmp_path: Path, redis_url: str, pg_dsn: str
+) -> None:
+    """Stalled jobs are found by their heartbeats going stale (30 s by default). A worker
+    that dies closes its database session at once: the other workers see it gone and
+    run its jobs again within a second or two, whatever ``--stalled-seconds`` says."""
+    stores, per_store = 2, 60
+    total = write_campaign(tmp_path / "c.csv", stores, per_store)
+    with sandbox(stores, latency=0.3) as sb:
+        fleet = fleet_for(tmp_path, redis_url, pg_dsn, sb, stores, job_timeout=120.0)
+        try:
+            victim = fleet.start_worker(None, "--max-jobs", "2", "--stalled-seconds", "600")
+            await fleet.wait_ready()
+            fleet.enqueue(tmp_path / "c.csv", job_rows=per_store)  # one job per store
+            await kill_while_sending(fleet, pg_dsn, victim, within=60)
+            fleet.start_worker(None, "--max-jobs", "2", "--stalled-seconds", "600")
+            # Each store's 60 rows take 6 s at its quota; a heartbeat would take 600 s.
+            by = await wait_settled(fleet, total, within=60)
+        finally:
+            fleet.stop_all()
+        applied_on_server = await ledger(sb)
+    assert "session ended (it died)" in fleet.logs()
+    assert max(applied_on_server.values()) == 1, "an award was applied twice"
+    t = totals(by)
+    assert t["applied"] + t["ambiguous"] == total
+    assert 1 <= t["ambiguous"] <= stores  # the victim's rows in flight
