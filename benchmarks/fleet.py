@@ -117,6 +117,7 @@ async def run(
     kill: bool = True,
     concurrency: int = 1,
     census: bool = False,
+    max_jobs: int | None = None,
 ) -> dict[str, Any]:
     seconds = 1.0
     ideal = per_store / (limit / seconds)
@@ -148,7 +149,12 @@ async def run(
                 try:
                     procs = [
                         fleet.start_worker(
-                            None, "--concurrency", str(concurrency), "--throttle-reserve", "0"
+                            None,
+                            "--concurrency",
+                            str(concurrency),
+                            "--throttle-reserve",
+                            "0",
+                            *(("--max-jobs", str(max_jobs)) if max_jobs else ()),
                         )
                         for _ in range(workers)
                     ]
@@ -202,6 +208,7 @@ async def run(
         "job_rows": job_rows,
         "job_timeout_s": job_timeout,
         "concurrency": concurrency,
+        "max_jobs": max_jobs,
         "killed_at_s": round(killed_at, 1),
         "applied_twice": sum(1 for n in applied.values() if n > 1),
         "applied_on_server": len(applied),
@@ -324,6 +331,7 @@ async def main(
     quick: bool,
     kill: bool = True,
     concurrency: int = 1,
+    max_jobs: int | None = None,
     stores: int | None = None,
     job_rows: int = 100,
     job_timeout: float = 120,
@@ -340,6 +348,7 @@ async def main(
             kill=kill,
             concurrency=concurrency,
             census=census,
+            max_jobs=max_jobs,
         )
 
     if stores is not None:  # the full run's per-store load over another number of stores
@@ -370,6 +379,7 @@ if __name__ == "__main__":
     parser.add_argument("--json")
     parser.add_argument("--no-kill", action="store_true", help="kill no worker (a baseline)")
     parser.add_argument("--concurrency", type=int, default=1, help="rows claimed per store")
+    parser.add_argument("--max-jobs", type=int, help="jobs per worker (the worker's default)")
     parser.add_argument("--stores", type=int, help="fewer (or more) stores than the full run")
     # The defaults of `fleet enqueue` and `fleet worker`: what a platform runs.
     parser.add_argument("--job-rows", type=int, default=100, help="rows per job")
@@ -383,6 +393,7 @@ if __name__ == "__main__":
             args.quick,
             kill=not args.no_kill,
             concurrency=args.concurrency,
+            max_jobs=args.max_jobs,
             stores=args.stores,
             job_rows=args.job_rows,
             job_timeout=args.job_timeout,

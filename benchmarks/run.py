@@ -431,7 +431,15 @@ def render(results: Path, page: Path, img: Path) -> None:
             f"| worker CPU per award | {f['worker_cpu_ms_per_award']} ms |",
         ]
         if "longest_store_pause_s" in f:
-            lines += [f"| longest any store stood still | {f['longest_store_pause_s']} s |"]
+            lines += [
+                f"| longest any store stood still (the killed worker's stores included) | "
+                f"{f['longest_store_pause_s']} s |"
+            ]
+        if "redis_commands_per_award" in f:
+            lines += [
+                "| Redis scripts (the quota's round trips) per award | "
+                f"{f['redis_commands_per_award']['scripts']} |"
+            ]
         if "postgres_cpu_ms_per_award" in f:
             per_award = (
                 f["worker_cpu_ms_per_award"]
@@ -455,9 +463,8 @@ def render(results: Path, page: Path, img: Path) -> None:
                 f"too): {ten['elapsed_s']} s / {ten['ideal_s']} s = {ten['vs_ideal']:.2f}x, "
                 f"each store at {ten['store_rate_per_s']['median']} requests/s (its throttle "
                 f"admits at most {ten['limit_per_store']} per {ten['seconds']:g} s plus a "
-                f"{redis_margin(ten['seconds']) * 1000:g} ms margin, and a fleet job runs in "
-                "the bulk lane, which leaves the reserve, a tenth of the limit and at least "
-                "one start, to interactive calls), "
+                f"{redis_margin(ten['seconds']) * 1000:g} ms margin; the workers run with "
+                "`--throttle-reserve 0`, as nothing else sends for these stores), "
                 f"{ten['applied_twice']} applied twice, "
                 f"{ten['outcomes']['ambiguous']} ambiguous"
                 + (" (all the killed worker's)" if ten["outcomes"]["ambiguous"] else "")
@@ -468,8 +475,7 @@ def render(results: Path, page: Path, img: Path) -> None:
                 "workers, the sandbox, PostgreSQL and Redis take nearly all of the "
                 f"machine's {f.get('cores', '?')} cores (load average "
                 f"{f.get('load_average_1m', '?')}), and each request's round trip, which "
-                "the throttle counts, grows longer. The ideal counts the whole limit; the "
-                "bulk lane's share of it makes the same run 1.11x of that ideal at best.",
+                "the throttle counts, grows longer.",
                 "",
                 "A row is claimed only once its store's quota has granted its start, so "
                 "the killed worker leaves ambiguous only the rows it was sending: "
