@@ -705,9 +705,16 @@ async def run_worker(
                 # cannot be reached now is an outage.
                 if not await _reachable(settings.journal):
                     state.database.outage_began(type(exc).__name__)
-                    with contextlib.suppress(TimeoutError):
-                        async with asyncio.timeout(1.0):  # not wait_for: see _receivers
-                            await stop.wait()
+                else:
+                    # Reachable, yet the queue failed (a refused statement, a table it
+                    # may not write): said once per failure, and retried at a pace.
+                    log.warning(
+                        "fleet worker: the job queue failed (%s); starting it again",
+                        type(exc).__name__,
+                    )
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(1.0):  # not wait_for: see _receivers
+                        await stop.wait()
     finally:
         state.stopping.set()
         await state.close()
@@ -756,7 +763,8 @@ async def _serve(state: FleetState, stop: asyncio.Event, burst: bool) -> None:
             qm.shutdown.set()
 
         batch = max(1, settings.max_jobs // 2)
-        life = await _register(settings, qm.queue_manager_id)
+        life = _Life(settings, qm.queue_manager_id)
+        await life.register()
         watcher = asyncio.create_task(watch())
         reaper = asyncio.create_task(_reap_dead(life, max(1.0, settings.poll_seconds)))
         try:
@@ -769,59 +777,91 @@ async def _serve(state: FleetState, stop: asyncio.Event, burst: bool) -> None:
                 log_aggregation_interval=timedelta(0),
             )
         finally:
-            for task in (watcher, reaper):
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            await _unregister(life, qm.queue_manager_id)
+            watcher.cancel()
+            reaper.cancel()
+            # Their own cancels are results here; one aimed at this task still raises.
+            await asyncio.gather(watcher, reaper, return_exceptions=True)
+            await life.unregister()
     finally:
         pool.terminate()
 
 
 _WORKERS = "stampsync_fleet_workers"
 
+#: How long one liveness statement may take: a host cut off from the database must not
+#: hang a worker's shutdown.
+_LIFE_TIMEOUT = 5.0
 
-async def _register(settings: FleetSettings, manager: Any) -> asyncpg.Connection:
+
+class _Life:
     """This worker's session of life: a connection held as long as the process lives,
     recorded with its queue manager. A worker SIGKILLed (or crashed) closes it at once,
-    and the others see it gone (:func:`_reap_dead`) long before its heartbeats go stale."""
-    import asyncpg
+    and the others see it gone (:func:`_reap_dead`) long before its heartbeats go stale.
+    """
 
-    life = await asyncpg.connect(settings.journal, timeout=5)
-    try:
-        await life.execute(
-            f"INSERT INTO {_WORKERS} (manager, backend, backend_start, host)"  # noqa: S608
-            " SELECT $1::uuid, pid, backend_start, $2 FROM pg_stat_activity"
-            " WHERE pid = pg_backend_pid()"
-            " ON CONFLICT (manager) DO UPDATE SET backend = excluded.backend,"
-            " backend_start = excluded.backend_start",
-            manager,
-            settings.host,
-        )
-    except BaseException:
-        life.terminate()
-        raise
-    return life
+    def __init__(self, settings: FleetSettings, manager: Any) -> None:
+        self.settings = settings
+        self.manager = manager
+        self.con: asyncpg.Connection | None = None
+
+    async def register(self) -> None:
+        """Connect (again) and record this connection as the manager's session."""
+        import asyncpg
+
+        self.close()
+        con = await asyncpg.connect(self.settings.journal, timeout=_LIFE_TIMEOUT)
+        try:
+            await con.execute(
+                f"INSERT INTO {_WORKERS} (manager, backend, backend_start, host)"  # noqa: S608
+                " SELECT $1::uuid, pid, backend_start, $2 FROM pg_stat_activity"
+                " WHERE pid = pg_backend_pid()"
+                " ON CONFLICT (manager) DO UPDATE SET backend = excluded.backend,"
+                " backend_start = excluded.backend_start",
+                self.manager,
+                self.settings.host,
+                timeout=_LIFE_TIMEOUT,
+            )
+        except BaseException:
+            con.terminate()
+            raise
+        self.con = con
+
+    async def unregister(self) -> None:
+        """Leave the list of workers (a worker stopped cleanly hands its jobs on itself)."""
+        import asyncpg
+
+        try:
+            if self.con is not None:
+                with contextlib.suppress(
+                    asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError
+                ):
+                    await self.con.execute(
+                        f"DELETE FROM {_WORKERS} WHERE manager = $1::uuid",  # noqa: S608
+                        self.manager,
+                        timeout=_LIFE_TIMEOUT,
+                    )
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self.con is not None:
+            self.con.terminate()
+            self.con = None
 
 
-async def _unregister(life: asyncpg.Connection, manager: Any) -> None:
-    """Leave the list of workers (a worker stopped cleanly hands its jobs on itself)."""
-    import asyncpg
-
-    with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
-        await life.execute(f"DELETE FROM {_WORKERS} WHERE manager = $1::uuid", manager)  # noqa: S608
-    life.terminate()
-
-
-async def _reap_dead(life: asyncpg.Connection, every: float) -> None:
+async def _reap_dead(life: _Life, every: float) -> None:
     """Every ``every`` seconds: the workers whose session of life has ended are gone;
     their running jobs run again now, not ``stalled_seconds`` after their last heartbeat.
 
     A session counts as alive while any session has its process id (and, when this
     role may see it, its start time): a false "alive" only leaves the heartbeat to
-    notice. A false "gone" (a worker whose connection alone dropped) runs a job twice
-    at once, which the journal makes harmless: a row one run holds, the other retries.
-    A host cut off keeps its sessions open until the server notices: heartbeats then.
+    notice. Sessions from before the server's last start (a restart, a failover) ended
+    with it, not with their workers: their jobs are left to the heartbeats. A false
+    "gone" (a worker whose connection alone dropped, until it registers again) runs a
+    job twice at once, which the journal makes harmless: a row one run holds, the other
+    retries. A host cut off keeps its sessions open until the server notices:
+    heartbeats then. Behind a pooler in transaction mode a session is not a worker's:
+    connect the workers directly or in session mode.
     """
     import asyncpg
 
@@ -831,19 +871,24 @@ async def _reap_dead(life: asyncpg.Connection, every: float) -> None:
         f"WITH gone AS (DELETE FROM {_WORKERS} w WHERE NOT EXISTS ("  # noqa: S608
         " SELECT 1 FROM pg_stat_activity a WHERE a.pid = w.backend"
         " AND (a.backend_start IS NULL OR a.backend_start = w.backend_start))"
-        " RETURNING w.manager)"
+        " RETURNING w.manager, w.backend_start)"
         f" UPDATE {queue_table()} q SET heartbeat = to_timestamp(0) FROM gone"
         " WHERE q.queue_manager_id = gone.manager AND q.status = 'picked'"
+        " AND gone.backend_start >= pg_postmaster_start_time()"
         " RETURNING q.id"
     )
     while True:
         await asyncio.sleep(every)
         try:
-            freed = await life.fetch(reap)
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+            if life.con is None or life.con.is_closed():
+                await life.register()  # the same manager, its new session
+            assert life.con is not None
+            freed = await life.con.fetch(reap, timeout=_LIFE_TIMEOUT)
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
             # The database away: the outage is the journal's to report; heartbeats remain.
             log.debug("fleet worker: cannot look for dead workers (%s)", type(exc).__name__)
-            return
+            life.close()
+            continue
         if freed:
             log.warning(
                 "fleet worker: a worker's session ended (it died); its %d running job(s) "
