@@ -118,10 +118,13 @@ local function tag()
   local v = tonumber(redis.call('HGET', KEYS[3], 'v') or '0')
   return math.max(v, tonumber(redis.call('HGET', KEYS[7], me) or '0'))
 end
-local function enqueue(wait)
+local function place()
   local score = now
   if bulk then score = tag() end
   redis.call('ZADD', q, 'NX', score, me)
+end
+local function enqueue(wait)
+  place()
   redis.call('ZADD', KEYS[6], now + wait + tonumber(ARGV[13]), me)
   redis.call('PEXPIRE', q, keep)
   redis.call('PEXPIRE', KEYS[6], keep)
@@ -166,9 +169,7 @@ end
 -- those of the waiters ahead (interactive ones first, for bulk), not the next one.
 local ahead = 0
 if blocked then
-  local score = now
-  if bulk then score = tag() end
-  redis.call('ZADD', q, 'NX', score, me)
+  place()
   ahead = redis.call('ZRANK', q, me)
   -- Placed first by a tie (or a lower tag) just now: the first before it was told the
   -- next slot already.
