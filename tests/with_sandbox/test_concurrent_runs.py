@@ -258,11 +258,19 @@ def test_a_live_run_meets_the_pending_key_of_a_run_killed_after_it_started(
 def test_two_deduct_many_processes_on_one_journal_deduct_each_key_once(tmp_path: Path) -> None:
     """The same race as above between two processes (each its own journal connection,
     nothing shared but the SQLite file), at a sandbox in a third process whose deductions
-    take 20 ms, so many rows are in flight in both runs at once."""
+    take 20 ms, so many rows are in flight in both runs at once.
+
+    The first 20 deductions to arrive are held 3 s: whichever run starts first keeps its
+    first rows pending that long, so the other meets them even when a loaded machine starts
+    it a few hundred milliseconds later (CI once saw the first run finish all 200 before
+    the second had claimed a row, and nothing was raced)."""
     from tests._deduct_worker import DEDUCTIONS, USERS
 
-    slow = Fault("latency", route="POST /api/memberships/deduct-stamps", seconds=0.02)
-    with Sandbox(process=True, members=100, faults=[slow]) as sb:
+    route = "POST /api/memberships/deduct-stamps"
+    # The first matching fault applies: the hold, while it lasts, then the 20 ms.
+    hold = Fault("latency", route=route, seconds=3.0, times=20)
+    slow = Fault("latency", route=route, seconds=0.02)
+    with Sandbox(process=True, members=100, faults=[hold, slow]) as sb:
 
         async def fund() -> None:
             async with sb.stamps_client() as sp:
