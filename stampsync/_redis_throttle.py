@@ -64,10 +64,8 @@ log = logging.getLogger("stampsync")
 #: lane's virtual time ``v``. A refused waiter is queued in its lane (interactive: by
 #: arrival; bulk: by virtual start tag, start-time fair queueing by weight) and only the
 #: first of a lane's queue may start; a bulk start also waits while any interactive one
-#: waits, and never takes the reserve's slots. Returns {0, n, effective, after} when n
-#: starts were granted (members prefix:1..n; ``after``: for bulk, the us until the window
-#: can have room for the next bulk start, 0 if now or unsure), {1, wait_us, effective}
-#: when full or not its turn,
+#: waits, and never takes the reserve's slots. Returns {0, n, effective} when n starts
+#: were granted (members prefix:1..n), {1, wait_us, effective} when full or not its turn,
 #: {2, wait_us} when cooling down, {3, stored_limit, stored_seconds_us} when this
 #: process's settings differ.
 ACQUIRE = """
@@ -165,18 +163,7 @@ if used < cap and not blocked then
     redis.call('ZREM', q, me)
     redis.call('ZREM', KEYS[6], me)
   end
-  -- When the next bulk start can have room: the (used + n - cap)-th oldest start must
-  -- age out first. Only a stamped one is a sure guide (a reserved start's score is a
-  -- window ahead); 0 when there is room now or nothing sure to say.
-  local after = 0
-  local k = used + n - cap
-  if bulk and k >= 0 then
-    local e = redis.call('ZRANGE', KEYS[1], k, k, 'WITHSCORES')
-    if e[2] and tonumber(e[2]) <= now then
-      after = math.max(0, math.ceil(tonumber(e[2]) + span - now))
-    end
-  end
-  return {0, n, effective, after}
+  return {0, n, effective}
 end
 -- A waiter behind others waits for the slot its turn will take: the one freed after
 -- those of the waiters ahead (interactive ones first, for bulk), not the next one.
@@ -248,9 +235,6 @@ STAMP_CARRY_MAX = 1.0
 #: its lane's reserve is counted from stamped starts (measured: a bot's slowest call
 #: beside an export in another process went from 28 ms to 78 ms when it waited too).
 STAMP_CARRY_INTERACTIVE = 0.002
-#: Added to the wait for room a grant tells, in seconds: the loop's clock and Redis's may
-#: differ by a little, and an ask a moment early is refused (a second script).
-ROOM_MARGIN = 0.001
 #: Most starts one call may ask for, for the waiters queued behind the head.
 MAX_GRANT = 32
 #: How long past its wait a queued waiter keeps its place without asking again (us).
@@ -478,10 +462,6 @@ class RedisThrottle(WindowSettings, AsyncClosing):
         self._spare: dict[str, collections.deque[str]] = {
             lane: collections.deque() for lane in LANES
         }
-        # Per lane, the loop time before which the window has no room (told with the last
-        # grant): the head asks no sooner, since an earlier ask is refused and costs a
-        # second script per start (measured: 2.1 per award at 50 stores, 4 workers).
-        self._room_at = dict.fromkeys(LANES, 0.0)
         self._id = secrets.token_hex(6)
         # Answered starts not yet stamped: the next acquire carries them (one round trip).
         self._stamps: list[tuple[str, int]] = []
@@ -681,11 +661,6 @@ class RedisThrottle(WindowSettings, AsyncClosing):
                 while True:
                     if spare and hold_us:
                         return spare.popleft()
-                    room = self._room_at[lane] - loop_time()
-                    if room > 0:
-                        if deadline is not None and loop_time() + room > deadline:
-                            raise OverBudget(room)
-                        await asyncio.sleep(room)
                     prefix = f"{time.time_ns()}-{secrets.token_hex(4)}"
                     # Ask for the tasks queued behind this one too (reserved starts only:
                     # an acquire's start is stamped at once, so it must be this task's).
@@ -741,9 +716,6 @@ class RedisThrottle(WindowSettings, AsyncClosing):
                     if verdict == 0:
                         queued = False
                         granted = int(answer[1])
-                        if len(answer) > 3 and int(answer[3]) > 0:
-                            room = int(answer[3]) / 1_000_000 + ROOM_MARGIN
-                            self._room_at[lane] = loop_time() + room
                         for i in range(granted):
                             self._remember()
                             if i:
