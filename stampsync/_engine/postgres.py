@@ -256,31 +256,17 @@ def _secrets_of(dsn: str) -> list[str]:
 
 
 async def _session_settings(con: asyncpg.Connection) -> None:
-    """A journal connection's settings, set by statements, not startup parameters (which
+    """Each new connection's settings, set by statements, not startup parameters (which
     poolers such as PgBouncer refuse).
 
     - A host that vanishes inside a transaction holds its locks until the server hears
       of it (hours, by TCP's defaults): the server ends such a session sooner.
-    - Each statement is planned once per connection, and never as a scan of the table.
-      asyncpg prepares statements, and PostgreSQL would keep a generic plan made while
-      the journal was nearly empty (a new fleet's first seconds): it scans the whole
-      table ever after, until an ANALYZE (measured on 20,000 rows: 10.6 ms per claim of
-      4 keys, 0.9 ms planned afresh). Every journal statement finds its rows by key,
-      account or run, all indexed: with sequential scans priced out, the generic plan is
-      an index plan whatever the table's size when it was made, and no statement pays
-      for planning again (measured: a claim and its outcome cost PostgreSQL 0.6-0.8 ms
-      of CPU together this way, 1.0-1.4 ms planned each time).
+    - Every statement is planned for its own arguments. asyncpg prepares statements,
+      and PostgreSQL keeps a prepared statement's generic plan once it is no dearer than
+      a fresh one: a plan made while a journal or a queue table was nearly empty (a new
+      fleet's first seconds) scans the whole table ever after, until an ANALYZE. Measured
+      on 20,000 rows: a claim of 4 keys took 10.6 ms on such a plan, 0.9 ms planned fresh.
     """
-    await con.execute(
-        f"SET idle_in_transaction_session_timeout = {_IDLE_TX_MS};"
-        " SET enable_seqscan = off; SET plan_cache_mode = force_generic_plan"
-    )
-
-
-async def _queue_session_settings(con: asyncpg.Connection) -> None:
-    """A queue connection's settings: the journal's idle timeout, and each statement
-    planned for its own arguments (the queue library's statements are its own: nothing
-    says an index serves each, so they keep the planner's full choice)."""
     await con.execute(
         f"SET idle_in_transaction_session_timeout = {_IDLE_TX_MS};"
         " SET plan_cache_mode = force_custom_plan"
@@ -295,15 +281,10 @@ async def _keep_session(con: asyncpg.Connection) -> None:
 
 
 async def open_pool(
-    dsn: str,
-    *,
-    max_size: int,
-    connect_timeout: float,
-    command_timeout: float | None = None,
-    queue: bool = False,
+    dsn: str, *, max_size: int, connect_timeout: float, command_timeout: float | None = None
 ) -> asyncpg.Pool:
-    """An asyncpg pool with the journal's session settings (``queue``: the queue's) and
-    the free reset (see :func:`_session_settings`, :func:`_keep_session`)."""
+    """An asyncpg pool with the journal's session settings and its free reset (see
+    :func:`_session_settings`, :func:`_keep_session`); the queue's pool is one too."""
     import asyncpg
 
     return await asyncpg.create_pool(
@@ -313,7 +294,7 @@ async def open_pool(
         timeout=connect_timeout,
         command_timeout=command_timeout,
         reset=_keep_session,
-        init=_queue_session_settings if queue else _session_settings,
+        init=_session_settings,
     )
 
 

@@ -741,7 +741,7 @@ async def _serve(state: FleetState, stop: asyncio.Event, burst: bool) -> None:
     settings = state.settings
     # The journal's session settings (plans made for each query's arguments) and its
     # free reset: pgqueuer's listener connection resets itself when the manager stops.
-    pool = await open_pool(settings.journal, max_size=3, connect_timeout=5, queue=True)
+    pool = await open_pool(settings.journal, max_size=3, connect_timeout=5)
     try:
         state.database.outage_ended()  # connected: the outage (if any) is over
         qm = QueueManager(Queries.from_asyncpg_pool(pool))
