@@ -121,7 +121,9 @@ class Coalescer(Generic[I, R]):
             # One item names its key; a shared statement names no caller's key to others.
             doing = self._doing(batch[0][0]) if len(batch) == 1 else f"{len(batch)} keys at once"
             try:
-                await self._database.run(functools.partial(self._attempt, batch=batch), doing)
+                await self._database.run(
+                    functools.partial(self._attempt, batch=batch), doing, keyed=True
+                )
             except asyncio.CancelledError:
                 self._fail(batch, JournalError("the journal database was closed"))
                 raise

@@ -273,6 +273,23 @@ async def _session_settings(con: asyncpg.Connection) -> None:
     )
 
 
+async def _keyed_session_settings(con: asyncpg.Connection) -> None:
+    """The settings of the connections that claim keys and record outcomes, as
+    :func:`_session_settings`'s but with each statement planned once per connection.
+
+    Those statements find every row by its primary key: with sequential scans priced
+    out, the generic plan is the index plan whatever the table's size when it was made,
+    and planning every call again (about half of each claim's cost in PostgreSQL) is
+    saved. Measured in the fleet benchmark: a claim statement's mean execution 1.41 ms
+    planned each time, 0.34 ms on its kept plan. Only these statements: pricing scans
+    out for the journal's other statements (run bookkeeping, counts) made them slower.
+    """
+    await con.execute(
+        f"SET idle_in_transaction_session_timeout = {_IDLE_TX_MS};"
+        " SET enable_seqscan = off; SET plan_cache_mode = force_generic_plan"
+    )
+
+
 async def _keep_session(con: asyncpg.Connection) -> None:
     """The pool's reset on release: nothing to send. The journal leaves no session state
     (no LISTEN, its settings made when the connection opens, advisory locks only per
@@ -281,10 +298,16 @@ async def _keep_session(con: asyncpg.Connection) -> None:
 
 
 async def open_pool(
-    dsn: str, *, max_size: int, connect_timeout: float, command_timeout: float | None = None
+    dsn: str,
+    *,
+    max_size: int,
+    connect_timeout: float,
+    command_timeout: float | None = None,
+    keyed: bool = False,
 ) -> asyncpg.Pool:
-    """An asyncpg pool with the journal's session settings and its free reset (see
-    :func:`_session_settings`, :func:`_keep_session`); the queue's pool is one too."""
+    """An asyncpg pool with the journal's session settings (``keyed``: those of the
+    claims' and outcomes' connections) and its free reset (see :func:`_session_settings`,
+    :func:`_keyed_session_settings`, :func:`_keep_session`); the queue's pool is one too."""
     import asyncpg
 
     return await asyncpg.create_pool(
@@ -294,7 +317,7 @@ async def open_pool(
         timeout=connect_timeout,
         command_timeout=command_timeout,
         reset=_keep_session,
-        init=_session_settings,
+        init=_keyed_session_settings if keyed else _session_settings,
     )
 
 
@@ -386,6 +409,8 @@ class PgDatabase:
         self.outage_seconds = outage_seconds
         self.connect_timeout = connect_timeout
         self._pool: asyncpg.Pool | None = None
+        # The claims' and outcomes' own connections (see _keyed_session_settings).
+        self._keyed_pool: asyncpg.Pool | None = None
         self._opening: asyncio.Lock | None = None
         self._users = 0
         self._down = False
@@ -428,19 +453,22 @@ class PgDatabase:
             self._users += 1
             if self._pool is None:
                 try:
-                    self._pool = await self._connect()
+                    self._pool, self._keyed_pool = await self._connect()
                 except BaseException:
                     self._users -= 1
                     raise
         return self
 
-    async def _connect(self) -> asyncpg.Pool:
+    async def _connect(self) -> tuple[asyncpg.Pool, asyncpg.Pool]:
         import asyncpg
 
+        # The keyed statements are coalesced (a few in flight at most): a third of the
+        # connections, and the total stays max_connections.
+        keyed = max(1, self.max_connections // 3)
         try:
             pool = await open_pool(
                 self._dsn,
-                max_size=self.max_connections,
+                max_size=max(1, self.max_connections - keyed),
                 connect_timeout=self.connect_timeout,
                 command_timeout=max(30.0, self.outage_seconds),
             )
@@ -451,10 +479,20 @@ class PgDatabase:
         try:
             async with pool.acquire() as con:
                 await self._schema(self, con)
+            keyed_pool = await open_pool(
+                self._dsn,
+                max_size=keyed,
+                connect_timeout=self.connect_timeout,
+                command_timeout=max(30.0, self.outage_seconds),
+                keyed=True,
+            )
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+            await pool.close()
+            raise self.error(exc, "cannot connect") from None
         except BaseException:
             await pool.close()
             raise
-        return pool
+        return pool, keyed_pool
 
     async def _migrate(self, con: asyncpg.Connection) -> None:
         import asyncpg
@@ -521,10 +559,13 @@ class PgDatabase:
         self._users = max(0, self._users - 1)
         if self._users == 0 and self._pool is not None:
             pool, self._pool = self._pool, None  # an open() from now on makes a new pool
+            keyed, self._keyed_pool = self._keyed_pool, None
             await self.new_claims.aclose()
             await self.settled.aclose()
             await self.outcomes.aclose()
             await pool.close()
+            if keyed is not None:
+                await keyed.close()
 
     def outage_began(self, why: str) -> None:
         """Log that the database went away: once per outage, however many operations
@@ -551,9 +592,12 @@ class PgDatabase:
         doing: str,
         *,
         patience: float | None = None,
+        keyed: bool = False,
     ) -> T:
         """``fn(connection)``, retried while the database is away, for up to ``patience``
-        seconds (the outage's, by default)."""
+        seconds (the outage's, by default). ``keyed``: on a connection of the claims and
+        outcomes (see :func:`_keyed_session_settings`); only for statements that find
+        every row by its primary key."""
         import asyncpg
 
         if self._pool is None:
@@ -564,7 +608,7 @@ class PgDatabase:
         waiting = False
         first_failure: float | None = None
         while True:
-            pool = self._pool
+            pool = self._keyed_pool if keyed else self._pool
             if pool is None:  # closed while this operation waited out an outage
                 raise JournalError(f"{self.label} {self.url} was closed; {doing}")
             try:

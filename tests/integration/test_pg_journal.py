@@ -596,24 +596,64 @@ async def test_settled_keys_are_hinted_from_a_read_ahead_or_a_shared_read(pg_dsn
         assert j.database.settled.statements == shared  # answered from the read-ahead
 
 
-async def test_claims_are_planned_for_their_own_keys_as_the_table_grows(pg_dsn: str) -> None:
+async def test_claims_prepared_on_an_empty_journal_never_scan_it_once_it_grows(
+    pg_dsn: str,
+) -> None:
     # A new fleet's journal is empty when its first claims are prepared. A generic plan
-    # kept from then scans the whole table once it holds thousands of rows (measured:
-    # 10.6 ms per claim of 4 keys on 20,000 rows, against 0.9 ms planned afresh).
-    db = PgDatabase(pg_dsn, max_connections=1)  # one connection: its statements are ours
+    # kept from then scanned the whole table once it held thousands of rows (measured:
+    # 10.6 ms per claim of 4 keys on 20,000 rows, against 0.9 ms by the index).
+    db = PgDatabase(pg_dsn, max_connections=1)  # one keyed connection: its plans are ours
     async with PgJournal(db, account="store-1") as journal:
         run = journal.new_run()
         await journal.astart_run(run)
-        for n in range(12):
+        for n in range(12):  # prepared, and their plans made, on a near-empty table
             assert (await journal.aclaim(f"k{n}", "stamps.add", REQUEST, run)).kind == "claimed"
             assert await journal.afinish(f"k{n}", "applied", result_id=n, run=run)
+
+        async def grow_then_plan(con: asyncpg.Connection) -> list[str]:
+            await con.execute(
+                "INSERT INTO stampsync_writes (account, key, operation, request, status,"
+                " attempts, run, updated_at) SELECT 'store-' || (g % 50), 'g' || g,"
+                " 'stamps.add', '{}', 'applied', 1, NULL, 0 FROM generate_series(1, 20000) g"
+            )
+            # The plans the connection keeps for its claims and outcomes, as they would
+            # run now (EXPLAIN runs nothing).
+            shown: list[str] = []
+            for row in await con.fetch(
+                "SELECT name, parameter_types::text[] AS types FROM pg_prepared_statements"
+                " WHERE statement LIKE 'INSERT INTO stampsync_writes%'"
+                " OR statement LIKE 'UPDATE stampsync_writes w SET status%'"
+            ):
+                args = ", ".join(f"'{{}}'::{t}" for t in row["types"])
+                plan = await con.fetch(f'EXPLAIN EXECUTE "{row["name"]}"({args})')
+                shown.append("\n".join(str(line[0]) for line in plan))
+            return shown
+
+        shown = await db.run(grow_then_plan, "grow the journal, read its plans", keyed=True)
+        for n in range(12, 20):  # and they still claim
+            assert (await journal.aclaim(f"k{n}", "stamps.add", REQUEST, run)).kind == "claimed"
+            assert await journal.afinish(f"k{n}", "applied", result_id=n, run=run)
+        settings = await db.run(
+            lambda con: con.fetchrow(
+                "SELECT current_setting('enable_seqscan') AS scan,"
+                " current_setting('plan_cache_mode') AS mode"
+            ),
+            "read the settings",
+        )
+        assert settings is not None
+        others = (settings["scan"], settings["mode"])
         plans = await db.run(
             lambda con: con.fetchrow(
                 "SELECT sum(generic_plans) AS generic, sum(custom_plans) AS custom"
                 " FROM pg_prepared_statements WHERE cardinality(parameter_types) > 0"
-            ),  # a statement without arguments has only the one plan
+            ),
             "read the plans",
+            keyed=True,
         )
+    assert others == ("on", "force_custom_plan")  # the journal's other statements as ever
+    assert len(shown) == 2  # the claims' statement and the outcomes'
+    for plan in shown:
+        assert "stampsync_writes" in plan, plan
+        assert "Seq Scan on stampsync_writes" not in plan, plan
     assert plans is not None
-    assert plans["custom"] >= 20  # the claims and outcomes, each planned for its keys
-    assert plans["generic"] == 0
+    assert plans["generic"] >= 20  # and none was planned again for its keys
