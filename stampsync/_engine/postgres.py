@@ -373,7 +373,8 @@ class PgDatabase:
 
     Args:
         dsn: ``postgresql://user:password@host:port/dbname`` (libpq's URL form).
-        max_connections: the pool's size.
+        max_connections: the pool's size. A journal's claims and outcomes open up to a
+            third as many more of their own (see :func:`_keyed_session_settings`).
         outage_seconds: how long an operation waits for a database that went away.
         connect_timeout: seconds per connection attempt.
         schema: creates (or checks) the tables on first connection; the journal's by
@@ -411,6 +412,7 @@ class PgDatabase:
         self._pool: asyncpg.Pool | None = None
         # The claims' and outcomes' own connections (see _keyed_session_settings).
         self._keyed_pool: asyncpg.Pool | None = None
+        self._keyed_opening: asyncio.Lock | None = None
         self._opening: asyncio.Lock | None = None
         self._users = 0
         self._down = False
@@ -453,22 +455,19 @@ class PgDatabase:
             self._users += 1
             if self._pool is None:
                 try:
-                    self._pool, self._keyed_pool = await self._connect()
+                    self._pool = await self._connect()
                 except BaseException:
                     self._users -= 1
                     raise
         return self
 
-    async def _connect(self) -> tuple[asyncpg.Pool, asyncpg.Pool]:
+    async def _connect(self) -> asyncpg.Pool:
         import asyncpg
 
-        # The keyed statements are coalesced (a few in flight at most): a third of the
-        # connections, and the total stays max_connections.
-        keyed = max(1, self.max_connections // 3)
         try:
             pool = await open_pool(
                 self._dsn,
-                max_size=max(1, self.max_connections - keyed),
+                max_size=self.max_connections,
                 connect_timeout=self.connect_timeout,
                 command_timeout=max(30.0, self.outage_seconds),
             )
@@ -479,20 +478,32 @@ class PgDatabase:
         try:
             async with pool.acquire() as con:
                 await self._schema(self, con)
-            keyed_pool = await open_pool(
-                self._dsn,
-                max_size=keyed,
-                connect_timeout=self.connect_timeout,
-                command_timeout=max(30.0, self.outage_seconds),
-                keyed=True,
-            )
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
-            await pool.close()
-            raise self.error(exc, "cannot connect") from None
         except BaseException:
             await pool.close()
             raise
-        return pool, keyed_pool
+        return pool
+
+    async def _keyed(self) -> asyncpg.Pool:
+        """The claims' and outcomes' pool, opened on their first statement (a database
+        that never claims, the webhook inbox's, never opens it)."""
+        if self._keyed_pool is None:
+            if self._keyed_opening is None:
+                self._keyed_opening = asyncio.Lock()
+            async with self._keyed_opening:
+                if self._keyed_pool is None:
+                    # Coalesced statements: a few in flight at most.
+                    self._keyed_pool = await open_pool(
+                        self._dsn,
+                        max_size=max(1, self.max_connections // 3),
+                        connect_timeout=self.connect_timeout,
+                        command_timeout=max(30.0, self.outage_seconds),
+                        keyed=True,
+                    )
+                    if self._pool is None:  # closed while it opened
+                        keyed, self._keyed_pool = self._keyed_pool, None
+                        await keyed.close()
+                        raise JournalError(f"{self.label} {self.url} was closed")
+        return self._keyed_pool
 
     async def _migrate(self, con: asyncpg.Connection) -> None:
         import asyncpg
@@ -608,10 +619,12 @@ class PgDatabase:
         waiting = False
         first_failure: float | None = None
         while True:
-            pool = self._keyed_pool if keyed else self._pool
+            pool = self._pool
             if pool is None:  # closed while this operation waited out an outage
                 raise JournalError(f"{self.label} {self.url} was closed; {doing}")
             try:
+                if keyed:
+                    pool = await self._keyed()
                 async with pool.acquire(timeout=self.connect_timeout) as con:
                     try:
                         result = await fn(con)
