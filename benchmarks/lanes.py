@@ -270,22 +270,25 @@ async def main(quick: bool) -> dict[str, Any]:
     return result
 
 
-def check(out: dict[str, Any]) -> list[str]:
-    """The bounds of issue 29 that do not hold (empty when all do)."""
-    failed = []
+def check(out: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """The bounds of issue 29 that do not hold: (the quota's, timing's); empty when all do.
+
+    The quota's (no window over L, no 429) hold on any machine; timing's depend on it."""
+    quota: list[str] = []
+    timing: list[str] = []
     for name in ("one_process", "two_processes_redis"):
         r = out[name]
         if r["bot_slowest_s"] > r["bot_bound_paced_s"]:
-            failed.append(f"{name}: the bot's slowest call {r['bot_slowest_s']}s > bound")
+            timing.append(f"{name}: the bot's slowest call {r['bot_slowest_s']}s > bound")
         if r["export_rate_vs_limit"] < 0.85:
-            failed.append(f"{name}: export at {r['export_rate_vs_limit']} of L/S < 0.85")
+            timing.append(f"{name}: export at {r['export_rate_vs_limit']} of L/S < 0.85")
         if r["max_in_window"] > LIMIT or r["rate_limited_429"]:
-            failed.append(f"{name}: {r['max_in_window']} in a window, {r['rate_limited_429']} 429s")
+            quota.append(f"{name}: {r['max_in_window']} in a window, {r['rate_limited_429']} 429s")
     if out["fair_shares"]["difference"] > 0.10:
-        failed.append(f"fair shares differ by {out['fair_shares']['difference']}")
+        timing.append(f"fair shares differ by {out['fair_shares']['difference']}")
     if out["planner"]["error"] > 0.10:
-        failed.append(f"plan off by {out['planner']['error']}")
-    return failed
+        timing.append(f"plan off by {out['planner']['error']}")
+    return quota, timing
 
 
 if __name__ == "__main__":
@@ -323,6 +326,11 @@ if __name__ == "__main__":
     )
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=2))
-    problems = check(out)
-    if problems:
-        sys.exit("bounds not met: " + "; ".join(problems))
+    quota, timing = check(out)
+    if quota or (timing and not args.quick):
+        sys.exit("bounds not met: " + "; ".join(quota + timing))
+    if timing:
+        # A smoke run checks that the benchmark works on whatever machine runs it (CI's
+        # included): its timing is reported, and asserted only in the full run.
+        shown = "; ".join(timing)
+        print(f"timing bounds not met in this smoke run (asserted in full runs): {shown}")

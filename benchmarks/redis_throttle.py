@@ -178,7 +178,8 @@ if __name__ == "__main__":
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=2))
     problems = []
-    if int(str(out["one_process_acquires_per_s"])) < 10_000:
+    if int(str(out["one_process_acquires_per_s"])) < 10_000 and not args.quick:
+        # A speed on this machine: a smoke run (CI's) reports it, a full run asserts it.
         problems.append("one process under 10,000 starts/s")
     if float(str(out["round_trips_per_start"])) > 1.05:
         problems.append("over 1.05 round trips per start")
