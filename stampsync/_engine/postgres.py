@@ -279,11 +279,11 @@ async def _keyed_session_settings(con: asyncpg.Connection) -> None:
 
     Those statements find every row by its key: with sequential scans, hash and merge
     joins priced out, the generic plan looks each row up in an index (a nested loop over
-    the call's keys) whatever the table's size when it was made,
-    and planning every call again (about half of each claim's cost in PostgreSQL) is
-    saved. Measured in the fleet benchmark: a claim statement's mean execution 1.41 ms
-    planned each time, 0.34 ms on its kept plan. Only these statements: pricing scans
-    out for the journal's other statements (run bookkeeping, counts) made them slower.
+    the call's keys) whatever the table's size when it was made, and planning every call
+    again (about half of each claim's cost in PostgreSQL) is saved. Measured in the fleet
+    benchmark: a claim statement's mean execution 1.41 ms planned each time, 0.44 ms on
+    its kept plan. Only these statements: pricing scans out for the journal's other
+    statements (run bookkeeping, counts) made them slower.
     """
     await con.execute(
         f"SET idle_in_transaction_session_timeout = {_IDLE_TX_MS};"
@@ -467,12 +467,7 @@ class PgDatabase:
         import asyncpg
 
         try:
-            pool = await open_pool(
-                self._dsn,
-                max_size=self.max_connections,
-                connect_timeout=self.connect_timeout,
-                command_timeout=max(30.0, self.outage_seconds),
-            )
+            pool = await self._open_pool(self.max_connections)
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
             raise self.error(exc, "cannot connect") from None
         except ValueError as exc:  # a malformed URL
@@ -485,6 +480,15 @@ class PgDatabase:
             raise
         return pool
 
+    async def _open_pool(self, size: int, *, keyed: bool = False) -> asyncpg.Pool:
+        return await open_pool(
+            self._dsn,
+            max_size=size,
+            connect_timeout=self.connect_timeout,
+            command_timeout=max(30.0, self.outage_seconds),
+            keyed=keyed,
+        )
+
     async def _keyed(self) -> asyncpg.Pool:
         """The claims' and outcomes' pool, opened on their first statement (a database
         that never claims, the webhook inbox's, never opens it)."""
@@ -496,12 +500,8 @@ class PgDatabase:
                     raise JournalError(f"{self.label} {self.url} was closed")
                 if self._keyed_pool is None:
                     # Coalesced statements: a few in flight at most.
-                    self._keyed_pool = await open_pool(
-                        self._dsn,
-                        max_size=max(1, self.max_connections // 3),
-                        connect_timeout=self.connect_timeout,
-                        command_timeout=max(30.0, self.outage_seconds),
-                        keyed=True,
+                    self._keyed_pool = await self._open_pool(
+                        max(1, self.max_connections // 3), keyed=True
                     )
                     if self._pool is None:  # closed while it opened
                         keyed, self._keyed_pool = self._keyed_pool, None
